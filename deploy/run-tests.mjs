@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs the whole suite (every workspace project, one vitest run) and ends with the
+// plain closing line "N passed, N failed[, N skipped]". Exit code is vitest's.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const dir = mkdtempSync(join(tmpdir(), 'ngcp-test-'));
+const out = join(dir, 'results.json');
+const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
+const child = spawn('pnpm', args, { stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
+child.on('exit', (code, signal) => {
+  let summary = null;
+  try {
+    const r = JSON.parse(readFileSync(out, 'utf8'));
+    summary = { passed: r.numPassedTests, failed: r.numFailedTests + (r.numFailedTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests };
+  } catch {
+    // vitest died before writing results
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (summary) {
+    console.log(`\n${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`);
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});

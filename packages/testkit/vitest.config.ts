@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['source'] },
+  test: { name: 'testkit', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+});
