@@ -1,1 +1,9 @@
-export {};
+/**
+ * @ngcp/sip — a SIP stack: message model, parser and framing, edge sanity checks,
+ * transports, transaction layer, dialogs, digest authentication, RFC 3263 DNS.
+ * Layers: message ← parser ← transport ← transaction ← dialog.
+ */
+export * from './message/index.js';
+export * from './parser/parse.js';
+export * from './parser/stream-framer.js';
+export * from './sanity/inspect.js';

@@ -1,0 +1,438 @@
+/**
+ * SIP messages (RFC 3261 §7). Headers are an ordered list of fields kept as
+ * received; the typed accessors (`vias()`, `from()`, `cseq()` …) parse on first use
+ * and cache. An unchanged parsed message serializes to its original bytes; a
+ * changed one rewrites only the changed header lines.
+ */
+import { parseError } from './errors.js';
+import { isDigits, isToken, splitList, WORD } from './grammar.js';
+import { headerKey, prettyName } from './header-names.js';
+import type { NameAddr } from './name-addr.js';
+import { parseNameAddr } from './name-addr.js';
+import type { Uri } from './uri.js';
+import { parseUri } from './uri.js';
+import type { Via } from './via.js';
+import { parseVia } from './via.js';
+
+export interface HeaderField {
+  /** The name as written ("v", "Via", "VIA" …). */
+  name: string;
+  /** Canonical key: lower-case long form ("via"). */
+  key: string;
+  /** Value with folding replaced by a space, trimmed. */
+  value: string;
+  /** The exact original line(s), without the final CRLF; null once changed. */
+  raw: string | null;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+export type HeaderInit = Array<[string, string]> | Record<string, string | string[]>;
+
+const MAX_CSEQ = 2 ** 31 - 1; // RFC 3261 §8.1.1.5
+
+function toFields(init: HeaderInit | undefined): HeaderField[] {
+  const out: HeaderField[] = [];
+  if (!init) return out;
+  const pairs = Array.isArray(init)
+    ? init
+    : Object.entries(init).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]]));
+  for (const [name, value] of pairs) out.push({ name: prettyName(name), key: headerKey(name), value, raw: null });
+  return out;
+}
+
+export abstract class SipMessageBase {
+  abstract readonly kind: 'request' | 'response';
+  version = 'SIP/2.0';
+  headers: HeaderField[];
+  /** How header text maps to bytes: utf8 unless the received header bytes were not valid UTF-8. */
+  encoding: 'utf8' | 'latin1' = 'utf8';
+  /** Original bytes while the message is unchanged. */
+  protected rawBytes: Buffer | null = null;
+  private _body: Buffer;
+  private cache: Map<string, unknown> | null = null;
+
+  constructor(headers?: HeaderInit | HeaderField[], body?: Buffer | string) {
+    this.headers = Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))
+      ? (headers as HeaderField[])
+      : toFields(headers as HeaderInit | undefined);
+    this._body = body === undefined ? EMPTY : typeof body === 'string' ? Buffer.from(body) : body;
+  }
+
+  abstract startLine(): string;
+
+  // ---- raw header access -------------------------------------------------------
+
+  /** First value of a header (any spelling, compact forms included). */
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const h of this.headers) if (h.key === key) return h.value;
+    return undefined;
+  }
+
+  /** Every line's value of a header, in order. */
+  getAll(name: string): string[] {
+    const key = headerKey(name);
+    const out: string[] = [];
+    for (const h of this.headers) if (h.key === key) out.push(h.value);
+    return out;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  count(name: string): number {
+    const key = headerKey(name);
+    let n = 0;
+    for (const h of this.headers) if (h.key === key) n++;
+    return n;
+  }
+
+  /** All comma-separated elements of a list header across its lines. */
+  elements(name: string): string[] {
+    const key = headerKey(name);
+    const out: string[] = [];
+    for (const h of this.headers) {
+      if (h.key !== key) continue;
+      const parts = splitList(h.value);
+      if (parts === null) throw parseError('header-value', `unbalanced quotes or brackets in ${key}`, key);
+      for (const p of parts) if (p.length > 0) out.push(p);
+    }
+    return out;
+  }
+
+  /** Replace every line of a header with one line (or remove it when value is undefined). */
+  set(name: string, value: string | undefined): this {
+    const key = headerKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    const rest = this.headers.filter((h) => h.key !== key);
+    if (value !== undefined) rest.splice(i < 0 ? rest.length : i, 0, { name: prettyName(name), key, value, raw: null });
+    this.headers = rest;
+    return this.changed(key);
+  }
+
+  append(name: string, value: string): this {
+    this.headers.push({ name: prettyName(name), key: headerKey(name), value, raw: null });
+    return this.changed(headerKey(name));
+  }
+
+  /** Insert before the first line of the same header (or at the top). */
+  prepend(name: string, value: string): this {
+    const key = headerKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    this.headers.splice(i < 0 ? 0 : i, 0, { name: prettyName(name), key, value, raw: null });
+    return this.changed(key);
+  }
+
+  remove(name: string): this {
+    const key = headerKey(name);
+    this.headers = this.headers.filter((h) => h.key !== key);
+    return this.changed(key);
+  }
+
+  /** Remove the first element of a list header (splitting a combined line). */
+  removeFirstElement(name: string): string | undefined {
+    const key = headerKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    if (i < 0) return undefined;
+    const h = this.headers[i]!;
+    const parts = splitList(h.value);
+    if (parts === null) throw parseError('header-value', `unbalanced quotes or brackets in ${key}`, key);
+    const first = parts.shift();
+    if (parts.length === 0) this.headers.splice(i, 1);
+    else this.headers[i] = { name: h.name, key, value: parts.join(', '), raw: null };
+    this.changed(key);
+    return first;
+  }
+
+  /** Replace the first element of a list header. */
+  replaceFirstElement(name: string, value: string): void {
+    const key = headerKey(name);
+    const i = this.headers.findIndex((h) => h.key === key);
+    if (i < 0) {
+      this.prepend(name, value);
+      return;
+    }
+    const h = this.headers[i]!;
+    const parts = splitList(h.value);
+    if (parts === null) throw parseError('header-value', `unbalanced quotes or brackets in ${key}`, key);
+    parts[0] = value;
+    this.headers[i] = { name: h.name, key, value: parts.join(', '), raw: null };
+    this.changed(key);
+  }
+
+  protected changed(key: string): this {
+    this.rawBytes = null;
+    if (this.cache) this.cache.delete(key);
+    return this;
+  }
+
+  protected cached<T>(key: string, make: () => T): T {
+    if (this.cache === null) this.cache = new Map();
+    else if (this.cache.has(key)) return this.cache.get(key) as T;
+    const v = make();
+    this.cache.set(key, v);
+    return v;
+  }
+
+  // ---- typed accessors (lazy, cached; throw SipParseError on malformed input) -------
+
+  vias(): Via[] {
+    return this.cached('via', () => this.elements('via').map(parseVia));
+  }
+
+  topVia(): Via | undefined {
+    return this.vias()[0];
+  }
+
+  /** Put `via` on top (a proxy forwarding a request, RFC 3261 §16.6 step 8). */
+  pushVia(via: Via | string): void {
+    this.prepend('via', via.toString());
+  }
+
+  /** Remove the top Via value (a proxy forwarding a response, RFC 3261 §16.7 step 3). */
+  popVia(): void {
+    this.removeFirstElement('via');
+  }
+
+  /** Rewrite the top Via (e.g. after adding received/rport, RFC 3581). */
+  setTopVia(via: Via): void {
+    this.replaceFirstElement('via', via.toString());
+  }
+
+  from(): NameAddr {
+    return this.cached('from', () => parseNameAddr(this.single('from'), 'from'));
+  }
+
+  to(): NameAddr {
+    return this.cached('to', () => parseNameAddr(this.single('to'), 'to'));
+  }
+
+  callId(): string {
+    return this.cached('call-id', () => {
+      const v = this.single('call-id');
+      // callid = word [ "@" word ]
+      const at = v.indexOf('@');
+      const parts = at < 0 ? [v] : [v.slice(0, at), v.slice(at + 1)];
+      for (const p of parts) {
+        if (p.length === 0) throw parseError('header-value', 'invalid Call-ID', 'call-id');
+        for (let i = 0; i < p.length; i++) {
+          const c = p.charCodeAt(i);
+          if (c > 255 || WORD[c] !== 1) throw parseError('header-value', 'invalid Call-ID', 'call-id');
+        }
+      }
+      return v;
+    });
+  }
+
+  cseq(): CSeq {
+    return this.cached('cseq', () => {
+      const v = this.single('cseq');
+      const m = /^(\d+)[ \t]+(\S+)$/.exec(v);
+      if (!m || !isToken(m[2]!)) throw parseError('header-value', 'malformed CSeq', 'cseq');
+      const seq = Number(m[1]);
+      if (m[1]!.length > 10 || seq > MAX_CSEQ) throw parseError('header-value', 'CSeq number too large', 'cseq');
+      return { seq, method: m[2]! };
+    });
+  }
+
+  /** Max-Forwards, or undefined when absent. */
+  maxForwards(): number | undefined {
+    return this.cached('max-forwards', () => {
+      if (!this.has('max-forwards')) return undefined;
+      const v = this.single('max-forwards');
+      if (!isDigits(v) || v.length > 3 || Number(v) > 255) throw parseError('header-value', 'invalid Max-Forwards', 'max-forwards');
+      return Number(v);
+    });
+  }
+
+  /** Contact values; '*' for the REGISTER wildcard (RFC 3261 §10.2.2). */
+  contacts(): NameAddr[] | '*' {
+    return this.cached('contact', () => {
+      const els = this.elements('contact');
+      if (els.length === 1 && els[0] === '*') return '*' as const;
+      return els.map((e) => {
+        if (e === '*') throw parseError('header-value', "'*' mixed with other Contacts", 'contact');
+        return parseNameAddr(e, 'contact');
+      });
+    });
+  }
+
+  routes(): NameAddr[] {
+    return this.cached('route', () => this.elements('route').map((e) => parseNameAddr(e, 'route')));
+  }
+
+  recordRoutes(): NameAddr[] {
+    return this.cached('record-route', () => this.elements('record-route').map((e) => parseNameAddr(e, 'record-route')));
+  }
+
+  /** Option tags of Require / Proxy-Require / Supported. */
+  optionTags(name: 'require' | 'proxy-require' | 'supported' | 'unsupported'): string[] {
+    return this.cached(name, () => this.elements(name).map((t) => {
+      if (!isToken(t)) throw parseError('header-value', `invalid option tag '${t}'`, name);
+      return t;
+    }));
+  }
+
+  /** Expires header as delta-seconds, or undefined. */
+  expires(): number | undefined {
+    return this.cached('expires', () => {
+      if (!this.has('expires')) return undefined;
+      const v = this.single('expires');
+      if (!isDigits(v)) throw parseError('header-value', 'invalid Expires', 'expires');
+      // RFC 3261 §20.19 / §25.1 delta-seconds; values beyond 2^32-1 are malformed here
+      if (v.length > 10 || Number(v) > 0xffffffff) throw parseError('header-value', 'Expires too large', 'expires');
+      return Number(v);
+    });
+  }
+
+  /** The value of a header that may appear only once; throws if absent or repeated. */
+  single(name: string): string {
+    const key = headerKey(name);
+    let found: string | undefined;
+    for (const h of this.headers) {
+      if (h.key !== key) continue;
+      if (found !== undefined) throw parseError('header-value', `${prettyName(key)} appears more than once`, key);
+      found = h.value;
+    }
+    if (found === undefined) throw parseError('header-value', `missing ${prettyName(key)}`, key);
+    return found;
+  }
+
+  // ---- body ------------------------------------------------------------------
+
+  get body(): Buffer {
+    return this._body;
+  }
+
+  /** Replace the body; Content-Length (and Content-Type when given) follow. */
+  set body(b: Buffer | string) {
+    this._body = typeof b === 'string' ? Buffer.from(b) : b;
+    this.set('content-length', String(this._body.length));
+  }
+
+  setBody(body: Buffer | string, contentType?: string): this {
+    this.body = body;
+    if (contentType !== undefined) this.set('content-type', contentType);
+    else if (this._body.length === 0) this.remove('content-type');
+    return this;
+  }
+
+  // ---- serialization -------------------------------------------------------------
+
+  /** The message as bytes: the received bytes while unchanged. */
+  toBuffer(): Buffer {
+    if (this.rawBytes !== null) return this.rawBytes;
+    let head = this.startLine() + '\r\n';
+    let hasLength = false;
+    for (const h of this.headers) {
+      if (h.key === 'content-length') hasLength = true;
+      head += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
+    }
+    // every message we send carries Content-Length (mandatory on streams, RFC 3261 §18.3)
+    if (!hasLength) head += `Content-Length: ${this._body.length}\r\n`;
+    head += '\r\n';
+    const headLen = Buffer.byteLength(head, this.encoding);
+    const out = Buffer.allocUnsafe(headLen + this._body.length);
+    out.write(head, 0, this.encoding);
+    this._body.copy(out, headLen);
+    return out;
+  }
+
+  toString(): string {
+    return this.toBuffer().toString(this.encoding);
+  }
+
+  /** @internal Used by the parser. */
+  static adoptRaw(m: SipMessageBase, raw: Buffer, body: Buffer, encoding: 'utf8' | 'latin1'): void {
+    m.rawBytes = raw;
+    m._body = body;
+    m.encoding = encoding;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class SipRequest extends SipMessageBase {
+  readonly kind = 'request' as const;
+  private _method: string;
+  private _uri: string;
+
+  constructor(method: string, uri: string, headers?: HeaderInit | HeaderField[], body?: Buffer | string) {
+    super(headers, body);
+    this._method = method;
+    this._uri = uri;
+  }
+
+  get method(): string {
+    return this._method;
+  }
+  set method(m: string) {
+    this._method = m;
+    this.rawBytes = null;
+  }
+  /** The Request-URI as written. */
+  get uri(): string {
+    return this._uri;
+  }
+  set uri(u: string) {
+    this._uri = u;
+    this.rawBytes = null;
+  }
+
+  startLine(): string {
+    return `${this.method} ${this.uri} ${this.version}`;
+  }
+
+  /** The parsed Request-URI (cached; throws SipParseError 'uri'). */
+  requestUri(): Uri {
+    return this.cached(`\0ruri:${this.uri}`, () => parseUri(this.uri));
+  }
+
+  /** Change the Request-URI. */
+  setUri(uri: string | Uri): void {
+    this.uri = uri.toString();
+  }
+}
+
+export class SipResponse extends SipMessageBase {
+  readonly kind = 'response' as const;
+  private _status: number;
+  private _reason: string;
+
+  constructor(status: number, reason: string, headers?: HeaderInit | HeaderField[], body?: Buffer | string) {
+    super(headers, body);
+    this._status = status;
+    this._reason = reason;
+  }
+
+  get status(): number {
+    return this._status;
+  }
+  set status(s: number) {
+    this._status = s;
+    this.rawBytes = null;
+  }
+  get reason(): string {
+    return this._reason;
+  }
+  set reason(r: string) {
+    this._reason = r;
+    this.rawBytes = null;
+  }
+
+  startLine(): string {
+    return `${this.version} ${this.status} ${this.reason}`;
+  }
+}
+
+export type SipMessage = SipRequest | SipResponse;
+
+export function isRequest(m: SipMessage): m is SipRequest {
+  return m.kind === 'request';
+}
+

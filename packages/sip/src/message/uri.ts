@@ -1,0 +1,239 @@
+/**
+ * URIs (RFC 3261 §19.1, §25.1; IPv6 references per RFC 5118 / RFC 3986).
+ * SIP and SIPS URIs are parsed into parts; other schemes (tel, urn, …) are kept
+ * opaque with only their generic syntax checked. Parts keep their escaped form as
+ * written, so `toString()` of an unchanged URI is byte-exact.
+ */
+import { isIP } from 'node:net';
+import { parseError } from './errors.js';
+import { ALPHA, DIGIT, HEX, HNV_CHARS, PARAM_CHARS, PASSWORD_CHARS, USER_CHARS } from './grammar.js';
+import type { Param } from './params.js';
+import { findParam } from './params.js';
+
+export type HostType = 'ipv4' | 'ipv6' | 'name';
+
+export class SipUri {
+  constructor(
+    public scheme: 'sip' | 'sips',
+    public user: string | null,
+    public password: string | null,
+    /** As written; an IPv6 reference includes its brackets. */
+    public host: string,
+    public hostType: HostType,
+    public port: number | null,
+    public params: Param[] = [],
+    /** Everything after '?', as written, or null. */
+    public headers: string | null = null,
+  ) {}
+
+  get isSip(): true {
+    return true;
+  }
+
+  param(name: string): string | null | undefined {
+    const p = findParam(this.params, name);
+    return p ? p.value : undefined;
+  }
+
+  hasParam(name: string): boolean {
+    return findParam(this.params, name) !== undefined;
+  }
+
+  setParam(name: string, value: string | null): void {
+    const p = findParam(this.params, name);
+    if (p) p.value = value;
+    else this.params.push({ name, value });
+  }
+
+  removeParam(name: string): void {
+    const n = name.toLowerCase();
+    this.params = this.params.filter((p) => p.name.toLowerCase() !== n);
+  }
+
+  /** Host without IPv6 brackets, lower-cased (for comparisons and sockets). */
+  get hostname(): string {
+    const h = this.hostType === 'ipv6' ? this.host.slice(1, -1) : this.host;
+    return h.toLowerCase();
+  }
+
+  /** The `transport` parameter, lower-cased, if any. */
+  get transport(): string | undefined {
+    const t = this.param('transport');
+    return typeof t === 'string' ? t.toLowerCase() : undefined;
+  }
+
+  clone(): SipUri {
+    return new SipUri(this.scheme, this.user, this.password, this.host, this.hostType, this.port,
+      this.params.map((p) => ({ ...p })), this.headers);
+  }
+
+  toString(): string {
+    let s = `${this.scheme}:`;
+    if (this.user !== null) {
+      s += this.user;
+      if (this.password !== null) s += `:${this.password}`;
+      s += '@';
+    }
+    s += this.host;
+    if (this.port !== null) s += `:${this.port}`;
+    for (const p of this.params) s += p.value === null ? `;${p.name}` : `;${p.name}=${p.value}`;
+    if (this.headers !== null) s += `?${this.headers}`;
+    return s;
+  }
+}
+
+/** A URI of a scheme other than sip/sips, kept as written. */
+export class OpaqueUri {
+  constructor(
+    public scheme: string,
+    public rest: string,
+  ) {}
+  get isSip(): false {
+    return false;
+  }
+  toString(): string {
+    return `${this.scheme}:${this.rest}`;
+  }
+}
+
+export type Uri = SipUri | OpaqueUri;
+
+function checkChars(s: string, allowed: Uint8Array, what: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      // escaped = "%" HEXDIG HEXDIG
+      if (HEX[s.charCodeAt(i + 1)] !== 1 || HEX[s.charCodeAt(i + 2)] !== 1) throw parseError('uri', `bad escape in ${what}`);
+      i += 2;
+    } else if (c > 255 || allowed[c] !== 1) {
+      throw parseError('uri', `invalid character ${JSON.stringify(s[i])} in ${what}`);
+    }
+  }
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HOSTNAME = /^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.?$/;
+
+/** Classify and validate a host (hostname / IPv4address / IPv6reference). */
+export function hostType(host: string): HostType | null {
+  if (host.charCodeAt(0) === 0x5b) {
+    return host.charCodeAt(host.length - 1) === 0x5d && isIP(host.slice(1, -1)) === 6 ? 'ipv6' : null;
+  }
+  if (IPV4.test(host)) return 'ipv4';
+  // a name must not look like a broken dotted quad, and its top label starts with a letter
+  if (HOSTNAME.test(host) && !/^[\d.]+$/.test(host)) return 'name';
+  return null;
+}
+
+/** Split "host[:port]" (host may be an IPv6 reference). */
+export function splitHostPort(s: string, what: string): { host: string; type: HostType; port: number | null } {
+  let host: string;
+  let rest: string;
+  if (s.charCodeAt(0) === 0x5b) {
+    const e = s.indexOf(']');
+    if (e < 0) throw parseError('uri', `unterminated IPv6 reference in ${what}`);
+    host = s.slice(0, e + 1);
+    rest = s.slice(e + 1);
+  } else {
+    const c = s.indexOf(':');
+    host = c < 0 ? s : s.slice(0, c);
+    rest = c < 0 ? '' : s.slice(c);
+  }
+  const type = hostType(host);
+  if (type === null) throw parseError('uri', `invalid host '${host}' in ${what}`);
+  let port: number | null = null;
+  if (rest.length > 0) {
+    if (rest.charCodeAt(0) !== 0x3a) throw parseError('uri', `unexpected text after host in ${what}`);
+    const p = rest.slice(1);
+    if (!/^\d{1,5}$/.test(p) || Number(p) > 65535) throw parseError('uri', `invalid port '${p}' in ${what}`);
+    port = Number(p);
+  }
+  return { host, type, port };
+}
+
+function parseUriParams(s: string): Param[] {
+  const out: Param[] = [];
+  if (s.length === 0) return out;
+  for (const part of s.split(';')) {
+    if (part.length === 0) throw parseError('uri', 'empty URI parameter');
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? null : part.slice(eq + 1);
+    if (name.length === 0) throw parseError('uri', 'empty URI parameter name');
+    checkChars(name, PARAM_CHARS, 'URI parameter');
+    if (value !== null) {
+      if (value.length === 0) throw parseError('uri', `empty value of URI parameter '${name}'`);
+      checkChars(value, PARAM_CHARS, 'URI parameter');
+    }
+    out.push({ name, value });
+  }
+  return out;
+}
+
+function isScheme(s: string): boolean {
+  if (s.length === 0 || ALPHA[s.charCodeAt(0)] !== 1) return false;
+  for (let i = 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (ALPHA[c] !== 1 && DIGIT[c] !== 1 && c !== 0x2b && c !== 0x2d && c !== 0x2e) return false;
+  }
+  return true;
+}
+
+/** Parse any absolute URI; SIP/SIPS into parts. Throws SipParseError ('uri'). */
+export function parseUri(s: string): Uri {
+  const colon = s.indexOf(':');
+  if (colon <= 0) throw parseError('uri', 'URI without scheme');
+  const scheme = s.slice(0, colon);
+  if (!isScheme(scheme)) throw parseError('uri', `invalid URI scheme '${scheme}'`);
+  const lower = scheme.toLowerCase();
+  if (lower !== 'sip' && lower !== 'sips') {
+    const rest = s.slice(colon + 1);
+    if (rest.length === 0) throw parseError('uri', 'empty URI');
+    for (let i = 0; i < rest.length; i++) {
+      const c = rest.charCodeAt(i);
+      // no whitespace, controls, or delimiters that end a URI in a header
+      if (c <= 0x20 || c === 0x7f || c === 0x3c || c === 0x3e || c === 0x22) throw parseError('uri', 'invalid character in URI');
+    }
+    return new OpaqueUri(scheme, rest);
+  }
+  let body = s.slice(colon + 1);
+  let headers: string | null = null;
+  // '@' cannot appear unescaped in user, host, params or headers: the first one ends userinfo
+  const at = body.indexOf('@');
+  const q = body.indexOf('?', at + 1);
+  if (q >= 0) {
+    headers = body.slice(q + 1);
+    body = body.slice(0, q);
+    if (headers.length === 0) throw parseError('uri', 'empty URI headers');
+    for (const h of headers.split('&')) {
+      const eq = h.indexOf('=');
+      if (eq <= 0) throw parseError('uri', 'bad URI header');
+      checkChars(h.slice(0, eq), HNV_CHARS, 'URI header name');
+      checkChars(h.slice(eq + 1), HNV_CHARS, 'URI header value');
+    }
+  }
+  let user: string | null = null;
+  let password: string | null = null;
+  if (at >= 0) {
+    const userinfo = body.slice(0, at);
+    body = body.slice(at + 1);
+    if (body.indexOf('@') >= 0) throw parseError('uri', "unescaped '@' in URI");
+    const pc = userinfo.indexOf(':');
+    user = pc < 0 ? userinfo : userinfo.slice(0, pc);
+    password = pc < 0 ? null : userinfo.slice(pc + 1);
+    if (user.length === 0) throw parseError('uri', 'empty user part');
+    checkChars(user, USER_CHARS, 'user part');
+    if (password !== null) checkChars(password, PASSWORD_CHARS, 'password');
+  }
+  const semi = body.indexOf(';');
+  const hostport = semi < 0 ? body : body.slice(0, semi);
+  const { host, type, port } = splitHostPort(hostport, 'URI');
+  const params = semi < 0 ? [] : parseUriParams(body.slice(semi + 1));
+  return new SipUri(lower === 'sips' ? 'sips' : 'sip', user, password, host, type, port, params, headers);
+}
+
+/** Decode %HH escapes (for comparing user parts; RFC 3261 §19.1.4). */
+export function unescapeUri(s: string): string {
+  if (s.indexOf('%') < 0) return s;
+  return s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+}

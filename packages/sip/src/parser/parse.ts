@@ -1,0 +1,200 @@
+/**
+ * Message parser (RFC 3261 §7, §25). Splits the start line and header lines, keeps
+ * every header verbatim, and frames the body. Header values are parsed later, on
+ * demand (see SipMessageBase accessors). Throws only SipParseError; when the header
+ * section could be read, the error carries the partly parsed message so the caller
+ * can still answer 400 (RFC 4475 §3.1.2).
+ */
+import { SipParseError, parseError } from '../message/errors.js';
+import { isToken } from '../message/grammar.js';
+import { headerKey } from '../message/header-names.js';
+import type { HeaderField, SipMessage } from '../message/message.js';
+import { SipMessageBase, SipRequest, SipResponse } from '../message/message.js';
+
+export type Framing = 'datagram' | 'stream';
+
+export interface ParseOptions {
+  /**
+   * 'datagram' (UDP, default): the buffer is one datagram; Content-Length is checked
+   * against it (larger → 400, smaller → trailing octets ignored, RFC 3261 §18.3).
+   * 'stream': the buffer is exactly one message already framed by StreamFramer.
+   */
+  framing?: Framing;
+}
+
+/** A parse failure with whatever could be recovered of the message. */
+export class SipMessageError extends SipParseError {
+  constructor(
+    base: SipParseError,
+    /** The message as far as it could be parsed (headers readable), if any. */
+    readonly partial: SipMessage | null,
+  ) {
+    super(base.code, base.message, base.status, base.header);
+  }
+}
+
+const NON_ASCII = /[\x80-\xff]/;
+const VERSION = /^SIP\/(\d+)\.(\d+)$/i;
+
+interface HeadSplit {
+  start: number; // index of the start line (after leading CRLFs)
+  headEnd: number; // index of the empty line's first byte
+  bodyStart: number;
+}
+
+/** Locate start line, end of headers and start of body in the bytes. */
+export function findHead(buf: Buffer, from = 0): HeadSplit | null {
+  let start = from;
+  // RFC 3261 §7.5: ignore CRLF before the start line
+  while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
+  while (start < buf.length && buf[start] === 0x0a) start++;
+  const crlf = buf.indexOf('\r\n\r\n', start, 'latin1');
+  const lf = buf.indexOf('\n\n', start, 'latin1');
+  if (crlf >= 0 && (lf < 0 || crlf + 1 <= lf)) return { start, headEnd: crlf, bodyStart: crlf + 4 };
+  if (lf >= 0) return { start, headEnd: lf, bodyStart: lf + 2 };
+  return null;
+}
+
+export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
+  const framing = opts.framing ?? 'datagram';
+  if (buf.length === 0) throw parseError('empty', 'empty message', undefined, null);
+  const split = findHead(buf);
+  if (split === null) {
+    // no end of headers: a truncated datagram; still try to read what is there for a 400
+    const partial = tryPartial(buf);
+    throw new SipMessageError(parseError('incomplete', 'no empty line after the headers', undefined, partial?.kind === 'request' ? 400 : null), partial);
+  }
+  let head = buf.toString('latin1', split.start, split.headEnd);
+  let encoding: 'utf8' | 'latin1' = 'utf8';
+  if (NON_ASCII.test(head)) {
+    const bytes = buf.subarray(split.start, split.headEnd);
+    if (isUtf8(bytes)) head = bytes.toString('utf8');
+    else encoding = 'latin1';
+  }
+  const { msg, error } = parseHead(head);
+  if (msg === null) throw new SipMessageError(error!, null);
+
+  // body framing by Content-Length (RFC 3261 §18.3, §20.14)
+  let clError: SipParseError | null = null;
+  let bodyEnd = buf.length;
+  let cl: string | undefined;
+  let clCount = 0;
+  for (const h of msg.headers) {
+    if (h.key === 'content-length') {
+      clCount++;
+      cl = h.value;
+    }
+  }
+  if (clCount > 1) clError = parseError('content-length', 'more than one Content-Length', 'content-length');
+  else if (cl !== undefined) {
+    if (!/^\d{1,10}$/.test(cl)) clError = parseError('content-length', `invalid Content-Length '${cl}'`, 'content-length');
+    else {
+      const n = Number(cl);
+      const available = buf.length - split.bodyStart;
+      if (n > available) {
+        if (framing === 'datagram') clError = parseError('body-truncated', `Content-Length ${n} larger than the ${available} body bytes received`, 'content-length');
+      } else bodyEnd = split.bodyStart + n;
+    }
+  }
+  const body = buf.subarray(split.bodyStart, bodyEnd);
+  // raw bytes for byte-exact forwarding: the message itself, without leading CRLFs or trailing octets
+  SipMessageBase.adoptRaw(msg, buf.subarray(split.start, bodyEnd), body, encoding);
+  const err = error ?? clError;
+  if (err) {
+    throw new SipMessageError(msg.kind === 'response' ? new SipParseError(err.code, err.message, null, err.header) : err, msg);
+  }
+  return msg;
+}
+
+function isUtf8(b: Buffer): boolean {
+  const f = (globalThis as { Buffer: { isUtf8?: (b: Buffer) => boolean } }).Buffer.isUtf8;
+  if (f) return f(b);
+  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
+}
+
+function tryPartial(buf: Buffer): SipMessage | null {
+  const text = buf.toString('latin1');
+  const { msg } = parseHead(text.replace(/(\r?\n)+$/, ''));
+  return msg;
+}
+
+/** Parse start line and header lines of the (already unframed) head text. */
+function parseHead(head: string): { msg: SipMessage | null; error: SipParseError | null } {
+  let eol = head.indexOf('\n');
+  if (eol < 0) eol = head.length;
+  const startLine = head.charCodeAt(eol - 1) === 0x0d ? head.slice(0, eol - 1) : head.slice(0, eol);
+  const headers: HeaderField[] = [];
+  let error: SipParseError | null = null;
+  let pos = eol + 1;
+  let prevStart = pos; // start of the last header line, to extend its raw text over folding
+  const n = head.length;
+  while (pos < n) {
+    let e = head.indexOf('\n', pos);
+    if (e < 0) e = n;
+    const lineEnd = e > pos && head.charCodeAt(e - 1) === 0x0d ? e - 1 : e;
+    const c0 = head.charCodeAt(pos);
+    if (c0 === 0x20 || c0 === 0x09) {
+      // folded continuation (LWS = [*WSP CRLF] 1*WSP): joins the previous header with one SP
+      const prev = headers[headers.length - 1];
+      const cont = head.slice(pos, lineEnd).trim();
+      if (prev === undefined) error ??= parseError('header-line', 'continuation line before any header');
+      else {
+        prev.value = prev.value.length === 0 ? cont : cont.length === 0 ? prev.value : `${prev.value} ${cont}`;
+        prev.raw = head.slice(prevStart, lineEnd);
+      }
+    } else {
+      const colon = head.indexOf(':', pos);
+      if (colon < 0 || colon >= lineEnd) {
+        error ??= parseError('header-line', `header line without ':' (${JSON.stringify(head.slice(pos, Math.min(lineEnd, pos + 40)))})`);
+      } else {
+        let ne = colon;
+        while (ne > pos && (head.charCodeAt(ne - 1) === 0x20 || head.charCodeAt(ne - 1) === 0x09)) ne--;
+        const name = head.slice(pos, ne);
+        if (!isToken(name)) error ??= parseError('header-line', `invalid header name ${JSON.stringify(name)}`);
+        else {
+          let vs = colon + 1;
+          while (vs < lineEnd && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
+          let ve = lineEnd;
+          while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
+          const raw = head.slice(pos, lineEnd);
+          headers.push({ name, key: headerKey(name), value: head.slice(vs, ve), raw });
+          prevStart = pos;
+        }
+      }
+    }
+    pos = e + 1;
+  }
+
+  // start line
+  if (startLine.length >= 4 && (startLine.charCodeAt(0) | 0x20) === 0x73 && startLine.slice(0, 4).toUpperCase() === 'SIP/') {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+    const sp1 = startLine.indexOf(' ');
+    const version = sp1 < 0 ? startLine : startLine.slice(0, sp1);
+    const rest = sp1 < 0 ? '' : startLine.slice(sp1 + 1);
+    const sp2 = rest.indexOf(' ');
+    const code = sp2 < 0 ? rest : rest.slice(0, sp2);
+    const reason = sp2 < 0 ? '' : rest.slice(sp2 + 1);
+    const res = new SipResponse(Number(code), reason, headers);
+    res.version = version;
+    if (!/^\d{3}$/.test(code) || Number(code) < 100 || Number(code) > 699) {
+      return { msg: res, error: new SipParseError('status-code', `invalid status code '${code.slice(0, 20)}'`, null) };
+    }
+    if (!VERSION.test(version)) return { msg: res, error: new SipParseError('version', `invalid SIP version '${version}'`, null) };
+    return { msg: res, error };
+  }
+  // Request-Line = Method SP Request-URI SP SIP-Version (exactly single SPs, RFC 3261 §7.1)
+  const parts = startLine.split(' ');
+  const method = parts[0] ?? '';
+  if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
+    const req = new SipRequest(isToken(method) ? method : 'INVALID', '', headers);
+    if (startLine.length === 0 || !isToken(method)) return { msg: headers.length > 0 ? req : null, error: parseError('start-line', 'malformed start line') };
+    return { msg: req, error: parseError('start-line', 'malformed Request-Line (SP separated Method, Request-URI, SIP-Version expected)') };
+  }
+  const [, uri = '', version = ''] = parts;
+  const req = new SipRequest(method, uri, headers);
+  req.version = version;
+  if (!isToken(method)) return { msg: req, error: parseError('start-line', `invalid method '${method}'`) };
+  if (!VERSION.test(version)) return { msg: req, error: parseError('start-line', `invalid SIP version '${version}'`) };
+  return { msg: req, error };
+}
+
