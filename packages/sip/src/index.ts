@@ -7,3 +7,4 @@ export * from './message/index.js';
 export * from './parser/parse.js';
 export * from './parser/stream-framer.js';
 export * from './sanity/inspect.js';
+export * from './digest/index.js';

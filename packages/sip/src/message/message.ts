@@ -50,6 +50,8 @@ export abstract class SipMessageBase {
   headers: HeaderField[];
   /** How header text maps to bytes: utf8 unless the received header bytes were not valid UTF-8. */
   encoding: 'utf8' | 'latin1' = 'utf8';
+  /** Set by the parser when the start line had to be normalized (extra SPs). */
+  normalized = false;
   /** Original bytes while the message is unchanged. */
   protected rawBytes: Buffer | null = null;
   private _body: Buffer;
@@ -234,8 +236,9 @@ export abstract class SipMessageBase {
       const v = this.single('cseq');
       const m = /^(\d+)[ \t]+(\S+)$/.exec(v);
       if (!m || !isToken(m[2]!)) throw parseError('header-value', 'malformed CSeq', 'cseq');
-      const seq = Number(m[1]);
-      if (m[1]!.length > 10 || seq > MAX_CSEQ) throw parseError('header-value', 'CSeq number too large', 'cseq');
+      const digits = m[1]!.replace(/^0+(?=\d)/, ''); // leading zeros are valid (RFC 4475 §3.1.1.1)
+      const seq = Number(digits);
+      if (digits.length > 10 || seq > MAX_CSEQ) throw parseError('header-value', 'CSeq number too large', 'cseq');
       return { seq, method: m[2]! };
     });
   }
@@ -245,8 +248,9 @@ export abstract class SipMessageBase {
     return this.cached('max-forwards', () => {
       if (!this.has('max-forwards')) return undefined;
       const v = this.single('max-forwards');
-      if (!isDigits(v) || v.length > 3 || Number(v) > 255) throw parseError('header-value', 'invalid Max-Forwards', 'max-forwards');
-      return Number(v);
+      const d = v.replace(/^0+(?=\d)/, ''); // leading zeros are valid (RFC 4475 §3.1.1.1)
+      if (!isDigits(v) || d.length > 3 || Number(d) > 255) throw parseError('header-value', 'invalid Max-Forwards', 'max-forwards');
+      return Number(d);
     });
   }
 
@@ -284,9 +288,10 @@ export abstract class SipMessageBase {
       if (!this.has('expires')) return undefined;
       const v = this.single('expires');
       if (!isDigits(v)) throw parseError('header-value', 'invalid Expires', 'expires');
+      const d = v.replace(/^0+(?=\d)/, '');
       // RFC 3261 §20.19 / §25.1 delta-seconds; values beyond 2^32-1 are malformed here
-      if (v.length > 10 || Number(v) > 0xffffffff) throw parseError('header-value', 'Expires too large', 'expires');
-      return Number(v);
+      if (d.length > 10 || Number(d) > 0xffffffff) throw parseError('header-value', 'Expires too large', 'expires');
+      return Number(d);
     });
   }
 
@@ -349,7 +354,8 @@ export abstract class SipMessageBase {
 
   /** @internal Used by the parser. */
   static adoptRaw(m: SipMessageBase, raw: Buffer, body: Buffer, encoding: 'utf8' | 'latin1'): void {
-    m.rawBytes = raw;
+    // a start line received with irregular spacing is re-serialized normalized
+    m.rawBytes = m.normalized ? null : raw;
     m._body = body;
     m.encoding = encoding;
   }

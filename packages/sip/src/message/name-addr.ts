@@ -87,7 +87,8 @@ export function parseNameAddr(value: string, header: string): NameAddr {
   if (lt >= 0) {
     const gt = v.indexOf('>', lt + 1);
     if (gt < 0) throw parseError('header-value', "missing '>'", header);
-    const uri = parseUriIn(v.slice(lt + 1, gt), header);
+    // spaces inside <> are invalid but unambiguous: tolerated (RFC 4475 §3.1.2.15)
+    const uri = parseUriIn(trimLws(v.slice(lt + 1, gt)), header);
     const params = parseHeaderParams(v.slice(gt + 1), header);
     return new NameAddr(uri, display, params, true);
   }

@@ -117,7 +117,10 @@ const HOSTNAME = /^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A
 /** Classify and validate a host (hostname / IPv4address / IPv6reference). */
 export function hostType(host: string): HostType | null {
   if (host.charCodeAt(0) === 0x5b) {
-    return host.charCodeAt(host.length - 1) === 0x5d && isIP(host.slice(1, -1)) === 6 ? 'ipv6' : null;
+    if (host.charCodeAt(host.length - 1) !== 0x5d) return null;
+    const a = host.slice(1, -1);
+    // RFC 5118 §4.8: tolerate the extra colon RFC 3261's IPv6 ABNF allowed ("::::" → "::")
+    return isIP(a) === 6 || isIP(a.replace(/:::+/, '::')) === 6 ? 'ipv6' : null;
   }
   if (IPV4.test(host)) return 'ipv4';
   // a name must not look like a broken dotted quad, and its top label starts with a letter

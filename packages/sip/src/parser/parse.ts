@@ -182,8 +182,12 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
     if (!VERSION.test(version)) return { msg: res, error: new SipParseError('version', `invalid SIP version '${version}'`, null) };
     return { msg: res, error };
   }
-  // Request-Line = Method SP Request-URI SP SIP-Version (exactly single SPs, RFC 3261 §7.1)
-  const parts = startLine.split(' ');
+  // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §7.1). Extra SPs
+  // between or after the elements are tolerated and dropped on re-serialization
+  // (RFC 4475 §3.1.2.10, §3.1.2.11).
+  let parts = startLine.split(' ');
+  const irregular = parts.length !== 3 || parts.some((p) => p.length === 0);
+  if (irregular) parts = startLine.split(/ +/).filter((p) => p.length > 0);
   const method = parts[0] ?? '';
   if (parts.length !== 3 || parts.some((p) => p.length === 0)) {
     const req = new SipRequest(isToken(method) ? method : 'INVALID', '', headers);
@@ -193,6 +197,7 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
   const [, uri = '', version = ''] = parts;
   const req = new SipRequest(method, uri, headers);
   req.version = version;
+  if (irregular) req.normalized = true;
   if (!isToken(method)) return { msg: req, error: parseError('start-line', `invalid method '${method}'`) };
   if (!VERSION.test(version)) return { msg: req, error: parseError('start-line', `invalid SIP version '${version}'`) };
   return { msg: req, error };

@@ -35,6 +35,8 @@ export interface InspectOptions {
   schemes?: readonly string[];
   /** Option tags this element supports in Proxy-Require (lb) / Require (uas). */
   supported?: readonly string[];
+  /** uas: methods implemented (501 otherwise). */
+  methods?: readonly string[];
   /** uas: body types understood (415 otherwise). */
   contentTypes?: readonly string[];
   /** Largest message accepted, bytes (513 beyond). Default 65535. */
@@ -43,6 +45,8 @@ export interface InspectOptions {
 
 const DEFAULT_SCHEMES = ['sip', 'sips', 'tel'];
 const DEFAULT_UAS_SUPPORTED = ['path', 'outbound', 'gruu', '100rel', 'timer', 'replaces', 'norefersub'];
+/** Methods of RFC 3261 and its common extensions: an unknown one is answered 501 by a UAS. */
+export const KNOWN_METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE'];
 const DEFAULT_CONTENT_TYPES = ['application/sdp', 'multipart/mixed', 'multipart/alternative', 'application/dtmf-relay', 'application/dtmf', 'message/sipfrag', 'application/simple-message-summary', 'text/plain'];
 
 const accept = (message: SipMessage, reason = 'ok'): Verdict => ({ action: 'accept', message, reason });
@@ -98,13 +102,12 @@ function verdictForError(e: SipParseError, partial: SipMessage | null): Verdict 
   return reject(e.status, e.message, partial);
 }
 
-/** A response can be sent only if the top Via is readable. */
+/**
+ * A response can be sent when the request has a Via to echo; if the Via is
+ * unreadable the transport sends the answer back to the source address.
+ */
 function canAnswer(m: SipMessage): boolean {
-  try {
-    return m.vias().length > 0;
-  } catch {
-    return false;
-  }
+  return m.has('via');
 }
 
 /** Checks on a parsed message. */
@@ -129,23 +132,30 @@ function checkRequest(req: SipRequest, opts: InspectOptions): Verdict {
   req.to();
   req.callId();
   const cseq = req.cseq();
-  if (cseq.method !== req.method) return reject(400, `CSeq method ${cseq.method} does not match ${req.method}`, req);
+  if (cseq.method !== req.method) {
+    // RFC 4475 §3.1.2.18: 501 for an unknown method is more future-proof than 400
+    const status = KNOWN_METHODS.includes(req.method) ? 400 : 501;
+    return reject(status, `CSeq method ${cseq.method} does not match ${req.method}`, req);
+  }
   // Request-URI (RFC 3261 §8.2.2.1, §16.3 step 2): scheme first
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(req.uri)?.[1]?.toLowerCase();
   if (scheme === undefined) return reject(400, 'malformed Request-URI', req);
   if (!(opts.schemes ?? DEFAULT_SCHEMES).includes(scheme)) return reject(416, `URI scheme '${scheme}' not supported`, req);
-  req.requestUri();
+  const ruri = req.requestUri();
+  // RFC 3261 §19.1.1: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.12)
+  if (ruri.isSip && ruri.headers !== null) return reject(400, 'Request-URI must not contain headers', req);
   const mf = req.maxForwards();
+  const role = opts.role ?? 'lb';
   if (req.has('contact')) {
-    const c = req.contacts();
-    if (c === '*' && (req.method !== 'REGISTER' || req.expires() !== 0)) return reject(400, "Contact '*' is only allowed in REGISTER with Expires: 0", req);
+    // a proxy forwards Contact untouched; a UAS (registrar) needs it well-formed (RFC 4475 §3.1.2.14)
+    const wildcard = role === 'uas' ? req.contacts() === '*' : req.elements('contact').includes('*');
+    if (wildcard && (req.method !== 'REGISTER' || req.expires() !== 0)) return reject(400, "Contact '*' is only allowed in REGISTER with Expires: 0", req);
   }
   req.routes();
   req.recordRoutes();
   req.expires();
   checkContentType(req);
   // Proxy-Require (RFC 3261 §16.3 step 5) — only option tags we know pass a proxy
-  const role = opts.role ?? 'lb';
   const supported = opts.supported ?? (role === 'uas' ? DEFAULT_UAS_SUPPORTED : []);
   const unsupported = req.optionTags('proxy-require').filter((t) => !supported.includes(t.toLowerCase()));
   if (role === 'uas' && req.method !== 'CANCEL' && req.method !== 'ACK') {
@@ -177,6 +187,10 @@ function mediaType(v: string): string {
 
 /** UAS checks of RFC 3261 §8.2.3 (Content-Type → 415) and §8.2.2.? Accept (406). */
 function checkUas(req: SipRequest, opts: InspectOptions): Verdict | null {
+  const methods = opts.methods ?? KNOWN_METHODS;
+  if (!methods.includes(req.method)) return reject(501, `method ${req.method} not implemented`, req, [['Allow', methods.join(', ')]]);
+  // a registrar needs a SIP or SIPS URI as address-of-record (RFC 3261 §10.3 step 3; RFC 4475 §3.3.4)
+  if (req.method === 'REGISTER' && !req.to().uri.isSip) return reject(400, 'To of a REGISTER must be a SIP or SIPS URI', req);
   const types = opts.contentTypes ?? DEFAULT_CONTENT_TYPES;
   if (req.body.length > 0) {
     const ct = req.get('content-type');
@@ -195,7 +209,14 @@ function checkUas(req: SipRequest, opts: InspectOptions): Verdict | null {
 function checkResponse(res: SipResponse): Verdict {
   // a response that cannot be matched or routed is dropped (RFC 3261 §18.1.2)
   if (res.version.toUpperCase() !== 'SIP/2.0') return drop(`SIP version ${res.version} in a response`, res);
-  if (res.vias().length === 0) return drop('response without Via', res);
+  const vias = res.vias();
+  if (vias.length === 0) return drop('response without Via', res);
+  // RFC 4475 §3.3.10: a response aimed at a broadcast address is an attack vector
+  for (const v of vias) {
+    if (v.host === '255.255.255.255' || v.received === '255.255.255.255' || v.param('maddr') === '255.255.255.255') {
+      return drop('Via with a broadcast address', res);
+    }
+  }
   res.from();
   res.to();
   res.callId();

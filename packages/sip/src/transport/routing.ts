@@ -1,0 +1,106 @@
+/**
+ * Via processing at the transport (RFC 3261 §18.2.1, §18.2.2; RFC 3581 §4) and
+ * address helpers shared by the transports.
+ */
+import { isIP, SocketAddress } from 'node:net';
+import type { SipRequest } from '../message/message.js';
+import type { Via } from '../message/via.js';
+import type { Destination, Source, TransportName } from './types.js';
+import { defaultPort, isReliableTransport } from './types.js';
+
+/** An IP address without brackets, IPv6 in canonical (compressed, lower-case) form. */
+export function normalizeAddress(address: string): string {
+  const a = address.charCodeAt(0) === 0x5b && address.endsWith(']') ? address.slice(1, -1) : address;
+  if (isIP(a) === 6) {
+    try {
+      return new SocketAddress({ address: a, family: 'ipv6' }).address;
+    } catch {
+      return a.toLowerCase();
+    }
+  }
+  return isIP(a) === 4 ? a : a.toLowerCase();
+}
+
+/** Same host? IPs compare canonically, names case-insensitively. */
+export function sameAddress(a: string, b: string): boolean {
+  return normalizeAddress(a) === normalizeAddress(b);
+}
+
+/** "host:port" with IPv6 in brackets. */
+export function hostPort(address: string, port: number): string {
+  const a = normalizeAddress(address);
+  return isIP(a) === 6 ? `[${a}]:${port}` : `${a}:${port}`;
+}
+
+/** Pool key of a flow. */
+export function flowKey(transport: string, address: string, port: number): string {
+  return `${transport.toLowerCase()}:${hostPort(address, port)}`;
+}
+
+export function toTransportName(t: string): TransportName | null {
+  const l = t.toLowerCase();
+  return l === 'udp' || l === 'tcp' || l === 'tls' ? l : null;
+}
+
+/**
+ * RFC 3261 §18.2.1 + RFC 3581 §4 on a received request: add `received=<source ip>`
+ * when the top Via's sent-by host is not the source address (or a received is already
+ * there, so a forged one is overwritten); fill an empty `rport` with the source port
+ * (and add received then too). Returns whether the Via changed.
+ */
+export function stampVia(req: SipRequest, source: Pick<Source, 'address' | 'port'>): boolean {
+  const via = req.topVia();
+  if (via === undefined) return false;
+  const src = normalizeAddress(source.address);
+  let changed = false;
+  if (via.rport === null) {
+    via.setParam('rport', String(source.port));
+    changed = true;
+  }
+  if (changed || via.received !== undefined || !sameAddress(via.host, src)) {
+    if (via.received !== src) {
+      via.setParam('received', src);
+      changed = true;
+    }
+  }
+  if (changed) req.setTopVia(via);
+  return changed;
+}
+
+export interface ResponseRouteOptions {
+  /** Send to a Via maddr (RFC 3261 §18.2.2). Default true. */
+  honorMaddr?: boolean;
+}
+
+/**
+ * Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4), from the top Via of the
+ * response and, when known, the source of the request: reliable transports use the
+ * request's connection (`connectionId`), falling back to received (or sent-by host)
+ * and the sent-by port; unreliable ones go to maddr, else to received (or the
+ * sent-by host) with the port from rport when present, else the sent-by port. UDP
+ * responses leave from the socket the request arrived on (`localAddress/localPort`).
+ */
+export function responseDestination(via: Via, source?: Source, opts: ResponseRouteOptions = {}): Destination | null {
+  const transport = source?.transport ?? toTransportName(via.transport);
+  if (transport === null) return null;
+  const sentByPort = via.port ?? defaultPort(transport);
+  const received = via.received ?? (source ? normalizeAddress(source.address) : undefined);
+  const dest: Destination = { transport, address: normalizeAddress(received ?? via.host), port: sentByPort };
+  if (isReliableTransport(transport)) {
+    if (source?.connectionId !== undefined) dest.connectionId = source.connectionId;
+    return dest;
+  }
+  const maddr = via.param('maddr');
+  if ((opts.honorMaddr ?? true) && typeof maddr === 'string') {
+    dest.address = normalizeAddress(maddr);
+  } else {
+    const rport = via.rport;
+    if (typeof rport === 'number' && Number.isInteger(rport) && rport > 0) dest.port = rport;
+    else if (rport === null && source) dest.port = source.port;
+  }
+  if (source) {
+    dest.localAddress = source.localAddress;
+    dest.localPort = source.localPort;
+  }
+  return dest;
+}

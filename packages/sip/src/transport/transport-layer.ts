@@ -1,0 +1,378 @@
+/**
+ * The SIP transport layer (RFC 3261 §18): UDP, TCP and TLS listeners, the receiving
+ * edge (shared sanity check, RFC 3581 received/rport), response routing
+ * (§18.2.2), and a TCP/TLS connection pool with reuse, idle and connect timeouts.
+ * Satisfies the transaction layer's transport contract: `send(msg, dest)` and
+ * `isReliable(transport)`.
+ */
+import type { RemoteInfo } from 'node:dgram';
+import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { SipMessage } from '../message/message.js';
+import type { FramerEvent } from '../parser/stream-framer.js';
+import type { InspectOptions } from '../sanity/inspect.js';
+import { inspect } from '../sanity/inspect.js';
+import { Connection } from './connection.js';
+import type { MessageHandler } from './edge.js';
+import { Edge } from './edge.js';
+import type { ConnectionInfo } from './pool.js';
+import { ConnectionPool, connectionInfo } from './pool.js';
+import { flowKey, normalizeAddress, responseDestination } from './routing.js';
+import type { TransportStatsSnapshot } from './stats.js';
+import { TransportStats } from './stats.js';
+import type { StreamListener } from './tcp.js';
+import { connectTcp, listenTcp } from './tcp.js';
+import type { TlsOptions } from './tls.js';
+import { connectTls, listenTls } from './tls.js';
+import type { Destination, Logger, Source, TransportName } from './types.js';
+import { consoleErrorLogger, isReliableTransport, TransportError } from './types.js';
+import type { UdpOptions } from './udp.js';
+import { UdpEndpoint } from './udp.js';
+
+export interface ListenSpec {
+  transport: TransportName;
+  /** An IP address (bind specific addresses, not 0.0.0.0: Node has no IP_PKTINFO). */
+  address: string;
+  /** 0 picks a free port; see listening() for the one bound. */
+  port: number;
+  /** TLS server options for this listener (default: the layer's `tls`). */
+  tls?: TlsOptions;
+}
+
+export interface ListeningAddress {
+  transport: TransportName;
+  address: string;
+  port: number;
+}
+
+export interface TransportLayerOptions extends Pick<InspectOptions, 'role' | 'schemes' | 'supported' | 'contentTypes' | 'maxMessageSize'> {
+  onMessage?: MessageHandler;
+  /** Called when a TCP/TLS connection closes (e.g. to fail transactions bound to the flow). */
+  onConnectionClose?: (info: ConnectionInfo, error: Error | undefined) => void;
+  logger?: Logger;
+  /** Drop responses whose top Via sent-by is not one of these ("host:port"). Default: no check. */
+  sentBy?: readonly string[];
+  /** Route responses to a Via maddr (RFC 3261 §18.2.2). Default true. */
+  honorMaddr?: boolean;
+  /** RFC 5923: alias a connection under the sent-by of requests whose Via has `alias`. Default false. */
+  viaAlias?: boolean;
+  udp?: UdpOptions;
+  /** TLS options: server side for listeners without their own, client side for outgoing connections. */
+  tls?: TlsOptions;
+  /** ms. Default 10 000. */
+  connectTimeout?: number;
+  /** Idle timeout of accepted connections, ms (0: none). Default 3 600 000. */
+  idleTimeoutInbound?: number;
+  /** Idle timeout of connections we opened, ms (0: none). Default 600 000. */
+  idleTimeoutOutbound?: number;
+  /** Open TCP/TLS connections (both directions) at most. Default 10 000. */
+  maxConnections?: number;
+  /** Bytes a connection may have queued for writing before sends fail 'buffer-full'. Default 1 MiB. */
+  maxWriteBuffer?: number;
+}
+
+export class TransportLayer {
+  /** Accepted messages go here (can also be set later). */
+  onMessage: MessageHandler | null;
+  readonly logger: Logger;
+  private readonly counters = new TransportStats();
+  private readonly udp: UdpEndpoint[] = [];
+  private readonly servers: StreamListener[] = [];
+  private readonly pool = new ConnectionPool();
+  private readonly edge: Edge;
+  private readonly sources = new WeakMap<Connection, Source>();
+  private closing = false;
+  private readonly o: Required<Pick<TransportLayerOptions, 'connectTimeout' | 'idleTimeoutInbound' | 'idleTimeoutOutbound' | 'maxConnections' | 'maxWriteBuffer' | 'maxMessageSize'>>;
+
+  constructor(private readonly options: TransportLayerOptions = {}) {
+    this.onMessage = options.onMessage ?? null;
+    this.logger = options.logger ?? consoleErrorLogger;
+    this.o = {
+      connectTimeout: options.connectTimeout ?? 10_000,
+      idleTimeoutInbound: options.idleTimeoutInbound ?? 3_600_000,
+      idleTimeoutOutbound: options.idleTimeoutOutbound ?? 600_000,
+      maxConnections: options.maxConnections ?? 10_000,
+      maxWriteBuffer: options.maxWriteBuffer ?? 1024 * 1024,
+      maxMessageSize: options.maxMessageSize ?? 65535,
+    };
+    const check: InspectOptions = { maxMessageSize: this.o.maxMessageSize };
+    for (const k of ['role', 'schemes', 'supported', 'contentTypes'] as const) if (options[k] !== undefined) (check as Record<string, unknown>)[k] = options[k];
+    const layer = this;
+    this.edge = new Edge({
+      stats: this.counters,
+      logger: this.logger,
+      get onMessage() {
+        return layer.onMessage;
+      },
+      sendReply: (res, dest) => this.send(res, dest),
+      ...(options.viaAlias ? { viaAlias: (source: Source, key: string) => this.alias(source, key) } : {}),
+    }, { check, honorMaddr: options.honorMaddr ?? true, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
+  }
+
+  /** Transaction-layer contract: is `transport` reliable (no retransmissions needed)? */
+  isReliable(transport: string): boolean {
+    return isReliableTransport(transport);
+  }
+
+  /** Open listeners. Port 0 binds a free port. On a failure the ones opened by this call are closed. */
+  async listen(specs: readonly ListenSpec[]): Promise<ListeningAddress[]> {
+    if (this.closing) throw new TransportError('closed', 'transport layer closed');
+    const opened: Array<UdpEndpoint | StreamListener> = [];
+    try {
+      for (const s of specs) {
+        if (s.transport === 'udp') {
+          const ep = await UdpEndpoint.bind(s.address, s.port, this.options.udp ?? {}, (d, r, e) => this.onDatagram(d, r, e), this.logger);
+          opened.push(ep);
+          this.udp.push(ep);
+        } else if (s.transport === 'tcp') {
+          const l = await listenTcp(s.address, s.port, (sock) => this.onInbound(sock, 'tcp'), this.logger);
+          opened.push(l);
+          this.servers.push(l);
+        } else if (s.transport === 'tls') {
+          const tls = s.tls ?? this.options.tls;
+          if (!tls) throw new TypeError('TLS listener without tls options');
+          const l = await listenTls(s.address, s.port, tls, this.o.connectTimeout, (sock) => this.onInbound(sock, 'tls'), this.logger, () => this.counters.connections.failed++);
+          opened.push(l);
+          this.servers.push(l);
+        } else throw new TypeError(`unsupported transport '${String((s as { transport: unknown }).transport)}'`);
+      }
+    } catch (e) {
+      for (const x of opened) {
+        await x.close();
+        if (x instanceof UdpEndpoint) this.udp.splice(this.udp.indexOf(x), 1);
+        else this.servers.splice(this.servers.indexOf(x), 1);
+      }
+      throw e;
+    }
+    return opened.map((x) => ({ transport: x.transport, address: x.address, port: x.port }));
+  }
+
+  /** Every bound listener with its real port. */
+  listening(): ListeningAddress[] {
+    return [...this.udp, ...this.servers].map((x) => ({ transport: x.transport, address: x.address, port: x.port }));
+  }
+
+  /**
+   * Send a message. Requests need `dest`; a response without `dest` is routed by its
+   * top Via (RFC 3261 §18.2.2 / RFC 3581 §4). Rejects with TransportError.
+   */
+  async send(msg: SipMessage, dest?: Destination): Promise<void> {
+    try {
+      if (this.closing) throw new TransportError('closed', 'transport layer closed', dest);
+      const d = dest ?? this.routeResponse(msg);
+      if (isReliableTransport(d.transport) && !msg.has('content-length')) msg.set('content-length', String(msg.body.length));
+      const bytes = msg.toBuffer();
+      if (d.transport === 'udp') await this.endpointFor(d).send(bytes, d.port, normalizeAddress(d.address));
+      else if (d.transport === 'tcp' || d.transport === 'tls') await (await this.connectionFor(d)).write(bytes);
+      else throw new TransportError('unsupported-transport', `transport '${String(d.transport)}' not supported`, d);
+      this.counters.sent++;
+      this.counters.bytesSent += bytes.length;
+    } catch (e) {
+      this.counters.sendErrors++;
+      throw e;
+    }
+  }
+
+  /** Send an RFC 5626 §3.5.1 keep-alive ping (CRLFCRLF) on a connection. */
+  ping(connectionId: string): Promise<void> {
+    const c = this.pool.getById(connectionId);
+    if (!c) return Promise.reject(new TransportError('connection-closed', `no open connection ${connectionId}`));
+    return c.write('\r\n\r\n');
+  }
+
+  /** The listener a message to `dest` leaves from (to build Via sent-by), if any. */
+  localFor(dest: Pick<Destination, 'transport' | 'address'>): ListeningAddress | undefined {
+    const fam = isIP(normalizeAddress(dest.address)) === 6 ? 6 : 4;
+    const all = this.listening();
+    return all.find((l) => l.transport === dest.transport && (isIP(l.address) === 6 ? 6 : 4) === fam);
+  }
+
+  connections(): ConnectionInfo[] {
+    return this.pool.all().map(connectionInfo);
+  }
+
+  stats(): TransportStatsSnapshot {
+    this.counters.connections.open = this.pool.size;
+    return this.counters.snapshot(this.udp.map((u) => ({ address: u.address, port: u.port, recvBufferSize: u.recvBufferSize, sendBufferSize: u.sendBufferSize })));
+  }
+
+  /** Close listeners, connections and sockets. Sends afterwards fail with TransportError('closed'). */
+  async close(): Promise<void> {
+    this.closing = true;
+    const servers = this.servers.splice(0);
+    const udp = this.udp.splice(0);
+    for (const c of this.pool.all()) c.close(new TransportError('closed', 'transport layer closed'));
+    await Promise.all([...servers.map((s) => s.close()), ...udp.map((u) => u.close())]);
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  private routeResponse(msg: SipMessage): Destination {
+    if (msg.kind !== 'response') throw new TypeError('send(request) needs a destination');
+    const via = msg.topVia();
+    const d = via ? responseDestination(via, undefined, { honorMaddr: this.options.honorMaddr ?? true }) : null;
+    if (d === null) throw new TransportError('unsupported-transport', `cannot route a response with Via ${via?.transport ?? '(none)'}`);
+    // reliable: the request's connection is aliased under the source address:port, which received/rport recorded
+    if (isReliableTransport(d.transport) && via && typeof via.rport === 'number') {
+      const c = this.pool.get(flowKey(d.transport, d.address, via.rport));
+      if (c) d.connectionId = c.id;
+    }
+    return d;
+  }
+
+  private endpointFor(d: Destination): UdpEndpoint {
+    if (d.localAddress !== undefined) {
+      const la = normalizeAddress(d.localAddress);
+      const ep = this.udp.find((u) => u.address === la && (d.localPort === undefined || u.port === d.localPort));
+      if (ep) return ep;
+    }
+    const fam = isIP(normalizeAddress(d.address)) === 6 ? 6 : 4;
+    const ep = this.udp.find((u) => u.family === fam);
+    if (!ep) throw new TransportError('no-socket', `no UDP socket for IPv${fam} destination ${d.address}`, d);
+    return ep;
+  }
+
+  private async connectionFor(d: Destination): Promise<Connection> {
+    if (d.connectionId !== undefined) {
+      const c = this.pool.getById(d.connectionId);
+      if (c && c.transport === d.transport) return c;
+    }
+    const transport = d.transport as 'tcp' | 'tls';
+    const key = flowKey(transport, d.address, d.port);
+    return this.pool.acquire(key, async () => {
+      if (this.pool.size + this.pool.pendingConnects >= this.o.maxConnections) {
+        throw new TransportError('max-connections', `${this.o.maxConnections} connections open`, d);
+      }
+      const local = this.localFor(d);
+      const localAddress = local && local.address !== '0.0.0.0' && local.address !== '::' ? local.address : undefined;
+      const copts = { timeout: this.o.connectTimeout, ...(localAddress ? { localAddress } : {}) };
+      let sock: Socket;
+      try {
+        if (transport === 'tls') {
+          sock = await connectTls(d, this.options.tls ?? {}, copts);
+        } else sock = await connectTcp(d, copts);
+      } catch (e) {
+        this.counters.connections.failed++;
+        throw e;
+      }
+      if (this.closing) {
+        sock.destroy();
+        throw new TransportError('closed', 'transport layer closed', d);
+      }
+      const c = this.adopt(sock, transport, 'outbound');
+      this.pool.alias(c, key, true);
+      return c;
+    });
+  }
+
+  private onDatagram(data: Buffer, rinfo: RemoteInfo, ep: UdpEndpoint): void {
+    try {
+      this.counters.bytesReceived += data.length;
+      if (isKeepAlive(data)) return this.counters.drop('keepalive');
+      if (isStun(data)) return this.counters.drop('stun');
+      const source: Source = { transport: 'udp', address: normalizeAddress(rinfo.address), port: rinfo.port, localAddress: ep.address, localPort: ep.port };
+      this.edge.receive(data, source);
+    } catch (e) {
+      this.logger.error('UDP receive path threw', { error: e instanceof Error ? e.stack : String(e) });
+      this.counters.drop('internal-error');
+    }
+  }
+
+  private onInbound(sock: Socket | TLSSocket, transport: 'tcp' | 'tls'): void {
+    try {
+      if (this.closing || this.pool.size + this.pool.pendingConnects >= this.o.maxConnections) {
+        this.counters.drop('max-connections');
+        sock.destroy();
+        return;
+      }
+      this.adopt(sock, transport, 'inbound');
+    } catch (e) {
+      this.logger.error('accepting a connection threw', { error: e instanceof Error ? e.stack : String(e) });
+      sock.destroy();
+    }
+  }
+
+  private adopt(sock: Socket, transport: 'tcp' | 'tls', direction: 'inbound' | 'outbound'): Connection {
+    const idleTimeout = direction === 'inbound' ? this.o.idleTimeoutInbound : this.o.idleTimeoutOutbound;
+    const c = new Connection(sock, transport, direction, { maxMessageSize: this.o.maxMessageSize, idleTimeout, maxWriteBuffer: this.o.maxWriteBuffer }, {
+      onFrames: (conn, events) => this.onFrames(conn, events),
+      onClose: (conn, err) => this.onClosed(conn, err),
+    });
+    sock.on('data', (chunk: Buffer) => {
+      this.counters.bytesReceived += chunk.length;
+    });
+    const source: Source = { transport, address: c.remoteAddress, port: c.remotePort, localAddress: c.localAddress, localPort: c.localPort, connectionId: c.id };
+    if (c.tlsAuthorized !== undefined) source.tlsAuthorized = c.tlsAuthorized;
+    if (c.peerCertificate !== undefined) source.peerCertificate = c.peerCertificate;
+    this.sources.set(c, Object.freeze(source));
+    this.pool.add(c, flowKey(transport, c.remoteAddress, c.remotePort));
+    const s = this.counters.connections;
+    s.opened++;
+    s[direction]++;
+    s.open = this.pool.size;
+    return c;
+  }
+
+  private onClosed(c: Connection, err: Error | undefined): void {
+    this.pool.remove(c);
+    const s = this.counters.connections;
+    s.closed++;
+    s.open = this.pool.size;
+    if (this.options.onConnectionClose) {
+      try {
+        this.options.onConnectionClose(connectionInfo(c), err);
+      } catch (e) {
+        this.logger.error('onConnectionClose threw', { error: e instanceof Error ? e.stack : String(e) });
+      }
+    }
+  }
+
+  private onFrames(c: Connection, events: FramerEvent[]): void {
+    const source = this.sources.get(c);
+    if (!source) return;
+    for (const ev of events) {
+      try {
+        if (ev.type === 'message') this.edge.receive(ev.bytes, source);
+        else if (ev.type === 'ping') {
+          this.counters.keepalives.pingsReceived++;
+          c.write('\r\n').then(() => this.counters.keepalives.pongsSent++, () => undefined);
+        } else if (ev.type === 'pong') this.counters.keepalives.pongsReceived++;
+        else {
+          // framing error: answer 400/513 when the request is readable, then close
+          this.counters.received++;
+          const verdict = inspect(ev.bytes, { maxMessageSize: this.o.maxMessageSize, transport: c.transport });
+          if (verdict.action === 'reject') {
+            this.edge.apply(verdict, source, (bytes) => (bytes ? c.endWith(bytes) : c.endWith()));
+          } else {
+            this.counters.drop('framing');
+            this.logger.debug?.('framing error', { error: ev.error.message });
+            c.endWith();
+          }
+          return;
+        }
+      } catch (e) {
+        this.logger.error('stream receive path threw', { error: e instanceof Error ? e.stack : String(e) });
+        this.counters.drop('internal-error');
+      }
+    }
+  }
+
+  private alias(source: Source, key: string): void {
+    const c = source.connectionId !== undefined ? this.pool.getById(source.connectionId) : undefined;
+    if (!c || (c.transport === 'tls' && c.tlsAuthorized !== true)) return;
+    this.pool.alias(c, key);
+  }
+}
+
+/** A UDP datagram of CR/LF only: a keep-alive some UAs send. */
+function isKeepAlive(d: Buffer): boolean {
+  if (d.length === 0 || d.length > 8) return false;
+  for (const b of d) if (b !== 0x0d && b !== 0x0a) return false;
+  return true;
+}
+
+/** RFC 5389 STUN: first two bits 0, magic cookie 0x2112A442 at offset 4. */
+function isStun(d: Buffer): boolean {
+  return d.length >= 20 && (d[0]! & 0xc0) === 0 && d.readUInt32BE(4) === 0x2112a442;
+}

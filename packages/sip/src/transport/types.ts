@@ -1,0 +1,92 @@
+/**
+ * Transport-layer types (RFC 3261 §18): where a message came from, where it goes,
+ * the errors a send can fail with, and the small logger the layer reports to.
+ */
+import type { PeerCertificate } from 'node:tls';
+
+/** The transports this layer implements. */
+export type TransportName = 'udp' | 'tcp' | 'tls';
+
+/** Where to send a message. `address` is an IP (IPv6 with or without brackets). */
+export interface Destination {
+  transport: TransportName;
+  address: string;
+  port: number;
+  /** TCP/TLS: send over this connection when it is still open (e.g. Source.connectionId). */
+  connectionId?: string;
+  /** UDP: send from the socket bound to this local address/port (the one that received the request). */
+  localAddress?: string;
+  localPort?: number;
+  /** TLS: SNI server name and the name the peer certificate is checked against. */
+  servername?: string;
+}
+
+/** Where a message came from: the remote address as seen on the socket. */
+export interface Source {
+  transport: TransportName;
+  address: string;
+  port: number;
+  localAddress: string;
+  localPort: number;
+  /** TCP/TLS: the connection it arrived on. */
+  connectionId?: string;
+  /** TLS: whether the peer presented a certificate our CA list verifies. */
+  tlsAuthorized?: boolean;
+  /** TLS: the peer certificate (when the peer sent one). */
+  peerCertificate?: PeerCertificate;
+}
+
+export type TransportErrorCode =
+  | 'connect-failed'
+  | 'connect-timeout'
+  | 'connection-closed'
+  | 'max-connections'
+  | 'buffer-full'
+  | 'send-failed'
+  | 'no-socket'
+  | 'unsupported-transport'
+  | 'closed';
+
+/**
+ * A send failed at the transport. The transaction layer maps any TransportError to
+ * a transport error of the transaction (RFC 3261 §17.1.4 / §17.2.4).
+ */
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    readonly code: TransportErrorCode,
+    message: string,
+    readonly destination?: Destination,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isTransportError(e: unknown): e is TransportError {
+  return e instanceof TransportError;
+}
+
+export interface Logger {
+  debug?(msg: string, data?: Record<string, unknown>): void;
+  warn?(msg: string, data?: Record<string, unknown>): void;
+  error(msg: string, data?: Record<string, unknown>): void;
+}
+
+/** Default: errors (e.g. a throwing onMessage callback) go to stderr, the rest is silent. */
+export const consoleErrorLogger: Logger = {
+  error(msg, data) {
+    console.error(`[sip/transport] ${msg}`, data ?? '');
+  },
+};
+
+export function isReliableTransport(transport: string): boolean {
+  const t = transport.toLowerCase();
+  return t !== 'udp';
+}
+
+/** Default port per transport (RFC 3261 §19.1.2). */
+export function defaultPort(transport: string): number {
+  const t = transport.toLowerCase();
+  return t === 'tls' || t === 'wss' ? 5061 : 5060;
+}
