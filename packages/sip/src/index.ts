@@ -8,3 +8,4 @@ export * from './parser/parse.js';
 export * from './parser/stream-framer.js';
 export * from './sanity/inspect.js';
 export * from './digest/index.js';
+export * from './dialog/index.js';

@@ -1,0 +1,1 @@
+export * from "./commands/sip-lint.js";
