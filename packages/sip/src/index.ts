@@ -9,3 +9,4 @@ export * from './parser/stream-framer.js';
 export * from './sanity/inspect.js';
 export * from './digest/index.js';
 export * from './dialog/index.js';
+export * from './dns/index.js';

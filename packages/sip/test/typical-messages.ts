@@ -13,7 +13,7 @@ export const TYPICAL = {
     'Supported: replaces, timer',
     'User-Agent: ExamplePhone/1.0',
     'Content-Type: application/sdp',
-    'Content-Length: 142',
+    'Content-Length: 136',
     '',
     'v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\ns=-\r\nc=IN IP4 192.0.2.101\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n',
   ].join('\r\n'),

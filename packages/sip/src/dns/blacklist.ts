@@ -3,6 +3,8 @@
  * (what Kamailio calls the dst_blocklist). Keyed by transport:address:port, so a
  * host that is down over UDP may still be tried over TLS.
  */
+import { DnsError } from './dns-error.js';
+
 export type FailureReason = 'timeout' | '503' | 'transport';
 
 export interface BlacklistEntry {
@@ -34,7 +36,7 @@ export class Blacklist {
     this.seconds = opts.seconds ?? 30;
     this.maxEntries = opts.maxEntries ?? 10000;
     this.now = opts.now ?? Date.now;
-    if (!(this.seconds >= 0) || !(this.maxEntries >= 0)) throw new RangeError('Blacklist seconds/maxEntries must be >= 0');
+    if (!(this.seconds >= 0) || !(this.maxEntries >= 0)) throw new DnsError('BADCONFIG', 'Blacklist seconds/maxEntries must be >= 0');
   }
 
   /** Add or extend. `seconds` overrides the default (e.g. a 503 Retry-After). */

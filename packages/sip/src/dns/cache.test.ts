@@ -74,6 +74,6 @@ describe('DnsCache', () => {
   });
 
   it('rejects negative options', () => {
-    expect(() => new DnsCache({ maxTtl: -1 })).toThrow(RangeError);
+    expect(() => new DnsCache({ maxTtl: -1 })).toThrow(expect.objectContaining({ code: 'BADCONFIG' }));
   });
 });

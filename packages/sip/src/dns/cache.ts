@@ -5,6 +5,7 @@
  * An NXDOMAIN is remembered per name (RFC 2308 §5: it covers every type), NODATA
  * per name and type. Returned records carry their *remaining* TTL.
  */
+import { DnsError } from './dns-error.js';
 import { normalizeName } from './records.js';
 import type { DnsQueryType, DnsRecord, RecordOf } from './records.js';
 import type { DnsStatus } from './dns-client.js';
@@ -57,7 +58,7 @@ export class DnsCache {
       now: opts.now ?? Date.now,
     };
     for (const k of ['maxEntries', 'minTtl', 'maxTtl', 'negativeTtl', 'maxNegativeTtl'] as const) {
-      if (!(this.o[k] >= 0)) throw new RangeError(`DnsCache ${k} must be >= 0`);
+      if (!(this.o[k] >= 0)) throw new DnsError('BADCONFIG', `DnsCache ${k} must be >= 0`);
     }
   }
 

@@ -195,8 +195,9 @@ export class DnsClient implements DnsQuerier {
     try {
       return { rcode, ...parseSections(pkt), server: formatServer(server), tcp };
     } catch (e) {
-      if (!(e instanceof BadRecord)) throw e;
-      throw new DnsError('MALFORMED', e.message, { name, type }, formatServer(server), { cause: e });
+      // BadRecord, or anything else thrown while reading untrusted data
+      const msg = e instanceof BadRecord ? e.message : `unreadable DNS response: ${String(e)}`;
+      throw new DnsError('MALFORMED', msg, { name, type }, formatServer(server), { cause: e });
     }
   }
 

@@ -173,11 +173,16 @@ describe('SipResolver: RFC 3263 §4.1/§4.2 lookup chain', () => {
     expect((await resolver.resolve({ host: 'example.test' })).map((t) => t.via)).toEqual(['srv', 'srv', 'srv', 'srv', 'srv']);
   });
 
-  it('rejects impossible inputs with BADTARGET', async () => {
+  it('rejects impossible inputs with BADTARGET and bad options with BADCONFIG', async () => {
     const { resolver } = await setup([]);
     await expect(resolver.resolve({ host: 'x.test', secure: true, transport: 'udp' })).rejects.toMatchObject({ code: 'BADTARGET' });
     await expect(resolver.resolve({ host: 'x.test', port: 70000 })).rejects.toMatchObject({ code: 'BADTARGET' });
     await expect(resolver.resolve({ host: ' ' })).rejects.toMatchObject({ code: 'BADTARGET' });
+    const badConfig = expect.objectContaining({ name: 'DnsError', code: 'BADCONFIG' });
+    expect(() => new SipResolver({ supportedTransports: [] })).toThrow(badConfig);
+    expect(() => new SipResolver({ ipFamilies: [] })).toThrow(badConfig);
+    expect(() => new SipResolver({ srvFallbackOrder: ['sctp' as never] })).toThrow(badConfig);
+    expect(() => new SipResolver({ blacklistSeconds: -1 })).toThrow(badConfig);
   });
 });
 

@@ -68,6 +68,7 @@ export class SipResolver {
     this.useNaptr = opts.useNaptr ?? true;
     this.useAdditionals = opts.useAdditionals ?? true;
     this.random = opts.random ?? Math.random;
+    if (this.supported.length === 0) throw new DnsError('BADCONFIG', 'supportedTransports must not be empty');
     for (const t of [...this.supported, ...this.fallbackOrder]) {
       if (!ALL.includes(t)) throw new DnsError('BADCONFIG', `unknown transport ${JSON.stringify(t)}`);
     }

@@ -35,6 +35,8 @@ export interface Behaviour {
   malformed?: 'garbage' | 'cut' | 'bad-a-record' | 'wrong-id' | 'wrong-question';
   /** Put A/AAAA (and SRV, for NAPTR) for the targets in the additional section. */
   additionals?: boolean;
+  /** Rewrite the encoded response before it is sent (fuzzing). */
+  mutate?: (response: Buffer) => Buffer;
 }
 
 export interface SeenQuery {
@@ -151,7 +153,8 @@ export class TestDnsServer {
       if (this.behaviour.drop === b.drop) this.behaviour.drop = b.drop - 1;
       return;
     }
-    const out = this.respond(q, seen, b, transport);
+    const encoded = this.respond(q, seen, b, transport);
+    const out = b.mutate ? b.mutate(encoded) : encoded;
     if (!b.delayMs) return send(out);
     const t = setTimeout(() => {
       this.timers.delete(t);

@@ -79,7 +79,7 @@ function settle(x: Exchange, close: () => void) {
   const fail = (code: DnsError['code'], msg: string, cause?: unknown): void =>
     finish(new DnsError(code, msg, x.question, formatServer(x.server), { cause }));
   timer = setTimeout(() => fail('TIMEOUT', `no response from ${formatServer(x.server)} within ${x.timeoutMs} ms`), x.timeoutMs);
-  return { promise, finish, fail, isDone: () => done };
+  return { promise, finish, fail };
 }
 
 export function udpExchange(x: Exchange): ExchangeHandle {

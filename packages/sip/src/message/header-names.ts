@@ -54,6 +54,51 @@ for (const n of [
 
 /** Canonical key (lower-case long form) of a header name as written. */
 export function headerKey(name: string): string {
+  // hot path: the usual spellings, compared without hashing the (fresh, sliced) name
+  switch (name.length) {
+    case 1: {
+      const c = name.charCodeAt(0) | 0x20;
+      return COMPACT[String.fromCharCode(c)] ?? String.fromCharCode(c);
+    }
+    case 2:
+      if (name === 'To') return 'to';
+      break;
+    case 3:
+      if (name === 'Via') return 'via';
+      break;
+    case 4:
+      if (name === 'From') return 'from';
+      if (name === 'CSeq') return 'cseq';
+      if (name === 'Path') return 'path';
+      break;
+    case 5:
+      if (name === 'Route') return 'route';
+      if (name === 'Allow') return 'allow';
+      break;
+    case 7:
+      if (name === 'Call-ID') return 'call-id';
+      if (name === 'Contact') return 'contact';
+      if (name === 'Expires') return 'expires';
+      if (name === 'Call-Id') return 'call-id';
+      break;
+    case 9:
+      if (name === 'Supported') return 'supported';
+      break;
+    case 10:
+      if (name === 'User-Agent') return 'user-agent';
+      break;
+    case 12:
+      if (name === 'Max-Forwards') return 'max-forwards';
+      if (name === 'Record-Route') return 'record-route';
+      if (name === 'Content-Type') return 'content-type';
+      break;
+    case 13:
+      if (name === 'Authorization') return 'authorization';
+      break;
+    case 14:
+      if (name === 'Content-Length') return 'content-length';
+      break;
+  }
   const k = EXACT.get(name);
   if (k !== undefined) return k;
   const lower = name.toLowerCase();

@@ -34,6 +34,9 @@ export type HeaderInit = Array<[string, string]> | Record<string, string | strin
 
 const MAX_CSEQ = 2 ** 31 - 1; // RFC 3261 §8.1.1.5
 
+const UNSET: unique symbol = Symbol('unset');
+const SLOT: Record<string, number> = { via: 0, from: 1, to: 2, 'call-id': 3, cseq: 4, contact: 5, 'max-forwards': 6, route: 7 };
+
 function toFields(init: HeaderInit | undefined): HeaderField[] {
   const out: HeaderField[] = [];
   if (!init) return out;
@@ -56,6 +59,7 @@ export abstract class SipMessageBase {
   protected rawBytes: Buffer | null = null;
   private _body: Buffer;
   private cache: Map<string, unknown> | null = null;
+  private slots: unknown[] = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
 
   constructor(headers?: HeaderInit | HeaderField[], body?: Buffer | string) {
     this.headers = Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))
@@ -100,6 +104,10 @@ export abstract class SipMessageBase {
     const out: string[] = [];
     for (const h of this.headers) {
       if (h.key !== key) continue;
+      if (h.value.indexOf(',') < 0 && h.value.indexOf('"') < 0) {
+        if (h.value.length > 0) out.push(h.value); // one element: no split needed
+        continue;
+      }
       const parts = splitList(h.value);
       if (parts === null) throw parseError('header-value', `unbalanced quotes or brackets in ${key}`, key);
       for (const p of parts) if (p.length > 0) out.push(p);
@@ -169,11 +177,22 @@ export abstract class SipMessageBase {
 
   protected changed(key: string): this {
     this.rawBytes = null;
-    if (this.cache) this.cache.delete(key);
+    const slot = SLOT[key];
+    if (slot !== undefined) this.slots[slot] = UNSET;
+    else if (this.cache) this.cache.delete(key);
     return this;
   }
 
+  /** Parsed values, cached: fixed slots for the hot headers, a map for the rest. */
   protected cached<T>(key: string, make: () => T): T {
+    const slot = SLOT[key];
+    if (slot !== undefined) {
+      const v = this.slots[slot];
+      if (v !== UNSET) return v as T;
+      const made = make();
+      this.slots[slot] = made;
+      return made;
+    }
     if (this.cache === null) this.cache = new Map();
     else if (this.cache.has(key)) return this.cache.get(key) as T;
     const v = make();

@@ -112,7 +112,6 @@ function checkChars(s: string, allowed: Uint8Array, what: string): void {
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const HOSTNAME = /^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.?$/;
 
 /** Classify and validate a host (hostname / IPv4address / IPv6reference). */
 export function hostType(host: string): HostType | null {
@@ -122,10 +121,35 @@ export function hostType(host: string): HostType | null {
     // RFC 5118 §4.8: tolerate the extra colon RFC 3261's IPv6 ABNF allowed ("::::" → "::")
     return isIP(a) === 6 || isIP(a.replace(/:::+/, '::')) === 6 ? 'ipv6' : null;
   }
-  if (IPV4.test(host)) return 'ipv4';
-  // a name must not look like a broken dotted quad, and its top label starts with a letter
-  if (HOSTNAME.test(host) && !/^[\d.]+$/.test(host)) return 'name';
-  return null;
+  const c0 = host.charCodeAt(0);
+  if (c0 >= 0x30 && c0 <= 0x39 && IPV4.test(host)) return 'ipv4';
+  return isHostname(host) ? 'name' : null;
+}
+
+/**
+ * hostname = *( domainlabel "." ) toplabel [ "." ] with labels of alphanum and
+ * inner '-' ('_' tolerated); all-digit names (broken dotted quads) are refused.
+ */
+function isHostname(h: string): boolean {
+  const n = h.length;
+  if (n === 0 || n > 255) return false;
+  let labelStart = 0;
+  let allDigits = true;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? h.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (i === labelStart) return i === n && i > 0 && !allDigits; // empty label only as the trailing dot
+      if (h.charCodeAt(i - 1) === 0x2d) return false;
+      labelStart = i + 1;
+      continue;
+    }
+    if (c >= 0x30 && c <= 0x39) continue;
+    allDigits = false;
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f) continue;
+    if (c === 0x2d && i !== labelStart) continue;
+    return false;
+  }
+  return !allDigits;
 }
 
 /** Split "host[:port]" (host may be an IPv6 reference). */

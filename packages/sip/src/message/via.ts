@@ -1,7 +1,7 @@
 /** Via header values, RFC 3261 §20.42, §25.1 (via-parm), RFC 3581 (rport). */
 import { isIP } from 'node:net';
 import { parseError } from './errors.js';
-import { isToken, trimLws } from './grammar.js';
+import { TOKEN, isDigits, isToken, trimLws } from './grammar.js';
 import type { Param } from './params.js';
 import { findParam, formatParams, parseHeaderParams } from './params.js';
 import type { HostType } from './uri.js';
@@ -60,33 +60,61 @@ export class Via {
   }
 }
 
-const PROTO = /^([^\s/]+)[ \t]*\/[ \t]*([^\s/]+)[ \t]*\/[ \t]*([^\s/;]+)[ \t]+/;
+function skipWs(s: string, i: number): number {
+  while (i < s.length && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
+  return i;
+}
+
+/** Read a token at i; returns its end index (i when none). */
+function tokenEnd(s: string, i: number): number {
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c > 255 || TOKEN[c] !== 1) break;
+    i++;
+  }
+  return i;
+}
 
 export function parseVia(value: string): Via {
   const v = trimLws(value);
-  const m = PROTO.exec(v);
-  if (!m) throw parseError('header-value', 'malformed Via sent-protocol', 'via');
-  const [, protocol = '', version = '', transport = ''] = m;
-  if (!isToken(protocol) || !isToken(version) || !isToken(transport)) {
-    throw parseError('header-value', 'malformed Via sent-protocol', 'via');
-  }
-  let rest = v.slice(m[0].length);
-  const semi = rest.indexOf(';');
-  // COLON = SWS ":" SWS, so whitespace around the port separator is allowed
-  const sentBy = (semi < 0 ? rest : rest.slice(0, semi)).replace(/[ \t]*:[ \t]*(\d+)[ \t]*$/, ':$1').trim();
-  rest = semi < 0 ? '' : rest.slice(semi);
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport (SLASH = SWS "/" SWS)
+  const bad = () => parseError('header-value', 'malformed Via sent-protocol', 'via');
+  const e1 = tokenEnd(v, 0);
+  let i = skipWs(v, e1);
+  if (e1 === 0 || v.charCodeAt(i) !== 0x2f) throw bad();
+  const s2 = skipWs(v, i + 1);
+  const e2 = tokenEnd(v, s2);
+  i = skipWs(v, e2);
+  if (e2 === s2 || v.charCodeAt(i) !== 0x2f) throw bad();
+  const s3 = skipWs(v, i + 1);
+  const e3 = tokenEnd(v, s3);
+  if (e3 === s3) throw bad();
+  const protocol = v.slice(0, e1);
+  const version = v.slice(s2, e2);
+  const transport = v.slice(s3, e3);
+  // LWS sent-by
+  const hs = skipWs(v, e3);
+  if (hs === e3) throw bad();
+  let semi = v.indexOf(';', hs);
+  if (semi < 0) semi = v.length;
+  let he = semi;
+  while (he > hs && (v.charCodeAt(he - 1) === 0x20 || v.charCodeAt(he - 1) === 0x09)) he--;
   let host: string;
   let port: number | null = null;
-  const close = sentBy.lastIndexOf(']');
-  const colon = sentBy.lastIndexOf(':');
-  if (sentBy.charCodeAt(0) === 0x5b ? colon > close : colon >= 0) {
-    host = sentBy.slice(0, colon);
-    const p = sentBy.slice(colon + 1);
-    if (!/^\d{1,5}$/.test(p) || Number(p) > 65535) throw parseError('header-value', `invalid Via port '${p}'`, 'via');
+  // sent-by = host [ COLON port ]; an IPv6 reference ends with ']'
+  const close = v.charCodeAt(hs) === 0x5b ? v.indexOf(']', hs) : -1;
+  const colon = v.indexOf(':', close >= 0 ? close : hs);
+  if (colon >= 0 && colon < he) {
+    let hend = colon;
+    while (hend > hs && (v.charCodeAt(hend - 1) === 0x20 || v.charCodeAt(hend - 1) === 0x09)) hend--;
+    host = v.slice(hs, hend);
+    const p = v.slice(skipWs(v, colon + 1), he);
+    if (p.length === 0 || p.length > 5 || !isDigits(p) || Number(p) > 65535) throw parseError('header-value', `invalid Via port '${p}'`, 'via');
     port = Number(p);
-  } else host = sentBy;
+  } else host = v.slice(hs, he);
   const type = hostType(host);
   if (type === null) throw parseError('header-value', `invalid Via host '${host}'`, 'via');
+  const rest = v.slice(semi);
   const params = parseHeaderParams(rest, 'via');
   for (const p of params) {
     const n = p.name.toLowerCase();

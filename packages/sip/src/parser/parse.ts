@@ -33,7 +33,8 @@ export class SipMessageError extends SipParseError {
   }
 }
 
-const NON_ASCII = /[\x80-\xff]/;
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LFLF = Buffer.from('\n\n');
 const VERSION = /^SIP\/(\d+)\.(\d+)$/i;
 
 interface HeadSplit {
@@ -48,9 +49,10 @@ export function findHead(buf: Buffer, from = 0): HeadSplit | null {
   // RFC 3261 §7.5: ignore CRLF before the start line
   while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
   while (start < buf.length && buf[start] === 0x0a) start++;
-  const crlf = buf.indexOf('\r\n\r\n', start, 'latin1');
-  const lf = buf.indexOf('\n\n', start, 'latin1');
-  if (crlf >= 0 && (lf < 0 || crlf + 1 <= lf)) return { start, headEnd: crlf, bodyStart: crlf + 4 };
+  const crlf = buf.indexOf(CRLFCRLF, start);
+  if (crlf >= 0) return { start, headEnd: crlf, bodyStart: crlf + 4 };
+  // tolerate bare-LF line ends (not RFC 3261, seen in hand-written tools)
+  const lf = buf.indexOf(LFLF, start);
   if (lf >= 0) return { start, headEnd: lf, bodyStart: lf + 2 };
   return null;
 }
@@ -64,12 +66,13 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
     const partial = tryPartial(buf);
     throw new SipMessageError(parseError('incomplete', 'no empty line after the headers', undefined, partial?.kind === 'request' ? 400 : null), partial);
   }
-  let head = buf.toString('latin1', split.start, split.headEnd);
+  // header text is UTF-8 (RFC 3261 §7.3.1); bytes that are not valid UTF-8 are kept
+  // as latin1 so that the message still round-trips byte for byte
+  let head = buf.toString('utf8', split.start, split.headEnd);
   let encoding: 'utf8' | 'latin1' = 'utf8';
-  if (NON_ASCII.test(head)) {
-    const bytes = buf.subarray(split.start, split.headEnd);
-    if (isUtf8(bytes)) head = bytes.toString('utf8');
-    else encoding = 'latin1';
+  if (head.indexOf('\uFFFD') >= 0 && !isUtf8(buf.subarray(split.start, split.headEnd))) {
+    head = buf.toString('latin1', split.start, split.headEnd);
+    encoding = 'latin1';
   }
   const { msg, error } = parseHead(head);
   if (msg === null) throw new SipMessageError(error!, null);

@@ -89,3 +89,10 @@ export interface Bare<N extends string> {
   readonly name: N;
 }
 export const TERMINATED: Bare<'Terminated'> = Object.freeze({ name: 'Terminated' });
+
+const RELIABLE = new Set(['TCP', 'TLS', 'SCTP', 'TLS-SCTP', 'WS', 'WSS']);
+
+/** RFC 3261 §18 / RFC 7118: every transport but UDP (and DTLS) is reliable. */
+export function isReliableTransport(transport: string): boolean {
+  return RELIABLE.has(transport.toUpperCase());
+}

@@ -6,13 +6,14 @@
  * counted. Nothing in here throws for untrusted input.
  */
 import { createResponse } from '../message/builders.js';
+import { SipParseError } from '../message/errors.js';
 import { newTag } from '../message/ids.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/message.js';
 import type { InspectOptions, Verdict } from '../sanity/inspect.js';
 import { inspect } from '../sanity/inspect.js';
-import { flowKey, responseDestination, stampVia } from './routing.js';
+import { flowKey, stampVia } from './routing.js';
 import type { DropReason, TransportStats } from './stats.js';
-import type { Destination, Logger, Source } from './types.js';
+import type { Logger, Source } from './types.js';
 import { defaultPort } from './types.js';
 
 export type MessageHandler = (msg: SipMessage, source: Source) => void | Promise<void>;
@@ -28,8 +29,8 @@ export interface EdgeHost {
   readonly stats: TransportStats;
   readonly logger: Logger;
   readonly onMessage: MessageHandler | null;
-  /** Send a stateless reject back: over `connectionId` when given, else to dest. */
-  sendReply(res: SipResponse, dest: Destination): Promise<void>;
+  /** Send a stateless reject back: routed by its Via with `source` as the request's source, or (Via unusable) to `source` itself. */
+  sendReply(res: SipResponse, source: Source, viaUsable: boolean): Promise<void>;
   /** RFC 5923: the request's top Via carries `alias`; the layer decides whether to alias the connection. */
   viaAlias?(source: Source, key: string): void;
 }
@@ -130,7 +131,14 @@ export class Edge {
     onReply: ((b: Buffer | null) => void) | null,
   ): void {
     const { stats, logger } = this.host;
-    stampVia(req, source);
+    let viaUsable = true;
+    try {
+      stampVia(req, source);
+      viaUsable = req.topVia() !== undefined;
+    } catch (e) {
+      if (!(e instanceof SipParseError)) throw e;
+      viaUsable = false; // unreadable Via: echo it as text, answer to the source address
+    }
     const res = createResponse(req, status, { headers, toTag: newTag() });
     stats.reject(status);
     logger.debug?.('rejected', { status, detail, from: `${source.address}:${source.port}` });
@@ -139,10 +147,7 @@ export class Edge {
       stats.sent++;
       return;
     }
-    const via = res.topVia();
-    const dest = via ? responseDestination(via, source, { honorMaddr: this.opts.honorMaddr }) : null;
-    if (dest === null) return this.drop('unroutable', `cannot route a ${status} for Via ${via?.transport ?? '-'}`, null);
-    this.host.sendReply(res, dest).catch((e: unknown) => {
+    this.host.sendReply(res, source, viaUsable).catch((e: unknown) => {
       logger.debug?.('could not send a stateless reject', { error: String(e) });
     });
   }

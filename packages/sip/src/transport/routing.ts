@@ -5,7 +5,8 @@
 import { isIP, SocketAddress } from 'node:net';
 import type { SipRequest } from '../message/message.js';
 import type { Via } from '../message/via.js';
-import type { Destination, Source, TransportName } from './types.js';
+import type { Destination, Route, TransportName } from './types.js';
+import { TransportError } from './types.js';
 import { defaultPort, isReliableTransport } from './types.js';
 
 /** An IP address without brackets, IPv6 in canonical (compressed, lower-case) form. */
@@ -48,7 +49,7 @@ export function toTransportName(t: string): TransportName | null {
  * there, so a forged one is overwritten); fill an empty `rport` with the source port
  * (and add received then too). Returns whether the Via changed.
  */
-export function stampVia(req: SipRequest, source: Pick<Source, 'address' | 'port'>): boolean {
+export function stampVia(req: SipRequest, source: { address: string; port: number }): boolean {
   const via = req.topVia();
   if (via === undefined) return false;
   const src = normalizeAddress(source.address);
@@ -74,20 +75,22 @@ export interface ResponseRouteOptions {
 
 /**
  * Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4), from the top Via of the
- * response and, when known, the source of the request: reliable transports use the
- * request's connection (`connectionId`), falling back to received (or sent-by host)
- * and the sent-by port; unreliable ones go to maddr, else to received (or the
- * sent-by host) with the port from rport when present, else the sent-by port. UDP
- * responses leave from the socket the request arrived on (`localAddress/localPort`).
+ * response and, when known, the source of the request (`source`, e.g. the Source
+ * given to onMessage): reliable transports use the request's connection
+ * (`connectionId`), falling back to received (or the sent-by host) and the sent-by
+ * port; unreliable ones go to maddr, else to received (or the sent-by host) with the
+ * port from rport when present, else the sent-by port. UDP responses leave from the
+ * socket the request arrived on (`localAddress/localPort`). Null when the transport
+ * is not one of udp/tcp/tls.
  */
-export function responseDestination(via: Via, source?: Source, opts: ResponseRouteOptions = {}): Destination | null {
-  const transport = source?.transport ?? toTransportName(via.transport);
+export function responseDestination(via: Via, source?: Destination, opts: ResponseRouteOptions = {}): Route | null {
+  const transport = toTransportName(source?.transport ?? via.transport);
   if (transport === null) return null;
   const sentByPort = via.port ?? defaultPort(transport);
   const received = via.received ?? (source ? normalizeAddress(source.address) : undefined);
-  const dest: Destination = { transport, address: normalizeAddress(received ?? via.host), port: sentByPort };
+  const dest: Route = { transport, address: normalizeAddress(received ?? via.host), port: sentByPort };
   if (isReliableTransport(transport)) {
-    if (source?.connectionId !== undefined) dest.connectionId = source.connectionId;
+    if (source?.connectionId !== undefined) dest.connectionId = String(source.connectionId);
     return dest;
   }
   const maddr = via.param('maddr');
@@ -98,9 +101,20 @@ export function responseDestination(via: Via, source?: Source, opts: ResponseRou
     if (typeof rport === 'number' && Number.isInteger(rport) && rport > 0) dest.port = rport;
     else if (rport === null && source) dest.port = source.port;
   }
-  if (source) {
-    dest.localAddress = source.localAddress;
-    dest.localPort = source.localPort;
-  }
+  if (source?.localAddress !== undefined) dest.localAddress = source.localAddress;
+  if (source?.localPort !== undefined) dest.localPort = source.localPort;
   return dest;
+}
+
+/** Validate and normalise a Destination (throws TransportError). */
+export function toRoute(d: Destination): Route {
+  const transport = toTransportName(String(d.transport));
+  if (transport === null) throw new TransportError('unsupported-transport', `transport '${String(d.transport)}' not supported`, d);
+  if (!Number.isInteger(d.port) || d.port <= 0 || d.port > 65535) throw new TransportError('send-failed', `invalid port ${String(d.port)}`, d);
+  const r: Route = { transport, address: normalizeAddress(String(d.address)), port: d.port };
+  if (d.connectionId !== undefined) r.connectionId = String(d.connectionId);
+  if (d.localAddress !== undefined) r.localAddress = d.localAddress;
+  if (d.localPort !== undefined) r.localPort = d.localPort;
+  if (d.servername !== undefined) r.servername = d.servername;
+  return r;
 }

@@ -13,7 +13,6 @@ export type DropReason =
   /** a response whose top Via sent-by is not ours (option `sentBy`) */
   | 'via-mismatch'
   /** a request whose top Via names a transport we cannot answer over */
-  | 'unroutable'
   /** UDP datagram made of CR/LF only (keep-alive) */
   | 'keepalive'
   /** STUN packet on the SIP port (RFC 5626 §4.4.2), not answered */

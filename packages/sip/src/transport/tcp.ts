@@ -100,8 +100,21 @@ export function awaitConnect<S extends Socket>(socket: S, readyEvent: string, de
   });
 }
 
+/** Run a socket factory, turning synchronous throws (bad port, bad address) into TransportError. */
+export function openSocket<S extends Socket>(dest: Destination, open: () => S): S {
+  try {
+    return open();
+  } catch (e) {
+    throw new TransportError('connect-failed', `${dest.transport} connect to ${dest.address}:${dest.port} failed: ${(e as Error).message}`, dest, { cause: e });
+  }
+}
+
 export function connectTcp(dest: Destination, opts: ConnectOptions): Promise<Socket> {
   const host = normalizeAddress(dest.address);
-  const socket = connect({ host, port: dest.port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
-  return awaitConnect(socket, 'connect', dest, opts.timeout);
+  try {
+    const socket = openSocket(dest, () => connect({ host, port: dest.port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }));
+    return awaitConnect(socket, 'connect', dest, opts.timeout);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }

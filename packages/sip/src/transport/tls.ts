@@ -11,7 +11,7 @@ import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { connect, createServer } from 'node:tls';
 import { normalizeAddress } from './routing.js';
 import type { ConnectOptions, StreamListener } from './tcp.js';
-import { awaitConnect, closeServer, listenOn, trackSockets } from './tcp.js';
+import { awaitConnect, closeServer, listenOn, openSocket, trackSockets } from './tcp.js';
 import type { Destination, Logger } from './types.js';
 
 /** PEM text, a Buffer, or a path to a PEM file. */
@@ -83,13 +83,17 @@ export async function listenTls(
 export function connectTls(dest: Destination, opts: TlsOptions, copts: ConnectOptions): Promise<TLSSocket> {
   const host = normalizeAddress(dest.address);
   const name = dest.servername ?? opts.servername ?? (isIP(host) === 0 ? host : undefined);
-  const socket = connect({
-    ...contextOptions(opts),
-    host,
-    port: dest.port,
-    rejectUnauthorized: opts.rejectUnauthorized ?? true,
-    ...(name !== undefined ? { servername: name } : {}),
-    ...(copts.localAddress ? { localAddress: copts.localAddress } : {}),
-  });
-  return awaitConnect(socket, 'secureConnect', dest, copts.timeout);
+  try {
+    const socket = openSocket(dest, () => connect({
+      ...contextOptions(opts),
+      host,
+      port: dest.port,
+      rejectUnauthorized: opts.rejectUnauthorized ?? true,
+      ...(name !== undefined ? { servername: name } : {}),
+      ...(copts.localAddress ? { localAddress: copts.localAddress } : {}),
+    }));
+    return awaitConnect(socket, 'secureConnect', dest, copts.timeout);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }

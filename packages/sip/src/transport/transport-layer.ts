@@ -9,7 +9,8 @@ import type { RemoteInfo } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { SipMessage } from '../message/message.js';
+import type { SipMessage, SipResponse } from '../message/message.js';
+import type { Via } from '../message/via.js';
 import type { FramerEvent } from '../parser/stream-framer.js';
 import type { InspectOptions } from '../sanity/inspect.js';
 import { inspect } from '../sanity/inspect.js';
@@ -18,14 +19,14 @@ import type { MessageHandler } from './edge.js';
 import { Edge } from './edge.js';
 import type { ConnectionInfo } from './pool.js';
 import { ConnectionPool, connectionInfo } from './pool.js';
-import { flowKey, normalizeAddress, responseDestination } from './routing.js';
+import { flowKey, normalizeAddress, responseDestination, toRoute } from './routing.js';
 import type { TransportStatsSnapshot } from './stats.js';
 import { TransportStats } from './stats.js';
 import type { StreamListener } from './tcp.js';
 import { connectTcp, listenTcp } from './tcp.js';
 import type { TlsOptions } from './tls.js';
 import { connectTls, listenTls } from './tls.js';
-import type { Destination, Logger, Source, TransportName } from './types.js';
+import type { Destination, Logger, Route, Source, TransportName } from './types.js';
 import { consoleErrorLogger, isReliableTransport, TransportError } from './types.js';
 import type { UdpOptions } from './udp.js';
 import { UdpEndpoint } from './udp.js';
@@ -105,7 +106,7 @@ export class TransportLayer {
       get onMessage() {
         return layer.onMessage;
       },
-      sendReply: (res, dest) => this.send(res, dest),
+      sendReply: (res, source, viaUsable) => (viaUsable ? this.send(res, source) : this.sendTo(res, source)),
       ...(options.viaAlias ? { viaAlias: (source: Source, key: string) => this.alias(source, key) } : {}),
     }, { check, honorMaddr: options.honorMaddr ?? true, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
   }
@@ -154,24 +155,45 @@ export class TransportLayer {
   }
 
   /**
-   * Send a message. Requests need `dest`; a response without `dest` is routed by its
-   * top Via (RFC 3261 §18.2.2 / RFC 3581 §4). Rejects with TransportError.
+   * Send a message; rejects with TransportError. A request goes to `dest` (an IP
+   * destination, RFC 3263 resolution is the caller's). A response is routed by its top
+   * Via (RFC 3261 §18.2.2, RFC 3581 §4) with `dest` as the request's source: over the
+   * request's connection while it is open, else to received/maddr/sent-by with the
+   * rport; UDP from the socket the request came in on. Without a usable Via a response
+   * goes to `dest` as given.
    */
   async send(msg: SipMessage, dest?: Destination): Promise<void> {
     try {
       if (this.closing) throw new TransportError('closed', 'transport layer closed', dest);
-      const d = dest ?? this.routeResponse(msg);
-      if (isReliableTransport(d.transport) && !msg.has('content-length')) msg.set('content-length', String(msg.body.length));
-      const bytes = msg.toBuffer();
-      if (d.transport === 'udp') await this.endpointFor(d).send(bytes, d.port, normalizeAddress(d.address));
-      else if (d.transport === 'tcp' || d.transport === 'tls') await (await this.connectionFor(d)).write(bytes);
-      else throw new TransportError('unsupported-transport', `transport '${String(d.transport)}' not supported`, d);
-      this.counters.sent++;
-      this.counters.bytesSent += bytes.length;
+      let route: Route;
+      if (msg.kind === 'response') route = this.routeResponse(msg, dest);
+      else if (dest === undefined) throw new TransportError('unroutable', 'a request needs a destination');
+      else route = toRoute(dest);
+      await this.transmit(msg, route);
     } catch (e) {
       this.counters.sendErrors++;
       throw e;
     }
+  }
+
+  /** Send to exactly `dest`, no Via routing (e.g. a reject whose Via is unreadable goes back to the source). */
+  async sendTo(msg: SipMessage, dest: Destination): Promise<void> {
+    try {
+      if (this.closing) throw new TransportError('closed', 'transport layer closed', dest);
+      await this.transmit(msg, toRoute(dest));
+    } catch (e) {
+      this.counters.sendErrors++;
+      throw e;
+    }
+  }
+
+  private async transmit(msg: SipMessage, d: Route): Promise<void> {
+    if (d.transport !== 'udp' && !msg.has('content-length')) msg.set('content-length', String(msg.body.length));
+    const bytes = msg.toBuffer();
+    if (d.transport === 'udp') await this.endpointFor(d).send(bytes, d.port, d.address);
+    else await (await this.connectionFor(d)).write(bytes);
+    this.counters.sent++;
+    this.counters.bytesSent += bytes.length;
   }
 
   /** Send an RFC 5626 §3.5.1 keep-alive ping (CRLFCRLF) on a connection. */
@@ -185,7 +207,8 @@ export class TransportLayer {
   localFor(dest: Pick<Destination, 'transport' | 'address'>): ListeningAddress | undefined {
     const fam = isIP(normalizeAddress(dest.address)) === 6 ? 6 : 4;
     const all = this.listening();
-    return all.find((l) => l.transport === dest.transport && (isIP(l.address) === 6 ? 6 : 4) === fam);
+    const t = dest.transport.toLowerCase();
+    return all.find((l) => l.transport === t && (isIP(l.address) === 6 ? 6 : 4) === fam);
   }
 
   connections(): ConnectionInfo[] {
@@ -208,20 +231,36 @@ export class TransportLayer {
 
   // ---- internals -------------------------------------------------------------------
 
-  private routeResponse(msg: SipMessage): Destination {
-    if (msg.kind !== 'response') throw new TypeError('send(request) needs a destination');
-    const via = msg.topVia();
-    const d = via ? responseDestination(via, undefined, { honorMaddr: this.options.honorMaddr ?? true }) : null;
-    if (d === null) throw new TransportError('unsupported-transport', `cannot route a response with Via ${via?.transport ?? '(none)'}`);
-    // reliable: the request's connection is aliased under the source address:port, which received/rport recorded
-    if (isReliableTransport(d.transport) && via && typeof via.rport === 'number') {
-      const c = this.pool.get(flowKey(d.transport, d.address, via.rport));
-      if (c) d.connectionId = c.id;
+  private routeResponse(res: SipResponse, hint: Destination | undefined): Route {
+    let via: Via | undefined;
+    try {
+      via = res.topVia();
+    } catch {
+      via = undefined; // unreadable Via: only the hint can route it
+    }
+    const d = via ? responseDestination(via, hint, { honorMaddr: this.options.honorMaddr ?? true }) : null;
+    if (d === null) {
+      if (hint) return toRoute(hint);
+      throw new TransportError('unroutable', `cannot route a response with Via ${via?.transport ?? '(none)'}`);
+    }
+    if (d.transport !== 'udp' && (d.connectionId === undefined || !this.pool.getById(d.connectionId))) {
+      // the request's flow is registered under its source address:port (hint, or received:rport)
+      const keys = [
+        hint ? flowKey(d.transport, hint.address, hint.port) : null,
+        via && typeof via.rport === 'number' ? flowKey(d.transport, d.address, via.rport) : null,
+      ];
+      for (const k of keys) {
+        const c = k === null ? undefined : this.pool.get(k);
+        if (c) {
+          d.connectionId = c.id;
+          break;
+        }
+      }
     }
     return d;
   }
 
-  private endpointFor(d: Destination): UdpEndpoint {
+  private endpointFor(d: Route): UdpEndpoint {
     if (d.localAddress !== undefined) {
       const la = normalizeAddress(d.localAddress);
       const ep = this.udp.find((u) => u.address === la && (d.localPort === undefined || u.port === d.localPort));
@@ -233,12 +272,12 @@ export class TransportLayer {
     return ep;
   }
 
-  private async connectionFor(d: Destination): Promise<Connection> {
+  private async connectionFor(d: Route): Promise<Connection> {
     if (d.connectionId !== undefined) {
       const c = this.pool.getById(d.connectionId);
       if (c && c.transport === d.transport) return c;
     }
-    const transport = d.transport as 'tcp' | 'tls';
+    const transport = d.transport === 'tls' ? 'tls' : 'tcp';
     const key = flowKey(transport, d.address, d.port);
     return this.pool.acquire(key, async () => {
       if (this.pool.size + this.pool.pendingConnects >= this.o.maxConnections) {

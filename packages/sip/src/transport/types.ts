@@ -7,18 +7,29 @@ import type { PeerCertificate } from 'node:tls';
 /** The transports this layer implements. */
 export type TransportName = 'udp' | 'tcp' | 'tls';
 
-/** Where to send a message. `address` is an IP (IPv6 with or without brackets). */
+/**
+ * Where to send a message. `address` is an IP (IPv6 with or without brackets). The
+ * shape matches the transaction layer's Destination: `transport` in any case ('UDP'
+ * as written in a Via works), and a Source can be passed as is.
+ */
 export interface Destination {
-  transport: TransportName;
+  /** 'udp' | 'tcp' | 'tls', any case. */
+  transport: string;
   address: string;
   port: number;
   /** TCP/TLS: send over this connection when it is still open (e.g. Source.connectionId). */
-  connectionId?: string;
+  connectionId?: string | number;
   /** UDP: send from the socket bound to this local address/port (the one that received the request). */
   localAddress?: string;
   localPort?: number;
   /** TLS: SNI server name and the name the peer certificate is checked against. */
   servername?: string;
+}
+
+/** A Destination after normalisation: known transport in lower case, bare address. */
+export interface Route extends Destination {
+  transport: TransportName;
+  connectionId?: string;
 }
 
 /** Where a message came from: the remote address as seen on the socket. */
@@ -45,6 +56,7 @@ export type TransportErrorCode =
   | 'send-failed'
   | 'no-socket'
   | 'unsupported-transport'
+  | 'unroutable'
   | 'closed';
 
 /**

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// Parser benchmark: @ngcp/sip against the npm `sip` package, same process, same
+// messages, same work. Single core (one event loop). Prints a table and, with
+// --json FILE, writes the figures. Run: node bench/parser.mjs [--seconds 1] [--json out.json]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const npmSip = require('sip');
+const ours = await import(join(here, '../packages/sip/dist/index.js'));
+const { TYPICAL } = await import(join(here, 'typical-messages.mjs'));
+
+const args = process.argv.slice(2);
+const SECONDS = Number(args[args.indexOf('--seconds') + 1] || 1);
+const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
+
+// ---- the work, the same for both ----------------------------------------------
+// "routing": start line (Request-URI into parts), Via, From, To, Call-ID, CSeq,
+// Contact parsed (their URIs into parts), then serialize.
+function oursRouting(buf) {
+  const m = ours.parseMessage(buf);
+  if (m.kind === 'request') m.requestUri();
+  m.vias(); m.from().uri; m.to().uri; m.callId(); m.cseq();
+  if (m.has('contact')) m.contacts();
+  return m.toBuffer().length;
+}
+function npmRouting(buf) {
+  const m = npmSip.parse(buf);
+  if (m.method) npmSip.parseUri(m.uri);
+  npmSip.parseUri(m.headers.from.uri); npmSip.parseUri(m.headers.to.uri);
+  for (const c of m.headers.contact || []) npmSip.parseUri(c.uri);
+  return Buffer.byteLength(npmSip.stringify(m), 'binary');
+}
+// "forward": what a proxy does — routing parse, push a Via, decrement Max-Forwards, serialize
+function oursForward(buf) {
+  const m = ours.parseMessage(buf);
+  if (m.kind === 'request') m.requestUri();
+  m.vias(); m.from().uri; m.to().uri; m.callId(); m.cseq();
+  if (m.has('contact')) m.contacts();
+  m.pushVia('SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKbench1');
+  const mf = m.maxForwards();
+  if (mf !== undefined) m.set('max-forwards', String(mf - 1));
+  return m.toBuffer().length;
+}
+function npmForward(buf) {
+  const m = npmSip.parse(buf);
+  if (m.method) npmSip.parseUri(m.uri);
+  npmSip.parseUri(m.headers.from.uri); npmSip.parseUri(m.headers.to.uri);
+  for (const c of m.headers.contact || []) npmSip.parseUri(c.uri);
+  m.headers.via.unshift({ version: '2.0', protocol: 'UDP', host: '10.0.0.1', port: 5060, params: { branch: 'z9hG4bKbench1' } });
+  if (m.headers['max-forwards'] !== undefined) m.headers['max-forwards'] = +m.headers['max-forwards'] - 1;
+  return Buffer.byteLength(npmSip.stringify(m), 'binary');
+}
+// "full": every header the npm package knows parsed (it parses all on arrival), no serialize
+function oursFull(buf) {
+  const m = ours.parseMessage(buf);
+  if (m.kind === 'request') m.requestUri();
+  m.vias(); m.from(); m.to(); m.callId(); m.cseq(); m.maxForwards();
+  if (m.has('contact')) m.contacts();
+  m.routes(); m.recordRoutes(); m.expires();
+  for (const n of ['www-authenticate', 'proxy-authenticate', 'authorization', 'proxy-authorization']) m.get(n);
+  return m.headers.length;
+}
+function npmFull(buf) {
+  const m = npmSip.parse(buf);
+  return Object.keys(m.headers).length;
+}
+const WORK = { routing: [oursRouting, npmRouting], forward: [oursForward, npmForward], full: [oursFull, npmFull] };
+
+function rate(fn, buf) {
+  // warm up, then count calls in SECONDS (checked every 256 calls)
+  for (let i = 0; i < 20000; i++) fn(buf);
+  let n = 0;
+  let sink = 0;
+  const t0 = process.hrtime.bigint();
+  const limit = BigInt(Math.round(SECONDS * 1e9));
+  let t;
+  do {
+    for (let i = 0; i < 256; i++) sink += fn(buf);
+    n += 256;
+    t = process.hrtime.bigint() - t0;
+  } while (t < limit);
+  if (sink === -1) console.log('');
+  return n / (Number(t) / 1e9);
+}
+
+const results = [];
+function row(name, buf, work, [a, b]) {
+  let npmOk = true;
+  try { b(buf); } catch { npmOk = false; }
+  try { a(buf); } catch { return; }
+  const r1 = rate(a, buf);
+  const r2 = npmOk ? rate(b, buf) : null;
+  results.push({ message: name, work, ours: Math.round(r1), npmSip: r2 === null ? null : Math.round(r2), ratio: r2 ? +(r1 / r2).toFixed(2) : null });
+}
+
+for (const [name, text] of Object.entries(TYPICAL)) {
+  for (const [work, fns] of Object.entries(WORK)) row(name, Buffer.from(text), work, fns);
+}
+if (!args.includes('--typical-only')) {
+  const dir = join(here, '../packages/sip/test/fixtures');
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const seen = new Set();
+  for (const f of manifest) {
+    if (f.lb.action !== 'accept' || seen.has(f.file)) continue;
+    seen.add(f.file);
+    row(f.file, readFileSync(join(dir, f.file)), 'routing', WORK.routing);
+  }
+}
+const pad = (s, n) => String(s).padEnd(n);
+console.log(`${pad('message', 42)}${pad('work', 9)}${pad('ours/s', 10)}${pad('npm sip/s', 11)}ratio`);
+for (const r of results) console.log(`${pad(r.message, 42)}${pad(r.work, 9)}${pad(r.ours, 10)}${pad(r.npmSip ?? 'n/a', 11)}${r.ratio ?? '(npm sip cannot parse it)'}`);
+const fx = results.filter((r) => r.message.startsWith('rfc') && r.ratio !== null);
+const min = fx.reduce((m, r) => Math.min(m, r.ratio), Infinity);
+console.log(`\nfixtures: ${fx.length} compared, lowest ratio ${min === Infinity ? 'n/a' : min}`);
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ date: new Date().toISOString(), node: process.version, seconds: SECONDS, results }, null, 2));

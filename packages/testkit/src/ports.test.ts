@@ -1,0 +1,59 @@
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { allocatePortRange, bdecode, bencode, freePort, releasePort } from './index.js';
+
+const lockFile = (name: string): string => join(tmpdir(), 'ngcp-testkit-ports', name);
+
+function bindTcp(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
+}
+function bindUdp(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
+}
+
+describe('freePort', () => {
+  it('hands out distinct, bindable, locked ports below the ephemeral range', async () => {
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort({ tcp: true, udp: true })));
+    expect(new Set(ports).size).toBe(ports.length);
+    for (const p of ports) {
+      expect(p).toBeGreaterThanOrEqual(20000);
+      expect(p).toBeLessThan(32768);
+      expect(existsSync(lockFile(String(p)))).toBe(true);
+      await bindTcp(p);
+      await bindUdp(p);
+      releasePort(p);
+      expect(existsSync(lockFile(String(p)))).toBe(false);
+    }
+  });
+
+  it('allocates private media port blocks', async () => {
+    const a = await allocatePortRange(100);
+    const b = await allocatePortRange(250);
+    expect(a.max - a.min + 1).toBe(100);
+    expect(b.max - b.min + 1).toBe(300);
+    expect(a.max < b.min || b.max < a.min).toBe(true);
+    a.release();
+    b.release();
+  });
+});
+
+describe('bencode', () => {
+  it('round-trips ng messages with sorted keys', () => {
+    const enc = bencode({ command: 'offer', 'call-id': 'x', flags: ['trust-address'], n: 5 });
+    expect(enc.toString()).toBe('d7:call-id1:x7:command5:offer5:flagsl13:trust-addresse1:ni5ee');
+    expect(bdecode(enc)).toEqual({ 'call-id': 'x', command: 'offer', flags: ['trust-address'], n: 5 });
+    expect(() => bdecode('d3:abc')).toThrow(/bdecode/);
+  });
+});
