@@ -10,3 +10,4 @@ export * from './sanity/inspect.js';
 export * from './digest/index.js';
 export * from './dialog/index.js';
 export * from './dns/index.js';
+export * from './transport/index.js';

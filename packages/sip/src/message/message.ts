@@ -21,7 +21,10 @@ export interface HeaderField {
   key: string;
   /** Value with folding replaced by a space, trimmed. */
   value: string;
-  /** The exact original line(s), without the final CRLF; null once changed. */
+  /**
+   * The exact original line(s) without the final CRLF, when they differ from
+   * `${name}: ${value}` (folding, unusual spacing); null otherwise and once changed.
+   */
   raw: string | null;
 }
 

@@ -159,8 +159,9 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
           while (vs < lineEnd && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
           let ve = lineEnd;
           while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
-          const raw = head.slice(pos, lineEnd);
-          headers.push({ name, key: headerKey(name), value: head.slice(vs, ve), raw });
+          // raw text is kept only when it differs from the canonical "Name: value"
+          const canonical = ne === colon && vs === colon + 2 && head.charCodeAt(colon + 1) === 0x20 && ve === lineEnd;
+          headers.push({ name, key: headerKey(name), value: head.slice(vs, ve), raw: canonical ? null : head.slice(pos, lineEnd) });
           prevStart = pos;
         }
       }

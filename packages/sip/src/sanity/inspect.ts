@@ -41,6 +41,11 @@ export interface InspectOptions {
   contentTypes?: readonly string[];
   /** Largest message accepted, bytes (513 beyond). Default 65535. */
   maxMessageSize?: number;
+  /**
+   * The bytes are exactly one message already framed by a StreamFramer (a stream
+   * transport's reader): skip framing them again.
+   */
+  framed?: boolean;
 }
 
 const DEFAULT_SCHEMES = ['sip', 'sips', 'tel'];
@@ -61,7 +66,7 @@ export function inspect(bytes: Buffer, opts: InspectOptions = {}): Verdict {
   const framing: Framing = transport === 'udp' || transport === 'sctp' ? 'datagram' : 'stream';
   const max = opts.maxMessageSize ?? 65535;
   let msgBytes = bytes;
-  if (framing === 'stream') {
+  if (framing === 'stream' && !opts.framed) {
     const framer = new StreamFramer({ maxMessageSize: max });
     const events = framer.push(bytes);
     const first = events.find((e) => e.type === 'message' || e.type === 'error');

@@ -55,8 +55,9 @@ export function buildCancel(request: SipRequest, opts: CancelOptions = {}): SipR
 
 /**
  * The response a client TU is handed when no real one came: RFC 3261 §8.1.3.1 treats
- * a transaction timeout as 408 and a transport failure as 503.
+ * a transaction timeout as 408 and a transport failure as 503; an INVITE whose CANCEL
+ * got no final response counts as cancelled (§9.1), 487.
  */
-export function localResponse(request: SipRequest, status: 408 | 503): SipResponse {
+export function localResponse(request: SipRequest, status: 408 | 487 | 503): SipResponse {
   return createResponse(request, status);
 }

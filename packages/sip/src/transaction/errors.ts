@@ -7,7 +7,6 @@ export const TRANSACTION_ERRORS = {
   'no-via': 'the request has no Via header field',
   'ack-not-transaction': 'ACK for a 2xx is not a transaction; send it through the transport',
   'duplicate-transaction': 'a client transaction with this branch and method already exists',
-  'invalid-state': 'the transaction does not take this response in its current state',
   'invalid-response': 'a response status must be 100-699',
   'not-invite': 'only INVITE client transactions can be cancelled',
   'closed': 'the transaction layer is closed',

@@ -11,11 +11,13 @@ const TCP = timerValues({}, true);
 const invite = sampleRequest('INVITE', { route: ['<sip:p1.example.com;lr>'] });
 const r = (status: number) => sampleResponse(invite, status, status > 100 ? 'a6c85cf' : undefined);
 const response = (status: number): ClientEvent => ({ type: 'response', response: r(status) });
-const timer = (t: 'A' | 'B' | 'D' | 'M'): ClientEvent => ({ type: 'timer', timer: t });
+const timer = (t: 'A' | 'B' | 'D' | 'M' | 'Cancel'): ClientEvent => ({ type: 'timer', timer: t });
+const cancel: ClientEvent = { type: 'cancel' };
 const failure: ClientEvent = { type: 'transportError', error: new Error('ECONNRESET') };
 
 const calling: IctState = { name: 'Calling', request: invite, a: 500 };
-const proceeding: IctState = { name: 'Proceeding', request: invite };
+const proceeding: IctState = { name: 'Proceeding', request: invite, cancelled: false };
+const cancelling: IctState = { name: 'Proceeding', request: invite, cancelled: true };
 const completed: IctState = { name: 'Completed', ack: sampleRequest('ACK', { cseqMethod: 'ACK' }) };
 const accepted: IctState = { name: 'Accepted' };
 
@@ -69,6 +71,16 @@ const rows: Row[] = [
   { name: 'Proceeding + Timer A (late) → nothing', from: proceeding, event: timer('A'), to: 'Proceeding', effects: [] },
   { name: 'Proceeding + Timer B (late) → nothing', from: proceeding, event: timer('B'), to: 'Proceeding', effects: [] },
   { name: 'Proceeding + transport error → nothing', from: proceeding, event: failure, to: 'Proceeding', effects: [] },
+  // CANCEL sent (§9.1)
+  { name: 'Calling + cancel → nothing (CANCEL waits for a 1xx)', from: calling, event: cancel, to: 'Calling', effects: [] },
+  { name: 'Proceeding + cancel → Cancel timer 64*T1', from: proceeding, event: cancel, to: 'Proceeding', effects: ['start Cancel 32000'] },
+  { name: 'Proceeding (cancelled) + cancel again → nothing', from: cancelling, event: cancel, to: 'Proceeding', effects: [] },
+  { name: 'Proceeding (cancelled) + 487 → Completed, Cancel timer stopped', from: cancelling, event: response(487), to: 'Completed', effects: ['stop Cancel', 'send ACK', 'start D 32000', 'pass 487'] },
+  { name: 'Proceeding (cancelled) + 200 → Accepted', from: cancelling, event: response(200), to: 'Accepted', effects: ['stop Cancel', 'start M 32000', 'pass 200'] },
+  { name: 'Proceeding (cancelled) + Cancel timer → timeout, Terminated', from: cancelling, event: timer('Cancel'), to: 'Terminated', effects: ['timeout Cancel', 'terminate'] },
+  { name: 'Proceeding + Cancel timer (late) → nothing', from: proceeding, event: timer('Cancel'), to: 'Proceeding', effects: [] },
+  { name: 'Completed + cancel → nothing', from: { name: 'Completed', ack: sampleRequest('ACK') }, event: cancel, to: 'Completed', effects: [] },
+  { name: 'Accepted + cancel → nothing', from: { name: 'Accepted' }, event: cancel, to: 'Accepted', effects: [] },
   // Completed
   { name: 'Completed + 486 retransmission → ACK again, not to TU', from: completed, event: response(486), to: 'Completed', effects: ['send ACK retx'] },
   { name: 'Completed + 180 → nothing', from: completed, event: response(180), to: 'Completed', effects: [] },

@@ -12,7 +12,8 @@ import { NONE, TERMINATE, TERMINATED, passResponse, send, start, stop, timeout, 
 export type IctState =
   /** INVITE sent; retransmitting on Timer A (`a` = the interval now running). */
   | { readonly name: 'Calling'; readonly request: SipRequest; readonly a: number }
-  | { readonly name: 'Proceeding'; readonly request: SipRequest }
+  /** `cancelled`: a CANCEL was sent and the 64·T1 'Cancel' timer runs (§9.1). */
+  | { readonly name: 'Proceeding'; readonly request: SipRequest; readonly cancelled: boolean }
   /** A 300-699 was received and acknowledged; `ack` is resent on its retransmissions. */
   | { readonly name: 'Completed'; readonly ack: SipRequest }
   | Bare<'Accepted'>
@@ -39,6 +40,8 @@ export function ict(state: IctState, event: ClientEvent, t: TimerValues): Transi
       return early(state, event, t);
     case 'Completed':
       switch (event.type) {
+        case 'cancel':
+          return { state, effects: NONE };
         case 'response':
           // §17.1.1.2: "Any retransmissions of the final response that are received while
           // in the 'Completed' state MUST cause the ACK to be re-passed to the transport
@@ -54,6 +57,8 @@ export function ict(state: IctState, event: ClientEvent, t: TimerValues): Transi
       }
     case 'Accepted':
       switch (event.type) {
+        case 'cancel':
+          return { state, effects: NONE };
         case 'response':
           // RFC 6026 §8.4: "A 2xx response received while in the 'Accepted' state MUST be
           // passed to the TU and the machine remains in the 'Accepted' state. The client
@@ -82,7 +87,7 @@ function early(state: Early, event: ClientEvent, t: TimerValues): Transition<Ict
   switch (event.type) {
     case 'response': {
       const res = event.response;
-      const stopTimers: Effect[] = calling ? (t.A > 0 ? [stop('A'), stop('B')] : [stop('B')]) : [];
+      const stopTimers: Effect[] = calling ? (t.A > 0 ? [stop('A'), stop('B')] : [stop('B')]) : state.cancelled ? [stop('Cancel')] : [];
       if (res.status < 200) {
         // §17.1.1.2: "If the client transaction receives a provisional response while in
         // the 'Calling' state, it transitions to the 'Proceeding' state. In the
@@ -90,7 +95,7 @@ function early(state: Early, event: ClientEvent, t: TimerValues): Transition<Ict
         // any longer. Furthermore, the provisional response MUST be passed to the TU."
         // (Timer B only applies in Calling, so it stops too.)
         if (!calling) return { state, effects: [passResponse(res)] };
-        return { state: { name: 'Proceeding', request: state.request }, effects: [...stopTimers, passResponse(res)] };
+        return { state: { name: 'Proceeding', request: state.request, cancelled: false }, effects: [...stopTimers, passResponse(res)] };
       }
       if (res.status < 300) {
         // RFC 6026 §8.4: "When a 2xx response is received while in either the 'Calling'
@@ -109,8 +114,18 @@ function early(state: Early, event: ClientEvent, t: TimerValues): Transition<Ict
       if (t.D === 0) return { state: TERMINATED, effects: [...stopTimers, send(ack), passResponse(res), TERMINATE] };
       return { state: { name: 'Completed', ack }, effects: [...stopTimers, send(ack), start('D', t.D), passResponse(res)] };
     }
+    case 'cancel':
+      // §9.1: "If there is no final response for the original request in 64*T1 seconds
+      // ..., the client SHOULD then consider the original transaction cancelled and
+      // SHOULD destroy the client transaction handling the original request." A CANCEL
+      // is only sent once a provisional response came, i.e. in Proceeding.
+      if (calling || state.cancelled) return { state, effects: NONE };
+      return { state: { name: 'Proceeding', request: state.request, cancelled: true }, effects: [start('Cancel', t.Cancel)] };
     case 'timer':
-      if (!calling) return { state, effects: NONE };
+      if (!calling) {
+        // §9.1: no final response 64*T1 after the CANCEL — the INVITE counts as cancelled.
+        return event.timer === 'Cancel' && state.cancelled ? { state: TERMINATED, effects: [timeout('Cancel'), TERMINATE] } : { state, effects: NONE };
+      }
       if (event.timer === 'A') {
         // §17.1.1.2: "When timer A fires, the client transaction MUST retransmit the request
         // by passing it to the transport layer, and MUST reset the timer with a value of

@@ -15,7 +15,7 @@ import type { IctState } from './invite-client.js';
 import { ict, ictStart } from './invite-client.js';
 import type { IstState } from './invite-server.js';
 import { ist, istAcceptsResponse, istStart } from './invite-server.js';
-import { ackKeyOfResponse, clientKey, clientKeyOfResponse, serverKey } from './matching.js';
+import { ackKeyOfResponse, clientKey, clientKeyOfResponse, detachedKey, serverKey } from './matching.js';
 import type { NictState } from './non-invite-client.js';
 import { nict, nictStart } from './non-invite-client.js';
 import type { NistState } from './non-invite-server.js';
@@ -23,7 +23,8 @@ import { nist, nistAcceptsResponse, nistStart } from './non-invite-server.js';
 import type { TransactionStats } from './stats.js';
 import { copyStats, emptyStats } from './stats.js';
 import type { TimerName, TimerValues } from './timers.js';
-import { nodeScheduler, timerValues } from './timers.js';
+import { timerValues } from './timers.js';
+import { QueuedScheduler } from './timer-queue.js';
 import { TimerSlots } from './timer-slots.js';
 import type { CancelResult, ClientCancelOptions, ClientTransactionUser, Transaction, TransactionDriver, TransactionLayerOptions, TransactionUser } from './transaction.js';
 import { ClientTransaction, ServerTransaction } from './transaction.js';
@@ -35,12 +36,18 @@ export type ReceiveResult = 'client' | 'server' | 'new' | 'ack' | 'stray-respons
 
 type Machine = IctState | NictState | IstState | NistState;
 
-const TIMER_NAMES: TimerName[] = ['A', 'B', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'Trying100'];
+const TIMER_NAMES: TimerName[] = ['A', 'B', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'Trying100', 'Cancel'];
 const TIMER_EVENTS = Object.fromEntries(TIMER_NAMES.map((n) => [n, Object.freeze({ type: 'timer', timer: n })])) as Record<
   TimerName,
   { readonly type: 'timer'; readonly timer: TimerName }
 >;
 const NOTHING = Symbol('nothing');
+const CANCEL_SENT: ClientEvent = Object.freeze({ type: 'cancel' });
+
+/** Whether a client state still needs the request (to retransmit, ACK, CANCEL, or make a local 408/503). */
+function hasRequest(state: Machine): boolean {
+  return state.name === 'Calling' || state.name === 'Trying' || state.name === 'Proceeding';
+}
 
 export class TransactionLayer implements TransactionDriver {
   private readonly clients = new Map<string, ClientTransaction>();
@@ -59,7 +66,7 @@ export class TransactionLayer implements TransactionDriver {
   constructor(opts: TransactionLayerOptions) {
     this.transport = opts.transport;
     this.user = opts.user;
-    this.slots = new TimerSlots<Transaction>(opts.scheduler ?? nodeScheduler, (tx, name) => this.dispatch(tx, TIMER_EVENTS[name]));
+    this.slots = new TimerSlots<Transaction>(opts.scheduler ?? new QueuedScheduler(), (tx, name) => this.dispatch(tx, TIMER_EVENTS[name]));
     this.unreliableTimers = timerValues(opts.timers ?? {}, false);
     this.reliableTimers = timerValues(opts.timers ?? {}, true);
   }
@@ -82,7 +89,7 @@ export class TransactionLayer implements TransactionDriver {
       via.setParam('branch', branch);
       request.setTopVia(via);
     }
-    const key = clientKey(branch, request.method);
+    const key = detachedKey(clientKey(branch, request.method));
     if (this.clients.has(key)) throw new TransactionError('duplicate-transaction', key);
     const timers = this.timersFor(dest.transport);
     const invite = request.method === 'INVITE';
@@ -96,19 +103,20 @@ export class TransactionLayer implements TransactionDriver {
   }
 
   /** @see ServerTransaction.respond */
-  respond(tx: ServerTransaction, response: SipResponse): void {
+  respond(tx: ServerTransaction, response: SipResponse): boolean {
     if (!(response.status >= 100 && response.status <= 699)) throw new TransactionError('invalid-response', String(response.status));
     const ok = tx.kind === 'ist' ? istAcceptsResponse(tx.machine as IstState, response.status) : nistAcceptsResponse(tx.machine as NistState);
-    if (!ok) throw new TransactionError('invalid-state', `${response.status} in ${tx.state}`);
+    if (!ok) return false;
     if (tx.kind === 'ist' && response.status >= 200 && tx.alias === null && tx.req !== undefined) {
       // RFC 2543 peers: the ACK carries the To tag of this response (§17.2.3)
       const alias = ackKeyOfResponse(tx.req, response);
       if (alias !== undefined) {
-        tx.alias = alias;
-        this.servers.set(alias, tx);
+        tx.alias = detachedKey(alias);
+        this.servers.set(tx.alias, tx);
       }
     }
     this.dispatchServer(tx, { type: 'respond', response });
+    return true;
   }
 
   /** @see ClientTransaction.cancel — §9.1: CANCEL only after a provisional response. */
@@ -192,8 +200,9 @@ export class TransactionLayer implements TransactionDriver {
     const timers = this.timersFor(source.transport);
     const invite = req.method === 'INVITE';
     const tr: Transition<IstState | NistState> = invite ? istStart(req, timers) : nistStart(req);
-    const created = new ServerTransaction(invite ? 'ist' : 'nist', key, tr.state, timers, this, req, source, req.method);
-    this.servers.set(key, created);
+    const stored = detachedKey(key);
+    const created = new ServerTransaction(invite ? 'ist' : 'nist', stored, tr.state, timers, this, req, source, req.method);
+    this.servers.set(stored, created);
     this.counters.created[created.kind]++;
     this.counters.live[created.kind]++;
     this.apply(created, tr.state, tr);
@@ -269,6 +278,7 @@ export class TransactionLayer implements TransactionDriver {
   private apply(tx: Transaction, prev: Machine, tr: Transition<Machine>): void {
     const state = tr.state;
     tx.machine = state;
+    // a server transaction lets go of its request once the final response is sent
     if (tx instanceof ServerTransaction && tx.req !== undefined && state.name !== 'Proceeding' && state.name !== 'Trying') tx.req = undefined;
     let thrown: unknown = NOTHING;
     for (const e of tr.effects) {
@@ -293,6 +303,8 @@ export class TransactionLayer implements TransactionDriver {
           }
       }
     }
+    // a client transaction lets go of its request once the TU has had the final response
+    if (tx instanceof ClientTransaction && tx.req !== undefined && !hasRequest(tx.machine)) tx.req = undefined;
     if (thrown !== NOTHING) throw thrown;
   }
 
@@ -336,8 +348,8 @@ export class TransactionLayer implements TransactionDriver {
     } else {
       if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
       if (tx.alias !== null && this.servers.get(tx.alias) === tx) this.servers.delete(tx.alias);
-      tx.req = undefined;
     }
+    tx.req = undefined;
     this.counters.live[tx.kind]--;
   }
 
@@ -351,11 +363,12 @@ export class TransactionLayer implements TransactionDriver {
       case 'timeout':
         this.counters.timeouts[tx.kind]++;
         if (u?.onTimeout) u.onTimeout(tx);
-        else u?.onFinal?.(localResponse(tx.request, 408), tx, 'timeout');
+        // §9.1: an INVITE whose CANCEL got no final response in 64*T1 counts as cancelled (487)
+        else if (tx.req !== undefined) u?.onFinal?.(localResponse(tx.req, e.timer === 'Cancel' ? 487 : 408), tx, 'timeout');
         break;
       case 'transportError':
         if (u?.onTransportError) u.onTransportError(e.error, tx);
-        else if (prev.name !== 'Completed' && prev.name !== 'Accepted') u?.onFinal?.(localResponse(tx.request, 503), tx, 'transport-error');
+        else if (hasRequest(prev) && tx.req !== undefined) u?.onFinal?.(localResponse(tx.req, 503), tx, 'transport-error');
         break;
       default:
         break;
@@ -388,7 +401,9 @@ export class TransactionLayer implements TransactionDriver {
     tx.cancelSent = true;
     // §9.1: "the destination address, port, and transport of the CANCEL MUST be identical
     // to those used to send the original request"
-    this.sendRequest(buildCancel(tx.request, opts), tx.dest, opts.user);
+    if (tx.req === undefined) return;
+    this.sendRequest(buildCancel(tx.req, opts), tx.dest, opts.user);
+    this.dispatchClient(tx, CANCEL_SENT);
   }
 
   /** §9.2: a CANCEL got its own non-INVITE server transaction; find the INVITE it cancels. */

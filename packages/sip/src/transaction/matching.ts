@@ -79,3 +79,12 @@ function legacyKey(req: SipRequest, toTag: string | undefined, method: string, v
   const cseq = req.cseq();
   return `2543 ${req.uri} ${toTag ?? ''} ${req.from().tag ?? ''} ${req.callId()} ${cseq.seq} ${method} ${via.transport} ${via.sentBy} ${via.branch ?? ''}`;
 }
+
+/**
+ * A copy of a key that shares no memory with the message it was computed from. Keys
+ * are built from slices of the received header text; stored as they are, each live
+ * transaction would keep the whole text of its request alive.
+ */
+export function detachedKey(key: string): string {
+  return Buffer.from(key, 'utf8').toString('utf8');
+}

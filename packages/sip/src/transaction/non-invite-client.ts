@@ -53,6 +53,8 @@ type Early = Extract<NictState, { name: 'Trying' | 'Proceeding' }>;
 
 function early(state: Early, event: ClientEvent, t: TimerValues): Transition<NictState> {
   switch (event.type) {
+    case 'cancel':
+      return { state, effects: NONE };
     case 'response': {
       const res = event.response;
       if (res.status < 200) {

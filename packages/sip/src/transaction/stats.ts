@@ -8,7 +8,7 @@ export interface TransactionStats {
   created: PerKind;
   /** Transactions alive now. */
   live: PerKind;
-  /** Timer B (ict), F (nict), H (ist) fired. */
+  /** Timer B or Cancel (ict), F (nict), H (ist) fired. */
   timeouts: PerKind;
   /** Messages sent again: requests (A, E), ACKs (ict), responses (G, on request retransmission, 2xx from the TU in Accepted). */
   retransmissions: PerKind;

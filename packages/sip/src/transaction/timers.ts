@@ -3,8 +3,13 @@
  * the scheduler the transaction layer runs them on.
  */
 
-/** Timer names exactly as in RFC 3261 Table 4 / RFC 6026, plus the 200 ms "send 100 Trying" timer of §17.2.1. */
-export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'Trying100';
+/**
+ * Timer names exactly as in RFC 3261 Table 4 / RFC 6026, plus two the RFC describes
+ * without naming: 'Trying100', the 200 ms "send 100 Trying" timer of §17.2.1, and
+ * 'Cancel', the 64·T1 an INVITE client transaction waits for a final response after
+ * its CANCEL was sent (§9.1).
+ */
+export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'Trying100' | 'Cancel';
 
 /** Base values, milliseconds. */
 export interface TimerConfig {
@@ -48,6 +53,8 @@ export interface TimerValues {
   readonly K: number;
   readonly L: number;
   readonly M: number;
+  /** §9.1: 64·T1 after sending CANCEL. */
+  readonly Cancel: number;
   readonly trying100: number | false;
 }
 
@@ -76,6 +83,7 @@ export function timerValues(config: Partial<TimerConfig>, reliable: boolean): Ti
     K: reliable ? 0 : c.T4,
     L: t64,
     M: t64,
+    Cancel: t64,
     trying100: c.trying100,
   });
 }

@@ -8,8 +8,10 @@ import type { SipRequest, SipResponse } from '../message/message.js';
 import type { CancelOptions } from './build.js';
 import type { IctState } from './invite-client.js';
 import type { IstState } from './invite-server.js';
+import { istAcceptsResponse } from './invite-server.js';
 import type { NictState } from './non-invite-client.js';
 import type { NistState } from './non-invite-server.js';
+import { nistAcceptsResponse } from './non-invite-server.js';
 import type { TimerConfig, TimerHandle, TimerName, TimerScheduler, TimerValues } from './timers.js';
 import type { Destination, TransactionKind, TransactionTransport } from './types.js';
 
@@ -24,10 +26,11 @@ export interface ClientTransactionUser {
    * A final response. For INVITE, every 2xx is passed up — retransmissions and 2xx of
    * other forks too (RFC 6026 §8.4): the TU ACKs each one (§13.2.2.4).
    * If `onTimeout` / `onTransportError` are not given, a timeout arrives here as a
-   * local 408 and a transport error as a local 503 (§8.1.3.1), with `origin` telling so.
+   * local 408 (487 for an INVITE whose CANCEL got no answer, §9.1) and a transport
+   * error as a local 503 (§8.1.3.1), with `origin` telling so.
    */
   onFinal?(response: SipResponse, tx: ClientTransaction, origin: FinalOrigin): void;
-  /** Timer B / F fired (§17.1.1.2, §17.1.2.2). */
+  /** Timer B / F fired (§17.1.1.2, §17.1.2.2), or no final response came 64·T1 after the CANCEL (§9.1). */
   onTimeout?(tx: ClientTransaction): void;
   /** The transport failed to send (§17.1.4). */
   onTransportError?(error: unknown, tx: ClientTransaction): void;
@@ -54,7 +57,7 @@ export interface ClientCancelOptions extends CancelOptions {
 
 /** @internal What the handles call back into (implemented by TransactionLayer). */
 export interface TransactionDriver {
-  respond(tx: ServerTransaction, response: SipResponse): void;
+  respond(tx: ServerTransaction, response: SipResponse): boolean;
   cancel(tx: ClientTransaction, opts?: ClientCancelOptions): CancelResult;
 }
 
@@ -107,8 +110,8 @@ export class ClientTransaction extends TransactionBase<IctState | NictState> {
     machine: IctState | NictState,
     timers: TimerValues,
     driver: TransactionDriver,
-    /** The request as sent. */
-    readonly request: SipRequest,
+    /** @internal see `request` */
+    public req: SipRequest | undefined,
     /** Where it was sent; ACK and CANCEL go to the same place (§17.1.1.3, §9.1). */
     readonly dest: Destination,
     public user: ClientTransactionUser | undefined,
@@ -116,8 +119,18 @@ export class ClientTransaction extends TransactionBase<IctState | NictState> {
     super(kind, key, machine, timers, driver);
   }
 
+  /** The method of the request (INVITE, BYE, …). */
   get method(): string {
-    return this.request.method;
+    return this.kind === 'ict' ? 'INVITE' : this.key.slice(this.key.lastIndexOf(' ') + 1);
+  }
+
+  /**
+   * The request as sent, until the final response has been passed to the TU (it is
+   * there during `onFinal`) — then the transaction lets go of it to stay small while
+   * it absorbs retransmissions. Keep your own reference if you need it later.
+   */
+  get request(): SipRequest | undefined {
+    return this.req;
   }
 
   /**
@@ -160,12 +173,20 @@ export class ServerTransaction extends TransactionBase<IstState | NistState> {
   }
 
   /**
-   * Pass a response to the transaction (§17.2.1, §17.2.2). Throws TransactionError
-   * 'invalid-state' when the transaction no longer takes it (a final was already sent;
-   * in Accepted only 2xx retransmissions are taken, RFC 6026 §8.7).
+   * Pass a response to the transaction (§17.2.1, §17.2.2). Returns false when the
+   * transaction discards it: a final response was already sent ("Any other final
+   * responses passed by the TU to the server transaction MUST be discarded", §17.2.2),
+   * in Accepted anything but a 2xx retransmission (RFC 6026 §8.7), or it has
+   * terminated. That is a race a TU meets (a CANCEL or a timeout got there first), so
+   * it is a result, not an exception. A status outside 100-699 throws.
    */
-  respond(response: SipResponse): void {
-    this.driver.respond(this, response);
+  respond(response: SipResponse): boolean {
+    return this.driver.respond(this, response);
+  }
+
+  /** Whether `respond()` would take a response with this status now. */
+  canRespond(status: number): boolean {
+    return this.kind === 'ist' ? istAcceptsResponse(this.machine as IstState, status) : nistAcceptsResponse(this.machine as NistState);
   }
 }
 
@@ -194,7 +215,7 @@ export interface TransactionUser {
 export interface TransactionLayerOptions {
   transport: TransactionTransport;
   user: TransactionUser;
-  /** Default: Node timers. */
+  /** Default: a QueuedScheduler (one Node timer per distinct duration). */
   scheduler?: TimerScheduler;
   /** T1, T2, T4, D, trying100 (ms). */
   timers?: Partial<TimerConfig>;

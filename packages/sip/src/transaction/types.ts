@@ -27,9 +27,13 @@ export interface Transition<S> {
   readonly effects: readonly Effect[];
 }
 
-/** Events a client transaction reacts to: responses from the transport, its timers, transport failures. */
+/**
+ * Events a client transaction reacts to: responses from the transport, its timers,
+ * transport failures, and — INVITE only — the TU having sent a CANCEL for it (§9.1).
+ */
 export type ClientEvent =
   | { readonly type: 'response'; readonly response: SipResponse }
+  | { readonly type: 'cancel' }
   | { readonly type: 'timer'; readonly timer: TimerName }
   | { readonly type: 'transportError'; readonly error: unknown };
 

@@ -23,6 +23,7 @@ export interface EdgeOptions {
   /** When set: responses whose top Via sent-by ("host:port", port defaulted) is not listed are dropped (RFC 3261 §18.1.2). */
   sentBy?: readonly string[];
   honorMaddr: boolean;
+  forceRport?: boolean;
 }
 
 export interface EdgeHost {
@@ -48,7 +49,7 @@ export class Edge {
     stats.received++;
     let verdict: Verdict;
     try {
-      verdict = inspect(bytes, { ...this.opts.check, transport: source.transport });
+      verdict = inspect(bytes, { ...this.opts.check, transport: source.transport, framed: source.transport !== 'udp' });
     } catch (e) {
       // inspect throws only on programmer errors: surface them, keep running
       logger.error('edge check threw', { error: e instanceof Error ? e.stack : String(e) });
@@ -95,7 +96,7 @@ export class Edge {
   private accept(msg: SipMessage, source: Source): void {
     const { stats } = this.host;
     if (msg.kind === 'request') {
-      stampVia(msg, source);
+      stampVia(msg, source, this.opts.forceRport === true);
       if (this.host.viaAlias && source.connectionId !== undefined) {
         const via = msg.topVia();
         if (via && via.param('alias') !== undefined) {
@@ -133,7 +134,7 @@ export class Edge {
     const { stats, logger } = this.host;
     let viaUsable = true;
     try {
-      stampVia(req, source);
+      stampVia(req, source, this.opts.forceRport === true);
       viaUsable = req.topVia() !== undefined;
     } catch (e) {
       if (!(e instanceof SipParseError)) throw e;

@@ -1,11 +1,25 @@
-/** SIP transports: UDP, TCP, TLS, the receiving edge, response routing, connection pool. */
-export * from './types.js';
-export * from './routing.js';
-export * from './stats.js';
-export type { MessageHandler, EdgeOptions } from './edge.js';
+/**
+ * SIP transports: UDP, TCP, TLS, the receiving edge, response routing, connection pool.
+ * Explicit exports, chosen not to collide with the names of sanity/ (TransportName)
+ * and transaction/ (Destination, isReliableTransport) when re-exported together.
+ */
+export { TransportLayer } from './transport-layer.js';
+export type { ListenSpec, ListeningAddress, TransportLayerOptions } from './options.js';
+export type {
+  Destination as TransportDestination,
+  Logger as TransportLogger,
+  Route as TransportRoute,
+  Source as TransportSource,
+  TransportErrorCode,
+  TransportName as SupportedTransport,
+} from './types.js';
+export { TransportError, isTransportError } from './types.js';
+export type { ResponseRouteOptions } from './routing.js';
+export { flowKey, normalizeAddress, responseDestination, sameAddress, stampVia } from './routing.js';
+export type { DropReason, TransportStatsSnapshot } from './stats.js';
+export type { MessageHandler } from './edge.js';
 export type { ConnectionInfo } from './pool.js';
 export type { UdpOptions } from './udp.js';
 export { DEFAULT_UDP_BUFFER } from './udp.js';
-export type { TlsOptions, PemSource } from './tls.js';
+export type { PemSource, TlsOptions } from './tls.js';
 export { loadPem } from './tls.js';
-export * from './transport-layer.js';

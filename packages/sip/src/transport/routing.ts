@@ -47,14 +47,15 @@ export function toTransportName(t: string): TransportName | null {
  * RFC 3261 §18.2.1 + RFC 3581 §4 on a received request: add `received=<source ip>`
  * when the top Via's sent-by host is not the source address (or a received is already
  * there, so a forged one is overwritten); fill an empty `rport` with the source port
- * (and add received then too). Returns whether the Via changed.
+ * (and add received then too); with `forceRport`, act as if rport was asked for.
+ * Returns whether the Via changed.
  */
-export function stampVia(req: SipRequest, source: { address: string; port: number }): boolean {
+export function stampVia(req: SipRequest, source: { address: string; port: number }, forceRport = false): boolean {
   const via = req.topVia();
   if (via === undefined) return false;
   const src = normalizeAddress(source.address);
   let changed = false;
-  if (via.rport === null) {
+  if (via.rport === null || (forceRport && via.rport === undefined)) {
     via.setParam('rport', String(source.port));
     changed = true;
   }

@@ -12,7 +12,6 @@ export type DropReason =
   | 'ack-rejected'
   /** a response whose top Via sent-by is not ours (option `sentBy`) */
   | 'via-mismatch'
-  /** a request whose top Via names a transport we cannot answer over */
   /** UDP datagram made of CR/LF only (keep-alive) */
   | 'keepalive'
   /** STUN packet on the SIP port (RFC 5626 §4.4.2), not answered */

@@ -176,6 +176,26 @@ describe('TCP transport', () => {
     expect(layer.stats().dropped).toEqual({ 'max-connections': 1 });
   });
 
+  it('a slow reader: sends fail buffer-full, and pending writes fail connection-closed when it goes away', async () => {
+    const { next, port, layer } = await tcpLayer({ maxWriteBuffer: 64 * 1024 });
+    const peer = await tcpPeer(port);
+    await peer.write(request({ via: tcpVia('slow') }));
+    const { source } = await next();
+    peer.socket.pause(); // stop reading: kernel buffers fill, then the socket's own buffer
+    const big = parseMessage(Buffer.from(request({ method: 'MESSAGE', via: 'SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK-big', body: 'x'.repeat(60_000) })));
+    const pending: Array<Promise<unknown>> = [];
+    let full: unknown;
+    for (let i = 0; i < 500 && full === undefined; i++) {
+      const p = layer.send(big, source);
+      pending.push(p.catch((e: unknown) => e));
+      await Promise.race([p.catch((e: unknown) => (full = e)), new Promise((r) => setImmediate(r))]);
+    }
+    expect(full).toMatchObject({ name: 'TransportError', code: 'buffer-full' });
+    peer.socket.destroy();
+    const results = await Promise.all(pending);
+    expect(results.some((r) => (r as { code?: string } | undefined)?.code === 'connection-closed')).toBe(true);
+  });
+
   it.runIf(hasIpv6Loopback())('works over IPv6', async () => {
     const { next, port, layer } = await tcpLayer({}, '::1');
     const peer = await tcpPeer(port, '::1');

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { SipMessage } from '../message/message.js';
 import type { Source } from './types.js';
-import type { TransportLayerOptions } from './transport-layer.js';
+import type { TransportLayerOptions } from './options.js';
 import { TransportLayer } from './transport-layer.js';
 
 const cleanups: Array<() => unknown> = [];
@@ -49,7 +49,11 @@ export function makeLayer(opts: TransportLayerOptions = {}): { layer: TransportL
   const next = (ms = 2000): Promise<Received> => {
     const r = inbox.shift();
     if (r) return Promise.resolve(r);
-    return withTimeout(new Promise<Received>((res) => waiters.push(res)), ms, 'no message reached onMessage');
+    let w: ((r: Received) => void) | undefined;
+    return withTimeout(new Promise<Received>((res) => waiters.push((w = res))), ms, 'no message reached onMessage').finally(() => {
+      const i = w ? waiters.indexOf(w) : -1;
+      if (i >= 0) waiters.splice(i, 1);
+    });
   };
   return { layer, inbox, next };
 }
@@ -95,7 +99,11 @@ export async function udpPeer(host = '127.0.0.1'): Promise<UdpPeer> {
     next: (ms = 2000) => {
       const m = queue.shift();
       if (m) return Promise.resolve(m);
-      return withTimeout(new Promise((res) => waiters.push(res)), ms, 'no datagram');
+      let w: ((m: { text: string; port: number; address: string }) => void) | undefined;
+      return withTimeout(new Promise<{ text: string; port: number; address: string }>((res) => waiters.push((w = res))), ms, 'no datagram').finally(() => {
+        const i = w ? waiters.indexOf(w) : -1;
+        if (i >= 0) waiters.splice(i, 1);
+      });
     },
     silent: async (ms = 200) => {
       await new Promise((r) => setTimeout(r, ms));

@@ -15,7 +15,6 @@ import type { FramerEvent } from '../parser/stream-framer.js';
 import type { InspectOptions } from '../sanity/inspect.js';
 import { inspect } from '../sanity/inspect.js';
 import { Connection } from './connection.js';
-import type { MessageHandler } from './edge.js';
 import { Edge } from './edge.js';
 import type { ConnectionInfo } from './pool.js';
 import { ConnectionPool, connectionInfo } from './pool.js';
@@ -24,54 +23,12 @@ import type { TransportStatsSnapshot } from './stats.js';
 import { TransportStats } from './stats.js';
 import type { StreamListener } from './tcp.js';
 import { connectTcp, listenTcp } from './tcp.js';
-import type { TlsOptions } from './tls.js';
 import { connectTls, listenTls } from './tls.js';
-import type { Destination, Logger, Route, Source, TransportName } from './types.js';
+import type { MessageHandler } from './edge.js';
+import type { ListenSpec, ListeningAddress, TransportLayerOptions } from './options.js';
+import type { Destination, Logger, Route, Source } from './types.js';
 import { consoleErrorLogger, isReliableTransport, TransportError } from './types.js';
-import type { UdpOptions } from './udp.js';
-import { UdpEndpoint } from './udp.js';
-
-export interface ListenSpec {
-  transport: TransportName;
-  /** An IP address (bind specific addresses, not 0.0.0.0: Node has no IP_PKTINFO). */
-  address: string;
-  /** 0 picks a free port; see listening() for the one bound. */
-  port: number;
-  /** TLS server options for this listener (default: the layer's `tls`). */
-  tls?: TlsOptions;
-}
-
-export interface ListeningAddress {
-  transport: TransportName;
-  address: string;
-  port: number;
-}
-
-export interface TransportLayerOptions extends Pick<InspectOptions, 'role' | 'schemes' | 'supported' | 'contentTypes' | 'maxMessageSize'> {
-  onMessage?: MessageHandler;
-  /** Called when a TCP/TLS connection closes (e.g. to fail transactions bound to the flow). */
-  onConnectionClose?: (info: ConnectionInfo, error: Error | undefined) => void;
-  logger?: Logger;
-  /** Drop responses whose top Via sent-by is not one of these ("host:port"). Default: no check. */
-  sentBy?: readonly string[];
-  /** Route responses to a Via maddr (RFC 3261 §18.2.2). Default true. */
-  honorMaddr?: boolean;
-  /** RFC 5923: alias a connection under the sent-by of requests whose Via has `alias`. Default false. */
-  viaAlias?: boolean;
-  udp?: UdpOptions;
-  /** TLS options: server side for listeners without their own, client side for outgoing connections. */
-  tls?: TlsOptions;
-  /** ms. Default 10 000. */
-  connectTimeout?: number;
-  /** Idle timeout of accepted connections, ms (0: none). Default 3 600 000. */
-  idleTimeoutInbound?: number;
-  /** Idle timeout of connections we opened, ms (0: none). Default 600 000. */
-  idleTimeoutOutbound?: number;
-  /** Open TCP/TLS connections (both directions) at most. Default 10 000. */
-  maxConnections?: number;
-  /** Bytes a connection may have queued for writing before sends fail 'buffer-full'. Default 1 MiB. */
-  maxWriteBuffer?: number;
-}
+import { isKeepAlive, isStun, UdpEndpoint } from './udp.js';
 
 export class TransportLayer {
   /** Accepted messages go here (can also be set later). */
@@ -98,7 +55,7 @@ export class TransportLayer {
       maxMessageSize: options.maxMessageSize ?? 65535,
     };
     const check: InspectOptions = { maxMessageSize: this.o.maxMessageSize };
-    for (const k of ['role', 'schemes', 'supported', 'contentTypes'] as const) if (options[k] !== undefined) (check as Record<string, unknown>)[k] = options[k];
+    for (const k of ['role', 'schemes', 'supported', 'methods', 'contentTypes'] as const) if (options[k] !== undefined) (check as Record<string, unknown>)[k] = options[k];
     const layer = this;
     this.edge = new Edge({
       stats: this.counters,
@@ -108,7 +65,7 @@ export class TransportLayer {
       },
       sendReply: (res, source, viaUsable) => (viaUsable ? this.send(res, source) : this.sendTo(res, source)),
       ...(options.viaAlias ? { viaAlias: (source: Source, key: string) => this.alias(source, key) } : {}),
-    }, { check, honorMaddr: options.honorMaddr ?? true, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
+    }, { check, honorMaddr: options.honorMaddr ?? true, forceRport: options.forceRport ?? false, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
   }
 
   /** Transaction-layer contract: is `transport` reliable (no retransmissions needed)? */
@@ -162,25 +119,23 @@ export class TransportLayer {
    * rport; UDP from the socket the request came in on. Without a usable Via a response
    * goes to `dest` as given.
    */
-  async send(msg: SipMessage, dest?: Destination): Promise<void> {
-    try {
-      if (this.closing) throw new TransportError('closed', 'transport layer closed', dest);
-      let route: Route;
-      if (msg.kind === 'response') route = this.routeResponse(msg, dest);
-      else if (dest === undefined) throw new TransportError('unroutable', 'a request needs a destination');
-      else route = toRoute(dest);
-      await this.transmit(msg, route);
-    } catch (e) {
-      this.counters.sendErrors++;
-      throw e;
-    }
+  send(msg: SipMessage, dest?: Destination): Promise<void> {
+    return this.guarded(dest, () => {
+      if (msg.kind === 'response') return this.routeResponse(msg, dest);
+      if (dest === undefined) throw new TransportError('unroutable', 'a request needs a destination');
+      return toRoute(dest);
+    }, msg);
   }
 
   /** Send to exactly `dest`, no Via routing (e.g. a reject whose Via is unreadable goes back to the source). */
-  async sendTo(msg: SipMessage, dest: Destination): Promise<void> {
+  sendTo(msg: SipMessage, dest: Destination): Promise<void> {
+    return this.guarded(dest, () => toRoute(dest), msg);
+  }
+
+  private async guarded(dest: Destination | undefined, route: () => Route, msg: SipMessage): Promise<void> {
     try {
       if (this.closing) throw new TransportError('closed', 'transport layer closed', dest);
-      await this.transmit(msg, toRoute(dest));
+      await this.transmit(msg, route());
     } catch (e) {
       this.counters.sendErrors++;
       throw e;
@@ -283,7 +238,9 @@ export class TransportLayer {
       if (this.pool.size + this.pool.pendingConnects >= this.o.maxConnections) {
         throw new TransportError('max-connections', `${this.o.maxConnections} connections open`, d);
       }
-      const local = this.localFor(d);
+      // connect from our SIP address (a listener of the same family), not whatever the routing table picks
+      const fam = isIP(d.address) === 6 ? 6 : 4;
+      const local = this.localFor(d) ?? this.listening().find((l) => (isIP(l.address) === 6 ? 6 : 4) === fam);
       const localAddress = local && local.address !== '0.0.0.0' && local.address !== '::' ? local.address : undefined;
       const copts = { timeout: this.o.connectTimeout, ...(localAddress ? { localAddress } : {}) };
       let sock: Socket;
@@ -402,16 +359,4 @@ export class TransportLayer {
     if (!c || (c.transport === 'tls' && c.tlsAuthorized !== true)) return;
     this.pool.alias(c, key);
   }
-}
-
-/** A UDP datagram of CR/LF only: a keep-alive some UAs send. */
-function isKeepAlive(d: Buffer): boolean {
-  if (d.length === 0 || d.length > 8) return false;
-  for (const b of d) if (b !== 0x0d && b !== 0x0a) return false;
-  return true;
-}
-
-/** RFC 5389 STUN: first two bits 0, magic cookie 0x2112A442 at offset 4. */
-function isStun(d: Buffer): boolean {
-  return d.length >= 20 && (d[0]! & 0xc0) === 0 && d.readUInt32BE(4) === 0x2112a442;
 }

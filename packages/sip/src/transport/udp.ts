@@ -110,3 +110,15 @@ export class UdpEndpoint {
     });
   }
 }
+
+/** A UDP datagram of CR/LF only: a keep-alive some UAs send. */
+export function isKeepAlive(d: Buffer): boolean {
+  if (d.length === 0 || d.length > 8) return false;
+  for (const b of d) if (b !== 0x0d && b !== 0x0a) return false;
+  return true;
+}
+
+/** RFC 5389 STUN: first two bits 0, magic cookie 0x2112A442 at offset 4. */
+export function isStun(d: Buffer): boolean {
+  return d.length >= 20 && (d[0]! & 0xc0) === 0 && d.readUInt32BE(4) === 0x2112a442;
+}

@@ -1,0 +1,55 @@
+/** Options and listen specifications of the TransportLayer. */
+import type { InspectOptions } from '../sanity/inspect.js';
+import type { MessageHandler } from './edge.js';
+import type { ConnectionInfo } from './pool.js';
+import type { TlsOptions } from './tls.js';
+import type { Logger, TransportName } from './types.js';
+import type { UdpOptions } from './udp.js';
+
+export interface ListenSpec {
+  transport: TransportName;
+  /** An IP address (bind specific addresses, not 0.0.0.0: Node has no IP_PKTINFO). */
+  address: string;
+  /** 0 picks a free port; see listening() for the one bound. */
+  port: number;
+  /** TLS server options for this listener (default: the layer's `tls`). */
+  tls?: TlsOptions;
+}
+
+export interface ListeningAddress {
+  transport: TransportName;
+  address: string;
+  port: number;
+}
+
+export interface TransportLayerOptions extends Pick<InspectOptions, 'role' | 'schemes' | 'supported' | 'methods' | 'contentTypes' | 'maxMessageSize'> {
+  onMessage?: MessageHandler;
+  /** Called when a TCP/TLS connection closes (e.g. to fail transactions bound to the flow). */
+  onConnectionClose?: (info: ConnectionInfo, error: Error | undefined) => void;
+  logger?: Logger;
+  /** Drop responses whose top Via sent-by is not one of these ("host:port"). Default: no check. */
+  sentBy?: readonly string[];
+  /** Route responses to a Via maddr (RFC 3261 §18.2.2). Default true. */
+  honorMaddr?: boolean;
+  /**
+   * Treat every received request as if its top Via asked for rport (RFC 3581), so
+   * responses go back to the source address and port — what an edge proxy facing
+   * NATed clients does (Kamailio's force_rport). Default false.
+   */
+  forceRport?: boolean;
+  /** RFC 5923: alias a connection under the sent-by of requests whose Via has `alias`. Default false. */
+  viaAlias?: boolean;
+  udp?: UdpOptions;
+  /** TLS options: server side for listeners without their own, client side for outgoing connections. */
+  tls?: TlsOptions;
+  /** ms. Default 10 000. */
+  connectTimeout?: number;
+  /** Idle timeout of accepted connections, ms (0: none). Default 3 600 000. */
+  idleTimeoutInbound?: number;
+  /** Idle timeout of connections we opened, ms (0: none). Default 600 000. */
+  idleTimeoutOutbound?: number;
+  /** Open TCP/TLS connections (both directions) at most. Default 10 000. */
+  maxConnections?: number;
+  /** Bytes a connection may have queued for writing before sends fail 'buffer-full'. Default 1 MiB. */
+  maxWriteBuffer?: number;
+}
