@@ -11,3 +11,4 @@ export * from './digest/index.js';
 export * from './dialog/index.js';
 export * from './dns/index.js';
 export * from './transport/index.js';
+export * from './transaction/index.js';

@@ -206,7 +206,13 @@ export abstract class SipMessageBase {
   // ---- typed accessors (lazy, cached; throw SipParseError on malformed input) -------
 
   vias(): Via[] {
-    return this.cached('via', () => this.elements('via').map(parseVia));
+    const v = this.slots[0];
+    if (v !== UNSET) return v as Via[];
+    const els = this.elements('via');
+    const out: Via[] = new Array(els.length);
+    for (let i = 0; i < els.length; i++) out[i] = parseVia(els[i]!);
+    this.slots[0] = out;
+    return out;
   }
 
   topVia(): Via | undefined {
@@ -229,11 +235,15 @@ export abstract class SipMessageBase {
   }
 
   from(): NameAddr {
-    return this.cached('from', () => parseNameAddr(this.single('from'), 'from'));
+    const v = this.slots[1];
+    if (v !== UNSET) return v as NameAddr;
+    return (this.slots[1] = parseNameAddr(this.single('from'), 'from'));
   }
 
   to(): NameAddr {
-    return this.cached('to', () => parseNameAddr(this.single('to'), 'to'));
+    const v = this.slots[2];
+    if (v !== UNSET) return v as NameAddr;
+    return (this.slots[2] = parseNameAddr(this.single('to'), 'to'));
   }
 
   callId(): string {
@@ -416,9 +426,16 @@ export class SipRequest extends SipMessageBase {
     return `${this.method} ${this.uri} ${this.version}`;
   }
 
+  private _ruri: Uri | null = null;
+  private _ruriOf: string | null = null;
+
   /** The parsed Request-URI (cached; throws SipParseError 'uri'). */
   requestUri(): Uri {
-    return this.cached(`\0ruri:${this.uri}`, () => parseUri(this.uri));
+    if (this._ruriOf !== this._uri || this._ruri === null) {
+      this._ruri = parseUri(this._uri);
+      this._ruriOf = this._uri;
+    }
+    return this._ruri;
   }
 
   /** Change the Request-URI. */

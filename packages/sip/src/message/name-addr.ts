@@ -3,7 +3,7 @@
  * Record-Route, Path, Refer-To, P-Asserted-Identity …), RFC 3261 §20.10, §25.1.
  */
 import { parseError } from './errors.js';
-import { isToken, quote, skipQuoted, trimLws, unquote } from './grammar.js';
+import { TOKEN, quote, skipQuoted, trimLws, unquote } from './grammar.js';
 import type { Param } from './params.js';
 import { findParam, formatParams, parseHeaderParams } from './params.js';
 import type { Uri } from './uri.js';
@@ -74,13 +74,17 @@ export function parseNameAddr(value: string, header: string): NameAddr {
   } else {
     lt = v.indexOf('<');
     if (lt >= 0) {
-      const dn = trimLws(v.slice(0, lt));
-      if (dn.length > 0) {
+      let de = lt;
+      while (de > 0 && (v.charCodeAt(de - 1) === 0x20 || v.charCodeAt(de - 1) === 0x09)) de--;
+      if (de > 0) {
         // display-name = *(token LWS) — each word must be a token (RFC 4475 §3.1.2.16)
-        for (const w of dn.split(/[ \t]+/)) {
-          if (!isToken(w)) throw parseError('header-value', `invalid display name '${dn}'`, header);
+        for (let i = 0; i < de; i++) {
+          const c = v.charCodeAt(i);
+          if (c !== 0x20 && c !== 0x09 && (c > 255 || TOKEN[c] !== 1)) {
+            throw parseError('header-value', `invalid display name '${v.slice(0, de)}'`, header);
+          }
         }
-        display = dn;
+        display = v.slice(0, de);
       }
     }
   }

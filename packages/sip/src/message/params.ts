@@ -3,7 +3,7 @@
  * compared case-insensitively, values kept as written (quoted strings stay quoted).
  */
 import { parseError } from './errors.js';
-import { isToken, skipQuoted, trimLws, unquote, WORD } from './grammar.js';
+import { isToken, skipQuoted, unquote, WORD } from './grammar.js';
 
 export interface Param {
   name: string;
@@ -11,9 +11,14 @@ export interface Param {
   value: string | null;
 }
 
+/** Case-insensitive equality where `lower` is already lower-case. */
+export function eqLower(s: string, lower: string): boolean {
+  return s.length === lower.length && (s === lower || s.toLowerCase() === lower);
+}
+
 export function findParam(params: readonly Param[], name: string): Param | undefined {
   const n = name.toLowerCase();
-  for (const p of params) if (p.name.length === n.length && p.name.toLowerCase() === n) return p;
+  for (const p of params) if (eqLower(p.name, n)) return p;
   return undefined;
 }
 
@@ -56,7 +61,11 @@ export function parseHeaderParams(s: string, header: string): Param[] {
     i++;
     let j = i;
     while (j < n && s.charCodeAt(j) !== 0x3d && s.charCodeAt(j) !== 0x3b) j++;
-    const name = trimLws(s.slice(i, j));
+    let a = i;
+    let b = j;
+    while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+    while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+    const name = s.slice(a, b);
     if (!isToken(name)) throw parseError('header-value', `bad parameter name '${name}'`, header);
     if (j < n && s.charCodeAt(j) === 0x3d) {
       let k = j + 1;

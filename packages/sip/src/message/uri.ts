@@ -211,8 +211,9 @@ export function parseUri(s: string): Uri {
   const colon = s.indexOf(':');
   if (colon <= 0) throw parseError('uri', 'URI without scheme');
   const scheme = s.slice(0, colon);
-  if (!isScheme(scheme)) throw parseError('uri', `invalid URI scheme '${scheme}'`);
-  const lower = scheme.toLowerCase();
+  // fast path for the common lower-case schemes
+  const lower = scheme === 'sip' || scheme === 'sips' ? scheme : isScheme(scheme) ? scheme.toLowerCase() : null;
+  if (lower === null) throw parseError('uri', `invalid URI scheme '${scheme}'`);
   if (lower !== 'sip' && lower !== 'sips') {
     const rest = s.slice(colon + 1);
     if (rest.length === 0) throw parseError('uri', 'empty URI');

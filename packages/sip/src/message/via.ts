@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { parseError } from './errors.js';
 import { TOKEN, isDigits, isToken, trimLws } from './grammar.js';
 import type { Param } from './params.js';
-import { findParam, formatParams, parseHeaderParams } from './params.js';
+import { eqLower, findParam, formatParams, parseHeaderParams } from './params.js';
 import type { HostType } from './uri.js';
 import { hostType } from './uri.js';
 
@@ -75,26 +75,29 @@ function tokenEnd(s: string, i: number): number {
   return i;
 }
 
+function badProtocol(): Error {
+  return parseError('header-value', 'malformed Via sent-protocol', 'via');
+}
+
 export function parseVia(value: string): Via {
   const v = trimLws(value);
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport (SLASH = SWS "/" SWS)
-  const bad = () => parseError('header-value', 'malformed Via sent-protocol', 'via');
   const e1 = tokenEnd(v, 0);
   let i = skipWs(v, e1);
-  if (e1 === 0 || v.charCodeAt(i) !== 0x2f) throw bad();
+  if (e1 === 0 || v.charCodeAt(i) !== 0x2f) throw badProtocol();
   const s2 = skipWs(v, i + 1);
   const e2 = tokenEnd(v, s2);
   i = skipWs(v, e2);
-  if (e2 === s2 || v.charCodeAt(i) !== 0x2f) throw bad();
+  if (e2 === s2 || v.charCodeAt(i) !== 0x2f) throw badProtocol();
   const s3 = skipWs(v, i + 1);
   const e3 = tokenEnd(v, s3);
-  if (e3 === s3) throw bad();
+  if (e3 === s3) throw badProtocol();
   const protocol = v.slice(0, e1);
   const version = v.slice(s2, e2);
   const transport = v.slice(s3, e3);
   // LWS sent-by
   const hs = skipWs(v, e3);
-  if (hs === e3) throw bad();
+  if (hs === e3) throw badProtocol();
   let semi = v.indexOf(';', hs);
   if (semi < 0) semi = v.length;
   let he = semi;
@@ -117,18 +120,19 @@ export function parseVia(value: string): Via {
   const rest = v.slice(semi);
   const params = parseHeaderParams(rest, 'via');
   for (const p of params) {
-    const n = p.name.toLowerCase();
-    if (n === 'received') {
-      if (p.value === null || isIP(p.value.replace(/^\[|\]$/g, '')) === 0) throw parseError('header-value', 'Via received is not an IP address', 'via');
-    } else if (n === 'branch') {
+    const name = p.name;
+    if (eqLower(name, 'branch')) {
       if (p.value === null || !isToken(p.value)) throw parseError('header-value', 'invalid Via branch', 'via');
-    } else if (n === 'rport') {
+    } else if (eqLower(name, 'received')) {
+      if (p.value === null || isIP(p.value.replace(/^\[|\]$/g, '')) === 0) throw parseError('header-value', 'Via received is not an IP address', 'via');
+    } else if (eqLower(name, 'rport')) {
       if (p.value !== null && (!/^\d{1,5}$/.test(p.value) || Number(p.value) > 65535)) throw parseError('header-value', 'invalid Via rport', 'via');
-    } else if (n === 'ttl') {
+    } else if (eqLower(name, 'ttl')) {
       if (p.value === null || !/^\d{1,3}$/.test(p.value) || Number(p.value) > 255) throw parseError('header-value', 'invalid Via ttl', 'via');
-    } else if (n === 'maddr') {
+    } else if (eqLower(name, 'maddr')) {
       if (p.value === null || hostType(p.value) === null) throw parseError('header-value', 'invalid Via maddr', 'via');
     }
   }
-  return new Via(protocol, version, transport.toUpperCase(), host, type, port, params);
+  const t = transport === 'UDP' || transport === 'TCP' || transport === 'TLS' ? transport : transport.toUpperCase();
+  return new Via(protocol, version, t, host, type, port, params);
 }

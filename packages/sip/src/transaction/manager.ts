@@ -167,7 +167,11 @@ export class TransactionLayer implements TransactionDriver {
     }
     if (!(res.status >= 100 && res.status <= 699)) return this.malformed(null);
     this.dispatchClient(tx, { type: 'response', response: res });
-    if (tx.pendingCancel !== null && tx.machine.name === 'Proceeding') this.sendCancel(tx, tx.pendingCancel);
+    if (tx.pendingCancel !== null) {
+      // §9.1: the CANCEL held back goes out with the first provisional response; a final one makes it moot
+      if (tx.machine.name === 'Proceeding') this.sendCancel(tx, tx.pendingCancel);
+      else if (tx.machine.name !== 'Calling') tx.pendingCancel = null;
+    }
     return 'client';
   }
 

@@ -69,8 +69,8 @@ export interface ViaHop {
  * "Otherwise ... to the address indicated by the 'sent-by' value" (RFC 3263 §5).
  */
 export function viaHop(via: Via): ViaHop {
-  const defaultPort = via.transport === 'TLS' || via.transport === 'WSS' ? 5061 : 5060;
-  const sentByPort = via.port ?? defaultPort;
+  // the default port as Via.sentBy has it (RFC 3261 §18.2.2 / §19.1.2)
+  const sentByPort = via.port ?? (via.transport === 'TLS' ? 5061 : 5060);
   const maddr = via.param('maddr');
   if (typeof maddr === 'string') return { transport: via.transport, address: unbracket(maddr), port: sentByPort, needsResolution: false };
   const received = via.received;
