@@ -54,18 +54,25 @@ function npmForward(buf) {
   if (m.headers['max-forwards'] !== undefined) m.headers['max-forwards'] = +m.headers['max-forwards'] - 1;
   return Buffer.byteLength(npmSip.stringify(m), 'binary');
 }
-// "full": every header the npm package knows parsed (it parses all on arrival), no serialize
+// "full": every header a routing element may read, to the same depth in both:
+// Request-URI, Via, From, To, Contact, Route, Record-Route (URIs into parts),
+// Call-ID, CSeq, Max-Forwards, Expires; the rest as strings. No serialize.
 function oursFull(buf) {
   const m = ours.parseMessage(buf);
   if (m.kind === 'request') m.requestUri();
-  m.vias(); m.from(); m.to(); m.callId(); m.cseq(); m.maxForwards();
+  m.vias(); m.from().uri; m.to().uri; m.callId(); m.cseq(); m.maxForwards(); m.expires();
   if (m.has('contact')) m.contacts();
-  m.routes(); m.recordRoutes(); m.expires();
-  for (const n of ['www-authenticate', 'proxy-authenticate', 'authorization', 'proxy-authorization']) m.get(n);
+  m.routes(); m.recordRoutes();
+  for (const h of m.headers) h.value;
   return m.headers.length;
 }
 function npmFull(buf) {
   const m = npmSip.parse(buf);
+  if (m.method) npmSip.parseUri(m.uri);
+  npmSip.parseUri(m.headers.from.uri); npmSip.parseUri(m.headers.to.uri);
+  for (const c of m.headers.contact || []) npmSip.parseUri(c.uri);
+  for (const r of m.headers.route || []) npmSip.parseUri(r.uri);
+  for (const r of m.headers['record-route'] || []) npmSip.parseUri(r.uri);
   return Object.keys(m.headers).length;
 }
 const WORK = { routing: [oursRouting, npmRouting], forward: [oursForward, npmForward], full: [oursFull, npmFull] };

@@ -12,3 +12,4 @@ export * from './dialog/index.js';
 export * from './dns/index.js';
 export * from './transport/index.js';
 export * from './transaction/index.js';
+export * from './core/index.js';
