@@ -24,7 +24,7 @@ async function setup(opts: Partial<SipResolverOptions> = {}) {
   const dns = await TestDnsServer.start({ zone });
   servers.push(dns);
   const resolver = new SipResolver({
-    dns: { servers: [dns.address], timeoutMs: 150, attempts: 1 },
+    dns: { servers: [dns.address], timeoutMs: 1500, attempts: 1 },
     random: seededRandom(1),
     ipFamilies: [4],
     now: () => now,
@@ -115,7 +115,7 @@ describe('failover iteration (RFC 3263 §4.3)', () => {
     const { dns: live } = await setup();
     const dead = await TestDnsServer.start({ zone, behaviour: { drop: true } });
     servers.push(dead);
-    const r = new SipResolver({ dns: { servers: [dead.address, live.address], timeoutMs: 100, attempts: 1 }, ipFamilies: [4] });
+    const r = new SipResolver({ dns: { servers: [dead.address, live.address], timeoutMs: 400, attempts: 1 }, ipFamilies: [4] });
     resolvers.push(r);
     expect(await r.resolve(input)).toHaveLength(4);
     expect(dead.count()).toBeGreaterThan(0);

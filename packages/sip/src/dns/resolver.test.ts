@@ -37,7 +37,7 @@ const resolvers: SipResolver[] = [];
 async function setup(zone: ZoneRecord[], opts: Partial<SipResolverOptions> = {}, srvOpts: TestDnsServerOptions = {}) {
   const dns = await TestDnsServer.start({ zone, ...srvOpts });
   servers.push(dns);
-  const resolver = new SipResolver({ dns: { servers: [dns.address], timeoutMs: 150, attempts: 1 }, random: seededRandom(1), ...opts });
+  const resolver = new SipResolver({ dns: { servers: [dns.address], timeoutMs: 1500, attempts: 1 }, random: seededRandom(1), ...opts });
   resolvers.push(resolver);
   return { dns, resolver };
 }
