@@ -2,5 +2,5 @@ import { defineProject } from 'vitest/config';
 
 export default defineProject({
   resolve: { conditions: ['source'] },
-  test: { name: 'cli', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+  test: { name: 'cli', testTimeout: 30_000, hookTimeout: 120_000, include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
 });

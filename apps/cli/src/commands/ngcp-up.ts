@@ -1,0 +1,189 @@
+/**
+ * `ngcp up` (after deploy/bootstrap.sh): make this node run.
+ *
+ *  1. the config dir and history (ngcpcfg init) if absent, the config checked;
+ *  2. MariaDB's data initialised if absent (through @ngcp/testkit's startMariaDb with a
+ *     kept dataDir, then stopped), Redis's data dir;
+ *  3. config rendered (ngcpcfg build);
+ *  4. MariaDB, Redis, rtpengine started under pm2 and waited for, then the database
+ *     migrations (@ngcp/db `migrate`, skipped with a note while it has none), then the
+ *     daemons in order, each waited for until healthy;
+ *  5. var/api.env written, operator commands installed on the PATH (wrappers in
+ *     /usr/local/bin pointing at this checkout), the status printed.
+ *
+ * A second run finds everything up and changes nothing.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INFRA_ORDER, planBuild, writeBuild, type NgcpConfig } from '@ngcp/config';
+import { startMariaDb } from '@ngcp/testkit';
+import { initNode } from './ngcpcfg.js';
+import { describePlan, renderChecked } from './ngcpcfg-apply.js';
+import { formatRows, statusRows } from './ngcp-status.js';
+import { EXIT, parseFlags, type Io } from './lib/io.js';
+import { resolveNode, type NodeContext } from './lib/node.js';
+import type { Rendered } from './lib/render.js';
+import { Supervisor, type StepResult } from './lib/supervisor.js';
+
+export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--bin-dir DIR | --no-bin]';
+
+/** The operator commands installed on the PATH. */
+export const OPERATOR_COMMANDS = ['ngcpcfg', 'ngcp-service', 'ngcp-status'] as const;
+const WRAPPER_MARK = '# installed by `ngcp up`';
+
+async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean> {
+  const { paths } = ctx;
+  for (const d of [paths.data, paths.log, paths.run, join(paths.data, 'redis')]) mkdirSync(d, { recursive: true });
+  const cfg = r.loaded.config;
+  const dbDir = join(paths.data, 'mariadb');
+  if (!r.specs.some((s) => s.name === 'mariadb') || existsSync(join(dbDir, 'data/mysql'))) return true;
+  const t0 = Date.now();
+  io.out(`ngcp up: initialising MariaDB data in ${dbDir} …`);
+  try {
+    const db = await startMariaDb({
+      dataDir: dbDir,
+      host: r.context.node.addr.internal,
+      port: cfg.database.port,
+      database: cfg.database.name,
+      user: cfg.database.user,
+      password: cfg.credentials.db_password,
+      rootPassword: cfg.credentials.db_root_password,
+      bufferPoolSize: cfg.database.buffer_pool_size,
+    });
+    await db.stop();
+  } catch (e) {
+    io.err(`ngcp up: MariaDB could not be initialised: ${(e as Error).message}`);
+    return false;
+  }
+  io.out(`ngcp up: MariaDB data ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return true;
+}
+
+/**
+ * Runs the database migrations of @ngcp/db (`migrate.latest(createDb(cfg))`) if the
+ * package has them; skips cleanly, with a note, while it has not.
+ */
+async function migrate(io: Io, cfg: NgcpConfig, host: string, socket: string): Promise<boolean> {
+  let mod: Record<string, unknown>;
+  try {
+    const spec = '@ngcp/db';
+    mod = (await import(spec)) as Record<string, unknown>;
+  } catch (e) {
+    io.out(`ngcp up: migrations skipped: @ngcp/db is not built (${(e as Error).message.split('\n')[0]})`);
+    return true;
+  }
+  type Db = { destroy(): Promise<void> };
+  const createDb = mod.createDb as ((c: object) => Db) | undefined;
+  const latest = (mod.migrate as { latest?: (db: Db) => Promise<{ names?: string[] }> } | undefined)?.latest;
+  if (typeof createDb !== 'function' || typeof latest !== 'function') {
+    io.out('ngcp up: migrations skipped: @ngcp/db has no migrations yet');
+    return true;
+  }
+  const db = createDb({ host, port: cfg.database.port, socket, user: cfg.database.user, password: cfg.credentials.db_password, database: cfg.database.name });
+  try {
+    const res = await latest.call(mod.migrate, db);
+    const names = res?.names ?? [];
+    io.out(names.length ? `ngcp up: migrations applied: ${names.join(', ')}` : 'ngcp up: migrations done (schema up to date)');
+    return true;
+  } catch (e) {
+    io.err(`ngcp up: migrations failed: ${(e as Error).message}`);
+    return false;
+  } finally {
+    await db.destroy().catch(() => undefined);
+  }
+}
+
+function installWrappers(ctx: NodeContext, io: Io, binDir: string): void {
+  const rootEnv = ctx.paths.root === ctx.checkout ? '' : `NGCP_ROOT='${ctx.paths.root}' `;
+  for (const cmd of OPERATOR_COMMANDS) {
+    const file = join(binDir, cmd);
+    const text = `#!/bin/sh\n${WRAPPER_MARK} — the operator command of ${ctx.checkout}\n${rootEnv}exec '${join(ctx.checkout, 'ngcp')}' ${cmd} "$@"\n`;
+    if (existsSync(file)) {
+      const cur = readFileSync(file, 'utf8');
+      if (cur === text) continue;
+      if (!cur.includes(WRAPPER_MARK)) {
+        io.err(`ngcp up: ${file} exists and is not ours; left alone`);
+        continue;
+      }
+    }
+    try {
+      mkdirSync(binDir, { recursive: true });
+      writeFileSync(file, text);
+      chmodSync(file, 0o755);
+      io.out(`ngcp up: installed ${file}`);
+    } catch (e) {
+      io.err(`ngcp up: cannot install ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+}
+
+function stepLine(s: StepResult): string {
+  return s.ok ? `ngcp up: ${s.name} ${s.action === 'start' ? 'started' : `${s.action}ed`}, healthy (${(s.ms / 1000).toFixed(1)} s)` : `ngcp up: ${s.name} is NOT healthy after ${s.action}: ${s.reason ?? ''}`;
+}
+
+export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const p = parseFlags(argv, ['root', 'node', 'peer-root', 'bin-dir'], ['no-bin', 'help']);
+  if (p.error || p.flags.help || p.rest.length) {
+    (p.flags.help ? io.out : io.err)(p.error ? `ngcp up: ${p.error}\n${USAGE}` : USAGE);
+    return p.flags.help ? EXIT.OK : EXIT.USAGE;
+  }
+  const ctx = resolveNode({ root: p.flags.root as string | undefined, node: p.flags.node as string | undefined, env });
+
+  // 1. config dir + history
+  const initFlags: Record<string, string | true> = {};
+  if (p.flags.node) initFlags.node = p.flags.node;
+  if (p.flags['peer-root']) initFlags['peer-root'] = p.flags['peer-root'];
+  const rc = await initNode(ctx, io, initFlags);
+  if (rc !== EXIT.OK) return rc;
+  const r = renderChecked(ctx, io);
+  if (typeof r === 'number') return r;
+  const cfg = r.loaded.config;
+
+  // 2. data
+  if (!(await initData(ctx, io, r))) return EXIT.FAIL;
+
+  // 3. render
+  const plan = planBuild(ctx.paths, r.files);
+  writeBuild(ctx.paths, r.files, plan);
+  const changed = describePlan(plan);
+  if (changed.length) io.out(`ngcp up: rendered ${changed.length} file(s) into ${ctx.paths.etc}`);
+
+  // 4. processes: infrastructure, migrations, daemons
+  const sup = new Supervisor(ctx.paths);
+  const infra = new Set(Object.keys(INFRA_ORDER));
+  const onStep = (s: StepResult): void => (s.ok ? io.out(stepLine(s)) : io.err(stepLine(s)));
+  const first = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => infra.has(n), onStep });
+  if (!first.ok) return EXIT.UNHEALTHY;
+  if (r.specs.some((s) => s.name === 'mariadb') && !(await migrate(io, cfg, r.context.node.addr.internal, r.context.mysqlSocket))) return EXIT.FAIL;
+  const second = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => !infra.has(n), onStep });
+  const acted = first.steps.length + second.steps.length;
+
+  // 5. api.env, PATH, status
+  const api = cfg.api;
+  const apiUrl = `https://${r.context.node.addr.web}:${api.port}`;
+  mkdirSync(join(ctx.paths.root, 'var'), { recursive: true });
+  const apiEnv = `API_URL=${apiUrl}\nAPI_USER=${api.user}\nAPI_PASS=${cfg.credentials.api_password}\n`;
+  if (!existsSync(ctx.paths.apiEnv) || readFileSync(ctx.paths.apiEnv, 'utf8') !== apiEnv) writeFileSync(ctx.paths.apiEnv, apiEnv, { mode: 0o600 });
+  if (!p.flags['no-bin']) {
+    const binDir = (p.flags['bin-dir'] as string | undefined) ?? (ctx.paths.root === ctx.checkout ? '/usr/local/bin' : undefined);
+    if (binDir) installWrappers(ctx, io, binDir);
+  }
+
+  const rows = await statusRows(sup);
+  if (!acted) io.out(`ngcp up: node ${ctx.node} is already up; nothing to do`);
+  io.out('');
+  for (const l of formatRows(rows)) io.out(l);
+  io.out('');
+  const lb = r.specs.find((s) => s.name === 'lb');
+  const a = r.context.node.addr;
+  io.out(
+    lb
+      ? `SIP:  udp+tcp ${a.public}:${cfg.lb.sip_port}${cfg.lb.tls_enable ? `, tls ${a.public}:${cfg.lb.tls_port}` : ''} (lb)`
+      : `SIP:  not listening yet (apps/lb is not built; it will listen on ${a.public}:${cfg.lb.sip_port})`,
+  );
+  const apiRunning = r.specs.some((s) => s.name === 'api');
+  io.out(`API:  ${apiUrl}  user ${api.user}  password ${cfg.credentials.api_password}${apiRunning ? '' : '  (apps/api is not built yet)'}`);
+  io.out(`      (also in ${ctx.paths.apiEnv})`);
+  io.out(`Config: ${ctx.paths.configDir} — edit, then: ./ngcp ngcpcfg apply "why"`);
+  return second.ok && rows.every((x) => x.status === 'online' && x.health === 'ok') ? EXIT.OK : EXIT.UNHEALTHY;
+}

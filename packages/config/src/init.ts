@@ -1,0 +1,49 @@
+/**
+ * A node's config dir on first use: a copy of the shipped defaults (config.yml,
+ * network.yml, constants.yml), with every `@generate` placeholder replaced by a
+ * random secret (comments and layout kept).
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isScalar, parseDocument, visit } from 'yaml';
+
+export const GENERATE = '@generate';
+
+export function generateSecret(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+/** Replaces `@generate` values in a YAML text; returns the text and how many were replaced. */
+export function fillSecrets(text: string, gen: () => string = generateSecret): { text: string; count: number } {
+  const doc = parseDocument(text);
+  let count = 0;
+  visit(doc, {
+    Scalar(_key, node) {
+      if (isScalar(node) && node.value === GENERATE) {
+        node.value = gen();
+        count++;
+      }
+    },
+  });
+  return { text: count ? doc.toString() : text, count };
+}
+
+/**
+ * Creates `configDir` from `defaultsDir` if it has no config.yml yet (the *.yml files
+ * only; templates stay shipped). Fills secrets in constants.yml. Returns true when it
+ * created the dir.
+ */
+export function initConfigDir(defaultsDir: string, configDir: string): boolean {
+  if (existsSync(join(configDir, 'config.yml'))) return false;
+  mkdirSync(configDir, { recursive: true });
+  for (const f of readdirSync(defaultsDir)) {
+    if (f.endsWith('.yml') && !existsSync(join(configDir, f))) copyFileSync(join(defaultsDir, f), join(configDir, f));
+  }
+  const constants = join(configDir, 'constants.yml');
+  if (existsSync(constants)) {
+    const r = fillSecrets(readFileSync(constants, 'utf8'));
+    if (r.count) writeFileSync(constants, r.text, { mode: 0o600 });
+  }
+  return true;
+}

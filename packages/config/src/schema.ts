@@ -1,0 +1,295 @@
+/**
+ * The schema of the whole configuration tree (config.yml + network.yml + constants.yml
+ * and their overlays, merged), in one place: the TypeScript types and the JSON Schema
+ * that ajv checks them against (`JSONSchemaType<NgcpConfig>` makes tsc verify that the
+ * two agree). Every key is required in the merged tree; each single file is checked
+ * against the same schema with `required` dropped (see `partialSchema`), so an unknown
+ * key or a wrong type is reported against the file and line it came from.
+ */
+import type { JSONSchemaType } from 'ajv';
+
+export const INTERFACE_TYPES = ['sip_ext', 'sip_int', 'rtp_ext', 'web_ext', 'ha_int'] as const;
+export type InterfaceType = (typeof INTERFACE_TYPES)[number];
+
+export interface InterfaceConfig {
+  /** The interface's own static address (configured outside the framework). */
+  ip: string;
+  netmask: string;
+  /** Service IPs the HA daemon moves to the active node (empty on a single node). */
+  shared_ip: string[];
+  /** What runs on it: sip_ext (public SIP), sip_int (internal SIP, control, DB, Redis), rtp_ext (media), web_ext (API), ha_int (crosslink). */
+  type: InterfaceType[];
+}
+
+export interface HostConfig {
+  /** Name of the pair this host belongs to (selects `config.pair.<pair>.yml`), null on a single node. */
+  pair: string | null;
+  /** The other node of the pair, null on a single node. */
+  peer: string | null;
+  interfaces: Record<string, InterfaceConfig>;
+}
+
+export interface BanConfig {
+  enable: boolean;
+  /** Failed requests from one source within window_s that trigger a ban. */
+  threshold: number;
+  window_s: number;
+  ban_s: number;
+}
+
+export interface LbConfig {
+  enable: boolean;
+  sip_port: number;
+  tls_port: number;
+  tls_enable: boolean;
+  internal_port: number;
+  control_port: number;
+  max_forwards: number;
+  ban: BanConfig;
+}
+
+export interface ProxyConfig {
+  enable: boolean;
+  port: number;
+  control_port: number;
+  min_expires: number;
+  max_expires: number;
+  default_expires: number;
+}
+
+export interface SbcConfig {
+  enable: boolean;
+  port: number;
+  control_port: number;
+  session_timer_s: number;
+  max_call_length_s: number;
+}
+
+export interface AppserverConfig {
+  enable: boolean;
+  port: number;
+  control_port: number;
+  rtp_min: number;
+  rtp_max: number;
+}
+
+export interface MediactlConfig {
+  enable: boolean;
+  control_port: number;
+}
+
+/** rtpengine (section name as in sip:provider PRO). */
+export interface RtpproxyConfig {
+  enable: boolean;
+  ng_port: number;
+  minport: number;
+  maxport: number;
+  log_level: number;
+}
+
+export interface QosConfig {
+  tos_rtp: number;
+}
+
+export interface HeartbeatConfig {
+  enable: boolean;
+  /** UDP port of the heartbeats on the crosslink. */
+  port: number;
+  control_port: number;
+  interval_ms: number;
+  deadtime_ms: number;
+  pingnodes: string[];
+}
+
+export interface ApiConfig {
+  enable: boolean;
+  port: number;
+  user: string;
+}
+
+export interface MediatorConfig {
+  enable: boolean;
+  control_port: number;
+  interval_s: number;
+}
+
+export interface DatabaseConfig {
+  enable: boolean;
+  port: number;
+  name: string;
+  user: string;
+  buffer_pool_size: string;
+}
+
+export interface RedisConfig {
+  enable: boolean;
+  port: number;
+  databases: number;
+}
+
+export interface SupervisionConfig {
+  /** pm2 restart_delay after a crash. */
+  restart_delay_ms: number;
+  /** pm2 min_uptime: a process up less long counts as an unstable restart. */
+  min_uptime_ms: number;
+  max_restarts: number;
+  /** SIGTERM → SIGKILL grace on stop. */
+  kill_timeout_ms: number;
+  /** How long `ngcpcfg apply` / `ngcp up` wait for a (re)started service to be healthy. */
+  health_timeout_ms: number;
+}
+
+export interface Credentials {
+  db_root_password: string;
+  db_password: string;
+  redis_password: string;
+  api_password: string;
+  heartbeat_key: string;
+}
+
+export interface NgcpConfig {
+  lb: LbConfig;
+  proxy: ProxyConfig;
+  sbc: SbcConfig;
+  appserver: AppserverConfig;
+  mediactl: MediactlConfig;
+  rtpproxy: RtpproxyConfig;
+  qos: QosConfig;
+  heartbeat: HeartbeatConfig;
+  api: ApiConfig;
+  mediator: MediatorConfig;
+  database: DatabaseConfig;
+  redis: RedisConfig;
+  supervision: SupervisionConfig;
+  credentials: Credentials;
+  hosts: Record<string, HostConfig>;
+}
+
+// ---- building blocks --------------------------------------------------------------
+
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+const bool = { type: 'boolean' } as const;
+const posInt = { type: 'integer', minimum: 1 } as const;
+const ip = { type: 'string', format: 'ip' } as const;
+/** A generated secret: `ngcpcfg init` replaces the shipped `@generate` placeholders. */
+const secret = { type: 'string', minLength: 8, pattern: '^(?!@generate$)' } as const;
+
+function obj<T>(properties: Record<string, unknown>): JSONSchemaType<T> {
+  return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false } as unknown as JSONSchemaType<T>;
+}
+
+const interfaceSchema: JSONSchemaType<InterfaceConfig> = {
+  type: 'object',
+  properties: {
+    ip,
+    netmask: ip,
+    shared_ip: { type: 'array', items: ip },
+    type: { type: 'array', items: { type: 'string', enum: [...INTERFACE_TYPES] }, uniqueItems: true },
+  },
+  required: ['ip', 'netmask', 'shared_ip', 'type'],
+  additionalProperties: false,
+};
+
+const hostName = '^[a-z][a-z0-9_-]*$';
+
+const hostSchema: JSONSchemaType<HostConfig> = {
+  type: 'object',
+  properties: {
+    // ajv's JSONSchemaType cannot express a required `string | null`; checked at runtime
+    pair: { type: 'string', pattern: hostName, nullable: true } as never,
+    peer: { type: 'string', pattern: hostName, nullable: true } as never,
+    interfaces: {
+      type: 'object',
+      required: [],
+      propertyNames: { type: 'string', pattern: '^[a-zA-Z0-9_.:-]+$' },
+      additionalProperties: interfaceSchema,
+    },
+  },
+  required: ['pair', 'peer', 'interfaces'],
+  additionalProperties: false,
+};
+
+export const configSchema: JSONSchemaType<NgcpConfig> = {
+  type: 'object',
+  properties: {
+    lb: obj<LbConfig>({
+      enable: bool,
+      sip_port: port,
+      tls_port: port,
+      tls_enable: bool,
+      internal_port: port,
+      control_port: port,
+      max_forwards: { type: 'integer', minimum: 1, maximum: 255 },
+      ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
+    }),
+    proxy: obj<ProxyConfig>({
+      enable: bool,
+      port,
+      control_port: port,
+      min_expires: posInt,
+      max_expires: posInt,
+      default_expires: posInt,
+    }),
+    sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
+    appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
+    mediactl: obj<MediactlConfig>({ enable: bool, control_port: port }),
+    rtpproxy: obj<RtpproxyConfig>({ enable: bool, ng_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }),
+    qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
+    heartbeat: obj<HeartbeatConfig>({
+      enable: bool,
+      port,
+      control_port: port,
+      interval_ms: { type: 'integer', minimum: 10 },
+      deadtime_ms: { type: 'integer', minimum: 50 },
+      pingnodes: { type: 'array', items: ip },
+    }),
+    api: obj<ApiConfig>({ enable: bool, port, user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } }),
+    mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
+    database: obj<DatabaseConfig>({
+      enable: bool,
+      port,
+      name: { type: 'string', pattern: '^[A-Za-z0-9_]+$' },
+      user: { type: 'string', pattern: '^[A-Za-z0-9_]+$' },
+      buffer_pool_size: { type: 'string', pattern: '^[0-9]+[KMG]?$' },
+    }),
+    redis: obj<RedisConfig>({ enable: bool, port, databases: { type: 'integer', minimum: 1, maximum: 256 } }),
+    supervision: obj<SupervisionConfig>({
+      restart_delay_ms: { type: 'integer', minimum: 0 },
+      min_uptime_ms: { type: 'integer', minimum: 0 },
+      max_restarts: posInt,
+      kill_timeout_ms: posInt,
+      health_timeout_ms: posInt,
+    }),
+    credentials: obj<Credentials>({
+      db_root_password: secret,
+      db_password: secret,
+      redis_password: secret,
+      api_password: secret,
+      heartbeat_key: secret,
+    }),
+    hosts: {
+      type: 'object',
+      required: [],
+      propertyNames: { type: 'string', pattern: hostName },
+      additionalProperties: hostSchema,
+      minProperties: 1,
+    },
+  },
+  required: ['lb', 'proxy', 'sbc', 'appserver', 'mediactl', 'rtpproxy', 'qos', 'heartbeat', 'api', 'mediator', 'database', 'redis', 'supervision', 'credentials', 'hosts'],
+  additionalProperties: false,
+};
+
+/** The same schema with every `required` (and `minProperties`) dropped: what one file or overlay must satisfy. */
+export function partialSchema(schema: unknown = configSchema): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => partialSchema(s));
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'required' || k === 'minProperties') continue;
+    out[k] = partialSchema(v);
+  }
+  return out;
+}
+
+/** Sections every daemon-like entry of config.yml has (used by `ngcpcfg` and the ecosystem). */
+export type SectionName = Exclude<keyof NgcpConfig, 'hosts' | 'credentials'>;
