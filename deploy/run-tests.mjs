@@ -14,7 +14,9 @@ child.on('exit', (code, signal) => {
   let summary = null;
   try {
     const r = JSON.parse(readFileSync(out, 'utf8'));
-    summary = { passed: r.numPassedTests, failed: r.numFailedTests + (r.numFailedTestSuites ?? 0), skipped: r.numPendingTests + r.numTodoTests };
+    // a run can fail with no failed test (a suite that did not load, an unhandled error): count it once
+    const failed = r.numFailedTests + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
+    summary = { passed: r.numPassedTests, failed, skipped: r.numPendingTests + r.numTodoTests };
   } catch {
     // vitest died before writing results
   }

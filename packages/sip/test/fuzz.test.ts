@@ -109,25 +109,46 @@ function property(buf: Buffer): void {
   }
 }
 
-describe('parser robustness under random mutation', { timeout: 300_000 }, () => {
+/**
+ * fc.assert in slices of CHUNK runs with an await between them, so a long run does
+ * not block the test worker's event loop (vitest's worker RPC times out otherwise).
+ * Each slice has its own seed, derived from one base seed that failures report.
+ */
+const CHUNK = 2000;
+const BASE_SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+async function assertChunked<T>(prop: fc.IProperty<T>, runs: number, salt: number): Promise<void> {
+  for (let done = 0, i = 0; done < runs; done += CHUNK, i++) {
+    const seed = (BASE_SEED + salt * 7919 + i * 104729) % 2 ** 31;
+    try {
+      fc.assert(prop, { numRuns: Math.min(CHUNK, runs - done), seed });
+    } catch (e) {
+      throw new Error(`fuzz failure (FUZZ_SEED=${BASE_SEED}, slice ${i}, seed ${seed}): ${(e as Error).message}`);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('parser robustness under random mutation', { timeout: 600_000 }, () => {
   const runs = Math.ceil(TOTAL / 4);
-  it(`single mutations (${runs} cases)`, () => {
-    fc.assert(fc.property(fc.nat(), mutationArb, (s, m) => property(apply(seeds[s % seeds.length]!, m))), { numRuns: runs });
+  it(`single mutations (${runs} cases)`, async () => {
+    await assertChunked(fc.property(fc.nat(), mutationArb, (s, m) => property(apply(seeds[s % seeds.length]!, m))), runs, 1);
   });
-  it(`chains of 2–6 mutations (${runs} cases)`, () => {
-    fc.assert(
+  it(`chains of 2–6 mutations (${runs} cases)`, async () => {
+    await assertChunked(
       fc.property(fc.nat(), fc.array(mutationArb, { minLength: 2, maxLength: 6 }), (s, ms) => property(ms.reduce(apply, seeds[s % seeds.length]!))),
-      { numRuns: runs },
+      runs,
+      2,
     );
   });
-  it(`random bytes and random text (${runs} cases)`, () => {
-    fc.assert(
+  it(`random bytes and random text (${runs} cases)`, async () => {
+    await assertChunked(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.string({ maxLength: 400 }).map((s) => Buffer.from(s))), (b) => property(Buffer.from(b))),
-      { numRuns: runs },
+      runs,
+      3,
     );
   });
-  it(`stream framing of mutated messages split into random chunks (${runs} cases)`, () => {
-    fc.assert(
+  it(`stream framing of mutated messages split into random chunks (${runs} cases)`, async () => {
+    await assertChunked(
       fc.property(fc.nat(), mutationArb, fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 10 }), (s, m, cuts) => {
         const buf = apply(seeds[s % seeds.length]!, m);
         const framer = new StreamFramer();
@@ -146,7 +167,8 @@ describe('parser robustness under random mutation', { timeout: 300_000 }, () => 
         }
         framer.push(buf.subarray(pos));
       }),
-      { numRuns: runs },
+      runs,
+      4,
     );
   });
 });
