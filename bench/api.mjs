@@ -7,6 +7,8 @@
 //   phase "create"    POST /api/subscribers            (creates/s)
 //   phase "get"       GET  /api/subscribers/:id         (reads/s, random ids)
 //   phase "provision" POST /api/subscribers until N subscribers exist (total time)
+//   phase "baseline"  a bare fastify "hello" over the same HTTPS/keep-alive client: the
+//                     ceiling this machine allows, to read the API figures against
 //
 // Run: node bench/api.mjs [--concurrency 32] [--creates 5000] [--get-seconds 10]
 //                         [--provision 100000] [--quick] [--json out.json]
@@ -16,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { startMariaDb, startRedis } = await import(join(here, '../packages/testkit/dist/index.js'));
@@ -109,13 +111,14 @@ try {
       req.end();
     });
 
-  async function phase(name, { count, seconds, concurrency = CONCURRENCY, make, expect }) {
+  const phase = (name, o) => phaseWith(call, child.pid, name, o);
+  async function phaseWith(callFn, pid, name, { count, seconds, concurrency = CONCURRENCY, make, expect }) {
     let issued = 0;
     let ok = 0;
     let errors = 0;
     let firstError;
     const lat = [];
-    const cpuApi0 = cpuSeconds(child.pid);
+    const cpuApi0 = cpuSeconds(pid);
     const cpuDb0 = cpuSeconds(db.pid);
     const t0 = performance.now();
     const deadline = t0 + seconds * 1000;
@@ -123,7 +126,7 @@ try {
       while (issued < count && performance.now() < deadline) {
         const i = issued++;
         const s = performance.now();
-        const res = await call(...make(i));
+        const res = await callFn(...make(i));
         lat.push(performance.now() - s);
         if (res.status === expect) ok++;
         else {
@@ -136,7 +139,7 @@ try {
     const elapsed = (performance.now() - t0) / 1000;
     lat.sort((a, b) => a - b);
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
-    const apiCpu = cpuSeconds(child.pid) - cpuApi0;
+    const apiCpu = cpuSeconds(pid) - cpuApi0;
     const r = {
       name, requests: ok + errors, ok, errors, seconds: +elapsed.toFixed(2), per_second: Math.round(ok / elapsed),
       p50_ms: +pct(50).toFixed(2), p99_ms: +pct(99).toFixed(2), concurrency,
@@ -177,13 +180,46 @@ try {
   prov.subscribers_total = total;
   results.push(prov);
   console.log(`provisioned: ${total} subscribers in the database (${prov.seconds} s for the last ${prov.ok})`);
+  results.push(await baseline(ca));
+  const os = await import('node:os');
   const summary = {
-    date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, concurrency: CONCURRENCY,
+    date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => +l.toFixed(2)), concurrency: CONCURRENCY,
     get_per_second: results[1].per_second, create_per_second: results[0].per_second, provision_seconds: prov.seconds,
+    get_per_api_cpu_second: results[1].per_api_cpu_second, create_per_api_cpu_second: results[0].per_api_cpu_second,
+    baseline_hello_per_second: results[3].per_second,
     provision_subscribers: total, phases: results,
   };
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(summary, null, 2));
   agent.destroy();
+
+  /** The same client against a bare fastify route over HTTPS (same cert): what the box allows. */
+  async function baseline(caPem) {
+    const fastifyUrl = pathToFileURL(join(here, '../apps/api/node_modules/fastify/fastify.js')).href;
+    const src = `
+      const { default: Fastify } = await import(${JSON.stringify(fastifyUrl)});
+      const { readFileSync } = await import('node:fs');
+      const app = Fastify({ https: { key: readFileSync(${JSON.stringify(join(dir, 'key.pem'))}), cert: readFileSync(${JSON.stringify(join(dir, 'cert.pem'))}) } });
+      app.get('/api/subscribers/:id', async (req) => ({ id: Number(req.params.id), username: 'hello', domain: 'bench.example' }));
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      console.log(app.server.address().port);`;
+    const b = spawn(process.execPath, ['--input-type=module', '-e', src], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const bport = await new Promise((resolve) => b.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    const bagent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: caPem });
+    const bcall = (method, path) =>
+      new Promise((resolve) => {
+        const req = request({ hostname, port: bport, method, path, agent: bagent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode, body: '' }));
+        });
+        req.on('error', (err) => resolve({ status: 0, body: String(err) }));
+        req.end();
+      });
+    const r = await phaseWith(bcall, b.pid, 'baseline: bare fastify HTTPS', { count: GET_MAX, seconds: Math.min(GET_SECONDS, 5), make: (i) => ['GET', `/api/subscribers/${i}`], expect: 200 });
+    bagent.destroy();
+    b.kill('SIGTERM');
+    await new Promise((res) => b.once('exit', res));
+    return r;
+  }
 } finally {
   await cleanup();
 }

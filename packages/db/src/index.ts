@@ -1,1 +1,34 @@
-export {};
+/**
+ * @ngcp/db — the provisioning, routing, accounting and voicemail schema (knex migrations)
+ * and the small data-access functions the API and the SIP daemons share. See README.md.
+ */
+export { createDb, knexConfig } from './knex-config.js';
+export type { Db, DbConfig } from './knex-config.js';
+export type { Knex } from 'knex';
+
+export { migrate, MIGRATIONS } from './migrate.js';
+export type { Migration, MigrateResult } from './migrate.js';
+export { BUILTIN_PREFERENCES } from './migrations/0003-preferences.js';
+export { CALL_TYPES, CALL_STATUSES, VOICEMAIL_FOLDERS } from './migrations/0004-accounting.js';
+
+export { digestHa1, subscriberHa1, hashPassword, verifyPassword, newToken, hashToken, randomPassword, DEFAULT_SCRYPT } from './secrets.js';
+export type { DigestAlgorithm, ScryptParams } from './secrets.js';
+
+export { findSubscriberCredentials, lookupNumber, normalizeE164, subscriberNumbers, domainExists } from './repo/subscribers.js';
+export type { SubscriberCredentials, NumberTarget } from './repo/subscribers.js';
+
+export {
+  PREFERENCE_TABLES, toPreferenceDef, loadPreferenceDefs, decodeValue, encodeValue, getPreferences, getEffectivePreferences,
+} from './repo/preferences.js';
+export type { PreferenceDef, PreferenceMap, PreferenceValue } from './repo/preferences.js';
+
+export { getCallForwards, getRewriteRules, applyRewriteRules, getNcosLevel, ncosAllows, findPeeringRoutes } from './repo/routing.js';
+export type { CallForwardMap, CallForwardDestination, RewriteRule, NcosLevel, PeeringRoute } from './repo/routing.js';
+
+export { insertAcc, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
+export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
+
+export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS } from './redis-keys.js';
+export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry } from './redis-keys.js';
+
+export type * from './rows.js';

@@ -54,11 +54,27 @@ for (const n of [
 
 /** Canonical key (lower-case long form) of a header name as written. */
 export function headerKey(name: string): string {
-  // hot path: the usual spellings, compared without hashing the (fresh, sliced) name
+  const k = knownHeaderKey(name);
+  if (k !== undefined) return k;
+  if (name.length === 1) {
+    const c = String.fromCharCode(name.charCodeAt(0) | 0x20);
+    return COMPACT[c] ?? c;
+  }
+  const e = EXACT.get(name);
+  if (e !== undefined) return e;
+  const lower = name.toLowerCase();
+  return COMPACT[lower] ?? lower;
+}
+
+/**
+ * The key of the usual spellings (which are valid tokens), compared without
+ * hashing the freshly sliced name; undefined for anything else.
+ */
+export function knownHeaderKey(name: string): string | undefined {
   switch (name.length) {
     case 1: {
       const c = name.charCodeAt(0) | 0x20;
-      return COMPACT[String.fromCharCode(c)] ?? String.fromCharCode(c);
+      return c >= 0x61 && c <= 0x7a ? COMPACT[String.fromCharCode(c)] : undefined;
     }
     case 2:
       if (name === 'To') return 'to';
@@ -99,10 +115,7 @@ export function headerKey(name: string): string {
       if (name === 'Content-Length') return 'content-length';
       break;
   }
-  const k = EXACT.get(name);
-  if (k !== undefined) return k;
-  const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  return undefined;
 }
 
 /** The spelling we use when creating a header: `Call-ID`, `CSeq`, `Max-Forwards` … */

@@ -62,7 +62,8 @@ export abstract class SipMessageBase {
   protected rawBytes: Buffer | null = null;
   private _body: Buffer;
   private cache: Map<string, unknown> | null = null;
-  private slots: unknown[] = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
+  /** Parsed values of the hot headers (see SLOT), allocated on first use. */
+  private slots: unknown[] | null = null;
 
   constructor(headers?: HeaderInit | HeaderField[], body?: Buffer | string) {
     this.headers = Array.isArray(headers) && (headers.length === 0 || !Array.isArray(headers[0]))
@@ -181,19 +182,26 @@ export abstract class SipMessageBase {
   protected changed(key: string): this {
     this.rawBytes = null;
     const slot = SLOT[key];
-    if (slot !== undefined) this.slots[slot] = UNSET;
-    else if (this.cache) this.cache.delete(key);
+    if (slot !== undefined) {
+      if (this.slots !== null) this.slots[slot] = UNSET;
+    } else if (this.cache) this.cache.delete(key);
     return this;
+  }
+
+  /** The cached value of a hot header (UNSET when not parsed yet). */
+  private slot(i: number): unknown {
+    if (this.slots === null) this.slots = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
+    return this.slots[i];
   }
 
   /** Parsed values, cached: fixed slots for the hot headers, a map for the rest. */
   protected cached<T>(key: string, make: () => T): T {
     const slot = SLOT[key];
     if (slot !== undefined) {
-      const v = this.slots[slot];
+      const v = this.slot(slot);
       if (v !== UNSET) return v as T;
       const made = make();
-      this.slots[slot] = made;
+      this.slots![slot] = made;
       return made;
     }
     if (this.cache === null) this.cache = new Map();
@@ -206,12 +214,12 @@ export abstract class SipMessageBase {
   // ---- typed accessors (lazy, cached; throw SipParseError on malformed input) -------
 
   vias(): Via[] {
-    const v = this.slots[0];
+    const v = this.slot(0);
     if (v !== UNSET) return v as Via[];
     const els = this.elements('via');
     const out: Via[] = new Array(els.length);
     for (let i = 0; i < els.length; i++) out[i] = parseVia(els[i]!);
-    this.slots[0] = out;
+    this.slots![0] = out;
     return out;
   }
 
@@ -235,15 +243,15 @@ export abstract class SipMessageBase {
   }
 
   from(): NameAddr {
-    const v = this.slots[1];
+    const v = this.slot(1);
     if (v !== UNSET) return v as NameAddr;
-    return (this.slots[1] = parseNameAddr(this.single('from'), 'from'));
+    return (this.slots![1] = parseNameAddr(this.single('from'), 'from'));
   }
 
   to(): NameAddr {
-    const v = this.slots[2];
+    const v = this.slot(2);
     if (v !== UNSET) return v as NameAddr;
-    return (this.slots[2] = parseNameAddr(this.single('to'), 'to'));
+    return (this.slots![2] = parseNameAddr(this.single('to'), 'to'));
   }
 
   callId(): string {

@@ -178,21 +178,26 @@ export function splitHostPort(s: string, what: string): { host: string; type: Ho
   return { host, type, port };
 }
 
-function parseUriParams(s: string): Param[] {
+function parseUriParams(s: string, from: number, to: number): Param[] {
   const out: Param[] = [];
-  if (s.length === 0) return out;
-  for (const part of s.split(';')) {
-    if (part.length === 0) throw parseError('uri', 'empty URI parameter');
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? null : part.slice(eq + 1);
+  let i = from;
+  while (i <= to) {
+    let e = s.indexOf(';', i);
+    if (e < 0 || e > to) e = to;
+    if (e === i) throw parseError('uri', 'empty URI parameter');
+    let eq = s.indexOf('=', i);
+    if (eq >= e) eq = -1;
+    const name = s.slice(i, eq < 0 ? e : eq);
     if (name.length === 0) throw parseError('uri', 'empty URI parameter name');
     checkChars(name, PARAM_CHARS, 'URI parameter');
-    if (value !== null) {
+    let value: string | null = null;
+    if (eq >= 0) {
+      value = s.slice(eq + 1, e);
       if (value.length === 0) throw parseError('uri', `empty value of URI parameter '${name}'`);
       checkChars(value, PARAM_CHARS, 'URI parameter');
     }
     out.push({ name, value });
+    i = e + 1;
   }
   return out;
 }
@@ -224,14 +229,17 @@ export function parseUri(s: string): Uri {
     }
     return new OpaqueUri(scheme, rest);
   }
-  let body = s.slice(colon + 1);
+  // index-based scan: slice only the parts kept
+  const n = s.length;
+  let i = colon + 1;
+  let end = n;
   let headers: string | null = null;
   // '@' cannot appear unescaped in user, host, params or headers: the first one ends userinfo
-  const at = body.indexOf('@');
-  const q = body.indexOf('?', at + 1);
+  const at = s.indexOf('@', i);
+  const q = s.indexOf('?', at < 0 ? i : at + 1);
   if (q >= 0) {
-    headers = body.slice(q + 1);
-    body = body.slice(0, q);
+    headers = s.slice(q + 1);
+    end = q;
     if (headers.length === 0) throw parseError('uri', 'empty URI headers');
     for (const h of headers.split('&')) {
       const eq = h.indexOf('=');
@@ -243,20 +251,48 @@ export function parseUri(s: string): Uri {
   let user: string | null = null;
   let password: string | null = null;
   if (at >= 0) {
-    const userinfo = body.slice(0, at);
-    body = body.slice(at + 1);
-    if (body.indexOf('@') >= 0) throw parseError('uri', "unescaped '@' in URI");
-    const pc = userinfo.indexOf(':');
-    user = pc < 0 ? userinfo : userinfo.slice(0, pc);
-    password = pc < 0 ? null : userinfo.slice(pc + 1);
+    const at2 = s.indexOf('@', at + 1);
+    if (at2 >= 0 && at2 < end) throw parseError('uri', "unescaped '@' in URI");
+    let pc = s.indexOf(':', i);
+    if (pc > at) pc = -1;
+    user = s.slice(i, pc < 0 ? at : pc);
     if (user.length === 0) throw parseError('uri', 'empty user part');
     checkChars(user, USER_CHARS, 'user part');
-    if (password !== null) checkChars(password, PASSWORD_CHARS, 'password');
+    if (pc >= 0) {
+      password = s.slice(pc + 1, at);
+      checkChars(password, PASSWORD_CHARS, 'password');
+    }
+    i = at + 1;
   }
-  const semi = body.indexOf(';');
-  const hostport = semi < 0 ? body : body.slice(0, semi);
-  const { host, type, port } = splitHostPort(hostport, 'URI');
-  const params = semi < 0 ? [] : parseUriParams(body.slice(semi + 1));
+  let semi = s.indexOf(';', i);
+  if (semi < 0 || semi > end) semi = end;
+  // host: IPv6 reference or up to ':' / ';'
+  let hostEnd: number;
+  if (s.charCodeAt(i) === 0x5b) {
+    const close = s.indexOf(']', i);
+    if (close < 0 || close >= semi) throw parseError('uri', 'unterminated IPv6 reference in URI');
+    hostEnd = close + 1;
+  } else {
+    hostEnd = s.indexOf(':', i);
+    if (hostEnd < 0 || hostEnd > semi) hostEnd = semi;
+  }
+  const host = s.slice(i, hostEnd);
+  const type = hostType(host);
+  if (type === null) throw parseError('uri', `invalid host '${host}' in URI`);
+  let port: number | null = null;
+  if (hostEnd < semi) {
+    if (s.charCodeAt(hostEnd) !== 0x3a) throw parseError('uri', 'unexpected text after host in URI');
+    port = 0;
+    const digits = semi - hostEnd - 1;
+    if (digits < 1 || digits > 5) throw parseError('uri', `invalid port '${s.slice(hostEnd + 1, semi)}' in URI`);
+    for (let k = hostEnd + 1; k < semi; k++) {
+      const c = s.charCodeAt(k);
+      if (c < 0x30 || c > 0x39) throw parseError('uri', `invalid port '${s.slice(hostEnd + 1, semi)}' in URI`);
+      port = port * 10 + (c - 0x30);
+    }
+    if (port > 65535) throw parseError('uri', `invalid port '${port}' in URI`);
+  }
+  const params = semi < end ? parseUriParams(s, semi + 1, end) : [];
   return new SipUri(lower === 'sips' ? 'sips' : 'sip', user, password, host, type, port, params, headers);
 }
 

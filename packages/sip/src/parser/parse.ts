@@ -7,7 +7,7 @@
  */
 import { SipParseError, parseError } from '../message/errors.js';
 import { isToken } from '../message/grammar.js';
-import { headerKey } from '../message/header-names.js';
+import { headerKey, knownHeaderKey } from '../message/header-names.js';
 import type { HeaderField, SipMessage } from '../message/message.js';
 import { SipMessageBase, SipRequest, SipResponse } from '../message/message.js';
 
@@ -101,7 +101,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
   }
   const body = buf.subarray(split.bodyStart, bodyEnd);
   // raw bytes for byte-exact forwarding: the message itself, without leading CRLFs or trailing octets
-  SipMessageBase.adoptRaw(msg, buf.subarray(split.start, bodyEnd), body, encoding);
+  SipMessageBase.adoptRaw(msg, split.start === 0 && bodyEnd === buf.length ? buf : buf.subarray(split.start, bodyEnd), body, encoding);
   const err = error ?? clError;
   if (err) {
     throw new SipMessageError(msg.kind === 'response' ? new SipParseError(err.code, err.message, null, err.header) : err, msg);
@@ -153,7 +153,9 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
         let ne = colon;
         while (ne > pos && (head.charCodeAt(ne - 1) === 0x20 || head.charCodeAt(ne - 1) === 0x09)) ne--;
         const name = head.slice(pos, ne);
-        if (!isToken(name)) error ??= parseError('header-line', `invalid header name ${JSON.stringify(name)}`);
+        // a name the fast path knows is a token already; others are checked
+        const known = knownHeaderKey(name);
+        if (known === undefined && !isToken(name)) error ??= parseError('header-line', `invalid header name ${JSON.stringify(name)}`);
         else {
           let vs = colon + 1;
           while (vs < lineEnd && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
@@ -161,7 +163,7 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
           while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
           // raw text is kept only when it differs from the canonical "Name: value"
           const canonical = ne === colon && vs === colon + 2 && head.charCodeAt(colon + 1) === 0x20 && ve === lineEnd;
-          headers.push({ name, key: headerKey(name), value: head.slice(vs, ve), raw: canonical ? null : head.slice(pos, lineEnd) });
+          headers.push({ name, key: known ?? headerKey(name), value: head.slice(vs, ve), raw: canonical ? null : head.slice(pos, lineEnd) });
           prevStart = pos;
         }
       }

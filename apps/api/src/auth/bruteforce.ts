@@ -1,0 +1,112 @@
+/**
+ * Brute-force protection for the API's logins, per client address: after `slow_after`
+ * failures within `window_s` every further failure is answered late (delay doubling up to
+ * `max_delay_ms`); after `ban_after` failures the address is refused (429 + Retry-After) for
+ * `ban_s`. Decisions are taken from local memory (no Redis round trip per request); bans
+ * are written through to Redis (`apiban:<ip>`, with TTL) so a restarted or newly active API
+ * node keeps them (`loadBans`), and so operators can see and lift them.
+ */
+import type { Redis } from 'ioredis';
+import { REDIS_PATTERNS, redisKeys, type BanEntry } from '@ngcp/db';
+import type { ApiConfig } from '../config.js';
+
+type Settings = ApiConfig['bruteforce'];
+
+export interface FailureVerdict {
+  /** the address is now banned */
+  banned: boolean;
+  /** seconds until the ban ends (when banned) */
+  retryAfterS: number;
+  /** how long to hold the 401 answer back (when not banned) */
+  delayMs: number;
+}
+
+export class BruteForceGuard {
+  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly bans = new Map<string, number>();
+  readonly stats = { failures: 0, bans: 0, refused: 0 };
+
+  constructor(
+    private readonly s: Settings,
+    private readonly redis: Redis | undefined,
+    private readonly now: () => number = Date.now,
+    private readonly onStoreError: (err: unknown) => void = () => {},
+  ) {}
+
+  /** Seconds the address stays refused, or 0. */
+  bannedFor(ip: string): number {
+    const until = this.bans.get(ip);
+    if (until === undefined) return 0;
+    const left = until - this.now();
+    if (left <= 0) {
+      this.bans.delete(ip);
+      return 0;
+    }
+    this.stats.refused++;
+    return Math.ceil(left / 1000);
+  }
+
+  fail(ip: string): FailureVerdict {
+    this.stats.failures++;
+    const t = this.now();
+    let f = this.failures.get(ip);
+    if (!f || t - f.since > this.s.window_s * 1000) {
+      f = { count: 0, since: t };
+      this.failures.set(ip, f);
+    }
+    f.count++;
+    if (this.failures.size > 100_000) this.prune();
+    if (f.count >= this.s.ban_after) {
+      this.failures.delete(ip);
+      this.ban(ip, f.count);
+      return { banned: true, retryAfterS: this.s.ban_s, delayMs: 0 };
+    }
+    const over = f.count - this.s.slow_after;
+    const delayMs = over < 0 ? 0 : Math.min(this.s.max_delay_ms, this.s.delay_ms * 2 ** over);
+    return { banned: false, retryAfterS: 0, delayMs };
+  }
+
+  succeed(ip: string): void {
+    if (this.failures.size > 0) this.failures.delete(ip);
+  }
+
+  private ban(ip: string, count: number): void {
+    this.stats.bans++;
+    this.bans.set(ip, this.now() + this.s.ban_s * 1000);
+    if (this.redis) {
+      const entry: BanEntry = { reason: 'api login failures', banned_at: Math.floor(this.now() / 1000), count };
+      this.redis.set(redisKeys.apiBan(ip), JSON.stringify(entry), 'EX', this.s.ban_s).catch(this.onStoreError);
+    }
+  }
+
+  /** Lift a ban (also in Redis). */
+  async unban(ip: string): Promise<void> {
+    this.bans.delete(ip);
+    this.failures.delete(ip);
+    await this.redis?.del(redisKeys.apiBan(ip));
+  }
+
+  /** Take over the bans recorded in Redis (at start). */
+  async loadBans(): Promise<number> {
+    if (!this.redis) return 0;
+    let n = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', REDIS_PATTERNS.apiBan, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
+        const ttl = await this.redis.pttl(key);
+        if (ttl > 0) {
+          this.bans.set(key.slice('apiban:'.length), this.now() + ttl);
+          n++;
+        }
+      }
+    } while (cursor !== '0');
+    return n;
+  }
+
+  private prune(): void {
+    const t = this.now();
+    for (const [ip, f] of this.failures) if (t - f.since > this.s.window_s * 1000) this.failures.delete(ip);
+  }
+}

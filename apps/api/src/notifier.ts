@@ -1,0 +1,31 @@
+/**
+ * Change notifications for the SIP daemons' caches: after a commit, PUBLISH on
+ * `ngcp:changes` a JSON `{entity, id, op, ts}` (see packages/db/REDIS.md). Best effort: if
+ * Redis is unreachable the change is still committed; daemons reload everything at start
+ * and after a reconnect.
+ */
+import type { Redis } from 'ioredis';
+import { CHANGES_CHANNEL, type ChangeNotification, type ChangeOp } from '@ngcp/db';
+
+export class Notifier {
+  readonly stats = { published: 0, failed: 0 };
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly onError: (err: unknown, n: ChangeNotification) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  publish(entity: string, id: number | string, op: ChangeOp): void {
+    const n: ChangeNotification = { entity, id, op, ts: this.now() };
+    this.redis.publish(CHANGES_CHANNEL, JSON.stringify(n)).then(
+      () => {
+        this.stats.published++;
+      },
+      (err: unknown) => {
+        this.stats.failed++;
+        this.onError(err, n);
+      },
+    );
+  }
+}

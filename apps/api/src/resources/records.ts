@@ -1,0 +1,171 @@
+/** Read-mostly records: CDRs (written by the mediator), voicemails (by the appserver), the journal. */
+import type { FastifyInstance } from 'fastify';
+import type { Knex } from '@ngcp/db';
+import { CALL_STATUSES, CALL_TYPES, VOICEMAIL_FOLDERS } from '@ngcp/db';
+import { apiError } from '../errors.js';
+import { DATE_TIME, ID, nullable, object } from '../http/schemas.js';
+import type { Services } from '../services.js';
+import { iso, ROLES, type Ctx, type Item, type Resource } from './resource.js';
+import { scopeCustomerColumn, scopeSubscriberColumn } from './scope.js';
+import { tableResource } from './table-resource.js';
+
+const S = { type: 'string' } as const;
+const NID = nullable(ID);
+
+export const cdrs = tableResource({
+  name: 'cdrs', entity: 'cdr', schemaId: 'Cdr', table: 'cdrs', readOnly: true,
+  description: 'Call detail records, written by the mediator. Read-only. A subscriber sees calls it made or received; a reseller those of its customers.',
+  columns: {
+    call_id: { schema: S, filter: 'eq' },
+    source_subscriber_id: { schema: NID, filter: 'eq' }, source_customer_id: { schema: NID, filter: 'eq' },
+    source_user: { schema: S }, source_domain: { schema: S }, source_cli: { schema: S, filter: 'like' }, source_ip: { schema: S },
+    source_peer_id: { schema: NID },
+    destination_subscriber_id: { schema: NID, filter: 'eq' }, destination_customer_id: { schema: NID, filter: 'eq' },
+    destination_user: { schema: S }, destination_domain: { schema: S }, destination_user_in: { schema: S, filter: 'like' },
+    destination_peer_id: { schema: NID },
+    call_type: { schema: { type: 'string', enum: [...CALL_TYPES] }, filter: 'eq' },
+    call_status: { schema: { type: 'string', enum: [...CALL_STATUSES] }, filter: 'eq' },
+    call_code: { schema: S, filter: 'eq' },
+    init_time: { schema: DATE_TIME, date: true, sortable: true },
+    start_time: { schema: nullable(DATE_TIME), date: true },
+    duration: { schema: { type: 'number', description: 'seconds, millisecond precision' }, sortable: true },
+  },
+  extraFilters: {
+    subscriber_id: { schema: { ...ID, description: 'calls from or to this subscriber' }, apply: (qb, v) => qb.where((w: Knex.QueryBuilder) => w.where('cdrs.source_subscriber_id', v as number).orWhere('cdrs.destination_subscriber_id', v as number)) },
+    customer_id: { schema: { ...ID, description: 'calls from or to this customer' }, apply: (qb, v) => qb.where((w: Knex.QueryBuilder) => w.where('cdrs.source_customer_id', v as number).orWhere('cdrs.destination_customer_id', v as number)) },
+    start: { schema: { ...DATE_TIME, description: 'init_time ≥ start' }, apply: (qb, v) => qb.where('cdrs.init_time', '>=', new Date(v as string)) },
+    end: { schema: { ...DATE_TIME, description: 'init_time < end' }, apply: (qb, v) => qb.where('cdrs.init_time', '<', new Date(v as string)) },
+  },
+  roles: { list: ROLES.all, get: ROLES.all },
+  journal: false,
+  defaultOrder: 'init_time',
+  scope(c, qb) {
+    if (c.principal.role === 'admin') return;
+    qb.where((w: Knex.QueryBuilder) => {
+      w.where((a: Knex.QueryBuilder) => (c.principal.role === 'subscriber' ? scopeSubscriberColumn(c, a, 'cdrs.source_subscriber_id') : scopeCustomerColumn(c, a, 'cdrs.source_customer_id')))
+        .orWhere((b: Knex.QueryBuilder) => (c.principal.role === 'subscriber' ? scopeSubscriberColumn(c, b, 'cdrs.destination_subscriber_id') : scopeCustomerColumn(c, b, 'cdrs.destination_customer_id')));
+    });
+  },
+}, false);
+
+/* ---- voicemails -------------------------------------------------------------------- */
+
+export interface Voicemail extends Item {
+  id: number; subscriber_id: number; folder: string; caller: string; duration: number; received_at: string; is_read: boolean; audio_format: string; has_audio: boolean;
+}
+
+const VM_ITEM = object(
+  {
+    id: ID, subscriber_id: ID, folder: { type: 'string', enum: [...VOICEMAIL_FOLDERS] }, caller: S, duration: { type: 'integer' },
+    received_at: DATE_TIME, is_read: { type: 'boolean' }, audio_format: S, has_audio: { type: 'boolean', description: 'GET /api/voicemails/:id/recording returns it' },
+  },
+  ['id', 'subscriber_id', 'folder', 'caller', 'duration', 'received_at', 'is_read', 'audio_format', 'has_audio'],
+);
+const VM_BODY = object({ folder: { type: 'string', enum: [...VOICEMAIL_FOLDERS] }, is_read: { type: 'boolean' } }, ['folder', 'is_read']);
+
+function vmQuery(c: Ctx): Knex.QueryBuilder {
+  const qb = c.db('voicemail_messages as m')
+    .join('voicemail_boxes as b', 'b.id', 'm.box_id')
+    .select('m.id', 'b.subscriber_id', 'm.folder', 'm.caller', 'm.duration', 'm.received_at', 'm.is_read', 'm.audio_format', c.db.raw('m.audio IS NOT NULL AS has_audio'));
+  scopeSubscriberColumn(c, qb, 'b.subscriber_id');
+  return qb;
+}
+const vmItem = (r: Record<string, unknown>): Voicemail => ({
+  id: r.id as number, subscriber_id: r.subscriber_id as number, folder: r.folder as string, caller: r.caller as string, duration: r.duration as number,
+  received_at: iso(r.received_at as Date)!, is_read: Boolean(r.is_read), audio_format: r.audio_format as string, has_audio: Boolean(r.has_audio),
+});
+async function getVm(c: Ctx, id: number): Promise<Voicemail | undefined> {
+  const r = await vmQuery(c).where('m.id', id).first();
+  return r ? vmItem(r) : undefined;
+}
+
+export const voicemails: Resource<Voicemail> = {
+  name: 'voicemails',
+  entity: 'voicemail',
+  schemaId: 'Voicemail',
+  description: 'Voicemail messages (left by the appserver). Move between folders, mark read, delete. The recording: GET /api/voicemails/:id/recording.',
+  itemSchema: VM_ITEM,
+  replaceSchema: VM_BODY,
+  filters: { subscriber_id: ID, folder: { type: 'string', enum: [...VOICEMAIL_FOLDERS] }, is_read: { type: 'boolean' } },
+  sortable: ['id', 'received_at'],
+  roles: { list: ROLES.all, get: ROLES.all, update: ROLES.all, delete: ROLES.all },
+  async list(c, q) {
+    const qb = vmQuery(c);
+    if (q.filters.subscriber_id !== undefined) qb.where('b.subscriber_id', q.filters.subscriber_id as number);
+    if (q.filters.folder !== undefined) qb.where('m.folder', q.filters.folder as string);
+    if (q.filters.is_read !== undefined) qb.where('m.is_read', q.filters.is_read as boolean);
+    const [count] = await qb.clone().clearSelect().count({ n: '*' });
+    const rows = await qb.orderBy(`m.${q.order_by ?? 'id'}`, q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows);
+    return { total: Number(count?.n ?? 0), items: rows.map(vmItem) };
+  },
+  get: (c, id) => getVm(c, id as number),
+  async replace(c, id, body) {
+    await c.db('voicemail_messages').where('id', id).update({ folder: body.folder, is_read: body.is_read });
+    return (await getVm(c, id as number))!;
+  },
+  async remove(c, id) {
+    await c.db('voicemail_messages').where('id', id).delete();
+  },
+};
+
+/** GET /api/voicemails/:id/recording — the audio, with its format as content type. */
+export function registerVoicemailRecording(app: FastifyInstance, services: Services): void {
+  app.get('/api/voicemails/:id/recording', {
+    schema: {
+      tags: ['voicemails'], summary: 'The recording of a voicemail', params: object({ id: ID }, ['id']),
+      response: { 200: { description: 'audio (audio/wav, …)', content: { 'audio/*': { schema: { type: 'string', format: 'binary' } } } }, 404: { $ref: 'ApiError#' } },
+    },
+    handler: async (req, reply) => {
+      const c: Ctx = { db: services.db, principal: req.principal!, services, req };
+      const id = (req.params as { id: number }).id;
+      const qb = c.db('voicemail_messages as m').join('voicemail_boxes as b', 'b.id', 'm.box_id').where('m.id', id).first('m.audio', 'm.audio_format');
+      scopeSubscriberColumn(c, qb, 'b.subscriber_id');
+      const row = await qb;
+      if (!row?.audio) throw apiError('NGCP_API_NOT_FOUND', `voicemail ${id} has no recording`);
+      return reply.type(`audio/${row.audio_format === 'wav' ? 'wav' : row.audio_format}`).send(Buffer.from(row.audio));
+    },
+  });
+}
+
+/* ---- journal ----------------------------------------------------------------------- */
+
+interface JournalEntry extends Item { id: number; created_at: string; api_user_id: number | null; login: string; role: string; remote_addr: string | null; entity: string; entity_id: string; op: string; content: unknown }
+
+const J_ITEM = object(
+  {
+    id: ID, created_at: DATE_TIME, api_user_id: NID, login: S, role: S, remote_addr: nullable(S), entity: S, entity_id: S,
+    op: { type: 'string', enum: ['create', 'update', 'delete'] }, content: { description: 'the object after the change (before it, for delete)' },
+  },
+  ['id', 'created_at', 'api_user_id', 'login', 'role', 'remote_addr', 'entity', 'entity_id', 'op', 'content'],
+);
+const jItem = (r: Record<string, unknown>): JournalEntry => ({
+  id: r.id as number, created_at: iso(r.created_at as Date)!, api_user_id: (r.api_user_id as number | null) ?? null, login: r.login as string,
+  role: r.role as string, remote_addr: (r.remote_addr as string | null) ?? null, entity: r.entity as string, entity_id: r.entity_id as string,
+  op: r.op as string, content: r.content ? JSON.parse(r.content as string) : null,
+});
+
+export const journal: Resource<JournalEntry> = {
+  name: 'journal',
+  entity: 'journal',
+  schemaId: 'JournalEntry',
+  description: 'Audit journal: every change made through the API, who made it and from where. Read-only, admin only.',
+  itemSchema: J_ITEM,
+  filters: { entity: S, entity_id: S, op: { type: 'string', enum: ['create', 'update', 'delete'] }, login: S, api_user_id: ID, start: DATE_TIME, end: DATE_TIME },
+  sortable: ['id', 'created_at'],
+  roles: { list: ROLES.admin, get: ROLES.admin },
+  journal: false,
+  async list(c, q) {
+    const qb = c.db('journal');
+    const f = q.filters;
+    for (const k of ['entity', 'entity_id', 'op', 'login', 'api_user_id'] as const) if (f[k] !== undefined) qb.where(k, f[k] as string);
+    if (f.start !== undefined) qb.where('created_at', '>=', new Date(f.start as string));
+    if (f.end !== undefined) qb.where('created_at', '<', new Date(f.end as string));
+    const [count] = await qb.clone().count({ n: '*' });
+    const rows = await qb.orderBy(q.order_by ?? 'id', q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows);
+    return { total: Number(count?.n ?? 0), items: rows.map(jItem) };
+  },
+  async get(c, id) {
+    const r = await c.db('journal').where('id', id).first();
+    return r ? jItem(r) : undefined;
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * A REST resource is declared once — schemas, roles, and up to five operations — and
+ * `registerResource` turns it into routes (GET list/item, POST, PUT, PATCH, DELETE), with
+ * authorisation, validation, paging, the journal, change notifications and the OpenAPI entry.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Knex } from '@ngcp/db';
+import type { Principal, Role } from '../auth/principal.js';
+import type { JsonSchema } from '../http/schemas.js';
+import type { Services } from '../services.js';
+
+export type Op = 'list' | 'get' | 'create' | 'update' | 'delete';
+
+export interface Ctx {
+  /** the connection, or the transaction during a write */
+  db: Knex;
+  principal: Principal;
+  services: Services;
+  req: FastifyRequest;
+}
+
+export interface ListQuery {
+  page: number;
+  rows: number;
+  order_by?: string;
+  order_by_direction: 'asc' | 'desc';
+  /** the resource's own filter parameters, as given */
+  filters: Record<string, unknown>;
+}
+
+export interface Page<T> { total: number; items: T[] }
+
+export type Item = { id: number | string } & Record<string, unknown>;
+
+export interface Resource<T extends Item = Item> {
+  /** URL segment under /api/ */
+  name: string;
+  /** singular name in the journal and in change notifications */
+  entity: string;
+  /** OpenAPI component name of the item */
+  schemaId: string;
+  description: string;
+  itemSchema: JsonSchema;
+  /** POST body */
+  createSchema?: JsonSchema;
+  /** PUT body; PATCH results are validated against it too */
+  replaceSchema?: JsonSchema;
+  /** list filters (query parameters besides page/rows/order_by) */
+  filters?: Record<string, JsonSchema>;
+  sortable?: readonly string[];
+  idSchema?: JsonSchema;
+  roles: Partial<Record<Op, readonly Role[]>>;
+  /** publish changes on ngcp:changes (things the SIP daemons cache) */
+  notify?: boolean;
+  /** default true */
+  journal?: boolean;
+  list?(ctx: Ctx, q: ListQuery): Promise<Page<T>>;
+  get?(ctx: Ctx, id: T['id']): Promise<T | undefined>;
+  create?(ctx: Ctx, body: Record<string, unknown>): Promise<T>;
+  replace?(ctx: Ctx, id: T['id'], body: Record<string, unknown>, current: T): Promise<T>;
+  remove?(ctx: Ctx, id: T['id'], current: T): Promise<void>;
+  /** after a committed write (e.g. clear the auth cache) */
+  afterWrite?(services: Services, op: 'create' | 'update' | 'delete', item: T): void;
+  /** journal content for an item (default: the item itself) */
+  journalContent?(item: T): unknown;
+}
+
+export const ROLES = {
+  admin: ['admin'],
+  adminReseller: ['admin', 'reseller'],
+  all: ['admin', 'reseller', 'subscriber'],
+} as const satisfies Record<string, readonly Role[]>;
+
+/** Rows → API: 0/1 flags to booleans, dates to ISO strings. */
+export function iso(d: Date | string | null | undefined): string | null {
+  if (d == null) return null;
+  return (d instanceof Date ? d : new Date(d)).toISOString();
+}

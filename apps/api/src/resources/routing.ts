@@ -1,0 +1,196 @@
+/** Rewrite rule sets and rules, NCOS levels (with their patterns), peering groups, servers and rules. */
+import { validationError, type FieldError } from '../errors.js';
+import { ID, nullable, object, REGEX } from '../http/schemas.js';
+import { iso, ROLES, type Ctx, type Item, type Resource } from './resource.js';
+import { assertNotReferenced } from './preferences.js';
+import { tableResource } from './table-resource.js';
+
+/** 422 unless every given pattern compiles as an ECMAScript regex. */
+function checkRegexes(data: Record<string, unknown>, fields: string[]): void {
+  const errors: FieldError[] = [];
+  for (const f of fields) {
+    const v = data[f];
+    if (typeof v !== 'string') continue;
+    try {
+      new RegExp(v);
+    } catch (err) {
+      errors.push({ field: f, message: `is not a valid regular expression: ${(err as Error).message}` });
+    }
+  }
+  if (errors.length) throw validationError(errors);
+}
+
+const DESCRIPTION = nullable({ type: 'string', maxLength: 255 });
+const ADMIN_WRITE = { list: ROLES.adminReseller, get: ROLES.adminReseller, create: ROLES.admin, update: ROLES.admin, delete: ROLES.admin } as const;
+const ADMIN_ONLY = { list: ROLES.admin, get: ROLES.admin, create: ROLES.admin, update: ROLES.admin, delete: ROLES.admin } as const;
+
+export const rewriteRuleSets = tableResource({
+  name: 'rewriterulesets', entity: 'rewrite_rule_set', schemaId: 'RewriteRuleSet', table: 'rewrite_rule_sets',
+  description: 'Named sets of rewrite rules; assigned by the preference rewrite_rule_set_id (domain, subscriber, peer). Deleting a set deletes its rules.',
+  columns: {
+    name: { schema: { type: 'string', minLength: 1, maxLength: 127 }, required: true, filter: 'like', sortable: true },
+    description: { schema: DESCRIPTION },
+  },
+  roles: ADMIN_WRITE,
+  notify: true,
+  beforeDelete: (c, cur) => assertNotReferenced(c, 'rewrite_rule_sets', cur.id as number),
+});
+
+export const rewriteRules = tableResource({
+  name: 'rewriterules', entity: 'rewrite_rule', schemaId: 'RewriteRule', table: 'rewrite_rules',
+  description: 'Ordered regex match/replace on caller or callee, inbound or outbound. ECMAScript regex; $1… in the replacement. Lower priority runs first.',
+  columns: {
+    set_id: { schema: ID, required: true, filter: 'eq' },
+    direction: { schema: { type: 'string', enum: ['in', 'out'] }, required: true, filter: 'eq' },
+    field: { schema: { type: 'string', enum: ['caller', 'callee'] }, required: true, filter: 'eq' },
+    match_pattern: { schema: REGEX, required: true },
+    replace_pattern: { schema: { type: 'string', maxLength: 255 }, required: true },
+    description: { schema: DESCRIPTION },
+    priority: { schema: { type: 'integer', minimum: 0, maximum: 100000 }, default: 50, sortable: true },
+    enabled: { schema: { type: 'boolean' }, bool: true, default: true, filter: 'eq' },
+  },
+  roles: ADMIN_WRITE,
+  notify: true,
+  defaultOrder: 'priority',
+  prepare: (_c, data) => checkRegexes(data, ['match_pattern']),
+});
+
+export const peeringGroups = tableResource({
+  name: 'peeringgroups', entity: 'peering_group', schemaId: 'PeeringGroup', table: 'peering_groups',
+  description: 'Peering groups (carriers). Priority 1 is tried first among groups whose rules match equally long.',
+  columns: {
+    name: { schema: { type: 'string', minLength: 1, maxLength: 127 }, required: true, filter: 'like', sortable: true },
+    priority: { schema: { type: 'integer', minimum: 1, maximum: 9 }, default: 1, filter: 'eq', sortable: true },
+    description: { schema: DESCRIPTION },
+  },
+  roles: ADMIN_ONLY,
+  notify: true,
+  beforeDelete: (c, cur) => assertNotReferenced(c, 'peering_groups', cur.id as number),
+});
+
+const HOST = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9._:\\[\\]-]+$', description: 'IP address or host name' };
+
+export const peeringServers = tableResource({
+  name: 'peeringservers', entity: 'peering_server', schemaId: 'PeeringServer', table: 'peering_servers',
+  description: 'SIP servers of a peering group: weight for load sharing, probe = OPTIONS pings, enabled.',
+  columns: {
+    group_id: { schema: ID, required: true, filter: 'eq' },
+    name: { schema: { type: 'string', minLength: 1, maxLength: 127 }, required: true, filter: 'like', sortable: true },
+    host: { schema: HOST, required: true, filter: 'eq' },
+    port: { schema: { type: 'integer', minimum: 1, maximum: 65535 }, default: 5060 },
+    transport: { schema: { type: 'string', enum: ['udp', 'tcp', 'tls'] }, default: 'udp', filter: 'eq' },
+    weight: { schema: { type: 'integer', minimum: 0, maximum: 1000 }, default: 1 },
+    probe: { schema: { type: 'boolean' }, bool: true, default: false },
+    enabled: { schema: { type: 'boolean' }, bool: true, default: true, filter: 'eq' },
+  },
+  roles: ADMIN_ONLY,
+  notify: true,
+});
+
+export const peeringRules = tableResource({
+  name: 'peeringrules', entity: 'peering_rule', schemaId: 'PeeringRule', table: 'peering_rules',
+  description: 'Outbound rules: a call goes to the group when the callee starts with callee_prefix and caller/callee match the optional regexes; the longest prefix wins.',
+  columns: {
+    group_id: { schema: ID, required: true, filter: 'eq' },
+    callee_prefix: { schema: { type: 'string', maxLength: 64, pattern: '^[0-9+*#]*$' }, default: '', filter: 'eq', sortable: true },
+    caller_pattern: { schema: nullable(REGEX) },
+    callee_pattern: { schema: nullable(REGEX) },
+    description: { schema: DESCRIPTION },
+    enabled: { schema: { type: 'boolean' }, bool: true, default: true, filter: 'eq' },
+  },
+  roles: ADMIN_ONLY,
+  notify: true,
+  prepare: (_c, data) => checkRegexes(data, ['caller_pattern', 'callee_pattern']),
+});
+
+/* ---- NCOS levels: a level plus its prefix patterns, as one object ---------------------- */
+
+interface NcosPattern { prefix: string; action: 'allow' | 'deny'; description: string | null }
+export interface NcosLevel extends Item {
+  id: number; level: string; description: string | null; default_action: 'allow' | 'deny'; patterns: NcosPattern[]; created_at: string; updated_at: string;
+}
+
+const PATTERN = object(
+  { prefix: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[0-9+*#]+$' }, action: { type: 'string', enum: ['allow', 'deny'] }, description: DESCRIPTION },
+  ['prefix', 'action'],
+);
+const NCOS_BODY = object(
+  {
+    level: { type: 'string', minLength: 1, maxLength: 127 },
+    description: DESCRIPTION,
+    default_action: { type: 'string', enum: ['allow', 'deny'], default: 'allow', description: 'when no pattern matches' },
+    patterns: { type: 'array', items: PATTERN, maxItems: 1000, default: [], description: 'the longest matching prefix decides' },
+  },
+  ['level'],
+);
+const NCOS_ITEM = object(
+  { id: ID, ...(NCOS_BODY.properties as Record<string, Record<string, unknown>>), created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' } },
+  ['id', 'level', 'description', 'default_action', 'patterns', 'created_at', 'updated_at'],
+);
+
+async function withPatterns(c: Ctx, rows: Record<string, unknown>[]): Promise<NcosLevel[]> {
+  const ids = rows.map((r) => r.id as number);
+  const pats: { level_id: number; prefix: string; action: 'allow' | 'deny'; description: string | null }[] = ids.length
+    ? await c.db('ncos_patterns').whereIn('level_id', ids).orderBy(['level_id', 'prefix'])
+    : [];
+  return rows.map((r) => ({
+    id: r.id as number, level: r.level as string, description: (r.description as string | null) ?? null, default_action: r.default_action as 'allow' | 'deny',
+    patterns: pats.filter((p) => p.level_id === r.id).map((p) => ({ prefix: p.prefix, action: p.action, description: p.description })),
+    created_at: iso(r.created_at as Date)!, updated_at: iso(r.updated_at as Date)!,
+  }));
+}
+
+async function getLevel(c: Ctx, id: number): Promise<NcosLevel | undefined> {
+  const row = await c.db('ncos_levels').where('id', id).first();
+  return row ? (await withPatterns(c, [row]))[0] : undefined;
+}
+
+async function writeLevel(c: Ctx, id: number | undefined, body: Record<string, unknown>): Promise<number> {
+  const patterns = (body.patterns as NcosPattern[] | undefined) ?? [];
+  const seen = new Set<string>();
+  const dups: FieldError[] = [];
+  patterns.forEach((p, i) => {
+    if (seen.has(p.prefix)) dups.push({ field: `patterns/${i}/prefix`, message: 'is listed twice' });
+    seen.add(p.prefix);
+  });
+  if (dups.length) throw validationError(dups);
+  const row = { level: body.level, description: body.description ?? null, default_action: body.default_action ?? 'allow' };
+  let levelId = id;
+  if (levelId === undefined) [levelId] = (await c.db('ncos_levels').insert(row)) as [number];
+  else {
+    await c.db('ncos_levels').where('id', levelId).update(row);
+    await c.db('ncos_patterns').where('level_id', levelId).delete();
+  }
+  if (patterns.length) {
+    await c.db('ncos_patterns').insert(patterns.map((p) => ({ level_id: levelId, prefix: p.prefix, action: p.action, description: p.description ?? null })));
+  }
+  return levelId;
+}
+
+export const ncosLevels: Resource<NcosLevel> = {
+  name: 'ncoslevels',
+  entity: 'ncos_level',
+  schemaId: 'NcosLevel',
+  description: 'NCOS levels: outbound call restrictions by callee prefix, assigned by the preferences ncos_id / adm_ncos_id.',
+  itemSchema: NCOS_ITEM,
+  createSchema: NCOS_BODY,
+  replaceSchema: NCOS_BODY,
+  filters: { level: { type: 'string', description: 'level; * matches anything' } },
+  sortable: ['id', 'level'],
+  roles: ADMIN_WRITE,
+  notify: true,
+  async list(c, q) {
+    const qb = c.db('ncos_levels');
+    if (q.filters.level !== undefined) qb.where('level', 'like', String(q.filters.level).replace(/[\\%_]/g, (x) => `\\${x}`).replace(/\*/g, '%'));
+    const [count] = await qb.clone().count({ n: '*' });
+    const rows = await qb.orderBy(q.order_by ?? 'id', q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows);
+    return { total: Number(count?.n ?? 0), items: await withPatterns(c, rows) };
+  },
+  get: (c, id) => getLevel(c, id as number),
+  create: async (c, body) => (await getLevel(c, await writeLevel(c, undefined, body)))!,
+  replace: async (c, id, body) => (await getLevel(c, await writeLevel(c, id as number, body)))!,
+  async remove(c, id) {
+    await assertNotReferenced(c, 'ncos_levels', id as number);
+    await c.db('ncos_levels').where('id', id).delete();
+  },
+};

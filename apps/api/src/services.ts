@@ -1,0 +1,20 @@
+/** What the request handlers share: connections, config, auth and the change notifier. */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Knex } from '@ngcp/db';
+import type { Redis } from 'ioredis';
+import type { ApiConfig } from './config.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { BruteForceGuard } from './auth/bruteforce.js';
+import type { Notifier } from './notifier.js';
+import type { Metrics } from './metrics.js';
+
+export interface Services {
+  config: ApiConfig;
+  db: Knex;
+  redis: Redis;
+  auth: Authenticator;
+  guard: BruteForceGuard;
+  notifier: Notifier;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+}

@@ -1,0 +1,250 @@
+/** Auth, roles, errors, validation, paging, OpenAPI, notifications, journal, brute force, logs. */
+import { Writable } from 'node:stream';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { CHANGES_CHANNEL } from '@ngcp/db';
+import { ERRORS } from '../src/errors.js';
+import { RESOURCES } from '../src/resources/index.js';
+import { ADMIN, basic, call, createApiUser, uniq, useApi } from './helpers.js';
+
+const logLines: string[] = [];
+const sink = new Writable({
+  write(chunk, _enc, cb) {
+    logLines.push(String(chunk));
+    cb();
+  },
+});
+const h = useApi(
+  { log: { level: 'info', requests: true }, bruteforce: { slow_after: 2, delay_ms: 20, max_delay_ms: 50, ban_after: 4, ban_s: 60, window_s: 60 } },
+  { logger: pino({ level: 'info', redact: { paths: ['req.headers.authorization', '*.password'], censor: '[redacted]' } }, sink) },
+);
+const app = () => h().app;
+let ipSeq = 10;
+const freshIp = () => `192.0.2.${ipSeq++}`;
+
+describe('authentication', () => {
+  it('401 without credentials, with a challenge and the one error shape', async () => {
+    const res = await call(app(), 'GET', '/api/domains', { auth: null });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Basic realm="ngcp", Bearer/);
+    expect(res.data).toEqual({ statusCode: 401, code: 'NGCP_API_UNAUTHORIZED', error: 'Unauthorized', message: ERRORS.NGCP_API_UNAUTHORIZED.message });
+  });
+
+  it('401 for a wrong password, an unknown user, garbage and unknown schemes', async () => {
+    for (const auth of [basic(ADMIN.login, 'wrong'), basic('nobody', 'x'), 'Basic !!!', 'Digest foo', 'Bearer short']) {
+      const res = await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: freshIp() });
+      expect(res.statusCode, auth).toBe(401);
+      expect(JSON.parse(res.body).code).toMatch(/^NGCP_API_(BAD_CREDENTIALS|UNAUTHORIZED)$/);
+    }
+  });
+
+  it('bearer tokens: created once, usable, listed without the secret, revocable, expiring', async () => {
+    const created = await call(app(), 'POST', '/api/tokens', { body: { name: 'oss' } });
+    expect(created.statusCode).toBe(201);
+    const token = created.data.token as string;
+    expect(token).toMatch(/^[\w-]{43}$/);
+    const bearer = `Bearer ${token}`;
+    expect((await call(app(), 'GET', '/api/domains', { auth: bearer })).statusCode).toBe(200);
+    const list = await call(app(), 'GET', '/api/tokens');
+    expect(list.body).not.toContain(token);
+    expect(list.data.items.some((t: { id: number }) => t.id === created.data.id)).toBe(true);
+    const stored = await h().db('api_tokens').where('id', created.data.id).first();
+    expect(JSON.stringify(stored)).not.toContain(token);
+    const journal = await call(app(), 'GET', '/api/journal', { query: { entity: 'api_token', entity_id: String(created.data.id) } });
+    expect(journal.body).not.toContain(token);
+    expect((await call(app(), 'DELETE', `/api/tokens/${created.data.id}`)).statusCode).toBe(204);
+    expect((await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: bearer }, remoteAddress: freshIp() })).statusCode).toBe(401);
+    const short = await call(app(), 'POST', '/api/tokens', { body: { expires_in: 60 } });
+    await h().db('api_tokens').where('id', short.data.id).update({ expires_at: new Date(Date.now() - 1000) });
+    expect((await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: `Bearer ${short.data.token}` }, remoteAddress: freshIp() })).statusCode).toBe(401);
+  });
+
+  it('inactive API users cannot log in; an admin manages API users (password write-only)', async () => {
+    const login = uniq('op');
+    const created = await call(app(), 'POST', '/api/apiusers', { body: { login, password: 'operator-pw', role: 'admin' } });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).not.toContain('operator-pw');
+    expect(created.data).toMatchObject({ login, role: 'admin', is_active: true, reseller_id: null });
+    const auth = basic(login, 'operator-pw');
+    expect((await call(app(), 'GET', '/api/domains', { auth })).statusCode).toBe(200);
+    const off = await call(app(), 'PATCH', `/api/apiusers/${created.data.id}`, { patch: true, body: [{ op: 'replace', path: '/is_active', value: false }] });
+    expect(off.statusCode).toBe(200);
+    expect((await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: freshIp() })).statusCode).toBe(401);
+    const bad = await call(app(), 'POST', '/api/apiusers', { body: { login: uniq('r'), password: 'reseller-pw', role: 'reseller' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields[0].field).toBe('reseller_id');
+    const self = (await h().db('api_users').where('login', ADMIN.login).first()).id;
+    expect((await call(app(), 'DELETE', `/api/apiusers/${self}`)).statusCode).toBe(403);
+    expect((await call(app(), 'GET', '/api/apiusers')).body).not.toMatch(/password/);
+  });
+});
+
+describe('roles', () => {
+  it('403 for a role that may not do something, with the stable code', async () => {
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('rs');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+    const auth = basic(login, 'reseller-pw');
+    for (const [method, url, body] of [
+      ['GET', '/api/journal'], ['GET', '/api/peeringgroups'], ['POST', '/api/peeringgroups', { name: 'x' }], ['GET', '/api/apiusers'],
+      ['GET', '/api/bannedips'], ['POST', '/api/preferencedefs', { attribute: 'x', data_type: 'int', levels: ['domain'] }], ['GET', '/api/metrics'],
+    ] as [string, string, unknown?][]) {
+      const res = await call(app(), method, url, { auth, ...(body ? { body } : {}) });
+      expect(res.statusCode, `${method} ${url}`).toBe(403);
+      expect(res.data.code).toBe('NGCP_API_FORBIDDEN');
+    }
+    expect((await call(app(), 'GET', '/api/preferencedefs', { auth })).statusCode).toBe(200);
+  });
+});
+
+describe('errors', () => {
+  it('404 for an unknown route and id, 405 with Allow, 400 for broken JSON, 415, 413', async () => {
+    const route = await call(app(), 'GET', '/api/nothing');
+    expect(route.statusCode).toBe(404);
+    expect(route.data.code).toBe('NGCP_API_ROUTE_NOT_FOUND');
+    expect((await call(app(), 'GET', '/api/domains/999999')).data.code).toBe('NGCP_API_NOT_FOUND');
+    expect((await call(app(), 'GET', '/api/domains/abc')).statusCode).toBe(404);
+    const m = await call(app(), 'POST', '/api/cdrs', { body: {} });
+    expect(m.statusCode).toBe(405);
+    expect(m.headers.allow).toBe('GET');
+    expect(m.data.code).toBe('NGCP_API_METHOD_NOT_ALLOWED');
+    expect((await call(app(), 'DELETE', '/api/journal/1')).headers.allow).toBe('GET');
+    const broken = await call(app(), 'POST', '/api/domains', { body: '{"domain":' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.data.code).toBe('NGCP_API_BAD_REQUEST');
+    const xml = await call(app(), 'POST', '/api/domains', { body: '<domain/>', headers: { 'content-type': 'application/xml' } });
+    expect(xml.statusCode).toBe(415);
+    const big = await call(app(), 'POST', '/api/domains', { body: { domain: 'x'.repeat(300_000) } });
+    expect(big.statusCode).toBe(413);
+    for (const r of [route, m, broken, xml, big]) expect(Object.keys(r.data).sort()).toEqual(['code', 'error', 'message', 'statusCode']);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('/api/docs is public, valid OpenAPI 3.1, and documents every resource with its schemas', async () => {
+    const res = await call(app(), 'GET', '/api/docs', { auth: null });
+    expect(res.statusCode).toBe(200);
+    const doc = res.data;
+    expect(doc.openapi).toBe('3.1.0');
+    await SwaggerParser.validate(structuredClone(doc));
+    for (const r of RESOURCES) {
+      expect(doc.paths[`/api/${r.name}`], r.name).toBeDefined();
+      expect(doc.paths[`/api/${r.name}/{id}`].get, r.name).toBeDefined();
+      expect(doc.components.schemas[r.schemaId], r.schemaId).toBeDefined();
+    }
+    const post = doc.paths['/api/subscribers'].post;
+    expect(post.requestBody.content['application/json'].schema.required).toEqual(['domain', 'username', 'password']);
+    expect(post.responses['201']).toBeDefined();
+    expect(post.responses['422']).toBeDefined();
+    expect(doc.paths['/api/subscribers/{id}'].patch.requestBody.content['application/json-patch+json']).toBeDefined();
+    expect(JSON.stringify(doc.components.schemas.Subscriber)).not.toMatch(/password|ha1/);
+    expect(doc.components.securitySchemes).toMatchObject({ basicAuth: { scheme: 'basic' }, bearerAuth: { scheme: 'bearer' } });
+  });
+});
+
+describe('change notifications and journal', () => {
+  it('every committed change of routing data is published on ngcp:changes and journaled', async () => {
+    const sub = new Redis(h().redis.options.port!, h().redis.options.host!);
+    const got: unknown[] = [];
+    await sub.subscribe(CHANGES_CHANNEL);
+    sub.on('message', (_ch, msg) => got.push(JSON.parse(msg)));
+    const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('n')}.example` } });
+    await call(app(), 'PATCH', `/api/domains/${d.data.id}`, { patch: true, body: [{ op: 'add', path: '/description', value: 'x' }] });
+    await call(app(), 'DELETE', `/api/domains/${d.data.id}`);
+    await call(app(), 'POST', '/api/domains', { body: { domain: 'invalid domain' } }); // refused: no notification
+    await new Promise((r) => setTimeout(r, 100));
+    await sub.quit();
+    const mine = got.filter((n) => (n as { id: number }).id === d.data.id && (n as { entity: string }).entity === 'domain');
+    expect(mine.map((n) => (n as { op: string }).op)).toEqual(['create', 'update', 'delete']);
+    expect(mine[0]).toMatchObject({ entity: 'domain', id: d.data.id, op: 'create', ts: expect.any(Number) });
+    const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'domain', entity_id: String(d.data.id) } });
+    expect(j.data.items.map((e: { op: string }) => e.op)).toEqual(['create', 'update', 'delete']);
+    expect(j.data.items[1]).toMatchObject({ login: ADMIN.login, role: 'admin', content: { description: 'x' } });
+    expect(j.data.items[2].content.domain).toBe(d.data.domain);
+  });
+
+  it('a Redis outage does not fail the write', async () => {
+    const broken = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    broken.on('error', () => {});
+    const { Notifier } = await import('../src/notifier.js');
+    const errors: unknown[] = [];
+    const n = new Notifier(broken, (e) => errors.push(e));
+    n.publish('domain', 1, 'create');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(n.stats).toEqual({ published: 0, failed: 1 });
+    broken.disconnect();
+  });
+});
+
+describe('brute force', () => {
+  it('slows down repeated failures, then refuses with 429 + Retry-After, even with good credentials; the ban is stored in Redis', async () => {
+    const ip = freshIp();
+    const hit = (auth: string) => app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: ip });
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = Date.now();
+      const r = await hit(basic(ADMIN.login, `wrong${i}`));
+      times.push(Date.now() - t);
+      expect(r.statusCode).toBe(401);
+    }
+    expect(times[2]).toBeGreaterThanOrEqual(18); // third failure is held back (slow_after 2, delay 20 ms)
+    const banned = await hit(basic(ADMIN.login, 'wrong3'));
+    expect(banned.statusCode).toBe(429);
+    expect(banned.headers['retry-after']).toBe('60');
+    expect(JSON.parse(banned.body).code).toBe('NGCP_API_TOO_MANY_ATTEMPTS');
+    const good = await hit(basic(ADMIN.login, ADMIN.password));
+    expect(good.statusCode).toBe(429);
+    expect(Number(good.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await h().redis.ttl(`apiban:${ip}`)).toBeGreaterThan(50);
+    // other addresses are unaffected
+    expect((await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: basic(ADMIN.login, ADMIN.password) }, remoteAddress: freshIp() })).statusCode).toBe(200);
+    // a restarted API takes the ban over from Redis
+    const { BruteForceGuard } = await import('../src/auth/bruteforce.js');
+    const g = new BruteForceGuard(h().config.bruteforce, h().redis);
+    expect(await g.loadBans()).toBeGreaterThanOrEqual(1);
+    expect(g.bannedFor(ip)).toBeGreaterThan(50);
+    await g.unban(ip);
+    expect(await h().redis.exists(`apiban:${ip}`)).toBe(0);
+  });
+});
+
+describe('logs', () => {
+  it('never contain passwords, hashes or the Authorization header', async () => {
+    const secret = 'log-test-secret-pw';
+    const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('l')}.example` } });
+    await call(app(), 'POST', '/api/subscribers', { body: { domain: d.data.domain, username: 'logme', password: secret, webpassword: `${secret}-web` } });
+    await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: basic(ADMIN.login, secret) }, remoteAddress: freshIp() });
+    const all = logLines.join('');
+    expect(all).toContain('api login failed');
+    expect(all).toContain('"statusCode"');
+    expect(all).not.toContain(secret);
+    expect(all).not.toContain(Buffer.from(`${ADMIN.login}:${secret}`).toString('base64'));
+    expect(all).not.toContain(Buffer.from(`${ADMIN.login}:${ADMIN.password}`).toString('base64'));
+    expect(all).not.toMatch(/ha1|password_hash/);
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests, logins, notifications', async () => {
+    const m = await call(app(), 'GET', '/api/metrics');
+    expect(m.statusCode).toBe(200);
+    expect(m.data.requests.total).toBeGreaterThan(10);
+    expect(m.data.auth.cacheHits).toBeGreaterThan(0);
+    expect(m.data.notifications.published).toBeGreaterThan(0);
+    expect(m.data.db_pool).toMatchObject({ used: expect.any(Number) });
+  });
+});
+
+describe('loggableError', () => {
+  it('drops the SQL (with its values) of database errors', async () => {
+    const { loggableError } = await import('../src/app.js');
+    const err = Object.assign(new Error("insert into subscribers (ha1_md5) values ('0123456789abcdef') - Table is full"), {
+      code: 'ER_RECORD_FILE_FULL', errno: 1114, sqlState: 'HY000', sqlMessage: 'The table is full', sql: "insert into subscribers (ha1_md5) values ('0123456789abcdef')",
+    });
+    const out = JSON.stringify(loggableError(err));
+    expect(out).not.toContain('0123456789abcdef');
+    expect(out).toContain('The table is full');
+  });
+});

@@ -1,0 +1,157 @@
+/** cdrs, voicemails, journal; live views from Redis: registrations, calls, bannedips, bannedusers. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { insertCdr, insertVoicemail, redisKeys, type LocationBinding } from '@ngcp/db';
+import { basic, call, createApiUser, uniq, useApi } from './helpers.js';
+
+const h = useApi();
+const app = () => h().app;
+let domain: string;
+let alice: { id: number };
+let bob: { id: number };
+let aliceAuth: string;
+let custA: number;
+let resellerAuth: string;
+
+beforeAll(async () => {
+  domain = `${uniq('c')}.example`;
+  await call(app(), 'POST', '/api/domains', { body: { domain } });
+  const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+  custA = (await call(app(), 'POST', '/api/customers', { body: { name: 'A', reseller_id: r.data.id } })).data.id;
+  alice = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'alice', password: 'secret1', webpassword: 'alice-web-pw', customer_id: custA } })).data;
+  bob = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'bob', password: 'secret1' } })).data;
+  aliceAuth = basic(`alice@${domain}`, 'alice-web-pw');
+  const login = uniq('rs');
+  await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+  resellerAuth = basic(login, 'reseller-pw');
+});
+
+describe('cdrs', () => {
+  it('read-only list with filters, time range and per-role visibility', async () => {
+    const base = { call_status: 'ok' as const, call_code: '200', source_domain: domain, destination_domain: domain };
+    await insertCdr(h().db, { ...base, call_id: 'c1', source_subscriber_id: alice.id, source_customer_id: custA, destination_subscriber_id: bob.id, init_time: new Date('2024-05-01T10:00:00Z'), duration: 61.25 });
+    await insertCdr(h().db, { ...base, call_id: 'c2', source_subscriber_id: bob.id, destination_subscriber_id: alice.id, destination_customer_id: custA, init_time: new Date('2024-05-02T10:00:00Z'), call_status: 'busy', call_code: '486' });
+    await insertCdr(h().db, { ...base, call_id: 'c3', source_subscriber_id: bob.id, destination_user_in: '4930999', init_time: new Date('2024-05-03T10:00:00Z'), call_status: 'noanswer', call_code: '480' });
+    const all = await call(app(), 'GET', '/api/cdrs', { query: { rows: 100 } });
+    expect(all.data.total_count).toBe(3);
+    expect(all.data.items[0]).toMatchObject({ call_id: 'c1', duration: 61.25, init_time: '2024-05-01T10:00:00.000Z', start_time: null, call_type: 'call' });
+    expect((await call(app(), 'GET', '/api/cdrs', { query: { call_status: 'busy' } })).data.items.map((c: { call_id: string }) => c.call_id)).toEqual(['c2']);
+    expect((await call(app(), 'GET', '/api/cdrs', { query: { start: '2024-05-02T00:00:00Z', end: '2024-05-03T00:00:00Z' } })).data.items.map((c: { call_id: string }) => c.call_id)).toEqual(['c2']);
+    const desc = await call(app(), 'GET', '/api/cdrs', { query: { order_by: 'init_time', order_by_direction: 'desc', rows: 1 } });
+    expect(desc.data.items[0].call_id).toBe('c3');
+    expect((await call(app(), 'GET', '/api/cdrs', { query: { subscriber_id: alice.id } })).data.total_count).toBe(2);
+    // alice sees her two calls, the reseller the calls of its customer, nobody may write
+    expect((await call(app(), 'GET', '/api/cdrs', { auth: aliceAuth })).data.items.map((c: { call_id: string }) => c.call_id)).toEqual(['c1', 'c2']);
+    expect((await call(app(), 'GET', '/api/cdrs', { auth: resellerAuth })).data.items.map((c: { call_id: string }) => c.call_id)).toEqual(['c1', 'c2']);
+    const c3 = all.data.items[2].id;
+    expect((await call(app(), 'GET', `/api/cdrs/${c3}`, { auth: aliceAuth })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', `/api/cdrs/${c3}`)).statusCode).toBe(200);
+    expect((await call(app(), 'PUT', `/api/cdrs/${c3}`, { body: {} })).statusCode).toBe(405);
+    expect((await call(app(), 'DELETE', `/api/cdrs/${c3}`)).statusCode).toBe(405);
+    expect((await call(app(), 'GET', '/api/cdrs', { query: { start: 'yesterday' } })).statusCode).toBe(422);
+  });
+});
+
+describe('voicemails', () => {
+  it('list, read, move, mark read, fetch the recording, delete — own messages only', async () => {
+    const m1 = await insertVoicemail(h().db, alice.id, { caller: '4930111', duration: 12, audio: Buffer.from('RIFF....WAVE') });
+    const m2 = await insertVoicemail(h().db, bob.id, { caller: '4930222', duration: 3 });
+    const mine = await call(app(), 'GET', '/api/voicemails', { auth: aliceAuth });
+    expect(mine.data.items).toEqual([expect.objectContaining({ id: m1, subscriber_id: alice.id, folder: 'INBOX', is_read: false, caller: '4930111', duration: 12, has_audio: true })]);
+    expect((await call(app(), 'GET', `/api/voicemails/${m2}`, { auth: aliceAuth })).statusCode).toBe(404);
+    const moved = await call(app(), 'PATCH', `/api/voicemails/${m1}`, { auth: aliceAuth, patch: true, body: [{ op: 'replace', path: '/folder', value: 'Old' }, { op: 'replace', path: '/is_read', value: true }] });
+    expect(moved.data).toMatchObject({ folder: 'Old', is_read: true });
+    const bad = await call(app(), 'PUT', `/api/voicemails/${m1}`, { auth: aliceAuth, body: { folder: 'Spam', is_read: true } });
+    expect(bad.statusCode).toBe(422);
+    expect((await call(app(), 'PATCH', `/api/voicemails/${m1}`, { auth: aliceAuth, patch: true, body: [{ op: 'replace', path: '/caller', value: 'x' }] })).statusCode).toBe(422);
+    expect((await call(app(), 'GET', '/api/voicemails', { query: { subscriber_id: alice.id, folder: 'Old' } })).data.total_count).toBe(1);
+    const rec = await app().inject({ method: 'GET', url: `/api/voicemails/${m1}/recording`, headers: { authorization: aliceAuth } });
+    expect(rec.statusCode).toBe(200);
+    expect(rec.headers['content-type']).toBe('audio/wav');
+    expect(rec.body).toBe('RIFF....WAVE');
+    expect((await app().inject({ method: 'GET', url: `/api/voicemails/${m2}/recording`, headers: { authorization: aliceAuth } })).statusCode).toBe(404);
+    expect((await call(app(), 'POST', '/api/voicemails', { body: {} })).statusCode).toBe(405);
+    expect((await call(app(), 'DELETE', `/api/voicemails/${m1}`, { auth: aliceAuth })).statusCode).toBe(204);
+    expect((await call(app(), 'GET', `/api/voicemails/${m1}`)).statusCode).toBe(404);
+  });
+});
+
+describe('journal', () => {
+  it('records who changed what, filterable; admin only; read-only', async () => {
+    const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('j')}.example` } });
+    const res = await call(app(), 'GET', '/api/journal', { query: { entity: 'domain', entity_id: String(d.data.id), op: 'create' } });
+    expect(res.data.items).toEqual([expect.objectContaining({ entity: 'domain', entity_id: String(d.data.id), op: 'create', login: 'admin', role: 'admin', remote_addr: '127.0.0.1', content: d.data })]);
+    const one = await call(app(), 'GET', `/api/journal/${res.data.items[0].id}`);
+    expect(one.data.content).toEqual(d.data);
+    const subJournal = await call(app(), 'GET', '/api/journal', { query: { entity: 'subscriber', entity_id: String(alice.id) } });
+    expect(subJournal.body).not.toMatch(/password|ha1|secret1/);
+    expect((await call(app(), 'GET', '/api/journal', { auth: aliceAuth })).statusCode).toBe(403);
+    expect((await call(app(), 'POST', '/api/journal', { body: {} })).statusCode).toBe(405);
+  });
+});
+
+describe('live views from Redis', () => {
+  const binding = (contact: string, inS: number): LocationBinding => ({
+    contact, expires: Math.floor(Date.now() / 1000) + inS, q: 1, user_agent: 'softphone/1.0', received: 'udp:198.51.100.7:5060',
+    path: ['<sip:lb@127.0.0.1;lr;received=sip:198.51.100.7:5060>'], socket: 'udp:127.0.0.1:5062', call_id: 'reg-1', cseq: 3,
+  });
+
+  it('registrations: current contacts only, per-role visibility', async () => {
+    const r = h().redis;
+    const aAor = `alice@${domain}`;
+    await r.hset(redisKeys.location(aAor), 'sip:alice@198.51.100.7:5060', JSON.stringify(binding('sip:alice@198.51.100.7:5060', 300)),
+      'sip:alice@10.0.0.9', JSON.stringify(binding('sip:alice@10.0.0.9', -5)));
+    await r.hset(redisKeys.location(`bob@${domain}`), 'sip:bob@198.51.100.8', JSON.stringify(binding('sip:bob@198.51.100.8', 100)));
+    await r.hset(redisKeys.location('ghost@elsewhere.example'), 'sip:g@x', JSON.stringify(binding('sip:g@x', 100)));
+    const all = await call(app(), 'GET', '/api/registrations', { query: { domain } });
+    expect(all.statusCode).toBe(200);
+    expect(all.data.items.map((x: { id: string }) => x.id)).toEqual([aAor, `bob@${domain}`]);
+    const a = all.data.items[0];
+    expect(a).toMatchObject({ aor: aAor, username: 'alice', domain, subscriber_id: alice.id });
+    expect(a.contacts).toHaveLength(1); // the expired one is not shown
+    expect(a.contacts[0]).toMatchObject({ contact: 'sip:alice@198.51.100.7:5060', received: 'udp:198.51.100.7:5060', q: 1, cseq: 3, path: [expect.stringContaining('lb@')] });
+    expect(a.contacts[0].expires_in).toBeGreaterThan(290);
+    expect((await call(app(), 'GET', `/api/registrations/${encodeURIComponent(aAor)}`)).data.id).toBe(aAor);
+    expect((await call(app(), 'GET', '/api/registrations', { query: { subscriber_id: bob.id } })).data.items.map((x: { id: string }) => x.id)).toEqual([`bob@${domain}`]);
+    expect((await call(app(), 'GET', '/api/registrations/ghost%40elsewhere.example')).data.subscriber_id).toBeNull();
+    expect((await call(app(), 'GET', '/api/registrations', { auth: aliceAuth })).data.items.map((x: { id: string }) => x.id)).toEqual([aAor]);
+    expect((await call(app(), 'GET', `/api/registrations/${encodeURIComponent(`bob@${domain}`)}`, { auth: aliceAuth })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', '/api/registrations', { auth: resellerAuth })).data.items.map((x: { id: string }) => x.id)).toEqual([aAor]);
+    expect((await call(app(), 'GET', '/api/registrations/nobody%40nowhere')).statusCode).toBe(404);
+    expect((await call(app(), 'DELETE', `/api/registrations/${encodeURIComponent(aAor)}`)).statusCode).toBe(405);
+  });
+
+  it('calls: active calls with typed fields, per-role visibility', async () => {
+    const r = h().redis;
+    const now = Math.floor(Date.now() / 1000);
+    await r.hset(redisKeys.call('call-1@x'), { call_id: 'call-1@x', caller: '4930111', callee: '4930222', state: 'answered', start_time: String(now - 30), answer_time: String(now - 25), caller_subscriber_id: String(alice.id), customer_id: String(custA), node: 'sp1' });
+    await r.hset(redisKeys.call('call-2@x'), { call_id: 'call-2@x', caller: '4930333', callee: '447700900123', state: 'ringing', start_time: String(now - 2), caller_subscriber_id: String(bob.id), peer: 'carrier-a' });
+    const all = await call(app(), 'GET', '/api/calls');
+    expect(all.data.items).toHaveLength(2);
+    expect(all.data.items[0]).toMatchObject({ id: 'call-1@x', state: 'answered', caller_subscriber_id: alice.id, customer_id: custA, callee_subscriber_id: null, node: 'sp1' });
+    expect(all.data.items[0].answer_time).toBe(new Date((now - 25) * 1000).toISOString());
+    expect((await call(app(), 'GET', '/api/calls', { query: { state: 'ringing' } })).data.items.map((c: { id: string }) => c.id)).toEqual(['call-2@x']);
+    expect((await call(app(), 'GET', '/api/calls', { auth: aliceAuth })).data.items.map((c: { id: string }) => c.id)).toEqual(['call-1@x']);
+    expect((await call(app(), 'GET', '/api/calls', { auth: resellerAuth })).data.items.map((c: { id: string }) => c.id)).toEqual(['call-1@x']);
+    expect((await call(app(), 'GET', '/api/calls/call-2%40x', { auth: aliceAuth })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', '/api/calls/call-2%40x')).data.peer).toBe('carrier-a');
+  });
+
+  it('banned IPs and users: list with remaining time, DELETE unbans (journaled), admin only', async () => {
+    const r = h().redis;
+    await r.set(redisKeys.ipBan('198.51.100.66'), JSON.stringify({ reason: 'flood', banned_at: 1700000000, count: 500 }), 'EX', 300);
+    await r.set(redisKeys.userBan(`bob@${domain}`), JSON.stringify({ reason: 'auth failures', banned_at: 1700000000, count: 10 }), 'EX', 120);
+    const ips = await call(app(), 'GET', '/api/bannedips');
+    expect(ips.data.items).toEqual([{ id: '198.51.100.66', reason: 'flood', banned_at: '2023-11-14T22:13:20.000Z', count: 500, expires_in: expect.any(Number) }]);
+    expect(ips.data.items[0].expires_in).toBeGreaterThan(290);
+    const users = await call(app(), 'GET', '/api/bannedusers');
+    expect(users.data.items[0]).toMatchObject({ id: `bob@${domain}`, reason: 'auth failures' });
+    expect((await call(app(), 'GET', '/api/bannedips', { auth: resellerAuth })).statusCode).toBe(403);
+    expect((await call(app(), 'DELETE', '/api/bannedips/198.51.100.66', { auth: aliceAuth })).statusCode).toBe(403);
+    expect((await call(app(), 'DELETE', '/api/bannedips/198.51.100.66')).statusCode).toBe(204);
+    expect(await r.exists(redisKeys.ipBan('198.51.100.66'))).toBe(0);
+    expect((await call(app(), 'DELETE', '/api/bannedips/198.51.100.66')).statusCode).toBe(404);
+    expect((await call(app(), 'DELETE', `/api/bannedusers/${encodeURIComponent(`bob@${domain}`)}`)).statusCode).toBe(204);
+    const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'ipban', entity_id: '198.51.100.66' } });
+    expect(j.data.items[0]).toMatchObject({ op: 'delete', content: { reason: 'flood' } });
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * The Redis contract between the SIP daemons (writers) and the API (reader of the live
+ * views, publisher of changes). Documented in packages/db/REDIS.md; change both together.
+ */
+
+/** Pub/sub channel for provisioning changes. Payload: JSON `ChangeNotification`. */
+export const CHANGES_CHANNEL = 'ngcp:changes';
+
+export type ChangeOp = 'create' | 'update' | 'delete';
+
+export interface ChangeNotification {
+  /** singular entity name, e.g. 'subscriber', 'domain', 'subscriber_preferences', 'peering_server' */
+  entity: string;
+  /** id of the changed object (for preferences/call forwards: the owner's id) */
+  id: number | string;
+  op: ChangeOp;
+  /** milliseconds since the epoch, when the change was committed */
+  ts: number;
+}
+
+export const redisKeys = {
+  /** HASH: field = contact URI, value = JSON `LocationBinding`; key TTL ≥ the latest expiry. */
+  location: (aor: string) => `location:${aor}`,
+  /** HASH of string fields, see `ActiveCall`; TTL set by the writer (refreshed while the call lasts). */
+  call: (callId: string) => `call:${callId}`,
+  /** STRING: JSON `BanEntry`; TTL = remaining ban time. */
+  ipBan: (ip: string) => `ipban:${ip}`,
+  /** STRING: JSON `BanEntry`; TTL = remaining ban time. `user` is `username@domain`. */
+  userBan: (user: string) => `userban:${user}`,
+  /** STRING: JSON `BanEntry` of the API's own brute-force protection (per client address). */
+  apiBan: (ip: string) => `apiban:${ip}`,
+  /** STRING counter of failed API logins per client address, TTL = the counting window. */
+  apiFail: (ip: string) => `apifail:${ip}`,
+} as const;
+
+export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;
+
+/** One registered contact of an AoR (value of a `location:<aor>` hash field). */
+export interface LocationBinding {
+  contact: string;
+  /** absolute expiry, seconds since the epoch */
+  expires: number;
+  q?: number;
+  call_id?: string;
+  cseq?: number;
+  user_agent?: string;
+  /** where the REGISTER really came from: `proto:ip:port` */
+  received?: string;
+  /** Path header values (RFC 3327) added by the lb */
+  path?: string[];
+  /** local socket the REGISTER arrived on: `proto:ip:port` */
+  socket?: string;
+  instance?: string;
+  reg_id?: number;
+  /** seconds since the epoch */
+  updated?: number;
+}
+
+/** Fields of a `call:<call-id>` hash (all strings in Redis). */
+export interface ActiveCall {
+  call_id: string;
+  caller: string;
+  callee: string;
+  state: 'init' | 'ringing' | 'answered';
+  /** seconds since the epoch */
+  start_time: string;
+  answer_time?: string;
+  caller_subscriber_id?: string;
+  callee_subscriber_id?: string;
+  customer_id?: string;
+  peer?: string;
+  node?: string;
+}
+
+export interface BanEntry {
+  reason: string;
+  /** seconds since the epoch */
+  banned_at: number;
+  /** failed attempts / packets counted before the ban */
+  count?: number;
+}

@@ -1,0 +1,115 @@
+import { useMariaDb } from '@ngcp/testkit/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_PREFERENCES, MIGRATIONS, migrate, type Db } from '../src/index.js';
+import { freshDb } from './helpers.js';
+
+const mariadb = useMariaDb({ grantAll: true });
+
+const ALL_TABLES = [
+  'acc', 'api_tokens', 'api_users', 'call_forwards', 'cdrs', 'customer_preferences', 'customers', 'domain_preferences',
+  'domains', 'journal', 'ncos_levels', 'ncos_patterns', 'numbers', 'peer_preferences', 'peering_groups', 'peering_rules',
+  'peering_servers', 'preference_defs', 'resellers', 'rewrite_rule_sets', 'rewrite_rules', 'subscriber_preferences',
+  'subscribers', 'voicemail_boxes', 'voicemail_messages',
+];
+
+async function tables(db: Db): Promise<string[]> {
+  const [rows] = (await db.raw('SHOW TABLES')) as [Record<string, string>[]];
+  return rows.map((r) => Object.values(r)[0] as string).filter((t) => !t.startsWith('knex_')).sort();
+}
+
+describe('migrations', () => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await freshDb(mariadb());
+  });
+  afterAll(async () => {
+    await db?.destroy();
+  });
+
+  it('latest creates every table, seeds the preference definitions, and is idempotent', async () => {
+    const res = await migrate.latest(db);
+    expect(res.names).toEqual(MIGRATIONS.map((m) => m.name));
+    expect(await tables(db)).toEqual(ALL_TABLES);
+    const defs = await db('preference_defs').count({ n: '*' }).first();
+    expect(Number(defs?.n)).toBe(BUILTIN_PREFERENCES.length);
+    expect((await migrate.latest(db)).names).toEqual([]);
+    expect(await migrate.status(db)).toEqual({ applied: MIGRATIONS.map((m) => m.name), pending: [] });
+  });
+
+  it('goes down one migration at a time, each leaving only its predecessors’ tables', async () => {
+    const seen: string[][] = [];
+    for (let i = MIGRATIONS.length - 1; i >= 0; i--) {
+      const res = await migrate.down(db);
+      expect(res.names).toEqual([MIGRATIONS[i]?.name]);
+      seen.push(await tables(db));
+    }
+    expect(seen.at(-1)).toEqual([]);
+    // strictly shrinking
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!.length).toBeLessThan(seen[i - 1]!.length);
+  });
+
+  it('up again, then rollback all, leaves nothing but the migration bookkeeping', async () => {
+    await migrate.latest(db);
+    const res = await migrate.rollback(db, { all: true });
+    expect(res.names.sort()).toEqual(MIGRATIONS.map((m) => m.name).sort());
+    expect(await tables(db)).toEqual([]);
+    expect((await migrate.status(db)).pending).toHaveLength(MIGRATIONS.length);
+    await migrate.latest(db);
+    expect(await tables(db)).toEqual(ALL_TABLES);
+  });
+
+  it('no column stores a clear-text SIP or web password', async () => {
+    const [rows] = (await db.raw(
+      "SELECT TABLE_NAME t, COLUMN_NAME c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME LIKE '%pass%'",
+    )) as [{ t: string; c: string }[]];
+    expect(rows.map((r) => `${r.t}.${r.c}`).sort()).toEqual(['api_users.password_hash', 'subscribers.webpassword_hash']);
+  });
+});
+
+describe('constraints the API relies on', () => {
+  let db: Db;
+  let domainId: number;
+  beforeAll(async () => {
+    db = await freshDb(mariadb());
+    await migrate.latest(db);
+    [domainId] = (await db('domains').insert({ domain: 'example.org' })) as [number];
+  });
+  afterAll(async () => {
+    await db?.destroy();
+  });
+
+  const sub = (username: string) => ({ uuid: crypto.randomUUID(), domain_id: domainId, username, ha1_md5: 'a'.repeat(32), ha1_sha256: 'b'.repeat(64) });
+
+  it('username is unique per domain, reported by a key named after the field', async () => {
+    await db('subscribers').insert(sub('alice'));
+    await expect(db('subscribers').insert(sub('alice'))).rejects.toMatchObject({ code: 'ER_DUP_ENTRY', sqlMessage: expect.stringContaining('uq_subscribers_username') });
+  });
+
+  it('one primary number per subscriber; any number of aliases; numbers go with their subscriber', async () => {
+    const [sid] = (await db('subscribers').insert(sub('bob'))) as [number];
+    await db('numbers').insert({ e164: '4930111', subscriber_id: sid, is_primary: true });
+    await db('numbers').insert({ e164: '4930112', subscriber_id: sid, is_primary: false });
+    await db('numbers').insert({ e164: '4930113', subscriber_id: sid, is_primary: false });
+    await expect(db('numbers').insert({ e164: '4930114', subscriber_id: sid, is_primary: true })).rejects.toMatchObject({
+      code: 'ER_DUP_ENTRY', sqlMessage: expect.stringContaining('uq_numbers_is_primary'),
+    });
+    await expect(db('numbers').insert({ e164: '4930111', subscriber_id: null })).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+    await db('subscribers').where('id', sid).delete();
+    expect(await db('numbers').whereIn('e164', ['4930111', '4930112', '4930113'])).toEqual([]);
+  });
+
+  it('a domain with subscribers cannot be deleted; a missing reference is refused by name', async () => {
+    await expect(db('domains').where('id', domainId).delete()).rejects.toMatchObject({ code: 'ER_ROW_IS_REFERENCED_2' });
+    await expect(db('subscribers').insert({ ...sub('carol'), customer_id: 999 })).rejects.toMatchObject({
+      code: 'ER_NO_REFERENCED_ROW_2', sqlMessage: expect.stringContaining('fk_subscribers_customer_id'),
+    });
+  });
+
+  it('timestamps are maintained by the database, in UTC, with milliseconds', async () => {
+    const before = Date.now();
+    const [id] = (await db('domains').insert({ domain: 'ts.example' })) as [number];
+    const row = await db('domains').where('id', id).first();
+    expect(row.created_at).toBeInstanceOf(Date);
+    expect(Math.abs(row.created_at.getTime() - before)).toBeLessThan(5000);
+  });
+});

@@ -1,0 +1,168 @@
+import { useMariaDb } from '@ngcp/testkit/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applyRewriteRules, digestHa1, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
+  getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertCdr, insertVoicemail,
+  loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+} from '../src/index.js';
+import { freshDb } from './helpers.js';
+
+const mariadb = useMariaDb({ grantAll: true });
+let db: Db;
+let domainId: number;
+let customerId: number;
+let aliceId: number;
+
+beforeAll(async () => {
+  db = await freshDb(mariadb());
+  await migrate.latest(db);
+  [domainId] = (await db('domains').insert({ domain: 'example.org' })) as [number];
+  [customerId] = (await db('customers').insert({ name: 'ACME', concurrent_max: 10 })) as [number];
+  [aliceId] = (await db('subscribers').insert({
+    uuid: crypto.randomUUID(), domain_id: domainId, customer_id: customerId, username: 'alice', ...subscriberHa1('alice', 'example.org', 'pw'),
+  })) as [number];
+  await db('numbers').insert([
+    { e164: '4912345', subscriber_id: aliceId, is_primary: true },
+    { e164: '4912346', subscriber_id: aliceId, is_primary: false },
+    { e164: '4999999', subscriber_id: null, is_primary: false },
+  ]);
+});
+afterAll(async () => {
+  await db?.destroy();
+});
+
+describe('subscriber lookups', () => {
+  it('findSubscriberCredentials returns both HA1s for username@domain', async () => {
+    const c = await findSubscriberCredentials(db, 'alice', 'example.org');
+    expect(c).toMatchObject({ subscriberId: aliceId, username: 'alice', domain: 'example.org', status: 'active', customerId });
+    expect(c?.ha1Md5).toBe(digestHa1('alice', 'example.org', 'pw', 'MD5'));
+    expect(c?.ha1Sha256).toBe(digestHa1('alice', 'example.org', 'pw', 'SHA-256'));
+    expect(await findSubscriberCredentials(db, 'alice', 'other.org')).toBeUndefined();
+    expect(await findSubscriberCredentials(db, 'bob', 'example.org')).toBeUndefined();
+  });
+  it('lookupNumber finds primary numbers and aliases, with or without +', async () => {
+    expect(await lookupNumber(db, '4912345')).toMatchObject({ e164: '4912345', isPrimary: true, subscriber: { id: aliceId, username: 'alice', domain: 'example.org' } });
+    expect(await lookupNumber(db, '+4912346')).toMatchObject({ isPrimary: false, subscriber: { id: aliceId } });
+    const free = await lookupNumber(db, '4999999');
+    expect(free).toMatchObject({ e164: '4999999' });
+    expect(free?.subscriber).toBeUndefined();
+    expect(await lookupNumber(db, '111')).toBeUndefined();
+    expect(await subscriberNumbers(db, aliceId)).toEqual([{ e164: '4912345', isPrimary: true }, { e164: '4912346', isPrimary: false }]);
+    expect(await domainExists(db, 'example.org')).toBe(true);
+    expect(await domainExists(db, 'nope.org')).toBe(false);
+  });
+});
+
+describe('preferences', () => {
+  it('decodes by type, lists for max_occur 0, and merges domain < customer < subscriber', async () => {
+    const defs = await loadPreferenceDefs(db);
+    const id = (a: string) => defs.find((d) => d.attribute === a)!.id;
+    await db('domain_preferences').insert([
+      { domain_id: domainId, attribute_id: id('ringtimeout'), value: '30' },
+      { domain_id: domainId, attribute_id: id('block_in_clir'), value: '1' },
+      { domain_id: domainId, attribute_id: id('language'), value: 'de' },
+    ]);
+    await db('customer_preferences').insert({ customer_id: customerId, attribute_id: id('lock'), value: 'outgoing' });
+    await db('subscriber_preferences').insert([
+      { subscriber_id: aliceId, attribute_id: id('ringtimeout'), value: '15' },
+      { subscriber_id: aliceId, attribute_id: id('allowed_ips'), value: '10.0.0.0/8' },
+      { subscriber_id: aliceId, attribute_id: id('allowed_ips'), value: '192.0.2.1' },
+    ]);
+    expect(await getPreferences(db, 'domain', domainId)).toEqual({ ringtimeout: 30, block_in_clir: true, language: 'de' });
+    expect(await getPreferences(db, 'subscriber', aliceId)).toEqual({ ringtimeout: 15, allowed_ips: ['10.0.0.0/8', '192.0.2.1'] });
+    expect(await getEffectivePreferences(db, aliceId)).toEqual({
+      ringtimeout: 15, block_in_clir: true, language: 'de', lock: 'outgoing', allowed_ips: ['10.0.0.0/8', '192.0.2.1'],
+    });
+    expect(await getEffectivePreferences(db, 99999)).toBeUndefined();
+    const ncos = defs.find((d) => d.attribute === 'ncos_id');
+    expect(ncos).toMatchObject({ dataType: 'int', levels: ['domain', 'customer', 'subscriber'], refTable: 'ncos_levels', maxOccur: 1 });
+  });
+});
+
+describe('routing data', () => {
+  it('call forwards by type in order, with ring timeout', async () => {
+    await db('call_forwards').insert([
+      { subscriber_id: aliceId, type: 'cft', position: 1, destination_type: 'voicemail', destination: null, ring_timeout: 20 },
+      { subscriber_id: aliceId, type: 'cft', position: 0, destination_type: 'number', destination: '4930000', ring_timeout: 20 },
+      { subscriber_id: aliceId, type: 'cfb', position: 0, destination_type: 'number', destination: '4930001', enabled: false },
+    ]);
+    const cf = await getCallForwards(db, aliceId);
+    expect(cf.cft).toEqual({ ringTimeout: 20, destinations: [{ type: 'number', destination: '4930000' }, { type: 'voicemail', destination: null }] });
+    expect(cf.cfb.destinations).toEqual([]);
+    expect(cf.cfu.destinations).toEqual([]);
+  });
+
+  it('rewrite rules apply in priority order', async () => {
+    const [setId] = (await db('rewrite_rule_sets').insert({ name: 'de' })) as [number];
+    await db('rewrite_rules').insert([
+      { set_id: setId, direction: 'in', field: 'callee', match_pattern: '^49', replace_pattern: '+49', priority: 20 },
+      { set_id: setId, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '49$1', priority: 10 },
+      { set_id: setId, direction: 'out', field: 'caller', match_pattern: '^49', replace_pattern: '0', priority: 10 },
+      { set_id: setId, direction: 'in', field: 'callee', match_pattern: '^x', replace_pattern: 'y', priority: 5, enabled: false },
+    ]);
+    const rules = await getRewriteRules(db, setId);
+    expect(rules.map((r) => r.priority)).toEqual([10, 10, 20]);
+    expect(applyRewriteRules(rules, 'in', 'callee', '030123')).toBe('+4930123');
+    expect(applyRewriteRules(rules, 'out', 'caller', '4930123')).toBe('030123');
+    expect(applyRewriteRules([{ direction: 'in', field: 'callee', match: '(', replace: '', priority: 1 }], 'in', 'callee', 'a')).toBe('a');
+  });
+
+  it('NCOS: the longest matching prefix decides, else the default', async () => {
+    const [levelId] = (await db('ncos_levels').insert({ level: 'no-premium', default_action: 'allow' })) as [number];
+    await db('ncos_patterns').insert([
+      { level_id: levelId, prefix: '49900', action: 'deny' },
+      { level_id: levelId, prefix: '499001', action: 'allow' },
+    ]);
+    const level = (await getNcosLevel(db, levelId))!;
+    expect(ncosAllows(level, '4930123')).toBe(true);
+    expect(ncosAllows(level, '499005555')).toBe(false);
+    expect(ncosAllows(level, '499001555')).toBe(true);
+    expect(ncosAllows({ ...level, defaultAction: 'deny' }, '4930123')).toBe(false);
+    expect(await getNcosLevel(db, 9999)).toBeUndefined();
+  });
+
+  it('peering: longest prefix, then group priority; patterns and disabled servers respected', async () => {
+    const [g1] = (await db('peering_groups').insert({ name: 'carrier-a', priority: 2 })) as [number];
+    const [g2] = (await db('peering_groups').insert({ name: 'carrier-b', priority: 1 })) as [number];
+    const [g3] = (await db('peering_groups').insert({ name: 'mobile', priority: 5 })) as [number];
+    const [g4] = (await db('peering_groups').insert({ name: 'dead', priority: 1 })) as [number];
+    await db('peering_servers').insert([
+      { group_id: g1, name: 'a1', host: '192.0.2.10', weight: 1 },
+      { group_id: g1, name: 'a2', host: '192.0.2.11', weight: 5 },
+      { group_id: g2, name: 'b1', host: '198.51.100.1', transport: 'tcp' },
+      { group_id: g2, name: 'b2', host: '198.51.100.2', enabled: false },
+      { group_id: g3, name: 'm1', host: '203.0.113.1' },
+      { group_id: g4, name: 'd1', host: '203.0.113.9', enabled: false },
+    ]);
+    await db('peering_rules').insert([
+      { group_id: g1, callee_prefix: '' },
+      { group_id: g2, callee_prefix: '' },
+      { group_id: g3, callee_prefix: '4917' },
+      { group_id: g4, callee_prefix: '' },
+      { group_id: g1, callee_prefix: '4915', caller_pattern: '^43' },
+    ]);
+    const r1 = await findPeeringRoutes(db, '4917123', '4930');
+    expect(r1.map((g) => g.groupName)).toEqual(['mobile', 'carrier-b', 'carrier-a']);
+    expect(r1[2]?.servers.map((s) => s.name)).toEqual(['a2', 'a1']);
+    expect(r1[1]?.servers.map((s) => s.name)).toEqual(['b1']);
+    expect((await findPeeringRoutes(db, '4915123', '4330')).map((g) => g.groupName)).toEqual(['carrier-a', 'carrier-b']);
+    expect((await findPeeringRoutes(db, '4915123', '4930')).map((g) => g.groupName)).toEqual(['carrier-b', 'carrier-a']);
+  });
+});
+
+describe('writes of the SIP side', () => {
+  it('accounting, CDRs and voicemail', async () => {
+    const accId = await insertAcc(db, { method: 'INVITE', callid: 'c1', sip_code: '200', time: new Date(), src_user: 'alice' });
+    expect(accId).toBeGreaterThan(0);
+    const cdrId = await insertCdr(db, { call_id: 'c1', call_status: 'ok', call_code: '200', init_time: new Date('2024-01-01T10:00:00.123Z'), duration: 12.5 });
+    const cdr = await db('cdrs').where('id', cdrId).first();
+    expect(cdr).toMatchObject({ call_id: 'c1', duration: 12.5, call_type: 'call' });
+    expect(cdr.init_time.toISOString()).toBe('2024-01-01T10:00:00.123Z');
+    const box = await ensureVoicemailBox(db, aliceId);
+    expect(await ensureVoicemailBox(db, aliceId)).toBe(box);
+    const vm = await insertVoicemail(db, aliceId, { caller: '4930111', duration: 7, audio: Buffer.from('RIFF') });
+    const msg = await db('voicemail_messages').where('id', vm).first();
+    expect(msg).toMatchObject({ box_id: box, folder: 'INBOX', is_read: 0, duration: 7 });
+    expect(Buffer.from(msg.audio).toString()).toBe('RIFF');
+  });
+});
