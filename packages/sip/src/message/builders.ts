@@ -29,7 +29,7 @@ export function createResponse(req: SipRequest, status: number, opts: ResponseOp
     if (COPIED.has(h.key) || (opts.copyRecordRoute && h.key === 'record-route') || (status === 100 && h.key === 'timestamp')) {
       let value = h.value;
       if (h.key === 'to' && opts.toTag !== undefined && status !== 100 && !hasTag(value)) value = `${value};tag=${opts.toTag}`;
-      headers.push({ name: h.name.length === 1 ? longName(h.key) : h.name, key: h.key, value, raw: null });
+      headers.push({ name: h.name.length === 1 ? longName(h.key) : h.name, key: h.key, value, raw: null, at: -1, end: -1 });
     }
   }
   const res = new SipResponse(status, opts.reason ?? reasonPhrase(status), headers);

@@ -50,6 +50,7 @@ for (const n of [
   'Subject', 'Date', 'Timestamp', 'Event', 'Session-Expires', 'Min-SE', 'Unsupported', 'Warning', 'Reason',
 ]) {
   EXACT.set(n, n.toLowerCase());
+  EXACT.set(n.toLowerCase(), n.toLowerCase());
 }
 
 /** Canonical key (lower-case long form) of a header name as written. */
@@ -118,12 +119,16 @@ export function knownHeaderKey(name: string): string | undefined {
   return undefined;
 }
 
+const PRETTY_MEMO = new Map<string, string>();
+
 /** The spelling we use when creating a header: `Call-ID`, `CSeq`, `Max-Forwards` … */
 export function prettyName(name: string): string {
+  const memo = PRETTY_MEMO.get(name);
+  if (memo !== undefined) return memo;
   const key = headerKey(name);
-  const p = PRETTY[key];
-  if (p) return p;
-  return key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  const p = PRETTY[key] ?? key.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
+  if (PRETTY_MEMO.size < 1000) PRETTY_MEMO.set(name, p); // bounded: names can come from the network
+  return p;
 }
 
 /** Headers that may appear once only (RFC 3261 §20; RFC 4475 §3.3.8). */

@@ -26,6 +26,12 @@ export interface HeaderField {
    * `${name}: ${value}` (folding, unusual spacing); null otherwise and once changed.
    */
   raw: string | null;
+  /**
+   * Byte offsets of the line (with its line end) in the received message, so a
+   * changed message can copy its untouched lines as bytes; -1 for lines we wrote.
+   */
+  at: number;
+  end: number;
 }
 
 export interface CSeq {
@@ -46,7 +52,7 @@ function toFields(init: HeaderInit | undefined): HeaderField[] {
   const pairs = Array.isArray(init)
     ? init
     : Object.entries(init).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]]));
-  for (const [name, value] of pairs) out.push({ name: prettyName(name), key: headerKey(name), value, raw: null });
+  for (const [name, value] of pairs) out.push({ name: prettyName(name), key: headerKey(name), value, raw: null, at: -1, end: -1 });
   return out;
 }
 
@@ -60,6 +66,14 @@ export abstract class SipMessageBase {
   normalized = false;
   /** Original bytes while the message is unchanged. */
   protected rawBytes: Buffer | null = null;
+  /** The received bytes, kept after changes to copy untouched lines from (see HeaderField.at). */
+  private src: Buffer | null = null;
+  /** Byte length of the received start line with its line end. */
+  private srcStartLen = 0;
+  /** Line end of the received message ('\n' for the LF-only messages we tolerate). */
+  private srcEol = '\r\n';
+  /** Whether the start line changed since it was received. */
+  protected startChanged = false;
   private _body: Buffer;
   private cache: Map<string, unknown> | null = null;
   /** Parsed values of the hot headers (see SLOT), allocated on first use. */
@@ -124,13 +138,13 @@ export abstract class SipMessageBase {
     const key = headerKey(name);
     const i = this.headers.findIndex((h) => h.key === key);
     const rest = this.headers.filter((h) => h.key !== key);
-    if (value !== undefined) rest.splice(i < 0 ? rest.length : i, 0, { name: prettyName(name), key, value, raw: null });
+    if (value !== undefined) rest.splice(i < 0 ? rest.length : i, 0, { name: prettyName(name), key, value, raw: null, at: -1, end: -1 });
     this.headers = rest;
     return this.changed(key);
   }
 
   append(name: string, value: string): this {
-    this.headers.push({ name: prettyName(name), key: headerKey(name), value, raw: null });
+    this.headers.push({ name: prettyName(name), key: headerKey(name), value, raw: null, at: -1, end: -1 });
     return this.changed(headerKey(name));
   }
 
@@ -138,7 +152,7 @@ export abstract class SipMessageBase {
   prepend(name: string, value: string): this {
     const key = headerKey(name);
     const i = this.headers.findIndex((h) => h.key === key);
-    this.headers.splice(i < 0 ? 0 : i, 0, { name: prettyName(name), key, value, raw: null });
+    this.headers.splice(i < 0 ? 0 : i, 0, { name: prettyName(name), key, value, raw: null, at: -1, end: -1 });
     return this.changed(key);
   }
 
@@ -158,7 +172,7 @@ export abstract class SipMessageBase {
     if (parts === null) throw parseError('header-value', `unbalanced quotes or brackets in ${key}`, key);
     const first = parts.shift();
     if (parts.length === 0) this.headers.splice(i, 1);
-    else this.headers[i] = { name: h.name, key, value: parts.join(', '), raw: null };
+    else this.headers[i] = { name: h.name, key, value: parts.join(', '), raw: null, at: -1, end: -1 };
     this.changed(key);
     return first;
   }
@@ -175,7 +189,7 @@ export abstract class SipMessageBase {
     const parts = splitList(h.value);
     if (parts === null) throw parseError('header-value', `unbalanced quotes or brackets in ${key}`, key);
     parts[0] = value;
-    this.headers[i] = { name: h.name, key, value: parts.join(', '), raw: null };
+    this.headers[i] = { name: h.name, key, value: parts.join(', '), raw: null, at: -1, end: -1 };
     this.changed(key);
   }
 
@@ -369,22 +383,68 @@ export abstract class SipMessageBase {
 
   // ---- serialization -------------------------------------------------------------
 
-  /** The message as bytes: the received bytes while unchanged. */
+  /**
+   * The message as bytes: the received bytes while unchanged; after a change, the
+   * untouched lines are copied from the received bytes and only changed lines are
+   * written (a proxy pushing a Via copies the rest of the message in one block).
+   */
   toBuffer(): Buffer {
     if (this.rawBytes !== null) return this.rawBytes;
-    let head = this.startLine() + '\r\n';
+    const src = this.src;
+    // pieces: strings to encode, or [from, to) runs of src as two numbers
+    const parts: Array<string | number> = [];
+    let text = '';
+    let runFrom = -1;
+    let runTo = -1;
+    const flushRun = (): void => {
+      if (runFrom >= 0) {
+        if (text.length > 0) {
+          parts.push(text);
+          text = '';
+        }
+        parts.push(runFrom, runTo);
+        runFrom = -1;
+      }
+    };
+    if (src !== null && !this.startChanged && !this.normalized) {
+      runFrom = 0;
+      runTo = this.srcStartLen;
+    } else text = this.startLine() + '\r\n';
     let hasLength = false;
     for (const h of this.headers) {
       if (h.key === 'content-length') hasLength = true;
-      head += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
+      if (src !== null && h.at >= 0) {
+        if (runFrom >= 0 && runTo === h.at) runTo = h.end;
+        else {
+          flushRun();
+          runFrom = h.at;
+          runTo = h.end;
+        }
+      } else {
+        flushRun();
+        text += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
+      }
     }
+    flushRun();
     // every message we send carries Content-Length (mandatory on streams, RFC 3261 §18.3)
-    if (!hasLength) head += `Content-Length: ${this._body.length}\r\n`;
-    head += '\r\n';
-    const headLen = Buffer.byteLength(head, this.encoding);
-    const out = Buffer.allocUnsafe(headLen + this._body.length);
-    out.write(head, 0, this.encoding);
-    this._body.copy(out, headLen);
+    if (!hasLength) text += `Content-Length: ${this._body.length}\r\n`;
+    // the empty line keeps the received line end, so copied LF-only lines still frame
+    text += src !== null ? this.srcEol : '\r\n';
+    parts.push(text);
+    let total = this._body.length;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (typeof p === 'string') total += Buffer.byteLength(p, this.encoding);
+      else total += (parts[++i] as number) - p;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let o = 0;
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (typeof p === 'string') o += out.write(p, o, this.encoding);
+      else o += src!.copy(out, o, p, parts[++i] as number);
+    }
+    this._body.copy(out, o);
     return out;
   }
 
@@ -393,9 +453,14 @@ export abstract class SipMessageBase {
   }
 
   /** @internal Used by the parser. */
-  static adoptRaw(m: SipMessageBase, raw: Buffer, body: Buffer, encoding: 'utf8' | 'latin1'): void {
+  static adoptRaw(m: SipMessageBase, raw: Buffer, body: Buffer, encoding: 'utf8' | 'latin1', startLen = -1, eol = '\r\n'): void {
     // a start line received with irregular spacing is re-serialized normalized
     m.rawBytes = m.normalized ? null : raw;
+    if (startLen >= 0) {
+      m.src = raw;
+      m.srcStartLen = startLen;
+      m.srcEol = eol;
+    }
     m._body = body;
     m.encoding = encoding;
   }
@@ -420,6 +485,7 @@ export class SipRequest extends SipMessageBase {
   set method(m: string) {
     this._method = m;
     this.rawBytes = null;
+    this.startChanged = true;
   }
   /** The Request-URI as written. */
   get uri(): string {
@@ -428,6 +494,7 @@ export class SipRequest extends SipMessageBase {
   set uri(u: string) {
     this._uri = u;
     this.rawBytes = null;
+    this.startChanged = true;
   }
 
   startLine(): string {
@@ -469,6 +536,7 @@ export class SipResponse extends SipMessageBase {
   set status(s: number) {
     this._status = s;
     this.rawBytes = null;
+    this.startChanged = true;
   }
   get reason(): string {
     return this._reason;
@@ -476,6 +544,7 @@ export class SipResponse extends SipMessageBase {
   set reason(r: string) {
     this._reason = r;
     this.rawBytes = null;
+    this.startChanged = true;
   }
 
   startLine(): string {

@@ -74,7 +74,9 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
     head = buf.toString('latin1', split.start, split.headEnd);
     encoding = 'latin1';
   }
-  const { msg, error } = parseHead(head);
+  // offsets in the head text are byte offsets when every character is one byte
+  const aligned = head.length === split.headEnd - split.start;
+  const { msg, error } = parseHead(head, aligned ? (split.bodyStart - split.headEnd) / 2 : -1);
   if (msg === null) throw new SipMessageError(error!, null);
 
   // body framing by Content-Length (RFC 3261 §18.3, §20.14)
@@ -101,7 +103,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
   }
   const body = buf.subarray(split.bodyStart, bodyEnd);
   // raw bytes for byte-exact forwarding: the message itself, without leading CRLFs or trailing octets
-  SipMessageBase.adoptRaw(msg, split.start === 0 && bodyEnd === buf.length ? buf : buf.subarray(split.start, bodyEnd), body, encoding);
+  SipMessageBase.adoptRaw(msg, split.start === 0 && bodyEnd === buf.length ? buf : buf.subarray(split.start, bodyEnd), body, encoding, aligned ? startLen(head, split) : -1, split.bodyStart - split.headEnd === 4 ? '\r\n' : '\n');
   const err = error ?? clError;
   if (err) {
     throw new SipMessageError(msg.kind === 'response' ? new SipParseError(err.code, err.message, null, err.header) : err, msg);
@@ -115,14 +117,24 @@ function isUtf8(b: Buffer): boolean {
   return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 
+/** Byte length of the start line with its line end (head is byte-aligned). */
+function startLen(head: string, split: HeadSplit): number {
+  const eol = head.indexOf('\n');
+  return eol >= 0 ? eol + 1 : head.length + (split.bodyStart - split.headEnd) / 2;
+}
+
 function tryPartial(buf: Buffer): SipMessage | null {
   const text = buf.toString('latin1');
-  const { msg } = parseHead(text.replace(/(\r?\n)+$/, ''));
+  const { msg } = parseHead(text.replace(/(\r?\n)+$/, ''), -1);
   return msg;
 }
 
-/** Parse start line and header lines of the (already unframed) head text. */
-function parseHead(head: string): { msg: SipMessage | null; error: SipParseError | null } {
+/**
+ * Parse start line and header lines of the (already unframed) head text.
+ * `lastEol` ≥ 0: the head is byte-aligned and its last line's end (CRLF = 2,
+ * LF = 1) follows it; header byte offsets are recorded. -1: not recorded.
+ */
+function parseHead(head: string, lastEol: number): { msg: SipMessage | null; error: SipParseError | null } {
   let eol = head.indexOf('\n');
   if (eol < 0) eol = head.length;
   const startLine = head.charCodeAt(eol - 1) === 0x0d ? head.slice(0, eol - 1) : head.slice(0, eol);
@@ -144,6 +156,7 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
       else {
         prev.value = prev.value.length === 0 ? cont : cont.length === 0 ? prev.value : `${prev.value} ${cont}`;
         prev.raw = head.slice(prevStart, lineEnd);
+        if (prev.at >= 0) prev.end = e < n ? e + 1 : n + lastEol;
       }
     } else {
       const colon = head.indexOf(':', pos);
@@ -163,7 +176,9 @@ function parseHead(head: string): { msg: SipMessage | null; error: SipParseError
           while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
           // raw text is kept only when it differs from the canonical "Name: value"
           const canonical = ne === colon && vs === colon + 2 && head.charCodeAt(colon + 1) === 0x20 && ve === lineEnd;
-          headers.push({ name, key: known ?? headerKey(name), value: head.slice(vs, ve), raw: canonical ? null : head.slice(pos, lineEnd) });
+          const at = lastEol >= 0 ? pos : -1;
+          const end = lastEol < 0 ? -1 : e < n ? e + 1 : n + lastEol;
+          headers.push({ name, key: known ?? headerKey(name), value: head.slice(vs, ve), raw: canonical ? null : head.slice(pos, lineEnd), at, end });
           prevStart = pos;
         }
       }
