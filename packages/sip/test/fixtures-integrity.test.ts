@@ -9,37 +9,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-type Action = 'accept' | 'reject' | 'drop' | 'incomplete';
-type Transport = 'udp' | 'tcp';
+import type { Action, Fixture } from './fixtures.js';
+import { FIXTURE_DIR as FIXTURES, fixtureBytes, fixtures as manifest } from './fixtures.js';
 
-interface Expectation {
-  action: Action;
-  status: number | null;
-}
-
-interface FixtureEntry {
-  file: string;
-  rfc: '4475' | '5118';
-  section: string;
-  title: string;
-  kind: 'request' | 'response';
-  method: string | null;
-  statusCode: number | null;
-  valid: boolean;
-  lb: Expectation;
-  uas: Expectation;
-  transports: Transport[];
-  why: string;
-  stream?: { note: string };
-  trailingOctets?: number;
-  noContentLength?: boolean;
-  source: { archive: string; member: string; sha256: string; modified: string | null };
-}
-
-const FIXTURES = join(import.meta.dirname, 'fixtures');
 const DIRS = ['rfc4475', 'rfc5118'] as const;
-const manifest = JSON.parse(readFileSync(join(FIXTURES, 'manifest.json'), 'utf8')) as FixtureEntry[];
-const read = (file: string): Buffer => readFileSync(join(FIXTURES, file));
+const read = (file: string): Buffer => fixtureBytes({ file } as Fixture);
+type FixtureEntry = Fixture;
 
 const CRLF = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');

@@ -20,6 +20,12 @@ export interface Fixture {
   uas: Expectation;
   transports: Array<'udp' | 'tcp'>;
   why: string;
+  /** How the message behaves on a stream, where that differs. */
+  stream?: { note: string };
+  trailingOctets?: number;
+  noContentLength?: boolean;
+  /** Where the bytes came from: archive member, SHA-256, and any change made. */
+  source: { archive: string; member: string; sha256: string; modified: string | null };
 }
 
 export const FIXTURE_DIR = join(import.meta.dirname, 'fixtures');

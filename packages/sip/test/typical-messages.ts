@@ -1,49 +1,7 @@
-/** Typical messages of a carrier's traffic, used by the fuzz tests and benchmarks. */
-export const TYPICAL = {
-  invite: [
-    'INVITE sip:bob@biloxi.example.com SIP/2.0',
-    'Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport',
-    'Max-Forwards: 70',
-    'To: Bob <sip:bob@biloxi.example.com>',
-    'From: Alice <sip:alice@atlanta.example.com>;tag=1928301774',
-    'Call-ID: a84b4c76e66710@pc33.atlanta.example.com',
-    'CSeq: 314159 INVITE',
-    'Contact: <sip:alice@pc33.atlanta.example.com;transport=udp>',
-    'Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO',
-    'Supported: replaces, timer',
-    'User-Agent: ExamplePhone/1.0',
-    'Content-Type: application/sdp',
-    'Content-Length: 136',
-    '',
-    'v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\ns=-\r\nc=IN IP4 192.0.2.101\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n',
-  ].join('\r\n'),
-  register: [
-    'REGISTER sip:registrar.biloxi.example.com SIP/2.0',
-    'Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds7;rport',
-    'Max-Forwards: 70',
-    'To: Bob <sip:bob@biloxi.example.com>',
-    'From: Bob <sip:bob@biloxi.example.com>;tag=456248',
-    'Call-ID: 843817637684230@998sdasdh09',
-    'CSeq: 1826 REGISTER',
-    'Contact: <sip:bob@192.0.2.4:5060;transport=udp>;expires=3600',
-    'Authorization: Digest username="bob", realm="biloxi.example.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="sip:registrar.biloxi.example.com", response="6629fae49393a05397450978507c4ef1", algorithm=MD5',
-    'Expires: 3600',
-    'User-Agent: ExamplePhone/1.0',
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n'),
-  ok: [
-    'SIP/2.0 200 OK',
-    'Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKproxy1, SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;received=192.0.2.101;rport=5060',
-    'Record-Route: <sip:10.0.0.5:5062;lr>',
-    'To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf',
-    'From: Alice <sip:alice@atlanta.example.com>;tag=1928301774',
-    'Call-ID: a84b4c76e66710@pc33.atlanta.example.com',
-    'CSeq: 314159 INVITE',
-    'Contact: <sip:bob@192.0.2.4>',
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n'),
-};
+/** Typical messages of a carrier's traffic (test/fixtures/typical/*.sip), used by the fuzz tests; the benchmarks read the same files. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const read = (name: string): string => readFileSync(join(import.meta.dirname, 'fixtures/typical', `${name}.sip`), 'latin1');
+
+export const TYPICAL = { invite: read('invite'), register: read('register'), ok: read('ok') };

@@ -5,7 +5,7 @@
 import { parseError } from './errors.js';
 import { TOKEN, quote, skipQuoted, trimLws, unquote } from './grammar.js';
 import type { Param } from './params.js';
-import { findParam, formatParams, parseHeaderParams } from './params.js';
+import { findParam, formatParams, parseHeaderParams, setParamIn, withoutParam } from './params.js';
 import type { Uri } from './uri.js';
 import { parseUri } from './uri.js';
 
@@ -35,14 +35,11 @@ export class NameAddr {
   }
 
   setParam(name: string, value: string | null): void {
-    const p = findParam(this.params, name);
-    if (p) p.value = value;
-    else this.params.push({ name, value });
+    setParamIn(this.params, name, value);
   }
 
   removeParam(name: string): void {
-    const n = name.toLowerCase();
-    this.params = this.params.filter((p) => p.name.toLowerCase() !== n);
+    this.params = withoutParam(this.params, name);
   }
 
   toString(): string {

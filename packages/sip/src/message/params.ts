@@ -22,6 +22,19 @@ export function findParam(params: readonly Param[], name: string): Param | undef
   return undefined;
 }
 
+/** Set a parameter in place (case-insensitive name match), appending it when absent. */
+export function setParamIn(params: Param[], name: string, value: string | null): void {
+  const p = findParam(params, name);
+  if (p) p.value = value;
+  else params.push({ name, value });
+}
+
+/** The parameters without `name` (case-insensitive). */
+export function withoutParam(params: readonly Param[], name: string): Param[] {
+  const n = name.toLowerCase();
+  return params.filter((p) => !eqLower(p.name, n));
+}
+
 /** Value of a parameter with quotes removed; undefined when absent, null when a flag. */
 export function paramValue(params: readonly Param[], name: string): string | null | undefined {
   const p = findParam(params, name);

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { parseError } from './errors.js';
 import { ALPHA, DIGIT, HEX, HNV_CHARS, PARAM_CHARS, PASSWORD_CHARS, USER_CHARS } from './grammar.js';
 import type { Param } from './params.js';
-import { findParam } from './params.js';
+import { findParam, setParamIn, withoutParam } from './params.js';
 
 export type HostType = 'ipv4' | 'ipv6' | 'name';
 
@@ -40,14 +40,11 @@ export class SipUri {
   }
 
   setParam(name: string, value: string | null): void {
-    const p = findParam(this.params, name);
-    if (p) p.value = value;
-    else this.params.push({ name, value });
+    setParamIn(this.params, name, value);
   }
 
   removeParam(name: string): void {
-    const n = name.toLowerCase();
-    this.params = this.params.filter((p) => p.name.toLowerCase() !== n);
+    this.params = withoutParam(this.params, name);
   }
 
   /** Host without IPv6 brackets, lower-cased (for comparisons and sockets). */

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { parseError } from './errors.js';
 import { TOKEN, isDigits, isToken, trimLws } from './grammar.js';
 import type { Param } from './params.js';
-import { eqLower, findParam, formatParams, parseHeaderParams } from './params.js';
+import { eqLower, findParam, formatParams, parseHeaderParams, setParamIn, withoutParam } from './params.js';
 import type { HostType } from './uri.js';
 import { hostType } from './uri.js';
 
@@ -28,9 +28,7 @@ export class Via {
   }
 
   setParam(name: string, value: string | null): void {
-    const p = findParam(this.params, name);
-    if (p) p.value = value;
-    else this.params.push({ name, value });
+    setParamIn(this.params, name, value);
   }
 
   get branch(): string | undefined {
