@@ -6,9 +6,10 @@
  * timer: timers call one shared function per slot with the transaction as argument.
  */
 import { SipParseError } from '../message/errors.js';
-import { newBranch } from '../message/ids.js';
+import { newBranch, newTag } from '../message/ids.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/message.js';
 import { buildCancel, localResponse } from './build.js';
+import { createResponse } from '../message/builders.js';
 import { answerCancel } from './cancel.js';
 import { TransactionError } from './errors.js';
 import type { IctState } from './invite-client.js';
@@ -36,7 +37,7 @@ export type ReceiveResult = 'client' | 'server' | 'new' | 'ack' | 'stray-respons
 
 type Machine = IctState | NictState | IstState | NistState;
 
-const TIMER_NAMES: TimerName[] = ['A', 'B', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'Trying100', 'Cancel'];
+const TIMER_NAMES: TimerName[] = ['A', 'B', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'Trying100', 'Cancel', 'Guard'];
 const TIMER_EVENTS = Object.fromEntries(TIMER_NAMES.map((n) => [n, Object.freeze({ type: 'timer', timer: n })])) as Record<
   TimerName,
   { readonly type: 'timer'; readonly timer: TimerName }
@@ -66,7 +67,9 @@ export class TransactionLayer implements TransactionDriver {
   constructor(opts: TransactionLayerOptions) {
     this.transport = opts.transport;
     this.user = opts.user;
-    this.slots = new TimerSlots<Transaction>(opts.scheduler ?? new QueuedScheduler(), (tx, name) => this.dispatch(tx, TIMER_EVENTS[name]));
+    this.slots = new TimerSlots<Transaction>(opts.scheduler ?? new QueuedScheduler(), (tx, name) =>
+      name === 'Guard' ? this.guardFired(tx as ServerTransaction) : this.dispatch(tx, TIMER_EVENTS[name]),
+    );
     this.unreliableTimers = timerValues(opts.timers ?? {}, false);
     this.reliableTimers = timerValues(opts.timers ?? {}, true);
   }
@@ -117,6 +120,13 @@ export class TransactionLayer implements TransactionDriver {
     }
     this.dispatchServer(tx, { type: 'respond', response });
     return true;
+  }
+
+  /** The TU gave no final response in time: answer 500 so the transaction completes. */
+  private guardFired(tx: ServerTransaction): void {
+    if (tx.terminated || tx.req === undefined) return;
+    const res = createResponse(tx.req, 500, { toTag: newTag(), headers: [['Reason', 'SIP;cause=500;text="no answer from the application"']] });
+    if (this.respond(tx, res)) this.counters.tuTimeouts[tx.kind]++;
   }
 
   /** @see ClientTransaction.cancel — §9.1: CANCEL only after a provisional response. */
@@ -209,6 +219,10 @@ export class TransactionLayer implements TransactionDriver {
     this.servers.set(stored, created);
     this.counters.created[created.kind]++;
     this.counters.live[created.kind]++;
+    // the TU-answer guard runs in the lifetime slot, which a server transaction only
+    // uses once a final response went out (H, J, L, I replace it then)
+    const guard = invite ? timers.guardInvite : timers.guardNonInvite;
+    if (guard > 0) this.slots.start(created, 'Guard', guard);
     this.apply(created, tr.state, tr);
     return 'new';
   }

@@ -14,6 +14,8 @@ export interface TransactionStats {
   retransmissions: PerKind;
   /** Sends that failed. */
   transportErrors: PerKind;
+  /** Server transactions whose TU gave no final response in time: answered 500 by the layer (Guard). */
+  tuTimeouts: PerKind;
   /** Received messages no transaction took. */
   stray: { responses: number; acks: number; cancels: number };
   /** Received messages dropped because the headers matching reads were malformed. */
@@ -29,6 +31,7 @@ export function emptyStats(): TransactionStats {
     timeouts: perKind(),
     retransmissions: perKind(),
     transportErrors: perKind(),
+    tuTimeouts: perKind(),
     stray: { responses: 0, acks: 0, cancels: 0 },
     malformed: 0,
   };
@@ -41,6 +44,7 @@ export function copyStats(s: TransactionStats): TransactionStats {
     timeouts: { ...s.timeouts },
     retransmissions: { ...s.retransmissions },
     transportErrors: { ...s.transportErrors },
+    tuTimeouts: { ...s.tuTimeouts },
     stray: { ...s.stray },
     malformed: s.malformed,
   };

@@ -9,7 +9,7 @@
  * 'Cancel', the 64·T1 an INVITE client transaction waits for a final response after
  * its CANCEL was sent (§9.1).
  */
-export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'Trying100' | 'Cancel';
+export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'Trying100' | 'Cancel' | 'Guard';
 
 /** Base values, milliseconds. */
 export interface TimerConfig {
@@ -27,6 +27,15 @@ export interface TimerConfig {
    * Default 200; 0 sends it at once; false never.
    */
   trying100: number | false;
+  /**
+   * Not in RFC 3261: how long a server transaction waits for its TU's final response
+   * before answering 500 by itself, so a TU that never answers cannot keep it alive
+   * forever ('Guard', run by the driver). INVITE: default 300000 (5 min, longer than a
+   * proxy's Timer C of 3 min, §16.6); non-INVITE: default 64·T1, when the client has
+   * given up (Timer F). 0 disables.
+   */
+  tuTimeoutInvite?: number;
+  tuTimeoutNonInvite?: number;
 }
 
 export const DEFAULT_TIMER_CONFIG: Readonly<TimerConfig> = Object.freeze({ T1: 500, T2: 4000, T4: 5000, D: 32_000, trying100: 200 });
@@ -56,6 +65,9 @@ export interface TimerValues {
   /** §9.1: 64·T1 after sending CANCEL. */
   readonly Cancel: number;
   readonly trying100: number | false;
+  /** The TU-answer guards of server transactions (0 = off), see TimerConfig. */
+  readonly guardInvite: number;
+  readonly guardNonInvite: number;
 }
 
 /** The timer values of RFC 3261 Table 4 (and RFC 6026 §8.1) for a reliable or unreliable transport. */
@@ -85,6 +97,8 @@ export function timerValues(config: Partial<TimerConfig>, reliable: boolean): Ti
     M: t64,
     Cancel: t64,
     trying100: c.trying100,
+    guardInvite: c.tuTimeoutInvite ?? 300_000,
+    guardNonInvite: c.tuTimeoutNonInvite ?? t64,
   });
 }
 
