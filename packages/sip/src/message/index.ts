@@ -9,3 +9,4 @@ export * from './message.js';
 export * from './reasons.js';
 export * from './ids.js';
 export * from './builders.js';
+export * from './header-values.js';
