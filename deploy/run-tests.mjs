@@ -1,10 +1,16 @@
 #!/usr/bin/env node
-// Runs the whole suite (every workspace project, one vitest run) and ends with the
-// plain closing line "N passed, N failed[, N skipped]". Exit code is vitest's.
-import { spawn } from 'node:child_process';
+// Runs the whole suite: the type check of every package (tests included — vitest
+// itself does not type-check), then every workspace project in one vitest run. Ends
+// with the plain closing line "N passed, N failed[, N skipped]"; a failed type check
+// counts as one failure. Exit code 0 only when both pass.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+const typecheck = spawnSync('pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'], { stdio: 'inherit' });
+const typeFailed = typecheck.status !== 0;
+if (typeFailed) console.error('\ntype check FAILED (see above); running the tests anyway');
 
 const dir = mkdtempSync(join(tmpdir(), 'ngcp-test-'));
 const out = join(dir, 'results.json');
@@ -16,7 +22,7 @@ child.on('exit', (code, signal) => {
     const r = JSON.parse(readFileSync(out, 'utf8'));
     // a run can fail with no failed test (a suite that did not load, an unhandled error): count it once
     const failed = r.numFailedTests + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
-    summary = { passed: r.numPassedTests, failed, skipped: r.numPendingTests + r.numTodoTests };
+    summary = { passed: r.numPassedTests, failed: failed + (typeFailed ? 1 : 0), skipped: r.numPendingTests + r.numTodoTests };
   } catch {
     // vitest died before writing results
   }
@@ -24,5 +30,5 @@ child.on('exit', (code, signal) => {
   if (summary) {
     console.log(`\n${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`);
   }
-  process.exit(code ?? (signal ? 1 : 0));
+  process.exit(typeFailed ? 1 : (code ?? (signal ? 1 : 0)));
 });
