@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
-import { prepareInstanceDir, recordChildPid, removeDirSync } from './dirs.js';
+import { prepareInstanceDir, removeDirSync } from './dirs.js';
 import { freePort, releasePort } from './ports.js';
-import { spawnService, waitReady } from './proc.js';
+import { spawnInstance, waitReady } from './proc.js';
 import { clearStatePid, readState, removeState, runningInstance, writeState } from './state.js';
 import { debug, findBinary, pidAlive, randomSecret, ServiceStartError, tailFile } from './util.js';
 
@@ -282,18 +282,7 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbIn
       ...(durable ? [] : fastArgs()),
       ...(opts.extraArgs ?? []),
     ];
-    const proc = spawnService({
-      service: 'mariadb',
-      command: mariadbd,
-      args,
-      logFile,
-      cwd: inst.dir,
-      detached: opts.detached,
-      dieWithParent: opts.dieWithParent,
-      removeDirOnExit: inst.removeOnStop ? inst.dir : undefined,
-      onExitCleanup: cleanupPort,
-    });
-    recordChildPid(inst, proc.pid);
+    const proc = spawnInstance(inst, 'mariadb', mariadbd, args, logFile, opts, cleanupPort);
     debug('mariadb', `spawned pid ${proc.pid} port ${port}`);
 
     try {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { onExitSync } from './lifecycle.js';
-import { removeDirSync } from './dirs.js';
+import type { InstanceDir } from './dirs.js';
+import { recordChildPid, removeDirSync } from './dirs.js';
 import { findBinary, pidAlive, ServiceStartError, sleep } from './util.js';
 
 export interface SpawnOptions {
@@ -287,4 +288,33 @@ export async function stopPid(pid: number, opts: { graceMs?: number; mustContain
     await sleep(25);
   }
   throw new Error(`testkit: PID ${pid} did not exit after SIGKILL`);
+}
+
+/**
+ * Start the service of an instance dir: its log in the dir, the dir removed when the
+ * process exits if the instance is temporary, and the child PID recorded in the dir
+ * (so `stopInstanceInDir` and the stale-dir sweep find it).
+ */
+export function spawnInstance(
+  inst: InstanceDir,
+  service: string,
+  command: string,
+  args: string[],
+  logFile: string,
+  opts: { detached?: boolean | undefined; dieWithParent?: boolean | undefined },
+  onExitCleanup?: () => void,
+): ManagedProcess {
+  const proc = spawnService({
+    service,
+    command,
+    args,
+    logFile,
+    cwd: inst.dir,
+    detached: opts.detached,
+    dieWithParent: opts.dieWithParent,
+    removeDirOnExit: inst.removeOnStop ? inst.dir : undefined,
+    onExitCleanup,
+  });
+  recordChildPid(inst, proc.pid);
+  return proc;
 }

@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { prepareInstanceDir, recordChildPid, removeDirSync } from './dirs.js';
+import { prepareInstanceDir, removeDirSync } from './dirs.js';
 import { freePort, releasePort } from './ports.js';
-import { spawnService, waitReady } from './proc.js';
+import { spawnInstance, waitReady } from './proc.js';
 import { clearStatePid, removeState, runningInstance, writeState } from './state.js';
 import { findBinary, ServiceStartError } from './util.js';
 
@@ -128,18 +128,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
     const cleanupPort = (): void => {
       if (autoPort) releasePort(port);
     };
-    const proc = spawnService({
-      service: 'redis',
-      command: binary,
-      args,
-      logFile,
-      cwd: inst.dir,
-      detached: opts.detached,
-      dieWithParent: opts.dieWithParent,
-      removeDirOnExit: inst.removeOnStop ? inst.dir : undefined,
-      onExitCleanup: cleanupPort,
-    });
-    recordChildPid(inst, proc.pid);
+    const proc = spawnInstance(inst, 'redis', binary, args, logFile, opts, cleanupPort);
 
     const pre: string[][] = opts.password !== undefined ? [['AUTH', opts.password]] : [];
     try {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { prepareInstanceDir, recordChildPid, removeDirSync } from './dirs.js';
+import { prepareInstanceDir, removeDirSync } from './dirs.js';
 import { ngRequest } from './ng.js';
 import { allocatePortRange, freePort, releasePort, type PortRange } from './ports.js';
-import { spawnService, waitReady } from './proc.js';
+import { spawnInstance, waitReady } from './proc.js';
 import { clearStatePid, removeState, runningInstance, writeState } from './state.js';
 import { findBinary, ServiceStartError } from './util.js';
 
@@ -118,18 +118,7 @@ export async function startRtpengine(opts: RtpengineOptions = {}): Promise<Rtpen
     if (opts.noRedisRequired) args.push('--no-redis-required');
     args.push(...(opts.extraArgs ?? []));
 
-    const proc = spawnService({
-      service: 'rtpengine',
-      command: binary,
-      args,
-      logFile,
-      cwd: inst.dir,
-      detached: opts.detached,
-      dieWithParent: opts.dieWithParent,
-      removeDirOnExit: inst.removeOnStop ? inst.dir : undefined,
-      onExitCleanup: releasePorts,
-    });
-    recordChildPid(inst, proc.pid);
+    const proc = spawnInstance(inst, 'rtpengine', binary, args, logFile, opts, releasePorts);
 
     try {
       await waitReady({

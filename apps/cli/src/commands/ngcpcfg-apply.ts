@@ -145,22 +145,29 @@ export async function cmdRollback(ctx: NodeContext, io: Io, rev: string | undefi
   return rollbackTo(ctx, io, repo, target, `rollback to ${short(target)}: ${subject}`);
 }
 
+/** The way to the peer node (from the config, or as set by `ngcpcfg init`), or an exit code after saying why not. */
+async function peerOf(ctx: NodeContext, io: Io, repo: NonNullable<Awaited<ReturnType<typeof openRepo>>>): Promise<NonNullable<Awaited<ReturnType<typeof peerTransport>>> | number> {
+  let cfg;
+  try {
+    cfg = renderFor(ctx).loaded.config;
+  } catch (e) {
+    return reportError(io, e);
+  }
+  const t = await peerTransport(ctx, repo, cfg);
+  if (!t) {
+    io.err('ngcpcfg: this node has no peer (network.yml) and none is configured (ngcpcfg init --peer-root/--peer-ssh)');
+    return EXIT.FAIL;
+  }
+  return t;
+}
+
 /** Takes the peer's config (fetched, or pushed to INCOMING_REF by the peer) if it fast-forwards; then applies it. */
 export async function cmdPull(ctx: NodeContext, io: Io, opts: { force: boolean; incoming: boolean; apply: boolean }): Promise<number> {
   const repo = await openRepo(ctx, io);
   if (!repo) return EXIT.FAIL;
   if (!opts.incoming) {
-    let cfg;
-    try {
-      cfg = renderFor(ctx).loaded.config;
-    } catch (e) {
-      return reportError(io, e);
-    }
-    const t = await peerTransport(ctx, repo, cfg);
-    if (!t) {
-      io.err('ngcpcfg: this node has no peer (network.yml) and none is configured (ngcpcfg init --peer-root/--peer-ssh)');
-      return EXIT.FAIL;
-    }
+    const t = await peerOf(ctx, io, repo);
+    if (typeof t === 'number') return t;
     const f = await repo.git(['fetch', '-q', t.gitUrl, `+HEAD:${INCOMING_REF}`], { allowFail: true });
     if (f.code !== 0) {
       io.err(`ngcpcfg: cannot fetch from the peer (${t.describe}): ${f.stderr.trim()}`);
@@ -203,17 +210,8 @@ export async function cmdPush(ctx: NodeContext, io: Io, opts: { force: boolean }
     io.err(`ngcpcfg: uncommitted changes here: apply them first (ngcpcfg apply "msg"), then push:\n${dirty.map((l) => `  ${l}`).join('\n')}`);
     return EXIT.FAIL;
   }
-  let cfg;
-  try {
-    cfg = renderFor(ctx).loaded.config;
-  } catch (e) {
-    return reportError(io, e);
-  }
-  const t = await peerTransport(ctx, repo, cfg);
-  if (!t) {
-    io.err('ngcpcfg: this node has no peer (network.yml) and none is configured (ngcpcfg init --peer-root/--peer-ssh)');
-    return EXIT.FAIL;
-  }
+  const t = await peerOf(ctx, io, repo);
+  if (typeof t === 'number') return t;
   const head = await repo.head();
   io.out(`ngcpcfg: pushing ${short(head)} to the peer (${t.describe})`);
   const p = await repo.git(['push', '-q', '--force', t.gitUrl, `HEAD:${INCOMING_REF}`], { allowFail: true });

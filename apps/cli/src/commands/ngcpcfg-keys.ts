@@ -32,9 +32,9 @@ function scalar(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
-/** Prints the value only: a scalar as is, a map or list as YAML. */
-export function cmdGet(ctx: NodeContext, io: Io, key: string | undefined): number {
-  const path = keyPath(io, key);
+/** Loads the config and finds KEY (the whole config when `wholeIfNoKey` and no key), or an exit code after saying why not. */
+function lookup(ctx: NodeContext, io: Io, key: string | undefined, wholeIfNoKey: boolean) {
+  const path = key || !wholeIfNoKey ? keyPath(io, key) : [];
   if (!path) return EXIT.USAGE;
   const l = load(ctx, io);
   if (typeof l === 'number') return l;
@@ -43,21 +43,23 @@ export function cmdGet(ctx: NodeContext, io: Io, key: string | undefined): numbe
     io.err(`ngcpcfg: no key ${key}`);
     return EXIT.FAIL;
   }
+  return { v, path, l };
+}
+
+/** Prints the value only: a scalar as is, a map or list as YAML. */
+export function cmdGet(ctx: NodeContext, io: Io, key: string | undefined): number {
+  const found = lookup(ctx, io, key, false);
+  if (typeof found === 'number') return found;
+  const { v } = found;
   io.out(v.value !== null && typeof v.value === 'object' ? toYaml(v.value).trimEnd() : scalar(v.value));
   return EXIT.OK;
 }
 
 /** Prints each value under KEY with the file and line it comes from (after the overlays). */
 export function cmdShow(ctx: NodeContext, io: Io, key: string | undefined): number {
-  const path = key ? keyPath(io, key) : [];
-  if (!path) return EXIT.USAGE;
-  const l = load(ctx, io);
-  if (typeof l === 'number') return l;
-  const v = getIn(l.config, path);
-  if (!v.found) {
-    io.err(`ngcpcfg: no key ${key}`);
-    return EXIT.FAIL;
-  }
+  const found = lookup(ctx, io, key, true);
+  if (typeof found === 'number') return found;
+  const { v, path, l } = found;
   const leaves: [KeyPath, unknown][] = [];
   const walk = (p: KeyPath, x: unknown): void => {
     if (x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length) {
