@@ -22,36 +22,36 @@ const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : nul
 // ---- the work, the same for both ----------------------------------------------
 // "routing": start line (Request-URI into parts), Via, From, To, Call-ID, CSeq,
 // Contact parsed (their URIs into parts), then serialize.
-function oursRouting(buf) {
+function oursParseRouting(buf) {
   const m = ours.parseMessage(buf);
   if (m.kind === 'request') m.requestUri();
   m.vias(); m.from().uri; m.to().uri; m.callId(); m.cseq();
   if (m.has('contact')) m.contacts();
-  return m.toBuffer().length;
+  return m;
 }
-function npmRouting(buf) {
+function npmParseRouting(buf) {
   const m = npmSip.parse(buf);
   if (m.method) npmSip.parseUri(m.uri);
   npmSip.parseUri(m.headers.from.uri); npmSip.parseUri(m.headers.to.uri);
   for (const c of m.headers.contact || []) npmSip.parseUri(c.uri);
-  return Buffer.byteLength(npmSip.stringify(m), 'binary');
+  return m;
+}
+function oursRouting(buf) {
+  return oursParseRouting(buf).toBuffer().length;
+}
+function npmRouting(buf) {
+  return Buffer.byteLength(npmSip.stringify(npmParseRouting(buf)), 'binary');
 }
 // "forward": what a proxy does — routing parse, push a Via, decrement Max-Forwards, serialize
 function oursForward(buf) {
-  const m = ours.parseMessage(buf);
-  if (m.kind === 'request') m.requestUri();
-  m.vias(); m.from().uri; m.to().uri; m.callId(); m.cseq();
-  if (m.has('contact')) m.contacts();
+  const m = oursParseRouting(buf);
   m.pushVia('SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKbench1');
   const mf = m.maxForwards();
   if (mf !== undefined) m.set('max-forwards', String(mf - 1));
   return m.toBuffer().length;
 }
 function npmForward(buf) {
-  const m = npmSip.parse(buf);
-  if (m.method) npmSip.parseUri(m.uri);
-  npmSip.parseUri(m.headers.from.uri); npmSip.parseUri(m.headers.to.uri);
-  for (const c of m.headers.contact || []) npmSip.parseUri(c.uri);
+  const m = npmParseRouting(buf);
   m.headers.via.unshift({ version: '2.0', protocol: 'UDP', host: '10.0.0.1', port: 5060, params: { branch: 'z9hG4bKbench1' } });
   if (m.headers['max-forwards'] !== undefined) m.headers['max-forwards'] = +m.headers['max-forwards'] - 1;
   return Buffer.byteLength(npmSip.stringify(m), 'binary');

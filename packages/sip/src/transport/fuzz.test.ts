@@ -4,20 +4,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, makeLayer, request, response, tcpPeer, udpPeer, waitUntil } from './test-helpers.js';
+import { seededRandom } from '../dns/test-dns-server.js';
 
 afterEach(cleanup);
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const SEED = Number(process.env.SIP_FUZZ_SEED ?? 20240611);
 
