@@ -15,7 +15,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { BruteForceGuard } from './auth/bruteforce.js';
 import type { Principal } from './auth/principal.js';
 import { AJV_OPTIONS, ajvFieldErrors, coerceParams } from './http/validation.js';
-import { createLogger } from './logger.js';
+import { createLogger, lazyChildLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { registerAll } from './resources/index.js';
@@ -51,6 +51,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   const https = opts.https !== undefined ? opts.https : config.tls.enabled ? { key: readFileSync(config.tls.key), cert: readFileSync(config.tls.cert) } : null;
   const app = Fastify({
     loggerInstance: logger,
+    childLoggerFactory: (parent, bindings, childOpts) => lazyChildLogger(parent as Logger, bindings, childOpts as Record<string, unknown>),
     ...(https ? { https } : {}),
     bodyLimit: config.body_limit,
     ajv: AJV_OPTIONS,
@@ -96,7 +97,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
     const ip = req.ip;
     const banned = services.guard.bannedFor(ip);
     if (banned > 0) throw apiError('NGCP_API_TOO_MANY_ATTEMPTS', undefined, { headers: { 'retry-after': String(banned) } });
-    const res = await services.auth.authenticate(req.headers.authorization);
+    const res = await services.auth.authenticate(req.headers.authorization, req.raw.socket);
     if (res.ok) {
       services.guard.succeed(ip);
       req.principal = res.principal;
@@ -110,8 +111,9 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
     if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
     throw apiError('NGCP_API_BAD_CREDENTIALS', undefined, { headers: challenge });
   });
-  app.addHook('onResponse', async (_req, reply) => {
+  app.addHook('onResponse', (_req, reply, done) => {
     services.metrics.countResponse(reply.statusCode);
+    done();
   });
 
   app.setErrorHandler(async (error: FastifyError, req, reply) => {

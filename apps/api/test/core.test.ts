@@ -193,6 +193,20 @@ describe('subscribers', () => {
     expect(await lookupNumber(h().db, '4930201')).toBeUndefined();
   });
 
+  it('GET by id shows the same object as the list, numbers sorted', async () => {
+    const c = await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'ivy', password: 'secret1', primary_number: '4930500', alias_numbers: ['4930509', '4930501', '4930505'] } });
+    expect(c.statusCode).toBe(201);
+    const one = await call(app(), 'GET', `/api/subscribers/${c.data.id}`);
+    expect(one.data).toMatchObject({ primary_number: '4930500', alias_numbers: ['4930501', '4930505', '4930509'] });
+    expect(one.data.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Math.abs(Date.parse(one.data.created_at) - Date.now())).toBeLessThan(60_000);
+    const listed = await call(app(), 'GET', '/api/subscribers', { query: { domain, username: 'ivy' } });
+    expect(listed.data.items).toEqual([one.data]);
+    expect(c.data).toEqual(one.data);
+    const bare = await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'ivy2', password: 'secret1' } });
+    expect((await call(app(), 'GET', `/api/subscribers/${bare.data.id}`)).data).toMatchObject({ primary_number: null, alias_numbers: [] });
+  });
+
   it('paging, ordering and filters', async () => {
     const d = await mkDomain();
     for (let i = 0; i < 7; i++) {
@@ -254,6 +268,10 @@ describe('subscribers', () => {
     const foreign = await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'r2', password: 'secret1', customer_id: theirs.data.id } });
     const list = await call(app(), 'GET', '/api/subscribers', { auth, query: { rows: 1000 } });
     expect(list.data.items.map((s: { id: number }) => s.id)).toEqual([ok.data.id]);
+    expect((await call(app(), 'GET', `/api/subscribers/${foreign.data.id}`, { auth })).statusCode).toBe(404);
+    const own = await call(app(), 'GET', `/api/subscribers/${ok.data.id}`, { auth });
+    expect(own.statusCode).toBe(200);
+    expect(own.data).toEqual((await call(app(), 'GET', `/api/subscribers/${ok.data.id}`)).data);
     expect((await call(app(), 'PATCH', `/api/subscribers/${foreign.data.id}`, { auth, patch: true, body: [{ op: 'replace', path: '/display_name', value: 'x' }] })).statusCode).toBe(404);
     expect((await call(app(), 'DELETE', `/api/subscribers/${ok.data.id}`, { auth })).statusCode).toBe(204);
   });

@@ -218,6 +218,8 @@ describe('logs', () => {
     await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: basic(ADMIN.login, secret) }, remoteAddress: freshIp() });
     const all = logLines.join('');
     expect(all).toContain('api login failed');
+    // the request's log lines carry its id (the child logger is made lazily, on the first line)
+    expect(all).toMatch(/"reqId":"[^"]+"[^\n]*"msg":"api login failed"/);
     expect(all).toContain('"statusCode"');
     expect(all).not.toContain(secret);
     expect(all).not.toContain(Buffer.from(`${ADMIN.login}:${secret}`).toString('base64'));

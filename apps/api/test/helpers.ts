@@ -42,7 +42,7 @@ export function useApi(overrides: ApiConfigInput = {}, buildOpts: Omit<BuildOpti
       db: { host: m.host, port: m.port, user: m.user, password: m.password, database: m.database, ...(overrides.db ?? {}) },
       redis: { host: r.host, port: r.port, ...(overrides.redis ?? {}) },
       admin: { login: ADMIN.login, password: ADMIN.password, ...(overrides.admin ?? {}) },
-      log: { level: 'silent', requests: false, ...(overrides.log ?? {}) },
+      log: { level: (process.env.TEST_LOG ?? 'silent') as 'silent', requests: false, ...(overrides.log ?? {}) },
     });
     const db = createDb({ ...config.db, pool: { max: 5 } });
     await migrate.latest(db);

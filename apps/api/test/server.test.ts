@@ -1,7 +1,7 @@
 /** The real server: generated TLS certificate, first admin, HTTPS on a socket, and main.ts with SIGTERM. */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,9 @@ const redis = useRedis();
 const dir = mkdtempSync(join(tmpdir(), 'ngcp-api-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function get(url: string, ca: string, auth?: string): Promise<{ status: number; body: string }> {
+function get(url: string, ca: string, auth?: string, agent?: Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, headers: auth ? { authorization: auth } : {} }, (res) => {
+    const req = request(url, { ca, headers: auth ? { authorization: auth } : {}, ...(agent ? { agent } : {}) }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -85,6 +85,19 @@ describe('startServer', () => {
       expect(JSON.parse(ok.body).total_count).toBe(0);
       expect((await get(`${api.url}/api/domains`, cert)).status).toBe(401);
       expect((await get(`${api.url}/api/docs`, cert)).status).toBe(200);
+      // one keep-alive connection: a changed Authorization header is checked again, not taken from the last one
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: cert });
+      const sockets = new Set<unknown>();
+      agent.on('free', (sock) => sockets.add(sock));
+      try {
+        expect((await get(`${api.url}/api/domains`, cert, auth, agent)).status).toBe(200);
+        const wrong = `Basic ${Buffer.from(`${env.API_USER}:not-${env.API_PASS}`).toString('base64')}`;
+        expect((await get(`${api.url}/api/domains`, cert, wrong, agent)).status).toBe(401);
+        expect((await get(`${api.url}/api/domains`, cert, auth, agent)).status).toBe(200);
+        expect(sockets.size).toBe(1);
+      } finally {
+        agent.destroy();
+      }
     } finally {
       await api.close();
     }

@@ -5,6 +5,7 @@
 export { createDb, knexConfig } from './knex-config.js';
 export type { Db, DbConfig } from './knex-config.js';
 export type { Knex } from 'knex';
+export { execute } from './execute.js';
 
 export { migrate, MIGRATIONS } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRewriteRules, digestHa1, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertCdr, insertVoicemail,
-  loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+  execute, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
 
@@ -29,6 +29,40 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await db?.destroy();
+});
+
+describe('execute (prepared statements)', () => {
+  const SQL = 'SELECT s.username, s.created_at FROM subscribers s WHERE s.id = ?';
+  it('reads through the pool, again and again with other values, dates as Date or as UTC text', async () => {
+    for (let i = 0; i < 3; i++) {
+      const [row] = await execute<{ username: string; created_at: Date }>(db, SQL, [aliceId]);
+      expect(row?.username).toBe('alice');
+      expect(row?.created_at).toBeInstanceOf(Date);
+    }
+    expect(await execute(db, SQL, [aliceId + 1000])).toEqual([]);
+    const [text] = await execute<{ created_at: string }>(db, SQL, [aliceId], { dateStrings: true });
+    const [asDate] = await execute<{ created_at: Date }>(db, SQL, [aliceId]);
+    expect(text?.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
+    expect(new Date(`${text!.created_at.replace(' ', 'T')}Z`).getTime()).toBe(asDate!.created_at.getTime());
+  });
+
+  it('inside a transaction sees that transaction\'s own uncommitted write', async () => {
+    await db.transaction(async (trx) => {
+      await trx('subscribers').where('id', aliceId).update({ username: 'alice-renamed' });
+      const [inside] = await execute<{ username: string }>(trx, SQL, [aliceId], { dateStrings: true });
+      expect(inside?.username).toBe('alice-renamed');
+      const [outside] = await execute<{ username: string }>(db, SQL, [aliceId]);
+      expect(outside?.username).toBe('alice');
+      await trx.rollback();
+    }).catch(() => undefined);
+    expect((await execute<{ username: string }>(db, SQL, [aliceId]))[0]?.username).toBe('alice');
+  });
+
+  it('a bad statement rejects and returns the connection to the pool', async () => {
+    await expect(execute(db, 'SELECT nope FROM subscribers WHERE id = ?', [1])).rejects.toThrow(/nope/);
+    for (let i = 0; i < 15; i++) await expect(execute(db, 'SELECT nope FROM subscribers WHERE id = ?', [1])).rejects.toThrow();
+    expect((await execute(db, SQL, [aliceId])).length).toBe(1);
+  });
 });
 
 describe('subscriber lookups', () => {

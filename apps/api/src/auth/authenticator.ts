@@ -19,6 +19,8 @@ interface CacheEntry { principal: Principal; expires: number }
 
 export class Authenticator {
   private readonly cache = new Map<string, CacheEntry>();
+  /** per keep-alive connection: the last header and its cache key, so a repeated header is not hashed again */
+  private readonly lastKey = new WeakMap<object, { header: string; key: string }>();
   readonly stats = { cacheHits: 0, verified: 0, rejected: 0 };
 
   constructor(
@@ -27,9 +29,16 @@ export class Authenticator {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async authenticate(header: string | undefined): Promise<AuthResult> {
+  /** `conn`: the request's connection (any object that lives as long as it), to skip re-hashing a repeated header. */
+  async authenticate(header: string | undefined, conn?: object): Promise<AuthResult> {
     if (!header) return { ok: false, reason: 'missing' };
-    const key = createHash('sha256').update(header).digest('base64');
+    const memo = conn && this.lastKey.get(conn);
+    let key: string;
+    if (memo && memo.header === header) key = memo.key;
+    else {
+      key = createHash('sha256').update(header).digest('base64');
+      if (conn) this.lastKey.set(conn, { header, key });
+    }
     const hit = this.cache.get(key);
     if (hit) {
       if (hit.expires > this.now()) {

@@ -65,9 +65,11 @@ function coerceObject(obj: unknown, schema: unknown): void {
 }
 
 /** preValidation hook: query string and params values to the types their schema declares. */
-export async function coerceParams(req: FastifyRequest): Promise<void> {
+export function coerceParams(req: FastifyRequest, _reply: unknown, done: () => void): void {
   const schema = req.routeOptions.schema;
-  if (!schema) return;
-  coerceObject(req.query, schema.querystring);
-  coerceObject(req.params, schema.params);
+  if (schema) {
+    coerceObject(req.query, schema.querystring);
+    coerceObject(req.params, schema.params);
+  }
+  done();
 }

@@ -22,9 +22,10 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
   const allowedCollection: string[] = [];
   const allowedItem: string[] = [];
 
-  const guard = (op: Op) => async (req: FastifyRequest) => {
+  const guard = (op: Op) => (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
     const roles = r.roles[op] ?? [];
-    if (!roles.includes(req.principal!.role)) throw apiError('NGCP_API_FORBIDDEN', `${req.principal!.role} may not ${op} ${r.name}`);
+    if (!roles.includes(req.principal!.role)) done(apiError('NGCP_API_FORBIDDEN', `${req.principal!.role} may not ${op} ${r.name}`));
+    else done();
   };
   const ctx = (req: FastifyRequest, db: Knex = services.db): Ctx => ({ db, principal: req.principal!, services, req });
 

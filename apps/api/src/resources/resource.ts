@@ -74,5 +74,7 @@ export const ROLES = {
 /** Rows → API: 0/1 flags to booleans, dates to ISO strings. */
 export function iso(d: Date | string | null | undefined): string | null {
   if (d == null) return null;
+  // MariaDB's DATETIME(3) text in UTC (execute with dateStrings): 'YYYY-MM-DD HH:MM:SS.fff'
+  if (typeof d === 'string' && d.length === 23 && d.charCodeAt(10) === 32) return `${d.slice(0, 10)}T${d.slice(11)}Z`;
   return (d instanceof Date ? d : new Date(d)).toISOString();
 }

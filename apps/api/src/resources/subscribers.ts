@@ -5,7 +5,7 @@
  * are managed here or through /api/numbers.
  */
 import { randomUUID } from 'node:crypto';
-import { hashPassword, normalizeE164, subscriberHa1, type Knex } from '@ngcp/db';
+import { execute, hashPassword, normalizeE164, subscriberHa1, type Knex } from '@ngcp/db';
 import { ApiError, apiError, validationError } from '../errors.js';
 import { DATE_TIME, DOMAIN_NAME, E164, ID, nullable, object, SECRET, SIP_USERNAME, STATUS } from '../http/schemas.js';
 import { iso, ROLES, type Ctx, type Item, type ListQuery, type Page, type Resource } from './resource.js';
@@ -57,27 +57,47 @@ function baseQuery(c: Ctx): Knex.QueryBuilder {
   return qb;
 }
 
-function toItem(r: Record<string, unknown>): Subscriber {
+function toItem(r: Record<string, unknown>, numbers?: { primary: string | null; aliases: string[] }): Subscriber {
   return {
     id: r.id as number, uuid: r.uuid as string, domain_id: r.domain_id as number, domain: r.domain as string, username: r.username as string,
-    customer_id: (r.customer_id as number | null) ?? null, primary_number: (r.primary_number as string | null) ?? null,
-    alias_numbers: r.alias_numbers ? String(r.alias_numbers).split(',') : [],
+    customer_id: (r.customer_id as number | null) ?? null,
+    primary_number: numbers ? numbers.primary : ((r.primary_number as string | null) ?? null),
+    alias_numbers: numbers ? numbers.aliases : r.alias_numbers ? String(r.alias_numbers).split(',') : [],
     display_name: (r.display_name as string | null) ?? null, external_id: (r.external_id as string | null) ?? null,
-    status: r.status as string, created_at: iso(r.created_at as Date)!, updated_at: iso(r.updated_at as Date)!,
+    status: r.status as string, created_at: iso(r.created_at as Date | string)!, updated_at: iso(r.updated_at as Date | string)!,
   };
 }
 
-/** The unscoped by-id query, compiled once (the hot path of GET /api/subscribers/:id for admins). */
-let byIdSql: string | undefined;
+/**
+ * GET by id, the API's hot path: one prepared statement, a row per number (LEFT JOIN), folded
+ * here. MariaDB answers this in about half the time of the list query's correlated
+ * subqueries (GROUP_CONCAT … ORDER BY needs a temporary table per row).
+ */
+const BY_ID_SELECT =
+  'SELECT s.id, s.uuid, s.domain_id, d.domain, s.username, s.customer_id, s.display_name, s.external_id, s.status, s.created_at, s.updated_at, n.e164, n.is_primary ' +
+  'FROM subscribers s JOIN domains d ON d.id = s.domain_id LEFT JOIN numbers n ON n.subscriber_id = s.id WHERE s.id = ?';
+const BY_ID_RESELLER = `${BY_ID_SELECT} AND s.customer_id IN (SELECT c.id FROM customers c WHERE c.reseller_id = ?)`;
+
+const DATE_STRINGS = { dateStrings: true };
 
 async function getSubscriber(c: Ctx, id: number): Promise<Subscriber | undefined> {
-  if (c.principal.role === 'admin') {
-    byIdSql ??= baseQuery(c).where('s.id', 0).toSQL().sql;
-    const [rows] = (await c.db.raw(byIdSql, [id])) as unknown as [Record<string, unknown>[]];
-    return rows[0] ? toItem(rows[0]) : undefined;
+  const p = c.principal;
+  let rows: Record<string, unknown>[];
+  if (p.role === 'admin') rows = await execute(c.db, BY_ID_SELECT, [id], DATE_STRINGS);
+  else if (p.role === 'reseller') rows = await execute(c.db, BY_ID_RESELLER, [id, p.resellerId ?? -1], DATE_STRINGS);
+  else if (p.subscriberId === id) rows = await execute(c.db, BY_ID_SELECT, [id], DATE_STRINGS);
+  else return undefined;
+  const first = rows[0];
+  if (!first) return undefined;
+  let primary: string | null = null;
+  const aliases: string[] = [];
+  for (const r of rows) {
+    if (r.e164 == null) continue;
+    if (Number(r.is_primary) === 1) primary = r.e164 as string;
+    else aliases.push(r.e164 as string);
   }
-  const row = await baseQuery(c).where('s.id', id).first();
-  return row ? toItem(row) : undefined;
+  aliases.sort();
+  return toItem(first, { primary, aliases });
 }
 
 /**
@@ -191,7 +211,7 @@ export const subscribers: Resource<Subscriber> = {
     }
     const [count] = await qb.clone().clearSelect().count({ n: '*' });
     const rows = await qb.orderBy(`s.${q.order_by ?? 'id'}`, q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows);
-    return { total: Number(count?.n ?? 0), items: rows.map(toItem) };
+    return { total: Number(count?.n ?? 0), items: rows.map((r) => toItem(r)) };
   },
 
   get: (c, id) => getSubscriber(c, id as number),
