@@ -211,7 +211,7 @@ export const subscribers: Resource<Subscriber> = {
     }
     const [count] = await qb.clone().clearSelect().count({ n: '*' });
     const rows = await qb.orderBy(`s.${q.order_by ?? 'id'}`, q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows);
-    return { total: Number(count?.n ?? 0), items: rows.map((r) => toItem(r)) };
+    return { total: Number(count?.n ?? 0), items: rows.map((r: Record<string, unknown>) => toItem(r)) };
   },
 
   get: (c, id) => getSubscriber(c, id as number),
