@@ -8,7 +8,8 @@ cd "$ROOT"
 export COREPACK_ENABLE_DOWNLOAD_PROMPT=0 COREPACK_INTEGRITY_KEYS=0
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
-DEB_PACKAGES=(mariadb-server mariadb-client redis-server rtpengine-daemon sip-tester iproute2 iputils-arping git ca-certificates openssl)
+# wrk: the HTTP load generator of bench/api.mjs (C, keep-alive HTTPS, Lua scripts)
+DEB_PACKAGES=(mariadb-server mariadb-client redis-server rtpengine-daemon sip-tester wrk iproute2 iputils-arping git ca-certificates openssl)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import swagger from '@fastify/swagger';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createDb, type Db } from '@ngcp/db';
+import { createDb, createReader, type Db, type Reader } from '@ngcp/db';
 import type { ApiConfig } from './config.js';
 import { ApiError, apiError, ERROR_SCHEMA, fromDbError } from './errors.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -38,6 +38,7 @@ export interface BuildOptions {
   logger?: Logger;
   /** use these instead of connecting from config (they are then not closed by the app) */
   db?: Db;
+  reader?: Reader;
   redis?: Redis;
   /** PEM key and certificate; default: read from config.tls paths when tls.enabled */
   https?: { key: string | Buffer; cert: string | Buffer } | null;
@@ -64,7 +65,9 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
 
   const ownDb = !opts.db;
   const ownRedis = !opts.redis;
+  const ownReader = !opts.reader;
   const db = opts.db ?? createDb({ ...config.db, ...(config.db.socket ? { socket: config.db.socket } : {}), pool: { min: 0, max: config.db.pool_max } });
+  const reader = opts.reader ?? createReader({ ...config.db, ...(config.db.socket ? { socket: config.db.socket } : {}), readers: config.db.readers });
   const redis = opts.redis ?? new Redis({
     host: config.redis.host, port: config.redis.port, db: config.redis.db, lazyConnect: true, maxRetriesPerRequest: 2,
     ...(config.redis.password ? { password: config.redis.password } : {}),
@@ -74,6 +77,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   const services: Services = {
     config,
     db,
+    reader,
     redis,
     auth: new Authenticator(db, { cacheTtlS: config.auth.cache_ttl_s, cacheMax: config.auth.cache_max }, now),
     guard: new BruteForceGuard(config.bruteforce, redis, now, (err) => app.log.warn({ err }, 'cannot store api ban in redis')),
@@ -148,6 +152,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   });
 
   app.addHook('onClose', async () => {
+    if (ownReader) await reader.close();
     if (ownDb) await db.destroy();
     if (ownRedis) redis.disconnect();
   });

@@ -1,6 +1,6 @@
 /** What the request handlers share: connections, config, auth and the change notifier. */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Knex } from '@ngcp/db';
+import type { Knex, Reader } from '@ngcp/db';
 import type { Redis } from 'ioredis';
 import type { ApiConfig } from './config.js';
 import type { Authenticator } from './auth/authenticator.js';
@@ -11,6 +11,8 @@ import type { Metrics } from './metrics.js';
 export interface Services {
   config: ApiConfig;
   db: Knex;
+  /** prepared-statement reads of the hot paths (see @ngcp/db reader.ts) */
+  reader: Reader;
   redis: Redis;
   auth: Authenticator;
   guard: BruteForceGuard;

@@ -1,4 +1,4 @@
-/** Auth, roles, errors, validation, paging, OpenAPI, notifications, journal, brute force, logs. */
+/** Auth, roles, errors, validation, paging, OpenAPI, notifications, journal, brute force, API bans, logs. */
 import { Writable } from 'node:stream';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Redis } from 'ioredis';
@@ -89,7 +89,7 @@ describe('roles', () => {
     const auth = basic(login, 'reseller-pw');
     for (const [method, url, body] of [
       ['GET', '/api/journal'], ['GET', '/api/peeringgroups'], ['POST', '/api/peeringgroups', { name: 'x' }], ['GET', '/api/apiusers'],
-      ['GET', '/api/bannedips'], ['POST', '/api/preferencedefs', { attribute: 'x', data_type: 'int', levels: ['domain'] }], ['GET', '/api/metrics'],
+      ['GET', '/api/bannedips'], ['GET', '/api/apibans'], ['POST', '/api/preferencedefs', { attribute: 'x', data_type: 'int', levels: ['domain'] }], ['GET', '/api/metrics'],
     ] as [string, string, unknown?][]) {
       const res = await call(app(), method, url, { auth, ...(body ? { body } : {}) });
       expect(res.statusCode, `${method} ${url}`).toBe(403);
@@ -140,6 +140,10 @@ describe('OpenAPI', () => {
     expect(post.responses['422']).toBeDefined();
     expect(doc.paths['/api/subscribers/{id}'].patch.requestBody.content['application/json-patch+json']).toBeDefined();
     expect(JSON.stringify(doc.components.schemas.Subscriber)).not.toMatch(/password|ha1/);
+    expect(Object.keys(doc.components.schemas.VoicemailSettings.properties)).not.toContain('pin');
+    const vmPut = doc.paths['/api/voicemailsettings/{id}'].put.requestBody.content['application/json'].schema;
+    expect(JSON.stringify(vmPut.properties.pin)).toMatch(/"writeOnly":true/);
+    expect(doc.paths['/api/apibans/{id}'].delete).toBeDefined();
     expect(doc.components.securitySchemes).toMatchObject({ basicAuth: { scheme: 'basic' }, bearerAuth: { scheme: 'bearer' } });
   });
 });
@@ -210,11 +214,61 @@ describe('brute force', () => {
   });
 });
 
+describe('apibans', () => {
+  it('lists the addresses the login guard banned, and DELETE lifts a ban at once, in memory and in Redis; admin only', async () => {
+    const ip = freshIp();
+    const hit = (auth: string) => app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: ip });
+    for (let i = 0; i < 4; i++) await hit(basic(ADMIN.login, `wrong${i}`)); // ban_after 4
+    expect((await hit(basic(ADMIN.login, ADMIN.password))).statusCode).toBe(429);
+
+    const list = await call(app(), 'GET', '/api/apibans', { query: { rows: 1000 } });
+    expect(list.statusCode).toBe(200);
+    const mine = list.data.items.find((b: { id: string }) => b.id === ip);
+    expect(mine).toEqual({ id: ip, reason: 'api login failures', banned_at: expect.any(String), count: 4, expires_in: expect.any(Number), expires_at: expect.any(String) });
+    expect(mine.expires_in).toBeGreaterThan(50);
+    expect(mine.expires_in).toBeLessThanOrEqual(60);
+    expect((await call(app(), 'GET', `/api/apibans/${ip}`)).data).toMatchObject({ id: ip, count: 4 });
+
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('rs');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+    const reseller = basic(login, 'reseller-pw');
+    expect((await call(app(), 'GET', '/api/apibans', { auth: reseller })).statusCode).toBe(403);
+    expect((await call(app(), 'GET', `/api/apibans/${ip}`, { auth: reseller })).statusCode).toBe(403);
+    expect((await call(app(), 'DELETE', `/api/apibans/${ip}`, { auth: reseller })).statusCode).toBe(403);
+    expect((await hit(basic(ADMIN.login, ADMIN.password))).statusCode).toBe(429); // still banned
+
+    expect((await call(app(), 'DELETE', `/api/apibans/${ip}`)).statusCode).toBe(204);
+    expect(await h().redis.exists(`apiban:${ip}`)).toBe(0);
+    expect((await hit(basic(ADMIN.login, ADMIN.password))).statusCode).toBe(200); // at once
+    expect((await call(app(), 'GET', `/api/apibans/${ip}`)).statusCode).toBe(404);
+    expect((await call(app(), 'DELETE', `/api/apibans/${ip}`)).statusCode).toBe(404);
+    expect((await call(app(), 'POST', '/api/apibans', { body: {} })).statusCode).toBe(405);
+    const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'apiban', entity_id: ip } });
+    expect(j.data.items).toEqual([expect.objectContaining({ op: 'delete', login: ADMIN.login, content: expect.objectContaining({ id: ip, count: 4 }) })]);
+  });
+
+  it('a ban held only in memory (its Redis copy lost) is listed and can be lifted', async () => {
+    const ip = freshIp();
+    const hit = (auth: string) => app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: ip });
+    for (let i = 0; i < 4; i++) await hit(basic(ADMIN.login, `wrong${i}`));
+    await h().redis.del(`apiban:${ip}`);
+    expect((await hit(basic(ADMIN.login, ADMIN.password))).statusCode).toBe(429); // the guard decides from memory
+    const one = await call(app(), 'GET', `/api/apibans/${ip}`);
+    expect(one.data).toEqual({ id: ip, reason: 'api login failures', banned_at: null, count: null, expires_in: expect.any(Number), expires_at: expect.any(String) });
+    expect((await call(app(), 'GET', '/api/apibans', { query: { rows: 1000 } })).data.items.map((b: { id: string }) => b.id)).toContain(ip);
+    expect((await call(app(), 'DELETE', `/api/apibans/${ip}`)).statusCode).toBe(204);
+    expect((await hit(basic(ADMIN.login, ADMIN.password))).statusCode).toBe(200);
+  });
+});
+
 describe('logs', () => {
   it('never contain passwords, hashes or the Authorization header', async () => {
     const secret = 'log-test-secret-pw';
     const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('l')}.example` } });
-    await call(app(), 'POST', '/api/subscribers', { body: { domain: d.data.domain, username: 'logme', password: secret, webpassword: `${secret}-web` } });
+    const sub = await call(app(), 'POST', '/api/subscribers', { body: { domain: d.data.domain, username: 'logme', password: secret, webpassword: `${secret}-web` } });
+    expect((await call(app(), 'PUT', `/api/voicemailsettings/${sub.data.id}`, { body: { pin: '80647213' } })).statusCode).toBe(200);
+    expect((await call(app(), 'PUT', `/api/voicemailsettings/${sub.data.id}`, { body: { pin: '80647213x' } })).statusCode).toBe(422);
     await app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: basic(ADMIN.login, secret) }, remoteAddress: freshIp() });
     const all = logLines.join('');
     expect(all).toContain('api login failed');
@@ -224,7 +278,8 @@ describe('logs', () => {
     expect(all).not.toContain(secret);
     expect(all).not.toContain(Buffer.from(`${ADMIN.login}:${secret}`).toString('base64'));
     expect(all).not.toContain(Buffer.from(`${ADMIN.login}:${ADMIN.password}`).toString('base64'));
-    expect(all).not.toMatch(/ha1|password_hash/);
+    expect(all).not.toMatch(/ha1|password_hash|pin_hash/);
+    expect(all).not.toContain('80647213');
   });
 });
 

@@ -1,7 +1,7 @@
-/** cdrs, voicemails, journal; live views from Redis: registrations, calls, bannedips, bannedusers. */
+/** cdrs, voicemails, voicemail settings, journal; live views from Redis: registrations, calls, bannedips, bannedusers. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { insertCdr, insertVoicemail, redisKeys, type LocationBinding } from '@ngcp/db';
-import { basic, call, createApiUser, uniq, useApi } from './helpers.js';
+import { insertCdr, insertVoicemail, redisKeys, verifyPassword, type LocationBinding } from '@ngcp/db';
+import { basic, call, createApiUser, expectNoSecrets, uniq, useApi } from './helpers.js';
 
 const h = useApi();
 const app = () => h().app;
@@ -75,6 +75,116 @@ describe('voicemails', () => {
   });
 });
 
+describe('voicemail settings', () => {
+  const url = (id: number) => `/api/voicemailsettings/${id}`;
+  const box = (id: number) => h().db('voicemail_boxes').where('subscriber_id', id).first();
+
+  it('defaults without a box; PUT creates it, PUT/PATCH change it; the PIN is write-only, stored as scrypt, journaled without it', async () => {
+    const carol = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: uniq('carol'), password: 'secret1' } })).data;
+    const defaults = await call(app(), 'GET', url(carol.id));
+    expect(defaults.statusCode).toBe(200);
+    expect(defaults.data).toEqual({ id: carol.id, email: null, attach: true, delete_after_email: false, pin_set: false });
+    expect(await box(carol.id)).toBeUndefined(); // nothing written on read
+
+    const put = await call(app(), 'PUT', url(carol.id), { body: { pin: '4711', email: 'carol@example.org', attach: true, delete_after_email: true } });
+    expect(put.statusCode).toBe(200);
+    expect(put.data).toEqual({ id: carol.id, email: 'carol@example.org', attach: true, delete_after_email: true, pin_set: true });
+    expectNoSecrets(put.body, ['4711']);
+    const row = await box(carol.id);
+    expect(row.pin_hash).toMatch(/^scrypt\$/);
+    expect(await verifyPassword('4711', row.pin_hash)).toBe(true);
+    expect(await call(app(), 'GET', url(carol.id))).toMatchObject({ statusCode: 200, data: put.data });
+
+    // PUT without pin keeps it; absent fields take their defaults
+    const keep = await call(app(), 'PUT', url(carol.id), { body: { email: 'c2@example.org' } });
+    expect(keep.data).toEqual({ id: carol.id, email: 'c2@example.org', attach: true, delete_after_email: false, pin_set: true });
+    expect((await box(carol.id)).pin_hash).toBe(row.pin_hash);
+
+    // PATCH: `add /pin` sets a new PIN; other fields as usual; pin_set is read-only
+    const patched = await call(app(), 'PATCH', url(carol.id), {
+      patch: true, body: [{ op: 'add', path: '/pin', value: '0815230' }, { op: 'replace', path: '/attach', value: false }, { op: 'test', path: '/pin_set', value: true }],
+    });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.data).toEqual({ id: carol.id, email: 'c2@example.org', attach: false, delete_after_email: false, pin_set: true });
+    expectNoSecrets(patched.body, ['0815230']);
+    expect(await verifyPassword('0815230', (await box(carol.id)).pin_hash)).toBe(true);
+    const ro = await call(app(), 'PATCH', url(carol.id), { patch: true, body: [{ op: 'replace', path: '/pin_set', value: false }] });
+    expect(ro.statusCode).toBe(422);
+    expect(ro.data.fields).toEqual([{ field: 'pin_set', message: 'is read-only' }]);
+    expect((await call(app(), 'PATCH', url(carol.id), { patch: true, body: [{ op: 'replace', path: '/pin', value: '1234' }] })).data.code).toBe('NGCP_API_PATCH_INVALID');
+
+    // "pin": null removes the PIN
+    const cleared = await call(app(), 'PUT', url(carol.id), { body: { pin: null, email: null } });
+    expect(cleared.data).toMatchObject({ pin_set: false, email: null });
+    expect((await box(carol.id)).pin_hash).toBeNull();
+
+    // list, filtered and paged like the others; every visible subscriber has settings
+    const one = await call(app(), 'GET', '/api/voicemailsettings', { query: { subscriber_id: carol.id } });
+    expect(one.data).toEqual({ total_count: 1, page: 1, rows: 10, items: [cleared.data] });
+    const all = await call(app(), 'GET', '/api/voicemailsettings', { query: { rows: 2, order_by: 'id', order_by_direction: 'desc' } });
+    expect(all.data.total_count).toBeGreaterThanOrEqual(3);
+    expect(all.data.items[0].id).toBeGreaterThan(all.data.items[1].id);
+    expectNoSecrets(all.body);
+
+    // journal: who changed it, never the PIN or its hash
+    const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'voicemail_settings', entity_id: String(carol.id), rows: 100 } });
+    expect(j.data.items.map((e: { op: string }) => e.op)).toEqual(['update', 'update', 'update', 'update']);
+    expect(j.data.items[0].content).toEqual(put.data);
+    expect(j.body).not.toMatch(/4711|0815230|scrypt|"pin"|pin_hash/);
+
+    expect((await call(app(), 'POST', '/api/voicemailsettings', { body: {} })).statusCode).toBe(405);
+    expect((await call(app(), 'DELETE', url(carol.id))).statusCode).toBe(405);
+    expect((await call(app(), 'GET', url(4000000000))).statusCode).toBe(404);
+    expect((await call(app(), 'PUT', url(4000000000), { body: {} })).statusCode).toBe(404);
+  });
+
+  it('422 naming each failing field: PIN, email, types, unknown properties, delete without mail', async () => {
+    const before = await box(bob.id);
+    const bad = await call(app(), 'PUT', url(bob.id), { body: { pin: '12a4', email: 'not-an-email', attach: 'yes', colour: 'red' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.code).toBe('NGCP_API_VALIDATION');
+    expect(bad.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['attach', 'colour', 'email', 'pin']);
+    expect(bad.body).not.toContain('12a4');
+    for (const pin of ['123', '12345678901', ' 1234', 4711]) {
+      const r = await call(app(), 'PUT', url(bob.id), { body: { pin } });
+      expect(r.statusCode, String(pin)).toBe(422);
+      expect(r.data.fields.map((f: { field: string }) => f.field)).toEqual(['pin']);
+    }
+    const lost = await call(app(), 'PUT', url(bob.id), { body: { delete_after_email: true, attach: true } });
+    expect(lost.data.fields).toEqual([{ field: 'delete_after_email', message: expect.stringContaining('email') }]);
+    expect((await call(app(), 'PUT', url(bob.id), { body: { delete_after_email: true, attach: false, email: 'b@example.org' } })).data.fields[0].field).toBe('delete_after_email');
+    const unknown = await call(app(), 'PATCH', url(bob.id), { patch: true, body: [{ op: 'add', path: '/greeting', value: 'hi' }, { op: 'add', path: '/pin', value: '99' }] });
+    expect(unknown.statusCode).toBe(422);
+    expect(unknown.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['greeting', 'pin']);
+    expect((await call(app(), 'PUT', url(bob.id), { body: '{"pin": ' })).statusCode).toBe(400);
+    expect(await box(bob.id)).toEqual(before); // nothing was written
+  });
+
+  it('a subscriber reads and changes only its own settings; a reseller those of its customers; 401 without credentials', async () => {
+    const bobBox = await box(bob.id);
+    const own = await call(app(), 'PUT', url(alice.id), { auth: aliceAuth, body: { pin: '2468', email: 'alice@example.org' } });
+    expect(own.statusCode).toBe(200);
+    expect(own.data).toMatchObject({ id: alice.id, pin_set: true, email: 'alice@example.org' });
+    expectNoSecrets(own.body, ['2468']);
+    expect((await call(app(), 'GET', url(alice.id), { auth: aliceAuth })).data.pin_set).toBe(true);
+    expect((await call(app(), 'GET', url(bob.id), { auth: aliceAuth })).statusCode).toBe(404);
+    expect((await call(app(), 'PUT', url(bob.id), { auth: aliceAuth, body: { pin: '1357' } })).statusCode).toBe(404);
+    expect((await call(app(), 'PATCH', url(bob.id), { auth: aliceAuth, patch: true, body: [{ op: 'add', path: '/pin', value: '1357' }] })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', '/api/voicemailsettings', { auth: aliceAuth })).data.items.map((i: { id: number }) => i.id)).toEqual([alice.id]);
+
+    expect((await call(app(), 'GET', url(alice.id), { auth: resellerAuth })).data).toEqual(own.data);
+    expect((await call(app(), 'GET', url(bob.id), { auth: resellerAuth })).statusCode).toBe(404);
+    expect((await call(app(), 'PUT', url(bob.id), { auth: resellerAuth, body: {} })).statusCode).toBe(404);
+    const patched = await call(app(), 'PATCH', url(alice.id), { auth: resellerAuth, patch: true, body: [{ op: 'replace', path: '/attach', value: false }] });
+    expect(patched.data).toMatchObject({ attach: false, pin_set: true });
+    expect((await call(app(), 'GET', '/api/voicemailsettings', { auth: resellerAuth })).data.items.map((i: { id: number }) => i.id)).toEqual([alice.id]);
+
+    expect((await call(app(), 'GET', url(alice.id), { auth: null })).statusCode).toBe(401);
+    expect((await call(app(), 'PUT', url(alice.id), { auth: null, body: { pin: '1111' } })).statusCode).toBe(401);
+    expect(await box(bob.id)).toEqual(bobBox);
+  });
+});
+
 describe('journal', () => {
   it('records who changed what, filterable; admin only; read-only', async () => {
     const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('j')}.example` } });
@@ -141,7 +251,8 @@ describe('live views from Redis', () => {
     await r.set(redisKeys.ipBan('198.51.100.66'), JSON.stringify({ reason: 'flood', banned_at: 1700000000, count: 500 }), 'EX', 300);
     await r.set(redisKeys.userBan(`bob@${domain}`), JSON.stringify({ reason: 'auth failures', banned_at: 1700000000, count: 10 }), 'EX', 120);
     const ips = await call(app(), 'GET', '/api/bannedips');
-    expect(ips.data.items).toEqual([{ id: '198.51.100.66', reason: 'flood', banned_at: '2023-11-14T22:13:20.000Z', count: 500, expires_in: expect.any(Number) }]);
+    expect(ips.data.items).toEqual([{ id: '198.51.100.66', reason: 'flood', banned_at: '2023-11-14T22:13:20.000Z', count: 500, expires_in: expect.any(Number), expires_at: expect.any(String) }]);
+    expect(Date.parse(ips.data.items[0].expires_at) - Date.now()).toBeGreaterThan(290_000);
     expect(ips.data.items[0].expires_in).toBeGreaterThan(290);
     const users = await call(app(), 'GET', '/api/bannedusers');
     expect(users.data.items[0]).toMatchObject({ id: `bob@${domain}`, reason: 'auth failures' });

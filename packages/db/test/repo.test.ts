@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRewriteRules, digestHa1, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertCdr, insertVoicemail,
-  execute, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+  createReader, execute, readerFor, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
 
@@ -62,6 +62,49 @@ describe('execute (prepared statements)', () => {
     await expect(execute(db, 'SELECT nope FROM subscribers WHERE id = ?', [1])).rejects.toThrow(/nope/);
     for (let i = 0; i < 15; i++) await expect(execute(db, 'SELECT nope FROM subscribers WHERE id = ?', [1])).rejects.toThrow();
     expect((await execute(db, SQL, [aliceId])).length).toBe(1);
+  });
+});
+
+describe('reader (MariaDB connector, prepared statements)', () => {
+  const SQL = 'SELECT s.id, s.username, s.customer_id, s.display_name, s.created_at, n.e164, n.is_primary FROM subscribers s LEFT JOIN numbers n ON n.subscriber_id = s.id WHERE s.id = ? ORDER BY n.e164';
+  it('returns the same values as knex, numbers as numbers and DATETIME as UTC text', async () => {
+    const m = mariadb();
+    const reader = createReader({ ...m.connectionConfig(), database: (db.client.config.connection as { database: string }).database, readers: 2 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const rows = await reader.execute<Record<string, unknown>>(SQL, [aliceId]);
+        expect(rows.map((r) => ({ ...r }))).toEqual(
+          (await execute<Record<string, unknown>>(db, SQL, [aliceId], { dateStrings: true })).map((r) => ({ ...r })),
+        );
+        expect(rows[0]).toMatchObject({ id: aliceId, username: 'alice', customer_id: customerId, display_name: null, e164: '4912345', is_primary: 1 });
+        expect(rows[0]?.created_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
+      }
+      expect(await reader.execute(SQL, [aliceId + 1000])).toEqual([]);
+      await expect(reader.execute('SELECT nope FROM subscribers WHERE id = ?', [1])).rejects.toThrow(/nope/);
+      for (let i = 0; i < 5; i++) await expect(reader.execute('SELECT nope FROM subscribers WHERE id = ?', [1])).rejects.toThrow();
+      expect((await reader.execute(SQL, [aliceId])).length).toBe(2);
+      expect(reader.stats().active).toBe(0);
+    } finally {
+      await reader.close();
+      await reader.close();
+    }
+  });
+
+  it('readerFor: inside a knex transaction the read goes through it and sees its writes', async () => {
+    const m = mariadb();
+    const reader = createReader({ ...m.connectionConfig(), database: (db.client.config.connection as { database: string }).database, readers: 1 });
+    try {
+      await db.transaction(async (trx) => {
+        await trx('subscribers').where('id', aliceId).update({ display_name: 'in-trx' });
+        const [inside] = await readerFor(trx, reader).execute<{ display_name: string }>(SQL, [aliceId]);
+        expect(inside?.display_name).toBe('in-trx');
+        const [outside] = await readerFor(db, reader).execute<{ display_name: string | null }>(SQL, [aliceId]);
+        expect(outside?.display_name).toBeNull();
+        throw new Error('roll back');
+      }).catch((e: Error) => expect(e.message).toBe('roll back'));
+    } finally {
+      await reader.close();
+    }
   });
 });
 

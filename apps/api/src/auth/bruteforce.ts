@@ -79,11 +79,25 @@ export class BruteForceGuard {
     }
   }
 
-  /** Lift a ban (also in Redis). */
+  /** Lift a ban (also in Redis). Memory first: even if Redis fails, this process admits the address again. */
   async unban(ip: string): Promise<void> {
     this.bans.delete(ip);
     this.failures.delete(ip);
     await this.redis?.del(redisKeys.apiBan(ip));
+  }
+
+  /**
+   * The bans this process enforces: address → seconds left. For the operators' view
+   * (/api/apibans), so it neither counts as a refusal nor extends anything.
+   */
+  activeBans(): Map<string, number> {
+    const t = this.now();
+    const out = new Map<string, number>();
+    for (const [ip, until] of this.bans) {
+      if (until > t) out.set(ip, Math.ceil((until - t) / 1000));
+      else this.bans.delete(ip);
+    }
+    return out;
   }
 
   /** Take over the bans recorded in Redis (at start). */

@@ -5,7 +5,7 @@ import { apiUsers, tokens } from './access.js';
 import { callForwards } from './callforwards.js';
 import { customers, resellers } from './customers.js';
 import { domains } from './domains.js';
-import { bannedIps, bannedUsers, calls, registrations } from './live.js';
+import { apiBans, bannedIps, bannedUsers, calls, registrations } from './live.js';
 import { registerMetrics } from './metrics-route.js';
 import { numbers } from './numbers.js';
 import { customerPreferences, domainPreferences, peeringServerPreferences, preferenceDefs, subscriberPreferences } from './preferences.js';
@@ -14,13 +14,14 @@ import { registerResource } from './register.js';
 import type { Item, Resource } from './resource.js';
 import { ncosLevels, peeringGroups, peeringRules, peeringServers, rewriteRules, rewriteRuleSets } from './routing.js';
 import { subscribers } from './subscribers.js';
+import { voicemailSettings } from './voicemailsettings.js';
 
 export const RESOURCES = [
   domains, customers, subscribers, numbers,
   subscriberPreferences, domainPreferences, customerPreferences, peeringServerPreferences, preferenceDefs,
   callForwards, rewriteRuleSets, rewriteRules, ncosLevels, peeringGroups, peeringServers, peeringRules,
-  cdrs, voicemails, journal,
-  registrations, calls, bannedIps, bannedUsers,
+  cdrs, voicemails, voicemailSettings, journal,
+  registrations, calls, bannedIps, bannedUsers, apiBans,
   resellers, apiUsers, tokens,
 ] as unknown as readonly Resource<Item>[];
 

@@ -1,13 +1,15 @@
 /**
  * Live views backed by Redis, filled by the SIP daemons (layout: packages/db/REDIS.md):
  * /api/registrations (location:<aor>), /api/calls (call:<call-id>), /api/bannedips
- * (ipban:<ip>), /api/bannedusers (userban:<user@domain>). DELETE on a ban lifts it.
+ * (ipban:<ip>), /api/bannedusers (userban:<user@domain>), /api/apibans (apiban:<ip>, the API's
+ * own login guard, merged with the bans this process holds in memory). DELETE on a ban lifts it.
  * Lists are built with SCAN; they are sorted by id and paged in the API.
  */
 import type { Redis } from 'ioredis';
 import { REDIS_PATTERNS, redisKeys, type BanEntry, type Knex, type LocationBinding } from '@ngcp/db';
 import { apiError } from '../errors.js';
 import { DATE_TIME, ID, nullable, object } from '../http/schemas.js';
+import type { Services } from '../services.js';
 import { ROLES, type Ctx, type Item, type ListQuery, type Page, type Resource } from './resource.js';
 import { scopeSubscriberColumn } from './scope.js';
 
@@ -206,9 +208,23 @@ export const calls: Resource<ActiveCallItem> = {
 
 /* ---- bans --------------------------------------------------------------------------- */
 
-export interface Ban extends Item { id: string; reason: string; banned_at: string | null; count: number | null; expires_in: number | null }
+export interface Ban extends Item { id: string; reason: string; banned_at: string | null; count: number | null; expires_in: number | null; expires_at: string | null }
 
-function banResource(name: string, entity: string, schemaId: string, prefix: string, keyOf: (id: string) => string, what: string): Resource<Ban> {
+/**
+ * Bans that a process also holds in its own memory (the API's login guard decides from
+ * memory, Redis is the write-through copy): the view shows them even when the Redis copy
+ * is missing (a failed write), and DELETE lifts them in memory as well.
+ */
+interface LocalBans {
+  /** id → seconds left, as this process enforces them */
+  active(services: Services): Map<string, number>;
+  /** lift one in memory and in Redis */
+  lift(services: Services, id: string): Promise<void>;
+  /** `reason` shown for a ban known only from memory */
+  reason: string;
+}
+
+function banResource(name: string, entity: string, schemaId: string, prefix: string, keyOf: (id: string) => string, what: string, local?: LocalBans): Resource<Ban> {
   const read = async (redis: Redis, key: string): Promise<Ban | undefined> => {
     const [[, raw], [, ttl]] = ((await redis.multi().get(key).pttl(key).exec().catch(redisDown)) ?? [[null, null], [null, -2]]) as [[unknown, string | null], [unknown, number]];
     if (raw == null) return undefined;
@@ -220,8 +236,17 @@ function banResource(name: string, entity: string, schemaId: string, prefix: str
     }
     return {
       id: key.slice(prefix.length), reason: e.reason ?? '', banned_at: typeof e.banned_at === 'number' ? new Date(e.banned_at * 1000).toISOString() : null,
-      count: e.count ?? null, expires_in: ttl > 0 ? Math.ceil(ttl / 1000) : null,
+      count: e.count ?? null, expires_in: ttl > 0 ? Math.ceil(ttl / 1000) : null, expires_at: ttl > 0 ? new Date(Date.now() + ttl).toISOString() : null,
     };
+  };
+  const fromMemory = (id: string, left: number): Ban => ({
+    id, reason: local!.reason, banned_at: null, count: null, expires_in: left, expires_at: new Date(Date.now() + left * 1000).toISOString(),
+  });
+  const get = async (c: Ctx, id: string): Promise<Ban | undefined> => {
+    const b = await read(c.services.redis, keyOf(id));
+    if (b || !local) return b;
+    const left = local.active(c.services).get(id);
+    return left === undefined ? undefined : fromMemory(id, left);
   };
   return {
     name,
@@ -229,8 +254,11 @@ function banResource(name: string, entity: string, schemaId: string, prefix: str
     schemaId,
     description: `${what} (Redis ${prefix}<id>, TTL = remaining ban). DELETE lifts a ban. Admin only.`,
     itemSchema: object(
-      { id: S, reason: S, banned_at: nullable(DATE_TIME), count: nullable({ type: 'integer' }), expires_in: nullable({ type: 'integer', description: 'seconds left; null = no expiry' }) },
-      ['id', 'reason', 'banned_at', 'count', 'expires_in'],
+      {
+        id: S, reason: S, banned_at: nullable(DATE_TIME), count: nullable({ type: 'integer' }),
+        expires_in: nullable({ type: 'integer', description: 'seconds left; null = no expiry' }), expires_at: nullable({ ...DATE_TIME, description: 'when the ban ends; null = no expiry' }),
+      },
+      ['id', 'reason', 'banned_at', 'count', 'expires_in', 'expires_at'],
     ),
     idSchema: STRING_ID,
     roles: { list: ROLES.admin, get: ROLES.admin, delete: ROLES.admin },
@@ -241,14 +269,30 @@ function banResource(name: string, entity: string, schemaId: string, prefix: str
         const b = await read(c.services.redis, k);
         if (b) out.push(b);
       }
+      if (local) {
+        const seen = new Set(out.map((b) => b.id));
+        for (const [id, left] of local.active(c.services)) if (!seen.has(id)) out.push(fromMemory(id, left));
+        out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      }
       return page(out, q);
     },
-    get: (c, id) => read(c.services.redis, keyOf(String(id))),
+    get: (c, id) => get(c, String(id)),
     async remove(c, id) {
-      await c.services.redis.del(keyOf(String(id))).catch(redisDown);
+      if (local) await local.lift(c.services, String(id)).catch(redisDown);
+      else await c.services.redis.del(keyOf(String(id))).catch(redisDown);
     },
   };
 }
 
 export const bannedIps = banResource('bannedips', 'ipban', 'BannedIp', 'ipban:', redisKeys.ipBan, 'Source addresses banned by the load-balancer (flood or brute force)');
 export const bannedUsers = banResource('bannedusers', 'userban', 'BannedUser', 'userban:', redisKeys.userBan, 'Subscribers (username@domain) banned after failed SIP authentications');
+export const apiBans = banResource(
+  'apibans', 'apiban', 'ApiBan', 'apiban:', redisKeys.apiBan,
+  "Client addresses banned by the API's own brute-force guard after repeated failed logins (429 until the ban ends); " +
+    "also the bans this API process holds in memory. DELETE lifts the ban at once in this process and in Redis",
+  {
+    active: (services) => services.guard.activeBans(),
+    lift: (services, id) => services.guard.unban(id),
+    reason: 'api login failures',
+  },
+);

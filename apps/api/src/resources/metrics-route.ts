@@ -17,6 +17,7 @@ export function registerMetrics(app: FastifyInstance, s: Services): void {
         bruteforce: s.guard.stats,
         notifications: s.notifier.stats,
         db_pool: pool ? { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires() } : null,
+        db_readers: s.reader.stats(),
         redis: s.redis.status,
       };
     },

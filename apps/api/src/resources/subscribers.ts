@@ -5,7 +5,7 @@
  * are managed here or through /api/numbers.
  */
 import { randomUUID } from 'node:crypto';
-import { execute, hashPassword, normalizeE164, subscriberHa1, type Knex } from '@ngcp/db';
+import { hashPassword, readerFor, normalizeE164, subscriberHa1, type Knex } from '@ngcp/db';
 import { ApiError, apiError, validationError } from '../errors.js';
 import { DATE_TIME, DOMAIN_NAME, E164, ID, nullable, object, SECRET, SIP_USERNAME, STATUS } from '../http/schemas.js';
 import { iso, ROLES, type Ctx, type Item, type ListQuery, type Page, type Resource } from './resource.js';
@@ -78,14 +78,13 @@ const BY_ID_SELECT =
   'FROM subscribers s JOIN domains d ON d.id = s.domain_id LEFT JOIN numbers n ON n.subscriber_id = s.id WHERE s.id = ?';
 const BY_ID_RESELLER = `${BY_ID_SELECT} AND s.customer_id IN (SELECT c.id FROM customers c WHERE c.reseller_id = ?)`;
 
-const DATE_STRINGS = { dateStrings: true };
-
 async function getSubscriber(c: Ctx, id: number): Promise<Subscriber | undefined> {
   const p = c.principal;
+  const read = readerFor(c.db, c.services.reader);
   let rows: Record<string, unknown>[];
-  if (p.role === 'admin') rows = await execute(c.db, BY_ID_SELECT, [id], DATE_STRINGS);
-  else if (p.role === 'reseller') rows = await execute(c.db, BY_ID_RESELLER, [id, p.resellerId ?? -1], DATE_STRINGS);
-  else if (p.subscriberId === id) rows = await execute(c.db, BY_ID_SELECT, [id], DATE_STRINGS);
+  if (p.role === 'admin') rows = await read.execute(BY_ID_SELECT, [id]);
+  else if (p.role === 'reseller') rows = await read.execute(BY_ID_RESELLER, [id, p.resellerId ?? -1]);
+  else if (p.subscriberId === id) rows = await read.execute(BY_ID_SELECT, [id]);
   else return undefined;
   const first = rows[0];
   if (!first) return undefined;
