@@ -74,17 +74,19 @@ const idsFile = join(dir, 'ids.txt');
 const children = [];
 let db;
 let redis;
-const cleanup = async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGTERM');
-      await new Promise((r) => c.once('exit', r));
+let cleaning;
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGTERM');
+        await new Promise((r) => c.once('exit', r));
+      }
     }
-  }
-  await redis?.stop();
-  await db?.stop();
-  rmSync(dir, { recursive: true, force: true });
-};
+    await redis?.stop();
+    await db?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  })());
 
 /** Start a node program on the API core; resolve with what `ready(stdout)` extracts. */
 function startNode(args, env, ready) {
@@ -113,6 +115,7 @@ async function wrk(name, { url, script, seconds, env, pid }) {
   const t0 = performance.now();
   const [cmd, ...args] = onOtherCores(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(here, 'wrk', script), url]);
   const child = spawn(cmd, args, { env: { ...process.env, WRK_DIR: join(here, 'wrk'), IDS_FILE: idsFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
@@ -143,6 +146,14 @@ async function wrk(name, { url, script, seconds, env, pid }) {
   );
   if (res.first_unexpected) console.log(`  first unexpected answer: ${res.first_unexpected}`);
   return res;
+}
+
+// stopped from outside (Ctrl-C, timeout): stop wrk, the API, MariaDB and Redis before leaving
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    console.error(`${sig}: stopping`);
+    cleanup().finally(() => process.exit(130));
+  });
 }
 
 let failures = 0;
@@ -192,7 +203,11 @@ try {
   const domain = 'bench.example';
   const d = await call('POST', '/api/domains', { domain });
   if (d.status !== 201) throw new Error(`cannot create the domain: ${d.status} ${d.body}`);
-  const count = async () => JSON.parse((await call('GET', '/api/subscribers?rows=1')).body).total_count;
+  const count = async () => {
+    const r = await call('GET', '/api/subscribers?rows=1');
+    if (r.status !== 200) throw new Error(`GET /api/subscribers?rows=1: ${r.status} ${r.body.slice(0, 300)}`);
+    return JSON.parse(r.body).total_count;
+  };
   console.log(`api ${url} (pid ${apiPid}${PIN ? `, core ${API_CPU}; MariaDB, Redis and wrk on cores ${OTHER_CPUS}` : ', not pinned'}), ${CONNECTIONS} keep-alive HTTPS connections`);
 
   let batch = 0;

@@ -66,8 +66,8 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   const ownDb = !opts.db;
   const ownRedis = !opts.redis;
   const ownReader = !opts.reader;
-  const db = opts.db ?? createDb({ ...config.db, ...(config.db.socket ? { socket: config.db.socket } : {}), pool: { min: 0, max: config.db.pool_max } });
-  const reader = opts.reader ?? createReader({ ...config.db, ...(config.db.socket ? { socket: config.db.socket } : {}), readers: config.db.readers });
+  const db = opts.db ?? createDb({ ...config.db, ...(config.db.socket ? { socket: config.db.socket } : {}), pool: { min: 0, max: config.db.pool_max }, acquireTimeoutMs: config.db.acquire_timeout_ms });
+  const reader = opts.reader ?? createReader({ ...config.db, ...(config.db.socket ? { socket: config.db.socket } : {}), readers: config.db.readers, acquireTimeoutMs: config.db.acquire_timeout_ms });
   const redis = opts.redis ?? new Redis({
     host: config.redis.host, port: config.redis.port, db: config.redis.db, lazyConnect: true, maxRetriesPerRequest: 2,
     ...(config.redis.password ? { password: config.redis.password } : {}),
@@ -191,7 +191,14 @@ function toApiError(error: FastifyError & { validation?: unknown[]; validationCo
       return apiError('NGCP_API_BAD_REQUEST', error.message);
     case 'ECONNREFUSED':
     case 'ETIMEDOUT':
+    case 'ECONNRESET':
     case 'PROTOCOL_CONNECTION_LOST':
+    // the MariaDB connector (reader pool)
+    case 'ER_GET_CONNECTION_TIMEOUT':
+    case 'ER_CONNECTION_TIMEOUT':
+    case 'ER_SOCKET_UNEXPECTED_CLOSE':
+    case 'ER_CONNECTION_ALREADY_CLOSED':
+    case 'ER_SOCKET_TIMEOUT':
       return apiError('NGCP_API_UNAVAILABLE', undefined, { cause: error });
   }
   if (error.name === 'KnexTimeoutError') return apiError('NGCP_API_UNAVAILABLE', undefined, { cause: error });

@@ -24,6 +24,9 @@ describe('resolveConfig', () => {
       [{ log: { level: 'loud' } }, 'log.level'],
       [{ paging: { default_rows: 5000 } }, 'paging.default_rows'],
       [{ body_limit: -1 }, 'body_limit'],
+      [{ db: { readers: 0 } }, 'db.readers'],
+      [{ db: { pool_max: 0 } }, 'db.pool_max'],
+      [{ db: { acquire_timeout_ms: 'soon' } }, 'db.acquire_timeout_ms'],
       [[], '(root)'],
     ];
     for (const [input, key] of cases) {

@@ -20,7 +20,7 @@ export interface ApiConfig {
     hostnames: string[];
     days: number;
   };
-  db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number; readers: number; migrate: boolean };
+  db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number; readers: number; acquire_timeout_ms: number; migrate: boolean };
   redis: { host: string; port: number; password?: string; db: number };
   admin: {
     login: string;
@@ -43,7 +43,7 @@ export type ApiConfigInput = { [K in keyof ApiConfig]?: Partial<ApiConfig[K]> | 
 export const DEFAULT_CONFIG: Readonly<ApiConfig> = {
   listen: { host: '127.0.0.1', port: 1443 },
   tls: { enabled: true, cert: 'var/api/tls/cert.pem', key: 'var/api/tls/key.pem', generate: true, hostnames: ['localhost', '127.0.0.1'], days: 3650 },
-  db: { host: '127.0.0.1', port: 3306, user: 'ngcp', password: '', database: 'ngcp', pool_max: 10, readers: 8, migrate: true },
+  db: { host: '127.0.0.1', port: 3306, user: 'ngcp', password: '', database: 'ngcp', pool_max: 10, readers: 8, acquire_timeout_ms: 10_000, migrate: true },
   redis: { host: '127.0.0.1', port: 6379, db: 0 },
   admin: { login: 'administrator', credentials_file: 'var/api/credentials.env' },
   auth: { cache_ttl_s: 60, cache_max: 10_000, token_ttl_s: 86_400, realm: 'ngcp' },
@@ -60,11 +60,11 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'port' | 'bool' | 'strings' | 'level' | 'optstring';
+type Kind = 'string' | 'int' | 'posint' | 'port' | 'bool' | 'strings' | 'level' | 'optstring';
 const SHAPE: { [S in keyof ApiConfig]: Record<string, Kind> } = {
   listen: { host: 'string', port: 'port' },
   tls: { enabled: 'bool', cert: 'string', key: 'string', generate: 'bool', hostnames: 'strings', days: 'int' },
-  db: { host: 'string', port: 'port', socket: 'optstring', user: 'string', password: 'string', database: 'string', pool_max: 'int', readers: 'int', migrate: 'bool' },
+  db: { host: 'string', port: 'port', socket: 'optstring', user: 'string', password: 'string', database: 'string', pool_max: 'posint', readers: 'posint', acquire_timeout_ms: 'posint', migrate: 'bool' },
   redis: { host: 'string', port: 'port', password: 'optstring', db: 'int' },
   admin: { login: 'string', password: 'optstring', credentials_file: 'optstring', url: 'optstring' },
   auth: { cache_ttl_s: 'int', cache_max: 'int', token_ttl_s: 'int', realm: 'string' },
@@ -83,6 +83,7 @@ function check(key: string, kind: Kind, v: unknown): void {
     case 'string': if (typeof v !== 'string' || (v === '' && !key.endsWith('password'))) bad('a non-empty string'); break;
     case 'optstring': if (v !== undefined && typeof v !== 'string') bad('a string'); break;
     case 'int': if (!Number.isSafeInteger(v) || (v as number) < 0) bad('a non-negative integer'); break;
+    case 'posint': if (!Number.isSafeInteger(v) || (v as number) < 1) bad('a positive integer'); break;
     case 'port': if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) bad('a port number 0–65535'); break;
     case 'bool': if (typeof v !== 'boolean') bad('true or false'); break;
     case 'strings': if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) bad('a list of strings'); break;

@@ -20,6 +20,8 @@ describe('domains', () => {
     expect(created.statusCode).toBe(201);
     expect(created.data.domain).toBe(name.toLowerCase());
     const url = created.headers.location as string;
+    expect(url).toBe(`/api/domains/${created.data.id}`);
+    expect((await call(app(), 'GET', url)).data).toEqual(created.data);
 
     const list = await call(app(), 'GET', '/api/domains', { query: { domain: name.toLowerCase() } });
     expect(list.statusCode).toBe(200);
@@ -103,6 +105,50 @@ describe('customers', () => {
     expect((await call(app(), 'GET', '/api/resellers', { auth })).statusCode).toBe(403);
     expect((await call(app(), 'POST', '/api/domains', { auth, body: { domain: 'r.example' } })).statusCode).toBe(403);
     expect((await call(app(), 'GET', '/api/domains', { auth })).statusCode).toBe(200);
+  });
+
+  it('GET, PUT (full replacement), DELETE then 404; 409 while subscribers or customers still use it', async () => {
+    const c = await call(app(), 'POST', '/api/customers', { body: { name: 'Full', email: 'noc@full.example', concurrent_max: 5, status: 'locked' } });
+    expect(c.statusCode).toBe(201);
+    const url = c.headers.location as string;
+    expect(url).toBe(`/api/customers/${c.data.id}`);
+    expect((await call(app(), 'GET', url)).data).toEqual(c.data);
+    const put = await call(app(), 'PUT', url, { body: { name: 'Full 2' } });
+    expect(put.statusCode).toBe(200);
+    expect(put.data).toMatchObject({ id: c.data.id, name: 'Full 2', email: null, concurrent_max: null, status: 'active' });
+    expect((await call(app(), 'GET', url)).data).toEqual(put.data);
+    const s = await call(app(), 'POST', '/api/subscribers', { body: { domain: await mkDomain(), username: 'cust', password: 'secret1', customer_id: c.data.id } });
+    const inUse = await call(app(), 'DELETE', url);
+    expect(inUse.statusCode).toBe(409);
+    expect(inUse.data.code).toBe('NGCP_API_IN_USE');
+    expect((await call(app(), 'DELETE', s.headers.location as string)).statusCode).toBe(204);
+    expect((await call(app(), 'DELETE', url)).statusCode).toBe(204);
+    expect((await call(app(), 'GET', url)).statusCode).toBe(404);
+    // a reseller with customers cannot be deleted either
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    await call(app(), 'POST', '/api/customers', { body: { name: 'owned', reseller_id: r.data.id } });
+    expect((await call(app(), 'DELETE', r.headers.location as string)).data.code).toBe('NGCP_API_IN_USE');
+  });
+
+  it("a reseller cannot read, change or delete another reseller's customer, nor give its own away", async () => {
+    const r1 = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const r2 = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('reseller');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r1.data.id });
+    const auth = basic(login, 'reseller-pw');
+    const theirs = await call(app(), 'POST', '/api/customers', { body: { name: 'theirs', reseller_id: r2.data.id } });
+    const url = `/api/customers/${theirs.data.id}`;
+    expect((await call(app(), 'PUT', url, { auth, body: { name: 'taken' } })).statusCode).toBe(404);
+    expect((await call(app(), 'PATCH', url, { auth, patch: true, body: [{ op: 'replace', path: '/name', value: 'taken' }] })).statusCode).toBe(404);
+    expect((await call(app(), 'DELETE', url, { auth })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', url)).data).toEqual(theirs.data);
+    const mine = await call(app(), 'POST', '/api/customers', { auth, body: { name: 'mine' } });
+    const away = await call(app(), 'PATCH', mine.headers.location as string, { auth, patch: true, body: [{ op: 'replace', path: '/reseller_id', value: r2.data.id }] });
+    expect(away.statusCode).toBe(403);
+    const put = await call(app(), 'PUT', mine.headers.location as string, { auth, body: { name: 'mine 2' } });
+    expect(put.data).toMatchObject({ name: 'mine 2', reseller_id: r1.data.id }); // kept, not nulled
+    expect((await call(app(), 'DELETE', mine.headers.location as string, { auth })).statusCode).toBe(204);
+    expect((await call(app(), 'GET', mine.headers.location as string)).statusCode).toBe(404);
   });
 });
 
@@ -312,5 +358,50 @@ describe('numbers', () => {
     const own = await call(app(), 'GET', '/api/numbers', { auth, query: { rows: 1000 } });
     expect(own.data.items.map((n: { e164: string }) => n.e164)).toEqual(['4950000']);
     expect((await call(app(), 'POST', '/api/numbers', { auth, body: { e164: '4950009' } })).statusCode).toBe(403);
+  });
+
+  it('GET, 422 and 409 name the field, DELETE then 404', async () => {
+    const n = await call(app(), 'POST', '/api/numbers', { body: { e164: '+4951000' } });
+    expect(n.statusCode).toBe(201);
+    const url = n.headers.location as string;
+    expect(url).toBe(`/api/numbers/${n.data.id}`);
+    expect((await call(app(), 'GET', url)).data).toEqual(n.data);
+    const bad = await call(app(), 'POST', '/api/numbers', { body: { e164: '0123', is_primary: 'yes' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['e164', 'is_primary']);
+    expect((await call(app(), 'POST', '/api/numbers', { body: { e164: '4951001', is_primary: true } })).data.fields).toEqual([{ field: 'is_primary', message: 'needs a subscriber_id' }]);
+    expect((await call(app(), 'POST', '/api/numbers', { body: { e164: '4951001', subscriber_id: 999999 } })).data.fields).toEqual([{ field: 'subscriber_id', message: 'does not exist' }]);
+    const dup = await call(app(), 'POST', '/api/numbers', { body: { e164: '4951000' } });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.data.fields).toEqual([{ field: 'e164', message: 'already exists' }]);
+    expect((await call(app(), 'DELETE', url)).statusCode).toBe(204);
+    expect((await call(app(), 'GET', url)).statusCode).toBe(404);
+    expect((await call(app(), 'DELETE', url)).statusCode).toBe(404);
+  });
+
+  it('a reseller manages the numbers of its own subscribers only', async () => {
+    const domain = await mkDomain();
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('rn');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+    const auth = basic(login, 'reseller-pw');
+    const cust = await call(app(), 'POST', '/api/customers', { auth, body: { name: 'mine' } });
+    const mine = await call(app(), 'POST', '/api/subscribers', { auth, body: { domain, username: 'rn1', password: 'secret1', customer_id: cust.data.id } });
+    const theirs = await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'rn2', password: 'secret1', primary_number: '4951100' } });
+    const own = await call(app(), 'POST', '/api/numbers', { auth, body: { e164: '4951101', subscriber_id: mine.data.id, is_primary: true } });
+    expect(own.statusCode).toBe(201);
+    expect((await call(app(), 'POST', '/api/numbers', { auth, body: { e164: '4951102', subscriber_id: theirs.data.id } })).data.fields).toEqual([{ field: 'subscriber_id', message: 'does not exist' }]);
+    expect((await call(app(), 'POST', '/api/numbers', { auth, body: { e164: '4951102' } })).data.fields[0].field).toBe('subscriber_id'); // no pool numbers
+    const list = await call(app(), 'GET', '/api/numbers', { auth, query: { rows: 1000 } });
+    expect(list.data.items.map((x: { e164: string }) => x.e164)).toEqual(['4951101']);
+    const foreign = (await call(app(), 'GET', '/api/numbers', { query: { e164: '4951100' } })).data.items[0];
+    for (const [method, body, patch] of [['GET'], ['PUT', { e164: '4951100' }], ['PATCH', [{ op: 'replace', path: '/is_primary', value: false }], true], ['DELETE']] as [string, unknown?, boolean?][]) {
+      expect((await call(app(), method, `/api/numbers/${foreign.id}`, { auth, body, patch })).statusCode, method).toBe(404);
+    }
+    const give = await call(app(), 'PATCH', own.headers.location as string, { auth, patch: true, body: [{ op: 'replace', path: '/subscriber_id', value: theirs.data.id }] });
+    expect(give.statusCode).toBe(422);
+    expect((await call(app(), 'GET', `/api/subscribers/${theirs.data.id}`)).data).toMatchObject({ primary_number: '4951100', alias_numbers: [] });
+    expect((await call(app(), 'DELETE', own.headers.location as string, { auth })).statusCode).toBe(204);
+    expect((await call(app(), 'GET', `/api/subscribers/${mine.data.id}`)).data.primary_number).toBeNull();
   });
 });

@@ -81,6 +81,56 @@ describe('authentication', () => {
   });
 });
 
+describe('api users and tokens', () => {
+  it('apiusers: GET, PUT keeps the password and changes the role at once, 422 names each field, DELETE then 404', async () => {
+    const login = uniq('au');
+    const c = await call(app(), 'POST', '/api/apiusers', { body: { login, password: 'apiuser-pw-1', role: 'admin' } });
+    expect(c.statusCode).toBe(201);
+    const url = c.headers.location as string;
+    expect(url).toBe(`/api/apiusers/${c.data.id}`);
+    expect((await call(app(), 'GET', url)).data).toEqual(c.data);
+    const auth = basic(login, 'apiuser-pw-1');
+    expect((await call(app(), 'GET', '/api/resellers', { auth })).statusCode).toBe(200);
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const put = await call(app(), 'PUT', url, { body: { login, role: 'reseller', reseller_id: r.data.id } });
+    expect(put.statusCode).toBe(200);
+    expect(put.data).toMatchObject({ login, role: 'reseller', reseller_id: r.data.id, subscriber_id: null, is_active: true });
+    expect(put.body).not.toMatch(/password/);
+    expect((await call(app(), 'GET', '/api/resellers', { auth })).statusCode).toBe(403); // same password, new role
+    const bad = await call(app(), 'PUT', url, { body: { login: 'has space', role: 'root', password: 'short' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['login', 'password', 'role']);
+    expect((await call(app(), 'PUT', url, { body: { login, role: 'subscriber' } })).data.fields).toEqual([{ field: 'subscriber_id', message: 'is required for role subscriber' }]);
+    expect((await call(app(), 'PUT', url, { body: { login, role: 'reseller', reseller_id: 999999 } })).data.fields).toEqual([{ field: 'reseller_id', message: 'does not exist' }]);
+    expect((await call(app(), 'GET', url)).data).toEqual(put.data);
+    expect((await call(app(), 'DELETE', url)).statusCode).toBe(204);
+    expect((await call(app(), 'GET', url)).statusCode).toBe(404);
+    expect((await app().inject({ method: 'GET', url: '/api/customers', headers: { authorization: auth }, remoteAddress: freshIp() })).statusCode).toBe(401);
+  });
+
+  it("tokens: GET one's own, another API user's are invisible, 422 names expires_in, DELETE then 404", async () => {
+    const created = await call(app(), 'POST', '/api/tokens', { body: { name: 'mine', expires_in: null } });
+    expect(created.statusCode).toBe(201);
+    const url = created.headers.location as string;
+    expect(url).toBe(`/api/tokens/${created.data.id}`);
+    const { token: _secret, ...visible } = created.data;
+    expect(visible.expires_at).toBeNull();
+    expect((await call(app(), 'GET', url)).data).toEqual(visible);
+    const login = uniq('other');
+    await createApiUser(h().db, login, 'other-admin-pw', 'admin');
+    const other = basic(login, 'other-admin-pw');
+    expect((await call(app(), 'GET', url, { auth: other })).statusCode).toBe(404);
+    expect((await call(app(), 'DELETE', url, { auth: other })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', '/api/tokens', { auth: other })).data.items).toEqual([]);
+    const bad = await call(app(), 'POST', '/api/tokens', { body: { expires_in: 10, colour: 'red' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['colour', 'expires_in']);
+    expect((await call(app(), 'GET', url)).statusCode).toBe(200);
+    expect((await call(app(), 'DELETE', url)).statusCode).toBe(204);
+    expect((await call(app(), 'GET', url)).statusCode).toBe(404);
+  });
+});
+
 describe('roles', () => {
   it('403 for a role that may not do something, with the stable code', async () => {
     const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
@@ -97,6 +147,170 @@ describe('roles', () => {
     }
     expect((await call(app(), 'GET', '/api/preferencedefs', { auth })).statusCode).toBe(200);
   });
+});
+
+/**
+ * The role table of the README, for every resource: who may list, get, create, update
+ * (PUT and PATCH) and delete — A(dmin), R(eseller), S(ubscriber); null = not offered (405).
+ */
+type Who = 'A' | 'AR' | 'ARS' | null;
+const ROLE_TABLE: Record<string, [list: Who, get: Who, create: Who, update: Who, remove: Who]> = {
+  domains: ['AR', 'AR', 'A', 'A', 'A'],
+  customers: ['AR', 'AR', 'AR', 'AR', 'AR'],
+  subscribers: ['ARS', 'ARS', 'AR', 'ARS', 'AR'],
+  numbers: ['ARS', 'ARS', 'AR', 'AR', 'AR'],
+  subscriberpreferences: ['ARS', 'ARS', null, 'AR', null],
+  domainpreferences: ['AR', 'AR', null, 'A', null],
+  customerpreferences: ['AR', 'AR', null, 'AR', null],
+  peeringserverpreferences: ['A', 'A', null, 'A', null],
+  preferencedefs: ['ARS', 'ARS', 'A', 'A', 'A'],
+  callforwards: ['ARS', 'ARS', null, 'ARS', 'ARS'],
+  rewriterulesets: ['AR', 'AR', 'A', 'A', 'A'],
+  rewriterules: ['AR', 'AR', 'A', 'A', 'A'],
+  ncoslevels: ['AR', 'AR', 'A', 'A', 'A'],
+  peeringgroups: ['A', 'A', 'A', 'A', 'A'],
+  peeringservers: ['A', 'A', 'A', 'A', 'A'],
+  peeringrules: ['A', 'A', 'A', 'A', 'A'],
+  cdrs: ['ARS', 'ARS', null, null, null],
+  voicemails: ['ARS', 'ARS', null, 'ARS', 'ARS'],
+  voicemailsettings: ['ARS', 'ARS', null, 'ARS', null],
+  journal: ['A', 'A', null, null, null],
+  registrations: ['ARS', 'ARS', null, null, null],
+  calls: ['ARS', 'ARS', null, null, null],
+  bannedips: ['A', 'A', null, null, 'A'],
+  bannedusers: ['A', 'A', null, null, 'A'],
+  apibans: ['A', 'A', null, null, 'A'],
+  resellers: ['A', 'A', 'A', 'A', 'A'],
+  apiusers: ['A', 'A', 'A', 'A', 'A'],
+  tokens: ['ARS', 'ARS', 'ARS', null, 'ARS'], // API users only: a subscriber's web login has none (403)
+};
+const STRING_IDS = new Set(['registrations', 'calls', 'bannedips', 'bannedusers', 'apibans']);
+const unknownId = (r: string) => (STRING_IDS.has(r) ? encodeURIComponent('nobody@nowhere.invalid') : '4000000000');
+const PROBE_PATCH = [{ op: 'test', path: '/id', value: 0 }];
+let numberSeq = 0;
+
+/** The requests of one operation on a resource (update = PUT and PATCH). */
+function requestsOf(r: string, op: number): { method: string; url: string; body?: unknown; patch?: boolean }[] {
+  const item = `/api/${r}/${unknownId(r)}`;
+  switch (op) {
+    case 0: return [{ method: 'GET', url: `/api/${r}` }];
+    case 1: return [{ method: 'GET', url: item }];
+    case 2: return [{ method: 'POST', url: `/api/${r}`, body: {} }];
+    case 3: return [{ method: 'PUT', url: item, body: {} }, { method: 'PATCH', url: item, body: PROBE_PATCH, patch: true }];
+    default: return [{ method: 'DELETE', url: item }];
+  }
+}
+
+describe('every resource', () => {
+  it('is in the role table (a new resource must be added to it and to the README)', () => {
+    expect(Object.keys(ROLE_TABLE).sort()).toEqual(RESOURCES.map((r) => r.name).sort());
+  });
+
+  it('401 without credentials on every method of every resource', async () => {
+    for (const r of Object.keys(ROLE_TABLE)) {
+      for (let op = 0; op < 5; op++) {
+        for (const q of requestsOf(r, op)) {
+          const res = await call(app(), q.method, q.url, { auth: null, body: q.body, patch: q.patch });
+          expect(res.statusCode, `${q.method} ${q.url}`).toBe(401);
+          expect(res.data.code).toBe('NGCP_API_UNAUTHORIZED');
+        }
+      }
+    }
+    expect((await call(app(), 'GET', '/api/voicemails/1/recording', { auth: null })).statusCode).toBe(401);
+    expect((await call(app(), 'GET', '/api/metrics', { auth: null })).statusCode).toBe(401);
+  });
+
+  it('405 with Allow for every operation a resource does not offer', async () => {
+    for (const [r, ops] of Object.entries(ROLE_TABLE)) {
+      const collection = [ops[0] && 'GET', ops[2] && 'POST'].filter(Boolean).join(', ');
+      const item = [ops[1] && 'GET', ops[3] && 'PUT', ops[3] && 'PATCH', ops[4] && 'DELETE'].filter(Boolean).join(', ');
+      const missing = [
+        ...[2].filter((op) => !ops[op]).flatMap((op) => requestsOf(r, op)),
+        ...[3, 4].filter((op) => !ops[op]).flatMap((op) => requestsOf(r, op)),
+        // no resource replaces or deletes its whole collection
+        { method: 'PUT', url: `/api/${r}`, body: {} }, { method: 'PATCH', url: `/api/${r}`, body: PROBE_PATCH, patch: true }, { method: 'DELETE', url: `/api/${r}` },
+      ];
+      for (const q of missing) {
+        const res = await call(app(), q.method, q.url, { body: q.body, patch: q.patch });
+        expect(res.statusCode, `${q.method} ${q.url}`).toBe(405);
+        expect(res.data.code).toBe('NGCP_API_METHOD_NOT_ALLOWED');
+        expect(res.headers.allow, `${q.method} ${q.url}`).toBe(q.url === `/api/${r}` ? collection : item);
+      }
+    }
+  });
+
+  it('403 for every operation a reseller or a subscriber may not do, whatever the body', async () => {
+    const res = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('rs');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: res.data.id });
+    const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('t')}.example` } });
+    await call(app(), 'POST', '/api/subscribers', { body: { domain: d.data.domain, username: 'tab', password: 'secret1', webpassword: 'tab-web-pw' } });
+    const auths = { R: basic(login, 'reseller-pw'), S: basic(`tab@${d.data.domain}`, 'tab-web-pw') };
+    let checked = 0;
+    for (const [r, ops] of Object.entries(ROLE_TABLE)) {
+      for (let op = 0; op < 5; op++) {
+        for (const role of ['R', 'S'] as const) {
+          const who = ops[op] ?? null;
+          const forbidden = who !== null && (!who.includes(role) || (r === 'tokens' && role === 'S'));
+          if (!forbidden) continue;
+          for (const q of requestsOf(r, op)) {
+            const out = await call(app(), q.method, q.url, { auth: auths[role], body: q.body, patch: q.patch });
+            expect(out.statusCode, `${role} ${q.method} ${q.url}`).toBe(403);
+            expect(out.data.code).toBe('NGCP_API_FORBIDDEN');
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(90);
+    expect((await call(app(), 'GET', '/api/metrics', { auth: auths.S })).statusCode).toBe(403);
+  });
+
+  it('404 for an unknown id on every item operation offered', async () => {
+    for (const [r, ops] of Object.entries(ROLE_TABLE)) {
+      const requests = [1, 3, 4].filter((op) => ops[op]).flatMap((op) => requestsOf(r, op)).filter((q) => q.method !== 'PUT');
+      for (const q of requests) {
+        const res = await call(app(), q.method, q.url, { body: q.body, patch: q.patch });
+        expect(res.statusCode, `${q.method} ${q.url}`).toBe(404);
+        expect(res.data.code).toBe('NGCP_API_NOT_FOUND');
+      }
+    }
+  });
+
+  const unique: { url: string; field: string; make: () => Promise<Record<string, unknown>> }[] = [
+    { url: '/api/domains', field: 'domain', make: async () => ({ domain: `${uniq('u')}.example` }) },
+    { url: '/api/resellers', field: 'name', make: async () => ({ name: uniq('rsl') }) },
+    { url: '/api/customers', field: 'external_id', make: async () => ({ name: 'c', external_id: uniq('ext') }) },
+    { url: '/api/numbers', field: 'e164', make: async () => ({ e164: `49${String(process.pid).slice(-4)}${String(++numberSeq).padStart(6, '0')}` }) },
+    { url: '/api/apiusers', field: 'login', make: async () => ({ login: uniq('au'), password: 'apiuser-pw', role: 'admin' }) },
+    { url: '/api/preferencedefs', field: 'attribute', make: async () => ({ attribute: uniq('pd').toLowerCase(), data_type: 'int', levels: ['domain'] }) },
+    { url: '/api/rewriterulesets', field: 'name', make: async () => ({ name: uniq('set') }) },
+    { url: '/api/ncoslevels', field: 'level', make: async () => ({ level: uniq('lvl') }) },
+    { url: '/api/peeringgroups', field: 'name', make: async () => ({ name: uniq('grp') }) },
+    {
+      url: '/api/peeringservers', field: 'host',
+      make: async () => ({ group_id: (await call(app(), 'POST', '/api/peeringgroups', { body: { name: uniq('grp') } })).data.id, name: 'gw', host: '203.0.113.9' }),
+    },
+    {
+      url: '/api/subscribers', field: 'username',
+      make: async () => ({ domain: (await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('u')}.example` } })).data.domain, username: 'dup', password: 'secret1' }),
+    },
+  ];
+  for (const u of unique) {
+    it(`409 naming ${u.field} on POST and PUT of ${u.url}`, async () => {
+      const b1 = await u.make();
+      expect((await call(app(), 'POST', u.url, { body: b1 })).statusCode).toBe(201);
+      const dup = await call(app(), 'POST', u.url, { body: b1 });
+      expect(dup.statusCode, dup.body).toBe(409);
+      expect(dup.data).toMatchObject({ code: 'NGCP_API_CONFLICT', fields: [{ field: u.field }] });
+      const second = await call(app(), 'POST', u.url, { body: await u.make() });
+      expect(second.statusCode).toBe(201);
+      const put = await call(app(), 'PUT', second.headers.location as string, { body: b1 });
+      expect(put.statusCode, put.body).toBe(409);
+      expect(put.data.fields).toEqual([{ field: u.field, message: 'already exists' }]);
+      expect((await call(app(), 'GET', second.headers.location as string)).data).toEqual(second.data); // unchanged
+    });
+  }
 });
 
 describe('errors', () => {
@@ -285,12 +499,17 @@ describe('logs', () => {
 
 describe('metrics', () => {
   it('counts requests, logins, notifications', async () => {
+    const d = await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('m')}.example` } });
+    const s = await call(app(), 'POST', '/api/subscribers', { body: { domain: d.data.domain, username: 'metered', password: 'secret1' } });
+    expect((await call(app(), 'GET', `/api/subscribers/${s.data.id}`)).statusCode).toBe(200); // through the reader pool
     const m = await call(app(), 'GET', '/api/metrics');
     expect(m.statusCode).toBe(200);
     expect(m.data.requests.total).toBeGreaterThan(10);
     expect(m.data.auth.cacheHits).toBeGreaterThan(0);
     expect(m.data.notifications.published).toBeGreaterThan(0);
     expect(m.data.db_pool).toMatchObject({ used: expect.any(Number) });
+    expect(m.data.db_readers).toMatchObject({ total: expect.any(Number), active: 0, waiting: 0 });
+    expect(m.data.db_readers.total).toBeGreaterThan(0);
   });
 });
 
@@ -303,5 +522,41 @@ describe('loggableError', () => {
     const out = JSON.stringify(loggableError(err));
     expect(out).not.toContain('0123456789abcdef');
     expect(out).toContain('The table is full');
+  });
+});
+
+describe('database outage', () => {
+  it('answers 503 NGCP_API_UNAVAILABLE (not 500) when a pool cannot reach MariaDB, and logs no SQL', async () => {
+    const { buildApp } = await import('../src/app.js');
+    const { createDb, createReader } = await import('@ngcp/db');
+    const { freePort } = await import('@ngcp/testkit');
+    const dead = { host: '127.0.0.1', port: await freePort(), user: 'nobody', password: 'x', database: 'none', acquireTimeoutMs: 300 };
+    // the reader pool (GET by id) down, knex up: the request authenticates, then the read fails
+    const lines: string[] = [];
+    const reader = createReader(dead);
+    const readerDown = buildApp(h().config, {
+      db: h().db, redis: h().redis, reader,
+      logger: pino({ level: 'error' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) })),
+    });
+    try {
+      const res = await call(readerDown, 'GET', '/api/subscribers/1');
+      expect(res.statusCode).toBe(503);
+      expect(res.data.code).toBe('NGCP_API_UNAVAILABLE');
+      expect(lines.join('')).not.toMatch(/SELECT/i);
+    } finally {
+      await readerDown.close();
+      await reader.close();
+    }
+    // knex down: even the login check cannot run
+    const db = createDb({ ...dead, pool: { max: 1 } });
+    const dbDown = buildApp(h().config, { db, redis: h().redis, logger: pino({ level: 'silent' }) });
+    try {
+      const res = await call(dbDown, 'GET', '/api/domains');
+      expect(res.statusCode).toBe(503);
+      expect(res.data.code).toBe('NGCP_API_UNAVAILABLE');
+    } finally {
+      await dbDown.close();
+      await db.destroy();
+    }
   });
 });

@@ -47,7 +47,9 @@ describe('cdrs', () => {
     expect((await call(app(), 'GET', `/api/cdrs/${c3}`)).statusCode).toBe(200);
     expect((await call(app(), 'PUT', `/api/cdrs/${c3}`, { body: {} })).statusCode).toBe(405);
     expect((await call(app(), 'DELETE', `/api/cdrs/${c3}`)).statusCode).toBe(405);
-    expect((await call(app(), 'GET', '/api/cdrs', { query: { start: 'yesterday' } })).statusCode).toBe(422);
+    const badFilter = await call(app(), 'GET', '/api/cdrs', { query: { start: 'yesterday' } });
+    expect(badFilter.statusCode).toBe(422);
+    expect(badFilter.data.fields.map((f: { field: string }) => f.field)).toEqual(['start']);
   });
 });
 
@@ -72,6 +74,34 @@ describe('voicemails', () => {
     expect((await call(app(), 'POST', '/api/voicemails', { body: {} })).statusCode).toBe(405);
     expect((await call(app(), 'DELETE', `/api/voicemails/${m1}`, { auth: aliceAuth })).statusCode).toBe(204);
     expect((await call(app(), 'GET', `/api/voicemails/${m1}`)).statusCode).toBe(404);
+  });
+
+  it("GET, PUT, 422 naming each field; a reseller reaches its customers' messages only", async () => {
+    const m = await insertVoicemail(h().db, alice.id, { caller: '4930444', duration: 7 });
+    const other = await insertVoicemail(h().db, bob.id, { caller: '4930555', duration: 9 });
+    const url = `/api/voicemails/${m}`;
+    const got = await call(app(), 'GET', url);
+    expect(got.data).toMatchObject({ id: m, subscriber_id: alice.id, folder: 'INBOX', is_read: false, caller: '4930444', duration: 7, has_audio: false });
+    const put = await call(app(), 'PUT', url, { body: { folder: 'Work', is_read: true } });
+    expect(put.statusCode).toBe(200);
+    expect(put.data).toEqual({ ...got.data, folder: 'Work', is_read: true });
+    expect((await call(app(), 'GET', url)).data).toEqual(put.data);
+    const bad = await call(app(), 'PUT', url, { body: { folder: 'Spam', is_read: 'no', caller: 'x' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['caller', 'folder', 'is_read']);
+    expect((await call(app(), 'PUT', url, { body: { folder: 'Old' } })).data.fields).toEqual([{ field: 'is_read', message: 'is required' }]);
+    expect((await call(app(), 'GET', url)).data).toEqual(put.data);
+
+    const list = await call(app(), 'GET', '/api/voicemails', { auth: resellerAuth, query: { rows: 1000 } });
+    expect(list.data.items.map((v: { id: number }) => v.id)).toContain(m);
+    expect(list.data.items.every((v: { subscriber_id: number }) => v.subscriber_id === alice.id)).toBe(true);
+    for (const [method, body, patch] of [['GET'], ['PUT', { folder: 'Old', is_read: true }], ['PATCH', [{ op: 'replace', path: '/is_read', value: true }], true], ['DELETE']] as [string, unknown?, boolean?][]) {
+      expect((await call(app(), method, `/api/voicemails/${other}`, { auth: resellerAuth, body, patch })).statusCode, method).toBe(404);
+    }
+    expect((await call(app(), 'GET', `/api/voicemails/${other}`)).data.is_read).toBe(false);
+    expect((await call(app(), 'PATCH', url, { auth: resellerAuth, patch: true, body: [{ op: 'replace', path: '/folder', value: 'Family' }] })).data.folder).toBe('Family');
+    expect((await call(app(), 'DELETE', url, { auth: resellerAuth })).statusCode).toBe(204);
+    expect((await call(app(), 'GET', url)).statusCode).toBe(404);
   });
 });
 
@@ -254,14 +284,17 @@ describe('live views from Redis', () => {
     expect(ips.data.items).toEqual([{ id: '198.51.100.66', reason: 'flood', banned_at: '2023-11-14T22:13:20.000Z', count: 500, expires_in: expect.any(Number), expires_at: expect.any(String) }]);
     expect(Date.parse(ips.data.items[0].expires_at) - Date.now()).toBeGreaterThan(290_000);
     expect(ips.data.items[0].expires_in).toBeGreaterThan(290);
+    expect((await call(app(), 'GET', '/api/bannedips/198.51.100.66')).data).toMatchObject({ id: '198.51.100.66', reason: 'flood', count: 500 });
     const users = await call(app(), 'GET', '/api/bannedusers');
     expect(users.data.items[0]).toMatchObject({ id: `bob@${domain}`, reason: 'auth failures' });
+    expect((await call(app(), 'GET', `/api/bannedusers/${encodeURIComponent(`bob@${domain}`)}`)).data).toMatchObject({ id: `bob@${domain}`, count: 10 });
     expect((await call(app(), 'GET', '/api/bannedips', { auth: resellerAuth })).statusCode).toBe(403);
     expect((await call(app(), 'DELETE', '/api/bannedips/198.51.100.66', { auth: aliceAuth })).statusCode).toBe(403);
     expect((await call(app(), 'DELETE', '/api/bannedips/198.51.100.66')).statusCode).toBe(204);
     expect(await r.exists(redisKeys.ipBan('198.51.100.66'))).toBe(0);
     expect((await call(app(), 'DELETE', '/api/bannedips/198.51.100.66')).statusCode).toBe(404);
     expect((await call(app(), 'DELETE', `/api/bannedusers/${encodeURIComponent(`bob@${domain}`)}`)).statusCode).toBe(204);
+    expect((await call(app(), 'GET', `/api/bannedusers/${encodeURIComponent(`bob@${domain}`)}`)).statusCode).toBe(404);
     const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'ipban', entity_id: '198.51.100.66' } });
     expect(j.data.items[0]).toMatchObject({ op: 'delete', content: { reason: 'flood' } });
   });

@@ -100,6 +100,80 @@ describe('subscriber and domain preferences', () => {
     const pp = await call(app(), 'PATCH', `/api/peeringserverpreferences/${s.data.id}`, { patch: true, body: [{ op: 'add', path: '/max_call_duration', value: 3600 }] });
     expect(pp.data).toEqual({ id: s.data.id, max_call_duration: 3600 });
   });
+
+  it('domain and peering-server preferences: GET, list, PUT, PATCH; 422 names each bad attribute and changes nothing', async () => {
+    const d = (await call(app(), 'POST', '/api/domains', { body: { domain: `${uniq('dp')}.example` } })).data;
+    const g = await call(app(), 'POST', '/api/peeringgroups', { body: { name: uniq('pg') } });
+    const s = (await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 's1', host: '192.0.2.51' } })).data;
+    for (const [url, good, patch, bad, badFields] of [
+      [`/api/domainpreferences/${d.id}`, { language: 'fr', max_call_duration: 7200 }, { op: 'remove', path: '/language' }, { clir: true, language: 'klingon' }, ['clir', 'language']],
+      [`/api/peeringserverpreferences/${s.id}`, { e164_to_ruri: true, sst_expires: 1800 }, { op: 'remove', path: '/e164_to_ruri' }, { ringtimeout: 20, sst_expires: 'long' }, ['ringtimeout', 'sst_expires']],
+    ] as [string, Record<string, unknown>, unknown, Record<string, unknown>, string[]][]) {
+      const id = Number(url.split('/').pop());
+      expect((await call(app(), 'GET', url)).data, url).toEqual({ id });
+      const put = await call(app(), 'PUT', url, { body: good });
+      expect(put.statusCode, url).toBe(200);
+      expect(put.data).toEqual({ id, ...good });
+      expect((await call(app(), 'GET', url)).data).toEqual(put.data);
+      const list = await call(app(), 'GET', url.slice(0, url.lastIndexOf('/')), { query: { rows: 1000 } });
+      expect(list.data.items).toContainEqual(put.data);
+      const refused = await call(app(), 'PUT', url, { body: bad });
+      expect(refused.statusCode, url).toBe(422);
+      expect(refused.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(badFields);
+      expect((await call(app(), 'GET', url)).data).toEqual(put.data);
+      const patched = await call(app(), 'PATCH', url, { patch: true, body: [patch] });
+      expect(patched.statusCode, url).toBe(200);
+      expect(Object.keys(patched.data)).toHaveLength(Object.keys(put.data).length - 1);
+    }
+  });
+
+  it("customer preferences: GET, PATCH, list; 422 names the attribute; a reseller reaches only its own customers'", async () => {
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('cp');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+    const auth = basic(login, 'reseller-pw');
+    const mine = (await call(app(), 'POST', '/api/customers', { auth, body: { name: 'mine' } })).data;
+    const theirs = (await call(app(), 'POST', '/api/customers', { body: { name: 'theirs' } })).data;
+    const url = `/api/customerpreferences/${mine.id}`;
+    expect((await call(app(), 'GET', url, { auth })).data).toEqual({ id: mine.id });
+    const p = await call(app(), 'PATCH', url, { auth, patch: true, body: [{ op: 'add', path: '/lock', value: 'global' }] });
+    expect(p.statusCode).toBe(200);
+    expect((await call(app(), 'GET', url)).data).toEqual({ id: mine.id, lock: 'global' });
+    const bad = await call(app(), 'PUT', url, { auth, body: { lock: 'sometimes', clir: true, prepaid: 'yes' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field).sort()).toEqual(['clir', 'lock', 'prepaid']);
+    expect((await call(app(), 'GET', '/api/customerpreferences', { auth, query: { rows: 1000 } })).data.items).toEqual([{ id: mine.id, lock: 'global' }]);
+    expect((await call(app(), 'GET', `/api/customerpreferences/${theirs.id}`, { auth })).statusCode).toBe(404);
+    expect((await call(app(), 'PUT', `/api/customerpreferences/${theirs.id}`, { auth, body: { prepaid: true } })).statusCode).toBe(404);
+    expect((await call(app(), 'GET', `/api/customerpreferences/${theirs.id}`)).data).toEqual({ id: theirs.id });
+  });
+
+  it('subscriber preferences and call forwards: a subscriber reaches only its own, a reseller those of its customers', async () => {
+    const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
+    const login = uniq('sp');
+    await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+    const resAuth = basic(login, 'reseller-pw');
+    const cust = (await call(app(), 'POST', '/api/customers', { auth: resAuth, body: { name: 'c' } })).data;
+    const hers = (await call(app(), 'POST', '/api/subscribers', { auth: resAuth, body: { domain, username: uniq('cu'), password: 'secret1', customer_id: cust.id } })).data;
+    const other = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: uniq('ot'), password: 'secret1' } })).data;
+    const forward = { cfu: { destinations: [{ type: 'voicemail' }] } };
+    for (const [auth, own] of [[subAuth, sub.id], [resAuth, hers.id]] as [string, number][]) {
+      for (const r of ['subscriberpreferences', 'callforwards']) {
+        const list = await call(app(), 'GET', `/api/${r}`, { auth, query: { rows: 1000 } });
+        expect(list.data.items.map((d: { id: number }) => d.id), r).toEqual([own]);
+        expect((await call(app(), 'GET', `/api/${r}/${own}`, { auth })).statusCode).toBe(200);
+        expect((await call(app(), 'GET', `/api/${r}/${other.id}`, { auth })).statusCode, r).toBe(404);
+      }
+      expect((await call(app(), 'PUT', `/api/callforwards/${other.id}`, { auth, body: forward })).statusCode).toBe(404);
+      expect((await call(app(), 'PATCH', `/api/callforwards/${other.id}`, { auth, patch: true, body: [{ op: 'replace', path: '/cfu/enabled', value: false }] })).statusCode).toBe(404);
+      expect((await call(app(), 'DELETE', `/api/callforwards/${other.id}`, { auth })).statusCode).toBe(404);
+    }
+    expect((await call(app(), 'PUT', `/api/subscriberpreferences/${hers.id}`, { auth: resAuth, body: { clir: true } })).data).toEqual({ id: hers.id, clir: true });
+    expect((await call(app(), 'PUT', `/api/subscriberpreferences/${other.id}`, { auth: resAuth, body: { clir: true } })).statusCode).toBe(404);
+    expect((await call(app(), 'PUT', `/api/callforwards/${hers.id}`, { auth: resAuth, body: forward })).data.cfu.destinations).toEqual([{ type: 'voicemail', destination: null }]);
+    expect((await call(app(), 'GET', `/api/subscriberpreferences/${other.id}`)).data).toEqual({ id: other.id });
+    expect((await call(app(), 'GET', `/api/callforwards/${other.id}`)).data.cfu.destinations).toEqual([]);
+  });
 });
 
 describe('callforwards', () => {
@@ -238,29 +312,69 @@ describe('peering', () => {
 });
 
 describe('PUT and PATCH round trips of the remaining simple resources', () => {
-  const cases: { url: string; create: () => Record<string, unknown>; patch: [string, unknown]; put: (c: Record<string, unknown>) => Record<string, unknown>; check: Record<string, unknown> }[] = [
-    { url: '/api/rewriterulesets', create: () => ({ name: uniq('set') }), patch: ['/description', 'patched'], put: (c) => ({ name: c.name }), check: { description: null } },
-    { url: '/api/peeringgroups', create: () => ({ name: uniq('grp'), priority: 3 }), patch: ['/priority', 5], put: (c) => ({ name: c.name }), check: { priority: 1 } },
-    { url: '/api/resellers', create: () => ({ name: uniq('rsl') }), patch: ['/status', 'locked'], put: (c) => ({ name: c.name }), check: { status: 'active' } },
+  const group = async () => (await call(app(), 'POST', '/api/peeringgroups', { body: { name: uniq('grp') } })).data.id as number;
+  const cases: {
+    url: string; create: () => Record<string, unknown> | Promise<Record<string, unknown>>; patch: [string, unknown];
+    put: (c: Record<string, unknown>) => Record<string, unknown>; check: Record<string, unknown>; invalid: [string, unknown];
+  }[] = [
+    { url: '/api/rewriterulesets', create: () => ({ name: uniq('set') }), patch: ['/description', 'patched'], put: (c) => ({ name: c.name }), check: { description: null }, invalid: ['name', ''] },
+    { url: '/api/peeringgroups', create: () => ({ name: uniq('grp'), priority: 3 }), patch: ['/priority', 5], put: (c) => ({ name: c.name }), check: { priority: 1 }, invalid: ['priority', 10] },
+    { url: '/api/resellers', create: () => ({ name: uniq('rsl') }), patch: ['/status', 'locked'], put: (c) => ({ name: c.name }), check: { status: 'active' }, invalid: ['status', 'gone'] },
     {
       url: '/api/preferencedefs', create: () => ({ attribute: uniq('p').toLowerCase(), data_type: 'int', levels: ['domain'] }), patch: ['/description', 'patched'],
       put: (c) => ({ attribute: c.attribute, data_type: 'boolean', levels: ['subscriber', 'peer'] }), check: { data_type: 'boolean', levels: ['subscriber', 'peer'], description: null },
+      invalid: ['levels', ['everywhere']],
+    },
+    {
+      url: '/api/rewriterules',
+      create: async () => ({ set_id: (await call(app(), 'POST', '/api/rewriterulesets', { body: { name: uniq('set') } })).data.id, direction: 'in', field: 'callee', match_pattern: '^0', replace_pattern: '49', priority: 3 }),
+      patch: ['/priority', 7], put: (c) => ({ set_id: c.set_id, direction: 'out', field: 'caller', match_pattern: '^49', replace_pattern: '0' }),
+      check: { direction: 'out', field: 'caller', priority: 50, enabled: true, description: null }, invalid: ['match_pattern', '(['],
+    },
+    {
+      url: '/api/ncoslevels', create: () => ({ level: uniq('lvl'), default_action: 'deny', patterns: [{ prefix: '0', action: 'allow' }] }), patch: ['/default_action', 'allow'],
+      put: (c) => ({ level: c.level }), check: { default_action: 'allow', patterns: [], description: null }, invalid: ['default_action', 'maybe'],
+    },
+    {
+      url: '/api/peeringservers', create: async () => ({ group_id: await group(), name: 'gw', host: '203.0.113.30', port: 5080, weight: 3 }), patch: ['/weight', 5],
+      put: (c) => ({ group_id: c.group_id, name: 'gw2', host: '203.0.113.31' }), check: { name: 'gw2', host: '203.0.113.31', port: 5060, transport: 'udp', weight: 1, probe: false, enabled: true },
+      invalid: ['port', 0],
+    },
+    {
+      url: '/api/peeringrules', create: async () => ({ group_id: await group(), callee_prefix: '49', caller_pattern: '^1', enabled: false }), patch: ['/callee_prefix', '4930'],
+      put: (c) => ({ group_id: c.group_id }), check: { callee_prefix: '', caller_pattern: null, callee_pattern: null, enabled: true }, invalid: ['callee_pattern', '(['],
     },
   ];
   for (const tc of cases) {
     it(tc.url, async () => {
-      const c = await call(app(), 'POST', tc.url, { body: tc.create() });
+      const c = await call(app(), 'POST', tc.url, { body: await tc.create() });
       expect(c.statusCode, c.body).toBe(201);
       const url = c.headers.location as string;
+      expect(url).toBe(`${tc.url}/${c.data.id}`);
+      expect((await call(app(), 'GET', url)).data).toEqual(c.data);
+      expect((await call(app(), 'GET', tc.url, { query: { rows: 1000 } })).data.items).toContainEqual(c.data);
       const p = await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: tc.patch[0], value: tc.patch[1] }] });
       expect(p.statusCode, p.body).toBe(200);
       expect(p.data[tc.patch[0].slice(1)]).toEqual(tc.patch[1]);
       const u = await call(app(), 'PUT', url, { body: tc.put(c.data) });
       expect(u.statusCode, u.body).toBe(200);
       expect(u.data).toMatchObject(tc.check);
-      expect((await call(app(), 'PUT', url, { body: { ...tc.put(c.data), bogus: 1 } })).statusCode).toBe(422);
+      expect((await call(app(), 'GET', url)).data).toEqual(u.data);
+      const bogus = await call(app(), 'PUT', url, { body: { ...tc.put(c.data), bogus: 1 } });
+      expect(bogus.statusCode).toBe(422);
+      expect(bogus.data.fields).toEqual([{ field: 'bogus', message: 'is not allowed' }]);
+      const [field, value] = tc.invalid;
+      for (const res of [
+        await call(app(), 'PUT', url, { body: { ...tc.put(c.data), [field]: value } }),
+        await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'add', path: `/${field}`, value }] }),
+      ]) {
+        expect(res.statusCode, res.body).toBe(422);
+        expect(res.data.fields.map((f: { field: string }) => f.field.split('/')[0])).toEqual([field]);
+      }
+      expect((await call(app(), 'GET', url)).data).toEqual(u.data); // the refused writes changed nothing
       expect((await call(app(), 'DELETE', url)).statusCode).toBe(204);
       expect((await call(app(), 'GET', url)).statusCode).toBe(404);
+      expect((await call(app(), 'DELETE', url)).statusCode).toBe(404);
     });
   }
 

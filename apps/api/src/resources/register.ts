@@ -22,6 +22,8 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
   const allowedCollection: string[] = [];
   const allowedItem: string[] = [];
 
+  // run as the route's onRequest hook (after authentication, before body parsing and validation):
+  // a role that may never do this gets 403, not the 400/415/422 of the body it sent
   const guard = (op: Op) => (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
     const roles = r.roles[op] ?? [];
     if (!roles.includes(req.principal!.role)) done(apiError('NGCP_API_FORBIDDEN', `${req.principal!.role} may not ${op} ${r.name}`));
@@ -62,7 +64,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
         querystring: pagingQuery(maxRows, defaultRows, r.filters ?? {}, r.sortable ?? []),
         response: { 200: listOf(itemRef), ...errorResponses(401, 403, 422) },
       },
-      preHandler: guard('list'),
+      onRequest: guard('list'),
       handler: async (req) => {
         const { page, rows, order_by, order_by_direction, ...filters } = req.query as Record<string, unknown>;
         const q: ListQuery = { page: page as number, rows: rows as number, order_by_direction: (order_by_direction as 'asc' | 'desc') ?? 'asc', filters };
@@ -78,7 +80,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
     allowedItem.push('GET');
     app.get(`${base}/:id`, {
       schema: { tags, summary: `Get one of ${r.name}`, security, params, response: { 200: itemRef, ...errorResponses(401, 403, 404) } },
-      preHandler: guard('get'),
+      onRequest: guard('get'),
       handler: async (req) => loadOr404(ctx(req), (req.params as { id: T['id'] }).id),
     });
   }
@@ -87,7 +89,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
     allowedCollection.push('POST');
     app.post(base, {
       schema: { tags, summary: `Create one of ${r.name}`, security, body: r.createSchema, response: { 201: itemRef, ...errorResponses(401, 403, 409, 422) } },
-      preHandler: guard('create'),
+      onRequest: guard('create'),
       handler: async (req, reply) => {
         const item = await write(req, 'create', (c) => r.create!(c, req.body as Record<string, unknown>));
         reply.code(201).header('location', `${base}/${encodeURIComponent(String(item.id))}`);
@@ -104,7 +106,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
     const readOnlyKeys = new Set(Object.keys((r.itemSchema.properties as Record<string, unknown>) ?? {}).filter((k) => !writableKeys.has(k)));
     app.put(`${base}/:id`, {
       schema: { tags, summary: `Replace one of ${r.name}`, security, params, body: replaceSchema, response: { 200: itemRef, ...errorResponses(401, 403, 404, 409, 422) } },
-      preHandler: guard('update'),
+      onRequest: guard('update'),
       handler: async (req) => {
         const id = (req.params as { id: T['id'] }).id;
         return write(req, 'update', async (c) => r.replace!(c, id, req.body as Record<string, unknown>, await loadOr404(c, id)));
@@ -115,7 +117,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
         tags, summary: `Patch one of ${r.name} (RFC 6902)`, security, params, consumes: ['application/json-patch+json'],
         body: PATCH_SCHEMA, response: { 200: itemRef, ...errorResponses(401, 403, 404, 409, 415, 422) },
       },
-      preHandler: guard('update'),
+      onRequest: guard('update'),
       preValidation: async (req) => {
         if (!String(req.headers['content-type'] ?? '').startsWith('application/json-patch+json')) {
           throw apiError('NGCP_API_UNSUPPORTED_MEDIA_TYPE', 'PATCH needs Content-Type application/json-patch+json (RFC 6902)');
@@ -153,7 +155,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
     allowedItem.push('DELETE');
     app.delete(`${base}/:id`, {
       schema: { tags, summary: `Delete one of ${r.name}`, security, params, response: { 204: { type: 'null', description: 'deleted' }, ...errorResponses(401, 403, 404, 409) } },
-      preHandler: guard('delete'),
+      onRequest: guard('delete'),
       handler: async (req, reply) => {
         const id = (req.params as { id: T['id'] }).id;
         await write(req, 'delete', async (c) => {
