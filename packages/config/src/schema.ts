@@ -119,6 +119,8 @@ export interface DatabaseConfig {
   name: string;
   user: string;
   buffer_pool_size: string;
+  /** InnoDB redo log size: room for bursts of writes (bulk provisioning) between checkpoints */
+  log_file_size: string;
 }
 
 export interface RedisConfig {
@@ -251,6 +253,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       name: { type: 'string', pattern: '^[A-Za-z0-9_]+$' },
       user: { type: 'string', pattern: '^[A-Za-z0-9_]+$' },
       buffer_pool_size: { type: 'string', pattern: '^[0-9]+[KMG]?$' },
+      log_file_size: { type: 'string', pattern: '^[0-9]+[KMG]?$' },
     }),
     redis: obj<RedisConfig>({ enable: bool, port, databases: { type: 'integer', minimum: 1, maximum: 256 } }),
     supervision: obj<SupervisionConfig>({
