@@ -25,6 +25,9 @@ describe('resolveConfig', () => {
       [{ paging: { default_rows: 5000 } }, 'paging.default_rows'],
       [{ body_limit: -1 }, 'body_limit'],
       [{ db: { readers: 0 } }, 'db.readers'],
+      [{ bruteforce: { exempt: ['10.0.0.0/33'] } }, 'bruteforce.exempt'],
+      [{ bruteforce: { exempt: ['localhost'] } }, 'bruteforce.exempt'],
+      [{ bruteforce: { exempt: '127.0.0.1' } }, 'bruteforce.exempt'],
       [{ db: { pool_max: 0 } }, 'db.pool_max'],
       [{ db: { acquire_timeout_ms: 'soon' } }, 'db.acquire_timeout_ms'],
       [[], '(root)'],
@@ -39,6 +42,11 @@ describe('resolveConfig', () => {
       expect(err, key).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).key).toBe(key);
     }
+  });
+  it('accepts addresses and networks as bruteforce.exempt', () => {
+    expect(resolveConfig({ bruteforce: { exempt: ['10.0.0.0/8', '192.0.2.7', '2001:db8::/32', '::1'] } }).bruteforce.exempt).toHaveLength(4);
+    expect(resolveConfig({ bruteforce: { exempt: [] } }).bruteforce.exempt).toEqual([]);
+    expect(resolveConfig({}).bruteforce.exempt).toEqual(['127.0.0.0/8', '::1']);
   });
   it('loads JSON and YAML files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ngcp-cfg-'));

@@ -3,6 +3,7 @@
  * Documented in README.md ("Configuration"); rendered by ngcpcfg into the file named by
  * NGCP_API_CONFIG.
  */
+import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -32,7 +33,7 @@ export interface ApiConfig {
     url?: string;
   };
   auth: { cache_ttl_s: number; cache_max: number; token_ttl_s: number; realm: string };
-  bruteforce: { window_s: number; slow_after: number; delay_ms: number; max_delay_ms: number; ban_after: number; ban_s: number };
+  bruteforce: { window_s: number; slow_after: number; delay_ms: number; max_delay_ms: number; ban_after: number; ban_s: number; exempt: string[] };
   paging: { default_rows: number; max_rows: number };
   body_limit: number;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; requests: boolean };
@@ -47,7 +48,7 @@ export const DEFAULT_CONFIG: Readonly<ApiConfig> = {
   redis: { host: '127.0.0.1', port: 6379, db: 0 },
   admin: { login: 'administrator', credentials_file: 'var/api/credentials.env' },
   auth: { cache_ttl_s: 60, cache_max: 10_000, token_ttl_s: 86_400, realm: 'ngcp' },
-  bruteforce: { window_s: 300, slow_after: 3, delay_ms: 250, max_delay_ms: 4000, ban_after: 10, ban_s: 600 },
+  bruteforce: { window_s: 300, slow_after: 3, delay_ms: 250, max_delay_ms: 4000, ban_after: 10, ban_s: 600, exempt: ['127.0.0.0/8', '::1'] },
   paging: { default_rows: 10, max_rows: 1000 },
   body_limit: 262_144,
   log: { level: 'info', requests: true },
@@ -60,7 +61,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'posint' | 'port' | 'bool' | 'strings' | 'level' | 'optstring';
+type Kind = 'string' | 'int' | 'posint' | 'port' | 'bool' | 'strings' | 'cidrs' | 'level' | 'optstring';
 const SHAPE: { [S in keyof ApiConfig]: Record<string, Kind> } = {
   listen: { host: 'string', port: 'port' },
   tls: { enabled: 'bool', cert: 'string', key: 'string', generate: 'bool', hostnames: 'strings', days: 'int' },
@@ -68,12 +69,23 @@ const SHAPE: { [S in keyof ApiConfig]: Record<string, Kind> } = {
   redis: { host: 'string', port: 'port', password: 'optstring', db: 'int' },
   admin: { login: 'string', password: 'optstring', credentials_file: 'optstring', url: 'optstring' },
   auth: { cache_ttl_s: 'int', cache_max: 'int', token_ttl_s: 'int', realm: 'string' },
-  bruteforce: { window_s: 'int', slow_after: 'int', delay_ms: 'int', max_delay_ms: 'int', ban_after: 'int', ban_s: 'int' },
+  bruteforce: { window_s: 'int', slow_after: 'int', delay_ms: 'int', max_delay_ms: 'int', ban_after: 'int', ban_s: 'int', exempt: 'cidrs' },
   paging: { default_rows: 'int', max_rows: 'int' },
   body_limit: {},
   log: { level: 'level', requests: 'bool' },
 };
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `10.0.0.0/8`, `2001:db8::/32` or a single address → [address, prefix, family], or undefined. */
+export function parseCidr(s: string): [string, number, 'ipv4' | 'ipv6'] | undefined {
+  const [addr = '', len, ...rest] = s.split('/');
+  const family = isIP(addr);
+  if (!family || rest.length) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const prefix = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return undefined;
+  return [addr, prefix, family === 4 ? 'ipv4' : 'ipv6'];
+}
 
 function check(key: string, kind: Kind, v: unknown): void {
   const bad = (what: string): never => {
@@ -88,6 +100,7 @@ function check(key: string, kind: Kind, v: unknown): void {
     case 'bool': if (typeof v !== 'boolean') bad('true or false'); break;
     case 'strings': if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) bad('a list of strings'); break;
     case 'level': if (!LEVELS.includes(v as string)) bad(`one of ${LEVELS.join(', ')}`); break;
+    case 'cidrs': if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || !parseCidr(s))) bad('a list of addresses or networks (10.0.0.0/8, ::1)'); break;
   }
 }
 

@@ -397,6 +397,22 @@ describe('change notifications and journal', () => {
 });
 
 describe('brute force', () => {
+  it('never slows or bans an exempt address (default: loopback), but counts its failures', async () => {
+    const before = (await call(app(), 'GET', '/api/metrics')).data.bruteforce;
+    for (const ip of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
+      const hit = (auth: string) => app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: ip });
+      // ban_after is 4 here: six failures would have banned any other address
+      for (let i = 0; i < 6; i++) expect((await hit(basic(ADMIN.login, `wrong${i}`))).statusCode, ip).toBe(401);
+      expect((await hit(basic(ADMIN.login, ADMIN.password))).statusCode, ip).toBe(200);
+      // and no failure of it is held back (the 401 is not delayed)
+      expect(app().services.guard.fail(ip).delayMs, ip).toBe(0);
+    }
+    const after = (await call(app(), 'GET', '/api/metrics')).data.bruteforce;
+    expect(after.failures - before.failures).toBe(28);
+    expect(after.bans).toBe(before.bans);
+    expect((await call(app(), 'GET', '/api/apibans', { query: { rows: 1000 } })).data.items.map((b: { id: string }) => b.id)).not.toContain('127.0.0.1');
+  });
+
   it('slows down repeated failures, then refuses with 429 + Retry-After, even with good credentials; the ban is stored in Redis', async () => {
     const ip = freshIp();
     const hit = (auth: string) => app().inject({ method: 'GET', url: '/api/domains', headers: { authorization: auth }, remoteAddress: ip });

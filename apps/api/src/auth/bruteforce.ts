@@ -2,13 +2,16 @@
  * Brute-force protection for the API's logins, per client address: after `slow_after`
  * failures within `window_s` every further failure is answered late (delay doubling up to
  * `max_delay_ms`); after `ban_after` failures the address is refused (429 + Retry-After) for
- * `ban_s`. Decisions are taken from local memory (no Redis round trip per request); bans
+ * `ban_s`. Addresses in `exempt` (default: loopback, like fail2ban's ignoreip — the node's
+ * own operators and tools must not lock themselves out) are never slowed or banned; their
+ * failures are still counted and logged. Decisions are taken from local memory (no Redis round trip per request); bans
  * are written through to Redis (`apiban:<ip>`, with TTL) so a restarted or newly active API
  * node keeps them (`loadBans`), and so operators can see and lift them.
  */
 import type { Redis } from 'ioredis';
 import { REDIS_PATTERNS, redisKeys, type BanEntry } from '@ngcp/db';
-import type { ApiConfig } from '../config.js';
+import { BlockList, isIP } from 'node:net';
+import { parseCidr, type ApiConfig } from '../config.js';
 
 type Settings = ApiConfig['bruteforce'];
 
@@ -26,15 +29,32 @@ export class BruteForceGuard {
   private readonly bans = new Map<string, number>();
   readonly stats = { failures: 0, bans: 0, refused: 0 };
 
+  /** addresses never slowed or banned (`bruteforce.exempt`, like fail2ban's ignoreip) */
+  private readonly exempt = new BlockList();
+
   constructor(
     private readonly s: Settings,
     private readonly redis: Redis | undefined,
     private readonly now: () => number = Date.now,
     private readonly onStoreError: (err: unknown) => void = () => {},
-  ) {}
+  ) {
+    for (const c of s.exempt ?? []) {
+      const p = parseCidr(c);
+      if (p) this.exempt.addSubnet(p[0], p[1], p[2]);
+    }
+  }
+
+  /** The address is on the exempt list: its failures are counted but never slowed or banned. */
+  isExempt(ip: string): boolean {
+    const v4 = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : undefined; // IPv4-mapped
+    if (v4) return this.exempt.check(v4, 'ipv4');
+    const family = isIP(ip);
+    return family !== 0 && this.exempt.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  }
 
   /** Seconds the address stays refused, or 0. */
   bannedFor(ip: string): number {
+    if (this.bans.size === 0) return 0;
     const until = this.bans.get(ip);
     if (until === undefined) return 0;
     const left = until - this.now();
@@ -48,6 +68,7 @@ export class BruteForceGuard {
 
   fail(ip: string): FailureVerdict {
     this.stats.failures++;
+    if (this.isExempt(ip)) return { banned: false, retryAfterS: 0, delayMs: 0 };
     const t = this.now();
     let f = this.failures.get(ip);
     if (!f || t - f.since > this.s.window_s * 1000) {
@@ -109,9 +130,11 @@ export class BruteForceGuard {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', REDIS_PATTERNS.apiBan, 'COUNT', 500);
       cursor = next;
       for (const key of keys) {
+        const ip = key.slice('apiban:'.length);
+        if (this.isExempt(ip)) continue; // banned before it was exempted
         const ttl = await this.redis.pttl(key);
         if (ttl > 0) {
-          this.bans.set(key.slice('apiban:'.length), this.now() + ttl);
+          this.bans.set(ip, this.now() + ttl);
           n++;
         }
       }
