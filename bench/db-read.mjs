@@ -3,8 +3,8 @@
 //
 //   knex, subqueries   the first GET /api/subscribers/:id: knex query, numbers by two
 //                      correlated subqueries (GROUP_CONCAT … ORDER BY)
-//   mysql2, prepared   one prepared statement (row LEFT JOIN numbers) on the knex pool
-//                      (@ngcp/db execute)
+//   mysql2, prepared   one prepared statement (row LEFT JOIN numbers) on a connection of
+//                      the knex pool (mysql2's execute)
 //   mariadb, prepared  the same statement on the MariaDB connector's pool
 //                      (@ngcp/db createReader — what the API uses now)
 //
@@ -69,9 +69,17 @@ try {
     'SELECT s.id, s.uuid, s.domain_id, d.domain, s.username, s.customer_id, s.display_name, s.external_id, s.status, s.created_at, s.updated_at, n.e164, n.is_primary ' +
     'FROM subscribers s JOIN domains d ON d.id = s.domain_id LEFT JOIN numbers n ON n.subscriber_id = s.id WHERE s.id = ?';
   const rnd = () => ids[Math.floor(Math.random() * ids.length)];
+  const mysql2Execute = async (sql, values) => {
+    const conn = await db.client.acquireConnection();
+    try {
+      return await new Promise((resolve, reject) => conn.execute({ sql, dateStrings: true }, values, (err, rows) => (err ? reject(err) : resolve(rows))));
+    } finally {
+      await db.client.releaseConnection(conn);
+    }
+  };
   const variants = {
     'knex, subqueries': (id) => SUBQ.clone().where('s.id', id).first(),
-    'mysql2, prepared': (id) => dbm.execute(db, JOIN, [id], { dateStrings: true }),
+    'mysql2, prepared': (id) => mysql2Execute(JOIN, [id]),
     'mariadb, prepared': (id) => reader.execute(JOIN, [id]),
   };
   const runs = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));

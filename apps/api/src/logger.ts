@@ -28,7 +28,7 @@ class LazyChild {
     return (this.real ??= this.parent.child(this.bindings, this.opts));
   }
   get level(): string {
-    return (this.real ?? this.parent).level;
+    return this.real?.level ?? (this.opts.level as string | undefined) ?? this.parent.level;
   }
   set level(v: string) {
     this.logger.level = v;

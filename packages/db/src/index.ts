@@ -5,8 +5,6 @@
 export { createDb, knexConfig } from './knex-config.js';
 export type { Db, DbConfig } from './knex-config.js';
 export type { Knex } from 'knex';
-export { execute } from './execute.js';
-export type { ExecuteOptions } from './execute.js';
 export { createReader, readerFor } from './reader.js';
 export type { Reader, ReaderConfig } from './reader.js';
 

@@ -16,7 +16,6 @@
  */
 import { createPool, type Pool } from 'mariadb';
 import type { Knex } from 'knex';
-import { execute } from './execute.js';
 import type { DbConfig } from './knex-config.js';
 
 export interface Reader {
@@ -62,9 +61,15 @@ export function createReader(cfg: ReaderConfig): Reader {
 
 /**
  * The reader to use with `db`: inside a knex transaction, that transaction (knex's own
- * connection, same value shapes); otherwise `reader`.
+ * connection, a plain query with the same value shapes, so the read sees the transaction's
+ * writes); otherwise `reader`.
  */
 export function readerFor(db: Knex, reader: Reader): Pick<Reader, 'execute'> {
   if (!db.isTransaction) return reader;
-  return { execute: <T>(sql: string, values: unknown[]) => execute<T>(db, sql, values, { dateStrings: true }) };
+  return {
+    async execute<T>(sql: string, values: unknown[]): Promise<T[]> {
+      const [rows] = (await db.raw(sql, values as Knex.RawBinding[]).options({ dateStrings: true })) as unknown as [T[]];
+      return rows;
+    },
+  };
 }
