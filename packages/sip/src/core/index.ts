@@ -1,1 +1,2 @@
 export * from './send-with-failover.js';
+export * from './stack.js';
