@@ -8,14 +8,17 @@
  *  4. MariaDB, Redis, rtpengine started under pm2 and waited for, then the database
  *     migrations (@ngcp/db `migrate.latest`; a failure fails `up`), then the daemons in
  *     order, each waited for until healthy;
- *  5. var/api.env written, operator commands installed on the PATH (wrappers in
- *     /usr/local/bin pointing at this checkout), the status printed.
+ *  5. var/api.env written (0600), operator commands installed on the PATH (wrappers in
+ *     /usr/local/bin pointing at this checkout, one line each), the status printed —
+ *     with the API password only the first time (afterwards: where it is).
+ *
+ * constants.yml (the generated secrets) is made 0600 on every run.
  *
  * A second run finds everything up and changes nothing.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INFRA_ORDER, planBuild, writeBuild, type NgcpConfig } from '@ngcp/config';
+import { INFRA_ORDER, planBuild, protectSecrets, writeBuild, type NgcpConfig } from '@ngcp/config';
 import { createDb, migrate as migrations } from '@ngcp/db';
 import { startMariaDb } from '@ngcp/services';
 import { initNode } from './ngcpcfg.js';
@@ -25,12 +28,11 @@ import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode, type NodeContext } from './lib/node.js';
 import type { Rendered } from './lib/render.js';
 import { Supervisor, type StepResult } from './lib/supervisor.js';
+import { installWrappers, OPERATOR_COMMANDS, wrapperDir } from './lib/wrappers.js';
+
+export { OPERATOR_COMMANDS };
 
 export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--bin-dir DIR | --no-bin]';
-
-/** The operator commands installed on the PATH. */
-export const OPERATOR_COMMANDS = ['ngcpcfg', 'ngcp-service', 'ngcp-status'] as const;
-const WRAPPER_MARK = '# installed by `ngcp up`';
 
 async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean> {
   const { paths } = ctx;
@@ -75,30 +77,6 @@ async function migrate(io: Io, cfg: NgcpConfig, socket: string): Promise<boolean
   }
 }
 
-function installWrappers(ctx: NodeContext, io: Io, binDir: string): void {
-  const rootEnv = ctx.paths.root === ctx.checkout ? '' : `NGCP_ROOT='${ctx.paths.root}' `;
-  for (const cmd of OPERATOR_COMMANDS) {
-    const file = join(binDir, cmd);
-    const text = `#!/bin/sh\n${WRAPPER_MARK} — the operator command of ${ctx.checkout}\n${rootEnv}exec '${join(ctx.checkout, 'ngcp')}' ${cmd} "$@"\n`;
-    if (existsSync(file)) {
-      const cur = readFileSync(file, 'utf8');
-      if (cur === text) continue;
-      if (!cur.includes(WRAPPER_MARK)) {
-        io.err(`ngcp up: ${file} exists and is not ours; left alone`);
-        continue;
-      }
-    }
-    try {
-      mkdirSync(binDir, { recursive: true });
-      writeFileSync(file, text);
-      chmodSync(file, 0o755);
-      io.out(`ngcp up: installed ${file}`);
-    } catch (e) {
-      io.err(`ngcp up: cannot install ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
-}
-
 function stepLine(s: StepResult): string {
   return s.ok ? `ngcp up: ${s.name} ${s.action === 'start' ? 'started' : `${s.action}ed`}, healthy (${(s.ms / 1000).toFixed(1)} s)` : `ngcp up: ${s.name} is NOT healthy after ${s.action}: ${s.reason ?? ''}`;
 }
@@ -117,6 +95,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   if (p.flags['peer-root']) initFlags['peer-root'] = p.flags['peer-root'];
   const rc = await initNode(ctx, io, initFlags);
   if (rc !== EXIT.OK) return rc;
+  if (protectSecrets(ctx.paths.configDir)) io.out(`ngcp up: ${ctx.paths.configDir}/constants.yml holds the secrets: made it readable by its owner only (0600)`);
   const r = renderChecked(ctx, io);
   if (typeof r === 'number') return r;
   const cfg = r.loaded.config;
@@ -145,11 +124,13 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   const apiUrl = `https://${r.context.node.addr.web}:${api.port}`;
   mkdirSync(join(ctx.paths.root, 'var'), { recursive: true });
   const apiEnv = `API_URL=${apiUrl}\nAPI_USER=${api.user}\nAPI_PASS=${cfg.credentials.api_password}\n`;
-  if (!existsSync(ctx.paths.apiEnv) || readFileSync(ctx.paths.apiEnv, 'utf8') !== apiEnv) writeFileSync(ctx.paths.apiEnv, apiEnv, { mode: 0o600 });
-  if (!p.flags['no-bin']) {
-    const binDir = (p.flags['bin-dir'] as string | undefined) ?? (ctx.paths.root === ctx.checkout ? '/usr/local/bin' : undefined);
-    if (binDir) installWrappers(ctx, io, binDir);
-  }
+  const before = existsSync(ctx.paths.apiEnv) ? readFileSync(ctx.paths.apiEnv, 'utf8') : undefined;
+  // the password is shown once: when this node's api.env first gets it (first up, or a new password)
+  const newPassword = !before?.includes(`\nAPI_PASS=${cfg.credentials.api_password}\n`);
+  if (before !== apiEnv) writeFileSync(ctx.paths.apiEnv, apiEnv, { mode: 0o600 });
+  chmodSync(ctx.paths.apiEnv, 0o600);
+  const binDir = wrapperDir(ctx, p.flags);
+  if (binDir) installWrappers(ctx, io, binDir);
 
   const rows = await statusRows(sup);
   if (!acted) io.out(`ngcp up: node ${ctx.node} is already up; nothing to do`);
@@ -164,8 +145,13 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
       : `SIP:  not listening yet (apps/lb is not built; it will listen on ${a.public}:${cfg.lb.sip_port})`,
   );
   const apiRunning = r.specs.some((s) => s.name === 'api');
-  io.out(`API:  ${apiUrl}  user ${api.user}  password ${cfg.credentials.api_password}${apiRunning ? '' : '  (apps/api is not built yet)'}`);
-  io.out(`      (also in ${ctx.paths.apiEnv})`);
+  const notBuilt = apiRunning ? '' : '  (apps/api is not built yet)';
+  if (newPassword) {
+    io.out(`API:  ${apiUrl}  user ${api.user}  password ${cfg.credentials.api_password}${notBuilt}`);
+    io.out(`      (the password is shown this once; it stays in ${ctx.paths.apiEnv}, mode 0600)`);
+  } else {
+    io.out(`API:  ${apiUrl}  user ${api.user}  (password in ${ctx.paths.apiEnv}, mode 0600)${notBuilt}`);
+  }
   io.out(`Config: ${ctx.paths.configDir} — edit, then: ./ngcp ngcpcfg apply "why"`);
   return second.ok && rows.every((x) => x.status === 'online' && x.health === 'ok') ? EXIT.OK : EXIT.UNHEALTHY;
 }
