@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createDb, createReader, type Db, type Reader } from '@ngcp/db';
 import type { ApiConfig } from './config.js';
-import { ApiError, apiError, ERROR_SCHEMA, fromDbError } from './errors.js';
+import { ApiError, apiError, ERROR_SCHEMA, fromDbError, unsupportedMediaType } from './errors.js';
 import { Authenticator } from './auth/authenticator.js';
 import { BruteForceGuard } from './auth/bruteforce.js';
 import type { Principal } from './auth/principal.js';
@@ -88,6 +88,9 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   app.decorate('services', services);
   app.decorateRequest('principal', null);
 
+  // bodies are JSON only (PATCH: JSON Patch); fastify's text/plain parser would hand a
+  // schema a string and answer 422 where 415 says what to send
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json-patch+json', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, JSON.parse(body as string));
@@ -121,7 +124,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   });
 
   app.setErrorHandler(async (error: FastifyError, req, reply) => {
-    const e = toApiError(error);
+    const e = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType(req.method, req.headers['content-type']) : toApiError(error);
     if (e.statusCode >= 500) req.log.error({ err: loggableError(error) }, 'request failed');
     for (const [k, v] of Object.entries(e.headers)) reply.header(k, v);
     return reply.code(e.statusCode).type('application/json').send(e.toBody());
@@ -182,8 +185,6 @@ function toApiError(error: FastifyError & { validation?: unknown[]; validationCo
   const db = fromDbError(error);
   if (db) return db;
   switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return apiError('NGCP_API_UNSUPPORTED_MEDIA_TYPE', error.message);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return apiError('NGCP_API_PAYLOAD_TOO_LARGE');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

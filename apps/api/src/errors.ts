@@ -15,7 +15,7 @@ export const ERRORS = {
   NGCP_API_IN_USE: { status: 409, message: 'still referenced by other objects' },
   NGCP_API_PATCH_TEST_FAILED: { status: 409, message: 'a JSON Patch test operation failed' },
   NGCP_API_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
-  NGCP_API_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
+  NGCP_API_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type: send Content-Type application/json (PATCH: application/json-patch+json)' },
   NGCP_API_VALIDATION: { status: 422, message: 'invalid input' },
   NGCP_API_PATCH_INVALID: { status: 422, message: 'invalid JSON Patch' },
   NGCP_API_TOO_MANY_ATTEMPTS: { status: 429, message: 'too many failed logins; try again later' },
@@ -69,6 +69,24 @@ export class ApiError extends Error {
 }
 
 export const apiError = (code: ErrorCode, message?: string, opts?: ConstructorParameters<typeof ApiError>[2]): ApiError => new ApiError(code, message, opts);
+
+/** The Content-Type a request body must have, by method (PATCH is RFC 6902 JSON Patch). */
+export const BODY_MEDIA_TYPES: Readonly<Record<string, string>> = { PATCH: 'application/json-patch+json' };
+export const DEFAULT_BODY_MEDIA_TYPE = 'application/json';
+
+/**
+ * A 415 that says what the method takes and what it got; a PATCH answer also carries
+ * `Accept-Patch` (RFC 5789 §3.1).
+ */
+export function unsupportedMediaType(method: string, got: string | undefined): ApiError {
+  const m = method.toUpperCase();
+  const want = BODY_MEDIA_TYPES[m] ?? DEFAULT_BODY_MEDIA_TYPE;
+  const sent = got?.trim() ? `Content-Type ${got.trim()}` : 'no Content-Type';
+  const what = m === 'PATCH' ? ' (a JSON Patch, RFC 6902)' : '';
+  return new ApiError('NGCP_API_UNSUPPORTED_MEDIA_TYPE', `${m} takes a body of Content-Type ${want}${what}; the request had ${sent}`, {
+    headers: m === 'PATCH' ? { 'accept-patch': want } : {},
+  });
+}
 
 /** A 422 naming one or more fields. */
 export function validationError(fields: FieldError[], message?: string): ApiError {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CHANGES_CHANNEL } from '@ngcp/db';
 import { ERRORS } from '../src/errors.js';
 import { RESOURCES } from '../src/resources/index.js';
-import { ADMIN, basic, call, createApiUser, uniq, useApi } from './helpers.js';
+import { ADMIN, ADMIN_AUTH, basic, call, createApiUser, uniq, useApi } from './helpers.js';
 
 const logLines: string[] = [];
 const sink = new Writable({
@@ -333,6 +333,37 @@ describe('errors', () => {
     const big = await call(app(), 'POST', '/api/domains', { body: { domain: 'x'.repeat(300_000) } });
     expect(big.statusCode).toBe(413);
     for (const r of [route, m, broken, xml, big]) expect(Object.keys(r.data).sort()).toEqual(['code', 'error', 'message', 'statusCode']);
+  });
+});
+
+describe('415 says what the body must be', () => {
+  it('POST/PUT take application/json; a form (curl -d), text or no Content-Type get a 415 naming it', async () => {
+    for (const [type, got] of [['application/x-www-form-urlencoded', 'Content-Type application/x-www-form-urlencoded'], ['text/plain', 'Content-Type text/plain']] as const) {
+      const res = await call(app(), 'POST', '/api/domains', { body: '{"domain":"x.example"}', headers: { 'content-type': type } });
+      expect(res.statusCode).toBe(415);
+      expect(res.data).toEqual({
+        statusCode: 415,
+        code: 'NGCP_API_UNSUPPORTED_MEDIA_TYPE',
+        error: 'Unsupported Media Type',
+        message: `POST takes a body of Content-Type application/json; the request had ${got}`,
+      });
+    }
+    const bare = await app().inject({ method: 'POST', url: '/api/domains', headers: { authorization: ADMIN_AUTH }, payload: '{"domain":"x.example"}' });
+    expect(bare.statusCode).toBe(415);
+    expect(JSON.parse(bare.body).message).toBe('POST takes a body of Content-Type application/json; the request had no Content-Type');
+  });
+
+  it('PATCH takes application/json-patch+json: a plain JSON or text body gets a 415 naming it, with Accept-Patch', async () => {
+    const created = await call(app(), 'POST', '/api/apiusers', { body: { login: uniq('mt'), password: 'secret-secret', role: 'admin' } });
+    expect(created.statusCode, created.body).toBe(201);
+    const url = `/api/apiusers/${created.data.id}`;
+    for (const type of ['application/json', 'text/plain']) {
+      const res = await call(app(), 'PATCH', url, { body: '[{"op":"replace","path":"/is_active","value":false}]', headers: { 'content-type': type } });
+      expect(res.statusCode, type).toBe(415);
+      expect(res.headers['accept-patch']).toBe('application/json-patch+json');
+      expect(res.data.message).toBe(`PATCH takes a body of Content-Type application/json-patch+json (a JSON Patch, RFC 6902); the request had Content-Type ${type}`);
+    }
+    expect((await call(app(), 'GET', url)).data.is_active).toBe(true);
   });
 });
 

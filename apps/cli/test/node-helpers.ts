@@ -15,6 +15,7 @@ import { main as down } from '../src/commands/ngcp-down.js';
 import { main as service } from '../src/commands/ngcp-service.js';
 import { main as status } from '../src/commands/ngcp-status.js';
 import { main as up } from '../src/commands/ngcp-up.js';
+import { main as checkActive } from '../src/commands/ngcp-check-active.js';
 import { main as ngcpcfg } from '../src/commands/ngcpcfg.js';
 import type { Io } from '../src/commands/lib/io.js';
 import { alive, Pm2 } from '../src/commands/lib/pm2.js';
@@ -30,7 +31,7 @@ export interface Result {
   err: string;
 }
 
-const COMMANDS = { ngcpcfg, 'ngcp-service': service, 'ngcp-status': status, 'ngcp-up': up, 'ngcp-down': down } as const;
+const COMMANDS = { ngcpcfg, 'ngcp-service': service, 'ngcp-status': status, 'ngcp-up': up, 'ngcp-down': down, 'ngcp-check-active': checkActive } as const;
 export type Command = keyof typeof COMMANDS;
 
 export interface TestNode {

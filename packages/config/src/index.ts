@@ -36,6 +36,6 @@ export type { ServiceSpec, HealthCheck, Pm2App, Binaries, EcosystemInput } from 
 export { renderNode, mysqlSocketPath, planBuild, writeBuild, readManifest, readServiceSpecs } from './build.js';
 export type { RenderedFile, RenderOptions, BuildPlan, Manifest, ManifestEntry, TemplateContext } from './build.js';
 
-export { initConfigDir, fillSecrets, generateSecret, GENERATE } from './init.js';
+export { initConfigDir, fillSecrets, generateSecret, protectSecrets, GENERATE, SECRETS_FILE } from './init.js';
 export { loadServiceConfig, serviceConfigEnvVar } from './service-config.js';
 export { setKeyInYaml, parseValue, toYaml } from './edit.js';

@@ -4,7 +4,7 @@
  * random secret (comments and layout kept).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isScalar, parseDocument, visit } from 'yaml';
 
@@ -40,10 +40,32 @@ export function initConfigDir(defaultsDir: string, configDir: string): boolean {
   for (const f of readdirSync(defaultsDir)) {
     if (f.endsWith('.yml') && !existsSync(join(configDir, f))) copyFileSync(join(defaultsDir, f), join(configDir, f));
   }
-  const constants = join(configDir, 'constants.yml');
+  const constants = join(configDir, SECRETS_FILE);
   if (existsSync(constants)) {
+    chmodSync(constants, 0o600); // before the secrets are in it
     const r = fillSecrets(readFileSync(constants, 'utf8'));
-    if (r.count) writeFileSync(constants, r.text, { mode: 0o600 });
+    if (r.count) writeFileSync(constants, r.text);
   }
+  return true;
+}
+
+/** The config file holding the generated secrets (readable by root only). */
+export const SECRETS_FILE = 'constants.yml';
+
+/**
+ * Makes `<configDir>/constants.yml` readable by its owner only (0600), whatever wrote it
+ * (a copy, `git clone`, a checkout by rollback or pull). Returns true when it changed the
+ * mode, false when it already was private or the file does not exist.
+ */
+export function protectSecrets(configDir: string): boolean {
+  const file = join(configDir, SECRETS_FILE);
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    return false;
+  }
+  if ((mode & 0o077) === 0) return false;
+  chmodSync(file, mode & 0o700);
   return true;
 }

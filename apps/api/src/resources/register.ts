@@ -1,7 +1,7 @@
 /** Routes for a declared Resource. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from '@ngcp/db';
-import { apiError, validationError, type FieldError } from '../errors.js';
+import { apiError, unsupportedMediaType, validationError, type FieldError } from '../errors.js';
 import { applyPatch, deepEqual, PatchError, PATCH_SCHEMA, type PatchOp } from '../http/json-patch.js';
 import { idParams, listOf, pagingQuery, type JsonSchema } from '../http/schemas.js';
 import { ajvFieldErrors } from '../http/validation.js';
@@ -120,7 +120,7 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
       onRequest: guard('update'),
       preValidation: async (req) => {
         if (!String(req.headers['content-type'] ?? '').startsWith('application/json-patch+json')) {
-          throw apiError('NGCP_API_UNSUPPORTED_MEDIA_TYPE', 'PATCH needs Content-Type application/json-patch+json (RFC 6902)');
+          throw unsupportedMediaType('PATCH', req.headers['content-type']);
         }
       },
       handler: async (req) => {

@@ -1,18 +1,22 @@
 /**
  * `ngcp down`: stop everything `ngcp up` started on this node — the pm2 daemon of
  * `<root>/var/pm2` and every process it supervises — and nothing else (by that pm2
- * home and recorded PIDs; never by process name).
+ * home and recorded PIDs; never by process name). Then remove the operator command
+ * wrappers `up` installed, if they still point at this checkout and node root.
  */
 import { join } from 'node:path';
-import { runningInstance, stopInstanceInDir } from '@ngcp/testkit';
+import { runningInstance, stopInstanceInDir } from '@ngcp/services';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode } from './lib/node.js';
 import { Supervisor } from './lib/supervisor.js';
+import { removeWrappers, wrapperDir } from './lib/wrappers.js';
+
+export const USAGE = 'usage: ngcp down [--root DIR] [--bin-dir DIR | --no-bin]';
 
 export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const p = parseFlags(argv, ['root'], ['help']);
+  const p = parseFlags(argv, ['root', 'bin-dir'], ['no-bin', 'help']);
   if (p.error || p.flags.help || p.rest.length) {
-    (p.flags.help ? io.out : io.err)('usage: ngcp down [--root DIR]');
+    (p.flags.help ? io.out : io.err)(p.error ? `ngcp down: ${p.error}\n${USAGE}` : USAGE);
     return p.flags.help ? EXIT.OK : EXIT.USAGE;
   }
   const ctx = resolveNode({ root: p.flags.root as string | undefined, env });
@@ -33,5 +37,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
     stopped++;
   }
   if (!stopped) io.out(`ngcp down: node ${ctx.node} is not running; nothing to stop`);
+  const binDir = wrapperDir(ctx, p.flags);
+  if (binDir) removeWrappers(ctx, io, binDir);
   return EXIT.OK;
 }

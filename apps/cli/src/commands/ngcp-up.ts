@@ -2,21 +2,25 @@
  * `ngcp up` (after deploy/bootstrap.sh): make this node run.
  *
  *  1. the config dir and history (ngcpcfg init) if absent, the config checked;
- *  2. MariaDB's data initialised if absent (through @ngcp/testkit's startMariaDb with a
- *     kept dataDir, then stopped), Redis's data dir;
+ *  2. MariaDB's data initialised if absent (@ngcp/services' startMariaDb in the node's
+ *     data dir, then stopped), Redis's data dir;
  *  3. config rendered (ngcpcfg build);
  *  4. MariaDB, Redis, rtpengine started under pm2 and waited for, then the database
- *     migrations (@ngcp/db `migrate`, skipped with a note while it has none), then the
- *     daemons in order, each waited for until healthy;
- *  5. var/api.env written, operator commands installed on the PATH (wrappers in
- *     /usr/local/bin pointing at this checkout), the status printed.
+ *     migrations (@ngcp/db `migrate.latest`; a failure fails `up`), then the daemons in
+ *     order, each waited for until healthy;
+ *  5. var/api.env written (0600), operator commands installed on the PATH (wrappers in
+ *     /usr/local/bin pointing at this checkout, one line each), the status printed —
+ *     with the API password only the first time (afterwards: where it is).
+ *
+ * constants.yml (the generated secrets) is made 0600 on every run.
  *
  * A second run finds everything up and changes nothing.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INFRA_ORDER, planBuild, writeBuild, type NgcpConfig } from '@ngcp/config';
-import { startMariaDb } from '@ngcp/testkit';
+import { INFRA_ORDER, planBuild, protectSecrets, writeBuild, type NgcpConfig } from '@ngcp/config';
+import { createDb, migrate as migrations } from '@ngcp/db';
+import { startMariaDb } from '@ngcp/services';
 import { initNode } from './ngcpcfg.js';
 import { describePlan, renderChecked } from './ngcpcfg-apply.js';
 import { formatRows, statusRows } from './ngcp-status.js';
@@ -24,12 +28,11 @@ import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode, type NodeContext } from './lib/node.js';
 import type { Rendered } from './lib/render.js';
 import { Supervisor, type StepResult } from './lib/supervisor.js';
+import { installWrappers, OPERATOR_COMMANDS, wrapperDir } from './lib/wrappers.js';
+
+export { OPERATOR_COMMANDS };
 
 export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--bin-dir DIR | --no-bin]';
-
-/** The operator commands installed on the PATH. */
-export const OPERATOR_COMMANDS = ['ngcpcfg', 'ngcp-service', 'ngcp-status'] as const;
-const WRAPPER_MARK = '# installed by `ngcp up`';
 
 async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean> {
   const { paths } = ctx;
@@ -59,61 +62,18 @@ async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean>
   return true;
 }
 
-/**
- * Runs the database migrations of @ngcp/db (`migrate.latest(createDb(cfg))`) if the
- * package has them; skips cleanly, with a note, while it has not.
- */
-async function migrate(io: Io, cfg: NgcpConfig, host: string, socket: string): Promise<boolean> {
-  let mod: Record<string, unknown>;
+/** Applies the pending migrations of @ngcp/db; false (error printed) if they fail. */
+async function migrate(io: Io, cfg: NgcpConfig, socket: string): Promise<boolean> {
+  const db = createDb({ socket, user: cfg.database.user, password: cfg.credentials.db_password, database: cfg.database.name, acquireTimeoutMs: 30_000 });
   try {
-    const spec = '@ngcp/db';
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (e) {
-    io.out(`ngcp up: migrations skipped: @ngcp/db is not built (${(e as Error).message.split('\n')[0]})`);
-    return true;
-  }
-  type Db = { destroy(): Promise<void> };
-  const createDb = mod.createDb as ((c: object) => Db) | undefined;
-  const latest = (mod.migrate as { latest?: (db: Db) => Promise<{ names?: string[] }> } | undefined)?.latest;
-  if (typeof createDb !== 'function' || typeof latest !== 'function') {
-    io.out('ngcp up: migrations skipped: @ngcp/db has no migrations yet');
-    return true;
-  }
-  const db = createDb({ host, port: cfg.database.port, socket, user: cfg.database.user, password: cfg.credentials.db_password, database: cfg.database.name });
-  try {
-    const res = await latest.call(mod.migrate, db);
-    const names = res?.names ?? [];
+    const { names } = await migrations.latest(db);
     io.out(names.length ? `ngcp up: migrations applied: ${names.join(', ')}` : 'ngcp up: migrations done (schema up to date)');
     return true;
   } catch (e) {
-    io.err(`ngcp up: migrations failed: ${(e as Error).message}`);
+    io.err(`ngcp up: migrations FAILED, the node is not up: ${(e as Error).message}`);
     return false;
   } finally {
     await db.destroy().catch(() => undefined);
-  }
-}
-
-function installWrappers(ctx: NodeContext, io: Io, binDir: string): void {
-  const rootEnv = ctx.paths.root === ctx.checkout ? '' : `NGCP_ROOT='${ctx.paths.root}' `;
-  for (const cmd of OPERATOR_COMMANDS) {
-    const file = join(binDir, cmd);
-    const text = `#!/bin/sh\n${WRAPPER_MARK} — the operator command of ${ctx.checkout}\n${rootEnv}exec '${join(ctx.checkout, 'ngcp')}' ${cmd} "$@"\n`;
-    if (existsSync(file)) {
-      const cur = readFileSync(file, 'utf8');
-      if (cur === text) continue;
-      if (!cur.includes(WRAPPER_MARK)) {
-        io.err(`ngcp up: ${file} exists and is not ours; left alone`);
-        continue;
-      }
-    }
-    try {
-      mkdirSync(binDir, { recursive: true });
-      writeFileSync(file, text);
-      chmodSync(file, 0o755);
-      io.out(`ngcp up: installed ${file}`);
-    } catch (e) {
-      io.err(`ngcp up: cannot install ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
   }
 }
 
@@ -135,6 +95,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   if (p.flags['peer-root']) initFlags['peer-root'] = p.flags['peer-root'];
   const rc = await initNode(ctx, io, initFlags);
   if (rc !== EXIT.OK) return rc;
+  if (protectSecrets(ctx.paths.configDir)) io.out(`ngcp up: ${ctx.paths.configDir}/constants.yml holds the secrets: made it readable by its owner only (0600)`);
   const r = renderChecked(ctx, io);
   if (typeof r === 'number') return r;
   const cfg = r.loaded.config;
@@ -154,7 +115,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   const onStep = (s: StepResult): void => (s.ok ? io.out(stepLine(s)) : io.err(stepLine(s)));
   const first = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => infra.has(n), onStep });
   if (!first.ok) return EXIT.UNHEALTHY;
-  if (r.specs.some((s) => s.name === 'mariadb') && !(await migrate(io, cfg, r.context.node.addr.internal, r.context.mysqlSocket))) return EXIT.FAIL;
+  if (r.specs.some((s) => s.name === 'mariadb') && !(await migrate(io, cfg, r.context.mysqlSocket))) return EXIT.FAIL;
   const second = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => !infra.has(n), onStep });
   const acted = first.steps.length + second.steps.length;
 
@@ -163,11 +124,13 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   const apiUrl = `https://${r.context.node.addr.web}:${api.port}`;
   mkdirSync(join(ctx.paths.root, 'var'), { recursive: true });
   const apiEnv = `API_URL=${apiUrl}\nAPI_USER=${api.user}\nAPI_PASS=${cfg.credentials.api_password}\n`;
-  if (!existsSync(ctx.paths.apiEnv) || readFileSync(ctx.paths.apiEnv, 'utf8') !== apiEnv) writeFileSync(ctx.paths.apiEnv, apiEnv, { mode: 0o600 });
-  if (!p.flags['no-bin']) {
-    const binDir = (p.flags['bin-dir'] as string | undefined) ?? (ctx.paths.root === ctx.checkout ? '/usr/local/bin' : undefined);
-    if (binDir) installWrappers(ctx, io, binDir);
-  }
+  const before = existsSync(ctx.paths.apiEnv) ? readFileSync(ctx.paths.apiEnv, 'utf8') : undefined;
+  // the password is shown once: when this node's api.env first gets it (first up, or a new password)
+  const newPassword = !before?.includes(`\nAPI_PASS=${cfg.credentials.api_password}\n`);
+  if (before !== apiEnv) writeFileSync(ctx.paths.apiEnv, apiEnv, { mode: 0o600 });
+  chmodSync(ctx.paths.apiEnv, 0o600);
+  const binDir = wrapperDir(ctx, p.flags);
+  if (binDir) installWrappers(ctx, io, binDir);
 
   const rows = await statusRows(sup);
   if (!acted) io.out(`ngcp up: node ${ctx.node} is already up; nothing to do`);
@@ -182,8 +145,13 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
       : `SIP:  not listening yet (apps/lb is not built; it will listen on ${a.public}:${cfg.lb.sip_port})`,
   );
   const apiRunning = r.specs.some((s) => s.name === 'api');
-  io.out(`API:  ${apiUrl}  user ${api.user}  password ${cfg.credentials.api_password}${apiRunning ? '' : '  (apps/api is not built yet)'}`);
-  io.out(`      (also in ${ctx.paths.apiEnv})`);
+  const notBuilt = apiRunning ? '' : '  (apps/api is not built yet)';
+  if (newPassword) {
+    io.out(`API:  ${apiUrl}  user ${api.user}  password ${cfg.credentials.api_password}${notBuilt}`);
+    io.out(`      (the password is shown this once; it stays in ${ctx.paths.apiEnv}, mode 0600)`);
+  } else {
+    io.out(`API:  ${apiUrl}  user ${api.user}  (password in ${ctx.paths.apiEnv}, mode 0600)${notBuilt}`);
+  }
   io.out(`Config: ${ctx.paths.configDir} — edit, then: ./ngcp ngcpcfg apply "why"`);
   return second.ok && rows.every((x) => x.status === 'online' && x.health === 'ok') ? EXIT.OK : EXIT.UNHEALTHY;
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { initConfigDir, planBuild, readManifest } from '@ngcp/config';
+import { initConfigDir, planBuild, protectSecrets, readManifest } from '@ngcp/config';
 import { applyConfig, cmdBuild, cmdPull, cmdPush, cmdRollback, describePlan, openRepo, renderChecked, short } from './ngcpcfg-apply.js';
 import { cmdGet, cmdSet, cmdShow } from './ngcpcfg-keys.js';
 import { ConfigRepo } from './lib/git.js';
@@ -212,6 +212,9 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   } catch (e) {
     io.err(`ngcpcfg: ${(e as Error).message}`);
     return EXIT.FAIL;
+  } finally {
+    // whatever wrote constants.yml (init, a clone, set --file, a checkout by rollback/pull)
+    if (protectSecrets(ctx.paths.configDir)) io.err(`ngcpcfg: ${ctx.paths.configDir}/constants.yml holds the secrets: made it readable by its owner only (0600)`);
   }
 }
 
