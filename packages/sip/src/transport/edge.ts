@@ -13,10 +13,10 @@ import type { InspectOptions, Verdict } from '../sanity/inspect.js';
 import { inspect } from '../sanity/inspect.js';
 import { flowKey, stampVia } from './routing.js';
 import type { DropReason, TransportStats } from './stats.js';
-import type { Logger, Source } from './types.js';
-import { defaultPort } from './types.js';
+import { defaultPort } from '../message/transports.js';
+import type { Logger, TransportSource } from './types.js';
 
-export type MessageHandler = (msg: SipMessage, source: Source) => void | Promise<void>;
+export type MessageHandler = (msg: SipMessage, source: TransportSource) => void | Promise<void>;
 
 export interface EdgeOptions {
   check: InspectOptions;
@@ -31,9 +31,9 @@ export interface EdgeHost {
   readonly logger: Logger;
   readonly onMessage: MessageHandler | null;
   /** Send a stateless reject back: routed by its Via with `source` as the request's source, or (Via unusable) to `source` itself. */
-  sendReply(res: SipResponse, source: Source, viaUsable: boolean): Promise<void>;
+  sendReply(res: SipResponse, source: TransportSource, viaUsable: boolean): Promise<void>;
   /** RFC 5923: the request's top Via carries `alias`; the layer decides whether to alias the connection. */
-  viaAlias?(source: Source, key: string): void;
+  viaAlias?(source: TransportSource, key: string): void;
 }
 
 export class Edge {
@@ -44,7 +44,7 @@ export class Edge {
   }
 
   /** One received datagram or framed message. */
-  receive(bytes: Buffer, source: Source): void {
+  receive(bytes: Buffer, source: TransportSource): void {
     const { stats, logger } = this.host;
     stats.received++;
     let verdict: Verdict;
@@ -63,7 +63,7 @@ export class Edge {
    * Apply a verdict. `onReply` (streams after a framing error) gets the response bytes
    * instead of the normal send, or null when there is nothing to send.
    */
-  apply(verdict: Verdict, source: Source, onReply: ((bytes: Buffer | null) => void) | null): void {
+  apply(verdict: Verdict, source: TransportSource, onReply: ((bytes: Buffer | null) => void) | null): void {
     const { stats, logger } = this.host;
     try {
       if (verdict.action === 'accept') {
@@ -93,7 +93,7 @@ export class Edge {
     onReply?.(null);
   }
 
-  private accept(msg: SipMessage, source: Source): void {
+  private accept(msg: SipMessage, source: TransportSource): void {
     const { stats } = this.host;
     if (msg.kind === 'request') {
       stampVia(msg, source, this.opts.forceRport === true);
@@ -127,7 +127,7 @@ export class Edge {
     req: SipRequest,
     status: number,
     headers: Array<[string, string]>,
-    source: Source,
+    source: TransportSource,
     detail: string,
     onReply: ((b: Buffer | null) => void) | null,
   ): void {

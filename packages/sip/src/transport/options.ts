@@ -3,7 +3,8 @@ import type { InspectOptions } from '../sanity/inspect.js';
 import type { MessageHandler } from './edge.js';
 import type { ConnectionInfo } from './pool.js';
 import type { TlsOptions } from './tls.js';
-import type { Logger, TransportName } from './types.js';
+import type { TransportName } from '../message/transports.js';
+import type { Logger } from './types.js';
 import type { UdpOptions } from './udp.js';
 
 export interface ListenSpec {

@@ -6,7 +6,8 @@ import type { Server, Socket } from 'node:net';
 import { connect, createServer, isIP } from 'node:net';
 import { normalizeAddress } from './routing.js';
 import { TransportError } from './types.js';
-import type { Destination, Logger } from './types.js';
+import type { Destination } from '../message/transports.js';
+import type { Logger } from './types.js';
 
 /** A listening TCP or TLS server. */
 export interface StreamListener {

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { SipMessage } from '../message/message.js';
-import type { Source } from './types.js';
+import type { TransportSource } from './types.js';
 import type { TransportLayerOptions } from './options.js';
 import { TransportLayer } from './transport-layer.js';
 
@@ -28,7 +28,7 @@ export function hasIpv6Loopback(): boolean {
 
 export interface Received {
   msg: SipMessage;
-  source: Source;
+  source: TransportSource;
 }
 
 /** A layer that records accepted messages; closed by cleanup(). */

@@ -12,7 +12,8 @@ import { connect, createServer } from 'node:tls';
 import { normalizeAddress } from './routing.js';
 import type { ConnectOptions, StreamListener } from './tcp.js';
 import { awaitConnect, closeServer, listenOn, openSocket, trackSockets } from './tcp.js';
-import type { Destination, Logger } from './types.js';
+import type { Destination } from '../message/transports.js';
+import type { Logger } from './types.js';
 
 /** PEM text, a Buffer, or a path to a PEM file. */
 export type PemSource = string | Buffer;
