@@ -14,7 +14,8 @@ import { inspect } from '../sanity/inspect.js';
 import { flowKey, stampVia } from './routing.js';
 import type { DropReason, TransportStats } from './stats.js';
 import { defaultPort } from '../message/transports.js';
-import type { Logger, TransportSource } from './types.js';
+import type { Logger } from '../logger.js';
+import type { TransportSource } from './types.js';
 
 export type MessageHandler = (msg: SipMessage, source: TransportSource) => void | Promise<void>;
 
@@ -52,7 +53,7 @@ export class Edge {
       verdict = inspect(bytes, { ...this.opts.check, transport: source.transport, framed: source.transport !== 'udp' });
     } catch (e) {
       // inspect throws only on programmer errors: surface them, keep running
-      logger.error('edge check threw', { error: e instanceof Error ? e.stack : String(e) });
+      logger.error({ err: e }, 'edge check threw');
       stats.drop('internal-error');
       return;
     }
@@ -81,7 +82,7 @@ export class Edge {
       const reason: DropReason = verdict.message === null ? 'unparseable' : verdict.message.kind === 'response' ? 'malformed-response' : 'unanswerable';
       this.drop(reason, verdict.reason, onReply);
     } catch (e) {
-      logger.error('edge processing threw', { error: e instanceof Error ? e.stack : String(e) });
+      logger.error({ err: e }, 'edge processing threw');
       stats.drop('internal-error');
       onReply?.(null);
     }
@@ -89,7 +90,7 @@ export class Edge {
 
   private drop(reason: DropReason, detail: string, onReply: ((b: Buffer | null) => void) | null): void {
     this.host.stats.drop(reason);
-    this.host.logger.debug?.('dropped', { reason, detail });
+    this.host.logger.debug({ reason, detail }, 'dropped');
     onReply?.(null);
   }
 
@@ -120,7 +121,7 @@ export class Edge {
 
   private handlerError(e: unknown): void {
     this.host.stats.handlerErrors++;
-    this.host.logger.error('onMessage handler threw', { error: e instanceof Error ? e.stack : String(e) });
+    this.host.logger.error({ err: e }, 'onMessage handler threw');
   }
 
   private reject(
@@ -142,14 +143,14 @@ export class Edge {
     }
     const res = createResponse(req, status, { headers, toTag: newTag() });
     stats.reject(status);
-    logger.debug?.('rejected', { status, detail, from: `${source.address}:${source.port}` });
+    logger.debug({ status, detail, from: `${source.address}:${source.port}` }, 'rejected');
     if (onReply) {
       onReply(res.toBuffer());
       stats.sent++;
       return;
     }
     this.host.sendReply(res, source, viaUsable).catch((e: unknown) => {
-      logger.debug?.('could not send a stateless reject', { error: String(e) });
+      logger.debug({ err: e }, 'could not send a stateless reject');
     });
   }
 }

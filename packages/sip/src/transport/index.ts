@@ -1,7 +1,7 @@
 /** SIP transports: UDP, TCP, TLS, the receiving edge, response routing, connection pool. */
 export { TransportLayer } from './transport-layer.js';
 export type { ListenSpec, ListeningAddress, TransportLayerOptions } from './options.js';
-export type { Logger as TransportLogger, TransportErrorCode, TransportRoute, TransportSource } from './types.js';
+export type { TransportErrorCode, TransportRoute, TransportSource } from './types.js';
 export { TransportError, isTransportError } from './types.js';
 export type { ResponseRouteOptions } from './routing.js';
 export { flowKey, normalizeAddress, responseDestination, sameAddress, stampVia } from './routing.js';

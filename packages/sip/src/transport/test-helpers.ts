@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { silentLogger } from '../logger.js';
 import type { SipMessage } from '../message/message.js';
 import type { TransportSource } from './types.js';
 import type { TransportLayerOptions } from './options.js';
@@ -20,7 +21,6 @@ export async function cleanup(): Promise<void> {
   for (const f of fns) await f();
 }
 
-export const silentLogger = { error: (): void => undefined };
 
 export function hasIpv6Loopback(): boolean {
   return Object.values(networkInterfaces()).some((l) => l?.some((a) => a.address === '::1'));

@@ -28,8 +28,10 @@ import type { MessageHandler } from './edge.js';
 import type { ListenSpec, ListeningAddress, TransportLayerOptions } from './options.js';
 import type { Destination } from '../message/transports.js';
 import { isReliableTransport } from '../message/transports.js';
-import type { Logger, TransportRoute, TransportSource } from './types.js';
-import { consoleErrorLogger, TransportError } from './types.js';
+import type { Logger } from '../logger.js';
+import { stderrLogger } from '../logger.js';
+import type { TransportRoute, TransportSource } from './types.js';
+import { TransportError } from './types.js';
 import { isKeepAlive, isStun, UdpEndpoint } from './udp.js';
 
 export class TransportLayer {
@@ -47,7 +49,7 @@ export class TransportLayer {
 
   constructor(private readonly options: TransportLayerOptions = {}) {
     this.onMessage = options.onMessage ?? null;
-    this.logger = options.logger ?? consoleErrorLogger;
+    this.logger = (options.logger ?? stderrLogger()).child({ component: 'sip-transport' });
     this.o = {
       connectTimeout: options.connectTimeout ?? 10_000,
       idleTimeoutInbound: options.idleTimeoutInbound ?? 3_600_000,
@@ -272,7 +274,7 @@ export class TransportLayer {
       const source: TransportSource = { transport: 'udp', address: normalizeAddress(rinfo.address), port: rinfo.port, localAddress: ep.address, localPort: ep.port };
       this.edge.receive(data, source);
     } catch (e) {
-      this.logger.error('UDP receive path threw', { error: e instanceof Error ? e.stack : String(e) });
+      this.logger.error({ err: e }, 'UDP receive path threw');
       this.counters.drop('internal-error');
     }
   }
@@ -286,7 +288,7 @@ export class TransportLayer {
       }
       this.adopt(sock, transport, 'inbound');
     } catch (e) {
-      this.logger.error('accepting a connection threw', { error: e instanceof Error ? e.stack : String(e) });
+      this.logger.error({ err: e }, 'accepting a connection threw');
       sock.destroy();
     }
   }
@@ -321,7 +323,7 @@ export class TransportLayer {
       try {
         this.options.onConnectionClose(connectionInfo(c), err);
       } catch (e) {
-        this.logger.error('onConnectionClose threw', { error: e instanceof Error ? e.stack : String(e) });
+        this.logger.error({ err: e }, 'onConnectionClose threw');
       }
     }
   }
@@ -344,13 +346,13 @@ export class TransportLayer {
             this.edge.apply(verdict, source, (bytes) => (bytes ? c.endWith(bytes) : c.endWith()));
           } else {
             this.counters.drop('framing');
-            this.logger.debug?.('framing error', { error: ev.error.message });
+            this.logger.debug({ err: ev.error }, 'framing error');
             c.endWith();
           }
           return;
         }
       } catch (e) {
-        this.logger.error('stream receive path threw', { error: e instanceof Error ? e.stack : String(e) });
+        this.logger.error({ err: e }, 'stream receive path threw');
         this.counters.drop('internal-error');
       }
     }

@@ -1,6 +1,6 @@
 /**
  * Transport-layer types (RFC 3261 §18): where a message came from, where it goes,
- * the errors a send can fail with, and the small logger the layer reports to.
+ * and the errors a send can fail with.
  */
 import type { PeerCertificate } from 'node:tls';
 import type { Destination, TransportName } from '../message/transports.js';
@@ -57,16 +57,3 @@ export class TransportError extends Error {
 export function isTransportError(e: unknown): e is TransportError {
   return e instanceof TransportError;
 }
-
-export interface Logger {
-  debug?(msg: string, data?: Record<string, unknown>): void;
-  warn?(msg: string, data?: Record<string, unknown>): void;
-  error(msg: string, data?: Record<string, unknown>): void;
-}
-
-/** Default: errors (e.g. a throwing onMessage callback) go to stderr, the rest is silent. */
-export const consoleErrorLogger: Logger = {
-  error(msg, data) {
-    console.error(`[sip/transport] ${msg}`, data ?? '');
-  },
-};
