@@ -41,6 +41,3 @@ export { answerCancel } from './cancel.js';
 export { forwardResponseStatelessly, statelessBranch, statelessVia, viaHop } from './stateless.js';
 export type { StatelessBranchOptions, StatelessResponseDecision, ViaHop } from './stateless.js';
 
-// test doubles (no sockets, no real time); sample message builders are in ./testing.js
-export { FakeClock, RecordingTransport } from './testing.js';
-export type { SentMessage } from './testing.js';
