@@ -13,8 +13,8 @@ export type { Migration, MigrateResult } from './migrate.js';
 export { BUILTIN_PREFERENCES } from './migrations/0003-preferences.js';
 export { CALL_TYPES, CALL_STATUSES, VOICEMAIL_FOLDERS } from './migrations/0004-accounting.js';
 
-export { digestHa1, subscriberHa1, hashPassword, verifyPassword, newToken, hashToken, randomPassword, DEFAULT_SCRYPT } from './secrets.js';
-export type { DigestAlgorithm, ScryptParams } from './secrets.js';
+export { subscriberHa1, hashPassword, verifyPassword, newToken, hashToken, randomPassword, DEFAULT_SCRYPT } from './secrets.js';
+export type { ScryptParams } from './secrets.js';
 
 export { findSubscriberCredentials, lookupNumber, normalizeE164, subscriberNumbers, domainExists } from './repo/subscribers.js';
 export type { SubscriberCredentials, NumberTarget } from './repo/subscribers.js';

@@ -1,23 +1,17 @@
 /**
  * Credentials are never stored in clear:
  * - SIP digest: HA1 = H(username ":" realm ":" password), MD5 and SHA-256 (RFC 7616 / RFC 8760),
- *   realm = the subscriber's domain. The proxy computes the response from HA1 alone.
+ *   realm = the subscriber's domain, computed by @ngcp/sip's `computeHA1`. The proxy computes
+ *   the response from HA1 alone.
  * - Web/API passwords: scrypt with a random salt, encoded as `scrypt$N$r$p$salt$hash` (base64url).
  * - Bearer tokens: SHA-256 of the token (they are long random strings, so no salt is needed).
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { computeHA1 } from '@ngcp/sip';
 
-export type DigestAlgorithm = 'MD5' | 'SHA-256';
-
-/** HA1 for SIP digest authentication: hex of H(`${username}:${realm}:${password}`). */
-export function digestHa1(username: string, realm: string, password: string, algorithm: DigestAlgorithm = 'MD5'): string {
-  const h = createHash(algorithm === 'MD5' ? 'md5' : 'sha256');
-  return h.update(`${username}:${realm}:${password}`, 'utf8').digest('hex');
-}
-
-/** Both HA1 columns of a subscriber. */
+/** Both HA1 columns of a subscriber: MD5 and SHA-256 of `${username}:${domain}:${password}` (realm = domain). */
 export function subscriberHa1(username: string, domain: string, password: string): { ha1_md5: string; ha1_sha256: string } {
-  return { ha1_md5: digestHa1(username, domain, password, 'MD5'), ha1_sha256: digestHa1(username, domain, password, 'SHA-256') };
+  return { ha1_md5: computeHA1('MD5', username, domain, password), ha1_sha256: computeHA1('SHA-256', username, domain, password) };
 }
 
 export interface ScryptParams { N: number; r: number; p: number; keylen: number }

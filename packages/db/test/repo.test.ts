@@ -1,7 +1,8 @@
+import { computeHA1 } from '@ngcp/sip';
 import { useMariaDb } from '@ngcp/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  applyRewriteRules, digestHa1, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
+  applyRewriteRules, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertCdr, insertVoicemail,
   createReader, readerFor, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
 } from '../src/index.js';
@@ -78,8 +79,8 @@ describe('subscriber lookups', () => {
   it('findSubscriberCredentials returns both HA1s for username@domain', async () => {
     const c = await findSubscriberCredentials(db, 'alice', 'example.org');
     expect(c).toMatchObject({ subscriberId: aliceId, username: 'alice', domain: 'example.org', status: 'active', customerId });
-    expect(c?.ha1Md5).toBe(digestHa1('alice', 'example.org', 'pw', 'MD5'));
-    expect(c?.ha1Sha256).toBe(digestHa1('alice', 'example.org', 'pw', 'SHA-256'));
+    expect(c?.ha1Md5).toBe(computeHA1('MD5', 'alice', 'example.org', 'pw'));
+    expect(c?.ha1Sha256).toBe(computeHA1('SHA-256', 'alice', 'example.org', 'pw'));
     expect(await findSubscriberCredentials(db, 'alice', 'other.org')).toBeUndefined();
     expect(await findSubscriberCredentials(db, 'bob', 'example.org')).toBeUndefined();
   });

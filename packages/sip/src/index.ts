@@ -3,6 +3,7 @@
  * transports, transaction layer, dialogs, digest authentication, RFC 3263 DNS.
  * Layers: message ← parser ← transport ← transaction ← dialog.
  */
+export type { LogFields, Logger } from './logger.js';
 export * from './message/index.js';
 export * from './parser/parse.js';
 export * from './parser/stream-framer.js';

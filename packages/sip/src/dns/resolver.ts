@@ -12,8 +12,10 @@ import type { DnsQuerier, DnsResult, DnsStatus } from './dns-client.js';
 import { DnsError } from './dns-error.js';
 import { normalizeName } from './records.js';
 import type { DnsQueryType, DnsRecord, RecordOf } from './records.js';
-import { defaultPort, orderSrv, selectNaptr, srvName } from './selection.js';
-import type { RandomSource, Transport } from './selection.js';
+import { defaultPort } from '../message/transports.js';
+import type { TransportName } from '../message/transports.js';
+import { orderSrv, selectNaptr, srvName } from './selection.js';
+import type { RandomSource } from './selection.js';
 import { TargetIterator } from './target-iterator.js';
 import type { ResolveInput, SipResolverOptions, Target, TargetSource } from './types.js';
 
@@ -22,7 +24,7 @@ export type { ResolveInput, SipResolverOptions, Target, TargetSource } from './t
 interface Req {
   host: string;
   port: number | undefined;
-  transport: Transport | undefined;
+  transport: TransportName | undefined;
   secure: boolean;
 }
 interface Ctx {
@@ -41,7 +43,7 @@ interface Lookup<T extends DnsQueryType> {
 type Addr = { address: string; family: 4 | 6 };
 
 const NONE: SrvOutcome = { found: false, errored: false, targets: [] };
-const ALL: readonly Transport[] = ['udp', 'tcp', 'tls'];
+const ALL: readonly TransportName[] = ['udp', 'tcp', 'tls'];
 
 export class SipResolver {
   readonly cache: DnsCache | undefined;
@@ -49,8 +51,8 @@ export class SipResolver {
   private readonly client: DnsQuerier;
   private readonly ownsClient: boolean;
   private readonly inflight = new Map<string, Promise<Lookup<DnsQueryType>>>();
-  private readonly supported: readonly Transport[];
-  private readonly fallbackOrder: readonly Transport[];
+  private readonly supported: readonly TransportName[];
+  private readonly fallbackOrder: readonly TransportName[];
   private readonly families: readonly (4 | 6)[];
   private readonly useNaptr: boolean;
   private readonly useAdditionals: boolean;
@@ -158,7 +160,7 @@ export class SipResolver {
   }
 
   /** §4.1: UDP for sip (else another supported transport), TLS for sips. */
-  private defaultTransport(secure: boolean): Transport {
+  private defaultTransport(secure: boolean): TransportName {
     if (secure) return 'tls';
     return this.supported.includes('udp') ? 'udp' : this.supported.includes('tcp') ? 'tcp' : 'tls';
   }
@@ -177,7 +179,7 @@ export class SipResolver {
     return merge(await Promise.all(order.map((t) => this.srvTargets(srvName(req.host, t), t, 'srv', req.host, ctx))));
   }
 
-  private async srvTargets(name: string, transport: Transport, via: TargetSource, domain: string, ctx: Ctx): Promise<SrvOutcome> {
+  private async srvTargets(name: string, transport: TransportName, via: TargetSource, domain: string, ctx: Ctx): Promise<SrvOutcome> {
     const res = await this.lookupSafe(name, 'SRV', ctx);
     if (!res) return { ...NONE, errored: true };
     if (res.status !== 'ok') return NONE;
@@ -189,7 +191,7 @@ export class SipResolver {
     return { found: true, errored: false, targets };
   }
 
-  private async addressTargets(req: Req, port: number, transport: Transport, ctx: Ctx): Promise<Target[]> {
+  private async addressTargets(req: Req, port: number, transport: TransportName, ctx: Ctx): Promise<Target[]> {
     const addrs = await this.addresses(req.host, ctx);
     return addrs.map((a) => ({ transport, ...a, port, host: req.host, domain: req.host, via: 'a' as const }));
   }

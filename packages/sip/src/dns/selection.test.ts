@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NaptrRecord, SrvRecord } from './records.js';
-import { defaultPort, orderSrv, selectNaptr, srvDeclined, srvName } from './selection.js';
+import { orderSrv, selectNaptr, srvDeclined, srvName } from './selection.js';
 import { seededRandom } from './test-dns-server.js';
 
 const srv = (target: string, priority: number, weight: number, port = 5060): SrvRecord => ({
@@ -121,8 +121,7 @@ describe('selectNaptr (RFC 3263 §4.1, RFC 3403)', () => {
     expect(selectNaptr(recs, { secure: false, supported: all }).map((r) => r.replacement)).toEqual(['_sip._udp.a']);
   });
 
-  it('knows the default ports and SRV names', () => {
-    expect([defaultPort('udp'), defaultPort('tcp'), defaultPort('tls')]).toEqual([5060, 5060, 5061]);
+  it('knows the SRV names', () => {
     expect([srvName('a.test', 'udp'), srvName('a.test', 'tcp'), srvName('a.test', 'tls')]).toEqual(['_sip._udp.a.test', '_sip._tcp.a.test', '_sips._tcp.a.test']);
   });
 });

@@ -2,9 +2,8 @@
  * Pure ordering rules: RFC 2782 SRV selection and RFC 3263 §4.1 / RFC 3403 NAPTR
  * filtering. No I/O; randomness is injected so tests can seed it.
  */
+import type { TransportName } from '../message/transports.js';
 import type { NaptrRecord, SrvRecord } from './records.js';
-
-export type Transport = 'udp' | 'tcp' | 'tls';
 
 /** Uniform random in [0, 1), like Math.random. */
 export type RandomSource = () => number;
@@ -69,7 +68,7 @@ export function srvDeclined(records: readonly SrvRecord[]): boolean {
 }
 
 export interface NaptrRule {
-  transport: Transport;
+  transport: TransportName;
   /** Name to query SRV for. */
   replacement: string;
   order: number;
@@ -77,7 +76,7 @@ export interface NaptrRule {
 }
 
 /** RFC 3263 §4.1 service field values → transport. SCTP/WS are not supported. */
-const SERVICES: Record<string, { transport: Transport; secure: boolean }> = {
+const SERVICES: Record<string, { transport: TransportName; secure: boolean }> = {
   'SIP+D2U': { transport: 'udp', secure: false },
   'SIP+D2T': { transport: 'tcp', secure: false },
   'SIPS+D2T': { transport: 'tls', secure: true },
@@ -90,7 +89,7 @@ const SERVICES: Record<string, { transport: Transport; secure: boolean }> = {
  * transports the client supports; for a SIPS URI drop every non-SIPS service; for a
  * SIP URI keep SIPS services when TLS is supported.
  */
-export function selectNaptr(records: readonly NaptrRecord[], opts: { secure: boolean; supported: readonly Transport[] }): NaptrRule[] {
+export function selectNaptr(records: readonly NaptrRecord[], opts: { secure: boolean; supported: readonly TransportName[] }): NaptrRule[] {
   const rules: NaptrRule[] = [];
   for (const r of records) {
     if (r.flags.toUpperCase() !== 'S' || r.regexp !== '' || r.replacement === '.') continue;
@@ -101,12 +100,7 @@ export function selectNaptr(records: readonly NaptrRecord[], opts: { secure: boo
   return rules.map((r, i) => ({ r, i })).sort((a, b) => a.r.order - b.r.order || a.r.preference - b.r.preference || a.i - b.i).map((x) => x.r);
 }
 
-/** RFC 3263 §4.2 / RFC 3261 §19.1.2: 5061 for TLS, 5060 otherwise. */
-export function defaultPort(t: Transport): number {
-  return t === 'tls' ? 5061 : 5060;
-}
-
 /** SRV owner name for a transport (RFC 3263 §4.2: "_sips" for TLS). */
-export function srvName(host: string, t: Transport): string {
+export function srvName(host: string, t: TransportName): string {
   return t === 'tls' ? `_sips._tcp.${host}` : `_sip._${t}.${host}`;
 }

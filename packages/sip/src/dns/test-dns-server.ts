@@ -1,5 +1,5 @@
 /**
- * Test helper, not part of the public API: a tiny authoritative DNS server on
+ * Test helper (exported from `@ngcp/sip/testing`, not the main entry): a tiny authoritative DNS server on
  * 127.0.0.1 (UDP + TCP on the same random free port) serving a zone given as data,
  * with switches to misbehave (drop, delay, TC, SERVFAIL, malformed answers).
  * Lets resolver tests run against real sockets without touching real DNS.

@@ -1,7 +1,8 @@
 /** Public shapes of the SIP resolver (RFC 3263). */
 import type { DnsCache, DnsCacheOptions } from './cache.js';
 import type { DnsClientOptions, DnsQuerier } from './dns-client.js';
-import type { RandomSource, Transport } from './selection.js';
+import type { TransportName } from '../message/transports.js';
+import type { RandomSource } from './selection.js';
 
 export interface ResolveInput {
   /** URI host: name, IPv4, or IPv6 with or without brackets. */
@@ -9,7 +10,7 @@ export interface ResolveInput {
   /** Explicit URI port: A/AAAA only, no SRV (RFC 3263 §4.2). */
   port?: number;
   /** URI `transport` parameter. */
-  transport?: Transport;
+  transport?: TransportName;
   /** true for a sips: URI (RFC 3261 §26.2.2). */
   secure?: boolean;
 }
@@ -17,7 +18,7 @@ export interface ResolveInput {
 export type TargetSource = 'naptr' | 'srv' | 'a' | 'numeric';
 
 export interface Target {
-  transport: Transport;
+  transport: TransportName;
   address: string;
   port: number;
   family: 4 | 6;
@@ -38,9 +39,9 @@ export interface SipResolverOptions {
   /** Cache instance, options for one, or false to disable. Default: new DnsCache(). */
   cache?: DnsCache | DnsCacheOptions | false;
   /** Transports this element can use. Default ['udp','tcp','tls']. */
-  supportedTransports?: readonly Transport[];
+  supportedTransports?: readonly TransportName[];
   /** SRV queries when there is no NAPTR (RFC 3263 §4.1). Default ['tls','tcp','udp']. */
-  srvFallbackOrder?: readonly Transport[];
+  srvFallbackOrder?: readonly TransportName[];
   /** Address families to query, in preference order. Default [4, 6]. */
   ipFamilies?: readonly (4 | 6)[];
   /** Do the NAPTR step. Default true. */

@@ -5,6 +5,7 @@ export * from './params.js';
 export * from './uri.js';
 export * from './name-addr.js';
 export * from './via.js';
+export * from './transports.js';
 export * from './message.js';
 export * from './reasons.js';
 export * from './ids.js';

@@ -6,6 +6,7 @@ import type { Param } from './params.js';
 import { eqLower, findParam, formatParams, parseHeaderParams, setParamIn, withoutParam } from './params.js';
 import type { HostType } from './uri.js';
 import { hostType } from './uri.js';
+import { defaultPort } from './transports.js';
 
 /** RFC 3261 §8.1.1.7: branch IDs of RFC 3261 elements start with this. */
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -50,7 +51,7 @@ export class Via {
 
   /** sent-by as "host:port" (port defaulted per transport). */
   get sentBy(): string {
-    return `${this.host.toLowerCase()}:${this.port ?? (this.transport === 'TLS' ? 5061 : 5060)}`;
+    return `${this.host.toLowerCase()}:${this.port ?? defaultPort(this.transport)}`;
   }
 
   toString(): string {

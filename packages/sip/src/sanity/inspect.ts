@@ -8,11 +8,10 @@
  */
 import { SipParseError } from '../message/errors.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/message.js';
+import type { TransportName } from '../message/transports.js';
 import type { Framing } from '../parser/parse.js';
 import { SipMessageError, parseMessage } from '../parser/parse.js';
 import { StreamFramer } from '../parser/stream-framer.js';
-
-export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss' | 'sctp';
 
 export type Verdict =
   | { action: 'accept'; message: SipMessage; reason: string }
@@ -28,6 +27,7 @@ export type Verdict =
   | { action: 'drop'; reason: string; message: SipMessage | null };
 
 export interface InspectOptions {
+  /** The transport the bytes arrived on: UDP carries one message per datagram, TCP/TLS a stream. Default udp. */
   transport?: TransportName;
   /** 'lb' (default): proxy/edge checks. 'uas': also the checks of a UAS. */
   role?: 'lb' | 'uas';
@@ -63,7 +63,7 @@ const reject = (status: number, reason: string, message: SipMessage | null, resp
 /** Frame, parse and check raw bytes received on `transport`. */
 export function inspect(bytes: Buffer, opts: InspectOptions = {}): Verdict {
   const transport = opts.transport ?? 'udp';
-  const framing: Framing = transport === 'udp' || transport === 'sctp' ? 'datagram' : 'stream';
+  const framing: Framing = transport === 'udp' ? 'datagram' : 'stream';
   const max = opts.maxMessageSize ?? 65535;
   let msgBytes = bytes;
   if (framing === 'stream' && !opts.framed) {

@@ -5,7 +5,7 @@ import { buildCancel } from './build.js';
 import { TransactionLayer } from './manager.js';
 import { FakeClock, RecordingTransport, sampleRequest, sampleResponse } from './testing.js';
 import type { ServerTransaction, TransactionUser } from './transaction.js';
-import type { Destination } from './types.js';
+import type { Destination } from '../message/transports.js';
 
 const DEST: Destination = { transport: 'UDP', address: '192.0.2.10', port: 5060 };
 const SRC: Destination = { transport: 'UDP', address: '198.51.100.7', port: 5060 };

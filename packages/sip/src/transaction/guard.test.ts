@@ -10,7 +10,7 @@ import { TransactionLayer } from './manager.js';
 import { FakeClock, RecordingTransport, sampleRequest } from './testing.js';
 import type { TimerConfig } from './timers.js';
 import type { TransactionUser } from './transaction.js';
-import type { Destination } from './types.js';
+import type { Destination } from '../message/transports.js';
 
 const SRC: Destination = { transport: 'UDP', address: '198.51.100.7', port: 5060 };
 

@@ -16,8 +16,7 @@ export type {
   TransactionLayerOptions,
   TransactionUser,
 } from './transaction.js';
-export { isReliableTransport } from './types.js';
-export type { ClientEvent, Destination, Effect, ServerEvent, TransactionKind, TransactionTransport, Transition } from './types.js';
+export type { ClientEvent, Effect, ServerEvent, TransactionKind, TransactionTransport, Transition } from './types.js';
 export { DEFAULT_TIMER_CONFIG, nodeScheduler, timerValues } from './timers.js';
 export { QueuedScheduler } from './timer-queue.js';
 export type { TimerConfig, TimerHandle, TimerName, TimerScheduler, TimerValues } from './timers.js';
@@ -42,6 +41,3 @@ export { answerCancel } from './cancel.js';
 export { forwardResponseStatelessly, statelessBranch, statelessVia, viaHop } from './stateless.js';
 export type { StatelessBranchOptions, StatelessResponseDecision, ViaHop } from './stateless.js';
 
-// test doubles (no sockets, no real time); sample message builders are in ./testing.js
-export { FakeClock, RecordingTransport } from './testing.js';
-export type { SentMessage } from './testing.js';

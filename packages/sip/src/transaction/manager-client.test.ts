@@ -4,7 +4,7 @@ import { TransactionError } from './errors.js';
 import { TransactionLayer } from './manager.js';
 import { FakeClock, RecordingTransport, sampleRequest, sampleResponse } from './testing.js';
 import type { ClientTransaction, ClientTransactionUser, FinalOrigin } from './transaction.js';
-import type { Destination } from './types.js';
+import type { Destination } from '../message/transports.js';
 
 const UDP: Destination = { transport: 'UDP', address: '192.0.2.10', port: 5060 };
 const TCP: Destination = { transport: 'TCP', address: '192.0.2.10', port: 5060, connectionId: 7 };

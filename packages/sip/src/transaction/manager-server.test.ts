@@ -4,7 +4,7 @@ import type { SipRequest, SipResponse } from '../message/message.js';
 import { TransactionLayer } from './manager.js';
 import { FakeClock, RecordingTransport, sampleRequest } from './testing.js';
 import type { ServerTransaction, TransactionUser } from './transaction.js';
-import type { Destination } from './types.js';
+import type { Destination } from '../message/transports.js';
 
 const SRC: Destination = { transport: 'UDP', address: '198.51.100.7', port: 5060 };
 const SRC_TCP: Destination = { transport: 'TCP', address: '198.51.100.7', port: 49152, connectionId: 'c1' };

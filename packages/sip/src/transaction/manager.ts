@@ -29,7 +29,8 @@ import { QueuedScheduler } from './timer-queue.js';
 import { TimerSlots } from './timer-slots.js';
 import type { CancelResult, ClientCancelOptions, ClientTransactionUser, Transaction, TransactionDriver, TransactionLayerOptions, TransactionUser } from './transaction.js';
 import { ClientTransaction, ServerTransaction } from './transaction.js';
-import type { ClientEvent, Destination, Effect, ServerEvent, TransactionTransport, Transition } from './types.js';
+import type { Destination } from '../message/transports.js';
+import type { ClientEvent, Effect, ServerEvent, TransactionTransport, Transition } from './types.js';
 import { TERMINATED } from './types.js';
 
 /** What `receive()` did with a message. */

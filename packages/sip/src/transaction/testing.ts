@@ -7,8 +7,9 @@ import { createResponse } from '../message/builders.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/message.js';
 import { parseMessage } from '../parser/parse.js';
 import type { TimerHandle, TimerScheduler } from './timers.js';
-import type { Destination, Effect, TransactionTransport } from './types.js';
-import { isReliableTransport } from './types.js';
+import type { Destination } from '../message/transports.js';
+import { isReliableTransport } from '../message/transports.js';
+import type { Effect, TransactionTransport } from './types.js';
 
 interface FakeTimer {
   at: number;

@@ -13,7 +13,8 @@ import type { NictState } from './non-invite-client.js';
 import type { NistState } from './non-invite-server.js';
 import { nistAcceptsResponse } from './non-invite-server.js';
 import type { TimerConfig, TimerHandle, TimerName, TimerScheduler, TimerValues } from './timers.js';
-import type { Destination, TransactionKind, TransactionTransport } from './types.js';
+import type { Destination } from '../message/transports.js';
+import type { TransactionKind, TransactionTransport } from './types.js';
 
 /** Where a final response handed to `onFinal` came from (RFC 3261 §8.1.3.1). */
 export type FinalOrigin = 'network' | 'timeout' | 'transport-error';

@@ -4,6 +4,7 @@
  * transaction layer drives.
  */
 import type { SipMessage, SipRequest, SipResponse } from '../message/message.js';
+import type { Destination } from '../message/transports.js';
 import type { TimerName } from './timers.js';
 
 /**
@@ -47,16 +48,6 @@ export type ServerEvent =
   | { readonly type: 'timer'; readonly timer: TimerName }
   | { readonly type: 'transportError'; readonly error: unknown };
 
-/** Where a message goes, or where it came from. */
-export interface Destination {
-  /** Transport name as in Via: 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP' (any case). */
-  transport: string;
-  address: string;
-  port: number;
-  /** The connection to reuse (stream transports), when known. */
-  connectionId?: string | number;
-}
-
 /**
  * What the transaction layer needs from a transport (RFC 3261 §18). A send that
  * throws or whose promise rejects is a transport error for the transaction that
@@ -93,10 +84,3 @@ export interface Bare<N extends string> {
   readonly name: N;
 }
 export const TERMINATED: Bare<'Terminated'> = Object.freeze({ name: 'Terminated' });
-
-const RELIABLE = new Set(['TCP', 'TLS', 'SCTP', 'TLS-SCTP', 'WS', 'WSS']);
-
-/** RFC 3261 §18 / RFC 7118: every transport but UDP (and DTLS) is reliable. */
-export function isReliableTransport(transport: string): boolean {
-  return RELIABLE.has(transport.toUpperCase());
-}

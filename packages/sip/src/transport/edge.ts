@@ -13,10 +13,11 @@ import type { InspectOptions, Verdict } from '../sanity/inspect.js';
 import { inspect } from '../sanity/inspect.js';
 import { flowKey, stampVia } from './routing.js';
 import type { DropReason, TransportStats } from './stats.js';
-import type { Logger, Source } from './types.js';
-import { defaultPort } from './types.js';
+import { defaultPort } from '../message/transports.js';
+import type { Logger } from '../logger.js';
+import type { TransportSource } from './types.js';
 
-export type MessageHandler = (msg: SipMessage, source: Source) => void | Promise<void>;
+export type MessageHandler = (msg: SipMessage, source: TransportSource) => void | Promise<void>;
 
 export interface EdgeOptions {
   check: InspectOptions;
@@ -31,9 +32,9 @@ export interface EdgeHost {
   readonly logger: Logger;
   readonly onMessage: MessageHandler | null;
   /** Send a stateless reject back: routed by its Via with `source` as the request's source, or (Via unusable) to `source` itself. */
-  sendReply(res: SipResponse, source: Source, viaUsable: boolean): Promise<void>;
+  sendReply(res: SipResponse, source: TransportSource, viaUsable: boolean): Promise<void>;
   /** RFC 5923: the request's top Via carries `alias`; the layer decides whether to alias the connection. */
-  viaAlias?(source: Source, key: string): void;
+  viaAlias?(source: TransportSource, key: string): void;
 }
 
 export class Edge {
@@ -44,7 +45,7 @@ export class Edge {
   }
 
   /** One received datagram or framed message. */
-  receive(bytes: Buffer, source: Source): void {
+  receive(bytes: Buffer, source: TransportSource): void {
     const { stats, logger } = this.host;
     stats.received++;
     let verdict: Verdict;
@@ -52,7 +53,7 @@ export class Edge {
       verdict = inspect(bytes, { ...this.opts.check, transport: source.transport, framed: source.transport !== 'udp' });
     } catch (e) {
       // inspect throws only on programmer errors: surface them, keep running
-      logger.error('edge check threw', { error: e instanceof Error ? e.stack : String(e) });
+      logger.error({ err: e }, 'edge check threw');
       stats.drop('internal-error');
       return;
     }
@@ -63,7 +64,7 @@ export class Edge {
    * Apply a verdict. `onReply` (streams after a framing error) gets the response bytes
    * instead of the normal send, or null when there is nothing to send.
    */
-  apply(verdict: Verdict, source: Source, onReply: ((bytes: Buffer | null) => void) | null): void {
+  apply(verdict: Verdict, source: TransportSource, onReply: ((bytes: Buffer | null) => void) | null): void {
     const { stats, logger } = this.host;
     try {
       if (verdict.action === 'accept') {
@@ -81,7 +82,7 @@ export class Edge {
       const reason: DropReason = verdict.message === null ? 'unparseable' : verdict.message.kind === 'response' ? 'malformed-response' : 'unanswerable';
       this.drop(reason, verdict.reason, onReply);
     } catch (e) {
-      logger.error('edge processing threw', { error: e instanceof Error ? e.stack : String(e) });
+      logger.error({ err: e }, 'edge processing threw');
       stats.drop('internal-error');
       onReply?.(null);
     }
@@ -89,11 +90,11 @@ export class Edge {
 
   private drop(reason: DropReason, detail: string, onReply: ((b: Buffer | null) => void) | null): void {
     this.host.stats.drop(reason);
-    this.host.logger.debug?.('dropped', { reason, detail });
+    this.host.logger.debug({ reason, detail }, 'dropped');
     onReply?.(null);
   }
 
-  private accept(msg: SipMessage, source: Source): void {
+  private accept(msg: SipMessage, source: TransportSource): void {
     const { stats } = this.host;
     if (msg.kind === 'request') {
       stampVia(msg, source, this.opts.forceRport === true);
@@ -120,14 +121,14 @@ export class Edge {
 
   private handlerError(e: unknown): void {
     this.host.stats.handlerErrors++;
-    this.host.logger.error('onMessage handler threw', { error: e instanceof Error ? e.stack : String(e) });
+    this.host.logger.error({ err: e }, 'onMessage handler threw');
   }
 
   private reject(
     req: SipRequest,
     status: number,
     headers: Array<[string, string]>,
-    source: Source,
+    source: TransportSource,
     detail: string,
     onReply: ((b: Buffer | null) => void) | null,
   ): void {
@@ -142,14 +143,14 @@ export class Edge {
     }
     const res = createResponse(req, status, { headers, toTag: newTag() });
     stats.reject(status);
-    logger.debug?.('rejected', { status, detail, from: `${source.address}:${source.port}` });
+    logger.debug({ status, detail, from: `${source.address}:${source.port}` }, 'rejected');
     if (onReply) {
       onReply(res.toBuffer());
       stats.sent++;
       return;
     }
     this.host.sendReply(res, source, viaUsable).catch((e: unknown) => {
-      logger.debug?.('could not send a stateless reject', { error: String(e) });
+      logger.debug({ err: e }, 'could not send a stateless reject');
     });
   }
 }

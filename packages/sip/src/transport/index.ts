@@ -1,18 +1,7 @@
-/**
- * SIP transports: UDP, TCP, TLS, the receiving edge, response routing, connection pool.
- * Explicit exports, chosen not to collide with the names of sanity/ (TransportName)
- * and transaction/ (Destination, isReliableTransport) when re-exported together.
- */
+/** SIP transports: UDP, TCP, TLS, the receiving edge, response routing, connection pool. */
 export { TransportLayer } from './transport-layer.js';
 export type { ListenSpec, ListeningAddress, TransportLayerOptions } from './options.js';
-export type {
-  Destination as TransportDestination,
-  Logger as TransportLogger,
-  Route as TransportRoute,
-  Source as TransportSource,
-  TransportErrorCode,
-  TransportName as SupportedTransport,
-} from './types.js';
+export type { TransportErrorCode, TransportRoute, TransportSource } from './types.js';
 export { TransportError, isTransportError } from './types.js';
 export type { ResponseRouteOptions } from './routing.js';
 export { flowKey, normalizeAddress, responseDestination, sameAddress, stampVia } from './routing.js';

@@ -1,11 +1,12 @@
 /** TransportLayer behaviour across transports: the transaction contract, options, edge cases. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../logger.js';
 import { createResponse } from '../message/builders.js';
 import type { SipRequest } from '../message/message.js';
 import { parseMessage } from '../parser/parse.js';
 import type { TransactionTransport } from '../transaction/types.js';
 import { TransportLayer } from './transport-layer.js';
-import { cleanup, headerOf, makeLayer, request, response, silentLogger, statusOf, tcpPeer, udpPeer, waitUntil } from './test-helpers.js';
+import { cleanup, headerOf, makeLayer, request, response, statusOf, tcpPeer, udpPeer, waitUntil } from './test-helpers.js';
 
 afterEach(cleanup);
 

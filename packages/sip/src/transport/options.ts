@@ -3,7 +3,8 @@ import type { InspectOptions } from '../sanity/inspect.js';
 import type { MessageHandler } from './edge.js';
 import type { ConnectionInfo } from './pool.js';
 import type { TlsOptions } from './tls.js';
-import type { Logger, TransportName } from './types.js';
+import type { TransportName } from '../message/transports.js';
+import type { Logger } from '../logger.js';
 import type { UdpOptions } from './udp.js';
 
 export interface ListenSpec {
@@ -26,6 +27,7 @@ export interface TransportLayerOptions extends Pick<InspectOptions, 'role' | 'sc
   onMessage?: MessageHandler;
   /** Called when a TCP/TLS connection closes (e.g. to fail transactions bound to the flow). */
   onConnectionClose?: (info: ConnectionInfo, error: Error | undefined) => void;
+  /** A pino logger (or anything pino-shaped); the layer logs through a child with `component: 'sip-transport'`. Default: errors and warnings to stderr. */
   logger?: Logger;
   /** Drop responses whose top Via sent-by is not one of these ("host:port"). Default: no check. */
   sentBy?: readonly string[];

@@ -3,11 +3,11 @@ import { parseVia } from '../message/via.js';
 import { parseMessage } from '../parser/parse.js';
 import type { SipRequest } from '../message/message.js';
 import { flowKey, hostPort, normalizeAddress, responseDestination, sameAddress, stampVia } from './routing.js';
-import type { Source } from './types.js';
+import type { TransportSource } from './types.js';
 import { request } from './test-helpers.js';
 
 const req = (via: string) => parseMessage(Buffer.from(request({ via }))) as SipRequest;
-const udpSrc: Source = { transport: 'udp', address: '192.0.2.7', port: 40000, localAddress: '198.51.100.1', localPort: 5060 };
+const udpSrc: TransportSource = { transport: 'udp', address: '192.0.2.7', port: 40000, localAddress: '198.51.100.1', localPort: 5060 };
 
 describe('address helpers', () => {
   it('normalizes IPv6 (brackets, zero compression, case)', () => {
@@ -69,7 +69,7 @@ describe('responseDestination (RFC 3261 §18.2.2, RFC 3581 §4)', () => {
     expect(responseDestination(via, undefined, { honorMaddr: false })).toMatchObject({ address: '192.0.2.7', port: 4 });
   });
   it('reliable: the request connection, falling back to received and the sent-by port', () => {
-    const src: Source = { transport: 'tls', address: '192.0.2.7', port: 40001, localAddress: '198.51.100.1', localPort: 5061, connectionId: 'tls-9' };
+    const src: TransportSource = { transport: 'tls', address: '192.0.2.7', port: 40001, localAddress: '198.51.100.1', localPort: 5061, connectionId: 'tls-9' };
     expect(responseDestination(parseVia('SIP/2.0/TLS h.example;branch=z9hG4bK-f;rport=40001;received=192.0.2.7'), src)).toEqual({
       transport: 'tls', address: '192.0.2.7', port: 5061, connectionId: 'tls-9',
     });

@@ -5,9 +5,10 @@
 import { isIP, SocketAddress } from 'node:net';
 import type { SipRequest } from '../message/message.js';
 import type { Via } from '../message/via.js';
-import type { Destination, Route, TransportName } from './types.js';
+import type { Destination } from '../message/transports.js';
+import { defaultPort, isReliableTransport, toTransportName } from '../message/transports.js';
+import type { TransportRoute } from './types.js';
 import { TransportError } from './types.js';
-import { defaultPort, isReliableTransport } from './types.js';
 
 /** An IP address without brackets, IPv6 in canonical (compressed, lower-case) form. */
 export function normalizeAddress(address: string): string {
@@ -36,11 +37,6 @@ export function hostPort(address: string, port: number): string {
 /** Pool key of a flow. */
 export function flowKey(transport: string, address: string, port: number): string {
   return `${transport.toLowerCase()}:${hostPort(address, port)}`;
-}
-
-export function toTransportName(t: string): TransportName | null {
-  const l = t.toLowerCase();
-  return l === 'udp' || l === 'tcp' || l === 'tls' ? l : null;
 }
 
 /**
@@ -76,7 +72,7 @@ export interface ResponseRouteOptions {
 
 /**
  * Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4), from the top Via of the
- * response and, when known, the source of the request (`source`, e.g. the Source
+ * response and, when known, the source of the request (`source`, e.g. the TransportSource
  * given to onMessage): reliable transports use the request's connection
  * (`connectionId`), falling back to received (or the sent-by host) and the sent-by
  * port; unreliable ones go to maddr, else to received (or the sent-by host) with the
@@ -84,12 +80,12 @@ export interface ResponseRouteOptions {
  * socket the request arrived on (`localAddress/localPort`). Null when the transport
  * is not one of udp/tcp/tls.
  */
-export function responseDestination(via: Via, source?: Destination, opts: ResponseRouteOptions = {}): Route | null {
+export function responseDestination(via: Via, source?: Destination, opts: ResponseRouteOptions = {}): TransportRoute | null {
   const transport = toTransportName(source?.transport ?? via.transport);
   if (transport === null) return null;
   const sentByPort = via.port ?? defaultPort(transport);
   const received = via.received ?? (source ? normalizeAddress(source.address) : undefined);
-  const dest: Route = { transport, address: normalizeAddress(received ?? via.host), port: sentByPort };
+  const dest: TransportRoute = { transport, address: normalizeAddress(received ?? via.host), port: sentByPort };
   if (isReliableTransport(transport)) {
     if (source?.connectionId !== undefined) dest.connectionId = String(source.connectionId);
     return dest;
@@ -108,11 +104,11 @@ export function responseDestination(via: Via, source?: Destination, opts: Respon
 }
 
 /** Validate and normalise a Destination (throws TransportError). */
-export function toRoute(d: Destination): Route {
+export function toRoute(d: Destination): TransportRoute {
   const transport = toTransportName(String(d.transport));
   if (transport === null) throw new TransportError('unsupported-transport', `transport '${String(d.transport)}' not supported`, d);
   if (!Number.isInteger(d.port) || d.port <= 0 || d.port > 65535) throw new TransportError('send-failed', `invalid port ${String(d.port)}`, d);
-  const r: Route = { transport, address: normalizeAddress(String(d.address)), port: d.port };
+  const r: TransportRoute = { transport, address: normalizeAddress(String(d.address)), port: d.port };
   if (d.connectionId !== undefined) r.connectionId = String(d.connectionId);
   if (d.localAddress !== undefined) r.localAddress = d.localAddress;
   if (d.localPort !== undefined) r.localPort = d.localPort;

@@ -6,7 +6,8 @@ import type { Server, Socket } from 'node:net';
 import { connect, createServer, isIP } from 'node:net';
 import { normalizeAddress } from './routing.js';
 import { TransportError } from './types.js';
-import type { Destination, Logger } from './types.js';
+import type { Destination } from '../message/transports.js';
+import type { Logger } from '../logger.js';
 
 /** A listening TCP or TLS server. */
 export interface StreamListener {
@@ -56,7 +57,7 @@ export async function listenTcp(address: string, port: number, onSocket: (s: Soc
   const server = createServer({ noDelay: true, pauseOnConnect: false }, onSocket);
   const sockets = trackSockets(server);
   const bound = await listenOn(server, address, port);
-  server.on('error', (err) => logger.warn?.('tcp server error', { error: String(err) }));
+  server.on('error', (err) => logger.warn({ err }, 'tcp server error'));
   return { transport: 'tcp', address: bound.address, port: bound.port, close: () => closeServer(server, sockets) };
 }
 

@@ -7,8 +7,9 @@ import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:net';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { silentLogger } from '../logger.js';
 import type { SipMessage } from '../message/message.js';
-import type { Source } from './types.js';
+import type { TransportSource } from './types.js';
 import type { TransportLayerOptions } from './options.js';
 import { TransportLayer } from './transport-layer.js';
 
@@ -20,7 +21,6 @@ export async function cleanup(): Promise<void> {
   for (const f of fns) await f();
 }
 
-export const silentLogger = { error: (): void => undefined };
 
 export function hasIpv6Loopback(): boolean {
   return Object.values(networkInterfaces()).some((l) => l?.some((a) => a.address === '::1'));
@@ -28,7 +28,7 @@ export function hasIpv6Loopback(): boolean {
 
 export interface Received {
   msg: SipMessage;
-  source: Source;
+  source: TransportSource;
 }
 
 /** A layer that records accepted messages; closed by cleanup(). */

@@ -12,7 +12,8 @@ import { connect, createServer } from 'node:tls';
 import { normalizeAddress } from './routing.js';
 import type { ConnectOptions, StreamListener } from './tcp.js';
 import { awaitConnect, closeServer, listenOn, openSocket, trackSockets } from './tcp.js';
-import type { Destination, Logger } from './types.js';
+import type { Destination } from '../message/transports.js';
+import type { Logger } from '../logger.js';
 
 /** PEM text, a Buffer, or a path to a PEM file. */
 export type PemSource = string | Buffer;
@@ -72,11 +73,11 @@ export async function listenTls(
   const sockets = trackSockets(server);
   server.on('tlsClientError', (err, socket: Socket) => {
     onHandshakeError();
-    logger.debug?.('TLS handshake failed', { remote: socket.remoteAddress, error: err.message });
+    logger.debug({ remote: socket.remoteAddress, err }, 'TLS handshake failed');
     socket.destroy();
   });
   const bound = await listenOn(server, address, port);
-  server.on('error', (err) => logger.warn?.('tls server error', { error: String(err) }));
+  server.on('error', (err) => logger.warn({ err }, 'tls server error'));
   return { transport: 'tls', address: bound.address, port: bound.port, close: () => closeServer(server, sockets) };
 }
 

@@ -26,8 +26,12 @@ import { connectTcp, listenTcp } from './tcp.js';
 import { connectTls, listenTls } from './tls.js';
 import type { MessageHandler } from './edge.js';
 import type { ListenSpec, ListeningAddress, TransportLayerOptions } from './options.js';
-import type { Destination, Logger, Route, Source } from './types.js';
-import { consoleErrorLogger, isReliableTransport, TransportError } from './types.js';
+import type { Destination } from '../message/transports.js';
+import { isReliableTransport } from '../message/transports.js';
+import type { Logger } from '../logger.js';
+import { stderrLogger } from '../logger.js';
+import type { TransportRoute, TransportSource } from './types.js';
+import { TransportError } from './types.js';
 import { isKeepAlive, isStun, UdpEndpoint } from './udp.js';
 
 export class TransportLayer {
@@ -39,13 +43,13 @@ export class TransportLayer {
   private readonly servers: StreamListener[] = [];
   private readonly pool = new ConnectionPool();
   private readonly edge: Edge;
-  private readonly sources = new WeakMap<Connection, Source>();
+  private readonly sources = new WeakMap<Connection, TransportSource>();
   private closing = false;
   private readonly o: Required<Pick<TransportLayerOptions, 'connectTimeout' | 'idleTimeoutInbound' | 'idleTimeoutOutbound' | 'maxConnections' | 'maxWriteBuffer' | 'maxMessageSize'>>;
 
   constructor(private readonly options: TransportLayerOptions = {}) {
     this.onMessage = options.onMessage ?? null;
-    this.logger = options.logger ?? consoleErrorLogger;
+    this.logger = (options.logger ?? stderrLogger()).child({ component: 'sip-transport' });
     this.o = {
       connectTimeout: options.connectTimeout ?? 10_000,
       idleTimeoutInbound: options.idleTimeoutInbound ?? 3_600_000,
@@ -64,7 +68,7 @@ export class TransportLayer {
         return layer.onMessage;
       },
       sendReply: (res, source, viaUsable) => (viaUsable ? this.send(res, source) : this.sendTo(res, source)),
-      ...(options.viaAlias ? { viaAlias: (source: Source, key: string) => this.alias(source, key) } : {}),
+      ...(options.viaAlias ? { viaAlias: (source: TransportSource, key: string) => this.alias(source, key) } : {}),
     }, { check, honorMaddr: options.honorMaddr ?? true, forceRport: options.forceRport ?? false, ...(options.sentBy ? { sentBy: options.sentBy } : {}) });
   }
 
@@ -132,7 +136,7 @@ export class TransportLayer {
     return this.guarded(dest, () => toRoute(dest), msg);
   }
 
-  private async guarded(dest: Destination | undefined, route: () => Route, msg: SipMessage): Promise<void> {
+  private async guarded(dest: Destination | undefined, route: () => TransportRoute, msg: SipMessage): Promise<void> {
     try {
       if (this.closing) throw new TransportError('closed', 'transport layer closed', dest);
       await this.transmit(msg, route());
@@ -142,7 +146,7 @@ export class TransportLayer {
     }
   }
 
-  private async transmit(msg: SipMessage, d: Route): Promise<void> {
+  private async transmit(msg: SipMessage, d: TransportRoute): Promise<void> {
     if (d.transport !== 'udp' && !msg.has('content-length')) msg.set('content-length', String(msg.body.length));
     const bytes = msg.toBuffer();
     if (d.transport === 'udp') await this.endpointFor(d).send(bytes, d.port, d.address);
@@ -186,7 +190,7 @@ export class TransportLayer {
 
   // ---- internals -------------------------------------------------------------------
 
-  private routeResponse(res: SipResponse, hint: Destination | undefined): Route {
+  private routeResponse(res: SipResponse, hint: Destination | undefined): TransportRoute {
     let via: Via | undefined;
     try {
       via = res.topVia();
@@ -215,7 +219,7 @@ export class TransportLayer {
     return d;
   }
 
-  private endpointFor(d: Route): UdpEndpoint {
+  private endpointFor(d: TransportRoute): UdpEndpoint {
     if (d.localAddress !== undefined) {
       const la = normalizeAddress(d.localAddress);
       const ep = this.udp.find((u) => u.address === la && (d.localPort === undefined || u.port === d.localPort));
@@ -227,7 +231,7 @@ export class TransportLayer {
     return ep;
   }
 
-  private async connectionFor(d: Route): Promise<Connection> {
+  private async connectionFor(d: TransportRoute): Promise<Connection> {
     if (d.connectionId !== undefined) {
       const c = this.pool.getById(d.connectionId);
       if (c && c.transport === d.transport) return c;
@@ -267,10 +271,10 @@ export class TransportLayer {
       this.counters.bytesReceived += data.length;
       if (isKeepAlive(data)) return this.counters.drop('keepalive');
       if (isStun(data)) return this.counters.drop('stun');
-      const source: Source = { transport: 'udp', address: normalizeAddress(rinfo.address), port: rinfo.port, localAddress: ep.address, localPort: ep.port };
+      const source: TransportSource = { transport: 'udp', address: normalizeAddress(rinfo.address), port: rinfo.port, localAddress: ep.address, localPort: ep.port };
       this.edge.receive(data, source);
     } catch (e) {
-      this.logger.error('UDP receive path threw', { error: e instanceof Error ? e.stack : String(e) });
+      this.logger.error({ err: e }, 'UDP receive path threw');
       this.counters.drop('internal-error');
     }
   }
@@ -284,7 +288,7 @@ export class TransportLayer {
       }
       this.adopt(sock, transport, 'inbound');
     } catch (e) {
-      this.logger.error('accepting a connection threw', { error: e instanceof Error ? e.stack : String(e) });
+      this.logger.error({ err: e }, 'accepting a connection threw');
       sock.destroy();
     }
   }
@@ -298,7 +302,7 @@ export class TransportLayer {
     sock.on('data', (chunk: Buffer) => {
       this.counters.bytesReceived += chunk.length;
     });
-    const source: Source = { transport, address: c.remoteAddress, port: c.remotePort, localAddress: c.localAddress, localPort: c.localPort, connectionId: c.id };
+    const source: TransportSource = { transport, address: c.remoteAddress, port: c.remotePort, localAddress: c.localAddress, localPort: c.localPort, connectionId: c.id };
     if (c.tlsAuthorized !== undefined) source.tlsAuthorized = c.tlsAuthorized;
     if (c.peerCertificate !== undefined) source.peerCertificate = c.peerCertificate;
     this.sources.set(c, Object.freeze(source));
@@ -319,7 +323,7 @@ export class TransportLayer {
       try {
         this.options.onConnectionClose(connectionInfo(c), err);
       } catch (e) {
-        this.logger.error('onConnectionClose threw', { error: e instanceof Error ? e.stack : String(e) });
+        this.logger.error({ err: e }, 'onConnectionClose threw');
       }
     }
   }
@@ -342,19 +346,19 @@ export class TransportLayer {
             this.edge.apply(verdict, source, (bytes) => (bytes ? c.endWith(bytes) : c.endWith()));
           } else {
             this.counters.drop('framing');
-            this.logger.debug?.('framing error', { error: ev.error.message });
+            this.logger.debug({ err: ev.error }, 'framing error');
             c.endWith();
           }
           return;
         }
       } catch (e) {
-        this.logger.error('stream receive path threw', { error: e instanceof Error ? e.stack : String(e) });
+        this.logger.error({ err: e }, 'stream receive path threw');
         this.counters.drop('internal-error');
       }
     }
   }
 
-  private alias(source: Source, key: string): void {
+  private alias(source: TransportSource, key: string): void {
     const c = source.connectionId !== undefined ? this.pool.getById(source.connectionId) : undefined;
     if (!c || (c.transport === 'tls' && c.tlsAuthorized !== true)) return;
     this.pool.alias(c, key);

@@ -1,39 +1,18 @@
 /**
  * Transport-layer types (RFC 3261 §18): where a message came from, where it goes,
- * the errors a send can fail with, and the small logger the layer reports to.
+ * and the errors a send can fail with.
  */
 import type { PeerCertificate } from 'node:tls';
-
-/** The transports this layer implements. */
-export type TransportName = 'udp' | 'tcp' | 'tls';
-
-/**
- * Where to send a message. `address` is an IP (IPv6 with or without brackets). The
- * shape matches the transaction layer's Destination: `transport` in any case ('UDP'
- * as written in a Via works), and a Source can be passed as is.
- */
-export interface Destination {
-  /** 'udp' | 'tcp' | 'tls', any case. */
-  transport: string;
-  address: string;
-  port: number;
-  /** TCP/TLS: send over this connection when it is still open (e.g. Source.connectionId). */
-  connectionId?: string | number;
-  /** UDP: send from the socket bound to this local address/port (the one that received the request). */
-  localAddress?: string;
-  localPort?: number;
-  /** TLS: SNI server name and the name the peer certificate is checked against. */
-  servername?: string;
-}
+import type { Destination, TransportName } from '../message/transports.js';
 
 /** A Destination after normalisation: known transport in lower case, bare address. */
-export interface Route extends Destination {
+export interface TransportRoute extends Destination {
   transport: TransportName;
   connectionId?: string;
 }
 
 /** Where a message came from: the remote address as seen on the socket. */
-export interface Source {
+export interface TransportSource {
   transport: TransportName;
   address: string;
   port: number;
@@ -77,28 +56,4 @@ export class TransportError extends Error {
 
 export function isTransportError(e: unknown): e is TransportError {
   return e instanceof TransportError;
-}
-
-export interface Logger {
-  debug?(msg: string, data?: Record<string, unknown>): void;
-  warn?(msg: string, data?: Record<string, unknown>): void;
-  error(msg: string, data?: Record<string, unknown>): void;
-}
-
-/** Default: errors (e.g. a throwing onMessage callback) go to stderr, the rest is silent. */
-export const consoleErrorLogger: Logger = {
-  error(msg, data) {
-    console.error(`[sip/transport] ${msg}`, data ?? '');
-  },
-};
-
-export function isReliableTransport(transport: string): boolean {
-  const t = transport.toLowerCase();
-  return t !== 'udp';
-}
-
-/** Default port per transport (RFC 3261 §19.1.2). */
-export function defaultPort(transport: string): number {
-  const t = transport.toLowerCase();
-  return t === 'tls' || t === 'wss' ? 5061 : 5060;
 }

@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createResponse } from '../message/builders.js';
 import { SipRequest } from '../message/message.js';
@@ -144,10 +145,11 @@ describe('UDP transport', () => {
     expect(layer.stats().dropped).toEqual({ keepalive: 1, stun: 1 });
   });
 
-  it('surfaces a throwing onMessage callback through the logger and counts it', async () => {
-    const errors: string[] = [];
+  it('surfaces a throwing onMessage callback through the logger (a pino logger as is) and counts it', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
     const { port, layer } = await udpLayer('127.0.0.1', {
-      logger: { error: (m) => errors.push(m) },
+      logger: logger.child({ node: 'a' }),
       onMessage: () => {
         throw new Error('boom');
       },
@@ -156,7 +158,11 @@ describe('UDP transport', () => {
     await peer.send(request(), port);
     await peer.send(request(), port);
     await waitUntil(() => layer.stats().handlerErrors === 2);
-    expect(errors).toEqual(['onMessage handler threw', 'onMessage handler threw']);
+    await waitUntil(() => lines.length === 2);
+    expect(lines.map((l) => [l.level, l.node, l.component, l.msg, (l.err as { message?: string } | undefined)?.message])).toEqual([
+      [50, 'a', 'sip-transport', 'onMessage handler threw', 'boom'],
+      [50, 'a', 'sip-transport', 'onMessage handler threw', 'boom'],
+    ]);
   });
 
   it('counts a rejected promise from an async onMessage', async () => {

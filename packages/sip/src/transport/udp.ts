@@ -7,7 +7,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { normalizeAddress } from './routing.js';
-import type { Logger } from './types.js';
+import type { Logger } from '../logger.js';
 import { TransportError } from './types.js';
 
 export interface UdpOptions {
@@ -55,7 +55,7 @@ export class UdpEndpoint {
         socket.off('error', onError);
         const ep = new UdpEndpoint(socket, host, socket.address().port, fam === 6 ? 6 : 4);
         ep.sizeBuffers(opts, logger);
-        socket.on('error', (err) => logger.warn?.('udp socket error', { address: ep.address, port: ep.port, error: String(err) }));
+        socket.on('error', (err) => logger.warn({ address: ep.address, port: ep.port, err }, 'udp socket error'));
         socket.on('message', (data, rinfo) => onDatagram(data, rinfo, ep));
         resolve(ep);
       });
@@ -68,7 +68,7 @@ export class UdpEndpoint {
       if (want.recv > 0) this.socket.setRecvBufferSize(want.recv);
       if (want.send > 0) this.socket.setSendBufferSize(want.send);
     } catch (e) {
-      logger.warn?.('could not size the UDP socket buffers', { error: String(e) });
+      logger.warn({ err: e }, 'could not size the UDP socket buffers');
     }
     try {
       this.recvBufferSize = this.socket.getRecvBufferSize();
@@ -78,7 +78,7 @@ export class UdpEndpoint {
     }
     // Linux doubles the value it grants (bookkeeping overhead): less than asked means capped
     if (this.recvBufferSize > 0 && this.recvBufferSize < want.recv) {
-      logger.warn?.('UDP receive buffer capped by the kernel (raise net.core.rmem_max)', { wanted: want.recv, got: this.recvBufferSize });
+      logger.warn({ wanted: want.recv, got: this.recvBufferSize }, 'UDP receive buffer capped by the kernel (raise net.core.rmem_max)');
     }
   }
 
