@@ -18,11 +18,11 @@ import { SipResolver } from '../dns/index.js';
 import type { ClientTransaction, ClientTransactionUser, ServerTransaction, TransactionStats, TransactionUser } from '../transaction/index.js';
 import { TransactionLayer } from '../transaction/index.js';
 import type { TimerConfig, TimerScheduler } from '../transaction/index.js';
-import type { Destination as TxDestination } from '../transaction/types.js';
 import type { ListenSpec, ListeningAddress, TransportLayerOptions } from '../transport/options.js';
 import type { TransportStatsSnapshot } from '../transport/stats.js';
 import { TransportLayer } from '../transport/transport-layer.js';
-import type { Destination, Source } from '../transport/types.js';
+import type { Destination } from '../message/transports.js';
+import type { TransportSource as Source } from '../transport/types.js';
 import type { FailoverOptions, FailoverResult } from './send-with-failover.js';
 import { sendWithFailover } from './send-with-failover.js';
 
@@ -102,7 +102,7 @@ export function createSipStack(opts: SipStackOptions): SipStack {
     ...(opts.timers ? { timers: opts.timers } : {}),
   });
   transport.onMessage = (msg, source) => {
-    transactions.receive(msg, source as TxDestination);
+    transactions.receive(msg, source);
   };
   let resolver: SipResolver | null = opts.resolver instanceof SipResolver ? opts.resolver : null;
   const ownsResolver = !(opts.resolver instanceof SipResolver);
