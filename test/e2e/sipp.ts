@@ -6,7 +6,7 @@
  * message trace land there, and failures quote them.
  *
  * Every scenario may use these keywords (always passed, `-key` overrides):
- *   [domain] the SIP domain, [contact_host] the host put in Contact (a NATed client puts
+ *   [user] this side's username, [domain] the SIP domain, [contact_host] the host put in Contact (a NATed client puts
  *   a private address there), [rtp_port] the port the SDP offers/answers, [expires].
  */
 import { spawn } from 'node:child_process';
@@ -56,7 +56,7 @@ export interface SippRun {
   kill(): void;
 }
 
-export const DEFAULT_KEYS = { domain: 'e2e.test', contact_host: '127.0.0.1', rtp_port: 9, expires: 300 };
+export const DEFAULT_KEYS = { user: 'e2e', domain: 'e2e.test', contact_host: '127.0.0.1', rtp_port: 9, expires: 300 };
 
 export function sipp(o: SippOptions): SippRun {
   const cwd = mkdtempSync(join(tmpdir(), 'ngcp-e2e-sipp-'));
