@@ -1,16 +1,19 @@
 /**
  * Test nodes: a node root in a temp dir, an apps dir whose daemons are the dummy of
- * fixtures/dummy-daemon.mjs, a node overlay putting every port that will really be
- * bound on a free port (never the defaults), and the commands run either in-process
- * (`cmd`) or as the real executables (`exe`). `cleanup()` stops the node's pm2 (by its
- * home) and removes the dir.
+ * fixtures/dummy-daemon.mjs (or, with `realApps`, the checkout's built daemons), a node
+ * overlay putting every port that could be bound on a free port (never the defaults),
+ * and the commands run either in-process (`cmd`) or as the real executables (`exe`).
+ * `cleanup()` stops the node's pm2 (by its home) and removes the dir.
+ *
+ * Shared: the cli's tests import this file directly, the e2e suite (test/e2e) through
+ * the package's `@ngcp/cli/testing` export.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '@ngcp/testkit';
+import { allocatePortRange, freePort } from '@ngcp/testkit';
 import { main as down } from '../src/commands/ngcp-down.js';
 import { main as service } from '../src/commands/ngcp-service.js';
 import { main as status } from '../src/commands/ngcp-status.js';
@@ -45,6 +48,8 @@ export interface TestNode {
   /** The real executable (apps/cli/dist/bin). */
   exe(c: Command, args: string[]): Promise<Result>;
   read(rel: string): string;
+  /** The rtpengine media port range of this node. */
+  rtpRange: { min: number; max: number };
   /** PIDs by process name from pm2. */
   pids(): Promise<Record<string, number>>;
   pm2: Pm2;
@@ -53,9 +58,17 @@ export interface TestNode {
 
 export interface NodeOptions {
   node?: string;
+  /** Dummy daemons in a private apps dir (default lb and proxy); ignored with `realApps`. */
   dummies?: string[];
+  /** Run the checkout's built daemons (apps/<name>/dist/main.js, as `./ngcp up` does). */
+  realApps?: boolean;
+  /** Also put the SIP listeners (lb public/TLS/internal, proxy, sbc, appserver) on free
+   *  ports: needed when real daemons run (default: with `realApps`). */
+  sipPorts?: boolean;
   /** Extra YAML appended to the node overlay. */
   overlay?: (ports: Record<string, number>) => string;
+  /** Keys merged into the overlay's sections (e.g. `{ lb: { tls_enable: true } }`). */
+  sections?: OverlaySections;
   /** Which infrastructure runs (default: only redis). */
   infra?: { mariadb?: boolean; redis?: boolean; rtpengine?: boolean };
   dir?: string;
@@ -66,17 +79,26 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ngcp-cli-test-'));
   const node = opts.node ?? 'self';
   const root = join(dir, node);
-  const apps = join(dir, 'apps');
-  for (const d of opts.dummies ?? ['lb', 'proxy']) {
-    mkdirSync(join(apps, d, 'dist'), { recursive: true });
-    writeFileSync(join(apps, d, 'dist/main.js'), `import ${JSON.stringify(DUMMY)};\n`);
-  }
-  mkdirSync(apps, { recursive: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, NGCP_APPS_DIR: apps };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NGCP_ROOT;
   delete env.NGCP_NODE;
+  delete env.NGCP_APPS_DIR;
+  if (!opts.realApps) {
+    const apps = join(dir, 'apps');
+    for (const d of opts.dummies ?? ['lb', 'proxy']) {
+      mkdirSync(join(apps, d, 'dist'), { recursive: true });
+      writeFileSync(join(apps, d, 'dist/main.js'), `import ${JSON.stringify(DUMMY)};\n`);
+    }
+    mkdirSync(apps, { recursive: true });
+    env.NGCP_APPS_DIR = apps;
+  }
   const ports: Record<string, number> = {};
-  for (const k of ['lb_control', 'proxy_control', 'redis', 'database', 'ng', 'api', 'hb_control']) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.2' });
+  // internal (127.0.0.2): control endpoints, infrastructure, internal SIP
+  for (const k of INTERNAL_PORTS) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.2' });
+  // public (127.0.0.1): the lb's SIP listeners and the API
+  for (const k of PUBLIC_PORTS) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.1' });
+  const range = await allocatePortRange(100, { udp: true, host: '127.0.0.1' });
+  const rtpRange = { min: range.min, max: range.max };
   const infra = { mariadb: false, redis: true, rtpengine: false, ...opts.infra };
   const io = (): { io: Io; result: () => Result } => {
     let out = '';
@@ -89,6 +111,7 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
     configDir: join(root, 'etc/ngcp-config'),
     env,
     ports,
+    rtpRange,
     async cmd(c, args) {
       const { io: i, result } = io();
       const code = await COMMANDS[c](['--root', root, ...args], i, env);
@@ -111,34 +134,51 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
     async cleanup() {
       if (existsSync(join(root, 'var/pm2'))) await t.pm2.kill().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
+      range.release();
     },
   };
   if (opts.init !== false) {
     const r = await t.cmd('ngcpcfg', ['init', '--node', node]);
     if (r.code !== 0) throw new Error(`init failed: ${r.err}`);
-    writeOverlay(t, node, infra, opts.overlay);
+    writeOverlay(t, node, infra, opts.overlay, opts.sections, opts.sipPorts ?? opts.realApps === true);
     const a = await t.cmd('ngcpcfg', ['apply', 'test ports and services']);
     if (a.code !== 0) throw new Error(`apply failed: ${a.out}${a.err}`);
   }
   return t;
 }
 
-export function writeOverlay(t: TestNode, node: string, infra: { mariadb?: boolean; redis?: boolean; rtpengine?: boolean }, extra?: (p: Record<string, number>) => string): void {
+/** Ports on the internal address (127.0.0.2). */
+export const INTERNAL_PORTS = [
+  'lb_control', 'proxy_control', 'mediactl_control', 'sbc_control', 'appserver_control', 'mediator_control', 'hb_control',
+  'redis', 'database', 'ng', 'lb_internal', 'proxy_sip', 'sbc_sip', 'appserver_sip',
+] as const;
+/** Ports on the public address (127.0.0.1). */
+export const PUBLIC_PORTS = ['sip', 'tls', 'api'] as const;
+
+export type OverlaySections = Record<string, Record<string, string | number | boolean>>;
+
+export function writeOverlay(t: TestNode, node: string, infra: { mariadb?: boolean; redis?: boolean; rtpengine?: boolean }, extra?: (p: Record<string, number>) => string, more: OverlaySections = {}, sipPorts = false): void {
   const p = t.ports;
+  const sip = (m: Record<string, number>): Record<string, number> => (sipPorts ? m : {});
+  const sections: OverlaySections = {
+    lb: { ...sip({ sip_port: p.sip!, tls_port: p.tls!, internal_port: p.lb_internal! }), control_port: p.lb_control! },
+    proxy: { ...sip({ port: p.proxy_sip! }), control_port: p.proxy_control! },
+    mediactl: { control_port: p.mediactl_control! },
+    sbc: { ...sip({ port: p.sbc_sip! }), control_port: p.sbc_control! },
+    appserver: { ...sip({ port: p.appserver_sip! }), control_port: p.appserver_control! },
+    mediator: { control_port: p.mediator_control! },
+    heartbeat: { control_port: p.hb_control! },
+    api: { port: p.api! },
+    redis: { enable: infra.redis === true, port: p.redis! },
+    database: { enable: infra.mariadb === true, port: p.database!, buffer_pool_size: '32M' },
+    rtpproxy: { enable: infra.rtpengine === true, ng_port: p.ng!, minport: t.rtpRange.min, maxport: t.rtpRange.max },
+    supervision: { health_timeout_ms: 5000, restart_delay_ms: 0 },
+  };
+  for (const [k, v] of Object.entries(more)) sections[k] = { ...sections[k], ...v };
+  const flow = (m: Record<string, string | number | boolean>): string => `{ ${Object.entries(m).map(([k, v]) => `${k}: ${v}`).join(', ')} }`;
   writeFileSync(
     join(t.configDir, `config.node.${node}.yml`),
-    [
-      '# test node: every bound port is a free one',
-      `lb: { control_port: ${p.lb_control} }`,
-      `proxy: { control_port: ${p.proxy_control} }`,
-      `heartbeat: { control_port: ${p.hb_control} }`,
-      `api: { port: ${p.api} }`,
-      `redis: { enable: ${infra.redis === true}, port: ${p.redis} }`,
-      `database: { enable: ${infra.mariadb === true}, port: ${p.database}, buffer_pool_size: 32M }`,
-      `rtpproxy: { enable: ${infra.rtpengine === true}, ng_port: ${p.ng}, minport: 41000, maxport: 41099 }`,
-      'supervision: { health_timeout_ms: 5000, restart_delay_ms: 0 }',
-      extra?.(p) ?? '',
-    ].join('\n'),
+    ['# test node: every port that could be bound is a free one', ...Object.entries(sections).map(([k, m]) => `${k}: ${flow(m)}`), extra?.(p) ?? ''].join('\n'),
   );
 }
 
