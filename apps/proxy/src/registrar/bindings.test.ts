@@ -8,13 +8,13 @@ const req = (over: Partial<RegisterInput>): RegisterInput => ({ now: NOW, contac
 const stored = (contact: string, over: Partial<LocationBinding> = {}): LocationBinding => ({ contact, expires: NOW + 100, q: 1, call_id: 'c0', cseq: 1, ...over });
 
 describe('decideRegister', () => {
-  it.each([
+  it.each<[string, Partial<RegisterInput>, number]>([
     ['contact expires param wins', { contacts: [{ uri: 'sip:a@1.2.3.4', expires: 120 }], expiresHeader: 300 }, NOW + 120],
     ['Expires header next', { contacts: [{ uri: 'sip:a@1.2.3.4' }], expiresHeader: 300 }, NOW + 300],
     ['default last', { contacts: [{ uri: 'sip:a@1.2.3.4' }] }, NOW + 600],
     ['capped at max_expires', { contacts: [{ uri: 'sip:a@1.2.3.4', expires: 99999 }] }, NOW + 3600],
-  ] as const)('%s', (_n, over, expires) => {
-    const d = decideRegister([], req(over as Partial<RegisterInput>), LIMITS);
+  ])('%s', (_n, over, expires) => {
+    const d = decideRegister([], req(over), LIMITS);
     expect(d).toMatchObject({ kind: 'ok', bindings: [{ contact: 'sip:a@1.2.3.4', expires }], keyExpiresAt: expires });
   });
 
