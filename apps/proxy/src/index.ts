@@ -7,3 +7,5 @@ export { rpcMediaControl, httpJsonRpc, MediaRpcError } from './media/media-contr
 export type { MediaControl, MediaOfferParams, MediaAnswerParams, MediaDeleteParams, MediaSdpResult, RpcCaller } from './media/media-control.js';
 export { decideRegister, liveBindings, contactHeaderValues } from './registrar/bindings.js';
 export type { RegisterDecision, RegisterInput, RegistrarLimits, RegisterContact } from './registrar/bindings.js';
+export { proxyDaemon } from './daemon.js';
+export { loadProxyConfig } from './standalone.js';
