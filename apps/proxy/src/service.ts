@@ -69,7 +69,18 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const db = opts.db ?? createDb({ ...config.db, pool: { max: config.db.pool_max }, acquireTimeoutMs: 3000 });
   const redis = new Redis(redisOptions(config.redis, false));
   const sub = new Redis(redisOptions(config.redis, true));
-  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+  // logged once per outage, not per reconnect attempt
+  let redisDown = false;
+  const onRedisError = (err: Error): void => {
+    if (!redisDown) log.warn({ err: err.message }, 'redis unavailable; retrying');
+    redisDown = true;
+  };
+  redis.on('error', onRedisError);
+  sub.on('error', onRedisError);
+  redis.on('ready', () => {
+    if (redisDown) log.info('redis available again');
+    redisDown = false;
+  });
   const dir = new SubscriberDirectory(db, logger);
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
@@ -161,8 +172,9 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         auth: new Authenticator(dir, { secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s }),
       } satisfies ProxyContext);
       started = true;
-      await redis.connect().catch((err: Error) => log.warn({ err: err.message }, 'redis not reachable at start; retrying'));
-      await sub.connect().catch((err: Error) => log.warn({ err: err.message }, 'redis (changes) not reachable at start; retrying'));
+      // not fatal: ioredis keeps retrying, requests meanwhile get 503
+      await redis.connect().catch(() => undefined);
+      await sub.connect().catch(() => undefined);
       await changes.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();

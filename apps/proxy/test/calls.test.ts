@@ -160,4 +160,28 @@ describe('calls', () => {
     await until(() => h().media.of(callId).includes('delete'), 'media deleted by the new instance');
     await until(async () => (await accRows(callId)).some((x) => x.method === 'BYE'), 'stop record');
   });
+
+  it('control methods and metrics show the live call and registrations', async () => {
+    const { domain, a, b } = await pair();
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await b.next('INVITE');
+    b.answer(inc, 200);
+    const r = await calling;
+    const callId = r.req.callId();
+    await until(async () => (await h().redis.hget(redisKeys.call(callId), 'state')) === 'answered', 'answered');
+    const list = (await h().proxy.methods['calls.list']!({})) as { calls: Array<{ call_id: string; state: string }> };
+    expect(list.calls).toContainEqual(expect.objectContaining({ call_id: callId, state: 'answered' }));
+    const regs = (await h().proxy.methods['location.list']!({})) as { registrations: Array<{ aor: string }> };
+    expect(regs.registrations.map((x) => x.aor)).toEqual(expect.arrayContaining([`a@${domain}`, `b@${domain}`]));
+    const text = await h().metrics.metrics();
+    expect(text).toMatch(/sip_requests_total\{method="INVITE"\} [1-9]/);
+    expect(text).toMatch(/sip_responses_total\{method="INVITE",status="200"\} [1-9]/);
+    expect(text).toMatch(/sip_responses_total\{method="INVITE",status="407"\} [1-9]/);
+    expect(text).toMatch(/calls_live [1-9]/);
+    expect(text).toMatch(/registrations_active [1-9]/);
+    expect(text).toMatch(/media_rpc_seconds_count\{method="media.offer"\} [1-9]/);
+    expect(text).toMatch(/sip_transactions_live \d+/);
+    expect((await h().proxy.stats())).toMatchObject({ accounting: { written: expect.any(Number) } });
+    expect((await a.inDialog(r.dialog!)).status).toBe(200);
+  });
 });

@@ -62,13 +62,14 @@ export interface Harness {
 let seq = 0;
 export const uniq = (p = 'x'): string => `${p}${process.pid}x${++seq}`;
 
-export function useHarness(over: Partial<ProxyConfig> = {}): () => Harness {
+export function useHarness(overrides: Partial<ProxyConfig> | (() => Promise<Partial<ProxyConfig>>) = {}): () => Harness {
   const mariadb = useMariaDb();
   const redisSrv = useRedis();
   let h: Harness | undefined;
   beforeAll(async () => {
     const m = mariadb();
     const r = redisSrv();
+    const over = typeof overrides === 'function' ? await overrides() : overrides;
     const dbCfg = { host: m.host, port: m.port, user: m.user, password: m.password, database: m.database };
     const apiConfig = resolveConfig({
       tls: { enabled: false }, db: dbCfg, redis: { host: r.host, port: r.port },

@@ -35,10 +35,9 @@ export class ChangeListener {
       this.logger.info({ component: 'changes' }, 'change subscription (re)established, reloading caches');
       this.hooks.onReload();
     });
-    this.redis.on('error', (err: Error) => this.logger.warn({ component: 'changes', err: err.message }, 'redis subscription error'));
-    // ioredis re-subscribes by itself after a reconnect
-    await this.redis.subscribe(CHANGES_CHANNEL).catch((err: Error) => {
-      this.logger.warn({ component: 'changes', err: err.message }, 'subscribe failed; retried on reconnect');
+    // queued until connected; ioredis re-subscribes by itself after a reconnect
+    this.redis.subscribe(CHANGES_CHANNEL).catch((err: Error) => {
+      this.logger.warn({ component: 'changes', err: err.message }, 'subscribe failed');
     });
   }
 
