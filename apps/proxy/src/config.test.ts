@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initConfigDir, loadConfig, nodePaths, renderNode } from '@ngcp/config';
-import { loadProxyConfig } from './standalone.js';
+import { loadDaemonConfig } from '@ngcp/daemon';
+import { proxyDaemon } from './daemon.js';
+
+const loadProxyConfig = (path: string) => loadDaemonConfig(proxyDaemon, path);
 
 const DEFAULTS = resolve(import.meta.dirname, '../../../ngcp-config');
 let dir: string;
@@ -49,6 +52,6 @@ describe('proxy.yml', () => {
     dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
     const f = join(dir, 'proxy.yml');
     writeFileSync(f, 'listen: { address: 127.0.0.2, udp_port: 99999 }\n');
-    expect(() => loadProxyConfig(f)).toThrow(/proxy\.yml.*\/listen\/udp_port/);
+    expect(() => loadProxyConfig(f)).toThrow(/proxy\.yml.*listen\.udp_port/);
   });
 });

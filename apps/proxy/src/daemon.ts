@@ -1,32 +1,27 @@
 /**
- * The proxy as a DaemonDefinition (docs: /work DAEMON-CONTRACT, @ngcp/daemon `runDaemon`):
- * name `proxy` (env NGCP_PROXY_CONFIG), the config schema, the control address, and
- * `build()` turning the service into a Daemon (health, stats, reload, control methods).
- * Typed structurally so this file does not need @ngcp/daemon; `runDaemon(proxyDaemon)` takes it.
+ * The proxy as a DaemonDefinition for `runDaemon` (@ngcp/daemon): name `proxy` (env
+ * NGCP_PROXY_CONFIG), the config schema and defaults, cross-key checks, the control
+ * address, and `build()` turning the service into a Daemon.
  */
-import type { JSONSchemaType } from 'ajv';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { DaemonConfigProblem, DaemonDefinition } from '@ngcp/daemon';
 import { proxyConfigDefaults, proxyConfigSchema, type ProxyConfig } from './config.js';
-import { createProxyService, type ControlHandler } from './service.js';
+import { createProxyService } from './service.js';
 
-export interface ProxyDaemonContext { name: string; config: Readonly<ProxyConfig>; logger: Logger; metrics: Registry; configPath?: string }
-
-export interface ProxyDaemon {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  health(): Promise<{ ok: boolean; [k: string]: unknown }>;
-  stats(): Promise<Record<string, unknown>>;
-  reload(): Promise<void>;
-  methods: Record<string, ControlHandler>;
-}
-
-export const proxyDaemon = {
+export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
   name: 'proxy',
-  schema: proxyConfigSchema as JSONSchemaType<ProxyConfig>,
+  schema: proxyConfigSchema,
   defaults: proxyConfigDefaults,
-  control: (c: ProxyConfig) => ({ address: c.control.address, port: c.control.port }),
-  build(ctx: ProxyDaemonContext): ProxyDaemon {
+  check(c): DaemonConfigProblem[] {
+    const r = c.registrar;
+    const out: DaemonConfigProblem[] = [];
+    if (r.min_expires > r.max_expires) out.push({ path: 'registrar.min_expires', message: `must not exceed registrar.max_expires (${r.max_expires})` });
+    if (r.default_expires < r.min_expires || r.default_expires > r.max_expires) {
+      out.push({ path: 'registrar.default_expires', message: `must lie between min_expires (${r.min_expires}) and max_expires (${r.max_expires})` });
+    }
+    return out;
+  },
+  control: (c) => ({ address: c.control.address, port: c.control.port }),
+  build(ctx) {
     const svc = createProxyService({ config: ctx.config as ProxyConfig, logger: ctx.logger, metrics: ctx.metrics });
     return {
       start: () => svc.start(),

@@ -13,7 +13,8 @@ import { answerCancel, createSipStack, forwardResponseStatelessly, SipParseError
 import { Authenticator } from './auth.js';
 import type { ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
-import { httpJsonRpc, rpcMediaControl, type MediaControl } from './media/media-control.js';
+import { rpcMediaControl, type MediaControl } from './media/media-control.js';
+import { RPC_ERRORS, RpcClient, RpcError } from '@ngcp/rpc';
 import { createProxyMetrics } from './metrics.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
@@ -34,7 +35,9 @@ export interface ProxyServiceOptions {
   db?: Db;
 }
 
-export type ControlHandler = (params: unknown) => unknown | Promise<unknown>;
+import type { RpcHandler } from '@ngcp/rpc';
+
+export type ControlHandler = RpcHandler;
 
 export interface ProxyService {
   start(): Promise<void>;
@@ -86,7 +89,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const calls = new CallStore(redis, config.calls.ttl_s);
   const acc = new AccountingWriter(db, logger);
   const changes = new ChangeListener(sub, logger, { onChange: (n) => dir.onChange(n), onReload: () => dir.clear() });
-  const media = config.media ? (opts.media ?? rpcMediaControl(httpJsonRpc(config.mediactl.url, config.mediactl.timeout_ms))) : null;
+  const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
+  const media = config.media ? (opts.media ?? rpcMediaControl(mediactl!)) : null;
   let self = { address: config.listen.address, port: config.listen.udp_port };
   let sip!: SipStack;
   let started = false;
@@ -190,6 +194,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await acc.close();
       changes.stop();
       redis.disconnect();
+      mediactl?.close();
       if (!opts.db) await db.destroy();
     },
     async health() {
@@ -221,7 +226,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     methods: {
       'location.lookup': async (params) => {
         const aor = (params as { aor?: unknown } | undefined)?.aor;
-        if (typeof aor !== 'string' || !aor.includes('@')) throw Object.assign(new Error('params.aor must be user@domain'), { code: -32602 });
+        if (typeof aor !== 'string' || !aor.includes('@')) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'params.aor must be user@domain');
         return { aor, bindings: await location.lookup(aor) };
       },
       'location.list': async (params) => {

@@ -1,7 +1,7 @@
 /** Calls through the proxy: 407, forking, best response, CANCEL, BYE from either side, call:<id>, acc, media, restart. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
-import { provision, until, useHarness } from './harness.js';
+import { provision, RPC_CTX, until, useHarness } from './harness.js';
 import { Ua } from './ua.js';
 
 const h = useHarness();
@@ -169,9 +169,9 @@ describe('calls', () => {
     const r = await calling;
     const callId = r.req.callId();
     await until(async () => (await h().redis.hget(redisKeys.call(callId), 'state')) === 'answered', 'answered');
-    const list = (await h().proxy.methods['calls.list']!({})) as { calls: Array<{ call_id: string; state: string }> };
+    const list = (await h().proxy.methods['calls.list']!({}, RPC_CTX)) as { calls: Array<{ call_id: string; state: string }> };
     expect(list.calls).toContainEqual(expect.objectContaining({ call_id: callId, state: 'answered' }));
-    const regs = (await h().proxy.methods['location.list']!({})) as { registrations: Array<{ aor: string }> };
+    const regs = (await h().proxy.methods['location.list']!({}, RPC_CTX)) as { registrations: Array<{ aor: string }> };
     expect(regs.registrations.map((x) => x.aor)).toEqual(expect.arrayContaining([`a@${domain}`, `b@${domain}`]));
     const text = await h().metrics.metrics();
     expect(text).toMatch(/sip_requests_total\{method="INVITE"\} [1-9]/);

@@ -12,7 +12,11 @@ import { buildApp, ensureAdmin, resolveConfig } from '@ngcp/api';
 import { createDb, migrate, type Db } from '@ngcp/db';
 import { createProxyService, type ProxyService } from '../src/service.js';
 import type { ProxyConfig } from '../src/config.js';
-import { MediaRpcError, type MediaControl } from '../src/media/media-control.js';
+import type { MediaControl } from '../src/media/media-control.js';
+import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
+
+/** The context a control method gets from the RpcServer. */
+export const RPC_CTX = { logger: pino({ level: 'silent' }) };
 
 export const ADMIN = { login: 'admin', password: 'admin-secret-1' };
 const AUTH = `Basic ${Buffer.from(`${ADMIN.login}:${ADMIN.password}`).toString('base64')}`;
@@ -25,7 +29,7 @@ export class FakeMedia implements MediaControl {
     return sdp.replace(/c=IN IP4 [0-9.]+/g, 'c=IN IP4 203.0.113.1');
   }
   private check(): void {
-    if (this.unavailable) throw new MediaRpcError(-32001, 'no rtpengine available');
+    if (this.unavailable) throw new RpcError(RPC_ERRORS.UNAVAILABLE, 'no rtpengine available');
   }
   async offer(p: { call_id: string; from_tag: string; sdp: string }) {
     this.calls.push({ method: 'offer', params: p });

@@ -1,7 +1,7 @@
 /** REGISTER against the real MariaDB (HA1) and Redis (location:<aor>), read back through the API. */
 import { describe, expect, it } from 'vitest';
 import { redisKeys, type LocationBinding } from '@ngcp/db';
-import { provision, until, useHarness } from './harness.js';
+import { provision, RPC_CTX, until, useHarness } from './harness.js';
 import { Ua } from './ua.js';
 
 const h = useHarness();
@@ -46,7 +46,7 @@ describe('registrar', () => {
     expect(list.data.items).toEqual([expect.objectContaining({ aor: `alice@${domain}`, contacts: [expect.objectContaining({ contact: a.contact, path: [a.path], received: `udp:127.0.0.1:${a.port}` })] })]);
 
     // and the control method
-    const lookup = (await h().proxy.methods['location.lookup']!({ aor: `alice@${domain}` })) as { bindings: LocationBinding[] };
+    const lookup = (await h().proxy.methods['location.lookup']!({ aor: `alice@${domain}` }, RPC_CTX)) as { bindings: LocationBinding[] };
     expect(lookup.bindings.map((x) => x.contact)).toEqual([a.contact]);
     await a.stop();
   });
@@ -84,7 +84,7 @@ describe('registrar', () => {
     await d.register({ contacts: ['<sip:dave@127.0.0.1:7101>;q=0.5'] });
     const r = await d.register({ contacts: ['<sip:dave@127.0.0.1:7102>;q=0.9'] });
     expect(r.final.getAll('contact')).toHaveLength(2);
-    const lookup = (await h().proxy.methods['location.lookup']!({ aor: `dave@${domain}` })) as { bindings: LocationBinding[] };
+    const lookup = (await h().proxy.methods['location.lookup']!({ aor: `dave@${domain}` }, RPC_CTX)) as { bindings: LocationBinding[] };
     expect(lookup.bindings.map((x) => [x.contact, x.q])).toEqual([['sip:dave@127.0.0.1:7102', 0.9], ['sip:dave@127.0.0.1:7101', 0.5]]);
     await d.stop();
   });

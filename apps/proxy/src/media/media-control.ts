@@ -16,7 +16,7 @@ export interface MediaControl {
   delete(p: MediaDeleteParams): Promise<{ deleted: boolean }>;
 }
 
-/** Anything with JSON-RPC `call` — `@ngcp/rpc` RpcClient has this shape. */
+/** Anything with JSON-RPC `call` — production passes `@ngcp/rpc` RpcClient. */
 export interface RpcCaller {
   call<T = unknown>(method: string, params?: unknown): Promise<T>;
 }
@@ -32,40 +32,6 @@ export function rpcMediaControl(rpc: RpcCaller): MediaControl {
     delete: async (p) => {
       const r = await rpc.call<{ deleted?: boolean }>('media.delete', p);
       return { deleted: r?.deleted === true };
-    },
-  };
-}
-
-/** JSON-RPC error answer or transport failure of a mediactl call. */
-export class MediaRpcError extends Error {
-  override readonly name = 'MediaRpcError';
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
-/**
- * A minimal JSON-RPC 2.0 over HTTP POST client (fetch, keep-alive by default), used until
- * the proxy is wired to `@ngcp/rpc` RpcClient. Refused/timeout → code -32001 (UNAVAILABLE).
- */
-export function httpJsonRpc(url: string, timeoutMs: number): RpcCaller {
-  let id = 0;
-  return {
-    async call<T>(method: string, params?: unknown): Promise<T> {
-      let body: { result?: T; error?: { code: number; message: string } };
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        body = (await res.json()) as typeof body;
-      } catch (err) {
-        throw new MediaRpcError(-32001, `mediactl unreachable: ${(err as Error).message}`);
-      }
-      if (body.error) throw new MediaRpcError(body.error.code, body.error.message);
-      return body.result as T;
     },
   };
 }
