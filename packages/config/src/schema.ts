@@ -55,6 +55,14 @@ export interface ProxyConfig {
   min_expires: number;
   max_expires: number;
   default_expires: number;
+  /** bindings per AoR at most (403 beyond) */
+  max_contacts: number;
+  /** relay media through mediactl/rtpengine; false leaves SDP untouched (benchmarks) */
+  media: boolean;
+  /** seconds a `call:<id>` key lives without an in-dialog request refreshing it */
+  call_ttl: number;
+  /** lifetime of a digest nonce, seconds */
+  nonce_ttl: number;
 }
 
 export interface SbcConfig {
@@ -147,6 +155,8 @@ export interface Credentials {
   redis_password: string;
   api_password: string;
   heartbeat_key: string;
+  /** HMAC key of the proxies' stateless digest nonces (shared by both nodes) */
+  sip_nonce_secret: string;
 }
 
 export interface NgcpConfig {
@@ -231,6 +241,10 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       min_expires: posInt,
       max_expires: posInt,
       default_expires: posInt,
+      max_contacts: posInt,
+      media: bool,
+      call_ttl: posInt,
+      nonce_ttl: posInt,
     }),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
@@ -269,6 +283,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       redis_password: secret,
       api_password: secret,
       heartbeat_key: secret,
+      sip_nonce_secret: secret,
     }),
     hosts: {
       type: 'object',

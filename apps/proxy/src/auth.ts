@@ -1,0 +1,73 @@
+/**
+ * Digest authentication of subscribers (RFC 3261 §22): REGISTER with 401/WWW-Authenticate,
+ * INVITE & co. with 407/Proxy-Authenticate; realm = the subscriber's domain; MD5 and
+ * SHA-256 offered; stateless HMAC nonces (any proxy with the secret verifies them). The
+ * HA1s come from MariaDB through the SubscriberDirectory cache.
+ */
+import type { SubscriberCredentials } from '@ngcp/db';
+import { DigestServer, type DigestVerifyResult, type SipRequest } from '@ngcp/sip';
+import type { SubscriberDirectory } from './store/directory.js';
+
+export type AuthOutcome =
+  | { ok: true; subscriber: SubscriberCredentials }
+  /** challenge (401/407) with these header values */
+  | { ok: false; challenge: string[]; reason: string }
+  /** wrong credentials or a subscriber that may not use the service */
+  | { ok: false; forbidden: true; reason: string };
+
+export interface AuthenticatorOptions {
+  secret: string;
+  nonceTtlSeconds: number;
+}
+
+/** Compare the credentials' uri with the Request-URI ignoring case and `<>` (the lb forwards the URI unchanged). */
+function sameUri(a: string, b: string): boolean {
+  const n = (s: string) => s.trim().replace(/^<|>$/g, '').toLowerCase();
+  return n(a) === n(b);
+}
+
+export class Authenticator {
+  private servers = new Map<string, DigestServer>();
+  constructor(private dir: SubscriberDirectory, private opts: AuthenticatorOptions) {}
+
+  private server(realm: string): DigestServer {
+    let s = this.servers.get(realm);
+    if (!s) {
+      if (this.servers.size > 10_000) this.servers.clear();
+      s = new DigestServer({ realm, secret: this.opts.secret, nonceTtlSeconds: this.opts.nonceTtlSeconds, algorithms: ['SHA-256', 'MD5'], uriCheck: sameUri });
+      this.servers.set(realm, s);
+    }
+    return s;
+  }
+
+  /**
+   * Authenticate `req` for `realm` (the domain of the AoR / caller). `proxy` selects
+   * Proxy-Authorization (407) instead of Authorization (401). `username`, when given, must
+   * be the authenticated user (REGISTER: the To user). Throws when MariaDB fails.
+   */
+  async authenticate(req: SipRequest, realm: string, proxy: boolean, username?: string): Promise<AuthOutcome> {
+    const server = this.server(realm);
+    const credentials = req.getAll(proxy ? 'proxy-authorization' : 'authorization');
+    let found: SubscriberCredentials | undefined;
+    const r: DigestVerifyResult = await server.verify({
+      method: req.method,
+      uri: req.uri,
+      credentials,
+      getHA1: async (user, rlm, hash) => {
+        found = await this.dir.credentials(user, rlm);
+        if (!found) return undefined;
+        return hash === 'MD5' ? found.ha1Md5 : hash === 'SHA-256' ? found.ha1Sha256 : undefined;
+      },
+    });
+    if (!r.ok) {
+      if (r.reason === 'missing' || r.reason === 'stale' || r.reason === 'bad-nonce' || r.reason === 'wrong-realm') {
+        return { ok: false, challenge: server.challenge({ stale: r.stale }), reason: r.reason };
+      }
+      return { ok: false, forbidden: true, reason: r.reason };
+    }
+    if (!found) return { ok: false, forbidden: true, reason: 'unknown-user' };
+    if (username !== undefined && found.username !== username) return { ok: false, forbidden: true, reason: 'user-mismatch' };
+    if (found.status !== 'active') return { ok: false, forbidden: true, reason: `subscriber-${found.status}` };
+    return { ok: true, subscriber: found };
+  }
+}

@@ -1,0 +1,57 @@
+/** The shipped template renders a proxy.yml this daemon loads, even with hostile secrets. */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { initConfigDir, loadConfig, nodePaths, renderNode } from '@ngcp/config';
+import { loadDaemonConfig } from '@ngcp/daemon';
+import { proxyDaemon } from './daemon.js';
+
+const loadProxyConfig = (path: string) => loadDaemonConfig(proxyDaemon, path);
+
+const DEFAULTS = resolve(import.meta.dirname, '../../../ngcp-config');
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function render(secret: string): string {
+  dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
+  const root = join(dir, 'root');
+  const configDir = join(root, 'etc/ngcp-config');
+  initConfigDir(DEFAULTS, configDir);
+  const constants = join(configDir, 'constants.yml');
+  writeFileSync(constants, readFileSync(constants, 'utf8').replace(/^  db_password: .*$/m, `  db_password: ${JSON.stringify(secret)}`));
+  const r = renderNode({
+    loaded: loadConfig({ configDir, node: 'self' }), paths: nodePaths(root), templateDirs: [join(DEFAULTS, 'templates')],
+    apps: { proxy: '/apps/proxy/dist/main.js' }, bins: { mariadbd: '/x', redisServer: '/x', rtpengine: '/x' }, nodeBin: '/usr/bin/node', cwd: '/checkout', isRoot: false,
+  } as Parameters<typeof renderNode>[0]);
+  const file = r.files.find((f) => f.path === 'etc/ngcp/proxy.yml');
+  if (!file) throw new Error('proxy.yml not rendered');
+  const out = join(dir, 'proxy.yml');
+  writeFileSync(out, file.content);
+  return out;
+}
+
+describe('proxy.yml', () => {
+  it('renders from ngcp-config and loads with the shipped defaults', () => {
+    const c = loadProxyConfig(render('plain-secret-1'));
+    expect(c).toMatchObject({
+      listen: { address: '127.0.0.2', udp_port: 5062 }, control: { port: 9062 }, media: true,
+      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10 }, calls: { ttl_s: 7200 },
+      mediactl: { url: 'http://127.0.0.2:9090/' },
+    });
+    expect(c.auth.nonce_secret.length).toBeGreaterThanOrEqual(8);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('keeps a password with quotes, backslashes and # intact', () => {
+    const nasty = 'p"a\\ss#w: \'rd';
+    expect(loadProxyConfig(render(nasty)).db.password).toBe(nasty);
+  });
+
+  it('refuses a bad file naming the key', () => {
+    dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
+    const f = join(dir, 'proxy.yml');
+    writeFileSync(f, 'listen: { address: 127.0.0.2, udp_port: 99999 }\n');
+    expect(() => loadProxyConfig(f)).toThrow(/proxy\.yml.*listen\.udp_port/);
+  });
+});

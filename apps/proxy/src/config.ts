@@ -1,0 +1,95 @@
+/**
+ * The proxy's rendered config (etc/ngcp/proxy.yml, from ngcp-config/templates/etc/ngcp/proxy.yml.eta):
+ * its type, the ajv schema it is validated against at start, and the defaults. Keys: README.md.
+ */
+import type { JSONSchemaType } from 'ajv';
+
+export interface ProxyConfig {
+  /** node name (`sp1`), written into `call:<id>` as `node` */
+  node: string;
+  /** internal UDP listener; also the Record-Route and Via sent-by */
+  listen: { address: string; udp_port: number };
+  /** JSON-RPC control endpoint + /metrics */
+  control: { address: string; port: number };
+  registrar: { min_expires: number; max_expires: number; default_expires: number; max_contacts: number };
+  auth: {
+    /** HMAC key of the stateless digest nonces (shared by every proxy that must accept them) */
+    nonce_secret: string;
+    nonce_ttl_s: number;
+  };
+  /** relay media through mediactl/rtpengine; false: SDP passes untouched (benchmarks) */
+  media: boolean;
+  mediactl: { url: string; timeout_ms: number };
+  calls: {
+    /** TTL of `call:<id>`, refreshed by every in-dialog request */
+    ttl_s: number;
+  };
+  /** the lb's internal address (host:port); informative, routing follows Path/Route */
+  lb: string;
+  db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number };
+  redis: { host: string; port: number; password?: string; db: number };
+  log: { level: string };
+}
+
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+const portOr0 = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const posInt = { type: 'integer', minimum: 1 } as const;
+const str = { type: 'string', minLength: 1 } as const;
+
+export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['node', 'listen', 'control', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'db', 'redis'],
+  properties: {
+    node: str,
+    listen: {
+      type: 'object', additionalProperties: false, required: ['address', 'udp_port'],
+      properties: { address: str, udp_port: portOr0 },
+    },
+    control: {
+      type: 'object', additionalProperties: false, required: ['address', 'port'],
+      properties: { address: str, port: portOr0 },
+    },
+    registrar: {
+      type: 'object', additionalProperties: false, required: ['min_expires', 'max_expires', 'default_expires', 'max_contacts'],
+      properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt },
+    },
+    auth: {
+      type: 'object', additionalProperties: false, required: ['nonce_secret', 'nonce_ttl_s'],
+      properties: { nonce_secret: { type: 'string', minLength: 8 }, nonce_ttl_s: posInt },
+    },
+    media: { type: 'boolean' },
+    mediactl: {
+      type: 'object', additionalProperties: false, required: ['url', 'timeout_ms'],
+      properties: { url: str, timeout_ms: posInt },
+    },
+    calls: { type: 'object', additionalProperties: false, required: ['ttl_s'], properties: { ttl_s: posInt } },
+    lb: { type: 'string' },
+    db: {
+      type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
+      properties: {
+        host: str, port, socket: { type: 'string', nullable: true }, user: str, password: { type: 'string' }, database: str, pool_max: posInt,
+      },
+    },
+    redis: {
+      type: 'object', additionalProperties: false, required: ['host', 'port', 'db'],
+      properties: { host: str, port, password: { type: 'string', nullable: true }, db: { type: 'integer', minimum: 0 } },
+    },
+    log: {
+      type: 'object', additionalProperties: false, required: ['level'],
+      properties: { level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+    },
+  },
+} as unknown as JSONSchemaType<ProxyConfig>;
+
+/** Defaults for keys the rendered file may leave out (not for addresses or secrets). */
+export const proxyConfigDefaults = {
+  node: 'sp1',
+  registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10 },
+  auth: { nonce_ttl_s: 300 },
+  media: true,
+  mediactl: { timeout_ms: 2000 },
+  calls: { ttl_s: 7200 },
+  lb: '',
+  log: { level: 'info' },
+} as const;

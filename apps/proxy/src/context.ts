@@ -1,0 +1,71 @@
+/** What the request handlers share: config, stores, SIP stack and the answer helpers. */
+import type { Logger } from 'pino';
+import type { ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
+import { createResponse, newTag, parseMessage } from '@ngcp/sip';
+import type { Authenticator } from './auth.js';
+import type { ProxyConfig } from './config.js';
+import type { MediaControl } from './media/media-control.js';
+import type { ProxyMetrics } from './metrics.js';
+import type { AccountingWriter } from './store/accounting.js';
+import type { CallStore } from './store/call-store.js';
+import type { SubscriberDirectory } from './store/directory.js';
+import type { LocationStore } from './store/location-store.js';
+
+export interface ProxyContext {
+  config: ProxyConfig;
+  logger: Logger;
+  sip: SipStack;
+  /** our listener: Via sent-by, Record-Route, own Route entries */
+  self: { address: string; port: number };
+  dir: SubscriberDirectory;
+  auth: Authenticator;
+  location: LocationStore;
+  calls: CallStore;
+  acc: AccountingWriter;
+  /** null when media relaying is off (`media: false`) */
+  media: MediaControl | null;
+  metrics: ProxyMetrics;
+}
+
+/** Send a response through the server transaction, counting finals by method and status. */
+export function respond(ctx: ProxyContext, tx: ServerTransaction, method: string, res: SipResponse): boolean {
+  const sent = tx.respond(res);
+  if (sent && res.status >= 200) ctx.metrics.responses.inc({ method, status: String(res.status) });
+  return sent;
+}
+
+/** Answer a request ourselves (a To-tag is added to finals other than 100). */
+export function reply(ctx: ProxyContext, tx: ServerTransaction, req: SipRequest, status: number, opts: { reason?: string; headers?: Array<[string, string]> } = {}): boolean {
+  const res = createResponse(req, status, { ...(status > 100 ? { toTag: newTag() } : {}), ...opts });
+  return respond(ctx, tx, req.method, res);
+}
+
+/** An independent copy of a request to forward (one per branch). */
+export function copyRequest(req: SipRequest): SipRequest {
+  return parseMessage(req.toBuffer()) as SipRequest;
+}
+
+/** The Via value we push on a request we forward (§16.6 step 8). */
+export function ourVia(ctx: ProxyContext, branch: string): string {
+  return `SIP/2.0/UDP ${ctx.self.address}:${ctx.self.port};branch=${branch}`;
+}
+
+/** Our Record-Route entry (docs/calls.md: `<sip:127.0.0.2:5062;lr>`). */
+export function ourRecordRoute(ctx: ProxyContext): string {
+  return `<sip:${ctx.self.address}:${ctx.self.port};lr>`;
+}
+
+/** Decrement Max-Forwards (§16.6 step 3); 70 when absent. */
+export function decrementMaxForwards(req: SipRequest): void {
+  const mf = req.maxForwards();
+  req.set('Max-Forwards', String(mf === undefined ? 70 : Math.max(0, mf - 1)));
+}
+
+export function hasSdp(msg: SipRequest | SipResponse): boolean {
+  if (msg.body.length === 0) return false;
+  const ct = msg.get('content-type');
+  return ct === undefined || ct.toLowerCase().startsWith('application/sdp');
+}
+
+/** Seconds since the epoch. */
+export const nowS = (): number => Math.floor(Date.now() / 1000);

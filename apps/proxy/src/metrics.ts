@@ -1,0 +1,42 @@
+/** The proxy's Prometheus metrics, registered on the Registry the daemon skeleton passes in. */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ProxyMetrics {
+  requests: Counter<'method'>;
+  responses: Counter<'method' | 'status'>;
+  transactionsLive: Gauge;
+  registrationsActive: Gauge;
+  callsLive: Gauge;
+  drops: Counter<'reason'>;
+  authFailures: Counter;
+  mediaRpc: Histogram<'method'>;
+}
+
+export interface MetricSources {
+  transactionsLive(): number;
+  registrationsActive(): Promise<number> | number;
+  callsLive(): Promise<number> | number;
+}
+
+export function createProxyMetrics(registry: Registry, src: MetricSources): ProxyMetrics {
+  const registers = [registry];
+  return {
+    requests: new Counter({ name: 'sip_requests_total', help: 'SIP requests received, by method', labelNames: ['method'], registers }),
+    responses: new Counter({ name: 'sip_responses_total', help: 'Final SIP responses sent upstream, by request method and status', labelNames: ['method', 'status'], registers }),
+    transactionsLive: new Gauge({ name: 'sip_transactions_live', help: 'SIP transactions alive now', registers, collect() { this.set(src.transactionsLive()); } }),
+    registrationsActive: new Gauge({
+      name: 'registrations_active', help: 'AoRs with at least one binding (Redis location:* keys)', registers,
+      async collect() { try { this.set(await src.registrationsActive()); } catch { /* Redis away: keep the last value */ } },
+    }),
+    callsLive: new Gauge({
+      name: 'calls_live', help: 'Calls in progress (Redis call:* keys)', registers,
+      async collect() { try { this.set(await src.callsLive()); } catch { /* Redis away: keep the last value */ } },
+    }),
+    drops: new Counter({ name: 'sip_drops_total', help: 'SIP messages dropped, by reason', labelNames: ['reason'], registers }),
+    authFailures: new Counter({ name: 'auth_failures_total', help: 'Digest authentications that failed (wrong password, unknown user, bad nonce)', registers }),
+    mediaRpc: new Histogram({
+      name: 'media_rpc_seconds', help: 'Round trip of media.* calls to mediactl', labelNames: ['method'], registers,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    }),
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The proxy/registrar as one object: SIP stack on the internal UDP address, the stores
+ * (MariaDB, Redis), mediactl, metrics and the control methods. No side effects until
+ * `start()`; tests build it with their own Redis/MariaDB/mediactl and a free port.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Db } from '@ngcp/db';
+import { createDb } from '@ngcp/db';
+import type { ServerTransaction, SipRequest, SipResponse, SipStack, TransportSource as Source, Destination } from '@ngcp/sip';
+import { answerCancel, createSipStack, forwardResponseStatelessly, SipParseError } from '@ngcp/sip';
+import { Authenticator } from './auth.js';
+import type { ProxyConfig } from './config.js';
+import { reply, type ProxyContext } from './context.js';
+import { rpcMediaControl, type MediaControl } from './media/media-control.js';
+import { RPC_ERRORS, RpcClient, RpcError } from '@ngcp/rpc';
+import { createProxyMetrics } from './metrics.js';
+import { handleRegister } from './registrar/registrar.js';
+import { forwardAck, handleInDialog } from './sip/in-dialog.js';
+import { InviteSession } from './sip/invite-session.js';
+import { AccountingWriter } from './store/accounting.js';
+import { CallStore } from './store/call-store.js';
+import { ChangeListener } from './store/change-listener.js';
+import { SubscriberDirectory } from './store/directory.js';
+import { LocationStore } from './store/location-store.js';
+
+export interface ProxyServiceOptions {
+  config: ProxyConfig;
+  logger: Logger;
+  metrics: Registry;
+  /** mediactl client; default: JSON-RPC to `config.mediactl.url`. Ignored when `config.media` is false. */
+  media?: MediaControl;
+  /** knex instance to use instead of one made from `config.db` (closed by the caller then) */
+  db?: Db;
+}
+
+import type { RpcHandler } from '@ngcp/rpc';
+
+export type ControlHandler = RpcHandler;
+
+export interface ProxyService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): Promise<{ ok: boolean; [k: string]: unknown }>;
+  stats(): Promise<Record<string, unknown>>;
+  /** drop the provisioning caches (control `reload`) */
+  reload(): Promise<void>;
+  /** control methods: `location.lookup`, `location.list`, `calls.list`, `proxy.stats` */
+  methods: Record<string, ControlHandler>;
+  /** the bound SIP address (after start) */
+  address(): { address: string; port: number };
+}
+
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, PRACK, INFO, REFER, NOTIFY';
+const IN_DIALOG_ONLY = new Set(['BYE', 'PRACK', 'UPDATE', 'INFO', 'NOTIFY', 'REFER']);
+
+function redisOptions(c: ProxyConfig['redis'], subscriber: boolean) {
+  return {
+    host: c.host, port: c.port, db: c.db, lazyConnect: true,
+    ...(c.password ? { password: c.password } : {}),
+    // commands fail at once while Redis is away (the caller gets a 503), no queue building up
+    enableOfflineQueue: subscriber,
+    maxRetriesPerRequest: subscriber ? null : 1,
+    retryStrategy: (n: number) => Math.min(100 * n, 2000),
+  };
+}
+
+export function createProxyService(opts: ProxyServiceOptions): ProxyService {
+  const { config, logger } = opts;
+  const log = logger.child({ component: 'proxy' });
+  const db = opts.db ?? createDb({ ...config.db, pool: { max: config.db.pool_max }, acquireTimeoutMs: 3000 });
+  const redis = new Redis(redisOptions(config.redis, false));
+  const sub = new Redis(redisOptions(config.redis, true));
+  // logged once per outage, not per reconnect attempt
+  let redisDown = false;
+  const onRedisError = (err: Error): void => {
+    if (!redisDown) log.warn({ err: err.message }, 'redis unavailable; retrying');
+    redisDown = true;
+  };
+  redis.on('error', onRedisError);
+  sub.on('error', onRedisError);
+  redis.on('ready', () => {
+    if (redisDown) log.info('redis available again');
+    redisDown = false;
+  });
+  const dir = new SubscriberDirectory(db, logger);
+  const location = new LocationStore(redis);
+  const calls = new CallStore(redis, config.calls.ttl_s);
+  const acc = new AccountingWriter(db, logger);
+  const changes = new ChangeListener(sub, logger, { onChange: (n) => dir.onChange(n), onReload: () => dir.clear() });
+  const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
+  const media = config.media ? (opts.media ?? rpcMediaControl(mediactl!)) : null;
+  let self = { address: config.listen.address, port: config.listen.udp_port };
+  let sip!: SipStack;
+  let started = false;
+  const metrics = createProxyMetrics(opts.metrics, {
+    transactionsLive: () => (started ? sip.stats().liveTransactions : 0),
+    registrationsActive: async () => (await location.aors(1_000_000)).length,
+    callsLive: () => calls.count(),
+  });
+  const seenDrops = new Map<string, number>();
+  const ctx = {} as ProxyContext;
+
+  const onRequest = (tx: ServerTransaction, req: SipRequest, source: Source): void => {
+    metrics.requests.inc({ method: req.method });
+    handle(tx, req, source).catch((err: unknown) => {
+      const status = err instanceof SipParseError ? (err.status ?? 400) : 503;
+      if (status === 503) log.warn({ callId: safeCallId(req), method: req.method, err: (err as Error).message }, 'request failed; answered 503');
+      if (tx.canRespond(status)) reply(ctx, tx, req, status, status === 503 ? { headers: [['Retry-After', '5']] } : {});
+    });
+  };
+
+  const handle = async (tx: ServerTransaction, req: SipRequest, source: Source): Promise<void> => {
+    const mf = req.maxForwards();
+    if (mf === 0 && req.method !== 'REGISTER' && req.method !== 'OPTIONS') return void reply(ctx, tx, req, 483);
+    if (req.to().tag !== undefined) return handleInDialog(ctx, tx, req, source);
+    switch (req.method) {
+      case 'REGISTER':
+        return handleRegister(ctx, tx, req, source);
+      case 'INVITE':
+        return new InviteSession(ctx, tx, req, source).run();
+      case 'OPTIONS':
+        // keep-alive probes of the lb and requests for us: answer; for a user: not supported
+        return void reply(ctx, tx, req, 200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+      default:
+        if (IN_DIALOG_ONLY.has(req.method)) return void reply(ctx, tx, req, 481);
+        return void reply(ctx, tx, req, 405, { headers: [['Allow', ALLOW]] });
+    }
+  };
+
+  const isOurVia = (via: { host: string; port: number | null }): boolean => via.host === self.address && (via.port ?? 5060) === self.port;
+
+  const onStrayResponse = (res: SipResponse): void => {
+    // e.g. a 2xx retransmission after the INVITE client transaction ended (§16.7, §16.11)
+    const d = forwardResponseStatelessly(res, isOurVia);
+    if (d.action === 'drop' || d.hop.needsResolution) {
+      metrics.drops.inc({ reason: d.action === 'drop' ? `stray-response-${d.reason}` : 'stray-response-unresolvable' });
+      return;
+    }
+    const dest: Destination = { transport: d.hop.transport, address: d.hop.address, port: d.hop.port };
+    sip.send(d.response, dest).catch(() => metrics.drops.inc({ reason: 'send-failed' }));
+  };
+
+  const countTransportDrops = (): void => {
+    if (!started) return;
+    for (const [reason, n] of Object.entries(sip.stats().transport.dropped)) {
+      const before = seenDrops.get(reason) ?? 0;
+      if ((n ?? 0) > before) metrics.drops.inc({ reason }, (n ?? 0) - before);
+      seenDrops.set(reason, n ?? 0);
+    }
+  };
+  let dropTimer: NodeJS.Timeout | null = null;
+
+  const service: ProxyService = {
+    async start() {
+      sip = createSipStack({
+        listen: [{ transport: 'udp', address: config.listen.address, port: config.listen.udp_port }],
+        transport: { role: 'lb', logger: { error: (m, d) => log.error(d ?? {}, m), warn: (m, d) => log.warn(d ?? {}, m) } },
+        resolver: false,
+        onRequest,
+        onAck: (ack) => {
+          metrics.requests.inc({ method: 'ACK' });
+          forwardAck(ctx, ack);
+        },
+        onCancel: (cancel, cancelTx, inviteTx) => {
+          metrics.requests.inc({ method: 'CANCEL' });
+          answerCancel(cancel, cancelTx, inviteTx);
+        },
+        onStrayResponse,
+      });
+      const bound = await sip.start();
+      self = { address: bound[0]!.address, port: bound[0]!.port };
+      Object.assign(ctx, {
+        config, logger, sip, self, dir, location, calls, acc, media, metrics,
+        auth: new Authenticator(dir, { secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s }),
+      } satisfies ProxyContext);
+      started = true;
+      // not fatal: ioredis keeps retrying, requests meanwhile get 503
+      await redis.connect().catch(() => undefined);
+      await sub.connect().catch(() => undefined);
+      await changes.start();
+      dropTimer = setInterval(countTransportDrops, 5000);
+      dropTimer.unref();
+      log.info({ sip: `udp:${self.address}:${self.port}`, media: config.media }, 'proxy started');
+    },
+    async stop() {
+      if (dropTimer) clearInterval(dropTimer);
+      if (started) {
+        await sip.drain(5000);
+        await sip.close();
+      }
+      started = false;
+      await acc.close();
+      changes.stop();
+      redis.disconnect();
+      mediactl?.close();
+      if (!opts.db) await db.destroy();
+    },
+    async health() {
+      const redisOk = redis.status === 'ready';
+      let dbOk = true;
+      try {
+        await db.raw('SELECT 1');
+      } catch {
+        dbOk = false;
+      }
+      return { ok: started && redisOk && dbOk, sip: started, redis: redisOk, db: dbOk, media: config.media };
+    },
+    async stats() {
+      countTransportDrops();
+      const s = started ? sip.stats() : undefined;
+      return {
+        transactions_live: s?.liveTransactions ?? 0,
+        transactions: s?.transactions,
+        transport: s?.transport,
+        draining: s?.draining ?? false,
+        cache: { ...dir.size(), ...dir.stats },
+        accounting: { ...acc.stats, queued: acc.queued },
+        changes: changes.stats,
+      };
+    },
+    async reload() {
+      dir.clear();
+    },
+    methods: {
+      'location.lookup': async (params) => {
+        const aor = (params as { aor?: unknown } | undefined)?.aor;
+        if (typeof aor !== 'string' || !aor.includes('@')) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'params.aor must be user@domain');
+        return { aor, bindings: await location.lookup(aor) };
+      },
+      'location.list': async (params) => {
+        const limit = Number((params as { limit?: unknown } | undefined)?.limit ?? 1000);
+        const aors = await location.aors(Number.isFinite(limit) && limit > 0 ? limit : 1000);
+        const out = [];
+        for (const aor of aors) out.push({ aor, bindings: await location.lookup(aor) });
+        return { registrations: out.filter((r) => r.bindings.length > 0) };
+      },
+      'calls.list': async (params) => {
+        const limit = Number((params as { limit?: unknown } | undefined)?.limit ?? 1000);
+        return { calls: await calls.list(Number.isFinite(limit) && limit > 0 ? limit : 1000) };
+      },
+      'proxy.stats': () => service.stats(),
+    },
+    address: () => self,
+  };
+  return service;
+}
+
+function safeCallId(req: SipRequest): string | undefined {
+  try {
+    return req.callId();
+  } catch {
+    return undefined;
+  }
+}
+

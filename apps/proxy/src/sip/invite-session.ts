@@ -1,0 +1,273 @@
+/**
+ * One initial INVITE from a subscriber (RFC 3261 §16): 407 challenge, callee lookup, the
+ * call in Redis, media offer, parallel forking to every binding (highest q first), best
+ * response selection, CANCEL of the other branches on the first 2xx, CANCEL from the
+ * caller to every branch, accounting start/failure. One object per INVITE, gone when the
+ * INVITE transaction is answered; the established call lives only in Redis.
+ */
+import type { ClientTransaction, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
+import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
+import type { LocationBinding } from '@ngcp/db';
+import {
+  copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
+} from '../context.js';
+import { selectBestResponse } from '../routing/best-response.js';
+import { calleeCandidates } from '../routing/callee.js';
+import { planLooseRoute } from '../routing/loose-route.js';
+import { uriDestination } from '../routing/uri-destination.js';
+import type { CallRecord } from '../store/call-store.js';
+import { timedMedia } from './media-call.js';
+
+interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
+
+interface Branch {
+  binding: LocationBinding;
+  tx?: ClientTransaction;
+  provisional: boolean;
+  final?: number;
+  response?: SipResponse;
+}
+
+export class InviteSession {
+  private branches: Branch[] = [];
+  private answered = false;
+  private finished = false;
+  private cancelled = false;
+  private media = false;
+  private call!: CallRecord;
+  private hasCall = false;
+  private answers = new Map<string, Promise<string | undefined>>();
+  private log;
+
+  constructor(private ctx: ProxyContext, private tx: ServerTransaction, private req: SipRequest, private source: Source) {
+    this.log = ctx.logger.child({ component: 'invite', callId: req.callId() });
+  }
+
+  async run(): Promise<void> {
+    const { ctx, req, tx } = this;
+    const from = req.from().uri;
+    if (!from.isSip || !from.user) return void reply(ctx, tx, req, 403, { reason: 'Bad From' });
+    const auth = await ctx.auth.authenticate(req, from.hostname, true, from.user);
+    if (!auth.ok) {
+      if ('challenge' in auth) {
+        if (auth.reason !== 'missing') ctx.metrics.authFailures.inc();
+        return void reply(ctx, tx, req, 407, { headers: auth.challenge.map((v) => ['Proxy-Authenticate', v] as [string, string]) });
+      }
+      ctx.metrics.authFailures.inc();
+      this.log.info({ reason: auth.reason, user: `${from.user}@${from.hostname}` }, 'invite refused');
+      return void reply(ctx, tx, req, 403);
+    }
+    const caller = auth.subscriber;
+    const plan = planLooseRoute(req.routes(), req.requestUri(), ctx.self);
+    if (req.routes().length > plan.popTop) return void reply(ctx, tx, req, 403, { reason: 'Preloaded Route Not Allowed' });
+
+    const ruri = req.requestUri();
+    if (!ruri.isSip) return void reply(ctx, tx, req, 416);
+    const hostIsIp = ruri.hostType !== 'name';
+    if (!hostIsIp && !(await ctx.dir.domainServed(ruri.hostname))) return void reply(ctx, tx, req, 404, { reason: 'Domain Not Served' });
+    const callee = await this.findCallee(ruri.user, ruri.hostname, hostIsIp, caller.domain);
+    const dialled = ruri.user ?? '';
+    const srcIp = this.clientAddress();
+    this.call = {
+      call_id: req.callId(), caller: `${caller.username}@${caller.domain}`, callee: callee ? `${callee.username}@${callee.domain}` : dialled,
+      state: 'init', start_time: String(nowS()), caller_subscriber_id: String(caller.subscriberId), node: ctx.config.node,
+      from_tag: req.from().tag ?? '', caller_user: caller.username, caller_domain: caller.domain, dialled, src_ip: srcIp,
+      ...(caller.customerId != null ? { customer_id: String(caller.customerId) } : {}),
+    };
+    this.hasCall = true;
+    if (!callee) return void this.fail(404, 'Not Found');
+    Object.assign(this.call, { callee_subscriber_id: String(callee.subscriberId), callee_user: callee.username, callee_domain: callee.domain });
+    const bindings = await ctx.location.lookup(`${callee.username}@${callee.domain}`);
+    if (bindings.length === 0) return void this.fail(480, 'Temporarily Unavailable');
+
+    // the call exists from here on
+    this.media = ctx.media !== null && hasSdp(req);
+    this.call.media = this.media ? '1' : '0';
+    await ctx.calls.put(this.call);
+    let body: Buffer | undefined;
+    if (this.media) {
+      try {
+        const r = await timedMedia(ctx, 'offer', () => ctx.media!.offer({ call_id: this.call.call_id, from_tag: this.call.from_tag!, sdp: req.body.toString() }));
+        body = Buffer.from(r.sdp);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'media.offer failed');
+        this.media = false; // nothing to delete
+        return void this.fail(503, 'Media Unavailable');
+      }
+    }
+    tx.user = { onCancel: () => this.onCallerCancel() };
+    for (const b of bindings) this.fork(b, body);
+    if (this.branches.every((b) => b.final !== undefined)) this.maybeFinish();
+  }
+
+  private clientAddress(): string {
+    // the lb forced rport/received on the client's Via (docs/calls.md), the second one here
+    const v = this.req.vias()[1];
+    return v?.received ?? v?.host ?? this.source.address;
+  }
+
+  private async findCallee(user: string | null, host: string, hostIsIp: boolean, callerDomain: string): Promise<Callee | undefined> {
+    for (const c of calleeCandidates(user, host, hostIsIp, callerDomain)) {
+      if (c.kind === 'aor') {
+        const s = await this.ctx.dir.credentials(c.username, c.domain);
+        if (s && s.status === 'active') return { subscriberId: s.subscriberId, username: s.username, domain: s.domain, customerId: s.customerId };
+      } else {
+        const n = await this.ctx.dir.number(c.e164);
+        if (n?.subscriber && n.subscriber.status === 'active') {
+          return { subscriberId: n.subscriber.id, username: n.subscriber.username, domain: n.subscriber.domain, customerId: n.subscriber.customerId };
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private fork(binding: LocationBinding, body: Buffer | undefined): void {
+    const { ctx } = this;
+    const branch: Branch = { binding, provisional: false };
+    this.branches.push(branch);
+    const out = copyRequest(this.req);
+    out.uri = binding.contact;
+    out.remove('route');
+    const path = binding.path ?? [];
+    for (const p of path) out.append('Route', p);
+    decrementMaxForwards(out);
+    out.prepend('Record-Route', ourRecordRoute(ctx));
+    out.pushVia(ourVia(ctx, newBranch()));
+    if (body) out.setBody(body);
+    let dest;
+    try {
+      dest = uriDestination(path.length > 0 ? parseNameAddr(path[0]!, 'route').uri : out.requestUri());
+    } catch {
+      dest = undefined;
+    }
+    if (!dest) {
+      this.log.warn({ contact: binding.contact }, 'binding not routable by IP; branch skipped');
+      branch.final = 480;
+      return;
+    }
+    branch.tx = ctx.sip.sendRequest(out, dest, {
+      onProvisional: (res) => void this.onProvisional(branch, res),
+      onFinal: (res, _tx, origin) => void this.onFinal(branch, res, origin),
+    });
+  }
+
+  private async onProvisional(branch: Branch, res: SipResponse): Promise<void> {
+    if (res.status === 100) return;
+    branch.provisional = true;
+    if (this.finished) return;
+    if (this.call.state === 'init') {
+      this.call.state = 'ringing';
+      this.ctx.calls.update(this.call.call_id, { state: 'ringing' }).catch(() => undefined);
+    }
+    await this.relay(res);
+  }
+
+  private async onFinal(branch: Branch, res: SipResponse, origin: string): Promise<void> {
+    const { ctx } = this;
+    if (res.status >= 200 && res.status < 300) {
+      branch.final = res.status;
+      if (this.finished && !this.answered) {
+        // the caller got a final response already (CANCEL raced the answer): the callee's
+        // dialog gets no ACK from upstream and ends by itself (§13.3.1.4)
+        this.log.info({ status: res.status }, '2xx after the INVITE was answered upstream; not relayed');
+        return;
+      }
+      const first = !this.answered;
+      this.answered = true;
+      if (first) {
+        for (const b of this.branches) if (b !== branch && b.final === undefined) b.tx?.cancel({ reason: 'SIP;cause=200;text="Call completed elsewhere"' });
+        const toTag = res.to().tag ?? '';
+        Object.assign(this.call, { state: 'answered', answer_time: String(nowS()), to_tag: toTag });
+        ctx.calls.update(this.call.call_id, { state: 'answered', answer_time: this.call.answer_time, to_tag: toTag }).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
+        ctx.acc.write(this.accRecord('INVITE', res.status, res.reason, toTag));
+      }
+      this.finished = true;
+      await this.relay(res);
+      return;
+    }
+    if (this.finished) return;
+    branch.final = res.status;
+    if (origin === 'network') branch.response = res;
+    if (res.status >= 600) for (const b of this.branches) if (b !== branch && b.final === undefined) b.tx?.cancel();
+    this.maybeFinish();
+  }
+
+  private onCallerCancel(): void {
+    if (this.answered || this.finished) return;
+    this.cancelled = true;
+    for (const b of this.branches) {
+      if (b.final !== undefined) continue;
+      b.tx?.cancel();
+      // no 1xx yet: the CANCEL waits for one (§9.1); the caller need not wait for Timer B
+      if (!b.provisional) b.final = 487;
+    }
+    this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || this.answered) return;
+    if (this.branches.some((b) => b.final === undefined)) return;
+    this.finished = true;
+    if (this.cancelled) return void this.fail(487, 'Request Terminated');
+    const best = selectBestResponse(this.branches.map((b) => b.final!));
+    const chosen = best ? this.branches[best.index]! : undefined;
+    if (best && chosen?.response && best.status === chosen.response.status) {
+      chosen.response.popVia();
+      void this.end(best.status, chosen.response.reason);
+      respond(this.ctx, this.tx, 'INVITE', chosen.response);
+      return;
+    }
+    void this.fail(best?.status ?? 480);
+  }
+
+  /** Answer the caller ourselves and end the call. */
+  private fail(status: number, reason?: string): void {
+    this.finished = true;
+    const res = createResponse(this.req, status, { toTag: newTag(), ...(reason ? { reason } : {}) });
+    respond(this.ctx, this.tx, 'INVITE', res);
+    void this.end(status, res.reason);
+  }
+
+  private async end(status: number, reason: string): Promise<void> {
+    const { ctx } = this;
+    if (!this.hasCall) return;
+    ctx.acc.write(this.accRecord('INVITE', status, reason, ''));
+    if (this.media) {
+      timedMedia(ctx, 'delete', () => ctx.media!.delete({ call_id: this.call.call_id })).catch((err: Error) => this.log.warn({ err: err.message }, 'media.delete failed'));
+    }
+    await ctx.calls.remove(this.call.call_id).catch((err: Error) => this.log.warn({ err: err.message }, 'call removal failed'));
+  }
+
+  /** Relay a response upstream: our Via off, SDP through mediactl. */
+  private async relay(res: SipResponse): Promise<void> {
+    const { ctx } = this;
+    res.popVia();
+    if (this.media && hasSdp(res) && (res.status < 300)) {
+      const toTag = res.to().tag ?? '';
+      const key = `${toTag}\n${res.body.toString('latin1')}`;
+      let p = this.answers.get(key);
+      if (!p) {
+        p = timedMedia(ctx, 'answer', () => ctx.media!.answer({ call_id: this.call.call_id, from_tag: this.call.from_tag!, to_tag: toTag, sdp: res.body.toString() }))
+          .then((r) => r.sdp, (err: Error) => {
+            this.log.warn({ err: err.message }, 'media.answer failed; SDP relayed unchanged');
+            return undefined;
+          });
+        this.answers.set(key, p);
+      }
+      const sdp = await p;
+      if (sdp !== undefined) res.setBody(sdp);
+    }
+    respond(ctx, this.tx, 'INVITE', res);
+  }
+
+  private accRecord(method: string, status: number, reason: string, toTag: string) {
+    const c = this.call;
+    return {
+      method, callid: c.call_id, from_tag: c.from_tag ?? '', to_tag: toTag, sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
+      src_user: c.caller_user ?? null, src_domain: c.caller_domain ?? null, src_ip: c.src_ip ?? null,
+      dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
+      src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
+      dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
+    };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Accounting records (`acc`, packages/db): start on 200 to INVITE, stop on BYE, failure for
+ * an unanswered call, keyed by Call-ID. Writes never block call handling: a record that
+ * MariaDB refuses is kept in a bounded queue and retried until it is written.
+ */
+import type { Logger } from 'pino';
+import type { Db, NewAcc } from '@ngcp/db';
+import { insertAcc } from '@ngcp/db';
+
+export interface AccountingOptions {
+  /** records kept while MariaDB is away; older ones are dropped (and counted) beyond. Default 100 000. */
+  maxQueue?: number;
+  /** ms between retries. Default 1000. */
+  retryMs?: number;
+}
+
+export class AccountingWriter {
+  private queue: NewAcc[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing = false;
+  private pending = new Set<Promise<void>>();
+  readonly stats = { written: 0, failed: 0, dropped: 0 };
+
+  constructor(private db: Db, private logger: Logger, private opts: AccountingOptions = {}) {}
+
+  write(rec: NewAcc): void {
+    if (this.queue.length > 0) {
+      this.enqueue(rec);
+      return;
+    }
+    const p = insertAcc(this.db, rec).then(
+      () => {
+        this.stats.written++;
+      },
+      (err: Error) => {
+        this.stats.failed++;
+        this.logger.warn({ component: 'acc', callId: rec.callid, err: err.message }, 'accounting write failed, queued for retry');
+        this.enqueue(rec);
+      },
+    );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Records waiting for MariaDB. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private enqueue(rec: NewAcc): void {
+    if (this.queue.length >= (this.opts.maxQueue ?? 100_000)) {
+      this.queue.shift();
+      this.stats.dropped++;
+    }
+    this.queue.push(rec);
+    this.timer ??= setTimeout(() => void this.flush(), this.opts.retryMs ?? 1000);
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = null;
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, 500);
+        await this.db('acc').insert(batch);
+        this.queue.splice(0, batch.length);
+        this.stats.written += batch.length;
+      }
+      this.logger.info({ component: 'acc' }, 'accounting queue flushed');
+    } catch (err) {
+      this.logger.warn({ component: 'acc', queued: this.queue.length, err: (err as Error).message }, 'accounting retry failed');
+      this.timer ??= setTimeout(() => void this.flush(), this.opts.retryMs ?? 1000);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Wait for writes in flight and try the queue once more (graceful stop). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.queue.length > 0) await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.queue.length > 0) this.logger.error({ component: 'acc', lost: this.queue.length }, 'accounting records not written at stop');
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Active calls in Redis: `call:<Call-ID>` (packages/db/REDIS.md ActiveCall, plus the fields
+ * docs/calls.md adds so a restarted proxy can end the call: `media`, `from_tag`, `to_tag`,
+ * and what the stop accounting record needs).
+ */
+import type { Redis } from 'ioredis';
+import { REDIS_PATTERNS, redisKeys, type ActiveCall } from '@ngcp/db';
+
+export interface CallRecord extends ActiveCall {
+  /** '1' when media is relayed through mediactl */
+  media?: string;
+  from_tag?: string;
+  to_tag?: string;
+  caller_user?: string;
+  caller_domain?: string;
+  callee_user?: string;
+  callee_domain?: string;
+  /** the callee as dialled (R-URI user) */
+  dialled?: string;
+  src_ip?: string;
+}
+
+export class CallStore {
+  constructor(private redis: Redis, private ttlSeconds: number) {}
+
+  async put(rec: CallRecord): Promise<void> {
+    const key = redisKeys.call(rec.call_id);
+    const fields = Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    await this.redis.multi().hset(key, fields).expire(key, this.ttlSeconds).exec();
+  }
+
+  async update(callId: string, fields: Partial<CallRecord>): Promise<void> {
+    const key = redisKeys.call(callId);
+    const f = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    if (Object.keys(f).length === 0) return this.touch(callId);
+    // only an existing call is updated (a late response must not resurrect an ended call)
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1",
+      1, key, String(this.ttlSeconds), ...Object.entries(f).flat(),
+    );
+  }
+
+  /** Keep an established call's key alive (every in-dialog request). */
+  async touch(callId: string): Promise<void> {
+    await this.redis.expire(redisKeys.call(callId), this.ttlSeconds);
+  }
+
+  async get(callId: string): Promise<CallRecord | undefined> {
+    const h = await this.redis.hgetall(redisKeys.call(callId));
+    return Object.keys(h).length === 0 ? undefined : (h as unknown as CallRecord);
+  }
+
+  /** Remove the call; resolves with the record it had (undefined if someone else ended it). */
+  async remove(callId: string): Promise<CallRecord | undefined> {
+    const key = redisKeys.call(callId);
+    const res = await this.redis.multi().hgetall(key).del(key).exec();
+    const h = (res?.[0]?.[1] ?? {}) as Record<string, string>;
+    return Object.keys(h).length === 0 ? undefined : (h as unknown as CallRecord);
+  }
+
+  async list(limit = 1000): Promise<CallRecord[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', REDIS_PATTERNS.call, 'COUNT', 1000);
+      cursor = next;
+      for (const k of batch) if (keys.length < limit) keys.push(k);
+    } while (cursor !== '0' && keys.length < limit);
+    if (keys.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const k of keys) pipe.hgetall(k);
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, h]) => h as unknown as CallRecord).filter((h) => h && Object.keys(h).length > 0);
+  }
+
+  async count(): Promise<number> {
+    let n = 0;
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', REDIS_PATTERNS.call, 'COUNT', 1000);
+      cursor = next;
+      n += batch.length;
+    } while (cursor !== '0');
+    return n;
+  }
+}

@@ -1,0 +1,187 @@
+/** Calls through the proxy: 407, forking, best response, CANCEL, BYE from either side, call:<id>, acc, media, restart. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { redisKeys } from '@ngcp/db';
+import { provision, RPC_CTX, until, useHarness } from './harness.js';
+import { Ua } from './ua.js';
+
+const h = useHarness();
+const started: Ua[] = [];
+afterEach(async () => {
+  for (const u of started.splice(0)) await u.stop();
+});
+
+async function ua(user: string, domain: string, password: string): Promise<Ua> {
+  const u = await new Ua(user, domain, password, h().proxy.address()).start();
+  started.push(u);
+  return u;
+}
+
+/** Two registered subscribers A and B of a fresh domain. */
+async function pair(opts: { registerB?: boolean; numberB?: string } = {}) {
+  const domain = await provision(h(), [{ username: 'a', password: 'a-password' }, { username: 'b', password: 'b-password', ...(opts.numberB ? { number: opts.numberB } : {}) }]);
+  const a = await ua('a', domain, 'a-password');
+  const b = await ua('b', domain, 'b-password');
+  expect((await a.register()).final.status).toBe(200);
+  if (opts.registerB !== false) expect((await b.register()).final.status).toBe(200);
+  return { domain, a, b };
+}
+
+const accRows = (callId: string) => h().db('acc').where('callid', callId).orderBy('id').select('method', 'sip_code', 'src_user', 'dst_user', 'from_tag', 'to_tag');
+
+describe('calls', () => {
+  it('A calls B: 407, 180, 200 with SDP through mediactl, call:<id> while it lasts, B hangs up', async () => {
+    const { domain, a, b } = await pair();
+    const challenge = await a.send(a.build('INVITE', `sip:b@${domain}`, `<sip:b@${domain}>`, [], 'v=0\r\n'), { auth: false });
+    expect(challenge.final.status).toBe(407);
+    expect(challenge.final.getAll('proxy-authenticate').join()).toMatch(/SHA-256[\s\S]*MD5|MD5[\s\S]*SHA-256/);
+
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await b.next('INVITE');
+    expect(inc.req.uri).toBe(b.contact);
+    expect(inc.req.get('record-route')).toBe(`<sip:127.0.0.1:${h().proxy.address().port};lr>`);
+    expect(inc.req.body.toString()).toContain('c=IN IP4 203.0.113.1');
+    b.answer(inc, 180, false);
+    const callId = inc.req.callId();
+    await until(async () => (await h().redis.hget(redisKeys.call(callId), 'state')) === 'ringing', 'ringing');
+    const bDialog = b.answer(inc, 200)!;
+    const answered = await calling;
+    expect(answered.final.status).toBe(200);
+    expect(answered.provisionals.map((r) => r.status)).toContain(180);
+    expect(answered.final.body.toString()).toContain('c=IN IP4 203.0.113.1');
+    await until(() => b.acks.length > 0, 'ACK at B');
+
+    const call = await h().redis.hgetall(redisKeys.call(callId));
+    expect(call).toMatchObject({ call_id: callId, state: 'answered', caller: `a@${domain}`, callee: `b@${domain}`, media: '1', node: 'sp1', from_tag: answered.req.from().tag, to_tag: answered.final.to().tag });
+    const listed = await h().api('GET', '/api/calls');
+    expect(listed.data.items.map((c: { call_id?: string; id?: string }) => c.call_id ?? c.id)).toContain(callId);
+    expect(h().media.of(callId)).toEqual(['offer', 'answer']);
+
+    const bye = await b.inDialog(bDialog);
+    expect(bye.status).toBe(200);
+    await until(async () => (await h().redis.exists(redisKeys.call(callId))) === 0, 'call key removed');
+    await until(() => h().media.of(callId).includes('delete'), 'media deleted');
+    await until(async () => (await accRows(callId)).length === 2, 'acc rows');
+    expect(await accRows(callId)).toEqual([
+      { method: 'INVITE', sip_code: '200', src_user: 'a', dst_user: 'b', from_tag: answered.req.from().tag, to_tag: answered.final.to().tag },
+      expect.objectContaining({ method: 'BYE', sip_code: '200', src_user: 'a', dst_user: 'b' }),
+    ]);
+  });
+
+  it('A calls B by number and hangs up himself', async () => {
+    const { a, b } = await pair({ numberB: '4319990001' });
+    const calling = a.invite('sip:4319990001@127.0.0.1');
+    const inc = await b.next('INVITE');
+    b.answer(inc, 200);
+    const r = await calling;
+    expect(r.final.status).toBe(200);
+    expect((await a.inDialog(r.dialog!)).status).toBe(200);
+    await b.next('BYE');
+    await until(async () => (await h().redis.exists(redisKeys.call(r.req.callId()))) === 0, 'call key removed');
+  });
+
+  it('busy: 486 relayed, failure record', async () => {
+    const { domain, a, b } = await pair();
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await b.next('INVITE');
+    b.answer(inc, 486);
+    const r = await calling;
+    expect(r.final.status).toBe(486);
+    const callId = r.req.callId();
+    await until(async () => (await accRows(callId)).length === 1, 'acc failure row');
+    expect((await accRows(callId))[0]).toMatchObject({ method: 'INVITE', sip_code: '486' });
+    expect(await h().redis.exists(redisKeys.call(callId))).toBe(0);
+    await until(() => h().media.of(callId).includes('delete'), 'media deleted');
+  });
+
+  it('480 when B is not registered, 404 for nobody', async () => {
+    const { domain, a } = await pair({ registerB: false });
+    expect((await a.invite(`sip:b@${domain}`)).final.status).toBe(480);
+    expect((await a.invite(`sip:nobody@${domain}`)).final.status).toBe(404);
+    expect((await a.invite('sip:4300000000@127.0.0.1')).final.status).toBe(404);
+  });
+
+  it('CANCEL before answer reaches B; A gets 487', async () => {
+    const { domain, a, b } = await pair();
+    let inviteTx: { cancel(): unknown } | undefined;
+    const calling = a.invite(`sip:b@${domain}`, { onTx: (tx, req) => { if (req.has('proxy-authorization')) inviteTx = tx; } });
+    const inc = await b.next('INVITE');
+    b.answer(inc, 180, false);
+    await until(() => inviteTx !== undefined, 'authenticated INVITE sent');
+    await until(async () => (await h().redis.hget(redisKeys.call(inc.req.callId()), 'state')) === 'ringing', 'ringing');
+    inviteTx!.cancel();
+    const r = await calling;
+    expect(r.final.status).toBe(487);
+    await until(() => b.cancels.length === 1, 'CANCEL at B');
+    await until(async () => (await h().redis.exists(redisKeys.call(inc.req.callId()))) === 0, 'call key removed');
+  });
+
+  it('two contacts ring in parallel; the other is cancelled on answer', async () => {
+    const { domain, a, b } = await pair();
+    const b2 = await ua('b', domain, 'b-password');
+    expect((await b2.register()).final.status).toBe(200);
+    const calling = a.invite(`sip:b@${domain}`);
+    const [i1, i2] = await Promise.all([b.next('INVITE'), b2.next('INVITE')]);
+    b.answer(i1, 180, false);
+    b2.answer(i2, 180, false);
+    b2.answer(i2, 200);
+    const r = await calling;
+    expect(r.final.status).toBe(200);
+    await until(() => b.cancels.length === 1, 'CANCEL at the other contact');
+    expect(b2.cancels).toHaveLength(0);
+    expect((await a.inDialog(r.dialog!)).status).toBe(200);
+  });
+
+  it('mediactl unavailable: 503 at once, nothing left behind', async () => {
+    const { domain, a, b } = await pair();
+    h().media.unavailable = true;
+    try {
+      const r = await a.invite(`sip:b@${domain}`);
+      expect(r.final.status).toBe(503);
+      expect(b.pending('INVITE')).toBe(0);
+      expect(await h().redis.exists(redisKeys.call(r.req.callId()))).toBe(0);
+    } finally {
+      h().media.unavailable = false;
+    }
+  });
+
+  it('a new proxy instance ends a call established by the old one (state from Redis and Route)', async () => {
+    const { domain, a, b } = await pair();
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await b.next('INVITE');
+    const bDialog = b.answer(inc, 200)!;
+    const r = await calling;
+    expect(r.final.status).toBe(200);
+    const callId = r.req.callId();
+    await until(async () => (await h().redis.hget(redisKeys.call(callId), 'state')) === 'answered', 'answered in Redis');
+    await h().restartProxy();
+    expect((await b.inDialog(bDialog)).status).toBe(200);
+    await a.next('BYE');
+    await until(async () => (await h().redis.exists(redisKeys.call(callId))) === 0, 'call key removed');
+    await until(() => h().media.of(callId).includes('delete'), 'media deleted by the new instance');
+    await until(async () => (await accRows(callId)).some((x) => x.method === 'BYE'), 'stop record');
+  });
+
+  it('control methods and metrics show the live call and registrations', async () => {
+    const { domain, a, b } = await pair();
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await b.next('INVITE');
+    b.answer(inc, 200);
+    const r = await calling;
+    const callId = r.req.callId();
+    await until(async () => (await h().redis.hget(redisKeys.call(callId), 'state')) === 'answered', 'answered');
+    const list = (await h().proxy.methods['calls.list']!({}, RPC_CTX)) as { calls: Array<{ call_id: string; state: string }> };
+    expect(list.calls).toContainEqual(expect.objectContaining({ call_id: callId, state: 'answered' }));
+    const regs = (await h().proxy.methods['location.list']!({}, RPC_CTX)) as { registrations: Array<{ aor: string }> };
+    expect(regs.registrations.map((x) => x.aor)).toEqual(expect.arrayContaining([`a@${domain}`, `b@${domain}`]));
+    const text = await h().metrics.metrics();
+    expect(text).toMatch(/sip_requests_total\{method="INVITE"\} [1-9]/);
+    expect(text).toMatch(/sip_responses_total\{method="INVITE",status="200"\} [1-9]/);
+    expect(text).toMatch(/sip_responses_total\{method="INVITE",status="407"\} [1-9]/);
+    expect(text).toMatch(/calls_live [1-9]/);
+    expect(text).toMatch(/registrations_active [1-9]/);
+    expect(text).toMatch(/media_rpc_seconds_count\{method="media.offer"\} [1-9]/);
+    expect(text).toMatch(/sip_transactions_live \d+/);
+    expect((await h().proxy.stats())).toMatchObject({ accounting: { written: expect.any(Number) } });
+    expect((await a.inDialog(r.dialog!)).status).toBe(200);
+  });
+});
