@@ -1,8 +1,8 @@
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sweepStalePortLocks } from './ports.js';
-import { pidAlive } from './util.js';
+import { pidAlive, removeDirSync } from '@ngcp/services';
 
 /** Prefix of every temp instance dir: `$TMPDIR/ngcp-testkit-<service>-XXXXXX`. */
 export const TEMP_PREFIX = 'ngcp-testkit-';
@@ -59,10 +59,6 @@ export function recordChildPid(d: InstanceDir, childPid: number): void {
   } catch {
     // dir already gone
   }
-}
-
-export function removeDirSync(dir: string): void {
-  rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
 }
 
 /**

@@ -1,26 +1,26 @@
 /**
- * @ngcp/testkit — private MariaDB, Redis and rtpengine instances (temp dirs, free ports)
- * for tests, stopped by PID. Also usable for long-running services (`dataDir`, `detached`).
- * See README.md.
+ * @ngcp/testkit — private MariaDB, Redis and rtpengine instances for tests: the launchers
+ * of @ngcp/services in temp dirs, on free ports, swept when their owner died. See README.md.
  */
 export { freePort, releasePort, allocatePortRange } from './ports.js';
 export type { FreePortOptions, PortRange } from './ports.js';
 
 export { startMariaDb } from './mariadb.js';
-export type { MariaDbOptions, MariaDbInstance, MariaDbConnectionConfig } from './mariadb.js';
-
-export { startRedis, redisRaw } from './redis.js';
-export type { RedisOptions, RedisInstance, RedisReplicaOf } from './redis.js';
-
+export type { MariaDbOptions } from './mariadb.js';
+export { startRedis } from './redis.js';
+export type { RedisOptions } from './redis.js';
 export { startRtpengine } from './rtpengine.js';
-export type { RtpengineOptions, RtpengineInstance, RtpengineRedisTarget } from './rtpengine.js';
-
-export { ngRequest, bencode, bdecode } from './ng.js';
-export type { BValue, BDecoded, NgRequestOptions } from './ng.js';
-
-export { stopInstanceInDir, runningInstance, readState, STATE_FILE } from './state.js';
-export type { InstanceState } from './state.js';
-
-export { stopPid } from './proc.js';
+export type { RtpengineOptions } from './rtpengine.js';
 export { sweepStaleDirs } from './dirs.js';
-export { ServiceStartError, pidAlive } from './util.js';
+
+// what tests use of the production launchers, from one import
+export { redisRaw, stopInstanceInDir, runningInstance, readState, STATE_FILE, stopPid, ServiceStartError, pidAlive } from '@ngcp/services';
+export type {
+  MariaDbInstance,
+  MariaDbConnectionConfig,
+  RedisInstance,
+  RedisReplicaOf,
+  RtpengineInstance,
+  RtpengineRedisTarget,
+  InstanceState,
+} from '@ngcp/services';

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocatePortRange, bdecode, bencode, freePort, releasePort } from './index.js';
+import { allocatePortRange, freePort, releasePort } from './index.js';
 
 const lockFile = (name: string): string => join(tmpdir(), 'ngcp-testkit-ports', name);
 
@@ -46,14 +46,5 @@ describe('freePort', () => {
     expect(a.max < b.min || b.max < a.min).toBe(true);
     a.release();
     b.release();
-  });
-});
-
-describe('bencode', () => {
-  it('round-trips ng messages with sorted keys', () => {
-    const enc = bencode({ command: 'offer', 'call-id': 'x', flags: ['trust-address'], n: 5 });
-    expect(enc.toString()).toBe('d7:call-id1:x7:command5:offer5:flagsl13:trust-addresse1:ni5ee');
-    expect(bdecode(enc)).toEqual({ 'call-id': 'x', command: 'offer', flags: ['trust-address'], n: 5 });
-    expect(() => bdecode('d3:abc')).toThrow(/bdecode/);
   });
 });

@@ -15,8 +15,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, 
 import { isIPv6 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onExitSync } from './lifecycle.js';
-import { pidAlive } from './util.js';
+import { onExitSync, pidAlive } from '@ngcp/services';
 
 export interface FreePortOptions {
   /** Port must be free for UDP. */

@@ -1,182 +1,30 @@
-import { connect } from 'node:net';
-import { join } from 'node:path';
-import { prepareInstanceDir, removeDirSync } from './dirs.js';
+/** startRedis for tests: @ngcp/services' Redis in a temp dir on a free port. */
+import { startRedis as startService, type RedisInstance, type RedisOptions as ServiceOptions } from '@ngcp/services';
+import { recordChildPid } from './dirs.js';
 import { freePort, releasePort } from './ports.js';
-import { spawnInstance, waitReady } from './proc.js';
-import { clearStatePid, removeState, runningInstance, writeState } from './state.js';
-import { findBinary, ServiceStartError } from './util.js';
+import { startPrivate } from './private.js';
 
-export interface RedisReplicaOf {
-  host: string;
-  port: number;
-  /** Primary's requirepass (sent as masterauth). */
-  password?: string | undefined;
-}
-
-export interface RedisOptions {
-  /** Bind and connect address. Default 127.0.0.1. */
-  host?: string;
+export interface RedisOptions extends Omit<ServiceOptions, 'dataDir' | 'port' | 'onSpawn'> {
   /** Default: a free port (see freePort). */
   port?: number;
-  /** Sets requirepass (and masterauth, so a replica of a primary with the same password works). */
-  password?: string;
-  /** Start as a replica of this primary (`--replicaof host port`); a RedisInstance works too. */
-  replicaOf?: RedisReplicaOf;
-  /** Instance dir (redis `dir`, log, state file). Default: a new temp dir. */
+  /** Default: a new temp dir, removed on stop. */
   dataDir?: string;
   /** Keep the dir on stop. Default false for temp dirs, true when dataDir is given. */
   keepData?: boolean;
-  /** RDB/AOF persistence. Default false (`--save "" --appendonly no`). */
-  persistence?: boolean;
-  /** Extra config, each as `--key value`, e.g. `{ 'notify-keyspace-events': 'KEA' }`. */
-  config?: Record<string, string | number>;
-  /** Extra raw command-line arguments, appended last. */
-  extraArgs?: string[];
-  /** Path or name of redis-server. */
-  binary?: string;
-  /** Default 15000 ms. */
-  startTimeoutMs?: number;
-  /** SIGTERM→SIGKILL grace for stop(). Default 5000 ms. */
-  stopGraceMs?: number;
-  /** Run in its own session and outlive this process (service mode). Default false. */
-  detached?: boolean;
-  /** Kernel-signal the child if we die (setpriv --pdeathsig). Default true. */
-  dieWithParent?: boolean;
-}
-
-export interface RedisInstance {
-  host: string;
-  port: number;
-  password?: string | undefined;
-  /** `redis://[:password@]host:port` */
-  url: string;
-  pid: number;
-  dataDir: string;
-  logFile: string;
-  /** Options for `new Redis(...)` of ioredis. */
-  connectionOptions(): { host: string; port: number; password?: string };
-  stop(): Promise<void>;
-}
-
-/** Send raw RESP commands over one socket; resolves with the raw reply text. */
-export function redisRaw(host: string, port: number, commands: string[][], timeoutMs = 1000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host, port });
-    let data = '';
-    let expected = commands.length;
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`redis ${host}:${port}: no reply within ${timeoutMs} ms (got ${JSON.stringify(data)})`));
-    }, timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    sock.on('connect', () => {
-      for (const cmd of commands) {
-        sock.write(`*${cmd.length}\r\n` + cmd.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(''));
-      }
-    });
-    sock.on('data', (chunk: string) => {
-      data += chunk;
-      // good enough for simple (+, -, :) replies, which is all we use it for
-      const lines = data.split('\r\n').length - 1;
-      if (lines >= expected) {
-        expected = Infinity;
-        clearTimeout(timer);
-        sock.end();
-        resolve(data);
-      }
-    });
-  });
 }
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance> {
   const host = opts.host ?? '127.0.0.1';
-  const binary = findBinary(['redis-server'], opts.binary);
-  const inst = prepareInstanceDir('redis', opts);
-  const running = runningInstance(inst.dir);
-  if (running) throw new Error(`testkit: redis already running in ${inst.dir} (pid ${running.pid})`);
-
-  const autoPort = opts.port === undefined;
-  const logFile = join(inst.dir, 'redis.log');
-
-  for (let attempt = 1; ; attempt++) {
-    const port = opts.port ?? (await freePort({ tcp: true, host }));
-    const args = [
-      '--port', String(port),
-      '--bind', host,
-      '--dir', inst.dir,
-      '--daemonize', 'no',
-      '--logfile', '',
-      '--loglevel', 'notice',
-    ];
-    if (opts.persistence) args.push('--appendonly', 'yes');
-    else args.push('--save', '', '--appendonly', 'no');
-    if (opts.password !== undefined) args.push('--requirepass', opts.password);
-    if (opts.replicaOf) {
-      args.push('--replicaof', opts.replicaOf.host, String(opts.replicaOf.port));
-      const masterauth = opts.replicaOf.password ?? opts.password;
-      if (masterauth !== undefined) args.push('--masterauth', masterauth);
-    }
-    // default 5 s: a replica would wait that long for its first full sync
-    const config = { 'repl-diskless-sync-delay': 0, ...opts.config };
-    for (const [k, v] of Object.entries(config)) args.push(`--${k}`, String(v));
-    args.push(...(opts.extraArgs ?? []));
-
-    const cleanupPort = (): void => {
-      if (autoPort) releasePort(port);
-    };
-    const proc = spawnInstance(inst, 'redis', binary, args, logFile, opts, cleanupPort);
-
-    const pre: string[][] = opts.password !== undefined ? [['AUTH', opts.password]] : [];
-    try {
-      await waitReady({
-        service: 'redis',
-        proc,
-        timeoutMs: opts.startTimeoutMs ?? 15_000,
-        intervalMs: 10,
-        probe: async () => (await redisRaw(host, port, [...pre, ['PING']], 500)).includes('+PONG'),
-      });
-    } catch (err) {
-      await proc.stop(1000);
-      cleanupPort();
-      const inUse = err instanceof ServiceStartError && /Address already in use/i.test(err.logTail);
-      if (inUse && autoPort && attempt < 3) continue;
-      if (inst.removeOnStop) removeDirSync(inst.dir);
-      throw err;
-    }
-
-    writeState(inst.dir, {
-      service: 'redis',
-      pid: proc.pid,
-      // redis rewrites its process title to "redis-server host:port"
-      cmdlineMarkers: ['redis-server', `:${port}`],
-      startedAt: new Date().toISOString(),
-      host,
-      port,
-    });
-
-    const auth = opts.password !== undefined ? `:${encodeURIComponent(opts.password)}@` : '';
-    let stopped: Promise<void> | undefined;
-    return {
-      host,
-      port,
-      password: opts.password,
-      url: `redis://${auth}${host.includes(':') ? `[${host}]` : host}:${port}`,
-      pid: proc.pid,
-      dataDir: inst.dir,
-      logFile,
-      connectionOptions: () => ({ host, port, ...(opts.password !== undefined ? { password: opts.password } : {}) }),
-      stop: () =>
-        (stopped ??= (async () => {
-          await proc.stop(opts.stopGraceMs ?? 5000);
-          cleanupPort();
-          if (inst.removeOnStop) removeDirSync(inst.dir);
-          else if (inst.temp) removeState(inst.dir);
-          else clearStatePid(inst.dir);
-        })()),
-    };
-  }
+  return startPrivate({
+    service: 'redis',
+    opts,
+    inUse: /Address already in use/i,
+    reserve: async () => {
+      if (opts.port !== undefined) return { ports: opts.port, auto: false, release: () => undefined };
+      const port = await freePort({ tcp: true, host });
+      return { ports: port, auto: true, release: () => releasePort(port) };
+    },
+    start: (inst, port) =>
+      startService({ ...opts, dataDir: inst.dir, port, keepData: !inst.removeOnStop, onSpawn: (pid) => recordChildPid(inst, pid) }),
+  });
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { ngRequest, pidAlive, startRedis, startRtpengine } from './index.js';
+import { pidAlive, startRedis, startRtpengine } from './index.js';
 
 const SDP = [
   'v=0',
@@ -22,9 +22,9 @@ describe('startRtpengine', () => {
     expect(startMs).toBeLessThan(5000);
     try {
       expect(rtp.portMax - rtp.portMin + 1).toBe(100);
-      expect(await ngRequest(rtp.ngHost, rtp.ngPort, { command: 'ping' })).toEqual({ result: 'pong' });
+      expect(await rtp.ng('ping')).toEqual({ result: 'pong' });
 
-      const reply = await rtp.ng({ command: 'offer', 'call-id': 'testkit-1', 'from-tag': 'ft1', sdp: SDP });
+      const reply = await rtp.ng('offer', { 'call-id': 'testkit-1', 'from-tag': 'ft1', sdp: SDP });
       expect(reply['result']).toBe('ok');
       const sdp = String(reply['sdp']);
       expect(sdp).toMatch(/c=IN IP4 127\.0\.0\.1/);
@@ -33,7 +33,7 @@ describe('startRtpengine', () => {
       expect(port).toBeGreaterThanOrEqual(rtp.portMin);
       expect(port).toBeLessThanOrEqual(rtp.portMax);
 
-      const del = await rtp.ng({ command: 'delete', 'call-id': 'testkit-1', 'from-tag': 'ft1' });
+      const del = await rtp.ng('delete', { 'call-id': 'testkit-1', 'from-tag': 'ft1' });
       expect(del['result']).toBe('ok');
     } finally {
       await rtp.stop();
@@ -58,7 +58,7 @@ describe('startRtpengine', () => {
     const rtp = await startRtpengine({ redis: { host: redis.host, port: redis.port, db: 3 } });
     const client = new Redis({ ...redis.connectionOptions(), db: 3 });
     try {
-      const reply = await rtp.ng({ command: 'offer', 'call-id': 'redis-call', 'from-tag': 'ft', sdp: SDP });
+      const reply = await rtp.ng('offer', { 'call-id': 'redis-call', 'from-tag': 'ft', sdp: SDP });
       expect(reply['result']).toBe('ok');
       const end = Date.now() + 5000;
       let keys: string[] = [];

@@ -24,7 +24,7 @@ describe('vitest helpers', () => {
       const r = new Redis(redis().url);
       expect(await r.ping()).toBe('PONG');
       r.disconnect();
-      expect((await rtp().ng({ command: 'ping' }))['result']).toBe('pong');
+      expect((await rtp().ng('ping')).result).toBe('pong');
       pids.push(db().pid, redis().pid, rtp().pid);
       expect(pids.every(pidAlive)).toBe(true);
     });

@@ -6,9 +6,10 @@
  *   it('…', async () => { const conn = await createConnection(db().connectionConfig()); … });
  */
 import { afterAll, beforeAll } from 'vitest';
-import { startMariaDb, type MariaDbInstance, type MariaDbOptions } from './mariadb.js';
-import { startRedis, type RedisInstance, type RedisOptions } from './redis.js';
-import { startRtpengine, type RtpengineInstance, type RtpengineOptions } from './rtpengine.js';
+import type { MariaDbInstance, RedisInstance, RtpengineInstance } from '@ngcp/services';
+import { startMariaDb, type MariaDbOptions } from './mariadb.js';
+import { startRedis, type RedisOptions } from './redis.js';
+import { startRtpengine, type RtpengineOptions } from './rtpengine.js';
 
 /** Hook timeout used for start/stop (the vitest default of 10 s is tight for MariaDB on a busy box). */
 const HOOK_TIMEOUT_MS = 120_000;

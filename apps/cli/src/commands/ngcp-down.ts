@@ -4,7 +4,7 @@
  * home and recorded PIDs; never by process name).
  */
 import { join } from 'node:path';
-import { runningInstance, stopInstanceInDir } from '@ngcp/testkit';
+import { runningInstance, stopInstanceInDir } from '@ngcp/services';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode } from './lib/node.js';
 import { Supervisor } from './lib/supervisor.js';

@@ -2,12 +2,12 @@
  * `ngcp up` (after deploy/bootstrap.sh): make this node run.
  *
  *  1. the config dir and history (ngcpcfg init) if absent, the config checked;
- *  2. MariaDB's data initialised if absent (through @ngcp/testkit's startMariaDb with a
- *     kept dataDir, then stopped), Redis's data dir;
+ *  2. MariaDB's data initialised if absent (@ngcp/services' startMariaDb in the node's
+ *     data dir, then stopped), Redis's data dir;
  *  3. config rendered (ngcpcfg build);
  *  4. MariaDB, Redis, rtpengine started under pm2 and waited for, then the database
- *     migrations (@ngcp/db `migrate`, skipped with a note while it has none), then the
- *     daemons in order, each waited for until healthy;
+ *     migrations (@ngcp/db `migrate.latest`; a failure fails `up`), then the daemons in
+ *     order, each waited for until healthy;
  *  5. var/api.env written, operator commands installed on the PATH (wrappers in
  *     /usr/local/bin pointing at this checkout), the status printed.
  *
@@ -16,7 +16,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INFRA_ORDER, planBuild, writeBuild, type NgcpConfig } from '@ngcp/config';
-import { startMariaDb } from '@ngcp/testkit';
+import { createDb, migrate as migrations } from '@ngcp/db';
+import { startMariaDb } from '@ngcp/services';
 import { initNode } from './ngcpcfg.js';
 import { describePlan, renderChecked } from './ngcpcfg-apply.js';
 import { formatRows, statusRows } from './ngcp-status.js';
@@ -59,34 +60,15 @@ async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean>
   return true;
 }
 
-/**
- * Runs the database migrations of @ngcp/db (`migrate.latest(createDb(cfg))`) if the
- * package has them; skips cleanly, with a note, while it has not.
- */
-async function migrate(io: Io, cfg: NgcpConfig, host: string, socket: string): Promise<boolean> {
-  let mod: Record<string, unknown>;
+/** Applies the pending migrations of @ngcp/db; false (error printed) if they fail. */
+async function migrate(io: Io, cfg: NgcpConfig, socket: string): Promise<boolean> {
+  const db = createDb({ socket, user: cfg.database.user, password: cfg.credentials.db_password, database: cfg.database.name, acquireTimeoutMs: 30_000 });
   try {
-    const spec = '@ngcp/db';
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (e) {
-    io.out(`ngcp up: migrations skipped: @ngcp/db is not built (${(e as Error).message.split('\n')[0]})`);
-    return true;
-  }
-  type Db = { destroy(): Promise<void> };
-  const createDb = mod.createDb as ((c: object) => Db) | undefined;
-  const latest = (mod.migrate as { latest?: (db: Db) => Promise<{ names?: string[] }> } | undefined)?.latest;
-  if (typeof createDb !== 'function' || typeof latest !== 'function') {
-    io.out('ngcp up: migrations skipped: @ngcp/db has no migrations yet');
-    return true;
-  }
-  const db = createDb({ host, port: cfg.database.port, socket, user: cfg.database.user, password: cfg.credentials.db_password, database: cfg.database.name });
-  try {
-    const res = await latest.call(mod.migrate, db);
-    const names = res?.names ?? [];
+    const { names } = await migrations.latest(db);
     io.out(names.length ? `ngcp up: migrations applied: ${names.join(', ')}` : 'ngcp up: migrations done (schema up to date)');
     return true;
   } catch (e) {
-    io.err(`ngcp up: migrations failed: ${(e as Error).message}`);
+    io.err(`ngcp up: migrations FAILED, the node is not up: ${(e as Error).message}`);
     return false;
   } finally {
     await db.destroy().catch(() => undefined);
@@ -154,7 +136,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   const onStep = (s: StepResult): void => (s.ok ? io.out(stepLine(s)) : io.err(stepLine(s)));
   const first = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => infra.has(n), onStep });
   if (!first.ok) return EXIT.UNHEALTHY;
-  if (r.specs.some((s) => s.name === 'mariadb') && !(await migrate(io, cfg, r.context.node.addr.internal, r.context.mysqlSocket))) return EXIT.FAIL;
+  if (r.specs.some((s) => s.name === 'mariadb') && !(await migrate(io, cfg, r.context.mysqlSocket))) return EXIT.FAIL;
   const second = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => !infra.has(n), onStep });
   const acted = first.steps.length + second.steps.length;
 

@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import type { HealthCheck } from '@ngcp/config';
-import { ngRequest } from '@ngcp/testkit';
+import { NgClient } from '@ngcp/ng';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -81,12 +81,14 @@ function probeMysql(host: string, port: number, timeoutMs: number): Promise<Prob
 }
 
 async function probeNg(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const ng = new NgClient({ host, port, timeoutMs });
   try {
-    const r = await ngRequest(host, port, { command: 'ping' }, { timeoutMs });
-    const res = String(r.result ?? '');
-    return res === 'pong' ? { ok: true } : { ok: false, reason: `ng ping answered ${res}` };
+    await ng.ping();
+    return { ok: true };
   } catch (e) {
-    return { ok: false, reason: `ng ping ${host}:${port}: ${(e as Error).message}` };
+    return { ok: false, reason: (e as Error).message };
+  } finally {
+    await ng.close();
   }
 }
 

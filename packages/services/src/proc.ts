@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { onExitSync } from './lifecycle.js';
-import type { InstanceDir } from './dirs.js';
-import { recordChildPid, removeDirSync } from './dirs.js';
+import { removeDirSync, type DataDir } from './data-dir.js';
 import { findBinary, pidAlive, ServiceStartError, sleep } from './util.js';
 
 export interface SpawnOptions {
@@ -104,7 +103,7 @@ export function spawnService(opts: SpawnOptions): ManagedProcess {
 
   const pid = child.pid;
   if (pid === undefined) {
-    throw new Error(`testkit: could not spawn ${opts.command}: ${String(spawnError ?? 'no pid')}`);
+    throw new Error(`could not spawn ${opts.command}: ${String(spawnError ?? 'no pid')}`);
   }
 
   let unregister: () => void = () => {};
@@ -287,21 +286,21 @@ export async function stopPid(pid: number, opts: { graceMs?: number; mustContain
     if (!pidAlive(pid)) return true;
     await sleep(25);
   }
-  throw new Error(`testkit: PID ${pid} did not exit after SIGKILL`);
+  throw new Error(`PID ${pid} did not exit after SIGKILL`);
 }
 
 /**
- * Start the service of an instance dir: its log in the dir, the dir removed when the
- * process exits if the instance is temporary, and the child PID recorded in the dir
- * (so `stopInstanceInDir` and the stale-dir sweep find it).
+ * Start the service of a data dir: its log in the dir, the dir removed when the process
+ * exits if it is not kept, and `onSpawn` told the child PID (the test kit records it for
+ * its stale-dir sweep).
  */
 export function spawnInstance(
-  inst: InstanceDir,
+  inst: DataDir,
   service: string,
   command: string,
   args: string[],
   logFile: string,
-  opts: { detached?: boolean | undefined; dieWithParent?: boolean | undefined },
+  opts: { detached?: boolean | undefined; dieWithParent?: boolean | undefined; onSpawn?: ((pid: number) => void) | undefined },
   onExitCleanup?: () => void,
 ): ManagedProcess {
   const proc = spawnService({
@@ -315,6 +314,6 @@ export function spawnInstance(
     removeDirOnExit: inst.removeOnStop ? inst.dir : undefined,
     onExitCleanup,
   });
-  recordChildPid(inst, proc.pid);
+  opts.onSpawn?.(proc.pid);
   return proc;
 }

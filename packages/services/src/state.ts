@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { pidAlive } from './util.js';
 import { readCmdline, stopPid } from './proc.js';
 
-/** Written into every instance dir while the service runs: `<dir>/testkit-instance.json`. */
-export const STATE_FILE = 'testkit-instance.json';
+/** Written into every instance dir while the service runs: `<dir>/instance.json` (0600). */
+export const STATE_FILE = 'instance.json';
+/** Its name before @ngcp/services (data dirs of older nodes): still read. */
+const LEGACY_STATE_FILE = 'testkit-instance.json';
 
 export interface InstanceState {
   service: 'mariadb' | 'redis' | 'rtpengine';
@@ -21,11 +23,14 @@ export function writeState(dir: string, state: InstanceState): void {
 }
 
 export function readState(dir: string): InstanceState | null {
-  try {
-    return JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as InstanceState;
-  } catch {
-    return null;
+  for (const name of [STATE_FILE, LEGACY_STATE_FILE]) {
+    try {
+      return JSON.parse(readFileSync(join(dir, name), 'utf8')) as InstanceState;
+    } catch {
+      // next
+    }
   }
+  return null;
 }
 
 /** Mark the instance as stopped (keeps credentials etc. for the next start). */
@@ -41,6 +46,7 @@ export function clearStatePid(dir: string): void {
 
 export function removeState(dir: string): void {
   rmSync(join(dir, STATE_FILE), { force: true });
+  rmSync(join(dir, LEGACY_STATE_FILE), { force: true });
 }
 
 /** The state of the instance running in `dir`, if its recorded PID is alive and really is it. */
@@ -54,7 +60,7 @@ export function runningInstance(dir: string): InstanceState | null {
 }
 
 /**
- * Stop the service recorded in `<dir>/testkit-instance.json` — typically one started with
+ * Stop the service recorded in `<dir>/instance.json` — typically one started with
  * `detached: true` by another process (`ngcp up` → `ngcp down`). Signals only the recorded
  * PID and only if its command line still matches. Returns false if nothing was running.
  */

@@ -8,8 +8,8 @@
  *   dies with the same signal. If someone else listens (an app with its own graceful
  *   shutdown, a test runner), we leave the decision to them; when they exit, 'exit' fires.
  * - SIGKILL of this process cannot be caught: children are spawned through
- *   `setpriv --pdeathsig` so the kernel signals them when we die (see proc.ts), and stale
- *   temp dirs are swept by the next testkit user (see dirs.ts).
+ *   `setpriv --pdeathsig` so the kernel signals them when we die (see proc.ts); the test
+ *   kit sweeps temp dirs left that way.
  */
 
 type Cleanup = () => void;

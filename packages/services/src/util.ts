@@ -96,7 +96,7 @@ export function findBinary(names: readonly string[], override?: string): string 
     }
   }
   throw new Error(
-    `testkit: none of [${candidates.join(', ')}] found on PATH or in ${SBIN_DIRS.join(':')} — is the Debian package installed?`,
+    `none of [${candidates.join(', ')}] found on PATH or in ${SBIN_DIRS.join(':')} — is the Debian package installed?`,
   );
 }
 
@@ -125,9 +125,9 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
-const DEBUG = /^(1|true|yes)$/i.test(process.env['NGCP_TESTKIT_DEBUG'] ?? '');
+const DEBUG = /^(1|true|yes)$/i.test(process.env['NGCP_SERVICES_DEBUG'] ?? process.env['NGCP_TESTKIT_DEBUG'] ?? '');
 const t0 = Date.now();
-/** Phase timings on stderr when NGCP_TESTKIT_DEBUG=1. */
+/** Phase timings on stderr when NGCP_SERVICES_DEBUG=1 (or the older NGCP_TESTKIT_DEBUG=1). */
 export function debug(service: string, msg: string): void {
-  if (DEBUG) process.stderr.write(`[testkit +${Date.now() - t0}ms] ${service}: ${msg}\n`);
+  if (DEBUG) process.stderr.write(`[services +${Date.now() - t0}ms] ${service}: ${msg}\n`);
 }
