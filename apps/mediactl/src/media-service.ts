@@ -88,7 +88,9 @@ export class MediaService {
       if (err instanceof MediaError && err.code === 'unavailable') await this.#pins.unpin(input.callId);
       throw err;
     }
-    const params: NgParams = { 'call-id': input.callId, 'from-tag': input.fromTag, 'to-tag': input.toTag };
+    // delete-delay 0: the session and its ports go now, not after rtpengine's default 30 s
+    // (the proxy deletes at the end of the call; media.list and media.query then agree)
+    const params: NgParams = { 'call-id': input.callId, 'from-tag': input.fromTag, 'to-tag': input.toTag, 'delete-delay': 0 };
     try {
       await this.#ng(inst, 'delete', params, input.callId);
     } catch (err) {

@@ -9,7 +9,7 @@ import { resolveTargets, type MediactlConfig } from './config.js';
 import { MediaError } from './media-error.js';
 import { MediaService } from './media-service.js';
 import { createMediaMetrics, type MediaMetrics } from './metrics.js';
-import type { NgControlFactory } from './ng-control.js';
+import { ngClientFactory, type NgControlFactory } from './ng-control.js';
 import { parseAnswer, parseDelete, parseList, parseOffer, parseQuery } from './params.js';
 import { PinStore, type PinBackend } from './pin-store.js';
 import { RedisPinBackend } from './redis-pin-backend.js';
@@ -21,8 +21,8 @@ export interface MediactlOptions {
   config: Readonly<MediactlConfig>;
   logger: Logger;
   metrics: Registry;
-  /** Makes the ng client of one rtpengine (the daemon passes @ngcp/ng's NgClient). */
-  ngFactory: NgControlFactory;
+  /** Makes the ng client of one rtpengine; default @ngcp/ng's NgClient. */
+  ngFactory?: NgControlFactory;
   /** Turns a MediaError into what the control server answers (the daemon passes an RpcError maker). */
   toControlError?: (err: MediaError) => Error;
   /** Default: Redis from `config.redis`. Tests may pass a fake. */
@@ -62,7 +62,7 @@ export class Mediactl {
     this.#metrics = createMediaMetrics(opts.metrics, () => this.pins.liveCreated());
     this.pool = new RtpenginePool({
       targets: resolveTargets(config.rtpengines),
-      factory: opts.ngFactory,
+      factory: opts.ngFactory ?? ngClientFactory,
       timeoutMs: config.ng_timeout_ms,
       failures: config.probe_failures,
       logger: opts.logger,

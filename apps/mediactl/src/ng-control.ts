@@ -3,10 +3,9 @@
  * controller's logic runs against a fake in unit tests and against the real client (one per
  * rtpengine) in the daemon.
  */
+import { NgClient, type NgParams, type NgResult } from '@ngcp/ng';
 
-/** An ng reply: `result` is `ok`, `pong`, `error` …; the rest depends on the command. */
-export type NgResult = { result: string; [k: string]: unknown };
-export type NgParams = Record<string, unknown>;
+export type { NgParams, NgResult };
 
 export interface NgControl {
   ping(): Promise<void>;
@@ -41,3 +40,7 @@ export function ngFailure(err: unknown): { code: NgFailure; reason: string } {
     typeof e?.errorReason === 'string' && e.errorReason ? e.errorReason : typeof e?.message === 'string' ? e.message : String(err);
   return { code, reason };
 }
+
+/** The production factory: one @ngcp/ng NgClient (on rtpengine-client) per rtpengine. */
+export const ngClientFactory: NgControlFactory = (t) =>
+  new NgClient({ host: t.host, port: t.port, timeoutMs: t.timeoutMs, onRoundTrip: t.onRoundTrip });
