@@ -97,7 +97,7 @@ export const mediactlDefaults = {
   probe_interval_ms: 1000,
   probe_failures: 3,
   ng_timeout_ms: 1000,
-  max_call_s: 14_400,
+  max_call_s: 21_600,
 } as const satisfies Partial<MediactlConfig>;
 
 /** A target with its id, weight and ng address resolved. */

@@ -44,7 +44,7 @@ describe('Mediactl control methods', () => {
     const { engines, redis, call } = await mediactl();
     const r = (await call('media.offer', offer('c1'))) as { sdp: string; instance: string };
     expect(r.instance).toMatch(/^[ab]$/);
-    expect(redis.data.get('media:c1')).toEqual({ value: r.instance, ttlS: 14_400 });
+    expect(redis.data.get('media:c1')).toEqual({ value: r.instance, ttlS: 21_600 });
     const engine = engines.get(r.instance)!;
     expect(engine.sent.at(-1)).toMatchObject({
       command: 'offer',
