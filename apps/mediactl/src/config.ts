@@ -27,8 +27,7 @@ export interface MediactlConfig {
   node: string;
   /** JSON-RPC control endpoint and `/metrics`. */
   control: { address: string; port: number };
-  /** pino level. */
-  log_level: string;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   rtpengines: RtpengineTarget[];
   /** Where `media:<call-id>` pins live. */
   redis: MediactlRedisConfig;
@@ -55,7 +54,12 @@ export const mediactlSchema: JSONSchemaType<MediactlConfig> = {
       required: ['address', 'port'],
       additionalProperties: false,
     },
-    log_level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    log: {
+      type: 'object',
+      properties: { level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
+      required: ['level'],
+      additionalProperties: false,
+    },
     rtpengines: {
       type: 'array',
       minItems: 1,
@@ -86,14 +90,14 @@ export const mediactlSchema: JSONSchemaType<MediactlConfig> = {
     ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },
     max_call_s: { type: 'integer', minimum: 60 },
   },
-  required: ['node', 'control', 'log_level', 'rtpengines', 'redis', 'probe_interval_ms', 'probe_failures', 'ng_timeout_ms', 'max_call_s'],
+  required: ['node', 'control', 'log', 'rtpengines', 'redis', 'probe_interval_ms', 'probe_failures', 'ng_timeout_ms', 'max_call_s'],
   additionalProperties: false,
 };
 
 /** Keys a hand-written file may omit (the rendered file has them all). */
 export const mediactlDefaults = {
   node: 'self',
-  log_level: 'info',
+  log: { level: 'info' },
   probe_interval_ms: 1000,
   probe_failures: 3,
   ng_timeout_ms: 1000,

@@ -34,7 +34,7 @@ function config(): MediactlConfig {
   return {
     node: 'test',
     control: { address: '127.0.0.1', port: 1 },
-    log_level: 'silent',
+    log: { level: 'silent' },
     rtpengines: [
       { id: 'e1', ng: `127.0.0.1:${e1.ngPort}`, weight: 1 },
       { id: 'e2', ng: `127.0.0.1:${e2.ngPort}`, weight: 1 },
