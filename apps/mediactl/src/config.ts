@@ -113,16 +113,27 @@ export interface ResolvedTarget {
   weight: number;
 }
 
-/** Ids, weights and addresses of the configured instances; throws naming the entry on a bad or duplicate one. */
-export function resolveTargets(targets: readonly RtpengineTarget[]): ResolvedTarget[] {
+/** Problems of the `rtpengines` list the schema cannot see: an unparsable port, an id used twice. */
+export function targetProblems(targets: readonly RtpengineTarget[]): Array<{ path: string; message: string }> {
+  const problems: Array<{ path: string; message: string }> = [];
   const seen = new Set<string>();
-  return targets.map((t, i) => {
+  targets.forEach((t, i) => {
     const m = /^(.+):(\d+)$/.exec(t.ng);
     const port = m ? Number(m[2]) : NaN;
-    if (!m || !(port >= 1 && port <= 65535)) throw new Error(`rtpengines[${i}].ng: '${t.ng}' is not IPv4:port`);
+    if (!m || !(port >= 1 && port <= 65535)) problems.push({ path: `rtpengines[${i}].ng`, message: `'${t.ng}' is not IPv4:port` });
     const id = t.id ?? t.ng;
-    if (seen.has(id)) throw new Error(`rtpengines[${i}].id: '${id}' is used twice`);
+    if (seen.has(id)) problems.push({ path: `rtpengines[${i}].id`, message: `'${id}' is used twice` });
     seen.add(id);
-    return { id, host: m[1] as string, port, ng: t.ng, weight: t.weight ?? 1 };
+  });
+  return problems;
+}
+
+/** Ids, weights and addresses of the configured instances; throws naming the entry on a bad or duplicate one. */
+export function resolveTargets(targets: readonly RtpengineTarget[]): ResolvedTarget[] {
+  const [problem] = targetProblems(targets);
+  if (problem) throw new Error(`${problem.path}: ${problem.message}`);
+  return targets.map((t) => {
+    const [, host, port] = /^(.+):(\d+)$/.exec(t.ng) as RegExpExecArray;
+    return { id: t.id ?? t.ng, host: host as string, port: Number(port), ng: t.ng, weight: t.weight ?? 1 };
   });
 }
