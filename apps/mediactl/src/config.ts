@@ -3,7 +3,7 @@
  * ngcp-config/templates/etc/ngcp/mediactl.yml.eta), its JSON Schema (ajv, checked once at
  * start by the daemon skeleton) and the defaults of the keys a hand-written file may omit.
  */
-import type { JSONSchemaType } from 'ajv';
+import { commonSchemas, type ControlConfig, type JSONSchemaType, type LogConfig, type RedisConnConfig } from '@ngcp/daemon';
 
 /** One rtpengine the controller may use. */
 export interface RtpengineTarget {
@@ -15,19 +15,14 @@ export interface RtpengineTarget {
   weight?: number;
 }
 
-export interface MediactlRedisConfig {
-  host: string;
-  port: number;
-  password?: string;
-  db: number;
-}
+export type MediactlRedisConfig = RedisConnConfig;
 
 export interface MediactlConfig {
   /** Name of this node (log field). */
   node: string;
   /** JSON-RPC control endpoint and `/metrics`. */
-  control: { address: string; port: number };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  control: ControlConfig;
+  log: LogConfig;
   rtpengines: RtpengineTarget[];
   /** Where `media:<call-id>` pins live. */
   redis: MediactlRedisConfig;
@@ -42,24 +37,13 @@ export interface MediactlConfig {
 }
 
 const ipv4 = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(?:\\.(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}';
-const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 
 export const mediactlSchema: JSONSchemaType<MediactlConfig> = {
   type: 'object',
   properties: {
     node: { type: 'string', minLength: 1 },
-    control: {
-      type: 'object',
-      properties: { address: { type: 'string', minLength: 1 }, port },
-      required: ['address', 'port'],
-      additionalProperties: false,
-    },
-    log: {
-      type: 'object',
-      properties: { level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } },
-      required: ['level'],
-      additionalProperties: false,
-    },
+    control: commonSchemas.control,
+    log: commonSchemas.log,
     rtpengines: {
       type: 'array',
       minItems: 1,
@@ -74,17 +58,7 @@ export const mediactlSchema: JSONSchemaType<MediactlConfig> = {
         additionalProperties: false,
       },
     },
-    redis: {
-      type: 'object',
-      properties: {
-        host: { type: 'string', minLength: 1 },
-        port,
-        password: { type: 'string', nullable: true },
-        db: { type: 'integer', minimum: 0, maximum: 15 },
-      },
-      required: ['host', 'port', 'db'],
-      additionalProperties: false,
-    },
+    redis: commonSchemas.redis,
     probe_interval_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
     probe_failures: { type: 'integer', minimum: 1, maximum: 100 },
     ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },

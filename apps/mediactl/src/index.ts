@@ -2,9 +2,10 @@
  * @ngcp/mediactl — the media-relay controller: owns all ng-protocol traffic to the node's
  * rtpengine instances. See README.md.
  */
+export { mediactlDaemon } from './daemon.js';
 export { Mediactl } from './mediactl.js';
 export type { MediactlOptions, MediactlHealth, ControlHandler } from './mediactl.js';
-export { mediactlSchema, mediactlDefaults, resolveTargets } from './config.js';
+export { mediactlSchema, mediactlDefaults, resolveTargets, targetProblems } from './config.js';
 export type { MediactlConfig, MediactlRedisConfig, RtpengineTarget, ResolvedTarget } from './config.js';
 export { MediaError, MEDIA_ERRORS } from './media-error.js';
 export type { MediaErrorCode } from './media-error.js';

@@ -1,8 +1,9 @@
-import { Ajv } from 'ajv';
+import { resolveDaemonConfig } from '@ngcp/daemon';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeRedis, fakeFactory, silentLogger } from '../test/fakes.js';
-import { mediactlDefaults, mediactlSchema, type MediactlConfig } from './config.js';
+import { mediactlDefaults, type MediactlConfig } from './config.js';
+import { mediactlDaemon } from './daemon.js';
 import { MediaError } from './media-error.js';
 import { Mediactl } from './mediactl.js';
 
@@ -159,12 +160,17 @@ describe('Mediactl control methods', () => {
   });
 });
 
-describe('mediactl config schema', () => {
-  const validate = new Ajv({ allErrors: true }).compile(mediactlSchema);
-  it('accepts the defaults plus the rendered keys, refuses a bad ng address and unknown keys', () => {
-    expect(validate(config())).toBe(true);
-    expect(validate(config({ rtpengines: [{ ng: 'localhost:2223' }] }))).toBe(false);
-    expect(validate({ ...config(), surprise: 1 })).toBe(false);
-    expect(validate(config({ rtpengines: [] }))).toBe(false);
+describe('mediactl config (the daemon loader with mediactl\'s schema and check)', () => {
+  const load = (c: unknown) => () => resolveDaemonConfig(mediactlDaemon, c, 'mediactl.yml');
+  const { node: _n, log: _l, probe_interval_ms: _p, probe_failures: _f, ng_timeout_ms: _t, max_call_s: _m, ...minimal } = config();
+  it('accepts the rendered keys and fills the defaults', () => {
+    expect(load(config())()).toEqual(config());
+    expect(load(minimal)()).toMatchObject({ probe_interval_ms: 1000, probe_failures: 3, ng_timeout_ms: 1000, max_call_s: 21_600, log: { level: 'info' } });
+  });
+  it('refuses a bad ng address, a duplicate id, an empty list and unknown keys, naming the key', () => {
+    expect(load(config({ rtpengines: [{ ng: 'localhost:2223' }] }))).toThrow(/rtpengines\[0\]\.ng/);
+    expect(load(config({ rtpengines: [{ ng: '127.0.0.1:1' }, { ng: '127.0.0.1:1' }] }))).toThrow(/rtpengines\[1\]\.id: '127.0.0.1:1' is used twice/);
+    expect(load(config({ rtpengines: [] }))).toThrow(/rtpengines/);
+    expect(load({ ...config(), surprise: 1 })).toThrow(/surprise/);
   });
 });

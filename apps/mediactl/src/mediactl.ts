@@ -15,6 +15,7 @@ import { PinStore, type PinBackend } from './pin-store.js';
 import { RedisPinBackend } from './redis-pin-backend.js';
 import { RtpenginePool } from './rtpengine-pool.js';
 
+/** Compatible with @ngcp/rpc's RpcHandler. */
 export type ControlHandler = (params: unknown) => Promise<unknown>;
 
 export interface MediactlOptions {
@@ -30,6 +31,7 @@ export interface MediactlOptions {
 }
 
 export interface MediactlHealth {
+  [detail: string]: unknown;
   ok: boolean;
   rtpengines_up: number;
   rtpengines: number;

@@ -1,15 +1,18 @@
 /**
- * mediactl against two real rtpengines and a real Redis (private, from @ngcp/testkit):
+ * mediactl as the daemon runs it (startDaemon: its control endpoint over HTTP, called with
+ * RpcClient) against two real rtpengines and a real Redis (private, from @ngcp/testkit):
  * SDP rewritten, RTP really relayed both ways, weighted spread and pinning, a restarted
  * mediactl on the same Redis, failover of new calls and UNAVAILABLE for pinned calls when
  * one rtpengine is stopped (by PID).
  */
 import { startRedis, startRtpengine, type RedisInstance, type RtpengineInstance } from '@ngcp/testkit';
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
+import { startDaemon, type RunningDaemon } from '@ngcp/daemon';
+import { RpcClient } from '@ngcp/rpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MediactlConfig } from '../src/config.js';
-import { Mediactl } from '../src/mediactl.js';
+import { mediactlDaemon } from '../src/daemon.js';
+import type { Mediactl } from '../src/mediactl.js';
 import { silentLogger } from './fakes.js';
 import { rtpEndpoint, sdpAudio, sdpFor } from './rtp.js';
 
@@ -17,7 +20,7 @@ let redis: RedisInstance;
 let e1: RtpengineInstance;
 let e2: RtpengineInstance;
 let peek: Redis;
-const services: Mediactl[] = [];
+const services: Array<{ d: RunningDaemon; rpc: RpcClient }> = [];
 
 beforeAll(async () => {
   [redis, e1, e2] = await Promise.all([startRedis(), startRtpengine(), startRtpengine()]);
@@ -25,7 +28,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const m of services) await m.stop();
+  for (const s of services.splice(0)) {
+    s.rpc.close();
+    await s.d.stop();
+  }
   peek?.disconnect();
   await Promise.allSettled([e1?.stop(), e2?.stop(), redis?.stop()]);
 }, 120_000);
@@ -33,7 +39,7 @@ afterAll(async () => {
 function config(): MediactlConfig {
   return {
     node: 'test',
-    control: { address: '127.0.0.1', port: 1 },
+    control: { address: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
     rtpengines: [
       { id: 'e1', ng: `127.0.0.1:${e1.ngPort}`, weight: 1 },
@@ -47,17 +53,28 @@ function config(): MediactlConfig {
   };
 }
 
-async function newMediactl(): Promise<{ m: Mediactl; registry: Registry; call: <T>(method: string, params?: unknown) => Promise<T> }> {
-  const registry = new Registry();
-  const m = new Mediactl({ config: config(), logger: silentLogger, metrics: registry });
-  services.push(m);
-  await m.start();
-  return { m, registry, call: <T>(method: string, params?: unknown) => (m.methods[method] as (p: unknown) => Promise<T>)(params) };
+interface Started {
+  m: Mediactl;
+  call: <T>(method: string, params?: unknown) => Promise<T>;
+  metrics: () => Promise<string>;
+  stop: () => Promise<void>;
 }
 
-async function stopMediactl(m: Mediactl): Promise<void> {
-  services.splice(services.indexOf(m), 1);
-  await m.stop();
+async function newMediactl(): Promise<Started> {
+  const d = await startDaemon(mediactlDaemon, config(), { logger: silentLogger });
+  const rpc = new RpcClient(d.url, { timeoutMs: 5000 });
+  const entry = { d, rpc };
+  services.push(entry);
+  return {
+    m: d.daemon as Mediactl,
+    call: <T>(method: string, params?: unknown) => rpc.call<T>(method, params),
+    metrics: async () => (await fetch(new URL('/metrics', d.url))).text(),
+    stop: async () => {
+      services.splice(services.indexOf(entry), 1);
+      rpc.close();
+      await d.stop();
+    },
+  };
 }
 
 const engine = (id: string): RtpengineInstance => (id === 'e1' ? e1 : e2);
@@ -117,7 +134,7 @@ describe('mediactl with real rtpengine and Redis', () => {
 
       await expect(call('media.delete', { call_id: callId, from_tag: 'ta', to_tag: 'tb' })).resolves.toEqual({ deleted: true });
       expect(await peek.get(`media:${callId}`)).toBeNull();
-      await expect(call('media.query', { call_id: callId })).rejects.toMatchObject({ code: 'not-found' });
+      await expect(call('media.query', { call_id: callId })).rejects.toMatchObject({ code: -32004 });
     } finally {
       await a.close();
       await b.close();
@@ -126,10 +143,9 @@ describe('mediactl with real rtpengine and Redis', () => {
 
   it('refuses an SDP rtpengine cannot parse with its reason, and an unknown call with NOT_FOUND', async () => {
     const { call } = await newMediactl();
-    await expect(call('media.offer', { call_id: 'bad-sdp@test', from_tag: 'x', sdp: 'not an sdp' })).rejects.toMatchObject({ code: 'rejected', rpcCode: -32602 });
+    await expect(call('media.offer', { call_id: 'bad-sdp@test', from_tag: 'x', sdp: 'not an sdp' })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining("refused 'offer'") });
     await expect(call('media.answer', { call_id: 'nobody@test', from_tag: 'x', to_tag: 'y', sdp: sdpFor('127.0.0.3', 4000, 1) })).rejects.toMatchObject({
-      code: 'not-found',
-      rpcCode: -32004,
+      code: -32004,
     });
   });
 
@@ -142,7 +158,7 @@ describe('mediactl with real rtpengine and Redis', () => {
       pinned.set(callId, r.instance);
     }
     expect(new Set(pinned.values())).toEqual(new Set(['e1', 'e2']));
-    await stopMediactl(first.m);
+    await first.stop();
 
     const second = await newMediactl();
     for (const [callId, id] of pinned) {
@@ -151,25 +167,27 @@ describe('mediactl with real rtpengine and Redis', () => {
       expect(inRange(id, sdpAudio(r.sdp).port)).toBe(true);
     }
     // found through Redis, not by asking the rtpengines
-    expect(await second.registry.metrics()).not.toContain('command="query"');
+    expect(await second.metrics()).not.toContain('command="query"');
+    expect(await second.metrics()).toMatch(/^ng_roundtrip_seconds_count\{(?=[^}]*daemon="mediactl")(?=[^}]*command="answer")[^}]*\} [1-9]\d*$/m);
     for (const callId of pinned.keys()) await expect(second.call('media.delete', { call_id: callId })).resolves.toEqual({ deleted: true });
   });
 
   it('keeps answering while Redis is away and writes the pins when it is back', async () => {
-    const { m, call } = await newMediactl();
+    const { call } = await newMediactl();
+    const health = () => call<{ redis: string; pins_pending: number }>('health');
     const port = redis.port;
     await redis.stop();
-    await until('mediactl to see Redis gone', () => m.health().redis !== 'ready');
+    await until('mediactl to see Redis gone', async () => (await health()).redis !== 'ready');
     const callId = `no-redis-${Date.now()}@test`;
     const off = await call<SdpResult>('media.offer', { call_id: callId, from_tag: 'ta', sdp: sdpFor('127.0.0.3', 42_000, 1) });
     await expect(call('media.answer', { call_id: callId, from_tag: 'ta', to_tag: 'tb', sdp: sdpFor('127.0.0.4', 42_002, 2) })).resolves.toMatchObject({ instance: off.instance });
-    expect(m.health().pins_pending).toBeGreaterThan(0);
+    expect((await health()).pins_pending).toBeGreaterThan(0);
 
     redis = await startRedis({ port });
     peek.disconnect();
     peek = new Redis(redis.connectionOptions());
     await until('the pin to reach the new Redis', async () => (await peek.get(`media:${callId}`)) === off.instance);
-    expect(m.health()).toMatchObject({ redis: 'ready', pins_pending: 0 });
+    expect(await health()).toMatchObject({ ok: true, redis: 'ready', pins_pending: 0 });
     await expect(call('media.delete', { call_id: callId })).resolves.toEqual({ deleted: true });
   });
 
@@ -192,18 +210,18 @@ describe('mediactl with real rtpengine and Redis', () => {
     }
     const [pinnedCall] = onE2[0]!;
     await expect(call('media.answer', { call_id: pinnedCall, from_tag: 'ta', to_tag: 'tb', sdp: sdpFor('127.0.0.4', 45_000, 1) })).rejects.toMatchObject({
-      code: 'unavailable',
-      rpcCode: -32001,
+      code: -32001,
       message: expect.stringContaining("pinned to rtpengine 'e2'"),
     });
-    expect(m.health()).toMatchObject({ ok: true, rtpengines_up: 1, rtpengines: 2 });
+    expect(await call('health')).toMatchObject({ ok: true, rtpengines_up: 1, rtpengines: 2 });
 
     await e1.stop();
     await until('e1 to be marked down', () => m.health().rtpengines_up === 0);
     await expect(call('media.offer', { call_id: `none-${Date.now()}@test`, from_tag: 'ta', sdp: sdpFor('127.0.0.3', 46_000, 1) })).rejects.toMatchObject({
-      code: 'unavailable',
+      code: -32001,
       message: 'no healthy rtpengine for a new call (0 of 2 up)',
     });
-    expect(m.health().ok).toBe(false);
+    // health answers UNAVAILABLE with the report: mediactl is up, but cannot relay media
+    await expect(call('health')).rejects.toMatchObject({ code: -32001, data: { ok: false, rtpengines_up: 0, rtpengines: 2 } });
   });
 });
