@@ -84,6 +84,14 @@ export interface AppserverConfig {
 export interface MediactlConfig {
   enable: boolean;
   control_port: number;
+  /** ng `ping` to every rtpengine this often. */
+  probe_interval_ms: number;
+  /** Missed pings (or timed-out requests) in a row before an rtpengine counts as down. */
+  probe_failures: number;
+  /** The longest wait for one ng answer (bounds every media request). */
+  ng_timeout_ms: number;
+  /** TTL of the Redis pin `media:<call-id>`: the longest call. */
+  max_call_s: number;
 }
 
 /** rtpengine (section name as in sip:provider PRO). */
@@ -248,7 +256,14 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
     }),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
-    mediactl: obj<MediactlConfig>({ enable: bool, control_port: port }),
+    mediactl: obj<MediactlConfig>({
+      enable: bool,
+      control_port: port,
+      probe_interval_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+      probe_failures: { type: 'integer', minimum: 1, maximum: 100 },
+      ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },
+      max_call_s: { type: 'integer', minimum: 60 },
+    }),
     rtpproxy: obj<RtpproxyConfig>({ enable: bool, ng_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }),
     qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
     heartbeat: obj<HeartbeatConfig>({
