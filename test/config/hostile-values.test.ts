@@ -75,9 +75,10 @@ beforeAll(async () => {
   const constants = parseDocument(readFileSync(join(configDir, 'constants.yml'), 'utf8'));
   constants.set('credentials', { ...SECRETS });
   writeFileSync(join(configDir, 'constants.yml'), constants.toString());
-  redisPort = await freePort();
+  redisPort = await freePort({ host: '127.0.0.2' });
   const cfg = parseDocument(readFileSync(join(configDir, 'config.yml'), 'utf8'));
   cfg.setIn(['redis', 'port'], redisPort);
+  cfg.setIn(['rtpproxy', 'ng_port'], await freePort({ udp: true, host: '127.0.0.2' }));
   writeFileSync(join(configDir, 'config.yml'), cfg.toString());
   paths = nodePaths(root);
   const loaded = loadConfig({ configDir, node: 'self' });
@@ -139,7 +140,7 @@ describe('shipped templates with hostile operator values', () => {
     expect(values.get('pidfile')).toBe(`${paths.run}/rtpengine.pid`);
   });
 
-  it('etc/redis/redis.conf: a real redis-server starts with it and takes the exact password', async () => {
+  it('etc/redis/redis.conf: a real redis-server starts with it and takes the exact password; a real rtpengine with etc/rtpengine/rtpengine.conf authenticates to it', async () => {
     mkdirSync(join(paths.data, 'redis'), { recursive: true });
     const conf = join(dir, 'redis.conf');
     writeFileSync(conf, rendered('etc/redis/redis.conf'));
@@ -160,12 +161,44 @@ describe('shipped templates with hostile operator values', () => {
       // and nothing else opens it: the password cut at the first quote or newline is refused
       const wrong = await redisRaw('127.0.0.2', redisPort, [['AUTH', SECRETS.redis_password.split(/["\n]/)[0]!]], 2000);
       expect(wrong).toMatch(/^-WRONGPASS/);
+      await rtpengineAuthenticates(auth);
     } finally {
       child.kill('SIGTERM');
       await exited;
     }
-  }, 60_000);
+  }, 120_000);
 });
+
+/**
+ * etc/rtpengine/rtpengine.conf with the real rtpengine: it reads its Redis endpoint
+ * (password included) from the file and selects database 1 on that redis — which only
+ * an authenticated client can.
+ */
+async function rtpengineAuthenticates(auth: string[]): Promise<void> {
+  const conf = join(dir, 'rtpengine.conf');
+  writeFileSync(conf, rendered('etc/rtpengine/rtpengine.conf'));
+  mkdirSync(paths.run, { recursive: true });
+  await redisRaw('127.0.0.2', redisPort, [auth, ['ACL', 'LOG', 'RESET']], 2000);
+  const child = spawn('rtpengine', [`--config-file=${conf}`, '--config-section=rtpengine'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise((r) => child.on('exit', r));
+  try {
+    let clients = '';
+    for (let i = 0; i < 300 && child.exitCode === null; i++) {
+      clients = await redisRaw('127.0.0.2', redisPort, [auth, ['CLIENT', 'LIST']], 2000).catch(() => '');
+      if (/ db=1 /.test(clients)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(clients, out).toMatch(/ db=1 /);
+    const denied = await redisRaw('127.0.0.2', redisPort, [auth, ['ACL', 'LOG']], 2000);
+    expect(denied, 'no failed AUTH in ACL LOG').toBe('+OK\r\n*0\r\n');
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
 
 /**
  * The string values of one group of a GLib key file, as g_key_file_get_string gives them
