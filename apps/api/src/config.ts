@@ -1,12 +1,11 @@
 /**
- * The API's settings: one object, validated once at boot (errors name the key), then frozen.
- * Documented in README.md ("Configuration"); rendered by ngcpcfg into the file named by
- * NGCP_API_CONFIG.
+ * The API's settings: one object, validated once at boot with ajv through
+ * `@ngcp/daemon` (errors name the file, the line and the key: `api.yml:7: listen.port:
+ * must be <= 65535 (got 70000)`), then frozen. Documented in README.md
+ * ("Configuration"); rendered by ngcpcfg into the file named by NGCP_API_CONFIG.
  */
 import { isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { commonSchemas, loadDaemonConfig, resolveDaemonConfig, type DaemonConfigDefinition, type DaemonConfigProblem, type JSONSchemaType } from '@ngcp/daemon';
 
 export interface ApiConfig {
   listen: { host: string; port: number };
@@ -54,27 +53,58 @@ export const DEFAULT_CONFIG: Readonly<ApiConfig> = {
   log: { level: 'info', requests: true },
 };
 
-export class ConfigError extends Error {
-  constructor(readonly key: string, message: string) {
-    super(`config: ${key}: ${message}`);
-    this.name = 'ConfigError';
-  }
+const str = { type: 'string', minLength: 1 } as const;
+const optStr = { type: 'string', nullable: true } as const;
+const int = { type: 'integer', minimum: 0 } as const;
+const posInt = { type: 'integer', minimum: 1 } as const;
+const bool = { type: 'boolean' } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+
+function section<T>(properties: Record<string, unknown>, optional: string[] = []): JSONSchemaType<T> {
+  return { type: 'object', properties, required: Object.keys(properties).filter((k) => !optional.includes(k)), additionalProperties: false } as unknown as JSONSchemaType<T>;
 }
 
-type Kind = 'string' | 'int' | 'posint' | 'port' | 'bool' | 'strings' | 'cidrs' | 'level' | 'optstring';
-const SHAPE: { [S in keyof ApiConfig]: Record<string, Kind> } = {
-  listen: { host: 'string', port: 'port' },
-  tls: { enabled: 'bool', cert: 'string', key: 'string', generate: 'bool', hostnames: 'strings', days: 'int' },
-  db: { host: 'string', port: 'port', socket: 'optstring', user: 'string', password: 'string', database: 'string', pool_max: 'posint', readers: 'posint', acquire_timeout_ms: 'posint', migrate: 'bool' },
-  redis: { host: 'string', port: 'port', password: 'optstring', db: 'int' },
-  admin: { login: 'string', password: 'optstring', credentials_file: 'optstring', url: 'optstring' },
-  auth: { cache_ttl_s: 'int', cache_max: 'int', token_ttl_s: 'int', realm: 'string' },
-  bruteforce: { window_s: 'int', slow_after: 'int', delay_ms: 'int', max_delay_ms: 'int', ban_after: 'int', ban_s: 'int', exempt: 'cidrs' },
-  paging: { default_rows: 'int', max_rows: 'int' },
-  body_limit: {},
-  log: { level: 'level', requests: 'bool' },
+export const apiConfigSchema: JSONSchemaType<ApiConfig> = section<ApiConfig>({
+  listen: section<ApiConfig['listen']>({ host: str, port }),
+  tls: section<ApiConfig['tls']>({ enabled: bool, cert: str, key: str, generate: bool, hostnames: { type: 'array', items: str }, days: int }),
+  db: section<ApiConfig['db']>(
+    { ...commonSchemas.db.properties, port, pool_max: posInt, readers: posInt, acquire_timeout_ms: posInt, migrate: bool, database: str },
+    ['socket'],
+  ),
+  redis: commonSchemas.redis,
+  admin: section<ApiConfig['admin']>({ login: str, password: optStr, credentials_file: optStr, url: optStr }, ['password', 'credentials_file', 'url']),
+  auth: section<ApiConfig['auth']>({ cache_ttl_s: int, cache_max: int, token_ttl_s: int, realm: str }),
+  bruteforce: section<ApiConfig['bruteforce']>({
+    window_s: int,
+    slow_after: int,
+    delay_ms: int,
+    max_delay_ms: int,
+    ban_after: posInt,
+    ban_s: int,
+    exempt: { type: 'array', items: { type: 'string' } },
+  }),
+  paging: section<ApiConfig['paging']>({ default_rows: posInt, max_rows: posInt }),
+  body_limit: int,
+  log: section<ApiConfig['log']>({ level: commonSchemas.log.properties.level, requests: bool }),
+});
+
+/** What the schema cannot say: relations between keys, address syntax. */
+function check(c: ApiConfig): DaemonConfigProblem[] {
+  const out: DaemonConfigProblem[] = [];
+  if (c.paging.default_rows > c.paging.max_rows) out.push({ path: 'paging.default_rows', message: `must not be above paging.max_rows (${c.paging.max_rows})` });
+  c.bruteforce.exempt.forEach((e, i) => {
+    if (!parseCidr(e)) out.push({ path: `bruteforce.exempt[${i}]`, message: `must be an address or a network like 10.0.0.0/8 or ::1 (got ${JSON.stringify(e)})` });
+  });
+  return out;
+}
+
+/** The API's config as @ngcp/daemon sees it (no control endpoint: the API serves HTTPS itself). */
+export const apiConfigDefinition: DaemonConfigDefinition<ApiConfig> = {
+  name: 'api',
+  schema: apiConfigSchema,
+  defaults: DEFAULT_CONFIG as ApiConfigInput,
+  check,
 };
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** `10.0.0.0/8`, `2001:db8::/32` or a single address → [address, prefix, family], or undefined. */
 export function parseCidr(s: string): [string, number, 'ipv4' | 'ipv6'] | undefined {
@@ -87,70 +117,12 @@ export function parseCidr(s: string): [string, number, 'ipv4' | 'ipv6'] | undefi
   return [addr, prefix, family === 4 ? 'ipv4' : 'ipv6'];
 }
 
-function check(key: string, kind: Kind, v: unknown): void {
-  const bad = (what: string): never => {
-    throw new ConfigError(key, `must be ${what} (got ${JSON.stringify(v)})`);
-  };
-  switch (kind) {
-    case 'string': if (typeof v !== 'string' || (v === '' && !key.endsWith('password'))) bad('a non-empty string'); break;
-    case 'optstring': if (v !== undefined && typeof v !== 'string') bad('a string'); break;
-    case 'int': if (!Number.isSafeInteger(v) || (v as number) < 0) bad('a non-negative integer'); break;
-    case 'posint': if (!Number.isSafeInteger(v) || (v as number) < 1) bad('a positive integer'); break;
-    case 'port': if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) bad('a port number 0–65535'); break;
-    case 'bool': if (typeof v !== 'boolean') bad('true or false'); break;
-    case 'strings': if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) bad('a list of strings'); break;
-    case 'level': if (!LEVELS.includes(v as string)) bad(`one of ${LEVELS.join(', ')}`); break;
-    case 'cidrs': if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || !parseCidr(s))) bad('a list of addresses or networks (10.0.0.0/8, ::1)'); break;
-  }
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
-}
-
-/** Defaults + input, checked key by key; unknown keys are errors (typos must not pass silently). */
+/** Defaults + input, checked by the schema; unknown keys are errors (typos must not pass silently). Throws DaemonConfigError. */
 export function resolveConfig(input: unknown = {}): ApiConfig {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new ConfigError('(root)', 'must be an object');
-  const src = input as Record<string, unknown>;
-  const out = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
-  for (const [section, value] of Object.entries(src)) {
-    if (!(section in SHAPE)) throw new ConfigError(section, 'unknown key');
-    if (section === 'body_limit') {
-      check('body_limit', 'int', value);
-      out.body_limit = value;
-      continue;
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(section, 'must be an object');
-    const shape = SHAPE[section as keyof ApiConfig];
-    const target = out[section] as Record<string, unknown>;
-    for (const [k, v] of Object.entries(value)) {
-      const kind = shape[k];
-      if (!kind) throw new ConfigError(`${section}.${k}`, 'unknown key');
-      check(`${section}.${k}`, kind, v);
-      target[k] = v;
-    }
-  }
-  const cfg = out as unknown as ApiConfig;
-  if (cfg.paging.default_rows < 1 || cfg.paging.default_rows > cfg.paging.max_rows) {
-    throw new ConfigError('paging.default_rows', 'must be between 1 and paging.max_rows');
-  }
-  if (cfg.bruteforce.ban_after < 1) throw new ConfigError('bruteforce.ban_after', 'must be at least 1');
-  return deepFreeze(cfg);
+  return resolveDaemonConfig(apiConfigDefinition, input) as ApiConfig;
 }
 
-/** Read a JSON or (subset of) YAML file — by extension — and resolve it. */
+/** Read a YAML (or JSON, a subset of YAML) file and resolve it; errors name file:line: key. */
 export function loadConfigFile(path: string): ApiConfig {
-  const text = readFileSync(path, 'utf8');
-  const ext = extname(path).toLowerCase();
-  let raw: unknown;
-  try {
-    raw = ext === '.yml' || ext === '.yaml' ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(path, `cannot parse: ${(err as Error).message}`);
-  }
-  return resolveConfig(raw ?? {});
+  return loadDaemonConfig(apiConfigDefinition, path) as ApiConfig;
 }

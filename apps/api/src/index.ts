@@ -3,7 +3,7 @@ export { buildApp, API_VERSION } from './app.js';
 export type { BuildOptions } from './app.js';
 export { startServer } from './server.js';
 export type { RunningApi } from './server.js';
-export { resolveConfig, loadConfigFile, DEFAULT_CONFIG, ConfigError } from './config.js';
+export { resolveConfig, loadConfigFile, DEFAULT_CONFIG, apiConfigSchema, apiConfigDefinition } from './config.js';
 export type { ApiConfig, ApiConfigInput } from './config.js';
 export { ensureAdmin, apiUrl } from './bootstrap.js';
 export { ensureCertificate } from './tls.js';

@@ -1,17 +1,20 @@
-/** The API's root logger (only apps make one): JSON lines, credentials redacted wherever they appear. */
-import { pino, type DestinationStream, type Logger } from 'pino';
+/**
+ * The API's root logger (only apps make one): @ngcp/daemon's (JSON lines, `password`,
+ * `secret`, `key`, `authorization`, `token`, `cookie` redacted anywhere) plus the API's
+ * own credential fields.
+ */
+import { createDaemonLogger } from '@ngcp/daemon';
+import type { DestinationStream, Logger } from 'pino';
 import type { ApiConfig } from './config.js';
 
+/** Credential fields of the API's records, beyond the daemon logger's own list. */
 export const REDACT_PATHS = [
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization',
-  'password', 'webpassword', 'token', 'password_hash', 'webpassword_hash', 'ha1_md5', 'ha1_sha256', 'pin',
-  '*.password', '*.webpassword', '*.token', '*.password_hash', '*.webpassword_hash', '*.ha1_md5', '*.ha1_sha256', '*.pin',
-  'config.db.password', 'config.redis.password', 'config.admin.password',
+  'webpassword', 'password_hash', 'webpassword_hash', 'ha1_md5', 'ha1_sha256', 'pin',
+  '*.webpassword', '*.password_hash', '*.webpassword_hash', '*.ha1_md5', '*.ha1_sha256', '*.pin',
 ];
 
 export function createLogger(config: Pick<ApiConfig, 'log'>, destination?: NodeJS.WritableStream): Logger {
-  const opts = { name: 'ngcp-api', level: config.log.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-  return destination ? pino(opts, destination as DestinationStream) : pino(opts);
+  return createDaemonLogger('api', config.log.level, { redact: REDACT_PATHS, ...(destination ? { destination: destination as DestinationStream } : {}) });
 }
 
 type LogFn = (...args: unknown[]) => void;

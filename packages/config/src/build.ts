@@ -13,6 +13,7 @@ import type { LoadedConfig } from './load.js';
 import { nodeAddresses, type NodeAddresses } from './network.js';
 import type { NodePaths } from './paths.js';
 import type { NgcpConfig } from './schema.js';
+import { quote, type Quoters } from './quote.js';
 import { loadTemplates, renderTemplate, type ServiceAction } from './template.js';
 
 /** What a template sees as `it`. */
@@ -32,6 +33,8 @@ export interface TemplateContext {
   mysqlSocket: string;
   /** Service definitions of this node, by name (to know e.g. whether hbd runs). */
   services: Record<string, ServiceSpec>;
+  /** Escaping per target format: `<%= it.q.yaml(it.cfg.credentials.db_password) %>` (adds the quotes). */
+  q: Quoters;
 }
 
 /** sun_path is 108 bytes on Linux. */
@@ -94,6 +97,7 @@ export function renderNode(opts: RenderOptions): { files: RenderedFile[]; specs:
     isRoot: opts.isRoot,
     mysqlSocket: mysqlSocketPath(paths),
     services: Object.fromEntries(specs.map((s) => [s.name, s])),
+    q: quote,
   };
   const files: RenderedFile[] = loadTemplates(opts.templateDirs).map((t) => ({
     path: t.target,

@@ -30,6 +30,8 @@ export { nodePaths } from './paths.js';
 export type { NodePaths } from './paths.js';
 
 export { loadTemplates, parseTemplate, renderTemplate } from './template.js';
+export { quote } from './quote.js';
+export type { Quoters } from './quote.js';
 export type { TemplateFile, ServiceAction } from './template.js';
 
 export { serviceSpecs, DAEMONS, INFRA_ORDER } from './ecosystem.js';

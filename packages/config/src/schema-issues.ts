@@ -45,7 +45,7 @@ export function translateAjvError(e: ErrorObject, data: unknown): { path: KeyPat
       if (value === '@generate') return { path, message: 'is still the @generate placeholder: run `ngcpcfg init` to generate it' };
       return { path, message: `has a bad format (got ${describeValue(value)})` };
     case 'minLength':
-      return { path, message: `must be at least ${String(p.limit)} characters long` };
+      return { path, message: Number(p.limit) === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters long` };
     case 'propertyNames':
       return { path, message: `has a bad key name ${describeValue(p.propertyName)}` };
     case 'uniqueItems':

@@ -20,7 +20,7 @@ import {
   type YamlSource,
 } from '@ngcp/config';
 import type { ValidateFunction } from 'ajv';
-import type { DaemonDefinition } from './types.js';
+import type { DaemonConfigDefinition } from './types.js';
 
 export const DAEMON_ERRORS = {
   DAEMON_CONFIG_INVALID: 'the configuration is invalid',
@@ -56,7 +56,7 @@ function validator(schema: object): ValidateFunction {
 }
 
 /** Defaults + data, validated; `source` (when from a file) gives each problem its line. */
-function resolve<C>(def: DaemonDefinition<C>, data: unknown, file: string, source?: YamlSource): Readonly<C> {
+function resolve<C>(def: DaemonConfigDefinition<C>, data: unknown, file: string, source?: YamlSource): Readonly<C> {
   const at = (path: (string | number)[], message: string): ConfigIssue => {
     const pos = source?.locate(path);
     return { file, line: pos?.line, col: pos?.col, path: formatKeyPath(path), message };
@@ -72,21 +72,21 @@ function resolve<C>(def: DaemonDefinition<C>, data: unknown, file: string, sourc
 }
 
 /** Reads and checks a daemon's YAML config file; throws DaemonConfigError naming FILE:LINE: key.path: problem. */
-export function loadDaemonConfig<C>(def: DaemonDefinition<C>, path: string): Readonly<C> {
+export function loadDaemonConfig<C>(def: DaemonConfigDefinition<C>, path: string): Readonly<C> {
   const r = readYamlFile(path, path);
   if (!r.ok) throw new DaemonConfigError('DAEMON_CONFIG_INVALID', r.issues);
   return resolve(def, r.source.data, path, r.source);
 }
 
 /** The same checks for YAML text (tests, `ngcpcfg` previews); `file` names it in errors. */
-export function parseDaemonConfig<C>(def: DaemonDefinition<C>, text: string, file = '(text)'): Readonly<C> {
+export function parseDaemonConfig<C>(def: DaemonConfigDefinition<C>, text: string, file = '(text)'): Readonly<C> {
   const r = parseYamlText(file, text);
   if (!r.ok) throw new DaemonConfigError('DAEMON_CONFIG_INVALID', r.issues);
   return resolve(def, r.source.data, file, r.source);
 }
 
 /** The same checks for an object already in memory (tests build configs this way); errors name the key only. */
-export function resolveDaemonConfig<C>(def: DaemonDefinition<C>, input: unknown, file = '(inline)'): Readonly<C> {
+export function resolveDaemonConfig<C>(def: DaemonConfigDefinition<C>, input: unknown, file = '(inline)'): Readonly<C> {
   return resolve(def, input ?? {}, file);
 }
 

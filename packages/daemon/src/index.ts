@@ -4,8 +4,8 @@
  * /metrics) and signal handling. An app's main.ts is `await runDaemon(lbDaemon)`.
  * See README.md.
  */
-export { runDaemon, startDaemon, EXIT_CODES, DEFAULT_STOP_TIMEOUT_MS } from './run.js';
-export type { RunDaemonOptions, StartDaemonOptions, RunningDaemon } from './run.js';
+export { runDaemon, startDaemon, loadConfigOrExit, exitOnFatal, onSignals, EXIT_CODES, DEFAULT_STOP_TIMEOUT_MS } from './run.js';
+export type { RunDaemonOptions, StartDaemonOptions, RunningDaemon, LoadConfigOrExitOptions, SignalHandlers } from './run.js';
 
 export { loadDaemonConfig, parseDaemonConfig, resolveDaemonConfig, daemonConfigPath, DaemonConfigError, DAEMON_ERRORS } from './config.js';
 export type { DaemonErrorCode } from './config.js';
@@ -18,7 +18,7 @@ export { createDaemonRegistry } from './metrics.js';
 export { commonSchemas, LOG_LEVELS } from './schemas.js';
 export type { CommonSchemas, ControlConfig, LogConfig, LogLevel, RedisConnConfig, DbConnConfig } from './schemas.js';
 
-export type { Daemon, DaemonContext, DaemonDefinition, DaemonConfigProblem, HealthReport, DeepPartial } from './types.js';
+export type { Daemon, DaemonContext, DaemonDefinition, DaemonConfigDefinition, DaemonConfigProblem, HealthReport, DeepPartial } from './types.js';
 
 export { RPC_ERRORS, RpcError, RpcClient } from '@ngcp/rpc';
 export type { RpcHandler } from '@ngcp/rpc';

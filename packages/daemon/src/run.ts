@@ -8,10 +8,11 @@
 import { RPC_ERRORS, RpcError, RpcServer, type RpcHandler } from '@ngcp/rpc';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { daemonConfigPath, DaemonConfigError, loadDaemonConfig } from './config.js';
+import { formatIssue, serviceConfigEnvVar } from '@ngcp/config';
+import { daemonConfigPath, DaemonConfigError, loadDaemonConfig, resolveDaemonConfig } from './config.js';
 import { createDaemonLogger } from './logger.js';
 import { createDaemonRegistry } from './metrics.js';
-import type { Daemon, DaemonDefinition, HealthReport } from './types.js';
+import type { Daemon, DaemonConfigDefinition, DaemonDefinition, HealthReport } from './types.js';
 
 /** Process exit codes: 78 is sysexits' EX_CONFIG. */
 export const EXIT_CODES = { OK: 0, FAILURE: 1, CONFIG: 78 } as const;
@@ -103,42 +104,80 @@ export interface RunDaemonOptions {
 
 /** The daemon's process: `await runDaemon(lbDaemon)` is all of apps/lb/src/main.ts. */
 export async function runDaemon<C>(def: DaemonDefinition<C>, opts: RunDaemonOptions = {}): Promise<void> {
+  const loaded = loadConfigOrExit(def, opts);
+  if (!loaded) return;
+  const { config, path } = loaded;
+  const level = (config as { log?: { level?: unknown } }).log?.level;
+  const logger = createDaemonLogger(def.name, typeof level === 'string' ? level : 'info');
+  exitOnFatal(logger);
+
+  let running: RunningDaemon;
+  try {
+    running = await startDaemon(def, config, { logger, ...(path ? { configPath: path } : {}) });
+  } catch (err) {
+    logger.fatal({ err }, 'start failed');
+    exitAfterFlush(logger, EXIT_CODES.FAILURE);
+    return;
+  }
+  logger.info({ control: running.url, methods: running.rpc.methods(), config: path }, 'daemon ready');
+  onSignals(logger, { stop: () => running.stop(), reload: () => running.reload() });
+}
+
+export interface LoadConfigOrExitOptions extends RunDaemonOptions {
+  /** Without a config path, use the defaults alone instead of refusing (the API does). */
+  optional?: boolean;
+}
+
+/**
+ * The config of this process, from `--config FILE` or `NGCP_<NAME>_CONFIG`. Refused
+ * (missing or invalid) → logs `config refused` with the issues (FILE:LINE: key: problem),
+ * writes them to stderr and exits 78; then it returns undefined (only seen when
+ * `process.exit` does not end the process, as in tests).
+ */
+export function loadConfigOrExit<C>(def: DaemonConfigDefinition<C>, opts: LoadConfigOrExitOptions = {}): { config: Readonly<C>; path?: string } | undefined {
   const env = opts.env ?? process.env;
   const argv = opts.argv ?? process.argv.slice(2);
   const path = daemonConfigPath(def.name, env, argv);
-  let config: Readonly<C>;
   try {
-    if (!path) throw new DaemonConfigError('DAEMON_CONFIG_MISSING', [{ file: '(none)', path: '', message: `set NGCP_${def.name.toUpperCase()}_CONFIG or pass --config FILE` }]);
-    config = loadDaemonConfig(def, path);
-  } catch (err) {
-    const logger = createDaemonLogger(def.name);
-    if (err instanceof DaemonConfigError) {
-      logger.fatal({ code: err.code, issues: err.issues.map((i) => `${i.file}${i.line !== undefined ? `:${i.line}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`) }, 'config refused');
-      process.stderr.write(`ngcp-${def.name}: ${err.message}\n`);
-      exitAfterFlush(logger, EXIT_CODES.CONFIG);
-      return;
+    if (!path) {
+      if (opts.optional) return { config: resolveDaemonConfig(def, {}, '(defaults)') };
+      throw new DaemonConfigError('DAEMON_CONFIG_MISSING', [{ file: '(none)', path: '', message: `set ${serviceConfigEnvVar(def.name)} or pass --config FILE` }]);
     }
-    throw err;
+    return { config: loadDaemonConfig(def, path), path };
+  } catch (err) {
+    if (!(err instanceof DaemonConfigError)) throw err;
+    const logger = createDaemonLogger(def.name);
+    logger.fatal({ code: err.code, issues: err.issues.map((i) => formatIssue(i)) }, 'config refused');
+    process.stderr.write(`ngcp-${def.name}: ${err.message}\n`);
+    exitAfterFlush(logger, EXIT_CODES.CONFIG);
+    return undefined;
   }
+}
 
-  const level = (config as { log?: { level?: unknown } }).log?.level;
-  const logger = createDaemonLogger(def.name, typeof level === 'string' ? level : 'info');
+/** uncaughtException / unhandledRejection → logged fatal, exit 1 (the supervisor restarts the process). */
+export function exitOnFatal(logger: Logger): void {
   const fatal = (what: string) => (err: unknown): void => {
     logger.fatal({ err }, what);
     exitAfterFlush(logger, EXIT_CODES.FAILURE);
   };
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled rejection'));
+}
 
-  let running: RunningDaemon;
-  try {
-    running = await startDaemon(def, config, { logger, configPath: path });
-  } catch (err) {
-    fatal('start failed')(err);
-    return;
-  }
-  logger.info({ control: running.url, methods: running.rpc.methods(), config: path }, 'daemon ready');
+export interface SignalHandlers {
+  /** Graceful drain; bounded by `stopTimeoutMs` (default 10 s) → exit 0, or 1 if it failed or took longer. */
+  stop(): Promise<void>;
+  /** SIGHUP. */
+  reload?(): Promise<unknown>;
+  stopTimeoutMs?: number;
+}
 
+/**
+ * SIGTERM / SIGINT → `stopping`, `stop()` within the bound, `stopped`, exit 0 (an error
+ * or the bound → `unclean stop`, exit 1); a second signal is logged and ignored.
+ * SIGHUP → `reload()` (a failure is logged, the process goes on).
+ */
+export function onSignals(logger: Logger, h: SignalHandlers): void {
   let stopping = false;
   const onStop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -147,7 +186,7 @@ export async function runDaemon<C>(def: DaemonDefinition<C>, opts: RunDaemonOpti
     }
     stopping = true;
     logger.info({ signal }, 'stopping');
-    running.stop().then(
+    bounded(h.stop(), h.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS).then(
       () => {
         logger.info('stopped');
         exitAfterFlush(logger, EXIT_CODES.OK);
@@ -161,7 +200,8 @@ export async function runDaemon<C>(def: DaemonDefinition<C>, opts: RunDaemonOpti
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', () => {
-    running.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
+    if (!h.reload) return logger.info({ signal: 'SIGHUP' }, 'nothing to reload');
+    h.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
   });
 }
 

@@ -41,15 +41,19 @@ export interface DaemonConfigProblem {
   message: string;
 }
 
-export interface DaemonDefinition<C> {
+/** What reading a daemon's config file needs: also used alone by apps that are not control-endpoint daemons (the API). */
+export interface DaemonConfigDefinition<C> {
   /** `lb` → config file from env `NGCP_LB_CONFIG`, logger name `ngcp-lb`, metrics label `{daemon: "lb"}`. */
   name: string;
   /** ajv, like @ngcp/config's schema.ts; `format: 'ip'` is known. */
   schema: JSONSchemaType<C>;
   /** Merged under the file before validation (maps key by key; lists and scalars replace). */
-  defaults?: DeepPartial<C>;
+  defaults?: NoInfer<DeepPartial<C>>;
   /** Checks across keys, after the schema passed; each problem is reported with its file line. */
-  check?(config: C): DaemonConfigProblem[];
+  check?(config: NoInfer<C>): DaemonConfigProblem[];
+}
+
+export interface DaemonDefinition<C> extends DaemonConfigDefinition<C> {
   /** Where the control endpoint (JSON-RPC, /metrics) listens. */
   control(config: C): { address: string; port: number };
   /** How long `stop()` may take on SIGTERM before the process exits anyway (default 10 s). */
