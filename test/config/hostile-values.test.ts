@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { apiConfigDefinition } from '@ngcp/api';
+import { mediactlDaemon } from '@ngcp/mediactl';
+import { proxyDaemon } from '@ngcp/proxy';
 import { getIn, initConfigDir, loadConfig, nodePaths, parseKeyPath, renderNode, type NodePaths, type RenderedFile } from '@ngcp/config';
 import { parseDaemonConfig, type DaemonConfigDefinition } from '@ngcp/daemon';
 import { freePort, redisRaw } from '@ngcp/testkit';
@@ -26,6 +28,7 @@ const SECRETS = {
   db_password: `d"b \\"pw\\ #x: y\nsecond line`,
   redis_password: `re"dis \\ #pw: @x/1\nline2 %s $HOME é`,
   api_password: `a"p'i: #- [x] \\n not-a-newline`,
+  sip_nonce_secret: `n"o #nce \\ : x`,
   heartbeat_key: ` k"e y \\ # : \t tab-inside `,
 } as const;
 type Secret = keyof typeof SECRETS;
@@ -36,6 +39,8 @@ type Secret = keyof typeof SECRETS;
  */
 const DEFINITIONS: Record<string, DaemonConfigDefinition<unknown>> = {
   api: apiConfigDefinition as DaemonConfigDefinition<unknown>,
+  proxy: proxyDaemon as unknown as DaemonConfigDefinition<unknown>,
+  mediactl: mediactlDaemon as unknown as DaemonConfigDefinition<unknown>,
 };
 
 /** Per daemon file: key path in the rendered file → the secret (or a path of the node) it must carry exactly. */
@@ -52,7 +57,7 @@ const DAEMON_FILES: Record<string, Expect> = {
     'admin.credentials_file': { path: (p) => `${p.root}/var/api/credentials.env` },
   },
   lb: redisPw,
-  proxy: { ...db, ...redisPw },
+  proxy: { ...db, ...redisPw, 'auth.nonce_secret': { secret: 'sip_nonce_secret' } },
   mediactl: redisPw,
   sbc: { ...db, ...redisPw },
   appserver: db,

@@ -156,7 +156,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     async start() {
       sip = createSipStack({
         listen: [{ transport: 'udp', address: config.listen.address, port: config.listen.udp_port }],
-        transport: { role: 'lb', logger: { error: (m, d) => log.error(d ?? {}, m), warn: (m, d) => log.warn(d ?? {}, m) } },
+        transport: { role: 'lb', logger: log },
         resolver: false,
         onRequest,
         onAck: (ack) => {
