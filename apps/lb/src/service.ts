@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ListenSpec, SipStack, TransportLogger } from '@ngcp/sip';
 import { createSipStack } from '@ngcp/sip';
-import { createDb } from '@ngcp/db';
+import { knexConfig } from '@ngcp/db';
+import knex from 'knex';
 import type { Knex } from '@ngcp/db';
 import type { LbConfig } from './config.js';
 import { DestinationSet } from './dispatch/destinations.js';
@@ -27,6 +28,8 @@ export interface LbServiceContext {
   config: Readonly<LbConfig>;
   logger: Logger;
   metrics: Registry;
+  /** On stop, how long live transactions may finish (new requests get 503). Default 5000 ms. */
+  drainMs?: number;
 }
 
 export interface HealthReport {
@@ -84,9 +87,14 @@ export function createLbService(ctx: LbServiceContext): LbService {
         transportCounters: () => sip?.transport.stats() ?? null,
       });
       for (const d of dests.list) metrics.destinationUp.set({ destination: d.id }, d.up ? 1 : 0);
-      db = createDb({
-        host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database: config.db.database,
-        ...(config.db.socket ? { socket: config.db.socket } : {}), pool: { min: 0, max: config.db.pool_max ?? 2 }, acquireTimeoutMs: 3000,
+      const dbLog = logger.child({ component: 'db' });
+      db = knex({
+        ...knexConfig({
+          host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database: config.db.database,
+          ...(config.db.socket ? { socket: config.db.socket } : {}), pool: { min: 0, max: config.db.pool_max ?? 2 }, acquireTimeoutMs: 3000,
+        }),
+        // knex's own warnings (a refused connection on every retry) at debug: the domain cache logs the outage once
+        log: { warn: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), error: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), debug: () => undefined, deprecate: () => undefined },
       });
       domains = new DomainCache({ db, redis: config.redis, retryMs: config.domains.retry_ms, logger });
       lb = new LoadBalancer({ config, logger, metrics, dests, domains, secret: randomBytes(16).toString('hex') });
@@ -135,7 +143,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
     async stop() {
       prober?.stop();
       if (sip) {
-        await sip.drain(5000);
+        await sip.drain(ctx.drainMs ?? 5000);
         await sip.close();
       }
       lb?.close();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { ServerTransaction, SipRequest, SipResponse, SipStack, TransportSource } from '@ngcp/sip';
-import { SipRequest as Request, createResponse, createSipStack, newBranch, newCallId, newTag } from '@ngcp/sip';
+import { SipRequest as Request, answerCancel, createResponse, createSipStack, newBranch, newCallId, newTag } from '@ngcp/sip';
 import { freePort } from '@ngcp/testkit';
 import type { LbConfig } from '../src/config.js';
 import { lbConfigDefaults } from '../src/config.js';
@@ -70,7 +70,7 @@ export interface RunningLb {
 
 export async function startLb(config: LbConfig): Promise<RunningLb> {
   const registry = new Registry();
-  const svc = createLbService({ config, logger, metrics: registry });
+  const svc = createLbService({ config, logger, metrics: registry, drainMs: 0 });
   await svc.start();
   const l = svc.listening();
   return { svc, registry, config, udp: l.public.udp!.port, tcp: l.public.tcp!.port, tls: l.public.tls?.port, internal: l.internal.port, stop: () => svc.stop() };
@@ -103,6 +103,11 @@ export class Peer {
         peer.seen.push({ req, source, tx });
         peer.wake();
         peer.handler(tx, req, source);
+      },
+      onCancel: (cancel, cancelTx, inviteTx) => {
+        peer.seen.push({ req: cancel, source: cancelTx.source as TransportSource, tx: cancelTx });
+        peer.wake();
+        answerCancel(cancel, cancelTx, inviteTx);
       },
       onAck: (ack, source) => {
         peer.seen.push({ req: ack, source: source as TransportSource, tx: null });
