@@ -2,7 +2,9 @@
  * The list of served domains, from MariaDB, kept in memory: loaded at start, reloaded
  * when the API announces a `domain` change on Redis `ngcp:changes` and after every
  * (re)connect of the subscription (a message may have been missed), retried every
- * `retryMs` while MariaDB does not answer. A failed load keeps the last list.
+ * `retryMs` while MariaDB does not answer. While the subscription is down no change can
+ * be heard, so the list is polled every `retryMs` until it is back. A failed load keeps
+ * the last list.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -30,6 +32,7 @@ export class DomainCache {
   private redisOk = false;
   private sub: Redis | null = null;
   private retry: NodeJS.Timeout | null = null;
+  private poll: NodeJS.Timeout | null = null;
   private loading: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -75,6 +78,10 @@ export class DomainCache {
     sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
     sub.subscribe(CHANGES_CHANNEL).catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'subscribe failed; retried on reconnect'));
     sub.connect().catch(() => undefined); // errors arrive as 'error' events and are retried
+    this.poll = setInterval(() => {
+      if (!this.redisOk) void this.reload();
+    }, this.o.retryMs);
+    this.poll.unref();
     await this.reload();
   }
 
@@ -99,6 +106,8 @@ export class DomainCache {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
     const s = this.sub;
     this.sub = null;
     if (s) s.disconnect();
