@@ -123,6 +123,32 @@ async function clientSource(_t: string, inv: SipRequest): Promise<number> {
   return inv.vias()[1]!.rport as number;
 }
 
+describe('a call towards a client', () => {
+  it('is double-record-routed (public entry on top) and the client\'s 1xx/2xx Contact gets its alias', async () => {
+    client.handler = (tx, req) => {
+      if (req.method !== 'INVITE') return void tx.respond(createResponse(req, 200, { toTag: newTag() }));
+      const toTag = newTag();
+      for (const status of [180, 200]) {
+        const res = createResponse(req, status, { toTag, copyRecordRoute: true });
+        res.append('Contact', '<sip:alice@127.0.0.99:9>');
+        tx.respond(res);
+      }
+    };
+    // the registrar's INVITE to alice's binding: Route = the Path the lb put on her REGISTER
+    const path = `<sip:127.0.0.2:${lb.internal};lr;received=sip:127.0.0.1:${client.port}>`;
+    const inv = proxy.make('INVITE', 'sip:alice@127.0.0.99:9', { headers: [['Route', path], ['Record-Route', `<sip:${proxy.address}:${proxy.port};lr>`]], contact: `<sip:bob@${proxy.address}:${proxy.port}>` });
+    const { final, provisional } = await proxy.request(inv, { transport: 'udp', address: '127.0.0.2', port: lb.internal });
+    expect(final.status).toBe(200);
+    for (const res of [final, provisional.find((p) => p.status === 180)!]) {
+      const c = res.contacts() as Exclude<ReturnType<SipRequest['contacts']>, '*'>;
+      expect(c[0]!.uri.toString()).toBe(`sip:alice@127.0.0.99:9;alias=127.0.0.1~${client.port}~1`);
+    }
+    const got = (await client.waitFor((s) => s.req.method === 'INVITE' && s.req.callId() === inv.callId())).req;
+    expect(routeUris(got)).toEqual([`sip:127.0.0.1:${lb.udp};lr;r2=on`, `sip:127.0.0.2:${lb.internal};lr;r2=on`, `sip:${proxy.address}:${proxy.port};lr`]);
+    client.handler = (tx, req) => tx.respond(createResponse(req, 200, { toTag: newTag() }));
+  });
+});
+
 describe('calls through the lb', () => {
   it('UDP: INVITE dispatched with double Record-Route and alias; ACK and the proxy\'s BYE follow the route', () => call('udp'));
   it('TCP: converted to UDP inside, answered and reached over the client\'s own connection', () => call('tcp'));
