@@ -12,11 +12,13 @@ export type { ConfigIssue, ConfigErrorCode } from './errors.js';
 export { loadConfig, mergeLayers, BASE_FILES, pairOverlay, nodeOverlay } from './load.js';
 export type { LoadOptions, LoadedConfig, Origin } from './load.js';
 
-export { parseKeyPath, formatKeyPath, getIn } from './keypath.js';
+export { parseKeyPath, formatKeyPath, getIn, fromJsonPointer, isPlainObject } from './keypath.js';
+
+export { createConfigAjv, schemaIssues, translateAjvError, describeValue, deepFreeze } from './schema-issues.js';
 export type { KeyPath } from './keypath.js';
 
-export { parseYamlText, readYamlFile } from './yaml-source.js';
-export type { YamlSource } from './yaml-source.js';
+export { parseYamlText, readYamlFile, issueAt } from './yaml-source.js';
+export type { YamlSource, ParseResult } from './yaml-source.js';
 
 export { nodeAddresses, interfaceOfType } from './network.js';
 export type { NodeAddresses } from './network.js';

@@ -10,11 +10,11 @@
  * returned unless all is well. The result is deep-frozen.
  */
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { formatKeyPath, fromJsonPointer, isPlainObject, type KeyPath } from './keypath.js';
+import { formatKeyPath, isPlainObject, type KeyPath } from './keypath.js';
+import { createConfigAjv, deepFreeze, schemaIssues as validate } from './schema-issues.js';
 import { interfaceOfType } from './network.js';
 import { listeners, portClashes } from './ports.js';
 import { configSchema, INTERFACE_TYPES, partialSchema, type NgcpConfig } from './schema.js';
@@ -48,67 +48,10 @@ let validators: { full: ValidateFunction; partial: ValidateFunction } | undefine
 
 function getValidators(): { full: ValidateFunction; partial: ValidateFunction } {
   if (!validators) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
+    const ajv = createConfigAjv();
     validators = { full: ajv.compile(configSchema), partial: ajv.compile(partialSchema() as object) };
   }
   return validators;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-/** An ajv error as (key path, human message). */
-function translate(e: ErrorObject, data: unknown): { path: KeyPath; message: string } {
-  const path = fromJsonPointer(e.instancePath);
-  let value: unknown = data;
-  for (const seg of path) value = (value as Record<string | number, unknown> | undefined)?.[seg];
-  const p = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return { path: [...path, String(p.additionalProperty)], message: 'unknown key' };
-    case 'required':
-      return { path: [...path, String(p.missingProperty)], message: 'missing (required)' };
-    case 'type':
-      return { path, message: `must be ${String(p.type).replace(',', ' or ')} (got ${describe(value)})` };
-    case 'format':
-      return { path, message: `must be an IP address (got ${describe(value)})` };
-    case 'enum':
-      return { path, message: `must be one of ${(p.allowedValues as unknown[]).join(', ')} (got ${describe(value)})` };
-    case 'minimum':
-    case 'maximum':
-      return { path, message: `must be ${String(p.comparison)} ${String(p.limit)} (got ${describe(value)})` };
-    case 'pattern':
-      if (value === '@generate') return { path, message: 'is still the @generate placeholder: run `ngcpcfg init` to generate it' };
-      return { path, message: `has a bad format (got ${describe(value)})` };
-    case 'minLength':
-      return { path, message: `must be at least ${String(p.limit)} characters long` };
-    case 'propertyNames':
-      return { path, message: `has a bad key name ${describe(p.propertyName)}` };
-    case 'uniqueItems':
-      return { path, message: 'must not list the same item twice' };
-    default:
-      return { path, message: e.message ?? e.keyword };
-  }
-}
-
-function validate(fn: ValidateFunction, data: unknown, where: (path: KeyPath, message: string) => ConfigIssue): ConfigIssue[] {
-  if (fn(data)) return [];
-  const seen = new Set<string>();
-  const out: ConfigIssue[] = [];
-  for (const e of fn.errors ?? []) {
-    // propertyNames also reports the nested pattern error; keep the clearer one
-    if (e.keyword === 'pattern' && e.propertyName !== undefined) continue;
-    const t = translate(e, data);
-    const key = `${formatKeyPath(t.path)}|${t.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(where(t.path, t.message));
-  }
-  return out;
 }
 
 /** Deep merge, b over a: maps merge, everything else replaces. */
@@ -119,14 +62,6 @@ export function mergeLayers(a: unknown, b: unknown): unknown {
     return out;
   }
   return b;
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object') {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
 }
 
 export interface LoadOptions {
