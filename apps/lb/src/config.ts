@@ -4,6 +4,8 @@
  * verify that the two agree). Keys are described in README.md.
  */
 import type { JSONSchemaType } from 'ajv';
+import type { ControlConfig, DbConnConfig, LogConfig, RedisConnConfig } from '@ngcp/daemon';
+import { commonSchemas } from '@ngcp/daemon';
 
 export const DISPATCH_ALGORITHMS = ['hash-callid', 'hash-from', 'hash-to', 'hash-ruri-user', 'hash-auth-user', 'round-robin', 'weighted'] as const;
 export type DispatchAlgorithm = (typeof DISPATCH_ALGORITHMS)[number];
@@ -41,8 +43,8 @@ export interface LbConfig {
   node: string;
   public: { address: string; udp_port: number; tcp_port: number; tls_enable: boolean; tls_port: number };
   internal: { address: string; udp_port: number };
-  control: { address: string; port: number };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  control: ControlConfig;
+  log: LogConfig;
   max_forwards: number;
   /** Sources (IP addresses) whose initial requests skip the served-domain check. */
   trusted_peers: string[];
@@ -53,8 +55,8 @@ export interface LbConfig {
     retry_ms: number;
   };
   ban: { enable: boolean; threshold: number; window_s: number; ban_s: number };
-  db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max?: number };
-  redis: { host: string; port: number; password?: string; db: number };
+  db: DbConnConfig;
+  redis: RedisConnConfig;
 }
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
@@ -75,8 +77,8 @@ export const lbConfigSchema: JSONSchemaType<LbConfig> = obj<LbConfig>({
   node: { type: 'string', minLength: 1 },
   public: obj({ address: ip, udp_port: port, tcp_port: port, tls_enable: bool, tls_port: port }),
   internal: obj({ address: ip, udp_port: port }),
-  control: obj({ address: ip, port }),
-  log: obj({ level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
+  control: commonSchemas.control,
+  log: commonSchemas.log,
   max_forwards: { type: 'integer', minimum: 1, maximum: 255 },
   trusted_peers: { type: 'array', items: ip },
   tls: obj({ cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, generate: bool, hostnames: { type: 'array', items: { type: 'string', minLength: 1 } }, days: posInt }),
@@ -88,19 +90,8 @@ export const lbConfigSchema: JSONSchemaType<LbConfig> = obj<LbConfig>({
   }),
   domains: obj({ retry_ms: { type: 'integer', minimum: 100 } }),
   ban: obj({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
-  db: obj(
-    {
-      host: { type: 'string', minLength: 1 },
-      port,
-      socket: { type: 'string', minLength: 1, nullable: true },
-      user: { type: 'string', minLength: 1 },
-      password: { type: 'string' },
-      database: { type: 'string', pattern: '^[A-Za-z0-9_]+$' },
-      pool_max: { type: 'integer', minimum: 1, nullable: true },
-    },
-    ['socket', 'pool_max'],
-  ),
-  redis: obj({ host: { type: 'string', minLength: 1 }, port, password: { type: 'string', nullable: true }, db: { type: 'integer', minimum: 0, maximum: 255 } }, ['password']),
+  db: commonSchemas.db,
+  redis: commonSchemas.redis,
 });
 
 /** Defaults merged under the file (what an operator may leave out). */

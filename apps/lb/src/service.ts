@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
 import type { ListenSpec, SipStack, TransportLogger } from '@ngcp/sip';
 import { createSipStack } from '@ngcp/sip';
 import { knexConfig } from '@ngcp/db';
@@ -48,11 +49,6 @@ export interface LbService {
   listening(): { public: Partial<Record<ClientTransport, Listener>>; internal: Listener };
 }
 
-/** A bad control-method call; the RPC layer answers it as invalid params. */
-export class LbParamsError extends Error {
-  override readonly name = 'LbParamsError';
-  readonly code = -32602;
-}
 
 function transportLogger(log: Logger): TransportLogger {
   return {
@@ -179,8 +175,8 @@ export function createLbService(ctx: LbServiceContext): LbService {
       'dispatcher.set': (params: unknown) => {
         const q = (params ?? {}) as { destination?: unknown; state?: unknown };
         const d = typeof q.destination === 'string' ? dests.byId(q.destination) : undefined;
-        if (!d) throw new LbParamsError(`unknown destination ${JSON.stringify(q.destination)}; one of: ${dests.list.map((x) => x.id).join(', ')}`);
-        if (q.state !== 'up' && q.state !== 'down') throw new LbParamsError('state must be "up" or "down"');
+        if (!d) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, `unknown destination ${JSON.stringify(q.destination)}; one of: ${dests.list.map((x) => x.id).join(', ')}`);
+        if (q.state !== 'up' && q.state !== 'down') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'state must be "up" or "down"');
         dests.setByHand(d, q.state === 'up');
         return dests.view().find((x) => x.destination === d.id);
       },

@@ -3,14 +3,13 @@
  * defaults of config.yml (dispatch to this node's proxy) and with an operator's proxy set.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { initConfigDir, loadConfig, nodePaths, renderNode } from '@ngcp/config';
-import { lbConfigSchema, type LbConfig } from '../src/config.js';
+import { loadDaemonConfig } from '@ngcp/daemon';
+import type { LbConfig } from '../src/config.js';
+import { lbDaemon } from '../src/daemon.js';
 
 const DEFAULTS = resolve(import.meta.dirname, '../../../ngcp-config');
 const dirs: string[] = [];
@@ -37,12 +36,10 @@ function renderLb(overlay?: string): LbConfig {
   });
   const file = r.files.find((f) => f.path === 'etc/ngcp/lb.yml');
   expect(file).toBeDefined();
-  const cfg = parse(file!.content) as LbConfig;
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-  ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
-  const validate = ajv.compile(lbConfigSchema);
-  expect(validate(cfg), JSON.stringify(validate.errors)).toBe(true);
-  return cfg;
+  const path = join(dir, 'lb.yml');
+  writeFileSync(path, file!.content);
+  // the lb's own loader (schema, defaults, cross-key checks) — what the daemon does at start
+  return loadDaemonConfig(lbDaemon, path) as LbConfig;
 }
 
 describe('etc/ngcp/lb.yml', () => {
@@ -59,5 +56,9 @@ describe('etc/ngcp/lb.yml', () => {
     expect(c.dispatch.algorithm).toBe('weighted');
     expect(c.dispatch.proxies).toEqual([{ address: '127.0.0.2', port: 5062, weight: 3 }, { address: '127.0.0.3', port: 5062, weight: 1 }]);
     expect(c.trusted_peers).toEqual(['127.0.0.9']);
+  });
+
+  it('is refused naming the key when a proxy is listed twice', () => {
+    expect(() => renderLb('lb:\n  dispatch:\n    proxies:\n      - { address: 127.0.0.2, port: 5062, weight: 1 }\n      - { address: 127.0.0.2, port: 5062, weight: 1 }\n')).toThrow(/lb\.yml:\d+: dispatch\.proxies\[1\]: 127\.0\.0\.2:5062 is listed twice/);
   });
 });
