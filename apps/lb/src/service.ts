@@ -138,12 +138,15 @@ export function createLbService(ctx: LbServiceContext): LbService {
 
     async stop() {
       prober?.stop();
+      await domains?.stop();
       if (sip) {
-        await sip.drain(ctx.drainMs ?? 5000);
+        // new requests get 503 from now on; INVITE server transactions (calls being set up) may finish
+        await sip.drain(0);
+        const until = Date.now() + (ctx.drainMs ?? 5000);
+        while (sip.stats().transactions.live.ist > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
         await sip.close();
       }
       lb?.close();
-      await domains?.stop();
       await db?.destroy();
       sip = null;
     },

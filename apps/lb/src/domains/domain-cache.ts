@@ -30,6 +30,7 @@ export class DomainCache {
   private loadedAt: number | null = null;
   private dbOk = false;
   private redisOk = false;
+  private redisWarned = false;
   private sub: Redis | null = null;
   private retry: NodeJS.Timeout | null = null;
   private poll: NodeJS.Timeout | null = null;
@@ -66,10 +67,13 @@ export class DomainCache {
     sub.on('ready', () => {
       if (!this.redisOk) this.o.logger.info({ redis: `${r.host}:${r.port}` }, 'change notifications subscribed');
       this.redisOk = true;
+      this.redisWarned = false;
       void this.reload(); // a change may have gone by while we were not listening
     });
     sub.on('error', (err: Error) => {
-      if (this.redisOk || this.counters.loads === 0) this.o.logger.warn({ err: err.message }, 'redis subscription lost; retrying');
+      // once per outage; ioredis retries by itself
+      if (!this.redisWarned) this.o.logger.warn({ err: err.message }, 'redis subscription lost; retrying (domains polled meanwhile)');
+      this.redisWarned = true;
       this.redisOk = false;
     });
     sub.on('close', () => {
