@@ -33,6 +33,9 @@ export interface LbParts {
   secret: string;
 }
 
+/** In-dialog requests that may carry a new remote target (RFC 3261 §12.2; 3311; 6665; 3515). */
+const TARGET_REFRESH = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
+
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, MESSAGE';
 
 export class LoadBalancer {
@@ -112,6 +115,8 @@ export class LoadBalancer {
     else if (isDialogCreating(req)) {
       addDoubleRecordRoute(req, this.internal, this.pub[source.transport] ?? this.internal);
       aliasContact(req, client);
+    } else if (TARGET_REFRESH.has(req.method)) {
+      aliasContact(req, client); // a re-INVITE/UPDATE's new Contact must stay reachable behind NAT too
     }
     // a Route naming one of the proxies (in-dialog) goes there; anything else is dispatched
     const nr = nextRoute(req);

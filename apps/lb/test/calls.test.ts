@@ -103,6 +103,15 @@ async function call(t: 'udp' | 'tcp' | 'tls'): Promise<void> {
   await client.sip.send(ack.request, lbAddr(t));
   await proxy.waitFor((s) => s.req.method === 'ACK' && s.req.callId() === callId);
 
+  // a re-INVITE with a new Contact: the alias goes on it too (target refresh behind NAT)
+  const via = { transport: t, host: client.address, port: client.port };
+  const re = createInDialogRequest(dialog, 'INVITE', { via, cseq: 2, headers: [['Contact', '<sip:alice@127.0.0.98:9>']] });
+  expect((await client.request(re.request, lbAddr(t))).final.status).toBe(200);
+  const reSeen = (await proxy.waitFor((s) => s.req.method === 'INVITE' && s.req.callId() === callId && s.req.cseq().seq === 2)).req;
+  expect((reSeen.contacts() as Exclude<ReturnType<SipRequest['contacts']>, '*'>)[0]!.uri.toString()).toBe(`sip:alice@127.0.0.98:9;alias=127.0.0.1~${clientSrc}~${T_CODE[t]}`);
+  expect(reSeen.has('record-route')).toBe(false);
+  await client.sip.send(createInDialogRequest(dialog, 'ACK', { via, cseq: 2 }).request, lbAddr(t));
+
   // the proxy hangs up: BYE to the aliased Contact along the Record-Route set → the client, over its own connection
   const outbound = lb.svc.stats() as { sip: { transport: { connections: { outbound: number } } } };
   const before = outbound.sip.transport.connections.outbound;
@@ -112,7 +121,7 @@ async function call(t: 'udp' | 'tcp' | 'tls'): Promise<void> {
   expect(byeRes.final.status).toBe(200);
   const got = await client.waitFor((s) => s.req.method === 'BYE' && s.req.callId() === callId);
   expect(got.source.transport).toBe(t);
-  expect(got.req.uri).toBe(`sip:alice@127.0.0.99:9${t === 'udp' ? '' : `;transport=${t}`}`);
+  expect(got.req.uri).toBe(`sip:alice@127.0.0.99:9${t === 'udp' ? '' : `;transport=${t}`}`); // the dialog's target as the proxy knew it
   expect(got.req.has('route')).toBe(false);
   const after = (lb.svc.stats() as typeof outbound).sip.transport.connections.outbound;
   expect(after).toBe(before); // no new connection: the client's own was reused
