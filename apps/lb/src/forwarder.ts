@@ -23,7 +23,8 @@ export interface Target {
 
 export interface ForwardHost {
   sendRequest(req: SipRequest, dest: TransportDestination, user: ClientTransactionUser): ClientTransaction;
-  branch(req: SipRequest, attempt: number): string;
+  /** Our Via's branch for attempt n (routing/loop.ts). */
+  branch(attempt: number): string;
   /** A proxy answered (anything) / missed (timeout, transport error). */
   answered(d: Destination): void;
   missed(d: Destination): void;
@@ -81,7 +82,7 @@ export class Forwarding {
     const n = this.attempt++;
     const out = parseMessage(this.req.toBuffer()) as SipRequest;
     const port = t.via.port === (t.via.transport === 'tls' ? 5061 : 5060) ? '' : `:${t.via.port}`;
-    out.pushVia(`SIP/2.0/${t.via.transport.toUpperCase()} ${t.via.address}${port};branch=${this.host.branch(this.req, n)};rport`);
+    out.pushVia(`SIP/2.0/${t.via.transport.toUpperCase()} ${t.via.address}${port};branch=${this.host.branch(n)};rport`);
     this.answered = false;
     this.ringing = false;
     let ctx: ClientTransaction;

@@ -17,7 +17,7 @@ import type { ForwardHost, Target } from './forwarder.js';
 import { Forwarding } from './forwarder.js';
 import type { LbMetrics } from './metrics.js';
 import { statusLabel as statusLabelOf } from './metrics.js';
-import { forwardBranch, isLoop } from './routing/loop.js';
+import { branchFor, forwardBranch, isLoop, loopHash } from './routing/loop.js';
 import type { ClientAddress, ClientTransport } from './routing/nat.js';
 import { addContactAlias, buildPath, decodeReceived, takeUriAlias } from './routing/nat.js';
 import type { Listener } from './routing/route-set.js';
@@ -81,21 +81,23 @@ export class LoadBalancer {
   }
 
   private route(tx: ServerTransaction, req: SipRequest, source: TransportSource): void {
-    if (isLoop(req, (v) => this.ownVia(v), this.p.secret)) return this.reply(tx, req, 482, 'loop');
-    this.maxForwards(req);
     const popped = popOwnRoutes(req, this.own);
+    // loop check and branch at the same stage: our own Route entries popped, nothing else changed yet
+    if (isLoop(req, (v) => this.ownVia(v), this.p.secret)) return this.reply(tx, req, 482, 'loop');
+    const hash = loopHash(req, this.p.secret);
+    this.maxForwards(req);
     if (this.isInternal(source)) {
-      void this.towardsClient(tx, req, popped).catch((e: unknown) => {
+      void this.towardsClient(tx, req, popped, hash).catch((e: unknown) => {
         this.log.warn({ err: String(e), method: req.method }, 'forwarding to a client failed');
         this.reply(tx, req, e instanceof SipParseError ? 400 : 500);
       });
       return;
     }
-    this.towardsProxy(tx, req, source);
+    this.towardsProxy(tx, req, source, hash);
   }
 
   /** Client → lb → proxy. */
-  private towardsProxy(tx: ServerTransaction, req: SipRequest, source: TransportSource): void {
+  private towardsProxy(tx: ServerTransaction, req: SipRequest, source: TransportSource, hash: string): void {
     const initial = req.to().tag === undefined;
     const ruri = req.requestUri();
     if (req.method === 'OPTIONS' && initial && ruri.isSip && ruri.user === null && this.own.isOwnHost(ruri.hostname) && !req.has('route')) {
@@ -125,11 +127,11 @@ export class LoadBalancer {
     if (order.length === 0) return this.reply(tx, req, 503, 'no-destination', [['Retry-After', '5']]);
     this.counters.inbound++;
     this.p.metrics.forwarded.inc({ direction: 'inbound' });
-    this.forward(tx, req, order.map((d) => this.proxyTarget(d)), true);
+    this.forward(tx, req, order.map((d) => this.proxyTarget(d)), true, hash);
   }
 
   /** Proxy → lb → client. */
-  private async towardsClient(tx: ServerTransaction, req: SipRequest, popped: SipUri[]): Promise<void> {
+  private async towardsClient(tx: ServerTransaction, req: SipRequest, popped: SipUri[], hash: string): Promise<void> {
     const target = await this.clientTarget(req, popped);
     if (target === null) return this.reply(tx, req, 404, 'no-target');
     const via = this.pub[target.transport];
@@ -137,20 +139,20 @@ export class LoadBalancer {
     if (isDialogCreating(req)) addDoubleRecordRoute(req, via, this.internal);
     this.counters.outbound++;
     this.p.metrics.forwarded.inc({ direction: 'outbound' });
-    this.forward(tx, req, [{ dest: this.clientDest(target), via }], false);
+    this.forward(tx, req, [{ dest: this.clientDest(target), via }], false, hash);
   }
 
-  private forward(tx: ServerTransaction, req: SipRequest, targets: Target[], towardsProxy: boolean): void {
-    const f = new Forwarding(this.forwardHost(towardsProxy), tx, req, targets, { failover: towardsProxy, timeoutMs: this.p.config.dispatch.timeout_ms });
+  private forward(tx: ServerTransaction, req: SipRequest, targets: Target[], towardsProxy: boolean, hash: string): void {
+    const f = new Forwarding(this.forwardHost(towardsProxy, hash), tx, req, targets, { failover: towardsProxy, timeoutMs: this.p.config.dispatch.timeout_ms });
     if (req.method === 'INVITE') this.forwards.set(tx, f);
     f.start();
   }
 
-  private forwardHost(towardsProxy: boolean): ForwardHost {
+  private forwardHost(towardsProxy: boolean, hash: string): ForwardHost {
     const sip = this.stack();
     const host: ForwardHost = {
       sendRequest: (r: SipRequest, d: TransportDestination, u: ClientTransactionUser): ClientTransaction => sip.sendRequest(r, d, u),
-      branch: (r, n) => forwardBranch(r, this.p.secret, n),
+      branch: (n) => branchFor(hash, n),
       answered: (d) => this.p.dests.answered(d),
       missed: (d) => this.p.dests.miss(d),
       finalSent: (method, status) => this.p.metrics.responses.inc({ method, status: statusLabelOf(status) }),
@@ -171,8 +173,9 @@ export class LoadBalancer {
   }
 
   private async forwardAck(ack: SipRequest, source: TransportSource): Promise<void> {
-    this.maxForwards(ack);
     const popped = popOwnRoutes(ack, this.own);
+    const branch = forwardBranch(ack, this.p.secret, 'ack');
+    this.maxForwards(ack);
     let dest: TransportDestination;
     let via: Listener;
     if (this.isInternal(source)) {
@@ -188,7 +191,7 @@ export class LoadBalancer {
       dest = this.proxyTarget(d).dest;
       via = this.internal;
     }
-    ack.pushVia(`SIP/2.0/${via.transport.toUpperCase()} ${hostOf(via.address)}:${via.port};branch=${forwardBranch(ack, this.p.secret, 'ack')};rport`);
+    ack.pushVia(`SIP/2.0/${via.transport.toUpperCase()} ${hostOf(via.address)}:${via.port};branch=${branch};rport`);
     await this.stack().send(ack, dest);
   }
 
