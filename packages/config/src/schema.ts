@@ -37,6 +37,24 @@ export interface BanConfig {
   ban_s: number;
 }
 
+export const LB_DISPATCH_ALGORITHMS = ['hash-callid', 'hash-from', 'hash-to', 'hash-ruri-user', 'hash-auth-user', 'round-robin', 'weighted'] as const;
+
+export interface LbDispatchProxy {
+  address: string;
+  port: number;
+  weight: number;
+}
+
+export interface LbDispatchConfig {
+  /** How initial requests pick a proxy (apps/lb/README.md). */
+  algorithm: (typeof LB_DISPATCH_ALGORITHMS)[number];
+  /** No answer at all from a proxy within this → the next one. */
+  timeout_ms: number;
+  /** The proxy set; empty = this node's own proxy (internal address, proxy.port). */
+  proxies: LbDispatchProxy[];
+  probe: { interval_ms: number; timeout_ms: number; failures: number };
+}
+
 export interface LbConfig {
   enable: boolean;
   sip_port: number;
@@ -45,6 +63,11 @@ export interface LbConfig {
   internal_port: number;
   control_port: number;
   max_forwards: number;
+  /** Source addresses whose initial requests skip the served-domain check. */
+  trusted_peers: string[];
+  dispatch: LbDispatchConfig;
+  /** Served-domain cache: retry (and poll while Redis is away) this often. */
+  domains: { retry_ms: number };
   ban: BanConfig;
 }
 
@@ -240,6 +263,14 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       internal_port: port,
       control_port: port,
       max_forwards: { type: 'integer', minimum: 1, maximum: 255 },
+      trusted_peers: { type: 'array', items: ip },
+      dispatch: obj<LbDispatchConfig>({
+        algorithm: { type: 'string', enum: [...LB_DISPATCH_ALGORITHMS] },
+        timeout_ms: { type: 'integer', minimum: 50 },
+        proxies: { type: 'array', items: obj<LbDispatchProxy>({ address: ip, port, weight: { type: 'integer', minimum: 0 } }) },
+        probe: obj<LbDispatchConfig['probe']>({ interval_ms: { type: 'integer', minimum: 0 }, timeout_ms: { type: 'integer', minimum: 50 }, failures: posInt }),
+      }),
+      domains: obj<LbConfig['domains']>({ retry_ms: { type: 'integer', minimum: 100 } }),
       ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
     }),
     proxy: obj<ProxyConfig>({

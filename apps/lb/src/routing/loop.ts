@@ -1,0 +1,54 @@
+/**
+ * The branch of a request the lb forwards, and loop detection from it (RFC 3261 §16.6
+ * step 8, §16.3 step 4): the first part of the branch is a hash of what identifies the
+ * request as the lb forwards it — Request-URI, Call-ID, From and To tags, CSeq number,
+ * the Route entries left after the lb popped its own, and the Via below ours; the part
+ * after the dot tells the attempts apart (failover). Both are computed at the same
+ * stage: after the lb popped its own Route entries. A request that comes back with a Via
+ * of ours whose hash equals the one computed for it now has looped (482); a spiral (the
+ * Request-URI or the remaining route changed on the way, e.g. an in-dialog request
+ * passing lb → proxy → lb) has not.
+ */
+import { createHash } from 'node:crypto';
+import type { SipRequest, Via } from '@ngcp/sip';
+import { MAGIC_COOKIE } from '@ngcp/sip';
+
+const PREFIX = `${MAGIC_COOKIE}lb`;
+
+function hashWith(req: SipRequest, below: Via | undefined, secret: string): string {
+  const h = createHash('sha1');
+  h.update(secret).update('\n').update(req.uri).update('\n').update(req.callId()).update('\n');
+  h.update(req.from().tag ?? '').update('\n').update(req.to().tag ?? '').update('\n').update(String(req.cseq().seq)).update('\n');
+  h.update(req.elements('route').join(',')).update('\n');
+  if (below) h.update(below.branch ?? '').update('|').update(below.sentBy);
+  return h.digest('hex').slice(0, 20);
+}
+
+/** The loop hash of `req` as it is now (its top Via still the previous hop's). */
+export function loopHash(req: SipRequest, secret: string): string {
+  return hashWith(req, req.topVia(), secret);
+}
+
+/** The branch for attempt `attempt` of a request with loop hash `hash`: `z9hG4bKlb<hash>.<attempt>`. */
+export function branchFor(hash: string, attempt: number | string): string {
+  return `${PREFIX}${hash}.${attempt}`;
+}
+
+/** branchFor(loopHash(req)) — the same for retransmissions of the same attempt. */
+export function forwardBranch(req: SipRequest, secret: string, attempt: number | string): string {
+  return branchFor(loopHash(req, secret), attempt);
+}
+
+/** Whether `req` carries a Via of ours with the branch hash it would get now: a loop (§16.3 step 4). */
+export function isLoop(req: SipRequest, isOwnVia: (via: Via) => boolean, secret: string): boolean {
+  const vias = req.vias();
+  for (let i = 0; i < vias.length; i++) {
+    const v = vias[i]!;
+    const b = v.branch;
+    if (b === undefined || !b.startsWith(PREFIX) || !isOwnVia(v)) continue;
+    const dot = b.indexOf('.', PREFIX.length);
+    const hash = b.slice(PREFIX.length, dot < 0 ? undefined : dot);
+    if (hash === hashWith(req, vias[i + 1], secret)) return true;
+  }
+  return false;
+}

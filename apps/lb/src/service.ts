@@ -1,0 +1,207 @@
+/**
+ * The lb as a daemon (the shape @ngcp/daemon runs): built from its config, a pino logger
+ * and a prom-client Registry, with no side effects until `start()`. One SIP stack holds
+ * every listener — public UDP, TCP (and TLS) plus the internal UDP — so a request and
+ * the request it becomes share one transaction layer, CANCEL finds its INVITE, and the
+ * side a request came from is simply the listener it arrived on.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
+import type { ListenSpec, SipStack, TransportLogger } from '@ngcp/sip';
+import { createSipStack } from '@ngcp/sip';
+import { knexConfig } from '@ngcp/db';
+import knex from 'knex';
+import type { Knex } from '@ngcp/db';
+import type { LbConfig } from './config.js';
+import { DestinationSet } from './dispatch/destinations.js';
+import { Prober } from './dispatch/prober.js';
+import { DomainCache } from './domains/domain-cache.js';
+import { LoadBalancer } from './lb.js';
+import type { LbMetrics } from './metrics.js';
+import { createLbMetrics } from './metrics.js';
+import type { ClientTransport } from './routing/nat.js';
+import type { Listener } from './routing/route-set.js';
+import { ensureCertificate } from './tls.js';
+
+export interface LbServiceContext {
+  config: Readonly<LbConfig>;
+  logger: Logger;
+  metrics: Registry;
+  /** On stop, how long live transactions may finish (new requests get 503). Default 5000 ms. */
+  drainMs?: number;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  [detail: string]: unknown;
+}
+
+export interface LbService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): HealthReport;
+  stats(): Record<string, unknown>;
+  reload(): Promise<void>;
+  methods: Record<string, (params: unknown) => unknown>;
+  /** Bound listeners (after start), e.g. for tests on port 0. */
+  listening(): { public: Partial<Record<ClientTransport, Listener>>; internal: Listener };
+}
+
+
+function transportLogger(log: Logger): TransportLogger {
+  return {
+    error: (msg, data) => log.error(data ?? {}, msg),
+    warn: (msg, data) => log.warn(data ?? {}, msg),
+    debug: (msg, data) => log.debug(data ?? {}, msg),
+  };
+}
+
+export function createLbService(ctx: LbServiceContext): LbService {
+  const { config, logger } = ctx;
+  const log = logger.child({ component: 'lb-service' });
+  let sip: SipStack | null = null;
+  let metrics: LbMetrics | null = null;
+  const dests = new DestinationSet(config.dispatch.proxies, config.dispatch.algorithm, config.dispatch.probe.failures, (d) => {
+    metrics?.destinationUp.set({ destination: d.id }, d.up ? 1 : 0);
+    log.warn({ destination: d.id, up: d.up, admin_down: d.adminDown }, 'dispatch destination changed state');
+  });
+  let db: Knex | null = null;
+  let domains: DomainCache | null = null;
+  let prober: Prober | null = null;
+  let lb: LoadBalancer | null = null;
+  let bound: ReturnType<LbService['listening']> | null = null;
+  let expectedListeners = 0;
+
+  const view = () => ({ destinations: dests.view() });
+
+  return {
+    async start() {
+      metrics = createLbMetrics(ctx.metrics, {
+        liveTransactions: () => sip?.stats().liveTransactions ?? 0,
+        transportCounters: () => sip?.transport.stats() ?? null,
+      });
+      for (const d of dests.list) metrics.destinationUp.set({ destination: d.id }, d.up ? 1 : 0);
+      const dbLog = logger.child({ component: 'db' });
+      db = knex({
+        ...knexConfig({
+          host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database: config.db.database,
+          ...(config.db.socket ? { socket: config.db.socket } : {}), pool: { min: 0, max: config.db.pool_max ?? 2 }, acquireTimeoutMs: 3000,
+        }),
+        // knex's own warnings (a refused connection on every retry) at debug: the domain cache logs the outage once
+        log: { warn: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), error: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), debug: () => undefined, deprecate: () => undefined },
+      });
+      domains = new DomainCache({ db, redis: config.redis, retryMs: config.domains.retry_ms, logger });
+      lb = new LoadBalancer({ config, logger, metrics, dests, domains, secret: randomBytes(16).toString('hex') });
+      const p = config.public;
+      const listen: ListenSpec[] = [
+        { transport: 'udp', address: p.address, port: p.udp_port },
+        { transport: 'tcp', address: p.address, port: p.tcp_port },
+        { transport: 'udp', address: config.internal.address, port: config.internal.udp_port },
+      ];
+      let tls;
+      if (p.tls_enable) {
+        const pair = await ensureCertificate(config.tls);
+        if (pair.generated) log.info({ cert: config.tls.cert }, 'generated a self-signed TLS certificate');
+        tls = { key: pair.key, cert: pair.cert };
+        listen.push({ transport: 'tls', address: p.address, port: p.tls_port, tls });
+      }
+      expectedListeners = listen.length;
+      const l = lb;
+      sip = createSipStack({
+        listen,
+        transport: { role: 'lb', forceRport: true, logger: transportLogger(logger.child({ component: 'sip-transport' })), ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}) },
+        resolver: false,
+        onRequest: (tx, req, source) => l.onRequest(tx, req, source),
+        onAck: (ack, source) => l.onAck(ack, source as Parameters<LoadBalancer['onAck']>[1]),
+        onCancel: (cancel, cancelTx, inviteTx) => l.onCancel(cancel, cancelTx, inviteTx),
+        onStrayResponse: (res, source) => l.onStrayResponse(res, source as Parameters<LoadBalancer['onStrayResponse']>[1]),
+      });
+      const addrs = await sip.start();
+      const find = (t: ClientTransport, address: string) => addrs.find((a) => a.transport === t && a.address === address);
+      const pub: Partial<Record<ClientTransport, Listener>> = {};
+      for (const t of ['udp', 'tcp', 'tls'] as const) {
+        const a = find(t, p.address);
+        if (a) pub[t] = { transport: t, address: a.address, port: a.port };
+      }
+      // the internal UDP listener: the one on the internal address that is not the public UDP one
+      const ia = addrs.find((a) => a.transport === 'udp' && a.address === config.internal.address && !(a.address === p.address && a.port === pub.udp?.port)) ?? addrs[2]!;
+      const internal: Listener = { transport: 'udp', address: ia.address, port: ia.port };
+      lb.bind(sip, pub, internal);
+      bound = { public: pub, internal };
+      log.info({ public: Object.values(pub).map((x) => `${x.transport}:${x.address}:${x.port}`), internal: `udp:${internal.address}:${internal.port}` }, 'SIP listening');
+      await domains.start();
+      prober = new Prober(sip, dests, internal, { intervalMs: config.dispatch.probe.interval_ms, timeoutMs: config.dispatch.probe.timeout_ms });
+      prober.start();
+    },
+
+    async stop() {
+      prober?.stop();
+      await domains?.stop();
+      if (sip) {
+        // new requests get 503 from now on; INVITE server transactions (calls being set up) may finish
+        await sip.drain(0);
+        const until = Date.now() + (ctx.drainMs ?? 5000);
+        while (sip.stats().transactions.live.ist > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        await sip.close();
+      }
+      lb?.close();
+      await db?.destroy();
+      sip = null;
+    },
+
+    health() {
+      const listening = sip?.listening().length ?? 0;
+      const d = domains?.health() ?? null;
+      const up = dests.list.filter((x) => x.up).length;
+      const degraded = d === null || d.db !== 'ok' || d.redis !== 'ok' || up === 0;
+      return { ok: sip !== null && listening === expectedListeners, listeners: listening, degraded, domains: d, dispatch: { up, total: dests.list.length } };
+    },
+
+    stats() {
+      const s = sip?.stats();
+      return {
+        sip: s ? { transport: s.transport, transactions: s.transactions, live_transactions: s.liveTransactions, draining: s.draining } : null,
+        forwarded: lb ? { ...lb.counters } : null,
+        domains: domains ? { ...domains.health(), ...domains.counters } : null,
+        dispatch: { probes: prober?.probes ?? 0, ...view() },
+      };
+    },
+
+    async reload() {
+      await domains?.reload();
+    },
+
+    methods: {
+      'dispatcher.list': () => view().destinations,
+      'dispatcher.set': (params: unknown) => {
+        const q = (params ?? {}) as { destination?: unknown; state?: unknown };
+        const d = typeof q.destination === 'string' ? dests.byId(q.destination) : undefined;
+        if (!d) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, `unknown destination ${JSON.stringify(q.destination)}; one of: ${dests.list.map((x) => x.id).join(', ')}`);
+        if (q.state !== 'up' && q.state !== 'down') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'state must be "up" or "down"');
+        dests.setByHand(d, q.state === 'up');
+        return dests.view().find((x) => x.destination === d.id);
+      },
+      'lb.stats': () => {
+        const s = sip?.stats();
+        return {
+          forwarded: lb ? { ...lb.counters } : null,
+          live_transactions: s?.liveTransactions ?? 0,
+          transactions: s?.transactions ?? null,
+          received: s?.transport.received ?? 0,
+          rejected: s?.transport.rejected ?? {},
+          dropped: s?.transport.dropped ?? {},
+          connections: s?.transport.connections ?? null,
+          domains: domains?.health() ?? null,
+          dispatch: dests.view().map((x) => ({ destination: x.destination, state: x.state })),
+        };
+      },
+    },
+
+    listening() {
+      if (!bound) throw new Error('lb: not started');
+      return bound;
+    },
+  };
+}
