@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { apiConfigDefinition } from '@ngcp/api';
+import { lbDaemon } from '@ngcp/lb';
 import { mediactlDaemon } from '@ngcp/mediactl';
 import { proxyDaemon } from '@ngcp/proxy';
 import { getIn, initConfigDir, loadConfig, nodePaths, parseKeyPath, renderNode, type NodePaths, type RenderedFile } from '@ngcp/config';
@@ -39,6 +40,7 @@ type Secret = keyof typeof SECRETS;
  */
 const DEFINITIONS: Record<string, DaemonConfigDefinition<unknown>> = {
   api: apiConfigDefinition as DaemonConfigDefinition<unknown>,
+  lb: lbDaemon as unknown as DaemonConfigDefinition<unknown>,
   proxy: proxyDaemon as unknown as DaemonConfigDefinition<unknown>,
   mediactl: mediactlDaemon as unknown as DaemonConfigDefinition<unknown>,
 };
@@ -56,7 +58,7 @@ const DAEMON_FILES: Record<string, Expect> = {
     'tls.key': { path: (p) => `${p.root}/var/api/tls/key.pem` },
     'admin.credentials_file': { path: (p) => `${p.root}/var/api/credentials.env` },
   },
-  lb: redisPw,
+  lb: { ...db, ...redisPw },
   proxy: { ...db, ...redisPw, 'auth.nonce_secret': { secret: 'sip_nonce_secret' } },
   mediactl: redisPw,
   sbc: { ...db, ...redisPw },

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ngRequest } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
 import type { AccKind } from './acc.js';
-import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, daemonsBuilt, startNode, type E2eNode } from './node.js';
+import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, startNode, type E2eNode } from './node.js';
 import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
 import { RtpEndpoint } from './rtp.js';
 import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
@@ -156,8 +156,7 @@ async function mediaBothWays(uac: SippRun, a: RtpEndpoint, uas: SippRun, b: RtpE
   return { aGot: a.received.packets, bGot: b.received.packets, towardsA, towardsB, conn };
 }
 
-// The lead enables these when apps/lb, apps/proxy and apps/mediactl land (then removes this gate).
-describe.skipIf(!daemonsBuilt)('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeout: 120_000 }, () => {
+describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeout: 120_000 }, () => {
   it('REGISTER with a wrong password is refused (403) and binds nothing', async () => {
     const port = await freePort({ udp: true });
     const r = await run({ scenario: 'uac-register-wrong-password-expect-403.xml', remote: lb(), localPort: port, auth: { user: 'alice', password: 'wrong-password', uri: DOMAIN }, keys: { user: 'alice' } }).done;

@@ -7,7 +7,7 @@
  * branch; once a proxy answered, it owns the transaction; none left → 503. CANCEL is
  * hop-by-hop: `cancel()` cancels the attempt in progress.
  */
-import type { ClientTransaction, ClientTransactionUser, ServerTransaction, SipRequest, SipResponse, TransportDestination } from '@ngcp/sip';
+import type { ClientTransaction, ClientTransactionUser, ServerTransaction, SipRequest, SipResponse, Destination as SipDestination } from '@ngcp/sip';
 import { createResponse, newTag, parseMessage } from '@ngcp/sip';
 import type { Destination } from './dispatch/destinations.js';
 import type { ClientAddress } from './routing/nat.js';
@@ -15,14 +15,14 @@ import type { Listener } from './routing/route-set.js';
 
 /** Where one attempt goes and which of our listeners it leaves from (the Via sent-by). */
 export interface Target {
-  dest: TransportDestination;
+  dest: SipDestination;
   via: Listener;
   /** The proxy destination, when the target is one of the dispatch set. */
   proxy?: Destination;
 }
 
 export interface ForwardHost {
-  sendRequest(req: SipRequest, dest: TransportDestination, user: ClientTransactionUser): ClientTransaction;
+  sendRequest(req: SipRequest, dest: SipDestination, user: ClientTransactionUser): ClientTransaction;
   /** Our Via's branch for attempt n (routing/loop.ts). */
   branch(attempt: number): string;
   /** A proxy answered (anything) / missed (timeout, transport error). */

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type {
-  ClientTransaction, ClientTransactionUser, ServerTransaction, SipRequest, SipResponse, SipStack, SipUri, TransportDestination, TransportSource, Uri, Via,
+  ClientTransaction, ClientTransactionUser, ServerTransaction, SipRequest, SipResponse, SipStack, SipUri, Destination as SipDestination, TransportSource, Uri, Via,
 } from '@ngcp/sip';
 import { SipParseError, SipResolver, createResponse, forwardResponseStatelessly, newTag } from '@ngcp/sip';
 import type { LbConfig } from './config.js';
@@ -151,7 +151,7 @@ export class LoadBalancer {
   private forwardHost(towardsProxy: boolean, hash: string): ForwardHost {
     const sip = this.stack();
     const host: ForwardHost = {
-      sendRequest: (r: SipRequest, d: TransportDestination, u: ClientTransactionUser): ClientTransaction => sip.sendRequest(r, d, u),
+      sendRequest: (r: SipRequest, d: SipDestination, u: ClientTransactionUser): ClientTransaction => sip.sendRequest(r, d, u),
       branch: (n) => branchFor(hash, n),
       answered: (d) => this.p.dests.answered(d),
       missed: (d) => this.p.dests.miss(d),
@@ -176,7 +176,7 @@ export class LoadBalancer {
     const popped = popOwnRoutes(ack, this.own);
     const branch = forwardBranch(ack, this.p.secret, 'ack');
     this.maxForwards(ack);
-    let dest: TransportDestination;
+    let dest: SipDestination;
     let via: Listener;
     if (this.isInternal(source)) {
       const target = await this.clientTarget(ack, popped);
@@ -216,7 +216,7 @@ export class LoadBalancer {
     }
     this.counters.strayResponses++;
     const local = this.isInternal(source) ? this.pub.udp : this.internal;
-    const hint: TransportDestination = { transport: d.hop.transport, address: d.hop.address, port: d.hop.port };
+    const hint: SipDestination = { transport: d.hop.transport, address: d.hop.address, port: d.hop.port };
     if (local && d.hop.transport.toLowerCase() === 'udp') Object.assign(hint, { localAddress: local.address, localPort: local.port });
     this.stack().send(res, hint).catch(() => this.p.metrics.drops.inc({ reason: 'send-failed' }));
   }
@@ -250,8 +250,8 @@ export class LoadBalancer {
     };
   }
 
-  private clientDest(c: ClientAddress): TransportDestination {
-    const dest: TransportDestination = { transport: c.transport, address: c.address, port: c.port };
+  private clientDest(c: ClientAddress): SipDestination {
+    const dest: SipDestination = { transport: c.transport, address: c.address, port: c.port };
     const udp = this.pub.udp;
     if (c.transport === 'udp' && udp) Object.assign(dest, { localAddress: udp.address, localPort: udp.port });
     return dest;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
-import type { ListenSpec, SipStack, TransportLogger } from '@ngcp/sip';
+import type { ListenSpec, SipStack } from '@ngcp/sip';
 import { createSipStack } from '@ngcp/sip';
 import { knexConfig } from '@ngcp/db';
 import knex from 'knex';
@@ -49,14 +49,6 @@ export interface LbService {
   listening(): { public: Partial<Record<ClientTransport, Listener>>; internal: Listener };
 }
 
-
-function transportLogger(log: Logger): TransportLogger {
-  return {
-    error: (msg, data) => log.error(data ?? {}, msg),
-    warn: (msg, data) => log.warn(data ?? {}, msg),
-    debug: (msg, data) => log.debug(data ?? {}, msg),
-  };
-}
 
 export function createLbService(ctx: LbServiceContext): LbService {
   const { config, logger } = ctx;
@@ -111,7 +103,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
       const l = lb;
       sip = createSipStack({
         listen,
-        transport: { role: 'lb', forceRport: true, logger: transportLogger(logger.child({ component: 'sip-transport' })), ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}) },
+        transport: { role: 'lb', forceRport: true, logger, ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}) },
         resolver: false,
         onRequest: (tx, req, source) => l.onRequest(tx, req, source),
         onAck: (ack, source) => l.onAck(ack, source as Parameters<LoadBalancer['onAck']>[1]),

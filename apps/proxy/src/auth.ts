@@ -18,6 +18,8 @@ export type AuthOutcome =
 export interface AuthenticatorOptions {
   secret: string;
   nonceTtlSeconds: number;
+  /** offered in this order */
+  algorithms: ReadonlyArray<'MD5' | 'SHA-256'>;
 }
 
 /** Compare the credentials' uri with the Request-URI ignoring case and `<>` (the lb forwards the URI unchanged). */
@@ -34,7 +36,7 @@ export class Authenticator {
     let s = this.servers.get(realm);
     if (!s) {
       if (this.servers.size > 10_000) this.servers.clear();
-      s = new DigestServer({ realm, secret: this.opts.secret, nonceTtlSeconds: this.opts.nonceTtlSeconds, algorithms: ['SHA-256', 'MD5'], uriCheck: sameUri });
+      s = new DigestServer({ realm, secret: this.opts.secret, nonceTtlSeconds: this.opts.nonceTtlSeconds, algorithms: [...this.opts.algorithms], uriCheck: sameUri });
       this.servers.set(realm, s);
     }
     return s;

@@ -16,6 +16,8 @@ export interface ProxyConfig {
     /** HMAC key of the stateless digest nonces (shared by every proxy that must accept them) */
     nonce_secret: string;
     nonce_ttl_s: number;
+    /** Digest algorithms offered, in the order of the challenges (many UAs, sipp among them, answer only the first). */
+    algorithms: Array<'MD5' | 'SHA-256'>;
   };
   /** relay media through mediactl/rtpengine; false: SDP passes untouched (benchmarks) */
   media: boolean;
@@ -55,8 +57,12 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt },
     },
     auth: {
-      type: 'object', additionalProperties: false, required: ['nonce_secret', 'nonce_ttl_s'],
-      properties: { nonce_secret: { type: 'string', minLength: 8 }, nonce_ttl_s: posInt },
+      type: 'object', additionalProperties: false, required: ['nonce_secret', 'nonce_ttl_s', 'algorithms'],
+      properties: {
+        nonce_secret: { type: 'string', minLength: 8 },
+        nonce_ttl_s: posInt,
+        algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
+      },
     },
     media: { type: 'boolean' },
     mediactl: {
@@ -86,7 +92,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
 export const proxyConfigDefaults = {
   node: 'sp1',
   registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10 },
-  auth: { nonce_ttl_s: 300 },
+  auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] },
   media: true,
   mediactl: { timeout_ms: 2000 },
   calls: { ttl_s: 7200 },

@@ -173,7 +173,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       self = { address: bound[0]!.address, port: bound[0]!.port };
       Object.assign(ctx, {
         config, logger, sip, self, dir, location, calls, acc, media, metrics,
-        auth: new Authenticator(dir, { secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s }),
+        auth: new Authenticator(dir, { secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms }),
       } satisfies ProxyContext);
       started = true;
       // not fatal: ioredis keeps retrying, requests meanwhile get 503

@@ -86,6 +86,7 @@ export interface ProxyConfig {
   call_ttl: number;
   /** lifetime of a digest nonce, seconds */
   nonce_ttl: number;
+  auth_algorithms: Array<'MD5' | 'SHA-256'>;
 }
 
 export interface SbcConfig {
@@ -284,6 +285,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       media: bool,
       call_ttl: posInt,
       nonce_ttl: posInt,
+      auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
     }),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
