@@ -92,7 +92,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
 export const proxyConfigDefaults = {
   node: 'sp1',
   registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10 },
-  auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] },
+  auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] as Array<'MD5' | 'SHA-256'> },
   media: true,
   mediactl: { timeout_ms: 2000 },
   calls: { ttl_s: 7200 },
