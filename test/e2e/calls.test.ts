@@ -10,7 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ngRequest } from '@ngcp/testkit';
+import { NgClient } from '@ngcp/ng';
+import { freePort } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
 import type { AccKind } from './acc.js';
 import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, startNode, type E2eNode } from './node.js';
@@ -69,16 +70,17 @@ describe('the e2e node (harness)', { timeout: 60_000 }, () => {
     closers.push(() => a.close(), () => b.close());
     const sdp = (port: number): string => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`;
     const callId = `e2e-ng-${Date.now()}`;
-    const ng = { host: INTERNAL, port: node.t.ports.ng! };
-    const offer = await ngRequest(ng.host, ng.port, { command: 'offer', 'call-id': callId, 'from-tag': 'ta', sdp: sdp(a.port), replace: ['origin', 'session-connection'] });
-    const answer = await ngRequest(ng.host, ng.port, { command: 'answer', 'call-id': callId, 'from-tag': 'ta', 'to-tag': 'tb', sdp: sdp(b.port), replace: ['origin', 'session-connection'] });
+    const ng = new NgClient({ host: INTERNAL, port: node.t.ports.ng!, timeoutMs: 2000 });
+    closers.push(() => ng.close());
+    const offer = await ng.offer({ 'call-id': callId, 'from-tag': 'ta', sdp: sdp(a.port), replace: ['origin', 'session-connection'] });
+    const answer = await ng.answer({ 'call-id': callId, 'from-tag': 'ta', 'to-tag': 'tb', sdp: sdp(b.port), replace: ['origin', 'session-connection'] });
     const portOf = (x: unknown): number => Number(/m=audio (\d+)/.exec(String(x))![1]);
     const towardsB = portOf(offer.sdp); // where A's packets go (B sees this in the offer)
     const towardsA = portOf(answer.sdp);
     expect([towardsA, towardsB]).not.toContain(a.port);
     await Promise.all([a.send('127.0.0.1', towardsA, 20, 10), b.send('127.0.0.1', towardsB, 20, 10)]);
     await until(async () => (a.received.packets >= 15 && b.received.packets >= 15 ? true : undefined), 5000);
-    await ngRequest(ng.host, ng.port, { command: 'delete', 'call-id': callId, 'from-tag': 'ta' });
+    await ng.delete({ 'call-id': callId, 'from-tag': 'ta', 'delete-delay': 0 });
     expect(b.from(a.ssrc) && a.from(b.ssrc)).toBe(true);
     expect(b.received.packets).toBeGreaterThanOrEqual(15);
     expect(a.received.packets).toBeGreaterThanOrEqual(15);

@@ -8,7 +8,6 @@ import {
   algorithmHash,
   computeResponse,
   digestHexLength,
-  DIGEST_ALGORITHMS,
   hashBody,
   isAlgorithmSupported,
   isSessionAlgorithm,
@@ -29,7 +28,7 @@ export interface DigestServerOptions {
   nonceTtlSeconds?: number;
   /** Tolerated clock difference between nodes for nonces "from the future". Default 30. */
   clockSkewSeconds?: number;
-  /** Challenged algorithms, one header each, emitted strongest first. Default ['SHA-256', 'MD5']. */
+  /** Challenged algorithms, one header each, emitted in this order (most preferred first). Default ['SHA-256', 'MD5']. */
   algorithms?: readonly DigestAlgorithm[];
   /** qop offered; an empty list issues RFC 2069 style challenges. Default 'auth'. */
   qop?: DigestQop | readonly DigestQop[];
@@ -115,8 +114,9 @@ export class DigestServer {
     for (const a of algs) {
       if (parseAlgorithm(a) !== a || !isAlgorithmSupported(a)) throw new TypeError(`unsupported algorithm ${a}`);
     }
-    // Strongest first (RFC 8760 §2.4, RFC 7616 §3.7); stable for equal strength.
-    this.algorithms = DIGEST_ALGORITHMS.filter((a) => algs.includes(a));
+    // In the order given: the server's preference (RFC 8760 §2.4). Many UAs answer only the
+    // first challenge they see, so an operator may have to put MD5 first for them.
+    this.algorithms = [...new Set(algs)];
     const qop = options.qop ?? 'auth';
     this.qop = typeof qop === 'string' ? [qop] : [...qop];
     if (this.qop.length === 0 && this.algorithms.some(isSessionAlgorithm)) {
