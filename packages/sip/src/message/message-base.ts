@@ -37,7 +37,7 @@ export interface HeaderField {
 export type HeaderInit = Array<[string, string]> | Record<string, string | string[]>;
 
 const UNSET: unique symbol = Symbol('unset');
-const SLOT: Record<string, number> = { via: 0, from: 1, to: 2, 'call-id': 3, cseq: 4, contact: 5, 'max-forwards': 6, route: 7 };
+const SLOT: Record<string, number> = { via: 0, from: 1, to: 2, 'call-id': 3, cseq: 4, contact: 5, 'max-forwards': 6, route: 7, 'record-route': 8 };
 
 function toFields(init: HeaderInit | undefined): HeaderField[] {
   const out: HeaderField[] = [];
@@ -111,7 +111,10 @@ export abstract class SipMessageBase {
 
   /** All comma-separated elements of a list header across its lines. */
   elements(name: string): string[] {
-    const key = headerKey(name);
+    return this.elementsOf(headerKey(name));
+  }
+
+  private elementsOf(key: string): string[] {
     const out: string[] = [];
     for (const h of this.headers) {
       if (h.key !== key) continue;
@@ -197,7 +200,7 @@ export abstract class SipMessageBase {
 
   /** The cached value of a hot header (UNSET when not parsed yet). */
   private slot(i: number): unknown {
-    if (this.slots === null) this.slots = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
+    if (this.slots === null) this.slots = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
     return this.slots[i];
   }
 
@@ -223,7 +226,7 @@ export abstract class SipMessageBase {
   vias(): Via[] {
     const v = this.slot(0);
     if (v !== UNSET) return v as Via[];
-    const els = this.elements('via');
+    const els = this.elementsOf('via');
     const out: Via[] = new Array(els.length);
     for (let i = 0; i < els.length; i++) out[i] = parseVia(els[i]!);
     this.slots![0] = out;
@@ -241,7 +244,10 @@ export abstract class SipMessageBase {
 
   /** Remove the top Via value (a proxy forwarding a response, RFC 3261 §16.7 step 3). */
   popVia(): void {
-    this.removeFirstElement('via');
+    const cached = this.slots === null ? UNSET : this.slots[0];
+    const removed = this.removeFirstElement('via');
+    // the other Vias are unchanged: keep them parsed (an empty element was not one of them)
+    if (cached !== UNSET && removed !== undefined && removed.length > 0) this.slots![0] = (cached as Via[]).slice(1);
   }
 
   /** Rewrite the top Via (e.g. after adding received/rport, RFC 3581). */
@@ -252,39 +258,55 @@ export abstract class SipMessageBase {
   from(): NameAddr {
     const v = this.slot(1);
     if (v !== UNSET) return v as NameAddr;
-    return (this.slots![1] = parseNameAddr(this.single('from'), 'from'));
+    return (this.slots![1] = parseNameAddr(this.singleOf('from')!, 'from'));
   }
 
   to(): NameAddr {
     const v = this.slot(2);
     if (v !== UNSET) return v as NameAddr;
-    return (this.slots![2] = parseNameAddr(this.single('to'), 'to'));
+    return (this.slots![2] = parseNameAddr(this.singleOf('to')!, 'to'));
   }
 
+  // the hot headers' accessors read their slot directly (no closure per call)
   callId(): string {
-    return this.cached('call-id', () => parseCallId(this.single('call-id')));
+    const v = this.slot(3);
+    return v !== UNSET ? (v as string) : (this.slots![3] = parseCallId(this.singleOf('call-id')!));
   }
 
   cseq(): CSeq {
-    return this.cached('cseq', () => parseCSeq(this.single('cseq')));
+    const v = this.slot(4);
+    return v !== UNSET ? (v as CSeq) : (this.slots![4] = parseCSeq(this.singleOf('cseq')!));
   }
 
   /** Max-Forwards, or undefined when absent. */
   maxForwards(): number | undefined {
-    return this.cached('max-forwards', () => (this.has('max-forwards') ? parseMaxForwards(this.single('max-forwards')) : undefined));
+    const v = this.slot(6);
+    if (v !== UNSET) return v as number | undefined;
+    const s = this.singleOf('max-forwards', true);
+    return (this.slots![6] = s === undefined ? undefined : parseMaxForwards(s));
   }
 
   /** Contact values; '*' for the REGISTER wildcard (RFC 3261 §10.2.2). */
   contacts(): NameAddr[] | '*' {
-    return this.cached('contact', () => parseContacts(this.elements('contact')));
+    const v = this.slot(5);
+    return v !== UNSET ? (v as NameAddr[] | '*') : (this.slots![5] = parseContacts(this.elementsOf('contact')));
   }
 
   routes(): NameAddr[] {
-    return this.cached('route', () => this.elements('route').map((e) => parseNameAddr(e, 'route')));
+    const v = this.slot(7);
+    return v !== UNSET ? (v as NameAddr[]) : (this.slots![7] = this.addresses('route'));
   }
 
   recordRoutes(): NameAddr[] {
-    return this.cached('record-route', () => this.elements('record-route').map((e) => parseNameAddr(e, 'record-route')));
+    const v = this.slot(8);
+    return v !== UNSET ? (v as NameAddr[]) : (this.slots![8] = this.addresses('record-route'));
+  }
+
+  private addresses(key: string): NameAddr[] {
+    const els = this.elementsOf(key);
+    const out: NameAddr[] = new Array(els.length);
+    for (let i = 0; i < els.length; i++) out[i] = parseNameAddr(els[i]!, key);
+    return out;
   }
 
   /** Option tags of Require / Proxy-Require / Supported. */
@@ -299,14 +321,18 @@ export abstract class SipMessageBase {
 
   /** The value of a header that may appear only once; throws if absent or repeated. */
   single(name: string): string {
-    const key = headerKey(name);
+    return this.singleOf(headerKey(name))!;
+  }
+
+  /** single() by canonical key; with `optional`, undefined when absent. */
+  private singleOf(key: string, optional = false): string | undefined {
     let found: string | undefined;
     for (const h of this.headers) {
       if (h.key !== key) continue;
       if (found !== undefined) throw parseError('header-value', `${prettyName(key)} appears more than once`, key);
       found = h.value;
     }
-    if (found === undefined) throw parseError('header-value', `missing ${prettyName(key)}`, key);
+    if (found === undefined && !optional) throw parseError('header-value', `missing ${prettyName(key)}`, key);
     return found;
   }
 

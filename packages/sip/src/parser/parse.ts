@@ -123,6 +123,14 @@ function startLen(head: string, split: HeadSplit): number {
   return eol >= 0 ? eol + 1 : head.length + (split.bodyStart - split.headEnd) / 2;
 }
 
+/** The number of the three digits at `i`, or -1. */
+function threeDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 0x30;
+  const b = s.charCodeAt(i + 1) - 0x30;
+  const c = s.charCodeAt(i + 2) - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 ? a * 100 + b * 10 + c : -1;
+}
+
 function tryPartial(buf: Buffer): SipMessage | null {
   const text = buf.toString('latin1');
   const { msg } = parseHead(text.replace(/(\r?\n)+$/, ''), -1);
@@ -186,7 +194,14 @@ function parseHead(head: string, lastEol: number): { msg: SipMessage | null; err
     pos = e + 1;
   }
 
-  // start line
+  // start line; the usual Status-Line first ("SIP/2.0 200 OK"), without slicing or regex
+  if (startLine.startsWith('SIP/2.0 ') && (startLine.length === 11 || startLine.charCodeAt(11) === 0x20)) {
+    const status = threeDigits(startLine, 8);
+    if (status >= 100 && status <= 699) {
+      const res = new SipResponse(status, startLine.length === 11 ? '' : startLine.slice(12), headers);
+      return { msg: res, error };
+    }
+  }
   if (startLine.length >= 4 && (startLine.charCodeAt(0) | 0x20) === 0x73 && startLine.slice(0, 4).toUpperCase() === 'SIP/') {
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
     const sp1 = startLine.indexOf(' ');
