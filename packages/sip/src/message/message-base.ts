@@ -65,6 +65,8 @@ export abstract class SipMessageBase {
   private srcStartLen = 0;
   /** Line end of the received message ('\n' for the LF-only messages we tolerate). */
   private srcEol = '\r\n';
+  /** The received body (the tail of src), to tell whether the body changed. */
+  private srcBody: Buffer | null = null;
   /** Whether the start line changed since it was received. */
   protected startChanged = false;
   private _body: Buffer;
@@ -365,21 +367,13 @@ export abstract class SipMessageBase {
   toBuffer(): Buffer {
     if (this.rawBytes !== null) return this.rawBytes;
     const src = this.src;
-    // pieces: strings to encode, or [from, to) runs of src as two numbers
-    const parts: Array<string | number> = [];
+    const enc = this.encoding;
+    // texts[i] is written before the run [runs[2i], runs[2i+1]) of src is copied
+    const texts: string[] = [];
+    const runs: number[] = [];
     let text = '';
     let runFrom = -1;
     let runTo = -1;
-    const flushRun = (): void => {
-      if (runFrom >= 0) {
-        if (text.length > 0) {
-          parts.push(text);
-          text = '';
-        }
-        parts.push(runFrom, runTo);
-        runFrom = -1;
-      }
-    };
     if (src !== null && !this.startChanged && !this.normalized) {
       runFrom = 0;
       runTo = this.srcStartLen;
@@ -390,35 +384,57 @@ export abstract class SipMessageBase {
       if (src !== null && h.at >= 0) {
         if (runFrom >= 0 && runTo === h.at) runTo = h.end;
         else {
-          flushRun();
+          if (runFrom >= 0) {
+            texts.push(text);
+            runs.push(runFrom, runTo);
+            text = '';
+          }
           runFrom = h.at;
           runTo = h.end;
         }
       } else {
-        flushRun();
+        if (runFrom >= 0) {
+          texts.push(text);
+          runs.push(runFrom, runTo);
+          text = '';
+          runFrom = -1;
+        }
         text += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
       }
     }
-    flushRun();
-    // every message we send carries Content-Length (mandatory on streams, RFC 3261 §18.3)
-    if (!hasLength) text += `Content-Length: ${this._body.length}\r\n`;
-    // the empty line keeps the received line end, so copied LF-only lines still frame
-    text += src !== null ? this.srcEol : '\r\n';
-    parts.push(text);
-    let total = this._body.length;
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (typeof p === 'string') total += Buffer.byteLength(p, this.encoding);
-      else total += (parts[++i] as number) - p;
+    // after the last received header line come, in src, the empty line and the body:
+    // when both are still the received ones, they join the run
+    let tail = true;
+    if (hasLength && runFrom >= 0 && this._body === this.srcBody && runTo === src!.length - this._body.length - this.srcEol.length) {
+      runTo = src!.length;
+      tail = false;
+    }
+    if (runFrom >= 0) {
+      texts.push(text);
+      runs.push(runFrom, runTo);
+      text = '';
+    }
+    if (tail) {
+      // every message we send carries Content-Length (mandatory on streams, RFC 3261 §18.3)
+      if (!hasLength) text += `Content-Length: ${this._body.length}\r\n`;
+      // the empty line keeps the received line end, so copied LF-only lines still frame
+      text += src !== null ? this.srcEol : '\r\n';
+    }
+    let total = tail ? Buffer.byteLength(text, enc) + this._body.length : 0;
+    for (let i = 0; i < texts.length; i++) {
+      if (texts[i]!.length > 0) total += Buffer.byteLength(texts[i]!, enc);
+      total += runs[2 * i + 1]! - runs[2 * i]!;
     }
     const out = Buffer.allocUnsafe(total);
     let o = 0;
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (typeof p === 'string') o += out.write(p, o, this.encoding);
-      else o += src!.copy(out, o, p, parts[++i] as number);
+    for (let i = 0; i < texts.length; i++) {
+      if (texts[i]!.length > 0) o += out.write(texts[i]!, o, enc);
+      o += src!.copy(out, o, runs[2 * i]!, runs[2 * i + 1]!);
     }
-    this._body.copy(out, o);
+    if (tail) {
+      o += out.write(text, o, enc);
+      this._body.copy(out, o);
+    }
     return out;
   }
 
@@ -434,6 +450,7 @@ export abstract class SipMessageBase {
       m.src = raw;
       m.srcStartLen = startLen;
       m.srcEol = eol;
+      m.srcBody = body;
     }
     m._body = body;
     m.encoding = encoding;

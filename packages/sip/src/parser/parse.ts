@@ -34,6 +34,8 @@ export class SipMessageError extends SipParseError {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** The body of every message received without one (a zero-length Buffer holds nothing). */
+const EMPTY_BODY = Buffer.alloc(0);
 const LFLF = Buffer.from('\n\n');
 const VERSION = /^SIP\/(\d+)\.(\d+)$/i;
 
@@ -101,7 +103,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
       } else bodyEnd = split.bodyStart + n;
     }
   }
-  const body = buf.subarray(split.bodyStart, bodyEnd);
+  const body = bodyEnd === split.bodyStart ? EMPTY_BODY : buf.subarray(split.bodyStart, bodyEnd);
   // raw bytes for byte-exact forwarding: the message itself, without leading CRLFs or trailing octets
   SipMessageBase.adoptRaw(msg, split.start === 0 && bodyEnd === buf.length ? buf : buf.subarray(split.start, bodyEnd), body, encoding, aligned ? startLen(head, split) : -1, split.bodyStart - split.headEnd === 4 ? '\r\n' : '\n');
   const err = error ?? clError;
