@@ -3,7 +3,7 @@
 // counted with valgrind's callgrind: the same to within a fraction of a percent
 // whatever else runs on the machine, so it is the check of a change on a loaded box.
 // Each figure is (count at N2 iterations - count at N1) / (N2 - N1): node's start-up
-// and the JIT's warm-up cancel out.
+// and the JIT's warm-up cancel out (node runs --single-threaded so that they do).
 // Run: node bench/parser-instructions.mjs [--messages ok,invite] [--works routing,forward]
 //                                          [--n 5000,15000] [--jobs 2] [--sides ours,npm] [--json out.json]
 // Needs valgrind (apt-get install valgrind). One run takes ~20-60 s.
@@ -35,7 +35,10 @@ if (args[0] === '--child') {
 
   const count = (side, work, message, n) =>
     new Promise((resolve, reject) => {
-      const p = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, self, '--child', side, work, message, String(n)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // --single-threaded: the JIT compiles on the main thread, at the same iteration in
+      // every run (with background compile threads it lands whenever valgrind schedules
+      // them, and the difference between the two runs is not the same work)
+      const p = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', self, '--child', side, work, message, String(n)], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       p.stderr.on('data', (d) => (err += d));
       p.on('error', reject);
