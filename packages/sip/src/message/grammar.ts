@@ -108,6 +108,15 @@ export function quote(s: string): string {
 export function splitList(value: string): string[] | null {
   const out: string[] = [];
   let start = 0;
+  if (value.indexOf('"') < 0 && value.indexOf('<') < 0) {
+    // no quoted string, no <…>: every comma separates (the usual Via line), found natively
+    for (let c = value.indexOf(','); c >= 0; c = value.indexOf(',', start)) {
+      out.push(trimLws(value.slice(start, c)));
+      start = c + 1;
+    }
+    out.push(trimLws(value.slice(start)));
+    return out;
+  }
   let angle = false;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);

@@ -33,12 +33,17 @@ export function parseCallId(v: string): string {
 
 /** CSeq = 1*DIGIT LWS Method, the number below 2^31. */
 export function parseCSeq(v: string): CSeq {
-  const m = /^(\d+)[ \t]+(\S+)$/.exec(v);
-  if (!m || !isToken(m[2]!)) throw parseError('header-value', 'malformed CSeq', 'cseq');
-  const digits = stripZeros(m[1]!);
-  const seq = Number(digits);
-  if (digits.length > 10 || seq > MAX_CSEQ) throw parseError('header-value', 'CSeq number too large', 'cseq');
-  return { seq, method: m[2]! };
+  const n = v.length;
+  let i = 0;
+  while (i < n && v.charCodeAt(i) === 0x30) i++; // leading zeros
+  const d = i;
+  let seq = 0;
+  for (let c = v.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = v.charCodeAt(++i)) seq = seq * 10 + (c - 0x30);
+  const ws = i;
+  while (i < n && (v.charCodeAt(i) === 0x20 || v.charCodeAt(i) === 0x09)) i++;
+  if (ws === 0 || i === ws || i === n || !isToken(v.slice(i))) throw parseError('header-value', 'malformed CSeq', 'cseq');
+  if (ws - d > 10 || seq > MAX_CSEQ) throw parseError('header-value', 'CSeq number too large', 'cseq');
+  return { seq, method: v.slice(i) };
 }
 
 /** Max-Forwards = 1*DIGIT, 0–255. */

@@ -37,7 +37,7 @@ export interface HeaderField {
 export type HeaderInit = Array<[string, string]> | Record<string, string | string[]>;
 
 const UNSET: unique symbol = Symbol('unset');
-const SLOT: Record<string, number> = { via: 0, from: 1, to: 2, 'call-id': 3, cseq: 4, contact: 5, 'max-forwards': 6, route: 7 };
+const SLOT: Record<string, number> = { via: 0, from: 1, to: 2, 'call-id': 3, cseq: 4, contact: 5, 'max-forwards': 6, route: 7, 'record-route': 8 };
 
 function toFields(init: HeaderInit | undefined): HeaderField[] {
   const out: HeaderField[] = [];
@@ -65,6 +65,8 @@ export abstract class SipMessageBase {
   private srcStartLen = 0;
   /** Line end of the received message ('\n' for the LF-only messages we tolerate). */
   private srcEol = '\r\n';
+  /** The received body (the tail of src), to tell whether the body changed. */
+  private srcBody: Buffer | null = null;
   /** Whether the start line changed since it was received. */
   protected startChanged = false;
   private _body: Buffer;
@@ -111,7 +113,10 @@ export abstract class SipMessageBase {
 
   /** All comma-separated elements of a list header across its lines. */
   elements(name: string): string[] {
-    const key = headerKey(name);
+    return this.elementsOf(headerKey(name));
+  }
+
+  private elementsOf(key: string): string[] {
     const out: string[] = [];
     for (const h of this.headers) {
       if (h.key !== key) continue;
@@ -197,7 +202,7 @@ export abstract class SipMessageBase {
 
   /** The cached value of a hot header (UNSET when not parsed yet). */
   private slot(i: number): unknown {
-    if (this.slots === null) this.slots = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
+    if (this.slots === null) this.slots = [UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET, UNSET];
     return this.slots[i];
   }
 
@@ -223,7 +228,7 @@ export abstract class SipMessageBase {
   vias(): Via[] {
     const v = this.slot(0);
     if (v !== UNSET) return v as Via[];
-    const els = this.elements('via');
+    const els = this.elementsOf('via');
     const out: Via[] = new Array(els.length);
     for (let i = 0; i < els.length; i++) out[i] = parseVia(els[i]!);
     this.slots![0] = out;
@@ -241,7 +246,10 @@ export abstract class SipMessageBase {
 
   /** Remove the top Via value (a proxy forwarding a response, RFC 3261 §16.7 step 3). */
   popVia(): void {
-    this.removeFirstElement('via');
+    const cached = this.slots === null ? UNSET : this.slots[0];
+    const removed = this.removeFirstElement('via');
+    // the other Vias are unchanged: keep them parsed (an empty element was not one of them)
+    if (cached !== UNSET && removed !== undefined && removed.length > 0) this.slots![0] = (cached as Via[]).slice(1);
   }
 
   /** Rewrite the top Via (e.g. after adding received/rport, RFC 3581). */
@@ -252,39 +260,55 @@ export abstract class SipMessageBase {
   from(): NameAddr {
     const v = this.slot(1);
     if (v !== UNSET) return v as NameAddr;
-    return (this.slots![1] = parseNameAddr(this.single('from'), 'from'));
+    return (this.slots![1] = parseNameAddr(this.singleOf('from')!, 'from'));
   }
 
   to(): NameAddr {
     const v = this.slot(2);
     if (v !== UNSET) return v as NameAddr;
-    return (this.slots![2] = parseNameAddr(this.single('to'), 'to'));
+    return (this.slots![2] = parseNameAddr(this.singleOf('to')!, 'to'));
   }
 
+  // the hot headers' accessors read their slot directly (no closure per call)
   callId(): string {
-    return this.cached('call-id', () => parseCallId(this.single('call-id')));
+    const v = this.slot(3);
+    return v !== UNSET ? (v as string) : (this.slots![3] = parseCallId(this.singleOf('call-id')!));
   }
 
   cseq(): CSeq {
-    return this.cached('cseq', () => parseCSeq(this.single('cseq')));
+    const v = this.slot(4);
+    return v !== UNSET ? (v as CSeq) : (this.slots![4] = parseCSeq(this.singleOf('cseq')!));
   }
 
   /** Max-Forwards, or undefined when absent. */
   maxForwards(): number | undefined {
-    return this.cached('max-forwards', () => (this.has('max-forwards') ? parseMaxForwards(this.single('max-forwards')) : undefined));
+    const v = this.slot(6);
+    if (v !== UNSET) return v as number | undefined;
+    const s = this.singleOf('max-forwards', true);
+    return (this.slots![6] = s === undefined ? undefined : parseMaxForwards(s));
   }
 
   /** Contact values; '*' for the REGISTER wildcard (RFC 3261 §10.2.2). */
   contacts(): NameAddr[] | '*' {
-    return this.cached('contact', () => parseContacts(this.elements('contact')));
+    const v = this.slot(5);
+    return v !== UNSET ? (v as NameAddr[] | '*') : (this.slots![5] = parseContacts(this.elementsOf('contact')));
   }
 
   routes(): NameAddr[] {
-    return this.cached('route', () => this.elements('route').map((e) => parseNameAddr(e, 'route')));
+    const v = this.slot(7);
+    return v !== UNSET ? (v as NameAddr[]) : (this.slots![7] = this.addresses('route'));
   }
 
   recordRoutes(): NameAddr[] {
-    return this.cached('record-route', () => this.elements('record-route').map((e) => parseNameAddr(e, 'record-route')));
+    const v = this.slot(8);
+    return v !== UNSET ? (v as NameAddr[]) : (this.slots![8] = this.addresses('record-route'));
+  }
+
+  private addresses(key: string): NameAddr[] {
+    const els = this.elementsOf(key);
+    const out: NameAddr[] = new Array(els.length);
+    for (let i = 0; i < els.length; i++) out[i] = parseNameAddr(els[i]!, key);
+    return out;
   }
 
   /** Option tags of Require / Proxy-Require / Supported. */
@@ -299,14 +323,18 @@ export abstract class SipMessageBase {
 
   /** The value of a header that may appear only once; throws if absent or repeated. */
   single(name: string): string {
-    const key = headerKey(name);
+    return this.singleOf(headerKey(name))!;
+  }
+
+  /** single() by canonical key; with `optional`, undefined when absent. */
+  private singleOf(key: string, optional = false): string | undefined {
     let found: string | undefined;
     for (const h of this.headers) {
       if (h.key !== key) continue;
       if (found !== undefined) throw parseError('header-value', `${prettyName(key)} appears more than once`, key);
       found = h.value;
     }
-    if (found === undefined) throw parseError('header-value', `missing ${prettyName(key)}`, key);
+    if (found === undefined && !optional) throw parseError('header-value', `missing ${prettyName(key)}`, key);
     return found;
   }
 
@@ -339,21 +367,13 @@ export abstract class SipMessageBase {
   toBuffer(): Buffer {
     if (this.rawBytes !== null) return this.rawBytes;
     const src = this.src;
-    // pieces: strings to encode, or [from, to) runs of src as two numbers
-    const parts: Array<string | number> = [];
+    const enc = this.encoding;
+    // texts[i] is written before the run [runs[2i], runs[2i+1]) of src is copied
+    const texts: string[] = [];
+    const runs: number[] = [];
     let text = '';
     let runFrom = -1;
     let runTo = -1;
-    const flushRun = (): void => {
-      if (runFrom >= 0) {
-        if (text.length > 0) {
-          parts.push(text);
-          text = '';
-        }
-        parts.push(runFrom, runTo);
-        runFrom = -1;
-      }
-    };
     if (src !== null && !this.startChanged && !this.normalized) {
       runFrom = 0;
       runTo = this.srcStartLen;
@@ -364,35 +384,57 @@ export abstract class SipMessageBase {
       if (src !== null && h.at >= 0) {
         if (runFrom >= 0 && runTo === h.at) runTo = h.end;
         else {
-          flushRun();
+          if (runFrom >= 0) {
+            texts.push(text);
+            runs.push(runFrom, runTo);
+            text = '';
+          }
           runFrom = h.at;
           runTo = h.end;
         }
       } else {
-        flushRun();
+        if (runFrom >= 0) {
+          texts.push(text);
+          runs.push(runFrom, runTo);
+          text = '';
+          runFrom = -1;
+        }
         text += (h.raw ?? `${h.name}: ${h.value}`) + '\r\n';
       }
     }
-    flushRun();
-    // every message we send carries Content-Length (mandatory on streams, RFC 3261 §18.3)
-    if (!hasLength) text += `Content-Length: ${this._body.length}\r\n`;
-    // the empty line keeps the received line end, so copied LF-only lines still frame
-    text += src !== null ? this.srcEol : '\r\n';
-    parts.push(text);
-    let total = this._body.length;
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (typeof p === 'string') total += Buffer.byteLength(p, this.encoding);
-      else total += (parts[++i] as number) - p;
+    // after the last received header line come, in src, the empty line and the body:
+    // when both are still the received ones, they join the run
+    let tail = true;
+    if (hasLength && runFrom >= 0 && this._body === this.srcBody && runTo === src!.length - this._body.length - this.srcEol.length) {
+      runTo = src!.length;
+      tail = false;
+    }
+    if (runFrom >= 0) {
+      texts.push(text);
+      runs.push(runFrom, runTo);
+      text = '';
+    }
+    if (tail) {
+      // every message we send carries Content-Length (mandatory on streams, RFC 3261 §18.3)
+      if (!hasLength) text += `Content-Length: ${this._body.length}\r\n`;
+      // the empty line keeps the received line end, so copied LF-only lines still frame
+      text += src !== null ? this.srcEol : '\r\n';
+    }
+    let total = tail ? Buffer.byteLength(text, enc) + this._body.length : 0;
+    for (let i = 0; i < texts.length; i++) {
+      if (texts[i]!.length > 0) total += Buffer.byteLength(texts[i]!, enc);
+      total += runs[2 * i + 1]! - runs[2 * i]!;
     }
     const out = Buffer.allocUnsafe(total);
     let o = 0;
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (typeof p === 'string') o += out.write(p, o, this.encoding);
-      else o += src!.copy(out, o, p, parts[++i] as number);
+    for (let i = 0; i < texts.length; i++) {
+      if (texts[i]!.length > 0) o += out.write(texts[i]!, o, enc);
+      o += src!.copy(out, o, runs[2 * i]!, runs[2 * i + 1]!);
     }
-    this._body.copy(out, o);
+    if (tail) {
+      o += out.write(text, o, enc);
+      this._body.copy(out, o);
+    }
     return out;
   }
 
@@ -408,6 +450,7 @@ export abstract class SipMessageBase {
       m.src = raw;
       m.srcStartLen = startLen;
       m.srcEol = eol;
+      m.srcBody = body;
     }
     m._body = body;
     m.encoding = encoding;

@@ -3,7 +3,7 @@
  * compared case-insensitively, values kept as written (quoted strings stay quoted).
  */
 import { parseError } from './errors.js';
-import { isToken, skipQuoted, unquote, WORD } from './grammar.js';
+import { skipQuoted, TOKEN, unquote, WORD } from './grammar.js';
 
 export interface Param {
   name: string;
@@ -48,16 +48,11 @@ export function formatParams(params: readonly Param[]): string {
   return s;
 }
 
-function isGenValue(v: string): boolean {
-  // gen-value = token / host / quoted-string; host covers IPv6 references.
-  if (v.charCodeAt(0) === 0x22) return true; // validated by the caller's quote scan
-  if (v.charCodeAt(0) === 0x5b) return /^\[[0-9A-Fa-f:.]+\]$/.test(v);
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c > 255 || (WORD[c] !== 1 && c !== 0x3a)) return false;
-  }
-  return v.length > 0;
-}
+/** gen-value characters of a token or host (word characters and ':'), as a table. */
+const GEN_VALUE = WORD.slice();
+GEN_VALUE[0x3a] = 1;
+
+const isWsp = (c: number): boolean => c === 0x20 || c === 0x09;
 
 /**
  * Parse `*( SEMI generic-param )` from `s` (which must start at a ';' or be empty).
@@ -67,38 +62,48 @@ export function parseHeaderParams(s: string, header: string): Param[] {
   const out: Param[] = [];
   let i = 0;
   const n = s.length;
+  // one pass: names are scanned as tokens, values as gen-value characters, so no
+  // character is looked at twice
   while (i < n) {
-    while (i < n && (s.charCodeAt(i) === 0x20 || s.charCodeAt(i) === 0x09)) i++;
+    while (i < n && isWsp(s.charCodeAt(i))) i++;
     if (i >= n) break;
     if (s.charCodeAt(i) !== 0x3b) throw parseError('header-value', `expected ';' in parameters`, header);
     i++;
-    let j = i;
-    while (j < n && s.charCodeAt(j) !== 0x3d && s.charCodeAt(j) !== 0x3b) j++;
-    let a = i;
-    let b = j;
-    while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
-    while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
-    const name = s.slice(a, b);
-    if (!isToken(name)) throw parseError('header-value', `bad parameter name '${name}'`, header);
-    if (j < n && s.charCodeAt(j) === 0x3d) {
-      let k = j + 1;
-      while (k < n && (s.charCodeAt(k) === 0x20 || s.charCodeAt(k) === 0x09)) k++;
-      let end: number;
-      if (s.charCodeAt(k) === 0x22) {
-        end = skipQuoted(s, k);
-        if (end < 0) throw parseError('header-value', `unterminated quoted parameter '${name}'`, header);
-      } else {
-        end = k;
-        while (end < n && s.charCodeAt(end) !== 0x3b && s.charCodeAt(end) !== 0x20 && s.charCodeAt(end) !== 0x09) end++;
-      }
-      const value = s.slice(k, end);
-      if (!isGenValue(value)) throw parseError('header-value', `bad value for parameter '${name}'`, header);
-      out.push({ name, value });
-      i = end;
-    } else {
+    while (i < n && isWsp(s.charCodeAt(i))) i++;
+    const a = i;
+    for (let c = s.charCodeAt(i); i < n && c < 256 && TOKEN[c] === 1; c = s.charCodeAt(++i));
+    const name = s.slice(a, i);
+    while (i < n && isWsp(s.charCodeAt(i))) i++;
+    const c = s.charCodeAt(i);
+    if (name.length === 0 || (i < n && c !== 0x3d && c !== 0x3b)) throw parseError('header-value', `bad parameter name '${badName(s, a)}'`, header);
+    if (c !== 0x3d) {
       out.push({ name, value: null });
-      i = j;
+      continue;
     }
+    i++;
+    while (i < n && isWsp(s.charCodeAt(i))) i++;
+    const k = i;
+    const q = s.charCodeAt(k);
+    if (q === 0x22) {
+      i = skipQuoted(s, k);
+      if (i < 0) throw parseError('header-value', `unterminated quoted parameter '${name}'`, header);
+    } else if (q === 0x5b) {
+      // an IPv6 reference (host)
+      while (i < n && s.charCodeAt(i) !== 0x3b && !isWsp(s.charCodeAt(i))) i++;
+      if (!/^\[[0-9A-Fa-f:.]+\]$/.test(s.slice(k, i))) throw parseError('header-value', `bad value for parameter '${name}'`, header);
+    } else {
+      for (let v = q; i < n && v < 256 && GEN_VALUE[v] === 1; v = s.charCodeAt(++i));
+      const e = s.charCodeAt(i);
+      if (i === k || (i < n && e !== 0x3b && !isWsp(e))) throw parseError('header-value', `bad value for parameter '${name}'`, header);
+    }
+    out.push({ name, value: s.slice(k, i) });
   }
   return out;
+}
+
+/** The parameter name as the old two-pass parser reported it (up to '=' or ';'). */
+function badName(s: string, a: number): string {
+  let j = a;
+  while (j < s.length && s.charCodeAt(j) !== 0x3d && s.charCodeAt(j) !== 0x3b) j++;
+  return s.slice(a, j).trim();
 }

@@ -108,7 +108,23 @@ function checkChars(s: string, allowed: Uint8Array, what: string): void {
   }
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** IPv4address: four dec-octets 0-255 without leading zeros (RFC 3986 §3.2.2). */
+function isIPv4(h: string): boolean {
+  const n = h.length;
+  let i = 0;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (h.charCodeAt(i) !== 0x2e) return false;
+      i++;
+    }
+    const a = i;
+    let v = 0;
+    for (let c = h.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = h.charCodeAt(++i)) v = v * 10 + (c - 0x30);
+    const len = i - a;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && h.charCodeAt(a) === 0x30)) return false;
+  }
+  return i === n;
+}
 
 /** Classify and validate a host (hostname / IPv4address / IPv6reference). */
 export function hostType(host: string): HostType | null {
@@ -119,7 +135,7 @@ export function hostType(host: string): HostType | null {
     return isIP(a) === 6 || isIP(a.replace(/:::+/, '::')) === 6 ? 'ipv6' : null;
   }
   const c0 = host.charCodeAt(0);
-  if (c0 >= 0x30 && c0 <= 0x39 && IPV4.test(host)) return 'ipv4';
+  if (c0 >= 0x30 && c0 <= 0x39 && isIPv4(host)) return 'ipv4';
   return isHostname(host) ? 'name' : null;
 }
 

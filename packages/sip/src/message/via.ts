@@ -123,7 +123,7 @@ export function parseVia(value: string): Via {
     if (eqLower(name, 'branch')) {
       if (p.value === null || !isToken(p.value)) throw parseError('header-value', 'invalid Via branch', 'via');
     } else if (eqLower(name, 'received')) {
-      if (p.value === null || isIP(p.value.replace(/^\[|\]$/g, '')) === 0) throw parseError('header-value', 'Via received is not an IP address', 'via');
+      if (p.value === null || (hostType(p.value) !== 'ipv4' && isIP(p.value.replace(/^\[|\]$/g, '')) === 0)) throw parseError('header-value', 'Via received is not an IP address', 'via');
     } else if (eqLower(name, 'rport')) {
       if (p.value !== null && (!/^\d{1,5}$/.test(p.value) || Number(p.value) > 65535)) throw parseError('header-value', 'invalid Via rport', 'via');
     } else if (eqLower(name, 'ttl')) {

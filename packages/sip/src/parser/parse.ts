@@ -34,6 +34,8 @@ export class SipMessageError extends SipParseError {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** The body of every message received without one (a zero-length Buffer holds nothing). */
+const EMPTY_BODY = Buffer.alloc(0);
 const LFLF = Buffer.from('\n\n');
 const VERSION = /^SIP\/(\d+)\.(\d+)$/i;
 
@@ -101,7 +103,7 @@ export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
       } else bodyEnd = split.bodyStart + n;
     }
   }
-  const body = buf.subarray(split.bodyStart, bodyEnd);
+  const body = bodyEnd === split.bodyStart ? EMPTY_BODY : buf.subarray(split.bodyStart, bodyEnd);
   // raw bytes for byte-exact forwarding: the message itself, without leading CRLFs or trailing octets
   SipMessageBase.adoptRaw(msg, split.start === 0 && bodyEnd === buf.length ? buf : buf.subarray(split.start, bodyEnd), body, encoding, aligned ? startLen(head, split) : -1, split.bodyStart - split.headEnd === 4 ? '\r\n' : '\n');
   const err = error ?? clError;
@@ -121,6 +123,14 @@ function isUtf8(b: Buffer): boolean {
 function startLen(head: string, split: HeadSplit): number {
   const eol = head.indexOf('\n');
   return eol >= 0 ? eol + 1 : head.length + (split.bodyStart - split.headEnd) / 2;
+}
+
+/** The number of the three digits at `i`, or -1. */
+function threeDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 0x30;
+  const b = s.charCodeAt(i + 1) - 0x30;
+  const c = s.charCodeAt(i + 2) - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 ? a * 100 + b * 10 + c : -1;
 }
 
 function tryPartial(buf: Buffer): SipMessage | null {
@@ -186,7 +196,14 @@ function parseHead(head: string, lastEol: number): { msg: SipMessage | null; err
     pos = e + 1;
   }
 
-  // start line
+  // start line; the usual Status-Line first ("SIP/2.0 200 OK"), without slicing or regex
+  if (startLine.startsWith('SIP/2.0 ') && (startLine.length === 11 || startLine.charCodeAt(11) === 0x20)) {
+    const status = threeDigits(startLine, 8);
+    if (status >= 100 && status <= 699) {
+      const res = new SipResponse(status, startLine.length === 11 ? '' : startLine.slice(12), headers);
+      return { msg: res, error };
+    }
+  }
   if (startLine.length >= 4 && (startLine.charCodeAt(0) | 0x20) === 0x73 && startLine.slice(0, 4).toUpperCase() === 'SIP/') {
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
     const sp1 = startLine.indexOf(' ');
