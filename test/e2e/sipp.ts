@@ -82,6 +82,8 @@ export function sipp(o: SippOptions): SippRun {
   p.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const timer = setTimeout(() => p.kill('SIGKILL'), limitMs + 10_000);
   const read = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  // the <log> lines outlive the temp dir: kept when sipp exits, before the dir goes
+  let finalLog: string | undefined;
   const done = new Promise<SippResult>((resolve) =>
     p.on('exit', (code) => {
       clearTimeout(timer);
@@ -92,11 +94,12 @@ export function sipp(o: SippOptions): SippRun {
         `--- errors\n${read(errFile).slice(-3000)}`,
         `--- messages\n${read(msgFile).slice(-6000)}`,
       ].join('\n');
+      finalLog = read(logFile);
       resolve({ code, successful: count('Successful call'), failed: count('Failed call'), report });
       rmSync(cwd, { recursive: true, force: true });
     }),
   );
-  const logLines = (): string[] => read(logFile).split('\n').map((l) => l.trim()).filter(Boolean);
+  const logLines = (): string[] => (finalLog ?? read(logFile)).split('\n').map((l) => l.trim()).filter(Boolean);
   return {
     pid: p.pid!,
     done,
