@@ -96,7 +96,7 @@ export function sipp(o: SippOptions): SippRun {
       ].join('\n');
       finalLog = read(logFile);
       resolve({ code, successful: count('Successful call'), failed: count('Failed call'), report });
-      rmSync(cwd, { recursive: true, force: true });
+      if (!process.env.E2E_KEEP_SIPP) rmSync(cwd, { recursive: true, force: true });
     }),
   );
   const logLines = (): string[] => (finalLog ?? read(logFile)).split('\n').map((l) => l.trim()).filter(Boolean);

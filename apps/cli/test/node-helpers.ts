@@ -133,7 +133,7 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
     },
     async cleanup() {
       if (existsSync(join(root, 'var/pm2'))) await t.pm2.kill().catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
+      if (!process.env.NGCP_TEST_KEEP_NODE) rmSync(dir, { recursive: true, force: true });
       range.release();
     },
   };
