@@ -6,7 +6,7 @@ export type { RunningApi } from './server.js';
 export { resolveConfig, loadConfigFile, DEFAULT_CONFIG, apiConfigSchema, apiConfigDefinition } from './config.js';
 export type { ApiConfig, ApiConfigInput } from './config.js';
 export { ensureAdmin, apiUrl } from './bootstrap.js';
-export { ensureCertificate } from './tls.js';
+export { ensureCertificate } from '@ngcp/daemon';
 export { createLogger } from './logger.js';
 export { ERRORS, ApiError } from './errors.js';
 export type { ErrorCode, ApiErrorBody, FieldError } from './errors.js';

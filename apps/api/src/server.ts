@@ -9,7 +9,7 @@ import { migrate } from '@ngcp/db';
 import { buildApp } from './app.js';
 import { apiUrl, ensureAdmin, writeCredentials, type BootstrapResult } from './bootstrap.js';
 import type { ApiConfig } from './config.js';
-import { ensureCertificate } from './tls.js';
+import { ensureCertificate } from '@ngcp/daemon';
 
 export interface RunningApi {
   app: FastifyInstance;

@@ -23,7 +23,7 @@ import type { LbMetrics } from './metrics.js';
 import { createLbMetrics } from './metrics.js';
 import type { ClientTransport } from './routing/nat.js';
 import type { Listener } from './routing/route-set.js';
-import { ensureCertificate } from './tls.js';
+import { ensureCertificate } from '@ngcp/daemon';
 
 export interface LbServiceContext {
   config: Readonly<LbConfig>;

@@ -15,6 +15,9 @@ export type { DaemonLoggerOptions } from './logger.js';
 
 export { createDaemonRegistry } from './metrics.js';
 
+export { ensureCertificate, selfSigned } from './tls.js';
+export type { CertificateConfig, KeyPair } from './tls.js';
+
 export { commonSchemas, LOG_LEVELS } from './schemas.js';
 export type { CommonSchemas, ControlConfig, LogConfig, LogLevel, RedisConnConfig, DbConnConfig } from './schemas.js';
 

@@ -1,17 +1,28 @@
 /**
- * The API's TLS key pair: read from `tls.cert`/`tls.key`, or — on first start, when both
- * are missing and `tls.generate` is on — a self-signed certificate for `tls.hostnames`
- * (RSA 2048, SHA-256, serverAuth) written there (key mode 0600).
+ * A daemon's TLS key pair (the API's HTTPS, the lb's SIP over TLS): read from
+ * `tls.cert`/`tls.key`, or — on first start, when both are missing and `tls.generate` is
+ * on — a self-signed certificate for `tls.hostnames` (RSA 2048, SHA-256, serverAuth)
+ * written there (key mode 0600).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { generate } from 'selfsigned';
-import type { ApiConfig } from './config.js';
 
 export interface KeyPair { key: string; cert: string; generated: boolean }
 
-export async function ensureCertificate(tls: ApiConfig['tls']): Promise<KeyPair> {
+/** Where the pair lives and how to make one (the `tls` section of a daemon's config). */
+export interface CertificateConfig {
+  cert: string;
+  key: string;
+  /** create a self-signed pair at these paths on first start if both are missing */
+  generate: boolean;
+  /** subjectAltNames (IPs or DNS names); the first is the common name */
+  hostnames: readonly string[];
+  days: number;
+}
+
+export async function ensureCertificate(tls: CertificateConfig): Promise<KeyPair> {
   const haveCert = existsSync(tls.cert);
   const haveKey = existsSync(tls.key);
   if (haveCert && haveKey) return { key: readFileSync(tls.key, 'utf8'), cert: readFileSync(tls.cert, 'utf8'), generated: false };
