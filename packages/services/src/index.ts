@@ -23,4 +23,5 @@ export { prepareDataDir, removeDirSync } from './data-dir.js';
 export type { DataDir } from './data-dir.js';
 
 export { onExitSync } from './lifecycle.js';
+export type { ProcessOptions } from './lifecycle.js';
 export { ServiceStartError, pidAlive, isZombie, findBinary, tailFile, randomSecret, sleep, withTimeout } from './util.js';

@@ -55,3 +55,15 @@ export function onExitSync(fn: Cleanup): () => void {
     cleanups.delete(id);
   };
 }
+
+/** How a launched service process lives and stops (every launcher takes these). */
+export interface ProcessOptions {
+  /** SIGTERM→SIGKILL grace for stop(). Default 5000 ms (MariaDB 30000 ms). */
+  stopGraceMs?: number;
+  /** Run in its own session and outlive this process (service mode). Default false. */
+  detached?: boolean;
+  /** Kernel-signal the child if we die (setpriv --pdeathsig). Default true. */
+  dieWithParent?: boolean;
+  /** Told the PID right after the spawn (before it is ready). */
+  onSpawn?: (pid: number) => void;
+}

@@ -1,3 +1,4 @@
+import type { ProcessOptions } from './lifecycle.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, renameSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { debug, findBinary, randomSecret, ServiceStartError, tailFile } from './
 
 const execFileP = promisify(execFile);
 
-export interface MariaDbOptions {
+export interface MariaDbOptions extends ProcessOptions {
   /** Bind and connect address. Default 127.0.0.1. */
   host?: string;
   /** TCP port. */
@@ -59,14 +60,6 @@ export interface MariaDbOptions {
   installDbBinary?: string;
   /** Default 60000 ms. */
   startTimeoutMs?: number;
-  /** SIGTERM→SIGKILL grace for stop(). Default 30000 ms. */
-  stopGraceMs?: number;
-  /** Run in its own session and outlive this process (service mode). Default false. */
-  detached?: boolean;
-  /** Kernel-signal the child if we die (setpriv --pdeathsig). Default true. */
-  dieWithParent?: boolean;
-  /** Told the PID right after the spawn (before it is ready). */
-  onSpawn?: (pid: number) => void;
 }
 
 export interface MariaDbConnectionConfig {

@@ -1,3 +1,4 @@
+import type { ProcessOptions } from './lifecycle.js';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { prepareDataDir, removeDirSync } from './data-dir.js';
@@ -12,7 +13,7 @@ export interface RedisReplicaOf {
   password?: string | undefined;
 }
 
-export interface RedisOptions {
+export interface RedisOptions extends ProcessOptions {
   /** Bind and connect address. Default 127.0.0.1. */
   host?: string;
   port: number;
@@ -34,14 +35,6 @@ export interface RedisOptions {
   binary?: string;
   /** Default 15000 ms. */
   startTimeoutMs?: number;
-  /** SIGTERM→SIGKILL grace for stop(). Default 5000 ms. */
-  stopGraceMs?: number;
-  /** Run in its own session and outlive this process (service mode). Default false. */
-  detached?: boolean;
-  /** Kernel-signal the child if we die (setpriv --pdeathsig). Default true. */
-  dieWithParent?: boolean;
-  /** Told the PID right after the spawn (before it is ready). */
-  onSpawn?: (pid: number) => void;
 }
 
 export interface RedisInstance {

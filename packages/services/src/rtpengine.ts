@@ -1,3 +1,4 @@
+import type { ProcessOptions } from './lifecycle.js';
 import { join } from 'node:path';
 import { NgClient, type NgParams, type NgResult } from '@ngcp/ng';
 import { prepareDataDir, removeDirSync } from './data-dir.js';
@@ -8,7 +9,7 @@ import { findBinary } from './util.js';
 /** `[PW@]IP:PORT/DB` as rtpengine expects it, or its parts. */
 export type RtpengineRedisTarget = string | { host: string; port: number; db?: number; password?: string | undefined };
 
-export interface RtpengineOptions {
+export interface RtpengineOptions extends ProcessOptions {
   /** Media interface (`--interface`), ng listener host and SDP address. Default 127.0.0.1. */
   host?: string;
   /** ng control port (UDP). */
@@ -38,14 +39,6 @@ export interface RtpengineOptions {
   binary?: string;
   /** Default 15000 ms. */
   startTimeoutMs?: number;
-  /** SIGTERM→SIGKILL grace for stop(). Default 5000 ms. */
-  stopGraceMs?: number;
-  /** Run in its own session and outlive this process (service mode). Default false. */
-  detached?: boolean;
-  /** Kernel-signal the child if we die (setpriv --pdeathsig). Default true. */
-  dieWithParent?: boolean;
-  /** Told the PID right after the spawn (before it is ready). */
-  onSpawn?: (pid: number) => void;
 }
 
 export interface RtpengineInstance {
