@@ -175,6 +175,12 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     expect(c, JSON.stringify(reg)).toBeDefined();
     expect(c!.expires_in).toBeGreaterThan(200);
     expect(c!.path.join(',')).toMatch(new RegExp(`received=sip:127\\.0\\.0\\.1:${port}`));
+    // ngcp-status shows the SIP daemons' live counters (from their /metrics)
+    const status = await node.t.cmd('ngcp-status', ['--json']);
+    const live = Object.fromEntries((JSON.parse(status.out) as Array<{ name: string; live: Record<string, number> | null }>).map((r) => [r.name, r.live]));
+    expect(live.proxy?.registrations, status.out).toBeGreaterThanOrEqual(1);
+    expect(live.lb?.proxies_up, status.out).toBe(1);
+    expect(live.mediactl?.rtpengines_up, status.out).toBe(1);
     await unregister(subs.alice, port);
     const after = await node.api.registration(subs.alice.aor);
     expect(after?.contacts.some((x) => x.contact.includes(`127.0.0.1:${port}`)) ?? false).toBe(false);

@@ -1,8 +1,12 @@
 /**
  * `ngcp-status` — like `monit summary`: each supervised process of this node, its
- * state, PID, uptime, restarts, memory and health. Exit 0 when all are online and
- * healthy, 1 otherwise. `--json` prints the rows as JSON.
+ * state, PID, uptime, restarts, memory, health and, for the SIP daemons, a few live
+ * counters read from their Prometheus endpoint (transactions, registrations, calls,
+ * media sessions, proxies up). Exit 0 when all are online and healthy, 1 otherwise.
+ * `--json` prints the rows as JSON.
  */
+import type { HealthCheck } from '@ngcp/config';
+import { request } from 'node:http';
 import { probe } from './lib/health.js';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode } from './lib/node.js';
@@ -16,6 +20,48 @@ export interface StatusRow {
   restarts: number;
   memoryBytes: number;
   health: string;
+  /** Live counters of a daemon with a control endpoint (short name → value), else null. */
+  live: Record<string, number> | null;
+}
+
+/** The gauges a daemon's /metrics may carry, and the short names ngcp-status shows them by. */
+export const LIVE_GAUGES: ReadonlyArray<readonly [metric: string, label: string]> = [
+  ['sip_transactions_live', 'transactions'],
+  ['registrations_active', 'registrations'],
+  ['calls_live', 'calls'],
+  ['media_sessions_live', 'media'],
+  ['lb_dispatch_destination_up', 'proxies_up'],
+  ['rtpengine_up', 'rtpengines_up'],
+];
+
+/** Sums each gauge of LIVE_GAUGES over its label sets in a Prometheus text exposition. */
+export function liveCounters(metricsText: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of metricsText.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const g = LIVE_GAUGES.find(([metric]) => metric === m[1]);
+    const v = Number(m[2]);
+    if (g && Number.isFinite(v)) out[g[1]] = (out[g[1]] ?? 0) + v;
+  }
+  return out;
+}
+
+function fetchMetrics(health: HealthCheck, timeoutMs: number): Promise<string | null> {
+  if (health.kind !== 'jsonrpc') return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const req = request(new URL('/metrics', health.url), { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : null));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
 }
 
 export function formatDuration(s: number): string {
@@ -33,7 +79,7 @@ export async function statusRows(sup: Supervisor, only?: string): Promise<Status
     specs.map(async (s) => {
       const p = list.find((x) => x.name === s.name);
       const online = p?.status === 'online';
-      const h = online ? await probe(s.health, 1500) : null;
+      const [h, metrics] = online ? await Promise.all([probe(s.health, 1500), fetchMetrics(s.health, 1500)]) : [null, null];
       return {
         name: s.name,
         status: p ? p.status : 'not started',
@@ -42,6 +88,7 @@ export async function statusRows(sup: Supervisor, only?: string): Promise<Status
         restarts: p?.restarts ?? 0,
         memoryBytes: online && p ? p.memory : 0,
         health: h === null ? '-' : h.ok ? 'ok' : `FAIL: ${h.reason}`,
+        live: metrics === null ? null : liveCounters(metrics),
       };
     }),
   );
@@ -49,7 +96,7 @@ export async function statusRows(sup: Supervisor, only?: string): Promise<Status
 
 export function formatRows(rows: StatusRow[]): string[] {
   const table = [
-    ['Process', 'Status', 'PID', 'Uptime', 'Restarts', 'Memory', 'Health'],
+    ['Process', 'Status', 'PID', 'Uptime', 'Restarts', 'Memory', 'Health', 'Live'],
     ...rows.map((r) => [
       r.name,
       r.status,
@@ -58,6 +105,7 @@ export function formatRows(rows: StatusRow[]): string[] {
       String(r.restarts),
       r.memoryBytes ? `${(r.memoryBytes / 1048576).toFixed(1)} MB` : '-',
       r.health,
+      r.live === null ? '' : Object.entries(r.live).map(([k, v]) => `${k}=${v}`).join(' '),
     ]),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
