@@ -182,6 +182,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await changes.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
+      if (config.registrar.auth === false) log.warn({ key: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, media: config.media }, 'proxy started');
     },
     async stop() {
