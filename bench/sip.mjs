@@ -32,11 +32,12 @@ const opt = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
-const JOBS = list(opt('jobs', 'registrar,dispatcher'));
+const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher'));
 const DUR = Number(opt('dur', '8'));
 if (!(DUR > 2 && DUR <= 10)) throw new Error('--dur must be in (2, 10] seconds');
 const RATES = {
   registrar: list(opt('reg-rates', '2000,4000,6000,8000,12000')).map(Number),
+  proxy: list(opt('proxy-rates', '250,500,1000,1500,2000')).map(Number),
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
 };
 const PROFILE = args.includes('--profile');
@@ -57,7 +58,9 @@ const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]
 // ---------- process bookkeeping: everything started is stopped by PID ----------
 const started = new Set();
 const sysctlRestore = [];
+let mariadb = null; // the proxy job's MariaDB (testkit instance), one per run
 function cleanup() {
+  if (mariadb) try { process.kill(mariadb.pid, 'SIGKILL'); } catch { /* gone */ }
   for (const p of started) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
   started.clear();
   for (const [k, v] of sysctlRestore.splice(0)) spawnSync('sysctl', ['-q', '-w', `${k}=${v}`]);
@@ -161,7 +164,8 @@ for (const x of ['register.xml', 'uac_rr.xml']) writeFileSync(join(work, x), rea
 // like a proxy (their entry on top of the echoed set): in-dialog ACK/BYE then carry a Route
 // naming the UAS, which both Kamailio's loose_route() and our lb follow (our lb sends
 // requests from clients only to a proxy of its set, named by Route; see bench/README.md).
-writeFileSync(join(work, 'uas_rr.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml'), 'utf8')
+writeFileSync(join(work, 'uas_rr.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml')));
+writeFileSync(join(work, 'uas_rr_proxy.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml'), 'utf8')
   .replaceAll('[last_Record-Route:]', 'Record-Route: <sip:[local_ip]:[local_port];lr>\n      [last_Record-Route:]'));
 
 // ---------- the systems under test ----------
@@ -217,6 +221,17 @@ async function startOurs(job, dir) {
       auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
       mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200 }, db: NO_DB, redis: REDIS, log: { level: 'warn' },
     };
+  } else if (job === 'proxy') {
+    name = 'proxy';
+    app = 'apps/proxy/dist/main.js';
+    cfg = {
+      node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 },
+      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
+      auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
+      mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200, auth: false },
+      db: { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: 10 },
+      redis: REDIS, log: { level: 'warn' },
+    };
   } else {
     name = 'lb';
     app = 'apps/lb/dist/main.js';
@@ -234,9 +249,53 @@ async function startOurs(job, dir) {
   await waitUdp(SUT, 5060, name, 15000);
   await sleep(500);
   return {
-    main: p, redis, pids: () => [p.pid], auxPids: () => [redis.pid],
+    main: p, redis, pids: () => [p.pid], auxPids: () => (job === 'proxy' ? [redis.pid, mariadb.pid] : [redis.pid]),
     stop: async () => { await stop(p, 'SIGTERM', 10000); await stop(redis); },
   };
+}
+
+// ---------- the proxy job's directory: MariaDB with the caller and the callee ----------
+// sipp's uac_rr.xml sends From sip:sipp@<UAC>, R-URI sip:service@<SUT>: the R-URI host is an
+// address, so the callee is `service` at the caller's domain, here the UAC's address.
+async function startDirectory() {
+  const { startMariaDb } = await import(join(root, 'packages/testkit/dist/index.js'));
+  const { createDb, migrate, subscriberHa1 } = await import(join(root, 'packages/db/dist/index.js'));
+  mariadb = await startMariaDb({});
+  const db = createDb({ host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool: { max: 2 } });
+  try {
+    await migrate.latest(db);
+    const [domainId] = await db('domains').insert({ domain: UAC });
+    for (const [i, username] of ['sipp', 'service'].entries()) {
+      await db('subscribers').insert({
+        uuid: `00000000-0000-4000-8000-00000000000${i}`, domain_id: domainId, username, ...subscriberHa1(username, UAC, 'bench-password'),
+      });
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+/** Bind service@<UAC> to the sipp UAS (one REGISTER, registrar.auth false), before the load. */
+async function registerUas() {
+  const { createSocket } = await import('node:dgram');
+  const sock = createSocket('udp4');
+  await new Promise((res) => sock.bind(0, UAC, res));
+  const port = sock.address().port;
+  const msg = [
+    `REGISTER sip:${SUT}:5060 SIP/2.0`, `Via: SIP/2.0/UDP ${UAC}:${port};branch=z9hG4bK-bench-reg;rport`,
+    `From: <sip:service@${UAC}>;tag=bench`, `To: <sip:service@${UAC}>`, `Call-ID: bench-register-uas`, 'CSeq: 1 REGISTER',
+    `Contact: <sip:service@${UAS}:5070>`, 'Expires: 3600', 'Max-Forwards: 70', 'Content-Length: 0', '', '',
+  ].join('\r\n');
+  try {
+    const got = new Promise((res, rej) => {
+      const t = setTimeout(() => rej(new Error('REGISTER of the UAS: no answer')), 5000);
+      sock.on('message', (m) => { const line = m.toString().split('\r\n')[0]; if (!/^SIP\/2\.0 1/.test(line)) { clearTimeout(t); res(line); } });
+    });
+    sock.send(msg, 5060, SUT);
+    const line = await got;
+    if (!/^SIP\/2\.0 200/.test(line)) throw new Error(`REGISTER of the UAS answered ${line}`);
+  } finally {
+    sock.close();
+  }
 }
 
 // ---------- sipp ----------
@@ -291,7 +350,7 @@ async function runUac(dir, scenario, rate, sut, uasProcs) {
     uas[f.slice(3, 7)] = { in: Number(u['IncomingCall(C)']), failed: Number(u['FailedCall(C)']) };
   }
   return {
-    target: rate, sent: n, ok, failed, retrans: Number(st['Retransmissions(C)']), warn: Number(st['Warnings(C)']),
+    target: rate, sent: n, ok, failed, unfinished: n - ok - failed, retrans: Number(st['Retransmissions(C)']), warn: Number(st['Warnings(C)']),
     dead: Number(st['DeadCallMsgs(C)']), elapsed: Math.round(elapsed * 100) / 100, achieved: Math.round(elapsed > 0 ? ok / elapsed : 0),
     udp_rcvbuf_drops: drops, cpu, uas, rss_kb_end: samples.at(-1)?.rss,
   };
@@ -299,7 +358,7 @@ async function runUac(dir, scenario, rate, sut, uasProcs) {
 
 // ---------- jobs ----------
 const results = { started: new Date().toISOString(), cpus: NCPU, loadavg_start: loadavg(), dur_s: DUR, steps: [] };
-const isClean = (r) => r.failed === 0 && r.achieved >= 0.95 * r.target;
+const isClean = (r) => r.failed === 0 && r.unfinished === 0 && r.achieved >= 0.95 * r.target;
 const isStrict = (r) => isClean(r) && r.retrans === 0;
 
 async function step(job, side, rate) {
@@ -310,11 +369,15 @@ async function step(job, side, rate) {
   let r;
   try {
     if (job === 'dispatcher') {
-      uas.push(await startUas(dir, 5070, 'uas_rr.xml'), await startUas(dir, 5071, 'uas_rr.xml'));
+      uas.push(await startUas(dir, 5070, 'uas_rr_proxy.xml'), await startUas(dir, 5071, 'uas_rr_proxy.xml'));
+    } else if (job === 'proxy') {
+      uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
+      if (side === 'ours') await registerUas();
     }
     const mem0 = side === 'kamailio' ? kamShmUsed() : redisUsedMemory();
     const rss0 = rssKb(sut.main.pid);
     r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas);
+    if (job === 'proxy' && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
       const rss1 = rssKb(sut.main.pid);
       if (side === 'kamailio') {
@@ -337,7 +400,7 @@ async function step(job, side, rate) {
   Object.assign(r, { job, side });
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}`);
   return r;
 }
 
@@ -350,7 +413,8 @@ async function main() {
   preflight();
   log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout.toString().split('\n')[0]}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
   for (const job of JOBS) {
-    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, dispatcher)`);
+    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher)`);
+    if (job === 'proxy' && !mariadb) await startDirectory();
     for (const side of ['kamailio', 'ours']) {
       let bad = 0;
       for (const rate of RATES[job]) {
@@ -387,5 +451,7 @@ async function main() {
 try {
   await main();
 } finally {
+  if (mariadb) await mariadb.stop().catch(() => undefined);
+  mariadb = null;
   cleanup();
 }

@@ -33,6 +33,13 @@ export interface ProxyConfig {
   calls: {
     /** TTL of `call:<id>`, refreshed by every in-dialog request */
     ttl_s: number;
+    /**
+     * Digest-authenticate initial INVITEs with 407 (default true). `false` is a benchmark/lab
+     * setting only (bench/sip.mjs, the stateful-proxy row against Kamailio's auth-less proxy):
+     * the caller is then the From AoR, looked up but not challenged. Never rendered by
+     * ngcp-config; a warning is logged at start.
+     */
+    auth: boolean;
   };
   /** the lb's internal address (host:port); informative, routing follows Path/Route */
   lb: string;
@@ -77,7 +84,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       type: 'object', additionalProperties: false, required: ['url', 'timeout_ms'],
       properties: { url: str, timeout_ms: posInt },
     },
-    calls: { type: 'object', additionalProperties: false, required: ['ttl_s'], properties: { ttl_s: posInt } },
+    calls: { type: 'object', additionalProperties: false, required: ['ttl_s', 'auth'], properties: { ttl_s: posInt, auth: { type: 'boolean' } } },
     lb: { type: 'string' },
     db: {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
@@ -103,7 +110,7 @@ export const proxyConfigDefaults = {
   auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] as Array<'MD5' | 'SHA-256'> },
   media: true,
   mediactl: { timeout_ms: 2000 },
-  calls: { ttl_s: 7200 },
+  calls: { ttl_s: 7200, auth: true },
   lb: '',
   log: { level: 'info' },
 } as const;
