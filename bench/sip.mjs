@@ -36,8 +36,8 @@ const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher'));
 const DUR = Number(opt('dur', '8'));
 if (!(DUR > 2 && DUR <= 10)) throw new Error('--dur must be in (2, 10] seconds');
 const RATES = {
-  registrar: list(opt('reg-rates', '2000,4000,6000,8000,12000')).map(Number),
-  proxy: list(opt('proxy-rates', '250,500,1000,1500,2000')).map(Number),
+  registrar: list(opt('reg-rates', '2000,4000,6000,8000,12000,16000')).map(Number),
+  proxy: list(opt('proxy-rates', '100,250,500,1000,1500,2000')).map(Number),
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
 };
 const PROFILE = args.includes('--profile');
