@@ -398,6 +398,13 @@ async function step(job, side, rate) {
     await sut.stop();
   }
   Object.assign(r, { job, side });
+  if (profileNow && side === 'ours') {
+    const prof = join(dir, 'cpu-prof', `${job === 'dispatcher' ? 'lb' : 'proxy'}.cpuprofile`);
+    if (existsSync(prof)) {
+      r.profile = prof;
+      log(`profile ${prof}:\n${spawnSync(process.execPath, [join(here, 'cpuprofile-summary.mjs'), prof]).stdout.toString()}`);
+    }
+  }
   results.steps.push(r);
   const c = r.cpu;
   log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}`);
