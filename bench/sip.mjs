@@ -2,13 +2,16 @@
 // SIP benchmark: the same sipp load against Kamailio 5.6 (the anchors' configs, adapted)
 // and against our daemons, job by job, in ONE run, on 127.0.9.x only.
 //
-//   node bench/sip.mjs [--jobs registrar,dispatcher] [--dur 8] [--reg-rates 2000,4000,…]
-//                      [--disp-rates …] [--profile] [--json FILE]
+//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher] [--dur 8] [--reg-rates 2000,4000,…]
+//                      [--proxy-rates …] [--disp-rates …] [--profile] [--json FILE]
 //   ./ngcp bench sip
 //
 // Jobs (see bench/README.md "SIP"):
 //   registrar   sipp register.xml (unique AoR per REGISTER, no auth) → Kamailio registrar.cfg
 //               (usrloc db_mode 0, memory) vs our proxy with registrar.auth: false (bindings in Redis)
+//   proxy       sipp uac_rr.xml → uas_rr.xml through Kamailio proxy.cfg (tm, record_route, t_relay to
+//               a fixed $du) vs our proxy with calls.auth: false, media: false, a private MariaDB
+//               (testkit) holding caller and callee, the UAS registered as the callee
 //   dispatcher  sipp uac_rr.xml → Kamailio dispatcher.cfg (alg 4 round robin, stateless forward())
 //               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies
 // Every rate step starts fresh processes (Kamailio or ours, Redis, sipp UASes), runs one
@@ -17,7 +20,7 @@
 // net.core.rmem_max/wmem_max are raised to 8 MiB while it runs and restored at the end.
 // Installs kamailio / sip-tester from Debian if missing (here only, never on the test path).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +78,6 @@ function start(cmd, argv, { cwd, out, env } = {}) {
   p.exited = new Promise((res) => p.on('exit', (code, sig) => { started.delete(p); res(code ?? sig); }));
   return p;
 }
-import { openSync } from 'node:fs';
 function openLog(f) { return openSync(f, 'a'); }
 async function stop(p, sig = 'SIGTERM', ms = 5000) {
   if (!p || !started.has(p)) return;
