@@ -44,6 +44,8 @@ const RATES = {
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
 };
 const PROFILE = args.includes('--profile');
+// proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
+const HOLD_MS = Number(opt('hold-ms', '0'));
 const jsonOut = opt('json', null);
 
 // addresses: 127.0.9.x only, so other workers' 127.0.0.1/127.0.0.2 ports never collide
@@ -318,19 +320,21 @@ function lastStat(file) {
 const epoch = (s) => Number(String(s).trim().split(/\s+/).at(-1));
 
 /** One rate step: the UAC against SUT:5060; CPU sampled every 0.5 s, window 2 s .. DUR-1 s. */
-async function runUac(dir, scenario, rate, sut, uasProcs) {
+async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } = {}) {
   const n = rate * DUR;
   const drop0 = rcvbufErrors();
   const uac = start('sipp', ['-sf', join(work, scenario), `${SUT}:5060`, '-i', UAC, '-p', '5061', ...SIPP_COMMON,
     '-r', String(rate), '-m', String(n), '-l', String(2 * rate + 100), '-timeout', `${DUR + 15}s`,
-    '-trace_stat', '-stf', 'uac_stat.csv', '-fd', '1'], { cwd: dir, out: join(dir, 'uac.log') });
+    '-trace_stat', '-stf', 'uac_stat.csv', '-fd', '1', ...extra], { cwd: dir, out: join(dir, 'uac.log') });
   const hard = setTimeout(() => stop(uac, 'SIGKILL'), (DUR + 25) * 1000);
   const samples = [];
   const t0 = Date.now();
   const uasPids = uasProcs.map((p) => p.pid);
   let done = false;
+  let mid;
   uac.exited.then(() => { done = true; });
   while (!done) {
+    if (onMid && mid === undefined && (Date.now() - t0) / 1000 >= DUR - 1) mid = onMid();
     samples.push({ t: (Date.now() - t0) / 1000, sut: ticks(sut.pids()), aux: ticks(sut.auxPids()), uac: ticks([uac.pid]), uas: ticks(uasPids), idle: idleTicks(), rss: rssKb(sut.main.pid) });
     await Promise.race([sleep(500), uac.exited]);
   }
@@ -353,6 +357,7 @@ async function runUac(dir, scenario, rate, sut, uasProcs) {
   }
   return {
     target: rate, sent: n, ok, failed, unfinished: n - ok - failed, retrans: Number(st['Retransmissions(C)']), warn: Number(st['Warnings(C)']),
+    ...(mid !== undefined ? { mid } : {}),
     dead: Number(st['DeadCallMsgs(C)']), elapsed: Math.round(elapsed * 100) / 100, achieved: Math.round(elapsed > 0 ? ok / elapsed : 0),
     udp_rcvbuf_drops: drops, cpu, uas, rss_kb_end: samples.at(-1)?.rss,
   };
@@ -378,7 +383,18 @@ async function step(job, side, rate) {
     }
     const mem0 = side === 'kamailio' ? kamShmUsed() : redisUsedMemory();
     const rss0 = rssKb(sut.main.pid);
-    r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas);
+    const hold = job === 'proxy' && HOLD_MS > 0;
+    r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas, !hold ? {} : {
+      extra: ['-d', String(HOLD_MS)],
+      // near the end of the sending: ≈ rate × hold calls are established at once
+      onMid: () => {
+        if (side === 'kamailio') return { shm_used_delta: kamShmUsed() - mem0 };
+        const calls = redisKeys() - 1; // every key but the UAS's location:
+        return { calls_live: calls, redis_bytes_per_call: Math.round((redisUsedMemory() - mem0) / Math.max(1, calls)),
+          proxy_rss_bytes_per_call: Math.round(((rssKb(sut.main.pid) - rss0) * 1024) / Math.max(1, calls)) };
+      },
+    });
+    if (hold) r.hold_ms = HOLD_MS;
     if (job === 'proxy' && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
       const rss1 = rssKb(sut.main.pid);
@@ -409,7 +425,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 
