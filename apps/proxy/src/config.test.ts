@@ -36,7 +36,7 @@ describe('proxy.yml', () => {
     const c = loadProxyConfig(render('plain-secret-1'));
     expect(c).toMatchObject({
       listen: { address: '127.0.0.2', udp_port: 5062 }, control: { port: 9062 }, media: true,
-      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10 }, calls: { ttl_s: 7200 },
+      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: true }, calls: { ttl_s: 7200, auth: true },
       mediactl: { url: 'http://127.0.0.2:9090/' },
     });
     expect(c.auth.nonce_secret.length).toBeGreaterThanOrEqual(8);
@@ -46,6 +46,17 @@ describe('proxy.yml', () => {
   it('keeps a password with quotes, backslashes and # intact', () => {
     const nasty = 'p"a\\ss#w: \'rd';
     expect(loadProxyConfig(render(nasty)).db.password).toBe(nasty);
+  });
+
+  it('authenticates REGISTER unless registrar.auth is false (benchmark/lab only), and refuses a non-boolean', () => {
+    const base = readFileSync(render('plain-secret-2'), 'utf8');
+    const f = join(dir, 'proxy-noauth.yml');
+    writeFileSync(f, base.replace(/^registrar:\n/m, 'registrar:\n  auth: false\n'));
+    expect(loadProxyConfig(f).registrar.auth).toBe(false);
+    writeFileSync(f, base.replace(/^registrar:\n/m, 'registrar:\n  auth: "no"\n'));
+    expect(() => loadProxyConfig(f)).toThrow(/registrar\.auth/);
+    writeFileSync(f, base.replace(/^calls:\n/m, 'calls:\n  auth: false\n'));
+    expect(loadProxyConfig(f).calls.auth).toBe(false);
   });
 
   it('refuses a bad file naming the key', () => {

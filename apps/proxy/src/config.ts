@@ -11,7 +11,15 @@ export interface ProxyConfig {
   listen: { address: string; udp_port: number };
   /** JSON-RPC control endpoint + /metrics */
   control: { address: string; port: number };
-  registrar: { min_expires: number; max_expires: number; default_expires: number; max_contacts: number };
+  registrar: {
+    min_expires: number; max_expires: number; default_expires: number; max_contacts: number;
+    /**
+     * Digest-authenticate REGISTER (default true). `false` is a benchmark/lab setting only
+     * (bench/sip.mjs: the equal-work row against Kamailio's auth-less registrar): any
+     * REGISTER then binds any AoR. Never rendered by ngcp-config; a warning is logged at start.
+     */
+    auth: boolean;
+  };
   auth: {
     /** HMAC key of the stateless digest nonces (shared by every proxy that must accept them) */
     nonce_secret: string;
@@ -25,6 +33,13 @@ export interface ProxyConfig {
   calls: {
     /** TTL of `call:<id>`, refreshed by every in-dialog request */
     ttl_s: number;
+    /**
+     * Digest-authenticate initial INVITEs with 407 (default true). `false` is a benchmark/lab
+     * setting only (bench/sip.mjs, the stateful-proxy row against Kamailio's auth-less proxy):
+     * the caller is then the From AoR, looked up but not challenged. Never rendered by
+     * ngcp-config; a warning is logged at start.
+     */
+    auth: boolean;
   };
   /** the lb's internal address (host:port); informative, routing follows Path/Route */
   lb: string;
@@ -53,8 +68,8 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       properties: { address: str, port: portOr0 },
     },
     registrar: {
-      type: 'object', additionalProperties: false, required: ['min_expires', 'max_expires', 'default_expires', 'max_contacts'],
-      properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt },
+      type: 'object', additionalProperties: false, required: ['min_expires', 'max_expires', 'default_expires', 'max_contacts', 'auth'],
+      properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt, auth: { type: 'boolean' } },
     },
     auth: {
       type: 'object', additionalProperties: false, required: ['nonce_secret', 'nonce_ttl_s', 'algorithms'],
@@ -69,7 +84,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       type: 'object', additionalProperties: false, required: ['url', 'timeout_ms'],
       properties: { url: str, timeout_ms: posInt },
     },
-    calls: { type: 'object', additionalProperties: false, required: ['ttl_s'], properties: { ttl_s: posInt } },
+    calls: { type: 'object', additionalProperties: false, required: ['ttl_s', 'auth'], properties: { ttl_s: posInt, auth: { type: 'boolean' } } },
     lb: { type: 'string' },
     db: {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
@@ -91,11 +106,11 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
 /** Defaults for keys the rendered file may leave out (not for addresses or secrets). */
 export const proxyConfigDefaults = {
   node: 'sp1',
-  registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10 },
+  registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: true },
   auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] as Array<'MD5' | 'SHA-256'> },
   media: true,
   mediactl: { timeout_ms: 2000 },
-  calls: { ttl_s: 7200 },
+  calls: { ttl_s: 7200, auth: true },
   lb: '',
   log: { level: 'info' },
 } as const;

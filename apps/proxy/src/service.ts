@@ -182,6 +182,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await changes.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
+      if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');
+      if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, media: config.media }, 'proxy started');
     },
     async stop() {

@@ -1,0 +1,482 @@
+#!/usr/bin/env node
+// SIP benchmark: the same sipp load against Kamailio 5.6 (the anchors' configs, adapted)
+// and against our daemons, job by job, in ONE run, on 127.0.9.x only.
+//
+//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher] [--dur 8] [--reg-rates 2000,4000,…]
+//                      [--proxy-rates …] [--disp-rates …] [--profile] [--json FILE]
+//   ./ngcp bench sip
+//
+// Jobs (see bench/README.md "SIP"):
+//   registrar   sipp register.xml (unique AoR per REGISTER, no auth) → Kamailio registrar.cfg
+//               (usrloc db_mode 0, memory) vs our proxy with registrar.auth: false (bindings in Redis)
+//   proxy       sipp uac_rr.xml → uas_rr.xml through Kamailio proxy.cfg (tm, record_route, t_relay to
+//               a fixed $du) vs our proxy with calls.auth: false, media: false, a private MariaDB
+//               (testkit) holding caller and callee, the UAS registered as the callee
+//   dispatcher  sipp uac_rr.xml → Kamailio dispatcher.cfg (alg 4 round robin, stateless forward())
+//               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies
+// Every rate step starts fresh processes (Kamailio or ours, Redis, sipp UASes), runs one
+// bounded sipp UAC (≤ --dur s of load), reads sipp -trace_stat, CPU per process from /proc,
+// UDP RcvbufErrors from /proc/net/snmp, then stops everything it started, by PID.
+// net.core.rmem_max/wmem_max are raised to 8 MiB while it runs and restored at the end.
+// Installs kamailio / sip-tester from Debian if missing (here only, never on the test path).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const ANCHORS = process.env.ANCHORS_DIR ?? '/work/shared/anchors';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
+};
+const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
+const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher'));
+const DUR = Number(opt('dur', '8'));
+if (!(DUR > 2 && DUR <= 10)) throw new Error('--dur must be in (2, 10] seconds');
+const RATES = {
+  registrar: list(opt('reg-rates', '2000,4000,6000,8000,12000,16000')).map(Number),
+  proxy: list(opt('proxy-rates', '100,250,500,1000,1500,2000')).map(Number),
+  dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
+};
+const PROFILE = args.includes('--profile');
+// proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
+const HOLD_MS = Number(opt('hold-ms', '0'));
+const jsonOut = opt('json', null);
+
+// addresses: 127.0.9.x only, so other workers' 127.0.0.1/127.0.0.2 ports never collide
+const SUT = '127.0.9.1'; // Kamailio / our proxy (registrar) / our lb public, port 5060
+const UAC = '127.0.9.2'; // sipp client, port 5061
+const UAS = '127.0.9.3'; // sipp servers, ports 5070, 5071
+const LB_INT = '127.0.9.4'; // our lb's internal side, port 5060
+const AUX = '127.0.9.5'; // Redis 6399, control ports 9060/9062
+const REDIS_PORT = 6399;
+const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+const NCPU = cpus().length;
+
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+// ---------- process bookkeeping: everything started is stopped by PID ----------
+const started = new Set();
+const sysctlRestore = [];
+let mariadb = null; // the proxy job's MariaDB (testkit instance), one per run
+function cleanup() {
+  if (mariadb) try { process.kill(mariadb.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of started) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+  started.clear();
+  for (const [k, v] of sysctlRestore.splice(0)) spawnSync('sysctl', ['-q', '-w', `${k}=${v}`]);
+}
+process.on('exit', cleanup);
+for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => { cleanup(); process.exit(130); });
+
+function start(cmd, argv, { cwd, out, env } = {}) {
+  const fd = out ? openLog(out) : 'ignore';
+  const p = spawn(cmd, argv, { cwd, env: env ?? process.env, stdio: ['ignore', fd, fd] });
+  started.add(p);
+  p.exited = new Promise((res) => p.on('exit', (code, sig) => { started.delete(p); res(code ?? sig); }));
+  return p;
+}
+function openLog(f) { return openSync(f, 'a'); }
+async function stop(p, sig = 'SIGTERM', ms = 5000) {
+  if (!p || !started.has(p)) return;
+  try { process.kill(p.pid, sig); } catch { return; }
+  const t = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
+  await p.exited;
+  clearTimeout(t);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function udpListening(ip, port) {
+  const r = spawnSync('ss', ['-Hlun', `src ${ip}:${port}`]).stdout.toString();
+  return r.trim().length > 0;
+}
+async function waitUdp(ip, port, what, ms = 8000) {
+  for (let t = 0; t < ms; t += 100) { if (udpListening(ip, port)) return; await sleep(100); }
+  throw new Error(`${what} did not listen on udp ${ip}:${port}`);
+}
+
+// ---------- /proc readers ----------
+function children(pid) {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
+function ticks(pids) {
+  let s = 0;
+  for (const p of pids) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      s += Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14, 15)
+    } catch { /* gone */ }
+  }
+  return s;
+}
+function rssKb(pid) {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return NaN; }
+}
+function rcvbufErrors() {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const h = lines[0].split(/\s+/); const v = lines[1].split(/\s+/);
+  return Number(v[h.indexOf('RcvbufErrors')]);
+}
+function idleTicks() {
+  const c = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/);
+  return Number(c[4]) + Number(c[5]);
+}
+
+// ---------- setup ----------
+function install() {
+  const have = (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
+  if (have('kamailio') && have('sipp') && have('kamcmd')) return;
+  log('installing kamailio sip-tester from Debian');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', 'kamailio', 'sip-tester'], { env, stdio: 'ignore' });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
+    r = spawnSync('apt-get', ['install', '-y', 'kamailio', 'sip-tester'], { env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('apt-get install kamailio sip-tester failed');
+  }
+}
+function preflight() {
+  for (const [ip, port] of [[SUT, 5060], [UAC, 5061], [UAS, 5070], [UAS, 5071], [LB_INT, 5060]]) {
+    if (udpListening(ip, port)) throw new Error(`udp ${ip}:${port} already in use (not ours); refusing to run`);
+  }
+  for (const k of ['net.core.rmem_max', 'net.core.wmem_max']) {
+    const v = Number(spawnSync('sysctl', ['-n', k]).stdout.toString().trim());
+    if (v < 8388608 && spawnSync('sysctl', ['-q', '-w', `${k}=8388608`]).status === 0) sysctlRestore.push([k, v]);
+  }
+}
+for (const d of ['apps/proxy/dist/main.js', 'apps/lb/dist/main.js']) {
+  if (!existsSync(join(root, d))) throw new Error(`${d} missing: build first (pnpm exec turbo run build)`);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'ngcp-bench-sip-'));
+const CTLSOCK = join(work, 'kamailio-ctl.sock');
+function kamCfg(job) {
+  let s = readFileSync(join(ANCHORS, `kamailio-${job}.cfg`), 'utf8');
+  s = s.replaceAll('127.0.0.1:5070', `${UAS}:5070`).replaceAll('127.0.0.1', SUT);
+  const f = join(work, `kamailio-${job}.cfg`);
+  writeFileSync(f, s);
+  return f;
+}
+writeFileSync(join(work, 'dispatcher.list'), `1 sip:${UAS}:5070\n1 sip:${UAS}:5071\n`);
+for (const x of ['register.xml', 'uac_rr.xml']) writeFileSync(join(work, x), readFileSync(join(ANCHORS, 'sipp', x)));
+// The UASes stand where our proxies stand behind the lb, so they record-route themselves
+// like a proxy (their entry on top of the echoed set): in-dialog ACK/BYE then carry a Route
+// naming the UAS, which both Kamailio's loose_route() and our lb follow (our lb sends
+// requests from clients only to a proxy of its set, named by Route; see bench/README.md).
+writeFileSync(join(work, 'uas_rr.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml')));
+writeFileSync(join(work, 'uas_rr_proxy.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml'), 'utf8')
+  .replaceAll('[last_Record-Route:]', 'Record-Route: <sip:[local_ip]:[local_port];lr>\n      [last_Record-Route:]'));
+
+// ---------- the systems under test ----------
+async function startKamailio(job, dir) {
+  const shm = job === 'dispatcher' ? 256 : 1024;
+  rmSync(CTLSOCK, { force: true });
+  const p = start('kamailio', ['-DD', '-E', '-f', kamCfg(job), '-m', String(shm), '-M', '8',
+    '-A', `DSLIST="${join(work, 'dispatcher.list')}"`, '-A', `CTLSOCK="unix:${CTLSOCK}"`], { out: join(dir, 'kamailio.log') });
+  await waitUdp(SUT, 5060, 'kamailio');
+  await sleep(300);
+  return { main: p, pids: () => [p.pid, ...children(p.pid)], auxPids: () => [], stop: () => stop(p) };
+}
+function kamShmUsed() {
+  const r = spawnSync('kamcmd', ['-s', `unix:${CTLSOCK}`, 'core.shmmem']).stdout?.toString() ?? '';
+  const m = /used:\s*(\d+)/.exec(r);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function startRedis(dir) {
+  const p = start('redis-server', ['--bind', AUX, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--dir', dir], { out: join(dir, 'redis.log') });
+  for (let t = 0; t < 5000; t += 50) {
+    if (spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'PING']).stdout?.toString().includes('PONG')) return p;
+    await sleep(50);
+  }
+  throw new Error('redis did not start');
+}
+function redisUsedMemory() {
+  const r = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'INFO', 'memory']).stdout.toString();
+  return Number(/used_memory:(\d+)/.exec(r)?.[1] ?? NaN);
+}
+function redisKeys() {
+  return Number(spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'DBSIZE']).stdout.toString().trim());
+}
+
+const NO_DB = { host: AUX, port: 3399, user: 'bench', password: '', database: 'ngcp', pool_max: 2 }; // nothing listens: not used by these jobs
+const REDIS = { host: AUX, port: REDIS_PORT, db: 0 };
+function yaml(o) { return JSON.stringify(o, null, 1); } // JSON is YAML
+
+function nodeArgs(name, dir) {
+  return PROFILE && profileNow ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'cpu-prof'), `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+let profileNow = false;
+
+async function startOurs(job, dir) {
+  const redis = await startRedis(dir);
+  let cfg; let app; let name;
+  if (job === 'registrar') {
+    name = 'proxy';
+    app = 'apps/proxy/dist/main.js';
+    cfg = {
+      node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 },
+      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
+      auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
+      mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200 }, db: NO_DB, redis: REDIS, log: { level: 'warn' },
+    };
+  } else if (job === 'proxy') {
+    name = 'proxy';
+    app = 'apps/proxy/dist/main.js';
+    cfg = {
+      node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 },
+      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
+      auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
+      mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200, auth: false },
+      db: { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: 10 },
+      redis: REDIS, log: { level: 'warn' },
+    };
+  } else {
+    name = 'lb';
+    app = 'apps/lb/dist/main.js';
+    cfg = {
+      node: 'bench', public: { address: SUT, udp_port: 5060, tcp_port: 5060, tls_enable: false, tls_port: 5061 },
+      tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), generate: false, hostnames: ['localhost'], days: 1 },
+      internal: { address: LB_INT, udp_port: 5060 }, control: { address: AUX, port: 9060 }, log: { level: 'warn' },
+      dispatch: { algorithm: 'round-robin', proxies: [{ address: UAS, port: 5070, weight: 1 }, { address: UAS, port: 5071, weight: 1 }], probe: { interval_ms: 0 } },
+      db: NO_DB, redis: REDIS,
+    };
+  }
+  const f = join(dir, `${name}.yml`);
+  writeFileSync(f, yaml(cfg));
+  const p = start(process.execPath, [...nodeArgs(name, dir), join(root, app), '--config', f], { cwd: root, out: join(dir, `${name}.log`) });
+  await waitUdp(SUT, 5060, name, 15000);
+  await sleep(500);
+  return {
+    main: p, redis, pids: () => [p.pid], auxPids: () => (job === 'proxy' ? [redis.pid, mariadb.pid] : [redis.pid]),
+    stop: async () => { await stop(p, 'SIGTERM', 10000); await stop(redis); },
+  };
+}
+
+// ---------- the proxy job's directory: MariaDB with the caller and the callee ----------
+// sipp's uac_rr.xml sends From sip:sipp@<UAC>, R-URI sip:service@<SUT>: the R-URI host is an
+// address, so the callee is `service` at the caller's domain, here the UAC's address.
+async function startDirectory() {
+  const { startMariaDb } = await import(join(root, 'packages/testkit/dist/index.js'));
+  const { createDb, migrate, subscriberHa1 } = await import(join(root, 'packages/db/dist/index.js'));
+  mariadb = await startMariaDb({});
+  const db = createDb({ host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool: { max: 2 } });
+  try {
+    await migrate.latest(db);
+    const [domainId] = await db('domains').insert({ domain: UAC });
+    for (const [i, username] of ['sipp', 'service'].entries()) {
+      await db('subscribers').insert({
+        uuid: `00000000-0000-4000-8000-00000000000${i}`, domain_id: domainId, username, ...subscriberHa1(username, UAC, 'bench-password'),
+      });
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+/** Bind service@<UAC> to the sipp UAS (one REGISTER, registrar.auth false), before the load. */
+async function registerUas() {
+  const { createSocket } = await import('node:dgram');
+  const sock = createSocket('udp4');
+  await new Promise((res) => sock.bind(0, UAC, res));
+  const port = sock.address().port;
+  const msg = [
+    `REGISTER sip:${SUT}:5060 SIP/2.0`, `Via: SIP/2.0/UDP ${UAC}:${port};branch=z9hG4bK-bench-reg;rport`,
+    `From: <sip:service@${UAC}>;tag=bench`, `To: <sip:service@${UAC}>`, `Call-ID: bench-register-uas`, 'CSeq: 1 REGISTER',
+    `Contact: <sip:service@${UAS}:5070>`, 'Expires: 3600', 'Max-Forwards: 70', 'Content-Length: 0', '', '',
+  ].join('\r\n');
+  try {
+    const got = new Promise((res, rej) => {
+      const t = setTimeout(() => rej(new Error('REGISTER of the UAS: no answer')), 5000);
+      sock.on('message', (m) => { const line = m.toString().split('\r\n')[0]; if (!/^SIP\/2\.0 1/.test(line)) { clearTimeout(t); res(line); } });
+    });
+    sock.send(msg, 5060, SUT);
+    const line = await got;
+    if (!/^SIP\/2\.0 200/.test(line)) throw new Error(`REGISTER of the UAS answered ${line}`);
+  } finally {
+    sock.close();
+  }
+}
+
+// ---------- sipp ----------
+const SIPP_COMMON = ['-nostdin', '-buff_size', '4194304', '-default_behaviors', 'all,-abortunexp', '-trace_err'];
+async function startUas(dir, port, scenario) {
+  const p = start('sipp', ['-sf', join(work, scenario), '-i', UAS, '-p', String(port), ...SIPP_COMMON, '-trace_stat', '-stf', `uas${port}_stat.csv`, '-fd', '1'],
+    { cwd: dir, out: join(dir, `uas${port}.log`) });
+  await waitUdp(UAS, port, `sipp uas ${port}`);
+  return p;
+}
+function lastStat(file) {
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const h = lines[0].split(';'); const v = lines.at(-1).split(';');
+  const o = {};
+  h.forEach((k, i) => { o[k] = v[i]; });
+  return o;
+}
+const epoch = (s) => Number(String(s).trim().split(/\s+/).at(-1));
+
+/** One rate step: the UAC against SUT:5060; CPU sampled every 0.5 s, window 2 s .. DUR-1 s. */
+async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } = {}) {
+  const n = rate * DUR;
+  const drop0 = rcvbufErrors();
+  const uac = start('sipp', ['-sf', join(work, scenario), `${SUT}:5060`, '-i', UAC, '-p', '5061', ...SIPP_COMMON,
+    '-r', String(rate), '-m', String(n), '-l', String(2 * rate + 100), '-timeout', `${DUR + 15}s`,
+    '-trace_stat', '-stf', 'uac_stat.csv', '-fd', '1', ...extra], { cwd: dir, out: join(dir, 'uac.log') });
+  const hard = setTimeout(() => stop(uac, 'SIGKILL'), (DUR + 25) * 1000);
+  const samples = [];
+  const t0 = Date.now();
+  const uasPids = uasProcs.map((p) => p.pid);
+  let done = false;
+  let mid;
+  uac.exited.then(() => { done = true; });
+  while (!done) {
+    if (onMid && mid === undefined && (Date.now() - t0) / 1000 >= DUR - 1) mid = onMid();
+    samples.push({ t: (Date.now() - t0) / 1000, sut: ticks(sut.pids()), aux: ticks(sut.auxPids()), uac: ticks([uac.pid]), uas: ticks(uasPids), idle: idleTicks(), rss: rssKb(sut.main.pid) });
+    await Promise.race([sleep(500), uac.exited]);
+  }
+  clearTimeout(hard);
+  const drops = rcvbufErrors() - drop0;
+  const win = samples.filter((s) => s.t >= 2 && s.t <= DUR - 1);
+  const cpu = {};
+  if (win.length >= 2) {
+    const a = win[0]; const b = win.at(-1); const e = b.t - a.t;
+    for (const k of ['sut', 'aux', 'uac', 'uas']) cpu[k] = Math.round(((b[k] - a[k]) / HZ / e) * 100);
+    cpu.machine = Math.round((NCPU - (b.idle - a.idle) / HZ / e) * 100);
+  }
+  const st = lastStat(join(dir, 'uac_stat.csv'));
+  const ok = Number(st['SuccessfulCall(C)']); const failed = Number(st['FailedCall(C)']);
+  const elapsed = epoch(st.CurrentTime) - epoch(st.StartTime);
+  const uas = {};
+  for (const f of readdirSync(dir).filter((x) => /^uas\d+_stat\.csv$/.test(x))) {
+    const u = lastStat(join(dir, f));
+    uas[f.slice(3, 7)] = { in: Number(u['IncomingCall(C)']), failed: Number(u['FailedCall(C)']) };
+  }
+  return {
+    target: rate, sent: n, ok, failed, unfinished: n - ok - failed, retrans: Number(st['Retransmissions(C)']), warn: Number(st['Warnings(C)']),
+    ...(mid !== undefined ? { mid } : {}),
+    dead: Number(st['DeadCallMsgs(C)']), elapsed: Math.round(elapsed * 100) / 100, achieved: Math.round(elapsed > 0 ? ok / elapsed : 0),
+    udp_rcvbuf_drops: drops, cpu, uas, rss_kb_end: samples.at(-1)?.rss,
+  };
+}
+
+// ---------- jobs ----------
+const results = { started: new Date().toISOString(), cpus: NCPU, loadavg_start: loadavg(), dur_s: DUR, steps: [] };
+const isClean = (r) => r.failed === 0 && r.unfinished === 0 && r.achieved >= 0.95 * r.target;
+const isStrict = (r) => isClean(r) && r.retrans === 0;
+
+async function step(job, side, rate) {
+  const dir = join(work, job, side, `r${rate}`);
+  mkdirSync(dir, { recursive: true });
+  const sut = side === 'kamailio' ? await startKamailio(job, dir) : await startOurs(job, dir);
+  const uas = [];
+  let r;
+  try {
+    if (job === 'dispatcher') {
+      uas.push(await startUas(dir, 5070, 'uas_rr_proxy.xml'), await startUas(dir, 5071, 'uas_rr_proxy.xml'));
+    } else if (job === 'proxy') {
+      uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
+      if (side === 'ours') await registerUas();
+    }
+    const mem0 = side === 'kamailio' ? kamShmUsed() : redisUsedMemory();
+    const rss0 = rssKb(sut.main.pid);
+    const hold = job === 'proxy' && HOLD_MS > 0;
+    r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas, !hold ? {} : {
+      extra: ['-d', String(HOLD_MS)],
+      // near the end of the sending: ≈ rate × hold calls are established at once
+      onMid: () => {
+        if (side === 'kamailio') return { shm_used_delta: kamShmUsed() - mem0 };
+        const calls = redisKeys() - 1; // every key but the UAS's location:
+        return { calls_live: calls, redis_bytes_per_call: Math.round((redisUsedMemory() - mem0) / Math.max(1, calls)),
+          proxy_rss_bytes_per_call: Math.round(((rssKb(sut.main.pid) - rss0) * 1024) / Math.max(1, calls)) };
+      },
+    });
+    if (hold) r.hold_ms = HOLD_MS;
+    if (job === 'proxy' && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
+    if (job === 'registrar') {
+      const rss1 = rssKb(sut.main.pid);
+      if (side === 'kamailio') {
+        const shm1 = kamShmUsed();
+        r.mem = { shm_bytes_per_binding: Math.round((shm1 - mem0) / Math.max(1, r.ok)) };
+      } else {
+        const used1 = redisUsedMemory();
+        r.mem = {
+          bindings_in_redis: redisKeys(),
+          redis_bytes_per_binding: Math.round((used1 - mem0) / Math.max(1, r.ok)),
+          proxy_rss_bytes_per_binding: Math.round(((rss1 - rss0) * 1024) / Math.max(1, r.ok)),
+          proxy_rss_mb: Math.round(rss1 / 1024),
+        };
+      }
+    }
+  } finally {
+    for (const u of uas) await stop(u);
+    await sut.stop();
+  }
+  Object.assign(r, { job, side });
+  if (profileNow && side === 'ours') {
+    const prof = join(dir, 'cpu-prof', `${job === 'dispatcher' ? 'lb' : 'proxy'}.cpuprofile`);
+    if (existsSync(prof)) {
+      r.profile = prof;
+      log(`profile ${prof}:\n${spawnSync(process.execPath, [join(here, 'cpuprofile-summary.mjs'), prof]).stdout.toString()}`);
+    }
+  }
+  results.steps.push(r);
+  const c = r.cpu;
+  log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  return r;
+}
+
+function best(job, side, pred) {
+  return results.steps.filter((r) => r.job === job && r.side === side && pred(r)).sort((a, b) => b.achieved - a.achieved)[0];
+}
+
+async function main() {
+  install();
+  preflight();
+  log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout.toString().split('\n')[0]}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
+  for (const job of JOBS) {
+    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher)`);
+    if (job === 'proxy' && !mariadb) await startDirectory();
+    for (const side of ['kamailio', 'ours']) {
+      let bad = 0;
+      for (const rate of RATES[job]) {
+        profileNow = PROFILE && side === 'ours';
+        const r = await step(job, side, rate);
+        // a ladder stops after two steps that were not clean (0 failed, ≥ 95 % of target)
+        if (!isClean(r)) bad++;
+        if (bad >= 2) break;
+      }
+    }
+  }
+  results.summary = [];
+  for (const job of JOBS) {
+    const row = { job };
+    for (const side of ['kamailio', 'ours']) {
+      const c = best(job, side, isClean); const s = best(job, side, isStrict);
+      row[side] = { clean: c?.achieved ?? 0, clean_cpu: c?.cpu.sut, strict: s?.achieved ?? 0, strict_cpu: s?.cpu.sut };
+    }
+    row.ratio_clean = row.kamailio.clean ? Math.round((row.ours.clean / row.kamailio.clean) * 100) / 100 : null;
+    row.ratio_strict = row.kamailio.strict ? Math.round((row.ours.strict / row.kamailio.strict) * 100) / 100 : null;
+    results.summary.push(row);
+  }
+  results.ended = new Date().toISOString();
+  results.loadavg_end = loadavg();
+  console.log('\n| job | Kamailio 0 failed | ours 0 failed | ratio | Kamailio 0 failed + 0 retrans | ours 0 failed + 0 retrans | ratio |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of results.summary) {
+    console.log(`| ${r.job} | ${r.kamailio.clean}/s (${r.kamailio.clean_cpu ?? '-'} %) | ${r.ours.clean}/s (${r.ours.clean_cpu ?? '-'} %) | ${r.ratio_clean ?? '-'} | ${r.kamailio.strict}/s | ${r.ours.strict}/s | ${r.ratio_strict ?? '-'} |`);
+  }
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+  log(`per-step logs kept in ${work}`);
+}
+
+try {
+  await main();
+} finally {
+  if (mariadb) await mariadb.stop().catch(() => undefined);
+  mariadb = null;
+  cleanup();
+}
