@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-const ANCHORS = process.env.ANCHORS_DIR ?? '/work/shared/anchors';
+// the Kamailio reference (configs, sipp scenarios) lives in shared/anchors beside the checkout
+const ANCHORS = process.env.ANCHORS_DIR ?? join(root, '../shared/anchors');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
