@@ -24,6 +24,6 @@ describe('ngcp-status live counters', () => {
     const lines = formatRows([row('redis', null), row('proxy', { registrations: 2, calls: 1 })]);
     expect(lines[0]).toMatch(/Health\s+Live$/);
     expect(lines[2]).toMatch(/ok\s+registrations=2 calls=1$/);
-    expect(lines[1]!.trimEnd()).toMatch(/ok$/);
+    expect(lines[1]).toMatch(/ok$/); // no trailing blanks where a process has no counters
   });
 });
