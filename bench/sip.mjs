@@ -217,25 +217,20 @@ let profileNow = false;
 async function startOurs(job, dir) {
   const redis = await startRedis(dir);
   let cfg; let app; let name;
-  if (job === 'registrar') {
+  if (job === 'registrar' || job === 'proxy') {
+    // the same proxy for both jobs: the registrar job needs no database (REGISTER without
+    // auth touches only Redis); the proxy job routes calls unchallenged with a real MariaDB
     name = 'proxy';
     app = 'apps/proxy/dist/main.js';
+    const db = job === 'proxy'
+      ? { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: 10 }
+      : NO_DB;
     cfg = {
       node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 },
       registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
       auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
-      mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200 }, db: NO_DB, redis: REDIS, log: { level: 'warn' },
-    };
-  } else if (job === 'proxy') {
-    name = 'proxy';
-    app = 'apps/proxy/dist/main.js';
-    cfg = {
-      node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 },
-      registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
-      auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
-      mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200, auth: false },
-      db: { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: 10 },
-      redis: REDIS, log: { level: 'warn' },
+      mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200, ...(job === 'proxy' ? { auth: false } : {}) },
+      db, redis: REDIS, log: { level: 'warn' },
     };
   } else {
     name = 'lb';
