@@ -1,11 +1,13 @@
 /**
  * Accounting records (`acc`, packages/db): start on 200 to INVITE, stop on BYE, failure for
  * an unanswered call, keyed by Call-ID. Writes never block call handling: a record that
- * MariaDB refuses is kept in a bounded queue and retried until it is written.
+ * MariaDB refuses is kept in a bounded queue and retried until it is written. Writes are
+ * idempotent per (callid, kind) (`insertAccs`): a record the other node (or an earlier
+ * try) wrote already is counted as a duplicate, not written twice.
  */
 import type { Logger } from 'pino';
 import type { Db, NewAcc } from '@ngcp/db';
-import { insertAcc } from '@ngcp/db';
+import { insertAcc, insertAccs } from '@ngcp/db';
 
 export interface AccountingOptions {
   /** records kept while MariaDB is away; older ones are dropped (and counted) beyond. Default 100 000. */
@@ -19,7 +21,7 @@ export class AccountingWriter {
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
   private pending = new Set<Promise<void>>();
-  readonly stats = { written: 0, failed: 0, dropped: 0 };
+  readonly stats = { written: 0, duplicates: 0, failed: 0, dropped: 0 };
 
   constructor(private db: Db, private logger: Logger, private opts: AccountingOptions = {}) {}
 
@@ -29,8 +31,9 @@ export class AccountingWriter {
       return;
     }
     const p = insertAcc(this.db, rec).then(
-      () => {
-        this.stats.written++;
+      (inserted) => {
+        if (inserted) this.stats.written++;
+        else this.stats.duplicates++;
       },
       (err: Error) => {
         this.stats.failed++;
@@ -63,9 +66,10 @@ export class AccountingWriter {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.slice(0, 500);
-        await this.db('acc').insert(batch);
+        const inserted = await insertAccs(this.db, batch);
         this.queue.splice(0, batch.length);
-        this.stats.written += batch.length;
+        this.stats.written += inserted;
+        this.stats.duplicates += batch.length - inserted;
       }
       this.logger.info({ component: 'acc' }, 'accounting queue flushed');
     } catch (err) {
