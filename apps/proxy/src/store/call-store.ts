@@ -18,7 +18,12 @@ export interface CallRecord extends ActiveCall {
   /** the callee as dialled (R-URI user) */
   dialled?: string;
   src_ip?: string;
+  /** '1' once a CANCEL for the ringing INVITE was forwarded by a proxy without the INVITE transaction */
+  cancelled?: string;
 }
+
+/** The field recording a branch's final status (only written while other branches still ring). */
+export const finalField = (branch: string): string => `final:${branch}`;
 
 export class CallStore {
   constructor(private redis: Redis, private ttlSeconds: number) {}
@@ -38,6 +43,21 @@ export class CallStore {
       "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1",
       1, key, String(this.ttlSeconds), ...Object.entries(f).flat(),
     );
+  }
+
+  /**
+   * Record a branch's final status on an existing call; resolves with the whole record
+   * after the write (undefined when the call is gone). One round trip (Lua).
+   */
+  async setFinal(callId: string, branch: string, status: number): Promise<Record<string, string> | undefined> {
+    const res = (await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('HGETALL', KEYS[1]) end return false",
+      1, redisKeys.call(callId), finalField(branch), String(status),
+    )) as string[] | null;
+    if (!res || res.length === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < res.length; i += 2) out[res[i]!] = res[i + 1]!;
+    return out;
   }
 
   /** Keep an established call's key alive (every in-dialog request). */
