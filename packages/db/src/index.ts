@@ -27,7 +27,7 @@ export type { PreferenceDef, PreferenceMap, PreferenceValue } from './repo/prefe
 export { getCallForwards, getRewriteRules, applyRewriteRules, getNcosLevel, ncosAllows, findPeeringRoutes } from './repo/routing.js';
 export type { CallForwardMap, CallForwardDestination, RewriteRule, NcosLevel, PeeringRoute } from './repo/routing.js';
 
-export { insertAcc, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
+export { insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
 
 export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS } from './redis-keys.js';

@@ -20,8 +20,21 @@ export interface CallRecord extends ActiveCall {
   src_ip?: string;
 }
 
+/** HSET + EXPIRE on an existing call only (a late response must not resurrect an ended call). */
+const UPDATE_LUA =
+  "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1";
+
+type UpdatingRedis = Redis & { ngcpCallUpdate(key: string, ttl: string, ...fieldValues: string[]): Promise<number> };
+
 export class CallStore {
-  constructor(private redis: Redis, private ttlSeconds: number) {}
+  private redis: UpdatingRedis;
+  constructor(redis: Redis, private ttlSeconds: number) {
+    // defineCommand: EVALSHA with the script loaded once (EVAL sends and compiles it every time)
+    if (!('ngcpCallUpdate' in redis)) {
+      redis.defineCommand('ngcpCallUpdate', { numberOfKeys: 1, lua: UPDATE_LUA });
+    }
+    this.redis = redis as UpdatingRedis;
+  }
 
   async put(rec: CallRecord): Promise<void> {
     const key = redisKeys.call(rec.call_id);
@@ -33,11 +46,7 @@ export class CallStore {
     const key = redisKeys.call(callId);
     const f = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string>;
     if (Object.keys(f).length === 0) return this.touch(callId);
-    // only an existing call is updated (a late response must not resurrect an ended call)
-    await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1",
-      1, key, String(this.ttlSeconds), ...Object.entries(f).flat(),
-    );
+    await this.redis.ngcpCallUpdate(key, String(this.ttlSeconds), ...Object.entries(f).flat());
   }
 
   /** Keep an established call's key alive (every in-dialog request). */

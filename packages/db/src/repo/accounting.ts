@@ -10,6 +10,13 @@ export async function insertAcc(db: Knex, rec: NewAcc): Promise<number> {
   return id as number;
 }
 
+/** Several records in one multi-row INSERT (the proxy batches its writes); resolves with the row count. */
+export async function insertAccs(db: Knex, recs: readonly NewAcc[]): Promise<number> {
+  if (recs.length === 0) return 0;
+  await db('acc').insert(recs as NewAcc[]);
+  return recs.length;
+}
+
 export type NewCdr = Pick<CdrRow, 'call_id' | 'call_status' | 'call_code' | 'init_time'> & Partial<Omit<CdrRow, 'id'>>;
 
 export async function insertCdr(db: Knex, cdr: NewCdr): Promise<number> {
