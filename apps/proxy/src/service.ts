@@ -64,6 +64,8 @@ function redisOptions(c: ProxyConfig['redis'], subscriber: boolean) {
     // commands fail at once while Redis is away (the caller gets a 503), no queue building up
     enableOfflineQueue: subscriber,
     maxRetriesPerRequest: subscriber ? null : 1,
+    // the commands of concurrent transactions share one round trip (the subscriber only listens)
+    enableAutoPipelining: !subscriber,
     retryStrategy: (n: number) => Math.min(100 * n, 2000),
   };
 }

@@ -34,7 +34,7 @@ export { quote } from './quote.js';
 export type { Quoters } from './quote.js';
 export type { TemplateFile, ServiceAction } from './template.js';
 
-export { serviceSpecs, DAEMONS, INFRA_ORDER } from './ecosystem.js';
+export { serviceSpecs, DAEMONS, INFRA_ORDER, SIP_DAEMON_NODE_ARGS } from './ecosystem.js';
 export type { ServiceSpec, HealthCheck, Pm2App, Binaries, EcosystemInput } from './ecosystem.js';
 
 export { renderNode, mysqlSocketPath, planBuild, writeBuild, readManifest, readServiceSpecs } from './build.js';
