@@ -66,7 +66,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
   const loadDispatcherState = async (): Promise<number> => {
     restoring = true;
     try {
-      return await dispatcherState.load(dests);
+      return await dispatcherState.load(dests, config.dispatch.probe.interval_ms > 0);
     } finally {
       restoring = false;
     }
@@ -101,7 +101,8 @@ export function createLbService(ctx: LbServiceContext): LbService {
       if (config.branch_secret === undefined) log.warn('no branch_secret: Via branches are not recognised by the other node after a takeover');
       const secret = config.branch_secret !== undefined ? createHash('sha256').update(`ngcp-lb-branch\n${config.branch_secret}`).digest('hex') : randomBytes(16).toString('hex');
       lb = new LoadBalancer({ config, logger, metrics, dests, domains, secret });
-      // the other lb's view of the proxies (after a takeover): down ones stay down until they answer
+      // the other lb's view of the proxies (after a takeover): down ones stay down until they
+      // answer — the prober's first round, right after start, asks them at once
       await dispatcherState.connect();
       const restored = await loadDispatcherState().catch((err: Error) => {
         log.warn({ err: err.message }, 'dispatcher state not read from redis; starting with every destination up');
@@ -203,6 +204,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
         let applied;
         try {
           applied = await loadDispatcherState();
+          prober?.round(); // a destination restored down is asked at once, not after a whole interval
         } catch (err) {
           throw new RpcError(RPC_ERRORS.UNAVAILABLE, `redis: ${(err as Error).message}`);
         }

@@ -131,3 +131,50 @@ describe('lb takeover: an INVITE ringing through lb A carries on through lb B', 
     await until(() => finals.length > 0, 'final at the client');
   });
 });
+
+describe('lb takeover: dispatcher state from Redis', () => {
+  async function seed(states: Record<string, { state: 'up' | 'down'; admin_down: boolean }>): Promise<void> {
+    const r = new Redis({ host: redisSrv().host, port: redisSrv().port });
+    try {
+      await r.del(redisKeys.dispatcherState());
+      for (const [id, v] of Object.entries(states)) await r.hset(redisKeys.dispatcherState(), id, JSON.stringify({ ...v, at: 1, node: 'sp2' }));
+      await r.hset(redisKeys.dispatcherState(), '192.0.2.9:5062', 'not json'); // not ours, and unreadable: ignored
+    } finally {
+      r.disconnect();
+    }
+  }
+  const view = (l: RunningLb) => l.svc.methods['dispatcher.list']!(undefined) as View;
+
+  it('probing on: a proxy the other lb saw down starts down and is asked at once; one that answers is up again', async () => {
+    const live = await peer('127.0.0.2');
+    const deadPort = (await Peer.start('127.0.0.2').then(async (p) => { await p.close(); return p.port; }));
+    const dead = { address: '127.0.0.2', port: deadPort };
+    const liveId = `${live.address}:${live.port}`;
+    const deadId = `${dead.address}:${deadPort}`;
+    await seed({ [liveId]: { state: 'down', admin_down: false }, [deadId]: { state: 'down', admin_down: false } });
+    const r = redisSrv();
+    const l = await lb(await lbConfig({
+      proxies: [{ address: live.address, port: live.port }, dead], trusted_peers: ['127.0.0.1'], redis: { host: r.host, port: r.port },
+      dispatch: { probe: { interval_ms: 60_000, timeout_ms: 5000, failures: 1 } }, // the dead one's probe does not time out during the test
+    }));
+    // the first probe round right after start: the live one answers long before the next interval
+    await until(() => view(l).find((d) => d.destination === liveId)?.state === 'up', 'live proxy up again');
+    expect(view(l).find((d) => d.destination === deadId)).toMatchObject({ state: 'down', admin_down: false });
+    expect((l.svc.stats() as { dispatch: { state_store: { loaded: number } } }).dispatch.state_store.loaded).toBe(2);
+  });
+
+  it('probing off: only what an operator set down by hand is taken over; dispatcher.load applies a later change', async () => {
+    const p1 = await peer('127.0.0.2');
+    const p2 = await peer('127.0.0.2');
+    const id1 = `${p1.address}:${p1.port}`;
+    const id2 = `${p2.address}:${p2.port}`;
+    await seed({ [id1]: { state: 'down', admin_down: false }, [id2]: { state: 'down', admin_down: true } });
+    const r = redisSrv();
+    const l = await lb(await lbConfig({ proxies: [p1, p2], trusted_peers: ['127.0.0.1'], redis: { host: r.host, port: r.port } }));
+    expect(view(l).map((d) => [d.destination, d.state, d.admin_down])).toEqual([[id1, 'up', false], [id2, 'down', true]]);
+    await seed({ [id1]: { state: 'down', admin_down: true }, [id2]: { state: 'up', admin_down: false } });
+    const res = (await l.svc.methods['dispatcher.load']!(undefined)) as { applied: number; destinations: View };
+    expect(res.applied).toBe(2);
+    expect(res.destinations.map((d) => [d.destination, d.state, d.admin_down])).toEqual([[id1, 'down', true], [id2, 'up', false]]);
+  });
+});

@@ -57,8 +57,12 @@ export class DispatcherStateStore {
     );
   }
 
-  /** Apply the states in Redis to `dests` (unknown destinations and bad values ignored); resolves with how many were applied. */
-  async load(dests: DestinationSet): Promise<number> {
+  /**
+   * Apply the states in Redis to `dests` (unknown destinations and bad values ignored);
+   * resolves with how many were applied. Without probing (`probing` false) only the
+   * by-hand state is taken: nothing would ever bring a probe-down destination back.
+   */
+  async load(dests: DestinationSet, probing = true): Promise<number> {
     const h = await this.redis.hgetall(redisKeys.dispatcherState());
     let n = 0;
     for (const [id, raw] of Object.entries(h)) {
@@ -71,7 +75,8 @@ export class DispatcherStateStore {
         continue;
       }
       if (v.state !== 'up' && v.state !== 'down') continue;
-      dests.restore(d, v.state === 'up', v.admin_down === true);
+      const admin = v.admin_down === true;
+      dests.restore(d, v.state === 'up' || (!probing && !admin), admin);
       n++;
     }
     this.counters.loaded += n;
