@@ -5,7 +5,8 @@
  * B (stateless by Via); the client's CANCEL reaches the proxy through B with the branch A
  * gave the INVITE (both nodes share `branch_secret`), so the proxy's INVITE transaction
  * matches it and the 487 flows back; with another secret the branch is not recognised.
- * A proxy set down by hand on A is down on B at once (Redis `dispatcher:state`).
+ * The same towards a client: the proxy's CANCEL reaches the ringing client through B with the
+ * branch A used. A proxy set down by hand on A is down on B at once (Redis `dispatcher:state`).
  */
 import { useRedis } from '@ngcp/testkit/vitest';
 import { Redis } from 'ioredis';
@@ -129,6 +130,41 @@ describe('lb takeover: an INVITE ringing through lb A carries on through lb B', 
     // end the call so nothing is left ringing
     invites[0]!.tx.respond(createResponse(invites[0]!.req, 480, { toTag: invites[0]!.toTag }));
     await until(() => finals.length > 0, 'final at the client');
+  });
+});
+
+describe('lb takeover: an INVITE ringing towards a client', () => {
+  it('the proxy\'s CANCEL at B reaches the client with the INVITE\'s branch; the client\'s 487 reaches the proxy', async () => {
+    const r = redisSrv();
+    const proxy = await peer('127.0.0.2');
+    const callee = await peer('127.0.0.1');
+    const ringing: Array<{ req: SipRequest }> = [];
+    callee.handler = (tx, req) => {
+      if (req.method !== 'INVITE') return void tx.respond(createResponse(req, 200, { toTag: newTag() }));
+      ringing.push({ req });
+      tx.respond(createResponse(req, 180, { toTag: newTag() }));
+    };
+    const base = await lbConfig({ proxies: [{ address: proxy.address, port: proxy.port }], redis: { host: r.host, port: r.port } });
+    const a = await lb({ ...base, branch_secret: 'pair-secret-1' });
+    // the proxy calls a registered client: Route = the binding's Path (received = the client)
+    const invite = proxy.make('INVITE', `sip:bob@127.0.0.1:${callee.port}`, {
+      headers: [['Route', `<sip:127.0.0.2:${a.internal};lr;received=sip:127.0.0.1:${callee.port}>`]], from: `<sip:alice@example.org>;tag=${newTag()}`,
+    });
+    const finals: SipResponse[] = [];
+    const provisionals: SipResponse[] = [];
+    const tx = proxy.sip.sendRequest(invite, { transport: 'udp', address: '127.0.0.2', port: a.internal }, {
+      onProvisional: (res) => void provisionals.push(res),
+      onFinal: (res) => void finals.push(res),
+    });
+    await until(() => provisionals.some((p) => p.status === 180), '180 at the proxy');
+    await a.stop();
+    await lb({ ...base, branch_secret: 'pair-secret-1' });
+
+    tx.cancel();
+    const cancel = await callee.waitFor((s) => s.req.method === 'CANCEL');
+    expect(cancel.req.topVia()!.branch).toBe(ringing[0]!.req.topVia()!.branch);
+    await until(() => finals.length > 0, '487 at the proxy');
+    expect(finals[0]!.status).toBe(487);
   });
 });
 
