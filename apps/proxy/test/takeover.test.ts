@@ -203,6 +203,21 @@ describe('proxy takeover: a call ringing at proxy A carries on at proxy B', { ti
     expect(await h().redis.exists(redisKeys.call(callId))).toBe(0);
   });
 
+  it('two contacts answer 486 and then 480 at B: the caller gets the best of them (486, §16.7); one failure record', async () => {
+    const { port, domain, a, callees } = await setup({ contactsB: 2 });
+    const { calling, incoming, callId } = await ringing(a, callees, domain);
+    await takeover(port);
+
+    callees[0]!.answer(incoming[0]!, 486);
+    await until(async () => (await events())['response-held'] === 1, 'the first error held at B');
+    callees[1]!.answer(incoming[1]!, 480);
+    const r = await calling;
+    expect(r.final.status).toBe(486);
+    await until(async () => (await accRows(callId)).length === 1, 'failure record');
+    expect(await accRows(callId)).toEqual([{ method: 'INVITE', kind: 'failure', sip_code: '486', src_user: 'a', dst_user: 'b' }]);
+    expect(await events()).toMatchObject({ 'ack-sent': 2, 'response-relayed': 1, 'call-failed': 1 });
+  });
+
   it('a CANCEL for a call B knows nothing of is answered 481', async () => {
     const port = await freePort({ udp: true });
     b = await startB(port);

@@ -10,8 +10,8 @@
  *   (state, media answer, accounting start, CANCEL of the other branches); a final
  *   non-2xx is ACKed towards the callee (the hop-by-hop ACK the dead transaction owed,
  *   §17.1.1.3), recorded as that branch's final, and relayed once no other branch rings
- *   (then the call ends: failure record, media deleted); a final response to a BYE ends
- *   the call (stop record).
+ *   — with the best status of all branches (§16.7) — then the call ends (failure record,
+ *   media deleted); a final response to a BYE ends the call (stop record).
  * - a CANCEL (§9.2) is answered 200 and sent on every branch without a final response;
  *   the callee's 487 then flows back through the rule above.
  * - the ACK for an error response (hop-by-hop, it carries no Route of ours) is absorbed.
@@ -19,9 +19,10 @@
  * Accounting is idempotent per (callid, kind), so an event both nodes see is one row.
  */
 import type { ServerTransaction, SipRequest, SipResponse, TransportSource as Source, Via } from '@ngcp/sip';
-import { createResponse, forwardResponseStatelessly, newTag, SipRequest as Request } from '@ngcp/sip';
+import { createResponse, forwardResponseStatelessly, newTag, reasonPhrase, SipRequest as Request } from '@ngcp/sip';
 import type { CallBranch, CallFork, NewAcc } from '@ngcp/db';
 import { hasSdp, nowS, type ProxyContext } from '../context.js';
+import { selectBestResponse } from '../routing/best-response.js';
 import { finalField, type CallRecord } from '../store/call-store.js';
 import { endCall } from './in-dialog.js';
 import { timedMedia } from './media-call.js';
@@ -119,6 +120,13 @@ async function inviteFailed(ctx: ProxyContext, res: SipResponse, callId: string,
     return;
   }
   if (res.status >= 600) for (const b of pending) sendCancel(ctx, call, b);
+  // what the caller gets (§16.7 step 6): the best of the branches' finals — carried by this
+  // response, the one in hand; 487 once the caller CANCELled
+  const best = call.cancelled === '1' ? 487 : (selectBestResponse(finalsOf(call))?.status ?? res.status);
+  if (best !== res.status) {
+    res.status = best;
+    res.reason = reasonPhrase(best);
+  }
   const ended = await ctx.calls.remove(callId);
   if (relayStateless(ctx, res)) ctx.metrics.takeover.inc({ event: 'response-relayed' });
   if (!ended) return; // another response ended it just now
@@ -168,6 +176,15 @@ function forkOf(call: CallRecord): CallFork | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The final statuses recorded for the call's branches (`final:<branch>`). */
+function finalsOf(call: CallRecord): number[] {
+  const h = call as unknown as Record<string, string>;
+  return branchesOf(call).flatMap((b) => {
+    const v = Number(h[finalField(b.branch)]);
+    return Number.isInteger(v) && v >= 300 ? [v] : [];
+  });
 }
 
 /** Branches other than `except` without a final response recorded. */
