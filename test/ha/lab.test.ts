@@ -106,6 +106,30 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     expect(w.status).toBeGreaterThanOrEqual(500);
   }, 120_000);
 
+  it('roles switch: sp2 leads and takes writes at its own address, sp1 follows it; and back', async () => {
+    expect((await cli('ngcp-lab', ['role', 'sp1', 'follow'])).code).toBe(0);
+    const lead = await cli('ngcp-lab', ['role', 'sp2', 'lead']);
+    expect(lead.code, lead.err).toBe(0);
+    expect(lead.out).toContain('read_only=0');
+    expect((await curl('10.77.0.12', 'POST', '/api/domains', { domain: 'sp2.lab.test' })).status).toBe(201);
+    let onSp1 = '';
+    for (let i = 0; i < 50 && !onSp1.includes('sp2.lab.test'); i++) {
+      onSp1 = JSON.stringify((await curl('10.77.0.11', 'GET', '/api/domains')).json);
+      if (!onSp1.includes('sp2.lab.test')) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(onSp1).toContain('sp2.lab.test');
+    expect((await curl('10.77.0.11', 'POST', '/api/domains', { domain: 'nope.lab.test' })).status).toBeGreaterThanOrEqual(500);
+    // back: sp1 leads again (the shared IP never left it)
+    expect((await cli('ngcp-lab', ['role', 'sp2', 'follow'])).code).toBe(0);
+    expect((await cli('ngcp-lab', ['role', 'sp1', 'lead'])).code).toBe(0);
+    const st = await cli('ngcp-lab', ['status'], { limitMs: 60_000 });
+    expect(st.code, st.out + st.err).toBe(0);
+    expect(st.out).toContain(`Shared IP ${SHARED}: on sp1`);
+    expect(st.out).toMatch(/sp1: redis master \(1 replica/);
+    expect(st.out).toMatch(/sp2: redis replica of 10\.78\.0\.1:6379 link up/);
+    expect(st.out).toMatch(/mariadb follows 10\.78\.0\.1:3306 io Yes sql Yes/);
+  }, 120_000);
+
   it('a second up changes nothing and says so', async () => {
     const r = await cli('ngcp-lab', ['up'], { limitMs: 120_000 });
     expect(r.code, r.out + r.err).toBe(0);
