@@ -12,7 +12,7 @@ describe('heartbeat wire format', () => {
   it('drops a beat signed with another key, or altered in flight', () => {
     expect(decodeBeat(encodeBeat(beat, 'x'.repeat(32)), KEY)).toEqual({ drop: 'bad_signature' });
     const p = encodeBeat(beat, KEY);
-    p[p.length - 3] ^= 1;
+    p[p.length - 3] = (p[p.length - 3] ?? 0) ^ 1;
     expect(decodeBeat(p, KEY)).toEqual({ drop: 'bad_signature' });
   });
   it('drops short, oversized and well-signed nonsense', () => {
