@@ -16,12 +16,14 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+let lastSpecs: Array<{ name: string; pm2: { kill_timeout: number; env: Record<string, string> }; health: unknown }> = [];
+
 function render(node: string, overlay?: string): Readonly<HbdConfig> {
   const root = join(dir, node);
   const configDir = join(root, 'etc/ngcp-config');
   initConfigDir(DEFAULTS, configDir);
   if (overlay) writeFileSync(join(configDir, `config.node.${node}.yml`), overlay);
-  const { files } = renderNode({
+  const { files, specs } = renderNode({
     loaded: loadConfig({ configDir, node }),
     paths: nodePaths(root),
     templateDirs: [join(DEFAULTS, 'templates')],
@@ -31,6 +33,7 @@ function render(node: string, overlay?: string): Readonly<HbdConfig> {
     cwd: '/checkout',
     isRoot: false,
   });
+  lastSpecs = specs;
   const file = files.find((f) => f.path === 'etc/ngcp/hbd.yml');
   if (!file) throw new Error('etc/ngcp/hbd.yml was not rendered');
   const path = join(dir, `${node}-hbd.yml`);
@@ -63,6 +66,15 @@ describe('rendered etc/ngcp/hbd.yml', () => {
     expect(cfg.key.length).toBeGreaterThanOrEqual(16);
     expect(cfg.notify.map((n) => n.name).sort()).toEqual(['lb', 'proxy']);
     expect(cfg.notify.every((n) => n.url.startsWith('http://127.0.0.2:'))).toBe(true);
+  });
+
+  it('pm2 runs hbd first, health-checked over its control RPC, with time to hand over on stop', () => {
+    render('sp1');
+    const hbd = lastSpecs.find((s) => s.name === 'hbd');
+    expect(lastSpecs[0]?.name).toBe('hbd');
+    expect(hbd?.health).toEqual({ kind: 'jsonrpc', url: 'http://127.0.0.2:9094/' });
+    expect(hbd?.pm2.kill_timeout).toBeGreaterThanOrEqual(15_000);
+    expect(hbd?.pm2.env.NGCP_HBD_CONFIG).toMatch(/etc\/ngcp\/hbd\.yml$/);
   });
 
   it('sp2 mirrors sp1; per-node priority and disabled steps come through', () => {

@@ -149,7 +149,9 @@ export function serviceSpecs(input: EcosystemInput): ServiceSpec[] {
       d.name === 'api'
         ? { kind: 'http', url: `https://${urlHost(addr.web)}:${cfg.api.port}/` }
         : { kind: 'jsonrpc', url: `http://${urlHost(addr.internal)}:${(cfg[d.section] as { control_port: number }).control_port}/` };
-    out.push({ name: d.name, order: d.order, pm2: app(d.name, entry, [], input.nodeBin, env), health, healthTimeoutMs: sup.health_timeout_ms });
+    // hbd stopping on the active node first hands the role to the peer (bounded by switchover_timeout_ms), then runs its standby steps.
+    const killMs = d.name === 'hbd' ? Math.max(sup.kill_timeout_ms, cfg.heartbeat.switchover_timeout_ms + 10_000) : sup.kill_timeout_ms;
+    out.push({ name: d.name, order: d.order, pm2: app(d.name, entry, [], input.nodeBin, env, killMs), health, healthTimeoutMs: sup.health_timeout_ms });
   }
   return out.sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
 }
