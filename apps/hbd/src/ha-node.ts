@@ -12,7 +12,7 @@ import type { HbdConfig } from './config.js';
 import { createHbdMetrics, type HbdMetrics } from './metrics.js';
 import { Pinger } from './pinger.js';
 import { decide, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
-import { buildSteps, type HaStep, type StepContext } from './steps.js';
+import { buildSteps, StepError, type HaStep, type StepContext } from './steps.js';
 
 export interface HaNodeOptions {
   config: HbdConfig;
@@ -271,7 +271,8 @@ export class HaNode implements Daemon {
       self: { node: this.cfg.node, priority: this.cfg.priority, role: this.role, epoch: this.epoch, pings, pingnodes: this.cfg.pingnodes.length, yielding: this.yielding },
       peerLastSeen: this.peerLastSeen(),
       peer: this.peer,
-      listeningSince: this.listeningSince,
+      // R1: before its first ping round a node does not know its ping count: it keeps listening
+      listeningSince: this.cfg.pingnodes.length > 0 && this.pinger.rounds === 0 ? now : this.listeningSince,
       pingAdvantageSince: this.pingAdvantageSince,
       request,
     });
@@ -317,7 +318,17 @@ export class HaNode implements Daemon {
     const rec: TransitionRecord = { to: target, epoch: this.epoch, started: new Date().toISOString(), ms: null, steps: [] };
     this.lastTransition = rec;
     const t0 = performance.now();
-    const ctx: StepContext = { role: target, epoch: this.epoch, node: this.cfg.node, peer: this.cfg.peer };
+    const ctx: StepContext = {
+      role: target,
+      epoch: this.epoch,
+      node: this.cfg.node,
+      peer: this.cfg.peer,
+      onBackgroundFailure: (err) => {
+        const step = err instanceof StepError ? err.step : 'unknown';
+        this.m.stepFailures.inc({ step, direction });
+        this.log.error({ step, direction, err: err.message }, 'step failed');
+      },
+    };
     this.log.info({ to: target, epoch: this.epoch, steps: ordered.map((s) => s.name) }, `becoming ${target}`);
     for (const step of ordered) {
       const s0 = performance.now();

@@ -33,6 +33,8 @@ export class Pinger {
   private running = false;
   /** Reached in the last completed round. */
   reachable = 0;
+  /** Completed rounds (0: the node does not know its ping count yet). */
+  rounds = 0;
   /** Per ping node, the result of the last round. */
   readonly last = new Map<string, boolean>();
 
@@ -48,6 +50,7 @@ export class Pinger {
     );
     this.nodes.forEach((ip, i) => this.last.set(ip, results[i] === true));
     this.reachable = results.filter(Boolean).length;
+    this.rounds++;
     this.onRound(this.reachable);
     return this.reachable;
   }

@@ -18,6 +18,8 @@ export interface StepContext {
   epoch: number;
   node: string;
   peer: string;
+  /** A step's work that goes on after it returned (the arping) reports its failure here. */
+  onBackgroundFailure?: (err: Error) => void;
 }
 
 export interface HaStep {
@@ -67,16 +69,22 @@ export function sharedIpStep(cfg: Pick<HbdConfig, 'shared_ips' | 'step_timeout_m
   return { name: 'shared_ip', activate: () => each('add'), deactivate: () => each('del') };
 }
 
-/** Gratuitous ARP for each shared IP (`arping -U -c 1 -I <dev> <ip>`), so neighbours move to this node's MAC. */
+/**
+ * Gratuitous ARP for each shared IP (`arping -U -c 1 -I <dev> <ip>`), so neighbours move to
+ * this node's MAC. arping sends at once but then lingers ~1 s waiting for answers an
+ * unsolicited ARP never gets, so the step does not wait for it: the later steps (Redis,
+ * MariaDB) go on, and a failing arping is logged and counted when it ends.
+ */
 export function arpStep(cfg: Pick<HbdConfig, 'shared_ips' | 'step_timeout_ms'>, runCmd = run): HaStep {
   return {
     name: 'arp',
-    async activate() {
+    async activate(ctx) {
       for (const s of cfg.shared_ips) {
         const argv = ['arping', '-U', '-c', '1', '-I', s.dev, s.ip];
-        const r = await runCmd(argv, cfg.step_timeout_ms);
-        // iputils arping exits 1 when no reply came; an unsolicited ARP gets none.
-        if (r.code !== 0 && r.code !== 1) throw new StepError('arp', `${argv.join(' ')}: ${r.output || `exit ${r.code}`}`);
+        void runCmd(argv, cfg.step_timeout_ms).then((r) => {
+          // iputils arping exits 1 when no reply came; an unsolicited ARP gets none.
+          if (r.code !== 0 && r.code !== 1) ctx.onBackgroundFailure?.(new StepError('arp', `${argv.join(' ')}: ${r.output || `exit ${r.code}`}`));
+        });
       }
     },
     async deactivate() {},
