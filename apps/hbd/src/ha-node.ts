@@ -159,7 +159,8 @@ export class HaNode implements Daemon {
       },
       pingnodes: { configured: this.cfg.pingnodes.length, reachable: this.pinger.reachable, last: Object.fromEntries(this.pinger.last) },
       last_transition: this.lastTransition,
-      event_loop_delay_max_ms: Math.round(this.m.loopDelay.max / 1e4) / 100,
+      event_loop_delay_max_ms: round(this.m.loopDelay.maxSinceStartMs()),
+      event_loop_delay_recent_max_ms: round(this.m.loopDelay.recentMaxMs()),
     };
   }
 

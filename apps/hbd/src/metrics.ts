@@ -1,5 +1,5 @@
 /** hbd's Prometheus metrics, registered on the Registry the daemon skeleton passes in. */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface HbdMetrics {
@@ -15,12 +15,12 @@ export interface HbdMetrics {
   stepSeconds: Gauge<'step' | 'direction'>;
   stepFailures: Counter<'step' | 'direction'>;
   tickLateMax: Gauge;
-  loopDelay: IntervalHistogram;
+  loopDelay: LoopDelayWatch;
 }
 
 export function createHbdMetrics(registry: Registry): HbdMetrics {
   const registers = [registry];
-  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  const loopDelay = new LoopDelayWatch();
   const m: HbdMetrics = {
     role: new Gauge({ name: 'hbd_role_active', help: '1 while this node is (or is becoming) active, 0 while standby', registers }),
     epoch: new Gauge({ name: 'hbd_epoch', help: 'Generation of the active role this node knows', registers }),
@@ -43,19 +43,63 @@ export function createHbdMetrics(registry: Registry): HbdMetrics {
   };
   new Gauge({
     name: 'hbd_event_loop_delay_max_seconds',
-    help: 'Worst event-loop pause of hbd since start (perf_hooks monitorEventLoopDelay)',
+    help: 'Worst event-loop pause of hbd since start (perf_hooks monitorEventLoopDelay); a SIGSTOP shows here too',
     registers,
     collect() {
-      this.set(loopDelay.max / 1e9);
+      this.set(loopDelay.maxSinceStartMs() / 1000);
     },
   });
   new Gauge({
-    name: 'hbd_event_loop_delay_p99_seconds',
-    help: '99th percentile of hbd event-loop delay since start',
+    name: 'hbd_event_loop_delay_recent_max_seconds',
+    help: 'Worst event-loop pause of hbd in the last 10 s',
     registers,
     collect() {
-      this.set(loopDelay.percentile(99) / 1e9);
+      this.set(loopDelay.recentMaxMs() / 1000);
     },
   });
   return m;
+}
+
+/**
+ * hbd's own event-loop pauses: perf_hooks' histogram, folded every second into the
+ * maximum since start and a ring of the last ten one-second maxima.
+ */
+export class LoopDelayWatch {
+  private readonly h = monitorEventLoopDelay({ resolution: 5 });
+  private readonly ring: number[] = [];
+  private total = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  enable(): void {
+    this.h.enable();
+    this.timer = setInterval(() => this.fold(), 1000);
+    this.timer.unref();
+  }
+
+  disable(): void {
+    clearInterval(this.timer);
+    this.h.disable();
+  }
+
+  /** ms */
+  maxSinceStartMs(): number {
+    return Math.max(this.total, this.currentMs());
+  }
+
+  /** ms, over the last ~10 s */
+  recentMaxMs(): number {
+    return Math.max(this.currentMs(), ...this.ring);
+  }
+
+  private currentMs(): number {
+    return this.h.count > 0 ? this.h.max / 1e6 : 0;
+  }
+
+  private fold(): void {
+    const m = this.currentMs();
+    this.total = Math.max(this.total, m);
+    this.ring.push(m);
+    if (this.ring.length > 10) this.ring.shift();
+    this.h.reset();
+  }
 }
