@@ -16,7 +16,7 @@
  * 127.0.0.2 there): this same command is re-run with `ip netns exec`, and finds its node
  * by its namespace (lib/lab-state.ts).
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { DEFAULT_LAB_DIR, formatReplication, labState, removeLabState, runCli, stopNamespaceProcesses, writeLabState } from './lib/lab.js';
@@ -52,11 +52,16 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
   if (!existing) writeLabState(state, ctx.env);
   let changed = changes.length > 0 || !existing;
 
+  // With the HA daemon built (it runs under each node's pm2), hbd decides the roles and holds
+  // the shared IP: the initial roles are given only to a new lab; a node brought back joins
+  // as standby and its hbd makes its stores follow the active peer (docs/ha.md).
+  const hbd = existsSync(join(ctx.appsDir, 'hbd/dist/main.js'));
   for (const node of LAB_NODES) {
     const rec = state.nodes[node]!;
-    const args = ['--root', rec.root, '--node', node, '--role', ROLES[node], '--no-bin'];
+    const initialRole = !(hbd && existing);
+    const args = ['--root', rec.root, '--node', node, ...(initialRole ? ['--role', ROLES[node]] : []), '--no-bin'];
     if (node === 'sp2') args.push('--peer-root', state.nodes.sp1!.root);
-    io.out(`ngcp lab: ${node}: ngcp up (${ROLES[node]}) in namespace ${rec.netns}, root ${rec.root}`);
+    io.out(`ngcp lab: ${node}: ngcp up (${initialRole ? ROLES[node] : 'role by hbd'}) in namespace ${rec.netns}, root ${rec.root}`);
     const r = await runCli(ctx, rec.netns, 'ngcp-up', args, { io, prefix: node });
     if (r.code !== 0) {
       io.err(`ngcp lab: ${node} did not come up (ngcp up exit ${r.code}); 'ngcp lab status' shows what runs, 'ngcp lab down' removes it`);
@@ -64,12 +69,20 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
     }
     if (!r.stdout.includes('is already up; nothing to do')) changed = true;
   }
-  const ipChange = await ensureSharedIp('sp1');
-  if (ipChange) {
-    io.out(`ngcp lab: ${ipChange}`);
-    changed = true;
+  let holders: string[];
+  if (hbd) {
+    // hbd takes the role (and the IP) on its own: wait for it, never add the IP beside it
+    const until = Date.now() + 15_000;
+    while ((holders = await sharedIpHolders()).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    if (holders.length !== 1) io.err(`ngcp lab: the shared IP is on ${holders.length ? holders.join(' and ') : 'no node'} (hbd: ip netns exec sp1 ./ngcp ngcp-status)`);
+  } else {
+    const ipChange = await ensureSharedIp('sp1');
+    if (ipChange) {
+      io.out(`ngcp lab: ${ipChange}`);
+      changed = true;
+    }
+    holders = await sharedIpHolders();
   }
-  const holders = await sharedIpHolders();
   io.out('');
   io.out(changed ? 'ngcp lab: the pair is up' : 'ngcp lab: already up; nothing changed');
   io.out(`Shared IP: ${SHARED.ip} (on ${holders.join(', ') || 'no node'}); sp1 10.77.0.11, sp2 10.77.0.12, client 10.77.0.100, carrier 10.77.0.200, gw 10.77.0.1`);
