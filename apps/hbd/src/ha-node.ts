@@ -71,9 +71,13 @@ export class HaNode implements Daemon {
     this.m = createHbdMetrics(opts.metrics);
     this.steps = opts.steps ?? buildSteps(this.cfg);
     this.filter = new BeatFilter(this.cfg.peer);
+    let lastPings = -1;
     this.pinger = new Pinger(this.cfg.pingnodes, this.cfg.ping, (n) => {
       this.m.pingnodesReachable.set(n);
       this.evaluate();
+      // a changed count is news for the peer's R5: told at once, not at the next beat
+      if (n !== lastPings && lastPings !== -1 && this.sockets.size > 0) this.sendBeat();
+      lastPings = n;
     });
     this.methods = {
       'ha.status': () => this.status(),
