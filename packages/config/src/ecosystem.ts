@@ -158,7 +158,7 @@ export function serviceSpecs(input: EcosystemInput): ServiceSpec[] {
     const env = { [`NGCP_${d.name.toUpperCase()}_CONFIG`]: etc(`ngcp/${d.name}.yml`) };
     const health: HealthCheck =
       d.name === 'api'
-        ? { kind: 'http', url: `https://${urlHost(addr.web)}:${cfg.api.port}/` }
+        ? { kind: 'http', url: `https://${urlHost(input.hasPeer ? addr.own : addr.web)}:${cfg.api.port}/` }
         : { kind: 'jsonrpc', url: `http://${urlHost(addr.internal)}:${(cfg[d.section] as { control_port: number }).control_port}/` };
     const pm2 = app(d.name, entry, [], input.nodeBin, env);
     if (SIP_DAEMONS.has(d.name)) pm2.node_args = [...SIP_DAEMON_NODE_ARGS];
