@@ -106,8 +106,13 @@ async function inviteAnswered(ctx: ProxyContext, res: SipResponse, callId: strin
 }
 
 async function inviteFailed(ctx: ProxyContext, res: SipResponse, callId: string, branch: string, source: Source): Promise<void> {
-  const call = (await ctx.calls.setFinal(callId, branch, res.status)) as CallRecord | undefined;
-  sendAckForError(ctx, res, call, branch, source);
+  let call: CallRecord | undefined;
+  try {
+    call = (await ctx.calls.setFinal(callId, branch, res.status)) as CallRecord | undefined;
+  } finally {
+    // the callee gets its ACK whatever Redis says (without the branch's Route when Redis is away)
+    sendAckForError(ctx, res, call, branch, source);
+  }
   if (!call) {
     // the call ended already (a retransmission, or the old proxy relayed it): the caller's ICT absorbs it
     if (relayStateless(ctx, res)) ctx.metrics.takeover.inc({ event: 'response-relayed' });
