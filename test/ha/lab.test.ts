@@ -18,6 +18,11 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
   let release: (() => void) | undefined;
   let dir = '';
   let api: { user: string; pass: string; url: string };
+  // which node is active: sp1 on a new lab; with the HA daemon (hbd) running, the one it chose
+  let active = 'sp1';
+  let standby = 'sp2';
+  const own: Record<string, string> = { sp1: '10.77.0.11', sp2: '10.77.0.12' };
+  const cross: Record<string, string> = { sp1: '10.78.0.1', sp2: '10.78.0.2' };
   const tmp: string[] = [];
 
   beforeAll(async () => {
@@ -45,20 +50,23 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     return { status, json: text ? (JSON.parse(text) as unknown) : null };
   }
 
-  it('up: the pair runs, sp1 leads with the shared IP, sp2 follows', async () => {
+  it('up: the pair runs, one node holds the shared IP and leads, the other follows it', async () => {
     const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toContain(`Shared IP: ${SHARED} (on sp1)`);
+    const holder = new RegExp(`Shared IP: ${SHARED.replace(/\./g, '\\.')} \\(on (sp1|sp2)\\)`).exec(r.out);
+    expect(holder, r.out).not.toBeNull();
+    active = holder![1]!;
+    standby = active === 'sp1' ? 'sp2' : 'sp1';
     expect(r.out).toContain(`API:  https://${SHARED}:1443`);
     expect(presentNamespaces().sort()).toEqual(['carrier', 'client', 'gw', 'sp1', 'sp2']);
-    const env = readFileSync(join(dir, 'sp1/var/api.env'), 'utf8');
+    const env = readFileSync(join(dir, active, 'var/api.env'), 'utf8');
     api = { user: /API_USER=(.*)/.exec(env)![1]!, pass: /API_PASS=(.*)/.exec(env)![1]!, url: `https://${SHARED}:1443` };
 
     const rep = await cli('ngcp-lab', ['replication', '--json']);
     expect(rep.code, rep.err).toBe(0);
     const s = JSON.parse(rep.out) as Record<string, { redis: { role: string; master?: { linkUp: boolean } }; mariadb: { role: string; readOnly: boolean; following?: { host: string; io: string; sql: string } } }>;
-    expect(s.sp1).toMatchObject({ redis: { role: 'master' }, mariadb: { role: 'lead', readOnly: false } });
-    expect(s.sp2).toMatchObject({ redis: { role: 'slave', master: { linkUp: true } }, mariadb: { role: 'follow', readOnly: true, following: { host: '10.78.0.1', io: 'Yes', sql: 'Yes' } } });
+    expect(s[active]).toMatchObject({ redis: { role: 'master' }, mariadb: { role: 'lead', readOnly: false } });
+    expect(s[standby]).toMatchObject({ redis: { role: 'slave', master: { linkUp: true } }, mariadb: { role: 'follow', readOnly: true, following: { host: cross[active], io: 'Yes', sql: 'Yes' } } });
   }, 300_000);
 
   it('a command run in a node namespace finds its node', async () => {
@@ -94,40 +102,40 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     expect(JSON.stringify(onLead.json)).toContain('alice@lab.test');
     let onStandby: unknown;
     for (let i = 0; i < 50; i++) {
-      onStandby = (await curl('10.77.0.12', 'GET', '/api/registrations')).json;
+      onStandby = (await curl(own[standby]!, 'GET', '/api/registrations')).json;
       if (JSON.stringify(onStandby).includes('alice@lab.test')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(JSON.stringify(onStandby)).toContain('alice@lab.test');
-    const subs = await curl('10.77.0.12', 'GET', '/api/subscribers?username=alice');
+    const subs = await curl(own[standby]!, 'GET', '/api/subscribers?username=alice');
     expect(JSON.stringify(subs.json)).toContain('"alice"');
     // the standby refuses writes (its MariaDB is read-only)
-    const w = await curl('10.77.0.12', 'POST', '/api/domains', { domain: 'standby.test' });
+    const w = await curl(own[standby]!, 'POST', '/api/domains', { domain: 'standby.test' });
     expect(w.status).toBeGreaterThanOrEqual(500);
   }, 120_000);
 
-  it('roles switch: sp2 leads and takes writes at its own address, sp1 follows it; and back', async () => {
-    expect((await cli('ngcp-lab', ['role', 'sp1', 'follow'])).code).toBe(0);
-    const lead = await cli('ngcp-lab', ['role', 'sp2', 'lead']);
+  it('roles switch: the standby leads and takes writes at its own address, the other follows it; and back', async () => {
+    expect((await cli('ngcp-lab', ['role', active, 'follow'])).code).toBe(0);
+    const lead = await cli('ngcp-lab', ['role', standby, 'lead']);
     expect(lead.code, lead.err).toBe(0);
     expect(lead.out).toContain('read_only=0');
-    expect((await curl('10.77.0.12', 'POST', '/api/domains', { domain: 'sp2.lab.test' })).status).toBe(201);
-    let onSp1 = '';
-    for (let i = 0; i < 50 && !onSp1.includes('sp2.lab.test'); i++) {
-      onSp1 = JSON.stringify((await curl('10.77.0.11', 'GET', '/api/domains')).json);
-      if (!onSp1.includes('sp2.lab.test')) await new Promise((r) => setTimeout(r, 100));
+    expect((await curl(own[standby]!, 'POST', '/api/domains', { domain: 'other.lab.test' })).status).toBe(201);
+    let onOld = '';
+    for (let i = 0; i < 50 && !onOld.includes('other.lab.test'); i++) {
+      onOld = JSON.stringify((await curl(own[active]!, 'GET', '/api/domains')).json);
+      if (!onOld.includes('other.lab.test')) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(onSp1).toContain('sp2.lab.test');
-    expect((await curl('10.77.0.11', 'POST', '/api/domains', { domain: 'nope.lab.test' })).status).toBeGreaterThanOrEqual(500);
-    // back: sp1 leads again (the shared IP never left it)
-    expect((await cli('ngcp-lab', ['role', 'sp2', 'follow'])).code).toBe(0);
-    expect((await cli('ngcp-lab', ['role', 'sp1', 'lead'])).code).toBe(0);
+    expect(onOld).toContain('other.lab.test');
+    expect((await curl(own[active]!, 'POST', '/api/domains', { domain: 'nope.lab.test' })).status).toBeGreaterThanOrEqual(500);
+    // back: the node with the shared IP leads again
+    expect((await cli('ngcp-lab', ['role', standby, 'follow'])).code).toBe(0);
+    expect((await cli('ngcp-lab', ['role', active, 'lead'])).code).toBe(0);
     const st = await cli('ngcp-lab', ['status'], { limitMs: 60_000 });
     expect(st.code, st.out + st.err).toBe(0);
-    expect(st.out).toContain(`Shared IP ${SHARED}: on sp1`);
-    expect(st.out).toMatch(/sp1: redis master \(1 replica/);
-    expect(st.out).toMatch(/sp2: redis replica of 10\.78\.0\.1:6379 link up/);
-    expect(st.out).toMatch(/mariadb follows 10\.78\.0\.1:3306 io Yes sql Yes/);
+    expect(st.out).toContain(`Shared IP ${SHARED}: on ${active}`);
+    expect(st.out).toContain(`${active}: redis master (1 replica`);
+    expect(st.out).toContain(`${standby}: redis replica of ${cross[active]}:6379 link up`);
+    expect(st.out).toContain(`mariadb follows ${cross[active]}:3306 io Yes sql Yes`);
   }, 120_000);
 
   it('a second up changes nothing and says so', async () => {

@@ -16,8 +16,9 @@
  * 127.0.0.2 there): this same command is re-run with `ip netns exec`, and finds its node
  * by its namespace (lib/lab-state.ts).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { nodePaths, readServiceSpecs } from '@ngcp/config';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { DEFAULT_LAB_DIR, formatReplication, labState, removeLabState, runCli, stopNamespaceProcesses, writeLabState } from './lib/lab.js';
 import { deleteNamespaces, ensureNetwork, ensureSharedIp, labNamespacesPresent, LAB_NODES, sharedIpHolders, SHARED, type LabNode } from './lib/lab-net.js';
@@ -52,16 +53,15 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
   if (!existing) writeLabState(state, ctx.env);
   let changed = changes.length > 0 || !existing;
 
-  // With the HA daemon built (it runs under each node's pm2), hbd decides the roles and holds
-  // the shared IP: the initial roles are given only to a new lab; a node brought back joins
-  // as standby and its hbd makes its stores follow the active peer (docs/ha.md).
-  const hbd = existsSync(join(ctx.appsDir, 'hbd/dist/main.js'));
-  for (const node of LAB_NODES) {
+  // the lead first: sp1 on a new lab; with hbd, the node it made active (it holds the shared IP)
+  const holdersBefore = runsHbd(state) ? await sharedIpHolders() : [];
+  const lead: LabNode = holdersBefore.length === 1 ? holdersBefore[0]! : 'sp1';
+  const roles: Record<LabNode, StoreRole> = lead === 'sp1' ? ROLES : { sp1: 'follow', sp2: 'lead' };
+  for (const node of lead === 'sp1' ? LAB_NODES : ([...LAB_NODES].reverse() as LabNode[])) {
     const rec = state.nodes[node]!;
-    const initialRole = !(hbd && existing);
-    const args = ['--root', rec.root, '--node', node, ...(initialRole ? ['--role', ROLES[node]] : []), '--no-bin'];
+    const args = ['--root', rec.root, '--node', node, '--role', roles[node], '--no-bin'];
     if (node === 'sp2') args.push('--peer-root', state.nodes.sp1!.root);
-    io.out(`ngcp lab: ${node}: ngcp up (${initialRole ? ROLES[node] : 'role by hbd'}) in namespace ${rec.netns}, root ${rec.root}`);
+    io.out(`ngcp lab: ${node}: ngcp up (${roles[node]}) in namespace ${rec.netns}, root ${rec.root}`);
     const r = await runCli(ctx, rec.netns, 'ngcp-up', args, { io, prefix: node });
     if (r.code !== 0) {
       io.err(`ngcp lab: ${node} did not come up (ngcp up exit ${r.code}); 'ngcp lab status' shows what runs, 'ngcp lab down' removes it`);
@@ -69,19 +69,17 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
     }
     if (!r.stdout.includes('is already up; nothing to do')) changed = true;
   }
-  let holders: string[];
-  if (hbd) {
-    // hbd takes the role (and the IP) on its own: wait for it, never add the IP beside it
-    const until = Date.now() + 15_000;
-    while ((holders = await sharedIpHolders()).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    if (holders.length !== 1) io.err(`ngcp lab: the shared IP is on ${holders.length ? holders.join(' and ') : 'no node'} (hbd: ip netns exec sp1 ./ngcp ngcp-status)`);
+  if (runsHbd(state)) {
+    // the HA daemon decides who is active and moves the shared IP; the stores follow its choice
+    const r = await followHbd(ctx, io, state, lead);
+    if (r === undefined) return EXIT.FAIL;
+    changed ||= r;
   } else {
     const ipChange = await ensureSharedIp('sp1');
     if (ipChange) {
       io.out(`ngcp lab: ${ipChange}`);
       changed = true;
     }
-    holders = await sharedIpHolders();
   }
   io.out('');
   io.out(changed ? 'ngcp lab: the pair is up' : 'ngcp lab: already up; nothing changed');
@@ -91,6 +89,47 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
   io.out(`API:  https://${SHARED.ip}:1443  (user and password in ${join(sp1, 'var/api.env')}; CA ${join(sp1, 'var/api/tls/cert.pem')})`);
   io.out(`In a node: ip netns exec sp1 ./ngcp ngcp-status    Roles: ./ngcp lab replication`);
   return EXIT.OK;
+}
+
+/** The nodes run the HA daemon (apps/hbd built and enabled: it is among sp1's services). */
+function runsHbd(state: LabState): boolean {
+  try {
+    return readServiceSpecs(nodePaths(state.nodes.sp1!.root)).some((s) => s.name === 'hbd');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * With hbd: wait until exactly one node holds the shared IP (hbd's active node), then
+ * make that node's MariaDB and Redis lead and the other's follow it if `up` set them the
+ * other way round (`up` makes sp1 lead; hbd normally picks sp1 too, as it starts first).
+ * True when roles were changed; undefined (error printed) when no single active node
+ * appeared.
+ */
+async function followHbd(ctx: NodeContext, io: Io, state: LabState, lead: LabNode): Promise<boolean | undefined> {
+  const until = Date.now() + 20_000;
+  let holders = await sharedIpHolders();
+  while (holders.length !== 1 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    holders = await sharedIpHolders();
+  }
+  if (holders.length !== 1) {
+    io.err(`ngcp lab: the HA daemons gave no single active node (shared IP on ${holders.join(' and ') || 'no node'}); see <root>/var/log/hbd.log of each node`);
+    return undefined;
+  }
+  const active = holders[0]!;
+  io.out(`ngcp lab: the HA daemon (hbd) made ${active} active`);
+  if (active === lead) return false;
+  const standby: LabNode = lead;
+  for (const [node, r] of [
+    [standby, 'follow'],
+    [active, 'lead'],
+  ] as const) {
+    const res = await runCli(ctx, state.nodes[node]!.netns, 'ngcp-lab', ['role', node, r], { io });
+    if (res.code !== 0) return undefined;
+  }
+  return true;
 }
 
 async function down(ctx: NodeContext, io: Io, purge: boolean): Promise<number> {
