@@ -81,6 +81,7 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
       changed = true;
     }
   }
+  const holders = await sharedIpHolders();
   io.out('');
   io.out(changed ? 'ngcp lab: the pair is up' : 'ngcp lab: already up; nothing changed');
   io.out(`Shared IP: ${SHARED.ip} (on ${holders.join(', ') || 'no node'}); sp1 10.77.0.11, sp2 10.77.0.12, client 10.77.0.100, carrier 10.77.0.200, gw 10.77.0.1`);
