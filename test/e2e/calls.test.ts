@@ -398,6 +398,37 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
     });
   });
 
+  it("callee's re-INVITE without SDP (late offer in the dialog): the caller's 200 offers a new port, the callee's ACK answers, both through rtpengine; RTP reaches the caller's new port", async () => {
+    const a = await RtpEndpoint.open();
+    const a2 = await RtpEndpoint.open();
+    closers.push(() => a.close(), () => a2.close());
+    await withCallee(subs.bob, 'uas-answer-then-reinvite-without-sdp.xml', async (uas, b) => {
+      // B's re-INVITE leaves 3 s after the ACK; A's BYE -d ms after the re-INVITE's ACK
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-reinvite-without-sdp.xml', { rtpPort: a.port, pauseMs: 5000, keys: { rtp_port2: a2.port } });
+      const first = await mediaBothWays(uac, a, uas, b);
+      expect(first.bGot).toBeGreaterThanOrEqual(20);
+      const callId = (await uac.logged('CALL_ID')).trim();
+      const towardsB2 = Number((await uas.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the offer in the 200 B received
+      const towardsA2 = Number((await uac.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the answer in the ACK A received
+      expect(await uac.logged('REINVITE_CONTENT_LENGTH'), 'the re-INVITE reached A without SDP').toBe('0');
+      expect([towardsA2, towardsB2]).not.toContain(a2.port);
+      expect([towardsA2, towardsB2]).not.toContain(b.port);
+      const aBefore = a.received.packets;
+      const bBefore = b.received.packets;
+      await Promise.all([a2.send('127.0.0.1', towardsA2, 25, 20), b.send('127.0.0.1', towardsB2, 25, 20)]);
+      await until(async () => (a2.received.packets >= 20 && b.received.packets - bBefore >= 20 ? true : undefined), 5000);
+      expect(a2.received.packets, 'RTP at the new port').toBeGreaterThanOrEqual(20);
+      expect(a2.from(b.ssrc)).toBe(true);
+      expect([...a2.received.sources]).toEqual([`127.0.0.1:${towardsA2}`]);
+      expect(b.received.packets - bBefore, 'RTP from the new port reaches B').toBeGreaterThanOrEqual(20);
+      expect(b.from(a2.ssrc)).toBe(true);
+      expect(a.received.packets, 'nothing more to the old port').toBe(aBefore);
+      expectOk(await uac.done);
+      expectOk(await uas.done);
+      expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
+    });
+  });
+
   describe('TLS client carol (@ngcp/sip; registered over TLS)', () => {
     let carol: SipClient;
     beforeAll(async () => {
