@@ -9,9 +9,10 @@ import type { Destination, ServerTransaction, SipRequest, SipResponse, Transport
 import { newBranch } from '@ngcp/sip';
 import { copyRequest, decrementMaxForwards, hasSdp, ourVia, reply, respond, type ProxyContext } from '../context.js';
 import { planLooseRoute } from '../routing/loose-route.js';
-import type { CallRecord } from '../store/call-store.js';
-import { exchangeSdp, timedMedia } from './media-call.js';
+import { exchangeSdp } from './media-call.js';
 import { sdpExchange } from './sdp-exchange.js';
+import type { CallRecord } from '../store/call-store.js';
+import { timedMedia } from './media-call.js';
 
 /** Copy, pop our Route entries, decrement Max-Forwards; undefined when not routable. */
 function routed(ctx: ProxyContext, req: SipRequest): { out: SipRequest; dest: Destination } | { error: number; reason: string } {
@@ -105,11 +106,7 @@ export async function endCall(ctx: ProxyContext, callId: string, status: number,
   });
 }
 
-/**
- * ACK for a 2xx (and any ACK no transaction took): forwarded statelessly along its Route.
- * An ACK with SDP is the answer to a late offer (the 2xx of an INVITE without SDP): it goes
- * through mediactl first when the call's media is relayed.
- */
+/** ACK for a 2xx (and any ACK no transaction took): forwarded statelessly along its Route. */
 export function forwardAck(ctx: ProxyContext, ack: SipRequest): void {
   const r = routed(ctx, ack);
   if ('error' in r) {
@@ -117,6 +114,7 @@ export function forwardAck(ctx: ProxyContext, ack: SipRequest): void {
     return;
   }
   r.out.pushVia(ourVia(ctx, newBranch()));
+  // an ACK with SDP is the answer to a late offer (the 2xx of an INVITE without SDP): through mediactl first
   const send = (): void => void ctx.sip.send(r.out, r.dest).catch(() => ctx.metrics.drops.inc({ reason: 'ack-send-failed' }));
   if (ctx.media !== null && hasSdp(ack)) return void answerInAck(ctx, ack, r.out).finally(send);
   send();
