@@ -476,7 +476,8 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
       const invite = await carol.nextRequest('INVITE', 30_000);
       const conn = invite.source.connectionId;
       expect(invite.source.transport).toBe('tls');
-      expect(conn).toBeDefined();
+      // carol listens nowhere: her one outbound connection (the one she registered over) is the only way in
+      expect(carol.layer.connections().map((x) => [x.id, x.direction])).toEqual([[conn, 'outbound']]);
       const offered = sdpMedia(invite.req.body.toString());
       expect(offered.address).toBe('127.0.0.1');
       expect(offered.port, 'the offer carol receives names rtpengine, not alice').not.toBe(a.port);
