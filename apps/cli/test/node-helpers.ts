@@ -17,6 +17,8 @@ import { allocatePortRange, freePort } from '@ngcp/testkit';
 import { main as down } from '../src/commands/ngcp-down.js';
 import { main as service } from '../src/commands/ngcp-service.js';
 import { main as status } from '../src/commands/ngcp-status.js';
+import { main as makeRole } from '../src/commands/ngcp-make-role.js';
+import { main as motd } from '../src/commands/ngcp-motd.js';
 import { main as up } from '../src/commands/ngcp-up.js';
 import { main as checkActive } from '../src/commands/ngcp-check-active.js';
 import { main as ngcpcfg } from '../src/commands/ngcpcfg.js';
@@ -34,7 +36,11 @@ export interface Result {
   err: string;
 }
 
-const COMMANDS = { ngcpcfg, 'ngcp-service': service, 'ngcp-status': status, 'ngcp-up': up, 'ngcp-down': down, 'ngcp-check-active': checkActive } as const;
+const COMMANDS = { ngcpcfg, 'ngcp-service': service, 'ngcp-status': status, 'ngcp-up': up, 'ngcp-down': down, 'ngcp-check-active': checkActive,
+  'ngcp-make-active': (argv: string[], io: Io, env?: NodeJS.ProcessEnv) => makeRole('active', argv, io, env),
+  'ngcp-make-standby': (argv: string[], io: Io, env?: NodeJS.ProcessEnv) => makeRole('standby', argv, io, env),
+  'ngcp-motd': motd,
+} as const;
 export type Command = keyof typeof COMMANDS;
 
 export interface TestNode {

@@ -31,6 +31,7 @@ describe('supervision under pm2 (dummy lb + proxy, real Redis)', () => {
     const r = await n.cmd('ngcp-status', []);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^Process +Status +PID +Uptime +Restarts +Memory +Health +Live$/m);
+    expect(r.out).toMatch(/^role: active \(single node\)$/m);
     for (const name of ['redis', 'proxy', 'lb']) expect(r.out).toMatch(new RegExp(`^${name} +online +${started[name]} .* ok( +\\S.*)?$`, 'm'));
     const json = JSON.parse((await n.cmd('ngcp-status', ['--json'])).out) as { name: string; health: string }[];
     expect(json.map((x) => x.health)).toEqual(['ok', 'ok', 'ok']);

@@ -57,7 +57,7 @@ describe('ngcp up / ngcp down (real MariaDB, Redis, rtpengine)', () => {
   });
 
   it('installs the operator commands as wrappers that reach this node, one line each', async () => {
-    for (const c of ['ngcpcfg', 'ngcp-service', 'ngcp-status', 'ngcp-check-active']) {
+    for (const c of ['ngcpcfg', 'ngcp-service', 'ngcp-status', 'ngcp-check-active', 'ngcp-make-active', 'ngcp-make-standby', 'ngcp-motd']) {
       expect(existsSync(join(n.dir, 'bin', c))).toBe(true);
       expect(firstUp.out).toContain(`ngcp up: installed ${join(n.dir, 'bin', c)} → ${join(CHECKOUT, 'ngcp')} ${c}\n`);
     }

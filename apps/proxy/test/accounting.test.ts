@@ -1,7 +1,8 @@
 /**
  * The accounting writer against a real MariaDB: records written together share one
  * multi-row INSERT (counted by the server's Com_insert), nothing is lost at close, and a
- * refused batch is retried until MariaDB takes it.
+ * refused batch is retried until MariaDB takes it; the same record from two writers (both
+ * nodes of the pair) is one row.
  */
 import { useMariaDb } from '@ngcp/testkit/vitest';
 import pino from 'pino';
@@ -43,6 +44,22 @@ describe('AccountingWriter', () => {
     // 300 records, at most 200 per INSERT: 2 statements (one per record would be 300)
     expect(statements).toBeGreaterThanOrEqual(2);
     expect(statements).toBeLessThanOrEqual(4);
+  });
+
+  it('both nodes writing the same start and stop (a takeover) leave one row each; the repeats are counted as duplicates', async () => {
+    const nodeA = new AccountingWriter(db, logger, { batchMs: 5 });
+    const nodeB = new AccountingWriter(db, logger, { batchMs: 5 });
+    const stop = (callid: string): NewAcc => ({ ...rec(callid), method: 'BYE' });
+    for (const w of [nodeA, nodeB]) {
+      w.write(rec('both-1'));
+      w.write(stop('both-1'));
+      w.write(stop('both-1')); // a retransmitted BYE answer, in the same batch
+    }
+    await Promise.all([nodeA.close(), nodeB.close()]);
+    const got = await db('acc').where('callid', 'both-1').orderBy('id').select('method', 'kind');
+    expect(got).toEqual([{ method: 'INVITE', kind: 'start' }, { method: 'BYE', kind: 'stop' }]);
+    expect(nodeA.stats.written + nodeB.stats.written).toBe(2);
+    expect(nodeA.stats.duplicates + nodeB.stats.duplicates).toBe(4);
   });
 
   it('a record still waiting for its batch is written at close', async () => {

@@ -158,9 +158,11 @@ export function serviceSpecs(input: EcosystemInput): ServiceSpec[] {
     const env = { [`NGCP_${d.name.toUpperCase()}_CONFIG`]: etc(`ngcp/${d.name}.yml`) };
     const health: HealthCheck =
       d.name === 'api'
-        ? { kind: 'http', url: `https://${urlHost(addr.web)}:${cfg.api.port}/` }
+        ? { kind: 'http', url: `https://${urlHost(input.hasPeer ? addr.own : addr.web)}:${cfg.api.port}/` }
         : { kind: 'jsonrpc', url: `http://${urlHost(addr.internal)}:${(cfg[d.section] as { control_port: number }).control_port}/` };
-    const pm2 = app(d.name, entry, [], input.nodeBin, env);
+    // hbd stopping on the active node first hands the role to the peer (bounded by switchover_timeout_ms), then runs its standby steps.
+    const killMs = d.name === 'hbd' ? Math.max(sup.kill_timeout_ms, cfg.heartbeat.switchover_timeout_ms + 10_000) : sup.kill_timeout_ms;
+    const pm2 = app(d.name, entry, [], input.nodeBin, env, killMs);
     if (SIP_DAEMONS.has(d.name)) pm2.node_args = [...SIP_DAEMON_NODE_ARGS];
     out.push({ name: d.name, order: d.order, pm2, health, healthTimeoutMs: sup.health_timeout_ms });
   }

@@ -40,6 +40,6 @@ export type { ServiceSpec, HealthCheck, Pm2App, Binaries, EcosystemInput } from 
 export { renderNode, mysqlSocketPath, planBuild, writeBuild, readManifest, readServiceSpecs } from './build.js';
 export type { RenderedFile, RenderOptions, BuildPlan, Manifest, ManifestEntry, TemplateContext } from './build.js';
 
-export { initConfigDir, fillSecrets, generateSecret, protectSecrets, GENERATE, SECRETS_FILE } from './init.js';
+export { initConfigDir, addMissingSecrets, fillSecrets, generateSecret, protectSecrets, GENERATE, SECRETS_FILE } from './init.js';
 export { loadServiceConfig, serviceConfigEnvVar } from './service-config.js';
 export { setKeyInYaml, parseValue, toYaml } from './edit.js';

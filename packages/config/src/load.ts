@@ -210,8 +210,8 @@ function semanticIssues(
   range(['appserver', 'rtp_min'], ['appserver', 'rtp_max'], cfg.appserver.rtp_min, cfg.appserver.rtp_max);
   range(['proxy', 'min_expires'], ['proxy', 'default_expires'], cfg.proxy.min_expires, cfg.proxy.default_expires);
   range(['proxy', 'default_expires'], ['proxy', 'max_expires'], cfg.proxy.default_expires, cfg.proxy.max_expires);
-  if (cfg.heartbeat.deadtime_ms <= cfg.heartbeat.interval_ms) {
-    out.push(at(['heartbeat', 'deadtime_ms'], `must be longer than heartbeat.interval_ms (${cfg.heartbeat.interval_ms})`));
+  if (cfg.heartbeat.deadtime_ms < 2 * cfg.heartbeat.interval_ms) {
+    out.push(at(['heartbeat', 'deadtime_ms'], `must be at least twice heartbeat.interval_ms (${cfg.heartbeat.interval_ms})`));
   }
   if (out.length) return out; // port checks need sound hosts
   const seen = new Set<string>();

@@ -139,6 +139,15 @@ export interface HeartbeatConfig {
   interval_ms: number;
   deadtime_ms: number;
   pingnodes: string[];
+  /** How ping nodes are probed: `tcp` connect to ping_port (a refusal counts as reached) or `arping` on the public interface. */
+  ping_method: 'tcp' | 'arping';
+  ping_port: number;
+  /** Tie-break when both nodes claim the role with the same epoch: the higher priority wins, then the lower node name (set per node in config.node.<name>.yml). */
+  priority: number;
+  /** make_standby / SIGTERM on the active: how long hbd waits for the peer to take over. */
+  switchover_timeout_ms: number;
+  /** Role-change steps hbd skips: shared_ip, arp, redis, mariadb, notify, jobs (tests, maintenance). */
+  disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'mariadb' | 'notify' | 'jobs'>;
 }
 
 export interface ApiConfig {
@@ -189,6 +198,8 @@ export interface Credentials {
   heartbeat_key: string;
   /** HMAC key of the proxies' stateless digest nonces (shared by both nodes) */
   sip_nonce_secret: string;
+  /** Password of MariaDB's replication account (`replicator`) on a pair */
+  replication_password: string;
 }
 
 export interface NgcpConfig {
@@ -306,6 +317,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       interval_ms: { type: 'integer', minimum: 10 },
       deadtime_ms: { type: 'integer', minimum: 50 },
       pingnodes: { type: 'array', items: ip },
+      ping_method: { type: 'string', enum: ['tcp', 'arping'] },
+      ping_port: port,
+      priority: { type: 'integer', minimum: 0, maximum: 1000 },
+      switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
+      disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs'] } },
     }),
     api: obj<ApiConfig>({ enable: bool, port, user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } }),
     mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
@@ -332,6 +348,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       api_password: secret,
       heartbeat_key: secret,
       sip_nonce_secret: secret,
+      replication_password: secret,
     }),
     hosts: {
       type: 'object',

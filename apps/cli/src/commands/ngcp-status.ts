@@ -2,12 +2,14 @@
  * `ngcp-status` — like `monit summary`: each supervised process of this node, its
  * state, PID, uptime, restarts, memory, health and, for the SIP daemons, a few live
  * counters read from their Prometheus endpoint (transactions, registrations, calls,
- * media sessions, proxies up). Exit 0 when all are online and healthy, 1 otherwise.
+ * media sessions, proxies up), after a line with the node's HA role (hbd's `ha.status`;
+ * a single node is active). Exit 0 when all are online and healthy, 1 otherwise.
  * `--json` prints the rows as JSON.
  */
 import type { HealthCheck } from '@ngcp/config';
 import { request } from 'node:http';
 import { probe } from './lib/health.js';
+import { roleLine } from './lib/ha.js';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode } from './lib/node.js';
 import { Supervisor } from './lib/supervisor.js';
@@ -129,6 +131,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   if (p.flags.json) io.out(JSON.stringify(rows));
   else {
     io.out(`node ${ctx.node} — ${rows.length} process(es)`);
+    io.out(await roleLine(ctx));
     for (const l of formatRows(rows)) io.out(l);
   }
   return rows.length > 0 && rows.every((r) => r.status === 'online' && r.health === 'ok') ? EXIT.OK : EXIT.FAIL;

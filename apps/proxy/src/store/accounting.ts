@@ -3,11 +3,13 @@
  * an unanswered call, keyed by Call-ID. Writes never block call handling: records written
  * within `batchMs` share one multi-row INSERT (one round trip and one commit instead of one
  * per record under load); a batch that MariaDB refuses is kept in a bounded queue and retried
- * until it is written.
+ * until it is written. Writes are idempotent per (callid, kind) (`insertAccs`, INSERT IGNORE
+ * on the unique key): a record the other node (or an earlier try) wrote already is counted as
+ * a duplicate, not written twice.
  */
 import type { Logger } from 'pino';
 import type { Db, NewAcc } from '@ngcp/db';
-import { insertAcc, insertAccs } from '@ngcp/db';
+import { insertAccs } from '@ngcp/db';
 
 export interface AccountingOptions {
   /** records kept while MariaDB is away; older ones are dropped (and counted) beyond. Default 100 000. */
@@ -25,7 +27,7 @@ export class AccountingWriter {
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
   private pending = new Set<Promise<void>>();
-  readonly stats = { written: 0, failed: 0, dropped: 0 };
+  readonly stats = { written: 0, duplicates: 0, failed: 0, dropped: 0 };
 
   constructor(private db: Db, private logger: Logger, private opts: AccountingOptions = {}) {}
 
@@ -48,9 +50,10 @@ export class AccountingWriter {
     const recs = this.batch;
     if (recs.length === 0) return;
     this.batch = [];
-    const p = (recs.length === 1 ? insertAcc(this.db, recs[0]!) : insertAccs(this.db, recs)).then(
-      () => {
-        this.stats.written += recs.length;
+    const p = insertAccs(this.db, recs).then(
+      (inserted) => {
+        this.stats.written += inserted;
+        this.stats.duplicates += recs.length - inserted;
       },
       (err: Error) => {
         this.stats.failed += recs.length;
@@ -83,9 +86,10 @@ export class AccountingWriter {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.slice(0, 500);
-        await insertAccs(this.db, batch);
+        const inserted = await insertAccs(this.db, batch);
         this.queue.splice(0, batch.length);
-        this.stats.written += batch.length;
+        this.stats.written += inserted;
+        this.stats.duplicates += batch.length - inserted;
       }
       this.logger.info({ component: 'acc' }, 'accounting queue flushed');
     } catch (err) {

@@ -10,7 +10,7 @@ import type { Io } from './io.js';
 import type { NodeContext } from './node.js';
 
 /** The operator commands installed on the PATH. */
-export const OPERATOR_COMMANDS = ['ngcpcfg', 'ngcp-service', 'ngcp-status', 'ngcp-check-active'] as const;
+export const OPERATOR_COMMANDS = ['ngcpcfg', 'ngcp-service', 'ngcp-status', 'ngcp-check-active', 'ngcp-make-active', 'ngcp-make-standby', 'ngcp-motd'] as const;
 export const WRAPPER_MARK = '# installed by `ngcp up`';
 
 /** The bin dir from `--bin-dir` / `--no-bin`; undefined = no wrappers. */

@@ -1,0 +1,180 @@
+/**
+ * The steps of a role change. Each is a small object with `activate` and `deactivate`;
+ * becoming active runs them in STEP_NAMES order (shared IP, gratuitous ARP, Redis,
+ * MariaDB, notify, jobs), becoming standby runs `deactivate` in the reverse order. The
+ * driver times and logs each. Another implementation of a step (e.g. the lab's
+ * replication functions) plugs in through `HaStep`.
+ */
+import { execFile } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { createConnection } from 'mysql2/promise';
+import { RpcClient, RpcError, RPC_ERRORS } from '@ngcp/rpc';
+import type { HbdConfig, StepName } from './config.js';
+import type { Role } from './role-machine.js';
+
+/** What a step knows about the change it is part of. */
+export interface StepContext {
+  role: Role;
+  epoch: number;
+  node: string;
+  peer: string;
+  /** A step's work that goes on after it returned (the arping) reports its failure here. */
+  onBackgroundFailure?: (err: Error) => void;
+}
+
+export interface HaStep {
+  readonly name: StepName;
+  activate(ctx: StepContext): Promise<void>;
+  deactivate(ctx: StepContext): Promise<void>;
+}
+
+/** A step failed: which, and the command's or server's own words. */
+export class StepError extends Error {
+  readonly code = 'HA_STEP_FAILED';
+  constructor(
+    readonly step: StepName,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${step}: ${message}`, options);
+    this.name = 'StepError';
+  }
+}
+
+/** Runs argv (no shell) bounded by `timeoutMs`; resolves with stderr+stdout, rejects with them on a non-zero exit. */
+export function run(argv: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }> {
+  const [cmd, ...args] = argv;
+  if (!cmd) return Promise.reject(new Error('empty command'));
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      const output = `${stderr}${stdout}`.trim();
+      if (!err) return resolve({ code: 0, output });
+      const e = err as NodeJS.ErrnoException & { code?: unknown; killed?: boolean };
+      if (typeof e.code === 'string') return resolve({ code: 127, output: `${cmd}: ${e.code}` });
+      resolve({ code: typeof e.code === 'number' ? e.code : 1, output: e.killed ? `${cmd}: timed out after ${timeoutMs} ms` : output || e.message });
+    });
+  });
+}
+
+/** `ip addr add <ip>/<len> dev <dev> label <dev>:ha` / `ip addr del …`; already there / already gone is fine. */
+export function sharedIpStep(cfg: Pick<HbdConfig, 'shared_ips' | 'step_timeout_ms'>, runCmd = run): HaStep {
+  const each = async (op: 'add' | 'del'): Promise<void> => {
+    for (const s of cfg.shared_ips) {
+      const argv = op === 'add' ? ['ip', 'addr', 'add', `${s.ip}/${s.prefix}`, 'dev', s.dev, 'label', `${s.dev}:ha`] : ['ip', 'addr', 'del', `${s.ip}/${s.prefix}`, 'dev', s.dev];
+      const r = await runCmd(argv, cfg.step_timeout_ms);
+      const benign = op === 'add' ? /File exists|already assigned/i : /Cannot assign requested address|not found/i;
+      if (r.code !== 0 && !benign.test(r.output)) throw new StepError('shared_ip', `${argv.join(' ')}: ${r.output || `exit ${r.code}`}`);
+    }
+  };
+  return { name: 'shared_ip', activate: () => each('add'), deactivate: () => each('del') };
+}
+
+/**
+ * Gratuitous ARP for each shared IP (`arping -U -c 1 -I <dev> <ip>`), so neighbours move to
+ * this node's MAC. arping sends at once but then lingers ~1 s waiting for answers an
+ * unsolicited ARP never gets, so the step does not wait for it: the later steps (Redis,
+ * MariaDB) go on, and a failing arping is logged and counted when it ends.
+ */
+export function arpStep(cfg: Pick<HbdConfig, 'shared_ips' | 'step_timeout_ms'>, runCmd = run): HaStep {
+  return {
+    name: 'arp',
+    async activate(ctx) {
+      for (const s of cfg.shared_ips) {
+        const argv = ['arping', '-U', '-c', '1', '-I', s.dev, s.ip];
+        void runCmd(argv, cfg.step_timeout_ms).then((r) => {
+          // iputils arping exits 1 when no reply came; an unsolicited ARP gets none.
+          if (r.code !== 0 && r.code !== 1) ctx.onBackgroundFailure?.(new StepError('arp', `${argv.join(' ')}: ${r.output || `exit ${r.code}`}`));
+        });
+      }
+    },
+    async deactivate() {},
+  };
+}
+
+/** Redis: `REPLICAOF NO ONE` when active; `REPLICAOF <peer>` when standby (only promote/demote if no peer is configured). */
+export function redisStep(cfg: Pick<HbdConfig, 'redis' | 'step_timeout_ms'>): HaStep {
+  const r = cfg.redis;
+  const withRedis = async (fn: (c: Redis) => Promise<void>): Promise<void> => {
+    if (!r) return;
+    const c = new Redis({ host: r.host, port: r.port, password: r.password ?? undefined, lazyConnect: true, connectTimeout: cfg.step_timeout_ms, commandTimeout: cfg.step_timeout_ms, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      await fn(c);
+    } catch (e) {
+      throw new StepError('redis', `${r.host}:${r.port}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      c.disconnect();
+    }
+  };
+  return {
+    name: 'redis',
+    activate: () => withRedis(async (c) => void (await c.call('REPLICAOF', 'NO', 'ONE'))),
+    deactivate: () =>
+      withRedis(async (c) => {
+        if (!r?.peer_host || !r.peer_port) return;
+        if (r.password) await c.call('CONFIG', 'SET', 'masterauth', r.password);
+        await c.call('REPLICAOF', r.peer_host, String(r.peer_port));
+      }),
+  };
+}
+
+/** MariaDB: `SET GLOBAL read_only = 0` when active, `= 1` when standby. */
+export function mariadbStep(cfg: Pick<HbdConfig, 'mariadb' | 'step_timeout_ms'>): HaStep {
+  const m = cfg.mariadb;
+  const setReadOnly = async (on: boolean): Promise<void> => {
+    if (!m) return;
+    let conn;
+    try {
+      conn = await createConnection({ host: m.host, port: m.port, socketPath: m.socket ?? undefined, user: m.user, password: m.password, connectTimeout: cfg.step_timeout_ms });
+      await conn.query({ sql: `SET GLOBAL read_only = ${on ? 1 : 0}`, timeout: cfg.step_timeout_ms });
+    } catch (e) {
+      throw new StepError('mariadb', `${m.socket ?? `${m.host}:${m.port}`}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      await conn?.end().catch(() => undefined);
+    }
+  };
+  return { name: 'mariadb', activate: () => setReadOnly(false), deactivate: () => setReadOnly(true) };
+}
+
+/**
+ * Tells each configured daemon `ha.role { role, epoch, node }` over its control RPC. A
+ * daemon without that method is fine (it has nothing to do on a role change); one that
+ * cannot be reached fails the step (logged; the change goes on).
+ */
+export function notifyStep(cfg: Pick<HbdConfig, 'notify' | 'step_timeout_ms'>): HaStep {
+  const tell = async (ctx: StepContext): Promise<void> => {
+    const failed: string[] = [];
+    await Promise.all(
+      cfg.notify.map(async (t) => {
+        try {
+          await new RpcClient(t.url, { timeoutMs: cfg.step_timeout_ms }).call('ha.role', { role: ctx.role, epoch: ctx.epoch, node: ctx.node });
+        } catch (e) {
+          if (e instanceof RpcError && e.code === RPC_ERRORS.METHOD_NOT_FOUND) return;
+          failed.push(`${t.name}: ${(e as Error).message}`);
+        }
+      }),
+    );
+    if (failed.length) throw new StepError('notify', failed.join('; '));
+  };
+  return { name: 'notify', activate: tell, deactivate: tell };
+}
+
+/** Singleton jobs: each job's `start` argv when active, `stop` when standby. */
+export function jobsStep(cfg: Pick<HbdConfig, 'jobs' | 'step_timeout_ms'>, runCmd = run): HaStep {
+  const each = async (which: 'start' | 'stop'): Promise<void> => {
+    const failed: string[] = [];
+    for (const j of cfg.jobs) {
+      const r = await runCmd(j[which], cfg.step_timeout_ms);
+      if (r.code !== 0) failed.push(`${j.name} ${which}: ${r.output || `exit ${r.code}`}`);
+    }
+    if (failed.length) throw new StepError('jobs', failed.join('; '));
+  };
+  return { name: 'jobs', activate: () => each('start'), deactivate: () => each('stop') };
+}
+
+/** The configured steps in activation order, without the disabled ones. */
+export function buildSteps(cfg: HbdConfig): HaStep[] {
+  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mariadbStep(cfg), notifyStep(cfg), jobsStep(cfg)];
+  return all.filter((s) => !cfg.disabled_steps.includes(s.name));
+}
