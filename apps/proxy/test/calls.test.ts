@@ -205,7 +205,7 @@ describe('late offer (RFC 3261 §13.2.1)', () => {
     const calleeTag = answered.final.to().tag;
     const steps = h().media.calls.filter((c) => c.params.call_id === callId).map((c) => [c.method, c.params.from_tag, c.params.to_tag]);
     expect(steps).toEqual([['offer', calleeTag, undefined], ['answer', calleeTag, callerTag]]);
-    expect(await h().redis.hget(redisKeys.call(callId), 'media')).toBe('1');
+    expect(await h().redis.hmget(redisKeys.call(callId), 'media', 'late_offer')).toEqual(['1', '1']);
     expect((await b.inDialog(bDialog)).status).toBe(200);
     await until(() => h().media.of(callId).includes('delete'), 'media deleted');
   });

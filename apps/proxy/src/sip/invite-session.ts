@@ -92,6 +92,7 @@ export class InviteSession {
     this.lateOffer = ctx.media !== null && !hasSdp(req);
     this.media = ctx.media !== null;
     this.call.media = this.media ? '1' : '0';
+    if (this.lateOffer) this.call.late_offer = '1';
     const plans = bindings.map((b) => this.plan(b));
     this.call.fork = JSON.stringify({ from: req.get('from') ?? '', to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
     this.call.branches = JSON.stringify(plans.flatMap((p) => (p.dest ? [{ branch: p.id, uri: p.binding.contact, route: p.binding.path ?? [], dest: `${p.dest.address}:${p.dest.port}` } satisfies CallBranch] : [])));
