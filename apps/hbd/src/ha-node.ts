@@ -4,6 +4,7 @@
  * steps that make the role true (steps.ts), run one change at a time.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Daemon, HealthReport, Logger, Registry, RpcHandler } from '@ngcp/daemon';
 import { RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -83,6 +84,11 @@ export class HaNode implements Daemon {
   }
 
   async start(): Promise<void> {
+    try {
+      setPriority(this.cfg.nice);
+    } catch (e) {
+      this.log.warn({ nice: this.cfg.nice, err: (e as Error).message }, 'cannot raise the scheduling priority; beats may be late under CPU load');
+    }
     this.m.loopDelay.enable();
     // R1: join as standby — drop a stale shared IP (and follow the peer) before anything else.
     this.schedule();
