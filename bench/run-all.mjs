@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the benchmarks (all, or those named) one after another and keeps their
-// JSON results in bench/out/. Usage: ./ngcp bench [parser|transactions|api|db-read|sip …]
+// JSON results in bench/out/. Usage: ./ngcp bench [parser|transactions|api|db-read|sip|failover …]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +13,7 @@ const ALL = {
   api: ['api.mjs', []],
   'db-read': ['db-read.mjs', []],
   sip: ['sip.mjs', []],
+  failover: ['failover.mjs', []],
 };
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = names.length ? names : Object.keys(ALL);

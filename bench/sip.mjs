@@ -3,7 +3,8 @@
 // and against our daemons, job by job, in ONE run, on 127.0.9.x only.
 //
 //   node bench/sip.mjs [--jobs registrar,proxy,dispatcher] [--dur 8] [--reg-rates 2000,4000,…]
-//                      [--proxy-rates …] [--disp-rates …] [--profile] [--json FILE]
+//                      [--proxy-rates …] [--disp-rates …] [--sides kamailio,kamailio-tm,ours]
+//                      [--profile] [--json FILE]
 //   ./ngcp bench sip
 //
 // Jobs (see bench/README.md "SIP"):
@@ -13,7 +14,10 @@
 //               a fixed $du) vs our proxy with calls.auth: false, media: false, a private MariaDB
 //               (testkit) holding caller and callee, the UAS registered as the callee
 //   dispatcher  sipp uac_rr.xml → Kamailio dispatcher.cfg (alg 4 round robin, stateless forward())
-//               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies
+//               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies;
+//               side kamailio-tm: the same cfg with tm loaded and t_relay() for forward() — stateful
+//               like our lb, the equal-work row of the summary
+// Our daemons run with the V8 flags pm2 gives them in production (SIP_DAEMON_NODE_ARGS).
 // Every rate step starts fresh processes (Kamailio or ours, Redis, sipp UASes), runs one
 // bounded sipp UAC (≤ --dur s of load), reads sipp -trace_stat, CPU per process from /proc,
 // UDP RcvbufErrors from /proc/net/snmp, then stops everything it started, by PID.
@@ -24,6 +28,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SIP_DAEMON_NODE_ARGS } from '../packages/config/dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -45,6 +50,11 @@ const RATES = {
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
 };
 const PROFILE = args.includes('--profile');
+// kamailio-tm runs for the dispatcher job only (the others are stateful already)
+const SIDES = list(opt('sides', 'kamailio,kamailio-tm,ours'));
+for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, ours)`);
+const sidesOf = (job) => SIDES.filter((x) => x !== 'kamailio-tm' || job === 'dispatcher');
+const isKam = (side) => side.startsWith('kamailio');
 // proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
 const HOLD_MS = Number(opt('hold-ms', '0'));
 const jsonOut = opt('json', null);
@@ -156,10 +166,13 @@ for (const d of ['apps/proxy/dist/main.js', 'apps/lb/dist/main.js']) {
 
 const work = mkdtempSync(join(tmpdir(), 'ngcp-bench-sip-'));
 const CTLSOCK = join(work, 'kamailio-ctl.sock');
-function kamCfg(job) {
+function kamCfg(job, tm = false) {
   let s = readFileSync(join(ANCHORS, `kamailio-${job}.cfg`), 'utf8');
   s = s.replaceAll('127.0.0.1:5070', `${UAS}:5070`).replaceAll('127.0.0.1', SUT);
-  const f = join(work, `kamailio-${job}.cfg`);
+  // side kamailio-tm: the same dispatcher, stateful (tm's t_relay instead of forward) — the
+  // work our lb does (it keeps a transaction per request and answers retransmissions itself)
+  if (tm) s = s.replace('loadmodule "sl.so"', 'loadmodule "tm.so"\nloadmodule "sl.so"').replaceAll('forward();', 't_relay();');
+  const f = join(work, `kamailio-${job}${tm ? '-tm' : ''}.cfg`);
   writeFileSync(f, s);
   return f;
 }
@@ -174,10 +187,10 @@ writeFileSync(join(work, 'uas_rr_proxy.xml'), readFileSync(join(ANCHORS, 'sipp',
   .replaceAll('[last_Record-Route:]', 'Record-Route: <sip:[local_ip]:[local_port];lr>\n      [last_Record-Route:]'));
 
 // ---------- the systems under test ----------
-async function startKamailio(job, dir) {
+async function startKamailio(job, dir, tm = false) {
   const shm = job === 'dispatcher' ? 256 : 1024;
   rmSync(CTLSOCK, { force: true });
-  const p = start('kamailio', ['-DD', '-E', '-f', kamCfg(job), '-m', String(shm), '-M', '8',
+  const p = start('kamailio', ['-DD', '-E', '-f', kamCfg(job, tm), '-m', String(shm), '-M', '8',
     '-A', `DSLIST="${join(work, 'dispatcher.list')}"`, '-A', `CTLSOCK="unix:${CTLSOCK}"`], { out: join(dir, 'kamailio.log') });
   await waitUdp(SUT, 5060, 'kamailio');
   await sleep(300);
@@ -210,7 +223,9 @@ const REDIS = { host: AUX, port: REDIS_PORT, db: 0 };
 function yaml(o) { return JSON.stringify(o, null, 1); } // JSON is YAML
 
 function nodeArgs(name, dir) {
-  return PROFILE && profileNow ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'cpu-prof'), `--cpu-prof-name=${name}.cpuprofile`] : [];
+  // the V8 flags pm2 gives the SIP daemons in production (packages/config ecosystem)
+  const prof = PROFILE && profileNow ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'cpu-prof'), `--cpu-prof-name=${name}.cpuprofile`] : [];
+  return [...SIP_DAEMON_NODE_ARGS, ...prof];
 }
 let profileNow = false;
 
@@ -367,7 +382,7 @@ const isStrict = (r) => isClean(r) && r.retrans === 0;
 async function step(job, side, rate) {
   const dir = join(work, job, side, `r${rate}`);
   mkdirSync(dir, { recursive: true });
-  const sut = side === 'kamailio' ? await startKamailio(job, dir) : await startOurs(job, dir);
+  const sut = isKam(side) ? await startKamailio(job, dir, side === 'kamailio-tm') : await startOurs(job, dir);
   const uas = [];
   let r;
   try {
@@ -377,14 +392,14 @@ async function step(job, side, rate) {
       uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
       if (side === 'ours') await registerUas();
     }
-    const mem0 = side === 'kamailio' ? kamShmUsed() : redisUsedMemory();
+    const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
     const rss0 = rssKb(sut.main.pid);
     const hold = job === 'proxy' && HOLD_MS > 0;
     r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas, !hold ? {} : {
       extra: ['-d', String(HOLD_MS)],
       // near the end of the sending: ≈ rate × hold calls are established at once
       onMid: () => {
-        if (side === 'kamailio') return { shm_used_delta: kamShmUsed() - mem0 };
+        if (isKam(side)) return { shm_used_delta: kamShmUsed() - mem0 };
         const calls = redisKeys() - 1; // every key but the UAS's location:
         return { calls_live: calls, redis_bytes_per_call: Math.round((redisUsedMemory() - mem0) / Math.max(1, calls)),
           proxy_rss_bytes_per_call: Math.round(((rssKb(sut.main.pid) - rss0) * 1024) / Math.max(1, calls)) };
@@ -394,7 +409,7 @@ async function step(job, side, rate) {
     if (job === 'proxy' && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
       const rss1 = rssKb(sut.main.pid);
-      if (side === 'kamailio') {
+      if (isKam(side)) {
         const shm1 = kamShmUsed();
         r.mem = { shm_bytes_per_binding: Math.round((shm1 - mem0) / Math.max(1, r.ok)) };
       } else {
@@ -421,7 +436,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(8)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 
@@ -436,7 +451,7 @@ async function main() {
   for (const job of JOBS) {
     if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher)`);
     if (job === 'proxy' && !mariadb) await startDirectory();
-    for (const side of ['kamailio', 'ours']) {
+    for (const side of sidesOf(job)) {
       let bad = 0;
       for (const rate of RATES[job]) {
         profileNow = PROFILE && side === 'ours';
@@ -448,15 +463,21 @@ async function main() {
     }
   }
   results.summary = [];
-  for (const job of JOBS) {
-    const row = { job };
-    for (const side of ['kamailio', 'ours']) {
+  const rowOf = (job, label, kam) => {
+    const row = { job: label };
+    for (const [key, side] of [['kamailio', kam], ['ours', 'ours']]) {
       const c = best(job, side, isClean); const s = best(job, side, isStrict);
-      row[side] = { clean: c?.achieved ?? 0, clean_cpu: c?.cpu.sut, strict: s?.achieved ?? 0, strict_cpu: s?.cpu.sut };
+      row[key] = { clean: c?.achieved ?? 0, clean_cpu: c?.cpu.sut, strict: s?.achieved ?? 0, strict_cpu: s?.cpu.sut };
     }
     row.ratio_clean = row.kamailio.clean ? Math.round((row.ours.clean / row.kamailio.clean) * 100) / 100 : null;
     row.ratio_strict = row.kamailio.strict ? Math.round((row.ours.strict / row.kamailio.strict) * 100) / 100 : null;
-    results.summary.push(row);
+    return row;
+  };
+  for (const job of JOBS) {
+    const sides = sidesOf(job);
+    if (!sides.includes('ours')) continue;
+    if (sides.includes('kamailio')) results.summary.push(rowOf(job, job, 'kamailio'));
+    if (sides.includes('kamailio-tm')) results.summary.push(rowOf(job, `${job} (Kamailio t_relay: equal work)`, 'kamailio-tm'));
   }
   results.ended = new Date().toISOString();
   results.loadavg_end = loadavg();

@@ -31,6 +31,7 @@ const SECRETS = {
   api_password: `a"p'i: #- [x] \\n not-a-newline`,
   sip_nonce_secret: `n"o #nce \\ : x`,
   heartbeat_key: ` k"e y \\ # : \t tab-inside `,
+  replication_password: `re"pl \\ #pw: x`,
 } as const;
 type Secret = keyof typeof SECRETS;
 

@@ -49,6 +49,13 @@ export interface HbdMariadbConfig {
   socket?: string | null;
   user: string;
   password: string;
+  /** The peer's server (its crosslink address): with the account below, standby = GTID replication from it. */
+  peer_host?: string | null;
+  peer_port?: number | null;
+  replication_user?: string | null;
+  replication_password?: string | null;
+  /** What a re-seed copies from the peer (the provisioning database). */
+  databases?: string[] | null;
 }
 
 /** A daemon told about role changes over its control RPC (`ha.role`). */
@@ -163,6 +170,11 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
         socket: { type: 'string', nullable: true },
         user: { type: 'string', minLength: 1 },
         password: { type: 'string' },
+        peer_host: { type: 'string', minLength: 1, nullable: true },
+        peer_port: { ...port, nullable: true },
+        replication_user: { type: 'string', minLength: 1, nullable: true },
+        replication_password: { type: 'string', nullable: true },
+        databases: { type: 'array', items: { type: 'string', minLength: 1 }, nullable: true },
       },
       required: ['host', 'port', 'user', 'password'],
       additionalProperties: false,

@@ -55,6 +55,12 @@ export interface LbConfig {
     retry_ms: number;
   };
   ban: { enable: boolean; threshold: number; window_s: number; ban_s: number };
+  /**
+   * Key of the lb's Via branches and loop detection, the same on both nodes (rendered from
+   * credentials.sip_nonce_secret), so branches the other node generated are recognised after
+   * a takeover. Absent: a random key per process (a single node only).
+   */
+  branch_secret?: string;
   db: DbConnConfig;
   redis: RedisConnConfig;
 }
@@ -90,9 +96,10 @@ export const lbConfigSchema: JSONSchemaType<LbConfig> = obj<LbConfig>({
   }),
   domains: obj({ retry_ms: { type: 'integer', minimum: 100 } }),
   ban: obj({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
+  branch_secret: { type: 'string', minLength: 8, nullable: true },
   db: commonSchemas.db,
   redis: commonSchemas.redis,
-});
+}, ['branch_secret']);
 
 /** Defaults merged under the file (what an operator may leave out). */
 export const lbConfigDefaults = {

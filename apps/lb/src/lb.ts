@@ -47,7 +47,7 @@ export class LoadBalancer {
   private readonly trusted: ReadonlySet<string>;
   private resolver: SipResolver | null = null;
   private readonly log: Logger;
-  readonly counters = { inbound: 0, outbound: 0, acks: 0, strayResponses: 0, ownAnswers: 0 };
+  readonly counters = { inbound: 0, outbound: 0, acks: 0, strayResponses: 0, ownAnswers: 0, cancelsWithoutInvite: 0 };
 
   constructor(private readonly p: LbParts) {
     this.trusted = new Set(p.config.trusted_peers);
@@ -195,11 +195,44 @@ export class LoadBalancer {
     await this.stack().send(ack, dest);
   }
 
-  onCancel(cancel: SipRequest, cancelTx: ServerTransaction, inviteTx: ServerTransaction | undefined): void {
+  onCancel(cancel: SipRequest, cancelTx: ServerTransaction, inviteTx: ServerTransaction | undefined, source?: TransportSource): void {
     this.p.metrics.requests.inc({ method: 'CANCEL' });
-    const status = inviteTx === undefined ? 481 : 200;
-    if (cancelTx.respond(createResponse(cancel, status, { toTag: newTag() }))) this.p.metrics.responses.inc({ method: 'CANCEL', status: statusLabelOf(status) });
-    if (inviteTx !== undefined) this.forwards.get(inviteTx)?.cancel();
+    if (cancelTx.respond(createResponse(cancel, 200, { toTag: newTag() }))) this.p.metrics.responses.inc({ method: 'CANCEL', status: statusLabelOf(200) });
+    if (inviteTx !== undefined) return void this.forwards.get(inviteTx)?.cancel();
+    // no INVITE transaction here: the other node's lb (or this process before a restart)
+    // forwarded the INVITE. Its branch is a hash of what the CANCEL repeats (§9.1) under the
+    // key both nodes share, so the CANCEL goes to the same next hop with the same branch.
+    this.counters.cancelsWithoutInvite++;
+    void this.forwardCancel(cancel, source ?? (cancelTx.source as TransportSource)).catch((e: unknown) => {
+      this.p.metrics.drops.inc({ reason: 'cancel-unroutable' });
+      this.log.debug({ err: String(e) }, 'CANCEL without INVITE not forwarded');
+    });
+  }
+
+  /** A CANCEL without its INVITE transaction, sent where and as attempt 0 of that INVITE went. */
+  private async forwardCancel(cancel: SipRequest, source: TransportSource): Promise<void> {
+    const popped = popOwnRoutes(cancel, this.own);
+    const hash = loopHash(cancel, this.p.secret);
+    this.maxForwards(cancel);
+    let dest: SipDestination;
+    let via: Listener;
+    if (this.isInternal(source)) {
+      const target = await this.clientTarget(cancel, popped);
+      const v = target === null ? undefined : this.pub[target.transport];
+      if (target === null || v === undefined) throw new Error('no client target for CANCEL');
+      dest = this.clientDest(target);
+      via = v;
+    } else {
+      const nr = nextRoute(cancel);
+      const d = (nr !== undefined && nr.isSip ? this.p.dests.find(nr.hostname, uriPort(nr)) : undefined) ?? this.p.dests.order(cancel)[0];
+      if (d === undefined) throw new Error('no proxy for CANCEL');
+      dest = this.proxyTarget(d).dest;
+      via = this.internal;
+    }
+    // the same Via the forwarder writes (routing/loop.ts: branch of attempt 0)
+    const port = via.port === (via.transport === 'tls' ? 5061 : 5060) ? '' : `:${via.port}`;
+    cancel.pushVia(`SIP/2.0/${via.transport.toUpperCase()} ${via.address}${port};branch=${branchFor(hash, 0)};rport`);
+    this.stack().sendRequest(cancel, dest, { onFinal: () => undefined });
   }
 
   onStrayResponse(res: SipResponse, source: TransportSource): void {

@@ -5,7 +5,7 @@
  * the request it becomes share one transaction layer, CANCEL finds its INVITE, and the
  * side a request came from is simply the listener it arrived on.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
@@ -17,6 +17,7 @@ import type { Knex } from '@ngcp/db';
 import type { LbConfig } from './config.js';
 import { DestinationSet } from './dispatch/destinations.js';
 import { Prober } from './dispatch/prober.js';
+import { DispatcherStateStore } from './dispatch/state-store.js';
 import { DomainCache } from './domains/domain-cache.js';
 import { LoadBalancer } from './lb.js';
 import type { LbMetrics } from './metrics.js';
@@ -55,10 +56,21 @@ export function createLbService(ctx: LbServiceContext): LbService {
   const log = logger.child({ component: 'lb-service' });
   let sip: SipStack | null = null;
   let metrics: LbMetrics | null = null;
+  const dispatcherState = new DispatcherStateStore({ redis: config.redis, node: config.node, logger });
+  let restoring = false;
   const dests = new DestinationSet(config.dispatch.proxies, config.dispatch.algorithm, config.dispatch.probe.failures, (d) => {
     metrics?.destinationUp.set({ destination: d.id }, d.up ? 1 : 0);
     log.warn({ destination: d.id, up: d.up, admin_down: d.adminDown }, 'dispatch destination changed state');
+    if (!restoring) dispatcherState.save(d);
   });
+  const loadDispatcherState = async (): Promise<number> => {
+    restoring = true;
+    try {
+      return await dispatcherState.load(dests, config.dispatch.probe.interval_ms > 0);
+    } finally {
+      restoring = false;
+    }
+  };
   let db: Knex | null = null;
   let domains: DomainCache | null = null;
   let prober: Prober | null = null;
@@ -85,7 +97,18 @@ export function createLbService(ctx: LbServiceContext): LbService {
         log: { warn: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), error: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), debug: () => undefined, deprecate: () => undefined },
       });
       domains = new DomainCache({ db, redis: config.redis, retryMs: config.domains.retry_ms, logger });
-      lb = new LoadBalancer({ config, logger, metrics, dests, domains, secret: randomBytes(16).toString('hex') });
+      // one branch key on both nodes (a hash of the configured secret, not the secret itself)
+      if (config.branch_secret === undefined) log.warn('no branch_secret: Via branches are not recognised by the other node after a takeover');
+      const secret = config.branch_secret !== undefined ? createHash('sha256').update(`ngcp-lb-branch\n${config.branch_secret}`).digest('hex') : randomBytes(16).toString('hex');
+      lb = new LoadBalancer({ config, logger, metrics, dests, domains, secret });
+      // the other lb's view of the proxies (after a takeover): down ones stay down until they
+      // answer — the prober's first round, right after start, asks them at once
+      await dispatcherState.connect();
+      const restored = await loadDispatcherState().catch((err: Error) => {
+        log.warn({ err: err.message }, 'dispatcher state not read from redis; starting with every destination up');
+        return 0;
+      });
+      if (restored > 0) log.info({ destinations: dests.view().map((d) => `${d.destination}:${d.state}`) }, 'dispatcher state restored from redis');
       const p = config.public;
       const listen: ListenSpec[] = [
         { transport: 'udp', address: p.address, port: p.udp_port },
@@ -139,6 +162,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
         await sip.close();
       }
       lb?.close();
+      dispatcherState.close();
       await db?.destroy();
       sip = null;
     },
@@ -157,7 +181,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
         sip: s ? { transport: s.transport, transactions: s.transactions, live_transactions: s.liveTransactions, draining: s.draining } : null,
         forwarded: lb ? { ...lb.counters } : null,
         domains: domains ? { ...domains.health(), ...domains.counters } : null,
-        dispatch: { probes: prober?.probes ?? 0, ...view() },
+        dispatch: { probes: prober?.probes ?? 0, state_store: { ...dispatcherState.counters }, ...view() },
       };
     },
 
@@ -173,7 +197,18 @@ export function createLbService(ctx: LbServiceContext): LbService {
         if (!d) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, `unknown destination ${JSON.stringify(q.destination)}; one of: ${dests.list.map((x) => x.id).join(', ')}`);
         if (q.state !== 'up' && q.state !== 'down') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'state must be "up" or "down"');
         dests.setByHand(d, q.state === 'up');
+        dispatcherState.save(d);
         return dests.view().find((x) => x.destination === d.id);
+      },
+      'dispatcher.load': async () => {
+        let applied;
+        try {
+          applied = await loadDispatcherState();
+          prober?.round(); // a destination restored down is asked at once, not after a whole interval
+        } catch (err) {
+          throw new RpcError(RPC_ERRORS.UNAVAILABLE, `redis: ${(err as Error).message}`);
+        }
+        return { applied, destinations: dests.view() };
       },
       'lb.stats': () => {
         const s = sip?.stats();

@@ -49,6 +49,9 @@ describe('etc/ngcp/lb.yml', () => {
     expect(c.public).toMatchObject({ address: '127.0.0.1', udp_port: 5060, tcp_port: 5060, tls_port: 5061 });
     expect(c.internal).toEqual({ address: '127.0.0.2', udp_port: 5060 });
     expect(c.trusted_peers).toEqual([]);
+    // the branch key both nodes share: rendered from the pair's generated SIP secret
+    expect(c.branch_secret).toEqual(expect.any(String));
+    expect(c.branch_secret!.length).toBeGreaterThanOrEqual(8);
   });
 
   it('renders an operator\'s proxy set, algorithm and trusted peers', () => {

@@ -5,7 +5,7 @@
  * HA1s come from MariaDB through the SubscriberDirectory cache.
  */
 import type { SubscriberCredentials } from '@ngcp/db';
-import { DigestServer, type DigestVerifyResult, type SipRequest } from '@ngcp/sip';
+import { DigestServer, type DigestVerifyResult, type NonceCountStore, type SipRequest } from '@ngcp/sip';
 import type { SubscriberDirectory } from './store/directory.js';
 
 export type AuthOutcome =
@@ -20,6 +20,8 @@ export interface AuthenticatorOptions {
   nonceTtlSeconds: number;
   /** offered in this order */
   algorithms: ReadonlyArray<'MD5' | 'SHA-256'>;
+  /** Replay protection: each (nonce, nc) accepted once (RedisNonceCountStore: on both nodes). */
+  nonceCounts?: NonceCountStore;
 }
 
 /** Compare the credentials' uri with the Request-URI ignoring case and `<>` (the lb forwards the URI unchanged). */
@@ -36,7 +38,8 @@ export class Authenticator {
     let s = this.servers.get(realm);
     if (!s) {
       if (this.servers.size > 10_000) this.servers.clear();
-      s = new DigestServer({ realm, secret: this.opts.secret, nonceTtlSeconds: this.opts.nonceTtlSeconds, algorithms: [...this.opts.algorithms], uriCheck: sameUri });
+      s = new DigestServer({ realm, secret: this.opts.secret, nonceTtlSeconds: this.opts.nonceTtlSeconds, algorithms: [...this.opts.algorithms], uriCheck: sameUri,
+        ...(this.opts.nonceCounts ? { nonceCountStore: this.opts.nonceCounts } : {}) });
       this.servers.set(realm, s);
     }
     return s;
@@ -65,6 +68,9 @@ export class Authenticator {
       if (r.reason === 'missing' || r.reason === 'stale' || r.reason === 'bad-nonce' || r.reason === 'wrong-realm') {
         return { ok: false, challenge: server.challenge({ stale: r.stale }), reason: r.reason };
       }
+      // a (nonce, nc) used before: refused with a fresh challenge — stale, so an honest UA whose
+      // request crossed a takeover retries with a new nonce, while a replayed request gets nowhere
+      if (r.reason === 'replay') return { ok: false, challenge: server.challenge({ stale: true }), reason: r.reason };
       return { ok: false, forbidden: true, reason: r.reason };
     }
     if (!found) return { ok: false, forbidden: true, reason: 'unknown-user' };

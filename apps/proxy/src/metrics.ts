@@ -10,6 +10,8 @@ export interface ProxyMetrics {
   drops: Counter<'reason'>;
   authFailures: Counter;
   mediaRpc: Histogram<'method'>;
+  /** messages of an INVITE transaction this proxy does not have (sip/takeover.ts), by event */
+  takeover: Counter<'event'>;
 }
 
 export interface MetricSources {
@@ -37,6 +39,10 @@ export function createProxyMetrics(registry: Registry, src: MetricSources): Prox
     mediaRpc: new Histogram({
       name: 'media_rpc_seconds', help: 'Round trip of media.* calls to mediactl', labelNames: ['method'], registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    }),
+    takeover: new Counter({
+      name: 'sip_takeover_total', help: 'Messages of INVITE transactions another proxy (or process) forwarded, handled from Redis state, by event (ack-absorbed, response-relayed, cancel-forwarded, …)',
+      labelNames: ['event'], registers,
     }),
   };
 }

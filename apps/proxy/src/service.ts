@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Db } from '@ngcp/db';
 import { createDb } from '@ngcp/db';
-import type { ServerTransaction, SipRequest, SipResponse, SipStack, TransportSource as Source, Destination } from '@ngcp/sip';
-import { answerCancel, createSipStack, forwardResponseStatelessly, SipParseError } from '@ngcp/sip';
+import type { ServerTransaction, SipRequest, SipStack, TransportSource as Source } from '@ngcp/sip';
+import { answerCancel, createSipStack, SipParseError } from '@ngcp/sip';
 import { Authenticator } from './auth.js';
 import type { ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
@@ -19,11 +19,13 @@ import { createProxyMetrics } from './metrics.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
+import { cancelWithoutInvite, onStrayResponse } from './sip/takeover.js';
 import { AccountingWriter } from './store/accounting.js';
 import { CallStore } from './store/call-store.js';
 import { ChangeListener } from './store/change-listener.js';
 import { SubscriberDirectory } from './store/directory.js';
 import { LocationStore } from './store/location-store.js';
+import { RedisNonceCountStore } from './store/nonce-counts.js';
 
 export interface ProxyServiceOptions {
   config: ProxyConfig;
@@ -62,6 +64,8 @@ function redisOptions(c: ProxyConfig['redis'], subscriber: boolean) {
     // commands fail at once while Redis is away (the caller gets a 503), no queue building up
     enableOfflineQueue: subscriber,
     maxRetriesPerRequest: subscriber ? null : 1,
+    // the commands of concurrent transactions share one round trip (the subscriber only listens)
+    enableAutoPipelining: !subscriber,
     retryStrategy: (n: number) => Math.min(100 * n, 2000),
   };
 }
@@ -129,19 +133,6 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     }
   };
 
-  const isOurVia = (via: { host: string; port: number | null }): boolean => via.host === self.address && (via.port ?? 5060) === self.port;
-
-  const onStrayResponse = (res: SipResponse): void => {
-    // e.g. a 2xx retransmission after the INVITE client transaction ended (§16.7, §16.11)
-    const d = forwardResponseStatelessly(res, isOurVia);
-    if (d.action === 'drop' || d.hop.needsResolution) {
-      metrics.drops.inc({ reason: d.action === 'drop' ? `stray-response-${d.reason}` : 'stray-response-unresolvable' });
-      return;
-    }
-    const dest: Destination = { transport: d.hop.transport, address: d.hop.address, port: d.hop.port };
-    sip.send(d.response, dest).catch(() => metrics.drops.inc({ reason: 'send-failed' }));
-  };
-
   const countTransportDrops = (): void => {
     if (!started) return;
     for (const [reason, n] of Object.entries(sip.stats().transport.dropped)) {
@@ -165,15 +156,23 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         },
         onCancel: (cancel, cancelTx, inviteTx) => {
           metrics.requests.inc({ method: 'CANCEL' });
-          answerCancel(cancel, cancelTx, inviteTx);
+          if (inviteTx !== undefined) return answerCancel(cancel, cancelTx, inviteTx);
+          // the INVITE went through another proxy (the other node before a takeover): its branches are in Redis
+          cancelWithoutInvite(ctx, cancel, cancelTx).catch((err: Error) => {
+            log.warn({ callId: safeCallId(cancel), err: err.message }, 'CANCEL without INVITE transaction failed; answered 503');
+            if (cancelTx.canRespond(503)) reply(ctx, cancelTx, cancel, 503, { headers: [['Retry-After', '5']] });
+          });
         },
-        onStrayResponse,
+        onStrayResponse: (res, source) => onStrayResponse(ctx, res, source as Source),
       });
       const bound = await sip.start();
       self = { address: bound[0]!.address, port: bound[0]!.port };
       Object.assign(ctx, {
         config, logger, sip, self, dir, location, calls, acc, media, metrics,
-        auth: new Authenticator(dir, { secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms }),
+        auth: new Authenticator(dir, {
+          secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
+          nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
+        }),
       } satisfies ProxyContext);
       started = true;
       // not fatal: ioredis keeps retrying, requests meanwhile get 503
@@ -219,6 +218,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         draining: s?.draining ?? false,
         cache: { ...dir.size(), ...dir.stats },
         accounting: { ...acc.stats, queued: acc.queued },
+        takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
       };
     },

@@ -50,6 +50,12 @@ describe('renderNode + planBuild + writeBuild', () => {
     expect(readFileSync(join(t.root, 'etc/rtpengine/rtpengine.conf'), 'utf8')).toMatch(/^port-min = 30000$/m);
     // secrets are not world-readable
     expect(statSync(join(t.root, 'etc/ngcp/proxy.yml')).mode & 0o777).toBe(0o600);
+    // pm2 starts the SIP daemons with the larger young generation, the others with Node's defaults
+    const eco = JSON.parse(readFileSync(join(t.root, 'etc/ngcp/ecosystem.json'), 'utf8')) as { apps: Array<{ name: string; node_args?: string[] }> };
+    const args = Object.fromEntries(eco.apps.map((a) => [a.name, a.node_args]));
+    expect(args.lb).toEqual(['--max-semi-space-size=64']);
+    expect(args.proxy).toEqual(['--max-semi-space-size=64']);
+    expect(args.api).toBeUndefined();
   });
 
   it('is idempotent: a second build changes nothing and names no service', () => {

@@ -30,6 +30,8 @@ export interface Pm2App {
   script: string;
   args: string[];
   interpreter: string;
+  /** V8 flags for Node daemons */
+  node_args?: string[];
   exec_mode: 'fork';
   cwd: string;
   env: Record<string, string>;
@@ -65,6 +67,15 @@ export const DAEMONS = [
   { name: 'mediator', section: 'mediator', order: 70 },
   { name: 'api', section: 'api', order: 80 },
 ] as const;
+
+/**
+ * V8 flags of the SIP daemons: a larger young generation (64 MB semi-spaces instead of 16),
+ * so the short-lived objects of each message die in scavenges instead of being promoted
+ * and collected by the slower mark-compact (measured: registrar CPU at 4000 REGISTER/s
+ * 50–62 % → 44 %; bench/README.md).
+ */
+export const SIP_DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64'];
+const SIP_DAEMONS: ReadonlySet<string> = new Set(['lb', 'proxy', 'sbc']);
 
 export const INFRA_ORDER = { mariadb: 20, redis: 21, rtpengine: 30 } as const;
 
@@ -147,11 +158,13 @@ export function serviceSpecs(input: EcosystemInput): ServiceSpec[] {
     const env = { [`NGCP_${d.name.toUpperCase()}_CONFIG`]: etc(`ngcp/${d.name}.yml`) };
     const health: HealthCheck =
       d.name === 'api'
-        ? { kind: 'http', url: `https://${urlHost(addr.web)}:${cfg.api.port}/` }
+        ? { kind: 'http', url: `https://${urlHost(input.hasPeer ? addr.own : addr.web)}:${cfg.api.port}/` }
         : { kind: 'jsonrpc', url: `http://${urlHost(addr.internal)}:${(cfg[d.section] as { control_port: number }).control_port}/` };
     // hbd stopping on the active node first hands the role to the peer (bounded by switchover_timeout_ms), then runs its standby steps.
     const killMs = d.name === 'hbd' ? Math.max(sup.kill_timeout_ms, cfg.heartbeat.switchover_timeout_ms + 10_000) : sup.kill_timeout_ms;
-    out.push({ name: d.name, order: d.order, pm2: app(d.name, entry, [], input.nodeBin, env, killMs), health, healthTimeoutMs: sup.health_timeout_ms });
+    const pm2 = app(d.name, entry, [], input.nodeBin, env, killMs);
+    if (SIP_DAEMONS.has(d.name)) pm2.node_args = [...SIP_DAEMON_NODE_ARGS];
+    out.push({ name: d.name, order: d.order, pm2, health, healthTimeoutMs: sup.health_timeout_ms });
   }
   return out.sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
 }

@@ -34,12 +34,12 @@ export { quote } from './quote.js';
 export type { Quoters } from './quote.js';
 export type { TemplateFile, ServiceAction } from './template.js';
 
-export { serviceSpecs, DAEMONS, INFRA_ORDER } from './ecosystem.js';
+export { serviceSpecs, DAEMONS, INFRA_ORDER, SIP_DAEMON_NODE_ARGS } from './ecosystem.js';
 export type { ServiceSpec, HealthCheck, Pm2App, Binaries, EcosystemInput } from './ecosystem.js';
 
 export { renderNode, mysqlSocketPath, planBuild, writeBuild, readManifest, readServiceSpecs } from './build.js';
 export type { RenderedFile, RenderOptions, BuildPlan, Manifest, ManifestEntry, TemplateContext } from './build.js';
 
-export { initConfigDir, fillSecrets, generateSecret, protectSecrets, GENERATE, SECRETS_FILE } from './init.js';
+export { initConfigDir, addMissingSecrets, fillSecrets, generateSecret, protectSecrets, GENERATE, SECRETS_FILE } from './init.js';
 export { loadServiceConfig, serviceConfigEnvVar } from './service-config.js';
 export { setKeyInYaml, parseValue, toYaml } from './edit.js';

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GENERATE, initConfigDir, protectSecrets } from './init.js';
+import { addMissingSecrets, GENERATE, initConfigDir, protectSecrets } from './init.js';
 
 const dirs: string[] = [];
 const scratch = (): string => {
@@ -39,5 +39,21 @@ describe('constants.yml holds secrets: owner-only', () => {
     expect(mode(file)).toBe(0o600);
     expect(protectSecrets(configDir)).toBe(false);
     expect(protectSecrets(join(configDir, 'missing'))).toBe(false);
+  });
+});
+
+describe('addMissingSecrets', () => {
+  it('generates the secrets a newer release ships that an existing config dir lacks, keeping the rest', () => {
+    const defaults = scratch();
+    writeFileSync(join(defaults, 'constants.yml'), `credentials:\n  api_password: '${GENERATE}'\n  replication_password: '${GENERATE}'\n`);
+    const configDir = scratch();
+    writeFileSync(join(configDir, 'constants.yml'), '# mine\ncredentials:\n  api_password: keep-me\n', { mode: 0o644 });
+    expect(addMissingSecrets(defaults, configDir, () => 'new-secret')).toEqual(['credentials.replication_password']);
+    const text = readFileSync(join(configDir, 'constants.yml'), 'utf8');
+    expect(text).toContain('# mine');
+    expect(text).toContain('api_password: keep-me');
+    expect(text).toContain('replication_password: new-secret');
+    expect(mode(join(configDir, 'constants.yml'))).toBe(0o600);
+    expect(addMissingSecrets(defaults, configDir)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isScalar, parseDocument, visit } from 'yaml';
+import { isPair, isScalar, parseDocument, visit } from 'yaml';
 
 export const GENERATE = '@generate';
 
@@ -68,4 +68,37 @@ export function protectSecrets(configDir: string): boolean {
   if ((mode & 0o077) === 0) return false;
   chmodSync(file, mode & 0o700);
   return true;
+}
+
+/**
+ * Secrets that a newer release ships as `@generate` in its defaults' constants.yml and
+ * an existing config dir does not have yet (e.g. `credentials.replication_password`):
+ * generated into `<configDir>/constants.yml` (comments kept, 0600). Returns the key
+ * paths added. On a pair, add them on one node and `ngcpcfg push` (both need the same).
+ */
+export function addMissingSecrets(defaultsDir: string, configDir: string, gen: () => string = generateSecret): string[] {
+  const file = join(configDir, SECRETS_FILE);
+  const shipped = join(defaultsDir, SECRETS_FILE);
+  if (!existsSync(file) || !existsSync(shipped)) return [];
+  const want: string[][] = [];
+  visit(parseDocument(readFileSync(shipped, 'utf8')), {
+    Pair(_k, pair, path) {
+      if (isScalar(pair.value) && pair.value.value === GENERATE && isScalar(pair.key)) {
+        const keys = path.filter(isPair).map((n) => String(isScalar(n.key) ? n.key.value : n.key));
+        want.push([...keys, String(pair.key.value)]);
+      }
+    },
+  });
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const added: string[] = [];
+  for (const k of want) {
+    if (doc.hasIn(k)) continue;
+    doc.setIn(k, gen());
+    added.push(k.join('.'));
+  }
+  if (added.length) {
+    chmodSync(file, 0o600);
+    writeFileSync(file, doc.toString(), { mode: 0o600 });
+  }
+  return added;
 }

@@ -198,6 +198,8 @@ export interface Credentials {
   heartbeat_key: string;
   /** HMAC key of the proxies' stateless digest nonces (shared by both nodes) */
   sip_nonce_secret: string;
+  /** Password of MariaDB's replication account (`replicator`) on a pair */
+  replication_password: string;
 }
 
 export interface NgcpConfig {
@@ -346,6 +348,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       api_password: secret,
       heartbeat_key: secret,
       sip_nonce_secret: secret,
+      replication_password: secret,
     }),
     hosts: {
       type: 'object',

@@ -12,6 +12,7 @@ export { migrate, MIGRATIONS } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
 export { BUILTIN_PREFERENCES } from './migrations/0003-preferences.js';
 export { CALL_TYPES, CALL_STATUSES, VOICEMAIL_FOLDERS } from './migrations/0004-accounting.js';
+export { ACC_KINDS } from './migrations/0005-acc-kind.js';
 
 export { subscriberHa1, hashPassword, verifyPassword, newToken, hashToken, randomPassword, DEFAULT_SCRYPT } from './secrets.js';
 export type { ScryptParams } from './secrets.js';
@@ -27,10 +28,10 @@ export type { PreferenceDef, PreferenceMap, PreferenceValue } from './repo/prefe
 export { getCallForwards, getRewriteRules, applyRewriteRules, getNcosLevel, ncosAllows, findPeeringRoutes } from './repo/routing.js';
 export type { CallForwardMap, CallForwardDestination, RewriteRule, NcosLevel, PeeringRoute } from './repo/routing.js';
 
-export { insertAcc, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
+export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
 
 export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS } from './redis-keys.js';
-export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry } from './redis-keys.js';
+export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState } from './redis-keys.js';
 
 export type * from './rows.js';

@@ -31,6 +31,13 @@ export const redisKeys = {
   apiBan: (ip: string) => `apiban:${ip}`,
   /** STRING counter of failed API logins per client address, TTL = the counting window. */
   apiFail: (ip: string) => `apifail:${ip}`,
+  /**
+   * STRING `1`, set with `SET … NX EX <nonce lifetime>` when a digest nonce-count is used:
+   * a (nonce, nc) pair seen before is a replay, on either node. `nc` is the 8-hex form.
+   */
+  authNc: (nonce: string, nc: string) => `authnc:${nonce}:${nc}`,
+  /** HASH: field = lb dispatcher destination `address:port`, value = JSON `DispatcherDestinationState`. */
+  dispatcherState: () => 'dispatcher:state',
 } as const;
 
 export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;
@@ -56,6 +63,36 @@ export interface LocationBinding {
   updated?: number;
 }
 
+/** A dispatcher destination's state as the lb last saw it (value of a `dispatcher:state` field). */
+export interface DispatcherDestinationState {
+  state: 'up' | 'down';
+  /** set down by hand (`dispatcher.set`): probes do not bring it up */
+  admin_down: boolean;
+  /** seconds since the epoch, when the state was written */
+  at: number;
+  /** the node whose lb wrote it */
+  node?: string;
+}
+
+/** One forked branch of a ringing INVITE (element of the `branches` JSON of `call:<call-id>`). */
+export interface CallBranch {
+  /** the branch parameter of the proxy's Via on this branch */
+  branch: string;
+  /** Request-URI of the branch (the binding's contact) */
+  uri: string;
+  /** Route header values of the branch (the binding's Path) */
+  route: string[];
+  /** where the branch was sent: `ip:port` (UDP) */
+  dest: string;
+}
+
+/** What every branch of a forked INVITE shares (the `fork` JSON of `call:<call-id>`), enough to build a CANCEL or an ACK. */
+export interface CallFork {
+  from: string;
+  to: string;
+  cseq: number;
+}
+
 /** Fields of a `call:<call-id>` hash (all strings in Redis). */
 export interface ActiveCall {
   call_id: string;
@@ -70,6 +107,10 @@ export interface ActiveCall {
   customer_id?: string;
   peer?: string;
   node?: string;
+  /** JSON `CallFork` (proxy, while the INVITE is unanswered) */
+  fork?: string;
+  /** JSON `CallBranch[]` */
+  branches?: string;
 }
 
 export interface BanEntry {

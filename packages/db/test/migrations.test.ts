@@ -48,6 +48,27 @@ describe('migrations', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.length).toBeLessThan(seen[i - 1]!.length);
   });
 
+  it('0005-acc-kind: rows written before get their kind, duplicates of a kind collapse to the first', async () => {
+    await migrate.latest(db);
+    expect((await migrate.down(db)).names).toEqual(['0005-acc-kind']);
+    const t = new Date();
+    await db('acc').insert([
+      { method: 'INVITE', callid: 'm1', sip_code: '200', time: t },
+      { method: 'INVITE', callid: 'm1', sip_code: '200', time: t, sip_reason: 'dup' },
+      { method: 'BYE', callid: 'm1', sip_code: '200', time: t },
+      { method: 'INVITE', callid: 'm2', sip_code: '487', time: t },
+    ]);
+    await migrate.latest(db);
+    const rows = await db('acc').whereIn('callid', ['m1', 'm2']).orderBy('id').select('callid', 'kind', 'sip_reason');
+    expect(rows).toEqual([
+      { callid: 'm1', kind: 'start', sip_reason: '' },
+      { callid: 'm1', kind: 'stop', sip_reason: '' },
+      { callid: 'm2', kind: 'failure', sip_reason: '' },
+    ]);
+    await expect(db('acc').insert({ method: 'BYE', kind: 'stop', callid: 'm1', sip_code: '200', time: t })).rejects.toThrow(/Duplicate/);
+    await db('acc').del();
+  });
+
   it('up again, then rollback all, leaves nothing but the migration bookkeeping', async () => {
     await migrate.latest(db);
     const res = await migrate.rollback(db, { all: true });

@@ -3,7 +3,7 @@ import { useMariaDb } from '@ngcp/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRewriteRules, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
-  getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertCdr, insertVoicemail,
+  getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertAccs, insertCdr, insertVoicemail,
   createReader, readerFor, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
@@ -195,9 +195,31 @@ describe('routing data', () => {
 });
 
 describe('writes of the SIP side', () => {
+  it('accounting is idempotent per (callid, kind): a second start or stop is skipped, not an error', async () => {
+    const t = new Date();
+    expect(await insertAcc(db, { method: 'INVITE', callid: 'idem-1', sip_code: '200', time: t })).toBe(true);
+    // the other node writes the same start (and a retry does): no second row
+    expect(await insertAcc(db, { method: 'INVITE', callid: 'idem-1', sip_code: '200', time: t })).toBe(false);
+    expect(await insertAccs(db, [
+      { method: 'BYE', callid: 'idem-1', sip_code: '200', time: t },
+      { method: 'BYE', callid: 'idem-1', sip_code: '200', time: t },
+      { method: 'INVITE', callid: 'idem-2', sip_code: '486', time: t, sip_reason: 'Busy Here' },
+      { method: 'INVITE', callid: 'idem-1', sip_code: '200', time: t },
+    ])).toBe(2);
+    expect(await insertAccs(db, [])).toBe(0);
+    const rows = await db('acc').whereIn('callid', ['idem-1', 'idem-2']).orderBy('id').select('callid', 'method', 'kind', 'sip_code');
+    expect(rows).toEqual([
+      { callid: 'idem-1', method: 'INVITE', kind: 'start', sip_code: '200' },
+      { callid: 'idem-1', method: 'BYE', kind: 'stop', sip_code: '200' },
+      { callid: 'idem-2', method: 'INVITE', kind: 'failure', sip_code: '486' },
+    ]);
+    // a real error (a column that does not exist) still fails
+    await expect(insertAccs(db, [{ method: 'BYE', callid: 'idem-3', sip_code: '200', time: t, nope: 1 } as never])).rejects.toThrow(/nope/);
+  });
+
+
   it('accounting, CDRs and voicemail', async () => {
-    const accId = await insertAcc(db, { method: 'INVITE', callid: 'c1', sip_code: '200', time: new Date(), src_user: 'alice' });
-    expect(accId).toBeGreaterThan(0);
+    expect(await insertAcc(db, { method: 'INVITE', callid: 'c1', sip_code: '200', time: new Date(), src_user: 'alice' })).toBe(true);
     const cdrId = await insertCdr(db, { call_id: 'c1', call_status: 'ok', call_code: '200', init_time: new Date('2024-01-01T10:00:00.123Z'), duration: 12.5 });
     const cdr = await db('cdrs').where('id', cdrId).first();
     expect(cdr).toMatchObject({ call_id: 'c1', duration: 12.5, call_type: 'call' });

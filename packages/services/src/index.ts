@@ -25,3 +25,8 @@ export type { DataDir } from './data-dir.js';
 export { onExitSync } from './lifecycle.js';
 export type { ProcessOptions } from './lifecycle.js';
 export { ServiceStartError, pidAlive, isZombie, findBinary, tailFile, randomSecret, sleep, withTimeout } from './util.js';
+
+export { redisLead, redisFollow, redisReplicationStatus, mariadbLead, mariadbFollow, mariadbReplicationStatus, replicationStatus, gtidDiverged, ReplicationError } from './replication.js';
+export type { RoleChange, RedisReplicationStatus, MariaDbAdmin, ReplicationAccount, MariaDbReplicationStatus, MariaDbLeadOptions, MariaDbFollowOptions, MariaDbFollowResult, ReplicationStatus } from './replication.js';
+export { redisCommand, redisInfo, parseResp, RedisReplyError } from './resp.js';
+export type { RedisTarget, RespValue } from './resp.js';

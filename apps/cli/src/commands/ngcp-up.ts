@@ -20,19 +20,20 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { INFRA_ORDER, planBuild, protectSecrets, writeBuild, type NgcpConfig } from '@ngcp/config';
 import { createDb, migrate as migrations } from '@ngcp/db';
-import { startMariaDb } from '@ngcp/services';
+import { mariadbReplicationStatus, startMariaDb } from '@ngcp/services';
 import { initNode } from './ngcpcfg.js';
 import { describePlan, renderChecked } from './ngcpcfg-apply.js';
 import { formatRows, statusRows } from './ngcp-status.js';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode, type NodeContext } from './lib/node.js';
+import { applyRole, nodeStores, type StoreRole } from './lib/roles.js';
 import type { Rendered } from './lib/render.js';
 import { Supervisor, type StepResult } from './lib/supervisor.js';
 import { installWrappers, OPERATOR_COMMANDS, wrapperDir } from './lib/wrappers.js';
 
 export { OPERATOR_COMMANDS };
 
-export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--bin-dir DIR | --no-bin]';
+export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--role lead|follow] [--bin-dir DIR | --no-bin]';
 
 async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean> {
   const { paths } = ctx;
@@ -82,7 +83,8 @@ function stepLine(s: StepResult): string {
 }
 
 export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const p = parseFlags(argv, ['root', 'node', 'peer-root', 'bin-dir'], ['no-bin', 'help']);
+  const p = parseFlags(argv, ['root', 'node', 'peer-root', 'bin-dir', 'role'], ['no-bin', 'help']);
+  if (!p.error && p.flags.role !== undefined && p.flags.role !== 'lead' && p.flags.role !== 'follow') p.error = `--role must be lead or follow (got ${String(p.flags.role)})`;
   if (p.error || p.flags.help || p.rest.length) {
     (p.flags.help ? io.out : io.err)(p.error ? `ngcp up: ${p.error}\n${USAGE}` : USAGE);
     return p.flags.help ? EXIT.OK : EXIT.USAGE;
@@ -115,9 +117,31 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   const onStep = (s: StepResult): void => (s.ok ? io.out(stepLine(s)) : io.err(stepLine(s)));
   const first = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => infra.has(n), onStep });
   if (!first.ok) return EXIT.UNHEALTHY;
-  if (r.specs.some((s) => s.name === 'mariadb') && !(await migrate(io, cfg, r.context.mysqlSocket))) return EXIT.FAIL;
+  const hasMariaDb = r.specs.some((s) => s.name === 'mariadb');
+  const stores = nodeStores(cfg, ctx.node, r.context.mysqlSocket);
+  const role = p.flags.role as StoreRole | undefined;
+  let roleChanged = false;
+  if (role) {
+    if (!stores.peer) {
+      io.err(`ngcp up: --role is for a node of a pair; ${ctx.node} has no peer in network.yml`);
+      return EXIT.USAGE;
+    }
+    try {
+      roleChanged = (await applyRole(stores, role, (l) => io.out(`ngcp up: ${l}`))).changed;
+    } catch (e) {
+      io.err(`ngcp up: the ${role} role of MariaDB/Redis could not be set: ${(e as Error).message}`);
+      return EXIT.FAIL;
+    }
+  }
+  // a pair migrates on the writable (leading) node only; the follower gets the schema by replication
+  let migrateHere = hasMariaDb;
+  if (hasMariaDb && stores.peer && role !== 'lead') {
+    migrateHere = role === undefined && !(await mariadbReplicationStatus(stores.mariadb!).then((s) => s.readOnly, () => true));
+    if (!migrateHere) io.out('ngcp up: MariaDB is read-only here (not the lead of the pair): no migrations, the schema comes by replication');
+  }
+  if (migrateHere && !(await migrate(io, cfg, r.context.mysqlSocket))) return EXIT.FAIL;
   const second = await sup.converge({ actions: plan.services, start: 'not-online', only: (n) => !infra.has(n), onStep });
-  const acted = first.steps.length + second.steps.length;
+  const acted = first.steps.length + second.steps.length + (roleChanged ? 1 : 0);
 
   // 5. api.env, PATH, status
   const api = cfg.api;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { initConfigDir, planBuild, protectSecrets, readManifest } from '@ngcp/config';
+import { addMissingSecrets, initConfigDir, planBuild, protectSecrets, readManifest } from '@ngcp/config';
 import { applyConfig, cmdBuild, cmdPull, cmdPush, cmdRollback, describePlan, openRepo, renderChecked, short } from './ngcpcfg-apply.js';
 import { cmdGet, cmdSet, cmdShow } from './ngcpcfg-keys.js';
 import { ConfigRepo } from './lib/git.js';
@@ -66,6 +66,10 @@ export async function initNode(ctx: NodeContext, io: Io, flags: Record<string, s
       initConfigDir(ctx.defaultsDir, paths.configDir);
       io.out(`ngcpcfg: config dir ${paths.configDir} created from ${ctx.defaultsDir} (secrets generated)`);
     }
+  }
+  const added = addMissingSecrets(ctx.defaultsDir, paths.configDir);
+  if (added.length) {
+    io.out(`ngcpcfg: generated the new secret(s) ${added.join(', ')} in ${paths.configDir}/constants.yml (record them: ngcpcfg apply "new secrets"; on a pair, then ngcpcfg push)`);
   }
   await repo.init();
   if ((await repo.head()) === null) {

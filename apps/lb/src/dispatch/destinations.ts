@@ -91,6 +91,13 @@ export class DestinationSet {
     this.setUp(d, up);
   }
 
+  /** State read back from Redis (dispatcher:state): another lb's view, taken over as is. */
+  restore(d: Destination, up: boolean, adminDown: boolean): void {
+    d.adminDown = adminDown;
+    d.misses = 0;
+    this.setUp(d, up && !adminDown);
+  }
+
   view(): DestinationView[] {
     return this.list.map((d) => ({
       destination: d.id, address: d.address, port: d.port, weight: d.weight,

@@ -16,12 +16,10 @@ import { MAGIC_COOKIE } from '@ngcp/sip';
 const PREFIX = `${MAGIC_COOKIE}lb`;
 
 function hashWith(req: SipRequest, below: Via | undefined, secret: string): string {
-  const h = createHash('sha1');
-  h.update(secret).update('\n').update(req.uri).update('\n').update(req.callId()).update('\n');
-  h.update(req.from().tag ?? '').update('\n').update(req.to().tag ?? '').update('\n').update(String(req.cseq().seq)).update('\n');
-  h.update(req.elements('route').join(',')).update('\n');
-  if (below) h.update(below.branch ?? '').update('|').update(below.sentBy);
-  return h.digest('hex').slice(0, 20);
+  // one string, one update: the same bytes as feeding the parts one by one, fewer native calls
+  const text = `${secret}\n${req.uri}\n${req.callId()}\n${req.from().tag ?? ''}\n${req.to().tag ?? ''}\n${req.cseq().seq}\n${req.elements('route').join(',')}\n` +
+    (below ? `${below.branch ?? ''}|${below.sentBy}` : '');
+  return createHash('sha1').update(text).digest('hex').slice(0, 20);
 }
 
 /** The loop hash of `req` as it is now (its top Via still the previous hop's). */

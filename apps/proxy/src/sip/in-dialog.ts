@@ -11,11 +11,12 @@ import { copyRequest, decrementMaxForwards, hasSdp, ourVia, reply, respond, type
 import { planLooseRoute } from '../routing/loose-route.js';
 import type { CallRecord } from '../store/call-store.js';
 import { timedMedia } from './media-call.js';
+import { absorbAck } from './takeover.js';
 
 /** Copy, pop our Route entries, decrement Max-Forwards; undefined when not routable. */
-function routed(ctx: ProxyContext, req: SipRequest): { out: SipRequest; dest: Destination } | { error: number; reason: string } {
+function routed(ctx: ProxyContext, req: SipRequest): { out: SipRequest; dest: Destination } | { error: number; reason: string; notOurs?: true } {
   const plan = planLooseRoute(req.routes(), req.requestUri(), ctx.self);
-  if (!plan.ownRouteSeen && plan.newRequestUri === undefined) return { error: 404, reason: 'Not Record-Routed Here' };
+  if (!plan.ownRouteSeen && plan.newRequestUri === undefined) return { error: 404, reason: 'Not Record-Routed Here', notOurs: true };
   if (!plan.next) return { error: 404, reason: 'No Route' };
   const out = copyRequest(req);
   if (plan.newRequestUri !== undefined) {
@@ -103,9 +104,14 @@ export async function endCall(ctx: ProxyContext, callId: string, status: number,
   });
 }
 
-/** ACK for a 2xx (and any ACK no transaction took): forwarded statelessly along its Route. */
+/**
+ * ACK for a 2xx (and any ACK no transaction took): forwarded statelessly along its Route.
+ * One with no Route of ours is the hop-by-hop ACK for an error response whose INVITE
+ * transaction this process does not have (the other node forwarded the INVITE): absorbed.
+ */
 export function forwardAck(ctx: ProxyContext, ack: SipRequest): void {
   const r = routed(ctx, ack);
+  if ('error' in r && r.notOurs) return absorbAck(ctx);
   if ('error' in r) {
     ctx.metrics.drops.inc({ reason: 'ack-not-routable' });
     return;

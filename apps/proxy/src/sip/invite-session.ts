@@ -5,9 +5,9 @@
  * caller to every branch, accounting start/failure. One object per INVITE, gone when the
  * INVITE transaction is answered; the established call lives only in Redis.
  */
-import type { ClientTransaction, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
+import type { ClientTransaction, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
-import type { LocationBinding } from '@ngcp/db';
+import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
   copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
@@ -23,6 +23,8 @@ interface Callee { subscriberId: number; username: string; domain: string; custo
 
 interface Branch {
   binding: LocationBinding;
+  /** the branch parameter of our Via on this branch */
+  id: string;
   tx?: ClientTransaction;
   provisional: boolean;
   final?: number;
@@ -82,9 +84,13 @@ export class InviteSession {
     const bindings = await ctx.location.lookup(`${callee.username}@${callee.domain}`);
     if (bindings.length === 0) return void this.fail(480, 'Temporarily Unavailable');
 
-    // the call exists from here on
+    // the call exists from here on; with the branches it forks to, so that a proxy without
+    // this INVITE transaction (the other node after a takeover) can CANCEL and ACK them
     this.media = ctx.media !== null && hasSdp(req);
     this.call.media = this.media ? '1' : '0';
+    const plans = bindings.map((b) => this.plan(b));
+    this.call.fork = JSON.stringify({ from: req.get('from') ?? '', to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
+    this.call.branches = JSON.stringify(plans.flatMap((p) => (p.dest ? [{ branch: p.id, uri: p.binding.contact, route: p.binding.path ?? [], dest: `${p.dest.address}:${p.dest.port}` } satisfies CallBranch] : [])));
     await ctx.calls.put(this.call);
     let body: Buffer | undefined;
     if (this.media) {
@@ -98,7 +104,7 @@ export class InviteSession {
       }
     }
     tx.user = { onCancel: () => this.onCallerCancel() };
-    for (const b of bindings) this.fork(b, body);
+    for (const p of plans) this.fork(p, body);
     if (this.branches.every((b) => b.final !== undefined)) this.maybeFinish();
   }
 
@@ -130,9 +136,22 @@ export class InviteSession {
     return undefined;
   }
 
-  private fork(binding: LocationBinding, body: Buffer | undefined): void {
+  /** A branch's id and destination, decided before the call is stored. */
+  private plan(binding: LocationBinding): { binding: LocationBinding; id: string; dest: Destination | undefined } {
+    const path = binding.path ?? [];
+    let dest: Destination | undefined;
+    try {
+      dest = uriDestination(parseNameAddr(path.length > 0 ? path[0]! : `<${binding.contact}>`, 'route').uri);
+    } catch {
+      dest = undefined;
+    }
+    return { binding, id: newBranch(), dest };
+  }
+
+  private fork(plan: { binding: LocationBinding; id: string; dest: Destination | undefined }, body: Buffer | undefined): void {
     const { ctx } = this;
-    const branch: Branch = { binding, provisional: false };
+    const { binding, dest } = plan;
+    const branch: Branch = { binding, id: plan.id, provisional: false };
     this.branches.push(branch);
     const out = copyRequest(this.req);
     out.uri = binding.contact;
@@ -141,14 +160,8 @@ export class InviteSession {
     for (const p of path) out.append('Route', p);
     decrementMaxForwards(out);
     out.prepend('Record-Route', ourRecordRoute(ctx));
-    out.pushVia(ourVia(ctx, newBranch()));
+    out.pushVia(ourVia(ctx, plan.id));
     if (body) out.setBody(body);
-    let dest;
-    try {
-      dest = uriDestination(path.length > 0 ? parseNameAddr(path[0]!, 'route').uri : out.requestUri());
-    } catch {
-      dest = undefined;
-    }
     if (!dest) {
       this.log.warn({ contact: binding.contact }, 'binding not routable by IP; branch skipped');
       branch.final = 480;
@@ -197,6 +210,8 @@ export class InviteSession {
     if (this.finished) return;
     branch.final = res.status;
     if (origin === 'network') branch.response = res;
+    // other branches still ring: say in Redis that this one is done (a takeover must not CANCEL it)
+    if (this.branches.some((b) => b.final === undefined)) ctx.calls.setFinal(this.call.call_id, branch.id, res.status).catch(() => undefined);
     if (res.status >= 600) for (const b of this.branches) if (b !== branch && b.final === undefined) b.tx?.cancel();
     this.maybeFinish();
   }

@@ -18,10 +18,36 @@ export interface CallRecord extends ActiveCall {
   /** the callee as dialled (R-URI user) */
   dialled?: string;
   src_ip?: string;
+  /** '1' once a CANCEL for the ringing INVITE was forwarded by a proxy without the INVITE transaction */
+  cancelled?: string;
 }
 
+/** The field recording a branch's final status (only written while other branches still ring). */
+export const finalField = (branch: string): string => `final:${branch}`;
+
+/** HSET + EXPIRE on an existing call only (a late response must not resurrect an ended call). */
+const UPDATE_LUA =
+  "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1";
+
+/** HSET of one field on an existing call, answering the whole hash after the write (false when gone). */
+const SET_FINAL_LUA =
+  "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('HGETALL', KEYS[1]) end return false";
+
+type UpdatingRedis = Redis & {
+  ngcpCallUpdate(key: string, ttl: string, ...fieldValues: string[]): Promise<number>;
+  ngcpCallSetFinal(key: string, field: string, value: string): Promise<string[] | null>;
+};
+
 export class CallStore {
-  constructor(private redis: Redis, private ttlSeconds: number) {}
+  private redis: UpdatingRedis;
+  constructor(redis: Redis, private ttlSeconds: number) {
+    // defineCommand: EVALSHA with the script loaded once (EVAL sends and compiles it every time)
+    if (!('ngcpCallUpdate' in redis)) {
+      redis.defineCommand('ngcpCallUpdate', { numberOfKeys: 1, lua: UPDATE_LUA });
+    }
+    if (!('ngcpCallSetFinal' in redis)) redis.defineCommand('ngcpCallSetFinal', { numberOfKeys: 1, lua: SET_FINAL_LUA });
+    this.redis = redis as UpdatingRedis;
+  }
 
   async put(rec: CallRecord): Promise<void> {
     const key = redisKeys.call(rec.call_id);
@@ -33,11 +59,19 @@ export class CallStore {
     const key = redisKeys.call(callId);
     const f = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string>;
     if (Object.keys(f).length === 0) return this.touch(callId);
-    // only an existing call is updated (a late response must not resurrect an ended call)
-    await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1",
-      1, key, String(this.ttlSeconds), ...Object.entries(f).flat(),
-    );
+    await this.redis.ngcpCallUpdate(key, String(this.ttlSeconds), ...Object.entries(f).flat());
+  }
+
+  /**
+   * Record a branch's final status on an existing call; resolves with the whole record
+   * after the write (undefined when the call is gone). One round trip (Lua).
+   */
+  async setFinal(callId: string, branch: string, status: number): Promise<Record<string, string> | undefined> {
+    const res = await this.redis.ngcpCallSetFinal(redisKeys.call(callId), finalField(branch), String(status));
+    if (!res || res.length === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < res.length; i += 2) out[res[i]!] = res[i + 1]!;
+    return out;
   }
 
   /** Keep an established call's key alive (every in-dialog request). */

@@ -6,8 +6,29 @@ import type { Redis } from 'ioredis';
 import { REDIS_PATTERNS, redisKeys, type LocationBinding } from '@ngcp/db';
 import { liveBindings } from '../registrar/bindings.js';
 
+/**
+ * One registrar decision, atomically: ARGV[1] = key expiry (unix s) or '' to delete the key,
+ * ARGV[2] = n contacts to remove, ARGV[3..2+n] those contacts, then field/value pairs to set.
+ */
+const APPLY_LUA = `
+if ARGV[1] == '' then redis.call('DEL', KEYS[1]) return 1 end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
+if #ARGV > 2 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n)) end
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+return 1`;
+
+type ApplyingRedis = Redis & { ngcpLocationApply(key: string, ...args: string[]): Promise<number> };
+
 export class LocationStore {
-  constructor(private redis: Redis) {}
+  private redis: ApplyingRedis;
+  constructor(redis: Redis) {
+    // one EVALSHA per REGISTER (a MULTI is four commands and two extra replies)
+    if (!('ngcpLocationApply' in redis)) {
+      redis.defineCommand('ngcpLocationApply', { numberOfKeys: 1, lua: APPLY_LUA });
+    }
+    this.redis = redis as ApplyingRedis;
+  }
 
   /** Every stored binding of an AoR, expired ones included (the registrar prunes them). */
   async load(aor: string): Promise<LocationBinding[]> {
@@ -25,19 +46,16 @@ export class LocationStore {
     return out;
   }
 
-  /** Write a registrar decision in one MULTI: deletions, new values, the key's expiry (or its removal). */
+  /** Write a registrar decision atomically: deletions, new values, the key's expiry (or its removal). */
   async apply(aor: string, set: readonly LocationBinding[], remove: readonly string[], keyExpiresAt: number | undefined): Promise<void> {
     const key = redisKeys.location(aor);
-    const m = this.redis.multi();
-    if (keyExpiresAt === undefined) m.del(key);
-    else {
-      if (remove.length > 0) m.hdel(key, ...remove);
-      if (set.length > 0) m.hset(key, Object.fromEntries(set.map((b) => [b.contact, JSON.stringify(b)])));
-      m.expireat(key, Math.ceil(keyExpiresAt));
+    if (keyExpiresAt === undefined) {
+      await this.redis.ngcpLocationApply(key, '', '0');
+      return;
     }
-    const res = await m.exec();
-    const failed = res?.find(([err]) => err);
-    if (failed) throw failed[0];
+    const args = [String(Math.ceil(keyExpiresAt)), String(remove.length), ...remove];
+    for (const b of set) args.push(b.contact, JSON.stringify(b));
+    await this.redis.ngcpLocationApply(key, ...args);
   }
 
   /** The live bindings of an AoR, highest q first. */

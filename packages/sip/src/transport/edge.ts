@@ -39,9 +39,20 @@ export interface EdgeHost {
 
 export class Edge {
   private readonly sentBy: Set<string> | null;
+  /** the check options per transport, built once (not one object spread per message) */
+  private readonly checkFor = new Map<string, InspectOptions>();
 
   constructor(private readonly host: EdgeHost, private readonly opts: EdgeOptions) {
     this.sentBy = opts.sentBy ? new Set(opts.sentBy.map((s) => s.toLowerCase())) : null;
+  }
+
+  private checkOptions(transport: TransportSource['transport']): InspectOptions {
+    let o = this.checkFor.get(transport);
+    if (!o) {
+      o = { ...this.opts.check, transport, framed: transport !== 'udp' };
+      this.checkFor.set(transport, o);
+    }
+    return o;
   }
 
   /** One received datagram or framed message. */
@@ -50,7 +61,7 @@ export class Edge {
     stats.received++;
     let verdict: Verdict;
     try {
-      verdict = inspect(bytes, { ...this.opts.check, transport: source.transport, framed: source.transport !== 'udp' });
+      verdict = inspect(bytes, this.checkOptions(source.transport));
     } catch (e) {
       // inspect throws only on programmer errors: surface them, keep running
       logger.error({ err: e }, 'edge check threw');

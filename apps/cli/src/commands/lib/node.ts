@@ -3,14 +3,16 @@
  * the node root (config repo, rendered tree, var/), this node's name, the built daemons
  * and the binaries of MariaDB, Redis and rtpengine.
  *
- * Root: `--root DIR`, else $NGCP_ROOT, else the checkout (so `./ngcp up` keeps
- * everything in the checkout's etc/ and var/). Node name: `<root>/etc/ngcp-node`, else
- * $NGCP_NODE, else `self`.
+ * Root: `--root DIR`, else $NGCP_ROOT, else — run inside a lab node's network namespace
+ * (`ip netns exec sp1 ./ngcp …`) — that node's root from the lab's record, else the
+ * checkout (so `./ngcp up` keeps everything in the checkout's etc/ and var/). Node name:
+ * `<root>/etc/ngcp-node`, else the lab node, else $NGCP_NODE, else `self`.
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DAEMONS, nodePaths, type Binaries, type NodePaths } from '@ngcp/config';
+import { nodeOfNetns } from './lab-state.js';
 
 /** apps/cli/{src,dist}/commands/lib → the checkout. */
 export const CHECKOUT = resolve(fileURLToPath(new URL('../../../../..', import.meta.url)));
@@ -31,11 +33,12 @@ export interface NodeContext {
 export function resolveNode(opts: { root?: string; node?: string; env?: NodeJS.ProcessEnv } = {}): NodeContext {
   const env = opts.env ?? process.env;
   const checkout = env.NGCP_CHECKOUT ? resolve(env.NGCP_CHECKOUT) : CHECKOUT;
-  const root = resolve(opts.root ?? env.NGCP_ROOT ?? checkout);
+  const lab = opts.root === undefined && !env.NGCP_ROOT ? nodeOfNetns(env) : undefined;
+  const root = resolve(opts.root ?? env.NGCP_ROOT ?? lab?.root ?? checkout);
   const paths = nodePaths(root);
   let node = opts.node;
   if (!node && existsSync(paths.nodeFile)) node = readFileSync(paths.nodeFile, 'utf8').trim() || undefined;
-  node ??= env.NGCP_NODE || 'self';
+  node ??= lab?.node ?? (env.NGCP_NODE || 'self');
   const defaultsDir = join(checkout, 'ngcp-config');
   return {
     checkout,

@@ -1,0 +1,148 @@
+/**
+ * `ngcp lab` end to end (root only): up builds the pair in namespaces, sp1 leads and
+ * sp2 follows; a subscriber provisioned through the API at the shared IP registers with
+ * sipp from the `client` namespace; the data (MariaDB) and the registration (Redis) are
+ * on the standby too; a second up changes nothing; down leaves no namespace, process,
+ * address or record behind. One lab at a time (test/ha/lab.ts).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireLabLock, cli, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+
+const skip = labSkipReason();
+const SHARED = '10.77.0.10';
+
+describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let release: (() => void) | undefined;
+  let dir = '';
+  let api: { user: string; pass: string; url: string };
+  const tmp: string[] = [];
+
+  beforeAll(async () => {
+    release = await acquireLabLock();
+    // a lab a dead test run left behind
+    if (recordedLabDir()?.includes(TEST_DIR_PREFIX) || presentNamespaces().length) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
+    dir = mkdtempSync(join(tmpdir(), TEST_DIR_PREFIX));
+  }, 400_000);
+
+  afterAll(async () => {
+    if (dir && (recordedLabDir() === dir || presentNamespaces().length)) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const t of tmp) rmSync(t, { recursive: true, force: true });
+    release?.();
+  }, 180_000);
+
+  /** curl from the client namespace to the API at `host`. */
+  async function curl(host: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const args = ['-sk', '-o', '-', '-w', '\n%{http_code}', '-u', `${api.user}:${api.pass}`, '-X', method, `https://${host}:1443${path}`];
+    if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
+    const r = await run('curl', args, { ns: 'client', limitMs: 20_000 });
+    const lines = r.out.trimEnd().split('\n');
+    const status = Number(lines.pop());
+    const text = lines.join('\n');
+    return { status, json: text ? (JSON.parse(text) as unknown) : null };
+  }
+
+  it('up: the pair runs, sp1 leads with the shared IP, sp2 follows', async () => {
+    const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toContain(`Shared IP: ${SHARED} (on sp1)`);
+    expect(r.out).toContain(`API:  https://${SHARED}:1443`);
+    expect(presentNamespaces().sort()).toEqual(['carrier', 'client', 'gw', 'sp1', 'sp2']);
+    const env = readFileSync(join(dir, 'sp1/var/api.env'), 'utf8');
+    api = { user: /API_USER=(.*)/.exec(env)![1]!, pass: /API_PASS=(.*)/.exec(env)![1]!, url: `https://${SHARED}:1443` };
+
+    const rep = await cli('ngcp-lab', ['replication', '--json']);
+    expect(rep.code, rep.err).toBe(0);
+    const s = JSON.parse(rep.out) as Record<string, { redis: { role: string; master?: { linkUp: boolean } }; mariadb: { role: string; readOnly: boolean; following?: { host: string; io: string; sql: string } } }>;
+    expect(s.sp1).toMatchObject({ redis: { role: 'master' }, mariadb: { role: 'lead', readOnly: false } });
+    expect(s.sp2).toMatchObject({ redis: { role: 'slave', master: { linkUp: true } }, mariadb: { role: 'follow', readOnly: true, following: { host: '10.78.0.1', io: 'Yes', sql: 'Yes' } } });
+  }, 300_000);
+
+  it('a command run in a node namespace finds its node', async () => {
+    for (const node of ['sp1', 'sp2']) {
+      const r = await cli('ngcp-status', [], { ns: node });
+      expect(r.out, r.err).toContain(`node ${node}`);
+    }
+  });
+
+  it('a subscriber provisioned at the shared IP registers from the client namespace; the standby has both', async () => {
+    expect((await curl(SHARED, 'POST', '/api/domains', { domain: 'lab.test' })).status).toBe(201);
+    const sub = await curl(SHARED, 'POST', '/api/subscribers', { domain: 'lab.test', username: 'alice', password: 'alice-lab-secret-1' });
+    expect(sub.status, JSON.stringify(sub.json)).toBe(201);
+
+    const sd = mkdtempSync(join(tmpdir(), 'ngcp-labtest-sipp-'));
+    tmp.push(sd);
+    const scenario = join(import.meta.dirname, '../e2e/scenarios/uac-register-expect-200.xml');
+    const args = ['-sf', scenario, `${SHARED}:5060`, '-i', '10.77.0.100', '-p', '5072', '-t', 'u1', '-m', '1', '-l', '1'];
+    args.push('-au', 'alice', '-ap', 'alice-lab-secret-1', '-auth_uri', 'lab.test');
+    for (const [k, v] of Object.entries({ user: 'alice', domain: 'lab.test', contact_host: '10.77.0.100', expires: 300 })) args.push('-key', k, String(v));
+    args.push('-nostdin', '-timeout', '20s', '-timeout_error', '-trace_err', '-error_file', join(sd, 'errors.log'));
+    const reg = await run('sipp', args, { ns: 'client', limitMs: 30_000 });
+    let errors = '';
+    try {
+      errors = readFileSync(join(sd, 'errors.log'), 'utf8');
+    } catch {
+      // none
+    }
+    expect(reg.code, `${reg.out.slice(-2000)}\n${reg.err}\n${errors}`).toBe(0);
+
+    // the registration is in the lead's Redis, and replicated: the standby's API (its own address) lists it
+    const onLead = await curl(SHARED, 'GET', '/api/registrations');
+    expect(JSON.stringify(onLead.json)).toContain('alice@lab.test');
+    let onStandby: unknown;
+    for (let i = 0; i < 50; i++) {
+      onStandby = (await curl('10.77.0.12', 'GET', '/api/registrations')).json;
+      if (JSON.stringify(onStandby).includes('alice@lab.test')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(JSON.stringify(onStandby)).toContain('alice@lab.test');
+    const subs = await curl('10.77.0.12', 'GET', '/api/subscribers?username=alice');
+    expect(JSON.stringify(subs.json)).toContain('"alice"');
+    // the standby refuses writes (its MariaDB is read-only)
+    const w = await curl('10.77.0.12', 'POST', '/api/domains', { domain: 'standby.test' });
+    expect(w.status).toBeGreaterThanOrEqual(500);
+  }, 120_000);
+
+  it('roles switch: sp2 leads and takes writes at its own address, sp1 follows it; and back', async () => {
+    expect((await cli('ngcp-lab', ['role', 'sp1', 'follow'])).code).toBe(0);
+    const lead = await cli('ngcp-lab', ['role', 'sp2', 'lead']);
+    expect(lead.code, lead.err).toBe(0);
+    expect(lead.out).toContain('read_only=0');
+    expect((await curl('10.77.0.12', 'POST', '/api/domains', { domain: 'sp2.lab.test' })).status).toBe(201);
+    let onSp1 = '';
+    for (let i = 0; i < 50 && !onSp1.includes('sp2.lab.test'); i++) {
+      onSp1 = JSON.stringify((await curl('10.77.0.11', 'GET', '/api/domains')).json);
+      if (!onSp1.includes('sp2.lab.test')) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(onSp1).toContain('sp2.lab.test');
+    expect((await curl('10.77.0.11', 'POST', '/api/domains', { domain: 'nope.lab.test' })).status).toBeGreaterThanOrEqual(500);
+    // back: sp1 leads again (the shared IP never left it)
+    expect((await cli('ngcp-lab', ['role', 'sp2', 'follow'])).code).toBe(0);
+    expect((await cli('ngcp-lab', ['role', 'sp1', 'lead'])).code).toBe(0);
+    const st = await cli('ngcp-lab', ['status'], { limitMs: 60_000 });
+    expect(st.code, st.out + st.err).toBe(0);
+    expect(st.out).toContain(`Shared IP ${SHARED}: on sp1`);
+    expect(st.out).toMatch(/sp1: redis master \(1 replica/);
+    expect(st.out).toMatch(/sp2: redis replica of 10\.78\.0\.1:6379 link up/);
+    expect(st.out).toMatch(/mariadb follows 10\.78\.0\.1:3306 io Yes sql Yes/);
+  }, 120_000);
+
+  it('a second up changes nothing and says so', async () => {
+    const r = await cli('ngcp-lab', ['up'], { limitMs: 120_000 });
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toContain('ngcp lab: already up; nothing changed');
+  }, 150_000);
+
+  it('down leaves no namespace, process, address or record behind', async () => {
+    const r = await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(presentNamespaces()).toEqual([]);
+    expect(processesMentioning(dir)).toEqual([]);
+    expect(recordedLabDir()).toBeUndefined();
+    const addrs = (await run('ip', ['-o', 'addr'])).out;
+    expect(addrs).not.toMatch(/10\.77\.0\.|10\.78\.0\./);
+  }, 150_000);
+});

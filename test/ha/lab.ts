@@ -1,0 +1,138 @@
+/**
+ * The lab for tests: its namespace names are fixed (sp1, sp2, client, carrier, gw), so
+ * one test at a time may have it up, on one machine. `labSkipReason()` says why a lab
+ * test cannot run here (not root, a tool missing, a lab up that is not a test's);
+ * `acquireLabLock()` makes the run the only one (a lock file holding our PID; the lock
+ * of a dead PID is taken over) and returns its release. `labCli()` runs this checkout's
+ * `ngcp-lab` (or another operator command), bounded in time.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const CHECKOUT = resolve(import.meta.dirname, '../..');
+export const LOCK = '/run/lock/ngcp-lab-test.lock';
+/** Lab dirs of tests start with this (a test may take over such a lab that a dead run left). */
+export const TEST_DIR_PREFIX = 'ngcp-labtest-';
+export const NAMESPACES = ['gw', 'sp1', 'sp2', 'client', 'carrier'];
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function presentNamespaces(): string[] {
+  return NAMESPACES.filter((n) => existsSync(join('/run/netns', n)));
+}
+
+/** The dir of the lab recorded in /run/ngcp-lab.json, if any. */
+export function recordedLabDir(): string | undefined {
+  try {
+    return (JSON.parse(readFileSync('/run/ngcp-lab.json', 'utf8')) as { dir?: string }).dir;
+  } catch {
+    return undefined;
+  }
+}
+
+export function labSkipReason(): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'the lab needs root (network namespaces)';
+  for (const c of ['ip', 'sipp', 'curl']) if (!has(c)) return `the lab test needs ${c}`;
+  if (!existsSync(join(CHECKOUT, 'apps/cli/dist/bin/ngcp-lab.js'))) return 'apps/cli is not built';
+  const dir = recordedLabDir();
+  if (dir && !dir.includes(TEST_DIR_PREFIX)) return `a lab is up (${dir}) that is not a test's; 'ngcp lab down' first`;
+  if (!dir && presentNamespaces().length) return `namespaces ${presentNamespaces().join(' ')} exist and are not a test lab's`;
+  return undefined;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lab lock (waiting up to `waitMs` for another run); returns the release. */
+export async function acquireLabLock(waitMs = 300_000): Promise<() => void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(LOCK, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
+        } catch {
+          // gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number(readFileSync(LOCK, 'utf8').trim() || '0');
+      if (!holder || !pidAlive(holder)) {
+        rmSync(LOCK, { force: true });
+        continue;
+      }
+      if (Date.now() > until) throw new Error(`the lab is locked by pid ${holder} (${LOCK})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Runs `cmd args` (optionally in namespace `ns`); SIGKILL by PID after `limitMs`. */
+export function run(cmd: string, args: string[], o: { ns?: string; limitMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const [c, ...a] = o.ns ? ['ip', 'netns', 'exec', o.ns, cmd, ...args] : [cmd, ...args];
+  return new Promise((res) => {
+    const p = spawn(c!, a, { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => {
+      err += `\n(killed after ${o.limitMs ?? 60_000} ms)`;
+      if (p.pid) process.kill(p.pid, 'SIGKILL');
+    }, o.limitMs ?? 60_000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, out, err });
+    });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      res({ code: 127, out, err: err + e.message });
+    });
+  });
+}
+
+/** This checkout's operator command `name` (apps/cli/dist/bin/<name>.js). */
+export function cli(name: string, args: string[], o: { ns?: string; limitMs?: number } = {}): Promise<CliResult> {
+  const env = { ...process.env };
+  delete env.NGCP_ROOT;
+  delete env.NGCP_NODE;
+  return run(process.execPath, [join(CHECKOUT, 'apps/cli/dist/bin', `${name}.js`), ...args], { ...o, env });
+}
+
+/** PIDs of processes whose command line mentions `needle`. */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
