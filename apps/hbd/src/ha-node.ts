@@ -138,6 +138,8 @@ export class HaNode implements Daemon {
     }
     await this.chain;
     clearInterval(this.timer);
+    if (this.deadTimer) clearTimeout(this.deadTimer);
+    this.deadTimer = null;
     this.pinger.stop();
     this.sendBeat();
     for (const s of this.sockets.values()) s.close();
@@ -209,8 +211,14 @@ export class HaNode implements Daemon {
     if (bad) return this.drop(path, bad);
     this.m.beatsReceived.inc({ path });
     this.lastSeenByPath.set(path, performance.now());
+    // the peer's death is decided the moment its deadtime runs out, not at the next tick
+    // (up to an interval later); tick() first checks for an own stall (R10)
+    if (this.deadTimer) this.deadTimer.refresh();
+    else if (this.timer) this.deadTimer = setTimeout(() => this.timer && this.tick(), this.cfg.deadtime_ms + 1);
     this.onBeat(r.beat);
   }
+
+  private deadTimer: NodeJS.Timeout | null = null;
 
   private drop(path: string, reason: string): void {
     this.m.beatsDropped.inc({ path, reason });
