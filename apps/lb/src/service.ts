@@ -200,6 +200,19 @@ export function createLbService(ctx: LbServiceContext): LbService {
         dispatcherState.save(d);
         return dests.view().find((x) => x.destination === d.id);
       },
+      // hbd tells every daemon its node's role (apps/hbd notify step); becoming active, the lb
+      // takes over the other node's view of the proxy set from the replicated dispatcher:state
+      'ha.role': async (params: unknown) => {
+        const role = (params as { role?: unknown } | undefined)?.role;
+        if (role !== 'active' && role !== 'standby') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'params.role must be "active" or "standby"');
+        if (role === 'standby') return { role, applied: 0 };
+        const applied = await loadDispatcherState().catch((err: Error) => {
+          log.warn({ err: err.message }, 'dispatcher state not read from redis on becoming active');
+          return 0;
+        });
+        prober?.round();
+        return { role, applied };
+      },
       'dispatcher.load': async () => {
         let applied;
         try {

@@ -251,5 +251,12 @@ describe('lb takeover: dispatcher state from Redis', () => {
     const res = (await l.svc.methods['dispatcher.load']!(undefined)) as { applied: number; destinations: View };
     expect(res.applied).toBe(2);
     expect(res.destinations.map((d) => [d.destination, d.state, d.admin_down])).toEqual([[id1, 'down', true], [id2, 'up', false]]);
+    // hbd's notify step on becoming active (ha.role) applies it too; standby changes nothing
+    await seed({ [id1]: { state: 'up', admin_down: false }, [id2]: { state: 'up', admin_down: false } });
+    expect(await l.svc.methods['ha.role']!({ role: 'standby', epoch: 2, node: 'sp1' })).toEqual({ role: 'standby', applied: 0 });
+    expect(view(l).map((d) => d.state)).toEqual(['down', 'up']);
+    expect(await l.svc.methods['ha.role']!({ role: 'active', epoch: 3, node: 'sp1' })).toEqual({ role: 'active', applied: 2 });
+    expect(view(l).map((d) => [d.state, d.admin_down])).toEqual([['up', false], ['up', false]]);
+    await expect(Promise.resolve().then(() => l.svc.methods['ha.role']!({ role: 'boss' }))).rejects.toThrow(/role/);
   });
 });
