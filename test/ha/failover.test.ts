@@ -9,6 +9,8 @@
  *    follow the active one, no preemption;
  *  - the active node's bridge link goes down (its crosslink stays up): the other node takes
  *    over (it reaches more ping nodes) and a REGISTER at the shared IP is answered;
+ *  - `ngcp-make-standby` on the active node with a call up: a planned switchover, the call
+ *    ends cleanly through the other node;
  *  - the crosslink goes down alone: still exactly one active node.
  * One lab at a time (test/ha/lab.ts).
  */
@@ -194,12 +196,40 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     expect(await ipHolders()).toEqual(['sp1']);
   }, 120_000);
 
+  it('ngcp-make-standby on the active node with a call up: the other node takes over, the call ends with BYE → 200 on both sides, one acc start and one stop', async () => {
+    const bobPort = 5082;
+    const reg = await register('bob', bobPort).done;
+    expect(reg.code, reg.report).toBe(0);
+    const uas = sipp({ scenario: 'uas-answer-expect-bye.xml', ns: 'client', localIp: CLIENT, localPort: bobPort, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 }, limitMs: 60_000 });
+    await sleep(300);
+    const uac = sipp({
+      scenario: 'uac-call-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: 5076, service: 'bob',
+      auth: { user: 'alice', password: USERS.alice, uri: `bob@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 },
+      pauseMs: 8000, limitMs: 60_000,
+    });
+    const callId = (await uac.logged('CALL_ID', 20_000)).trim();
+    await sleep(1500);
+    const sw = await cli('ngcp-make-standby', [], { ns: 'sp1', limitMs: 30_000 });
+    expect(sw.code, sw.out + sw.err).toBe(0);
+    expect(await roles()).toEqual({ sp1: 1, sp2: 0 });
+    expect(await ipHolders()).toEqual(['sp2']);
+    const [a, b] = await Promise.all([uac.done, uas.done]);
+    expect(a.code, a.report).toBe(0);
+    expect(b.code, b.report).toBe(0);
+    let kinds: string[] = [];
+    for (let i = 0; i < 50 && kinds.length < 2; i++) {
+      kinds = await accKinds('sp2', callId);
+      await sleep(200);
+    }
+    expect(kinds).toEqual(['start', 'stop']);
+  }, 120_000);
+
   it('the crosslink down alone changes nothing: still exactly one active node', async () => {
     await run('ip', ['-n', 'sp1', 'link', 'set', 'eth1', 'down']);
     try {
       await sleep(2000);
-      expect(await roles()).toEqual({ sp1: 0, sp2: 1 });
-      expect(await ipHolders()).toEqual(['sp1']);
+      expect(await roles()).toEqual({ sp1: 1, sp2: 0 });
+      expect(await ipHolders()).toEqual(['sp2']);
     } finally {
       await run('ip', ['-n', 'sp1', 'link', 'set', 'eth1', 'up']);
     }
