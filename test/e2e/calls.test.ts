@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NgClient } from '@ngcp/ng';
+import { newTag } from '@ngcp/sip';
 import { freePort } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
 import type { AccKind } from './acc.js';
@@ -18,7 +19,7 @@ import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, startNode, type E2eNode } f
 import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
 import { RtpEndpoint } from './rtp.js';
 import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
-import { SipClient, optionsPing, udpExchange } from './sip-client.js';
+import { SipClient, audioSdp, optionsPing, sdpMedia, udpExchange } from './sip-client.js';
 
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
@@ -131,13 +132,13 @@ async function withCallee<T>(sub: Sub, scenario: string, fn: (uas: SippRun, rtp:
   }
 }
 
-function call(from: Sub, to: string, scenario: string, o: { rtpPort?: number; pauseMs?: number; transport?: 'udp' | 'tcp' } = {}): Promise<{ uac: SippRun; port: number }> {
+function call(from: Sub, to: string, scenario: string, o: { rtpPort?: number; pauseMs?: number; transport?: 'udp' | 'tcp'; keys?: Record<string, string | number> } = {}): Promise<{ uac: SippRun; port: number }> {
   return freePort({ udp: true, tcp: true }).then((port) => ({
     port,
     uac: run({
       scenario, remote: lb(), localPort: port, transport: o.transport, service: to,
       auth: { user: from.user, password: from.password, uri: `${to}@${DOMAIN}` },
-      keys: { user: from.user, rtp_port: o.rtpPort ?? 9 }, pauseMs: o.pauseMs, limitMs: 90_000,
+      keys: { user: from.user, rtp_port: o.rtpPort ?? 9, ...o.keys }, pauseMs: o.pauseMs, limitMs: 90_000,
     }),
   }));
 }
@@ -339,6 +340,178 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     });
   }
 });
+
+describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { timeout: 120_000 }, () => {
+  it('late offer (INVITE without SDP): the offer in the 200 and the answer in the ACK go through rtpengine; RTP both ways; acc start + stop', async () => {
+    const a = await RtpEndpoint.open();
+    closers.push(() => a.close());
+    await withCallee(subs.bob, 'uas-late-offer-expect-bye.xml', async (uas, b) => {
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-late-offer-expect-200.xml', { rtpPort: a.port, pauseMs: 6000 });
+      // RTP = the port in the 200's offer A received, and in the ACK's answer B received
+      const m = await mediaBothWays(uac, a, uas, b);
+      const callId = (await uac.logged('CALL_ID')).trim();
+      expectOk(await uac.done);
+      expectOk(await uas.done);
+      expect(await uas.logged('INVITE_CONTENT_LENGTH'), 'the INVITE reached B without SDP').toBe('0');
+      expect(m.conn).toEqual(['c=IN IP4 127.0.0.1', 'c=IN IP4 127.0.0.1']);
+      expect([m.towardsA, m.towardsB]).not.toContain(a.port);
+      expect([m.towardsA, m.towardsB]).not.toContain(b.port);
+      expect(b.from(a.ssrc) && a.from(b.ssrc)).toBe(true);
+      expect(m.aGot).toBeGreaterThanOrEqual(20);
+      expect(m.bGot).toBeGreaterThanOrEqual(20);
+      // both ends hear rtpengine, never each other
+      expect([...b.received.sources]).toEqual([`127.0.0.1:${m.towardsB}`]);
+      expect([...a.received.sources]).toEqual([`127.0.0.1:${m.towardsA}`]);
+      expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
+    });
+  });
+
+  it("re-INVITE moving A's media to a new port: offer/answer through rtpengine again, RTP flows to the new port through rtpengine; BYE ends the call", async () => {
+    const a = await RtpEndpoint.open();
+    const a2 = await RtpEndpoint.open();
+    closers.push(() => a.close(), () => a2.close());
+    await withCallee(subs.bob, 'uas-answer-reinvite-expect-bye.xml', async (uas, b) => {
+      // the re-INVITE leaves 4 s after the ACK, the BYE -d ms after the re-INVITE's ACK
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-reinvite-expect-200.xml', { rtpPort: a.port, pauseMs: 5000, keys: { rtp_port2: a2.port } });
+      const first = await mediaBothWays(uac, a, uas, b);
+      expect(first.aGot).toBeGreaterThanOrEqual(20);
+      const callId = (await uac.logged('CALL_ID')).trim();
+      const towardsA2 = Number((await uac.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the 200 to the re-INVITE
+      const towardsB2 = Number((await uas.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the re-INVITE B received
+      expect([towardsA2, towardsB2]).not.toContain(a2.port);
+      expect([towardsA2, towardsB2]).not.toContain(b.port);
+      const aBefore = a.received.packets;
+      const bBefore = b.received.packets;
+      await Promise.all([a2.send('127.0.0.1', towardsA2, 25, 20), b.send('127.0.0.1', towardsB2, 25, 20)]);
+      await until(async () => (a2.received.packets >= 20 && b.received.packets - bBefore >= 20 ? true : undefined), 5000);
+      expect(a2.received.packets, 'RTP at the new port').toBeGreaterThanOrEqual(20);
+      expect(a2.from(b.ssrc)).toBe(true);
+      expect([...a2.received.sources]).toEqual([`127.0.0.1:${towardsA2}`]);
+      expect(b.received.packets - bBefore, 'RTP from the new port reaches B').toBeGreaterThanOrEqual(20);
+      expect(b.from(a2.ssrc)).toBe(true);
+      expect([...b.received.sources].every((s) => s === `127.0.0.1:${towardsB2}` || s === `127.0.0.1:${first.towardsB}`)).toBe(true);
+      expect(a.received.packets, 'nothing more to the old port').toBe(aBefore);
+      expectOk(await uac.done);
+      expectOk(await uas.done);
+      expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
+      expect((await node.api.calls()).map((c) => c.call_id)).not.toContain(callId);
+    });
+  });
+
+  it("callee's re-INVITE without SDP (late offer in the dialog): the caller's 200 offers a new port, the callee's ACK answers, both through rtpengine; RTP reaches the caller's new port", async () => {
+    const a = await RtpEndpoint.open();
+    const a2 = await RtpEndpoint.open();
+    closers.push(() => a.close(), () => a2.close());
+    await withCallee(subs.bob, 'uas-answer-then-reinvite-without-sdp.xml', async (uas, b) => {
+      // B's re-INVITE leaves 3 s after the ACK; A's BYE -d ms after the re-INVITE's ACK
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-reinvite-without-sdp.xml', { rtpPort: a.port, pauseMs: 5000, keys: { rtp_port2: a2.port } });
+      const first = await mediaBothWays(uac, a, uas, b);
+      expect(first.bGot).toBeGreaterThanOrEqual(20);
+      const callId = (await uac.logged('CALL_ID')).trim();
+      const towardsB2 = Number((await uas.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the offer in the 200 B received
+      const towardsA2 = Number((await uac.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the answer in the ACK A received
+      expect(await uac.logged('REINVITE_CONTENT_LENGTH'), 'the re-INVITE reached A without SDP').toBe('0');
+      expect([towardsA2, towardsB2]).not.toContain(a2.port);
+      expect([towardsA2, towardsB2]).not.toContain(b.port);
+      const aBefore = a.received.packets;
+      const bBefore = b.received.packets;
+      await Promise.all([a2.send('127.0.0.1', towardsA2, 25, 20), b.send('127.0.0.1', towardsB2, 25, 20)]);
+      await until(async () => (a2.received.packets >= 20 && b.received.packets - bBefore >= 20 ? true : undefined), 5000);
+      expect(a2.received.packets, 'RTP at the new port').toBeGreaterThanOrEqual(20);
+      expect(a2.from(b.ssrc)).toBe(true);
+      expect([...a2.received.sources]).toEqual([`127.0.0.1:${towardsA2}`]);
+      expect(b.received.packets - bBefore, 'RTP from the new port reaches B').toBeGreaterThanOrEqual(20);
+      expect(b.from(a2.ssrc)).toBe(true);
+      expect(a.received.packets, 'nothing more to the old port').toBe(aBefore);
+      expectOk(await uac.done);
+      expectOk(await uas.done);
+      expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
+    });
+  });
+
+  describe('TLS client carol (@ngcp/sip; registered over TLS)', () => {
+    let carol: SipClient;
+    beforeAll(async () => {
+      carol = await SipClient.open('tls', { address: PUBLIC, port: node.sip.tlsPort }, lbCertificate());
+      closers.push(() => carol.close());
+      const r = await carol.register({ user: 'carol', password: subs.carol.password, domain: DOMAIN, expires: 300 });
+      expect(r.statuses).toEqual([401, 200]);
+    });
+    afterAll(async () => {
+      await carol?.register({ user: 'carol', password: subs.carol.password, domain: DOMAIN, expires: 0 }).catch(() => undefined);
+    });
+
+    it('carol calls a UDP sipp callee: 407, INVITE with credentials, 180/200, ACK along the Record-Route, RTP through rtpengine, BYE → 200 over her TLS connection; acc start + stop', async () => {
+      const c = await RtpEndpoint.open();
+      closers.push(() => c.close());
+      await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (uas, b) => {
+        const r = await carol.invite({ user: 'carol', password: subs.carol.password, domain: DOMAIN, to: `sip:bob@${DOMAIN}`, sdp: audioSdp(c.port) });
+        expect(r.statuses[0]).toBe(407);
+        expect(r.statuses).toContain(180);
+        expect(r.final.status).toBe(200);
+        expect(r.dialog?.routeSet[0], 'the first Route is the lb over TLS').toMatch(/transport=tls/i);
+        // the SDP carol received names rtpengine, not bob
+        const towardsC = sdpMedia(r.final.body.toString());
+        expect(towardsC.address).toBe('127.0.0.1');
+        expect([c.port, b.port]).not.toContain(towardsC.port);
+        const towardsB = Number((await uas.logged('RTP')).split(' ').at(-1));
+        expect([c.port, b.port]).not.toContain(towardsB);
+        await Promise.all([c.send('127.0.0.1', towardsC.port, 25, 20), b.send('127.0.0.1', towardsB, 25, 20)]);
+        await until(async () => (c.from(b.ssrc) && b.from(c.ssrc) && c.received.packets >= 20 && b.received.packets >= 20 ? true : undefined), 5000);
+        expect(c.received.packets).toBeGreaterThanOrEqual(20);
+        expect(b.received.packets).toBeGreaterThanOrEqual(20);
+        expect([...c.received.sources]).toEqual([`127.0.0.1:${towardsC.port}`]);
+        const bye = await carol.bye(r.dialog!);
+        expect(bye.status).toBe(200);
+        expectOk(await uas.done);
+        expect(await accKinds(r.dialog!.callId, ['start', 'stop'])).toEqual(['start', 'stop']);
+      });
+    });
+
+    it("a UDP sipp caller calls carol: the INVITE arrives over carol's own TLS connection, she answers 200 with SDP, ACK and BYE come over the same connection; RTP through rtpengine; acc start + stop", async () => {
+      const a = await RtpEndpoint.open();
+      const c = await RtpEndpoint.open();
+      closers.push(() => a.close(), () => c.close());
+      const { uac } = await call(subs.alice, 'carol', 'uac-call-expect-200.xml', { rtpPort: a.port, pauseMs: 3000 });
+      const invite = await carol.nextRequest('INVITE', 30_000);
+      const conn = invite.source.connectionId;
+      expect(invite.source.transport).toBe('tls');
+      // carol listens nowhere: her one outbound connection (the one she registered over) is the only way in
+      expect(carol.layer.connections().map((x) => [x.id, x.direction])).toEqual([[conn, 'outbound']]);
+      const offered = sdpMedia(invite.req.body.toString());
+      expect(offered.address).toBe('127.0.0.1');
+      expect(offered.port, 'the offer carol receives names rtpengine, not alice').not.toBe(a.port);
+      const toTag = newTag();
+      await carol.respond(invite, 180, { toTag, user: 'carol' });
+      await carol.respond(invite, 200, { toTag, user: 'carol', sdp: audioSdp(c.port) });
+      const ack = await carol.nextRequest('ACK', 10_000);
+      expect(ack.source.connectionId).toBe(conn);
+      const towardsA = Number((await uac.logged('RTP', 30_000)).split(' ').at(-1));
+      expect([a.port, c.port]).not.toContain(towardsA);
+      await Promise.all([a.send('127.0.0.1', towardsA, 25, 20), c.send('127.0.0.1', offered.port, 25, 20)]);
+      await until(async () => (a.from(c.ssrc) && c.from(a.ssrc) && a.received.packets >= 20 && c.received.packets >= 20 ? true : undefined), 5000);
+      expect(a.received.packets).toBeGreaterThanOrEqual(20);
+      expect(c.received.packets).toBeGreaterThanOrEqual(20);
+      expect([...c.received.sources]).toEqual([`127.0.0.1:${offered.port}`]);
+      const bye = await carol.nextRequest('BYE', 30_000);
+      expect(bye.source.connectionId).toBe(conn);
+      await carol.respond(bye, 200);
+      expectOk(await uac.done);
+      const callId = (await uac.logged('CALL_ID')).trim();
+      expect(invite.req.callId()).toBe(callId);
+      expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
+    });
+  });
+});
+
+/** The lb's TLS certificate when it is where `up` puts it (else the client accepts the self-signed one). */
+function lbCertificate(): Buffer | undefined {
+  try {
+    return readFileSync(join(node.t.root, 'var/lb/tls/cert.pem'));
+  } catch {
+    return undefined;
+  }
+}
 
 const victimPort = (name: 'proxy' | 'mediactl'): number => node.t.ports[name === 'proxy' ? 'proxy_control' : 'mediactl_control']!;
 

@@ -36,6 +36,10 @@ export interface SippOptions {
   pauseMs?: number;
   /** sipp fails after this long; default 30 s. */
   limitMs?: number;
+  /** The local address (-i); default 127.0.0.1. */
+  localIp?: string;
+  /** Run inside this network namespace (the lab's `client`). */
+  ns?: string;
 }
 
 export interface SippResult {
@@ -63,7 +67,7 @@ export function sipp(o: SippOptions): SippRun {
   const limitMs = o.limitMs ?? 30_000;
   const args = ['-sf', join(SCENARIOS, o.scenario)];
   if (o.remote) args.push(`${o.remote.address}:${o.remote.port}`);
-  args.push('-i', '127.0.0.1', '-p', String(o.localPort), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-m', String(o.calls ?? 1), '-l', String(o.calls ?? 1));
+  args.push('-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-m', String(o.calls ?? 1), '-l', String(o.calls ?? 1));
   if (o.service) args.push('-s', o.service);
   if (o.auth) {
     args.push('-au', o.auth.user, '-ap', o.auth.password);
@@ -76,7 +80,9 @@ export function sipp(o: SippOptions): SippRun {
   const msgFile = join(cwd, 'messages.log');
   args.push('-nostdin', '-timeout', `${Math.ceil(limitMs / 1000)}s`, '-timeout_error');
   args.push('-trace_logs', '-log_file', logFile, '-trace_err', '-error_file', errFile, '-trace_msg', '-message_file', msgFile);
-  const p = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  const p = o.ns
+    ? spawn('ip', ['netns', 'exec', o.ns, 'sipp', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd })
+    : spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let out = '';
   p.stdout.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr.on('data', (b: Buffer) => (out += b.toString()));

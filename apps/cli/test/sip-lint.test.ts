@@ -51,7 +51,8 @@ describe('ngcp sip-lint', () => {
       if (f.kind === 'response' && out.statusCode !== undefined && out.statusCode !== f.statusCode) failures.push(`${f.file}: statusCode ${out.statusCode}`);
     });
     expect(failures).toEqual([]);
-  }, 120_000);
+    // one process per fixture and transport: minutes on a loaded 2-core machine
+  }, 400_000);
 
   it('prints exactly the documented JSON shape, through ./ngcp', async () => {
     const r = await lint(['--transport', 'udp', join(FIXTURE_DIR, 'rfc4475/badvers.dat')], true);

@@ -49,6 +49,13 @@ export interface HbdMariadbConfig {
   socket?: string | null;
   user: string;
   password: string;
+  /** The peer's server (its crosslink address): with the account below, standby = GTID replication from it. */
+  peer_host?: string | null;
+  peer_port?: number | null;
+  replication_user?: string | null;
+  replication_password?: string | null;
+  /** What a re-seed copies from the peer (the provisioning database). */
+  databases?: string[] | null;
 }
 
 /** A daemon told about role changes over its control RPC (`ha.role`). */
@@ -88,6 +95,8 @@ export interface HbdConfig {
   switchover_timeout_ms: number;
   /** Each step (one command, one Redis/MariaDB statement, one RPC) is bounded by this. */
   step_timeout_ms: number;
+  /** Scheduling priority hbd gives itself at start (-20..19; below 0 needs root), so busy neighbours cannot starve its beats. */
+  nice: number;
 }
 
 const ipv4 = { type: 'string', format: 'ip' } as const;
@@ -161,6 +170,11 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
         socket: { type: 'string', nullable: true },
         user: { type: 'string', minLength: 1 },
         password: { type: 'string' },
+        peer_host: { type: 'string', minLength: 1, nullable: true },
+        peer_port: { ...port, nullable: true },
+        replication_user: { type: 'string', minLength: 1, nullable: true },
+        replication_password: { type: 'string', nullable: true },
+        databases: { type: 'array', items: { type: 'string', minLength: 1 }, nullable: true },
       },
       required: ['host', 'port', 'user', 'password'],
       additionalProperties: false,
@@ -186,10 +200,11 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
     disabled_steps: { type: 'array', items: { type: 'string', enum: [...STEP_NAMES] } },
     switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
     step_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
+    nice: { type: 'integer', minimum: -20, maximum: 19 },
   },
   required: [
     'node', 'peer', 'priority', 'control', 'log', 'interval_ms', 'deadtime_ms', 'key', 'paths', 'pingnodes', 'ping',
-    'shared_ips', 'notify', 'jobs', 'disabled_steps', 'switchover_timeout_ms', 'step_timeout_ms',
+    'shared_ips', 'notify', 'jobs', 'disabled_steps', 'switchover_timeout_ms', 'step_timeout_ms', 'nice',
   ],
   additionalProperties: false,
 };
@@ -208,6 +223,7 @@ export const hbdDefaults = {
   disabled_steps: [],
   switchover_timeout_ms: 5000,
   step_timeout_ms: 3000,
+  nice: -10,
 } as const satisfies Partial<HbdConfig>;
 
 /** Cross-key problems the schema cannot see. */

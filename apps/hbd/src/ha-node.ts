@@ -4,6 +4,7 @@
  * steps that make the role true (steps.ts), run one change at a time.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Daemon, HealthReport, Logger, Registry, RpcHandler } from '@ngcp/daemon';
 import { RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -71,9 +72,13 @@ export class HaNode implements Daemon {
     this.m = createHbdMetrics(opts.metrics);
     this.steps = opts.steps ?? buildSteps(this.cfg);
     this.filter = new BeatFilter(this.cfg.peer);
+    let lastPings = -1;
     this.pinger = new Pinger(this.cfg.pingnodes, this.cfg.ping, (n) => {
       this.m.pingnodesReachable.set(n);
       this.evaluate();
+      // a changed count is news for the peer's R5: told at once, not at the next beat
+      if (n !== lastPings && lastPings !== -1 && this.sockets.size > 0) this.sendBeat();
+      lastPings = n;
     });
     this.methods = {
       'ha.status': () => this.status(),
@@ -83,20 +88,33 @@ export class HaNode implements Daemon {
   }
 
   async start(): Promise<void> {
+    try {
+      setPriority(this.cfg.nice);
+    } catch (e) {
+      this.log.warn({ nice: this.cfg.nice, err: (e as Error).message }, 'cannot raise the scheduling priority; beats may be late under CPU load');
+    }
     this.m.loopDelay.enable();
     // R1: join as standby — drop a stale shared IP (and follow the peer) before anything else.
     this.schedule();
     await this.chain;
+    // beats may arrive while the other sockets bind: R1 holds from here on
+    this.listeningSince = this.lastTick = performance.now();
     for (const p of this.cfg.paths) {
       const s = createSocket({ type: 'udp4' });
       s.on('message', (msg) => this.onMessage(p.name, msg));
-      s.on('error', (e) => this.log.warn({ path: p.name, err: e.message }, 'heartbeat socket error'));
       await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
+        s.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`heartbeat path ${p.name}: cannot bind ${p.address}:${p.port}: ${e.code ?? e.message}`)));
         s.bind(p.port, p.address, () => {
-          s.off('error', reject);
+          s.removeAllListeners('error');
+          // after the bind, a socket error (e.g. a send to a link that is down) is logged; the other path carries on
+          s.on('error', (e) => this.log.warn({ path: p.name, err: e.message }, 'heartbeat socket error'));
           resolve();
         });
+      }).catch((e: unknown) => {
+        s.close();
+        for (const other of this.sockets.values()) other.close();
+        this.sockets.clear();
+        throw e;
       });
       this.sockets.set(p.name, s);
     }

@@ -75,6 +75,13 @@ describe('R5: the standby takes over when it reaches more ping nodes than the ac
   it('advantage younger than the deadtime: not yet (no flapping on one lost probe)', () => {
     expect(decide(input({ self: { pings: 2, pingnodes: 2 }, peer: { pings: 1 }, pingAdvantageSince: 10_000 - 100 })).role).toBe('standby');
   });
+  it('the active reaches no ping node at all (cut off): takeover at once, no hysteresis', () => {
+    const d = decide(input({ self: { pings: 1, pingnodes: 1 }, peer: { pings: 0, epoch: 3 }, pingAdvantageSince: 10_000 - 10 }));
+    expect(d).toMatchObject({ role: 'active', epoch: 4, rule: 'R5' });
+  });
+  it('both reach none: no takeover (R5 needs an advantage)', () => {
+    expect(decide(input({ self: { pings: 0, pingnodes: 1 }, peer: { pings: 0 }, pingAdvantageSince: null })).role).toBe('standby');
+  });
   it('equal counts: the active keeps the role', () => {
     expect(decide(input({ self: { pings: 1 }, peer: { pings: 1 }, pingAdvantageSince: 0 })).role).toBe('standby');
   });

@@ -110,7 +110,12 @@ export function decide(input: HaInput): Decision {
     return takeOver('R3', 'peer dead on every path');
   }
   if (peer.role === 'active') {
-    // R5: the standby reaches more ping nodes than the active, for a full deadtime.
+    // R5: the standby reaches more ping nodes than the active, for a full deadtime — at
+    // once when the active reaches none (cut off from the network: nothing to flap about,
+    // its own probes failed, typically its link is down).
+    if (self.pings > peer.pings && self.pingnodes > 0 && peer.pings === 0) {
+      return takeOver('R5', `reaching ${self.pings} ping nodes, the active peer none: it is cut off`);
+    }
     if (self.pings > peer.pings && input.pingAdvantageSince !== null && input.now - input.pingAdvantageSince >= input.deadtimeMs) {
       return takeOver('R5', `reaching ${self.pings} ping nodes, the active peer ${peer.pings}`);
     }

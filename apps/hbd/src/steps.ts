@@ -11,6 +11,7 @@ import { createConnection } from 'mysql2/promise';
 import { RpcClient, RpcError, RPC_ERRORS } from '@ngcp/rpc';
 import type { HbdConfig, StepName } from './config.js';
 import type { Role } from './role-machine.js';
+import { mariadbReplicationStep, replicates } from './mariadb-replication.js';
 
 /** What a step knows about the change it is part of. */
 export interface StepContext {
@@ -175,6 +176,8 @@ export function jobsStep(cfg: Pick<HbdConfig, 'jobs' | 'step_timeout_ms'>, runCm
 
 /** The configured steps in activation order, without the disabled ones. */
 export function buildSteps(cfg: HbdConfig): HaStep[] {
-  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mariadbStep(cfg), notifyStep(cfg), jobsStep(cfg)];
+  // a pair node's MariaDB replicates from the active peer (GTID); without the peer named, only read_only flips
+  const mariadb = replicates(cfg) ? mariadbReplicationStep(cfg) : mariadbStep(cfg);
+  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mariadb, notifyStep(cfg), jobsStep(cfg)];
   return all.filter((s) => !cfg.disabled_steps.includes(s.name));
 }

@@ -69,6 +69,25 @@ describe('hbd process (dist/main.js)', () => {
     expect(r.out).not.toContain('0123456789abcdef0123');
   });
 
+  it('a heartbeat address this host does not have: start fails (exit 1) naming the path and address', async () => {
+    const path = join(dir, 'nobind.yml');
+    writeFileSync(
+      path,
+      [
+        'node: sp1',
+        'peer: sp2',
+        'control: { address: 127.0.0.1, port: 0 }',
+        'key: "0123456789abcdef0123"',
+        'paths: [{ name: crosslink, address: 192.0.2.1, peer_address: 192.0.2.2, port: 40694 }]',
+        'disabled_steps: [shared_ip, arp, mariadb, redis, notify, jobs]',
+        '',
+      ].join('\n'),
+    );
+    const r = await run(['--config', path]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('heartbeat path crosslink: cannot bind 192.0.2.1:40694: EADDRNOTAVAIL');
+  });
+
   it('no config at all: exit 78', async () => {
     expect((await run([])).code).toBe(78);
   });

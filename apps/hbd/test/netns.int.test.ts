@@ -120,10 +120,12 @@ async function role(n: Node): Promise<string | null> {
   }
 }
 
-async function waitRole(n: Node, want: string, timeoutMs: number): Promise<number> {
+/** Until `n` reports `want` (null: any role, i.e. it answers). */
+async function waitRole(n: Node, want: string | null, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
-    if ((await role(n)) === want) return performance.now() - t0;
+    const r = await role(n);
+    if (want === null ? r !== null : r === want) return performance.now() - t0;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`${n.name} not ${want} within ${timeoutMs} ms:\n${n.out.slice(-3000)}`);
@@ -175,6 +177,8 @@ describe('hbd in network namespaces: shared IP and gratuitous ARP', () => {
   it('one node becomes active and holds the shared IP with its label; the gateway resolves it to that node', async () => {
     startNode(nodes.a);
     startNode(nodes.b);
+    // a loaded machine may take long to start two node processes: wait for both to answer first
+    await Promise.all([waitRole(nodes.a, null, 60_000), waitRole(nodes.b, null, 60_000)]);
     const end = performance.now() + 10_000;
     let seen = '';
     while (performance.now() < end) {
@@ -193,7 +197,7 @@ describe('hbd in network namespaces: shared IP and gratuitous ARP', () => {
     expect(await gwNeighbour()).toBe(act.mac);
     // the kernel ignores a new ARP answer for an entry younger than locktime (1 s)
     await new Promise((r) => setTimeout(r, 1100));
-  });
+  }, 120_000);
 
   it('SIGKILL of the active: the IP and the gateway ARP entry move to the other node; the dead node keeps a stale IP', async () => {
     const t0 = performance.now();
@@ -211,11 +215,11 @@ describe('hbd in network namespaces: shared IP and gratuitous ARP', () => {
 
   it('the dead node restarts: drops the stale IP first and joins as standby', async () => {
     startNode(sby);
-    await waitRole(sby, 'standby', 10_000);
+    await waitRole(sby, 'standby', 60_000);
     expect(await hasShared(sby)).toBe(false);
     expect(await roles(1000)).toEqual(new Set([pair()]));
     expect(await hasShared(act)).toBe(true);
-  });
+  }, 120_000);
 
   it('crosslink down: the bridge path keeps the peer alive, nothing changes', async () => {
     await sh('ip', '-n', NS.a, 'link', 'set', 'eth1', 'down');

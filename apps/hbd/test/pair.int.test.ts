@@ -91,10 +91,12 @@ async function role(n: Node): Promise<'active' | 'standby' | null> {
   }
 }
 
-async function waitRole(n: Node, want: 'active' | 'standby', timeoutMs: number): Promise<number> {
+/** Until `n` reports `want` (null: any role, i.e. it answers). */
+async function waitRole(n: Node, want: 'active' | 'standby' | null, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
-    if ((await role(n)) === want) return performance.now() - t0;
+    const r = await role(n);
+    if (want === null ? r !== null : r === want) return performance.now() - t0;
     await sleep(10);
   }
   throw new Error(`${n.name} not ${want} within ${timeoutMs} ms; its log:\n${n.out.slice(-3000)}`);
@@ -186,6 +188,8 @@ describe('a pair of hbd processes on loopback', () => {
   it('started together: exactly one becomes active, stays so; Redis, jobs and notify follow', async () => {
     startNode(nodes.sp1);
     startNode(nodes.sp2);
+    // a loaded machine may take long to start two node processes: wait for both to answer first
+    await Promise.all([waitRole(nodes.sp1, null, 60_000), waitRole(nodes.sp2, null, 60_000)]);
     const end = performance.now() + 10_000;
     let roles: Array<string | null> = [null, null];
     while (performance.now() < end) {
@@ -210,7 +214,7 @@ describe('a pair of hbd processes on loopback', () => {
     expect(st.last_transition.steps.map((x) => x.step)).toEqual(['redis', 'notify', 'jobs']);
     expect(st.last_transition.steps.every((x) => x.ok), JSON.stringify(st.last_transition)).toBe(true);
     expect(st.peer).toMatchObject({ alive: true, paths: { crosslink: { alive: true }, bridge: { alive: true } } });
-  });
+  }, 120_000);
 
   it('forged and replayed beats are dropped and counted, and change nothing', async () => {
     const sock = createSocket('udp4');
@@ -243,12 +247,12 @@ describe('a pair of hbd processes on loopback', () => {
 
   it('the killed node restarts and joins as standby: no preemption, no flapping, its Redis follows', async () => {
     startNode(standby);
-    await waitRole(standby, 'standby', 10_000);
+    await waitRole(standby, 'standby', 60_000);
     const s = activeOf(await sample(1500));
     expect(new Set(s)).toEqual(new Set([active.name]));
     expect(await redisRole(standby)).toBe('slave');
     expect(existsSync(standby.marker)).toBe(false);
-  });
+  }, 120_000);
 
   it('under CPU load (3 busy processes on the 2 cores for 3 s): no false takeover, no role change', async () => {
     const before = (await metric(active, 'hbd_transitions_total')) + (await metric(standby, 'hbd_transitions_total'));

@@ -17,7 +17,7 @@ import type { ForwardHost, Target } from './forwarder.js';
 import { Forwarding } from './forwarder.js';
 import type { LbMetrics } from './metrics.js';
 import { statusLabel as statusLabelOf } from './metrics.js';
-import { branchFor, forwardBranch, isLoop, loopHash } from './routing/loop.js';
+import { ackBranch, branchFor, isLoop, loopHash } from './routing/loop.js';
 import type { ClientAddress, ClientTransport } from './routing/nat.js';
 import { addContactAlias, buildPath, decodeReceived, takeUriAlias } from './routing/nat.js';
 import type { Listener } from './routing/route-set.js';
@@ -174,7 +174,7 @@ export class LoadBalancer {
 
   private async forwardAck(ack: SipRequest, source: TransportSource): Promise<void> {
     const popped = popOwnRoutes(ack, this.own);
-    const branch = forwardBranch(ack, this.p.secret, 'ack');
+    const branch = ackBranch(ack, this.p.secret);
     this.maxForwards(ack);
     let dest: SipDestination;
     let via: Listener;

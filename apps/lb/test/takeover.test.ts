@@ -168,6 +168,45 @@ describe('lb takeover: an INVITE ringing towards a client', () => {
   });
 });
 
+describe('lb takeover: an error response after the takeover', () => {
+  it('the client\'s 486 reaches the proxy through B and the proxy\'s ACK reaches the client\'s INVITE transaction (the INVITE\'s branch)', async () => {
+    const r = redisSrv();
+    const proxy = await peer('127.0.0.2');
+    const callee = await peer('127.0.0.1');
+    const ringing: Array<{ tx: ServerTransaction; req: SipRequest; toTag: string }> = [];
+    callee.handler = (tx, req) => {
+      if (req.method !== 'INVITE') return void tx.respond(createResponse(req, 200, { toTag: newTag() }));
+      const toTag = newTag();
+      ringing.push({ tx, req, toTag });
+      tx.respond(createResponse(req, 180, { toTag }));
+    };
+    const base = await lbConfig({ proxies: [{ address: proxy.address, port: proxy.port }], redis: { host: r.host, port: r.port } });
+    const a = await lb({ ...base, branch_secret: 'pair-secret-1' });
+    const invite = proxy.make('INVITE', `sip:bob@127.0.0.1:${callee.port}`, {
+      headers: [['Route', `<sip:127.0.0.2:${a.internal};lr;received=sip:127.0.0.1:${callee.port}>`]], from: `<sip:alice@example.org>;tag=${newTag()}`,
+    });
+    const finals: SipResponse[] = [];
+    const provisionals: SipResponse[] = [];
+    proxy.sip.sendRequest(invite, { transport: 'udp', address: '127.0.0.2', port: a.internal }, {
+      onProvisional: (res) => void provisionals.push(res),
+      onFinal: (res) => void finals.push(res),
+    });
+    await until(() => provisionals.some((p) => p.status === 180), '180 at the proxy');
+    await a.stop();
+    await lb({ ...base, branch_secret: 'pair-secret-1' });
+
+    const inv = ringing[0]!;
+    inv.tx.respond(createResponse(inv.req, 486, { toTag: inv.toTag }));
+    await until(() => finals.length > 0, '486 at the proxy');
+    expect(finals[0]!.status).toBe(486);
+    // the proxy's client transaction ACKs the 486 hop by hop; lb B forwards it with the
+    // INVITE's branch, so the client's INVITE server transaction takes it (it never reaches the TU)
+    await until(() => (inv.tx.machine as { name: string }).name !== 'Completed', 'the ACK at the client\'s INVITE transaction');
+    expect(['Confirmed', 'Terminated']).toContain((inv.tx.machine as { name: string }).name);
+    expect(callee.methods('ACK')).toHaveLength(0);
+  });
+});
+
 describe('lb takeover: dispatcher state from Redis', () => {
   async function seed(states: Record<string, { state: 'up' | 'down'; admin_down: boolean }>): Promise<void> {
     const r = new Redis({ host: redisSrv().host, port: redisSrv().port });

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
 import { provision, RPC_CTX, until, useHarness } from './harness.js';
-import { Ua } from './ua.js';
+import { sdp, Ua } from './ua.js';
 
 const h = useHarness();
 const started: Ua[] = [];
@@ -183,5 +183,40 @@ describe('calls', () => {
     expect(text).toMatch(/sip_transactions_live \d+/);
     expect((await h().proxy.stats())).toMatchObject({ accounting: { written: expect.any(Number) } });
     expect((await a.inDialog(r.dialog!)).status).toBe(200);
+  });
+});
+
+describe('late offer (RFC 3261 §13.2.1)', () => {
+  it("INVITE without SDP: the 200's offer goes to media.offer under the callee's tag, the ACK's answer to media.answer (from_tag callee, to_tag caller)", async () => {
+    const { domain, a, b } = await pair();
+    a.ackSdp = sdp(4002);
+    const calling = a.invite(`sip:b@${domain}`, { body: null });
+    const inc = await b.next('INVITE');
+    expect(inc.req.body.length).toBe(0);
+    const callId = inc.req.callId();
+    const bDialog = b.answer(inc, 200)!; // B's SDP: the offer
+    const answered = await calling;
+    expect(answered.final.status).toBe(200);
+    expect(answered.final.body.toString()).toContain('c=IN IP4 203.0.113.1');
+    await until(() => b.acks.some((x) => x.callId() === callId), 'ACK at B');
+    const ack = b.acks.find((x) => x.callId() === callId)!;
+    expect(ack.body.toString(), 'the answer in the ACK went through mediactl').toContain('c=IN IP4 203.0.113.1');
+    const callerTag = answered.req.from().tag;
+    const calleeTag = answered.final.to().tag;
+    const steps = h().media.calls.filter((c) => c.params.call_id === callId).map((c) => [c.method, c.params.from_tag, c.params.to_tag]);
+    expect(steps).toEqual([['offer', calleeTag, undefined], ['answer', calleeTag, callerTag]]);
+    expect(await h().redis.hmget(redisKeys.call(callId), 'media', 'late_offer')).toEqual(['1', '1']);
+    expect((await b.inDialog(bDialog)).status).toBe(200);
+    await until(() => h().media.of(callId).includes('delete'), 'media deleted');
+  });
+
+  it('an unanswered late offer deletes nothing at mediactl (nothing was offered)', async () => {
+    const { domain, a, b } = await pair();
+    const calling = a.invite(`sip:b@${domain}`, { body: null });
+    const inc = await b.next('INVITE');
+    b.answer(inc, 486);
+    expect((await calling).final.status).toBe(486);
+    await until(async () => (await h().redis.exists(redisKeys.call(inc.req.callId()))) === 0, 'call key removed');
+    expect(h().media.of(inc.req.callId())).toEqual([]);
   });
 });

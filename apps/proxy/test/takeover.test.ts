@@ -22,7 +22,7 @@ import { parseMessage, type SipRequest, type SipResponse, type ClientTransaction
 import { createProxyService, type ProxyService } from '../src/service.js';
 import type { ProxyConfig } from '../src/config.js';
 import { provision, until, useHarness } from './harness.js';
-import { Ua } from './ua.js';
+import { sdp, Ua } from './ua.js';
 
 const MAIN = resolve(import.meta.dirname, '../src/main.ts');
 const h = useHarness();
@@ -257,5 +257,36 @@ describe('proxy takeover: digest nonce-counts', { timeout: 150_000 }, () => {
     }
     // an honest UA goes on through B
     expect((await a.register()).final.status).toBe(200);
+  });
+});
+
+describe('proxy takeover with a late offer (INVITE without SDP)', { timeout: 150_000 }, () => {
+  it("the 200 answered through B is offered to mediactl under the callee's tag, the caller's ACK answers it (callee → caller)", async () => {
+    const { port, domain, a, callees: [callee] } = await setup();
+    a.ackSdp = sdp(4002);
+    const calling = a.invite(`sip:b@${domain}`, { body: null });
+    const inc = await callee!.next('INVITE');
+    expect(inc.req.body.length).toBe(0);
+    callee!.answer(inc, 180, false);
+    const callId = inc.req.callId();
+    await until(async () => (await callState(callId)) === 'ringing', 'ringing');
+    await takeover(port);
+    // proxy A ran with media off (a process of its own, no mediactl): the call record gets what A with
+    // media writes for a late offer (test/calls.test.ts checks that it does)
+    await h().redis.hset(redisKeys.call(callId), 'media', '1', 'late_offer', '1');
+
+    const calleeDialog = callee!.answer(inc, 200)!; // the callee's SDP: the offer
+    const answered = await calling;
+    expect(answered.final.status).toBe(200);
+    expect(answered.final.body.toString(), 'the offer in the 200 went through mediactl').toContain('c=IN IP4 203.0.113.1');
+    await until(() => callee!.acks.some((x) => x.callId() === callId), 'the caller’s ACK at the callee (through B)');
+    const ack = callee!.acks.find((x) => x.callId() === callId)!;
+    expect(ack.body.toString(), 'the answer in the ACK went through mediactl').toContain('c=IN IP4 203.0.113.1');
+    const calleeTag = calleeDialog.id.localTag;
+    const callerTag = answered.req.from().tag;
+    const steps = h().media.calls.filter((c) => c.params.call_id === callId).map((c) => [c.method, c.params.from_tag, c.params.to_tag]);
+    expect(steps).toEqual([['offer', calleeTag, undefined], ['answer', calleeTag, callerTag]]);
+    expect((await a.inDialog(answered.dialog!)).status).toBe(200);
+    await until(async () => (await h().redis.exists(redisKeys.call(callId))) === 0, 'call ended');
   });
 });

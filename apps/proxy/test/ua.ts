@@ -24,6 +24,8 @@ export class Ua {
   private queue: Incoming[] = [];
   private waiters: Array<{ method: string; resolve: (i: Incoming) => void }> = [];
   readonly acks: SipRequest[] = [];
+  /** SDP the ACK of a 2xx carries (the answer to a late offer); none when unset */
+  ackSdp: string | undefined;
   readonly cancels: SipRequest[] = [];
   private cseq = 1;
 
@@ -180,6 +182,7 @@ export class Ua {
 
   private ack(d: DialogRecord, cseq: number): void {
     const { request } = createInDialogRequest(d, 'ACK', { cseq, via: { transport: 'udp', host: this.host, port: this.port } });
+    if (this.ackSdp !== undefined) request.setBody(this.ackSdp, 'application/sdp');
     void this.stack.send(request, this.firstHop(d));
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SipRequest, parseMessage, type Via } from '@ngcp/sip';
-import { forwardBranch, isLoop } from './loop.js';
+import { ackBranch, forwardBranch, isLoop } from './loop.js';
 
 const SECRET = 's3cret';
 const ours = (v: Via) => v.host === '127.0.0.2' && (v.port ?? 5060) === 5060;
@@ -27,6 +27,19 @@ describe('loop detection', () => {
     expect(forwardBranch(r, SECRET, 0)).toBe(forwardBranch(invite(), SECRET, 0));
     expect(forwardBranch(r, SECRET, 1)).not.toBe(forwardBranch(r, SECRET, 0));
     expect(forwardBranch(r, SECRET, 0)).toMatch(/^z9hG4bKlb[0-9a-f]{20}\.0$/);
+  });
+
+  it('an ACK for an error response gets the INVITE\'s branch (attempt 0); an ACK for a 2xx one of its own', () => {
+    const inv = invite();
+    const ackFor = (viaBranch: string): SipRequest => new SipRequest('ACK', inv.uri, [
+      ['Via', `SIP/2.0/UDP 10.0.0.1:5060;branch=${viaBranch};rport=5060;received=10.0.0.1`],
+      ['From', '<sip:a@example.org>;tag=1'], ['To', '<sip:bob@example.org>;tag=callee'], ['Call-ID', 'call-1'], ['CSeq', '1 ACK'], ['Max-Forwards', '70'],
+    ]);
+    // §17.1.1.3: the same branch as the INVITE, the response's To tag
+    expect(ackBranch(ackFor('z9hG4bKclient'), SECRET)).toBe(forwardBranch(inv, SECRET, 0));
+    expect(ackBranch(ackFor('z9hG4bKclient'), 'other')).not.toBe(forwardBranch(inv, SECRET, 0));
+    // §13.2.2.4: a new transaction
+    expect(ackBranch(ackFor('z9hG4bKack2xx'), SECRET)).not.toBe(forwardBranch(inv, SECRET, 0));
   });
 
   it.each([

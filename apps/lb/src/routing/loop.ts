@@ -15,9 +15,9 @@ import { MAGIC_COOKIE } from '@ngcp/sip';
 
 const PREFIX = `${MAGIC_COOKIE}lb`;
 
-function hashWith(req: SipRequest, below: Via | undefined, secret: string): string {
+function hashWith(req: SipRequest, below: Via | undefined, secret: string, toTag?: string): string {
   // one string, one update: the same bytes as feeding the parts one by one, fewer native calls
-  const text = `${secret}\n${req.uri}\n${req.callId()}\n${req.from().tag ?? ''}\n${req.to().tag ?? ''}\n${req.cseq().seq}\n${req.elements('route').join(',')}\n` +
+  const text = `${secret}\n${req.uri}\n${req.callId()}\n${req.from().tag ?? ''}\n${toTag ?? req.to().tag ?? ''}\n${req.cseq().seq}\n${req.elements('route').join(',')}\n` +
     (below ? `${below.branch ?? ''}|${below.sentBy}` : '');
   return createHash('sha1').update(text).digest('hex').slice(0, 20);
 }
@@ -35,6 +35,18 @@ export function branchFor(hash: string, attempt: number | string): string {
 /** branchFor(loopHash(req)) — the same for retransmissions of the same attempt. */
 export function forwardBranch(req: SipRequest, secret: string, attempt: number | string): string {
   return branchFor(loopHash(req, secret), attempt);
+}
+
+/**
+ * The branch of an ACK no transaction took (forwarded statelessly, §16.11): the hash without
+ * the To tag, as attempt 0. An ACK for an error response repeats what identified its INVITE
+ * (Request-URI, Call-ID, From tag, CSeq number, Route, the Via below ours with the INVITE's
+ * branch) and only gained a To tag, so it gets the branch the INVITE got — the next hop's
+ * INVITE transaction matches it even when another lb (the other node) forwarded the INVITE.
+ * An ACK for a 2xx carries a new branch below ours, hence a branch of its own.
+ */
+export function ackBranch(ack: SipRequest, secret: string): string {
+  return branchFor(hashWith(ack, ack.topVia(), secret, ''), 0);
 }
 
 /** Whether `req` carries a Via of ours with the branch hash it would get now: a loop (§16.3 step 4). */

@@ -9,6 +9,8 @@ import type { Destination, ServerTransaction, SipRequest, SipResponse, Transport
 import { newBranch } from '@ngcp/sip';
 import { copyRequest, decrementMaxForwards, hasSdp, ourVia, reply, respond, type ProxyContext } from '../context.js';
 import { planLooseRoute } from '../routing/loose-route.js';
+import { exchangeSdp } from './media-call.js';
+import { sdpExchange } from './sdp-exchange.js';
 import type { CallRecord } from '../store/call-store.js';
 import { timedMedia } from './media-call.js';
 import { absorbAck } from './takeover.js';
@@ -39,16 +41,17 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
   const toTag = req.to().tag ?? '';
   const log = ctx.logger.child({ component: 'dialog', callId });
   let call: CallRecord | undefined;
-  const withMedia = ctx.media !== null && (req.method === 'INVITE' || req.method === 'UPDATE') && hasSdp(req);
+  // a re-INVITE without SDP asks for an offer in its 2xx (the answer then comes in the ACK)
+  const offered = hasSdp(req);
+  const withMedia = ctx.media !== null && ((req.method === 'UPDATE' && offered) || req.method === 'INVITE');
   if (withMedia || req.method !== 'BYE') {
     call = await ctx.calls.get(callId).catch(() => undefined);
     if (call && req.method !== 'BYE') ctx.calls.touch(callId).catch(() => undefined);
   }
   const media = withMedia && call?.media === '1';
-  if (media) {
+  if (media && offered) {
     try {
-      const res = await timedMedia(ctx, 'offer', () => ctx.media!.offer({ call_id: callId, from_tag: fromTag, sdp: req.body.toString() }));
-      out.setBody(res.sdp);
+      out.setBody(await exchangeSdp(ctx, callId, sdpExchange({ kind: 'request', method: req.method, requestHadSdp: true, fromTag, toTag })!, req.body.toString()));
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'media.offer failed (in dialog)');
       return void reply(ctx, tx, req, 503, { reason: 'Media Unavailable' });
@@ -58,12 +61,12 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
 
   const relay = async (res: SipResponse): Promise<void> => {
     res.popVia();
-    if (media && res.status < 300 && hasSdp(res)) {
+    const ex = media && res.status < 300 && hasSdp(res) ? sdpExchange({ kind: 'response', method: req.method, requestHadSdp: offered, fromTag, toTag }) : undefined;
+    if (ex) {
       try {
-        const a = await timedMedia(ctx, 'answer', () => ctx.media!.answer({ call_id: callId, from_tag: fromTag, to_tag: toTag, sdp: res.body.toString() }));
-        res.setBody(a.sdp);
+        res.setBody(await exchangeSdp(ctx, callId, ex, res.body.toString()));
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'media.answer failed (in dialog); SDP relayed unchanged');
+        log.warn({ err: (err as Error).message, op: ex.op }, 'media offer/answer failed (in dialog); SDP relayed unchanged');
       }
     }
     respond(ctx, tx, req.method, res);
@@ -117,5 +120,22 @@ export function forwardAck(ctx: ProxyContext, ack: SipRequest): void {
     return;
   }
   r.out.pushVia(ourVia(ctx, newBranch()));
-  ctx.sip.send(r.out, r.dest).catch(() => ctx.metrics.drops.inc({ reason: 'ack-send-failed' }));
+  // an ACK with SDP is the answer to a late offer (the 2xx of an INVITE without SDP): through mediactl first
+  const send = (): void => void ctx.sip.send(r.out, r.dest).catch(() => ctx.metrics.drops.inc({ reason: 'ack-send-failed' }));
+  if (ctx.media !== null && hasSdp(ack)) return void answerInAck(ctx, ack, r.out).finally(send);
+  send();
+}
+
+/** The late offer's answer in an ACK through mediactl (the ACK is forwarded unchanged if that fails: it cannot be refused). */
+async function answerInAck(ctx: ProxyContext, ack: SipRequest, out: SipRequest): Promise<void> {
+  const callId = ack.callId();
+  const log = ctx.logger.child({ component: 'dialog', callId });
+  try {
+    const call = await ctx.calls.get(callId);
+    if (call?.media !== '1') return;
+    const ex = sdpExchange({ kind: 'ack', method: 'INVITE', requestHadSdp: false, fromTag: ack.from().tag ?? '', toTag: ack.to().tag ?? '' })!;
+    out.setBody(await exchangeSdp(ctx, callId, ex, ack.body.toString()));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'media.answer of an ACK failed; ACK forwarded unchanged');
+  }
 }

@@ -17,7 +17,8 @@ import { calleeCandidates } from '../routing/callee.js';
 import { planLooseRoute } from '../routing/loose-route.js';
 import { uriDestination } from '../routing/uri-destination.js';
 import type { CallRecord } from '../store/call-store.js';
-import { timedMedia } from './media-call.js';
+import { exchangeSdp, timedMedia } from './media-call.js';
+import { sdpExchange } from './sdp-exchange.js';
 
 interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
 
@@ -37,6 +38,8 @@ export class InviteSession {
   private finished = false;
   private cancelled = false;
   private media = false;
+  /** late offer (RFC 3261 §13.2.1): the INVITE has no SDP, the offer comes in the 1xx/2xx, the answer in the ACK */
+  private lateOffer = false;
   private call!: CallRecord;
   private hasCall = false;
   private answers = new Map<string, Promise<string | undefined>>();
@@ -86,14 +89,16 @@ export class InviteSession {
 
     // the call exists from here on; with the branches it forks to, so that a proxy without
     // this INVITE transaction (the other node after a takeover) can CANCEL and ACK them
-    this.media = ctx.media !== null && hasSdp(req);
+    this.lateOffer = ctx.media !== null && !hasSdp(req);
+    this.media = ctx.media !== null;
     this.call.media = this.media ? '1' : '0';
+    if (this.lateOffer) this.call.late_offer = '1';
     const plans = bindings.map((b) => this.plan(b));
     this.call.fork = JSON.stringify({ from: req.get('from') ?? '', to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
     this.call.branches = JSON.stringify(plans.flatMap((p) => (p.dest ? [{ branch: p.id, uri: p.binding.contact, route: p.binding.path ?? [], dest: `${p.dest.address}:${p.dest.port}` } satisfies CallBranch] : [])));
     await ctx.calls.put(this.call);
     let body: Buffer | undefined;
-    if (this.media) {
+    if (this.media && !this.lateOffer) {
       try {
         const r = await timedMedia(ctx, 'offer', () => ctx.media!.offer({ call_id: this.call.call_id, from_tag: this.call.from_tag!, sdp: req.body.toString() }));
         body = Buffer.from(r.sdp);
@@ -256,13 +261,14 @@ export class InviteSession {
     const { ctx } = this;
     if (!this.hasCall) return;
     ctx.acc.write(this.accRecord('INVITE', status, reason, ''));
-    if (this.media) {
+    // a late offer is on rtpengine only once a response offered it
+    if (this.media && (!this.lateOffer || this.answers.size > 0)) {
       timedMedia(ctx, 'delete', () => ctx.media!.delete({ call_id: this.call.call_id })).catch((err: Error) => this.log.warn({ err: err.message }, 'media.delete failed'));
     }
     await ctx.calls.remove(this.call.call_id).catch((err: Error) => this.log.warn({ err: err.message }, 'call removal failed'));
   }
 
-  /** Relay a response upstream: our Via off, SDP through mediactl. */
+  /** Relay a response upstream: our Via off, SDP through mediactl (an answer, or the offer of a late-offer call). */
   private async relay(res: SipResponse): Promise<void> {
     const { ctx } = this;
     res.popVia();
@@ -271,9 +277,10 @@ export class InviteSession {
       const key = `${toTag}\n${res.body.toString('latin1')}`;
       let p = this.answers.get(key);
       if (!p) {
-        p = timedMedia(ctx, 'answer', () => ctx.media!.answer({ call_id: this.call.call_id, from_tag: this.call.from_tag!, to_tag: toTag, sdp: res.body.toString() }))
-          .then((r) => r.sdp, (err: Error) => {
-            this.log.warn({ err: err.message }, 'media.answer failed; SDP relayed unchanged');
+        const ex = sdpExchange({ kind: 'response', method: 'INVITE', requestHadSdp: !this.lateOffer, fromTag: this.call.from_tag!, toTag })!;
+        p = exchangeSdp(ctx, this.call.call_id, ex, res.body.toString())
+          .then((sdp) => sdp, (err: Error) => {
+            this.log.warn({ err: err.message, op: ex.op }, 'media offer/answer of a response failed; SDP relayed unchanged');
             return undefined;
           });
         this.answers.set(key, p);

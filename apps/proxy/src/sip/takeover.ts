@@ -25,7 +25,8 @@ import { hasSdp, nowS, type ProxyContext } from '../context.js';
 import { selectBestResponse } from '../routing/best-response.js';
 import { finalField, type CallRecord } from '../store/call-store.js';
 import { endCall } from './in-dialog.js';
-import { timedMedia } from './media-call.js';
+import { exchangeSdp, timedMedia } from './media-call.js';
+import { sdpExchange } from './sdp-exchange.js';
 
 export type TakeoverEvent =
   | 'response-relayed' | 'response-held' | 'ack-sent' | 'ack-absorbed'
@@ -95,19 +96,25 @@ async function inviteAnswered(ctx: ProxyContext, res: SipResponse, callId: strin
     log.info({ status: res.status }, 'answer for an INVITE forwarded elsewhere; call established here');
   }
   if (call?.media === '1' && ctx.media && hasSdp(res)) {
+    // the callee's answer, or its offer when the INVITE had none (late offer: the ACK answers)
+    const ex = sdpExchange({ kind: 'response', method: 'INVITE', requestHadSdp: call.late_offer !== '1', fromTag: call.from_tag ?? '', toTag: res.to().tag ?? '' })!;
     try {
-      const a = await timedMedia(ctx, 'answer', () => ctx.media!.answer({ call_id: callId, from_tag: call.from_tag ?? '', to_tag: res.to().tag ?? '', sdp: res.body.toString() }));
-      res.setBody(a.sdp);
+      res.setBody(await exchangeSdp(ctx, callId, ex, res.body.toString()));
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'media.answer failed; SDP relayed unchanged');
+      log.warn({ err: (err as Error).message, op: ex.op }, 'media offer/answer of the 2xx failed; SDP relayed unchanged');
     }
   }
   if (relayStateless(ctx, res)) ctx.metrics.takeover.inc({ event: 'response-relayed' });
 }
 
 async function inviteFailed(ctx: ProxyContext, res: SipResponse, callId: string, branch: string, source: Source): Promise<void> {
-  const call = (await ctx.calls.setFinal(callId, branch, res.status)) as CallRecord | undefined;
-  sendAckForError(ctx, res, call, branch, source);
+  let call: CallRecord | undefined;
+  try {
+    call = (await ctx.calls.setFinal(callId, branch, res.status)) as CallRecord | undefined;
+  } finally {
+    // the callee gets its ACK whatever Redis says (without the branch's Route when Redis is away)
+    sendAckForError(ctx, res, call, branch, source);
+  }
   if (!call) {
     // the call ended already (a retransmission, or the old proxy relayed it): the caller's ICT absorbs it
     if (relayStateless(ctx, res)) ctx.metrics.takeover.inc({ event: 'response-relayed' });

@@ -9,6 +9,8 @@ import { REDIS_PATTERNS, redisKeys, type ActiveCall } from '@ngcp/db';
 export interface CallRecord extends ActiveCall {
   /** '1' when media is relayed through mediactl */
   media?: string;
+  /** '1' when the INVITE had no SDP (late offer): the 2xx carries the offer, the ACK the answer */
+  late_offer?: string;
   from_tag?: string;
   to_tag?: string;
   caller_user?: string;
