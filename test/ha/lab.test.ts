@@ -5,11 +5,11 @@
  * on the standby too; a second up changes nothing; down leaves no namespace, process,
  * address or record behind. One lab at a time (test/ha/lab.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLabLock, cli, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+import { acquireLabLock, CHECKOUT, cli, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
 
 const skip = labSkipReason();
 const SHARED = '10.77.0.10';
@@ -56,6 +56,8 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     const holder = new RegExp(`Shared IP: ${SHARED.replace(/\./g, '\\.')} \\(on (sp1|sp2)\\)`).exec(r.out);
     expect(holder, r.out).not.toBeNull();
     active = holder![1]!;
+    // with the HA daemon built, it runs on both nodes and chose the active one
+    if (existsSync(join(CHECKOUT, 'apps/hbd/dist/main.js'))) expect(r.out).toContain(`ngcp lab: the HA daemon (hbd) made ${active} active`);
     standby = active === 'sp1' ? 'sp2' : 'sp1';
     expect(r.out).toContain(`API:  https://${SHARED}:1443`);
     expect(presentNamespaces().sort()).toEqual(['carrier', 'client', 'gw', 'sp1', 'sp2']);

@@ -53,15 +53,17 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
   if (!existing) writeLabState(state, ctx.env);
   let changed = changes.length > 0 || !existing;
 
-  // the lead first: sp1 on a new lab; with hbd, the node it made active (it holds the shared IP)
-  const holdersBefore = runsHbd(state) ? await sharedIpHolders() : [];
-  const lead: LabNode = holdersBefore.length === 1 ? holdersBefore[0]! : 'sp1';
-  const roles: Record<LabNode, StoreRole> = lead === 'sp1' ? ROLES : { sp1: 'follow', sp2: 'lead' };
-  for (const node of lead === 'sp1' ? LAB_NODES : ([...LAB_NODES].reverse() as LabNode[])) {
+  // A new lab: sp1 leads, sp2 follows (`up --role`). A lab whose nodes run the HA daemon
+  // (hbd): hbd sets the roles (its steps call the same replication functions); `up` gets
+  // no role, and the node holding the shared IP comes up first.
+  const hbd = runsHbd(state);
+  const holdersBefore = hbd ? await sharedIpHolders() : [];
+  const first: LabNode = holdersBefore.length === 1 ? holdersBefore[0]! : 'sp1';
+  for (const node of first === 'sp1' ? LAB_NODES : ([...LAB_NODES].reverse() as LabNode[])) {
     const rec = state.nodes[node]!;
-    const args = ['--root', rec.root, '--node', node, '--role', roles[node], '--no-bin'];
+    const args = ['--root', rec.root, '--node', node, ...(hbd ? [] : ['--role', ROLES[node]]), '--no-bin'];
     if (node === 'sp2') args.push('--peer-root', state.nodes.sp1!.root);
-    io.out(`ngcp lab: ${node}: ngcp up (${roles[node]}) in namespace ${rec.netns}, root ${rec.root}`);
+    io.out(`ngcp lab: ${node}: ngcp up (${hbd ? 'role by hbd' : ROLES[node]}) in namespace ${rec.netns}, root ${rec.root}`);
     const r = await runCli(ctx, rec.netns, 'ngcp-up', args, { io, prefix: node });
     if (r.code !== 0) {
       io.err(`ngcp lab: ${node} did not come up (ngcp up exit ${r.code}); 'ngcp lab status' shows what runs, 'ngcp lab down' removes it`);
@@ -71,9 +73,7 @@ async function up(ctx: NodeContext, io: Io, dirFlag: string | undefined): Promis
   }
   if (runsHbd(state)) {
     // the HA daemon decides who is active and moves the shared IP; the stores follow its choice
-    const r = await followHbd(ctx, io, state, lead);
-    if (r === undefined) return EXIT.FAIL;
-    changed ||= r;
+    if (!(await followHbd(ctx, io, state))) return EXIT.FAIL;
   } else {
     const ipChange = await ensureSharedIp('sp1');
     if (ipChange) {
@@ -103,13 +103,12 @@ function runsHbd(state: LabState): boolean {
 
 /**
  * With hbd: wait until exactly one node holds the shared IP (hbd's active node), then
- * make that node's MariaDB and Redis lead and the other's follow it if `up` set them the
- * other way round (`up` makes sp1 lead; hbd normally picks sp1 too, as it starts first).
- * True when roles were changed; undefined (error printed) when no single active node
- * appeared.
+ * until that node's MariaDB and Redis lead and the other's follow it (hbd's steps; a
+ * standby's MariaDB follows in the background). False (error printed) when that does not
+ * happen within 20 s each.
  */
-async function followHbd(ctx: NodeContext, io: Io, state: LabState, lead: LabNode): Promise<boolean | undefined> {
-  const until = Date.now() + 20_000;
+async function followHbd(ctx: NodeContext, io: Io, state: LabState): Promise<boolean> {
+  let until = Date.now() + 20_000;
   let holders = await sharedIpHolders();
   while (holders.length !== 1 && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 200));
@@ -117,20 +116,43 @@ async function followHbd(ctx: NodeContext, io: Io, state: LabState, lead: LabNod
   }
   if (holders.length !== 1) {
     io.err(`ngcp lab: the HA daemons gave no single active node (shared IP on ${holders.join(' and ') || 'no node'}); see <root>/var/log/hbd.log of each node`);
-    return undefined;
+    return false;
   }
   const active = holders[0]!;
+  const standby: LabNode = active === 'sp1' ? 'sp2' : 'sp1';
   io.out(`ngcp lab: the HA daemon (hbd) made ${active} active`);
-  if (active === lead) return false;
-  const standby: LabNode = lead;
-  for (const [node, r] of [
-    [standby, 'follow'],
-    [active, 'lead'],
-  ] as const) {
-    const res = await runCli(ctx, state.nodes[node]!.netns, 'ngcp-lab', ['role', node, r], { io });
-    if (res.code !== 0) return undefined;
+  until = Date.now() + 20_000;
+  let last = '';
+  for (;;) {
+    const [a, b] = await Promise.all([nodeReplication(ctx, state, active), nodeReplication(ctx, state, standby)]);
+    const ok =
+      a.redis?.role === 'master' &&
+      a.mariadb?.role === 'lead' &&
+      b.redis?.role === 'slave' &&
+      b.mariadb?.role === 'follow' &&
+      b.mariadb.following?.io === 'Yes' &&
+      b.mariadb.following.sql === 'Yes';
+    if (ok) return true;
+    last = JSON.stringify({ [active]: a, [standby]: b });
+    if (Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, 500));
   }
-  return true;
+  io.err(`ngcp lab: the stores did not take hbd's roles (${active} leads, ${standby} follows) within 20 s: ${last.slice(0, 1500)}`);
+  return false;
+}
+
+interface NodeRepl {
+  redis?: { role?: string };
+  mariadb?: { role?: string; following?: { io?: string; sql?: string } };
+}
+
+async function nodeReplication(ctx: NodeContext, state: LabState, node: LabNode): Promise<NodeRepl> {
+  const r = await runCli(ctx, state.nodes[node]!.netns, 'ngcp-lab', ['replication', '--json']);
+  try {
+    return r.code === 0 ? (JSON.parse(r.stdout) as NodeRepl) : {};
+  } catch {
+    return {};
+  }
 }
 
 async function down(ctx: NodeContext, io: Io, purge: boolean): Promise<number> {
