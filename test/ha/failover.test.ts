@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sipp, type SippRun } from '../e2e/sipp.js';
-import { acquireLabLock, cli, labSkipReason, presentNamespaces, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+import { acquireLabLock, apiCurl, cli, labSkipReason, presentNamespaces, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
 
 const skip = labSkipReason();
 const SHARED = '10.77.0.10';
@@ -55,21 +55,7 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     release?.();
   }, 180_000);
 
-  async function curl(host: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const args = ['-sk', '-o', '-', '-w', '\n%{http_code}', '-u', `${api.user}:${api.pass}`, '-X', method, `https://${host}:1443${path}`];
-    if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
-    const r = await run('curl', args, { ns: 'client', limitMs: 20_000 });
-    const lines = r.out.trimEnd().split('\n');
-    const status = Number(lines.pop());
-    const text = lines.join('\n');
-    let json: unknown = text;
-    try {
-      json = text ? (JSON.parse(text) as unknown) : null;
-    } catch {
-      // not JSON (an error page)
-    }
-    return { status, json };
-  }
+  const curl = (host: string, method: string, path: string, body?: unknown) => apiCurl(api, host, method, path, body);
 
   /** `ngcp-check-active` of each node: 0 active, 1 standby, 3 unknown. */
   async function roles(): Promise<Record<'sp1' | 'sp2', number | null>> {
@@ -100,6 +86,19 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       auth: { user, password: USERS[user], uri: DOMAIN }, keys: { user, domain: DOMAIN, contact_host: CLIENT, expires }, limitMs: 20_000,
     });
   }
+  /** bob answers at `bobPort` (registered there), alice calls him and talks for `pauseMs`: both sipp runs and the Call-ID. */
+  async function callUp(bobPort: number, alicePort: number, pauseMs: number): Promise<{ uac: SippRun; uas: SippRun; callId: string }> {
+    const reg = await register('bob', bobPort).done;
+    expect(reg.code, reg.report).toBe(0);
+    const uas = sipp({ scenario: 'uas-answer-expect-bye.xml', ns: 'client', localIp: CLIENT, localPort: bobPort, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 }, limitMs: 60_000 });
+    await sleep(300);
+    const uac = sipp({
+      scenario: 'uac-call-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: alicePort, service: 'bob',
+      auth: { user: 'alice', password: USERS.alice, uri: `bob@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 },
+      pauseMs, limitMs: 60_000,
+    });
+    return { uac, uas, callId: (await uac.logged('CALL_ID', 20_000)).trim() };
+  }
   async function accKinds(node: 'sp1' | 'sp2', callId: string): Promise<string[]> {
     const root = join(dir, node);
     const pw = /db_root_password: "?([^"\n]+)"?/.exec(readFileSync(join(root, 'etc/ngcp-config/constants.yml'), 'utf8'))![1]!;
@@ -113,17 +112,7 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
   }, 60_000);
 
   it('SIGKILL of the active node with a call up: sp2 takes over once, the registration is there, the call ends with BYE → 200 on both sides, one acc start and one stop', async () => {
-    const bobPort = 5080;
-    const reg = await register('bob', bobPort).done;
-    expect(reg.code, reg.report).toBe(0);
-    const uas = sipp({ scenario: 'uas-answer-expect-bye.xml', ns: 'client', localIp: CLIENT, localPort: bobPort, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 }, limitMs: 60_000 });
-    await sleep(300);
-    const uac = sipp({
-      scenario: 'uac-call-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: 5072, service: 'bob',
-      auth: { user: 'alice', password: USERS.alice, uri: `bob@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 },
-      pauseMs: 12_000, limitMs: 60_000,
-    });
-    const callId = (await uac.logged('CALL_ID', 20_000)).trim();
+    const { uac, uas, callId } = await callUp(5080, 5072, 12_000);
     // the call is established (listed by the active node) and replicated to the standby
     let listed = '';
     for (let i = 0; i < 50 && !listed.includes(callId); i++) {
@@ -197,17 +186,7 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
   }, 120_000);
 
   it('ngcp-make-standby on the active node with a call up: the other node takes over, the call ends with BYE → 200 on both sides, one acc start and one stop', async () => {
-    const bobPort = 5082;
-    const reg = await register('bob', bobPort).done;
-    expect(reg.code, reg.report).toBe(0);
-    const uas = sipp({ scenario: 'uas-answer-expect-bye.xml', ns: 'client', localIp: CLIENT, localPort: bobPort, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 }, limitMs: 60_000 });
-    await sleep(300);
-    const uac = sipp({
-      scenario: 'uac-call-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: 5076, service: 'bob',
-      auth: { user: 'alice', password: USERS.alice, uri: `bob@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 },
-      pauseMs: 8000, limitMs: 60_000,
-    });
-    const callId = (await uac.logged('CALL_ID', 20_000)).trim();
+    const { uac, uas, callId } = await callUp(5082, 5076, 8000);
     await sleep(1500);
     const sw = await cli('ngcp-make-standby', [], { ns: 'sp1', limitMs: 60_000 });
     expect(sw.code, sw.out + sw.err).toBe(0);

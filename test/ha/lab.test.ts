@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLabLock, CHECKOUT, cli, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+import { acquireLabLock, apiCurl, CHECKOUT, cli, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
 
 const skip = labSkipReason();
 const SHARED = '10.77.0.10';
@@ -39,16 +39,7 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     release?.();
   }, 180_000);
 
-  /** curl from the client namespace to the API at `host`. */
-  async function curl(host: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-    const args = ['-sk', '-o', '-', '-w', '\n%{http_code}', '-u', `${api.user}:${api.pass}`, '-X', method, `https://${host}:1443${path}`];
-    if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
-    const r = await run('curl', args, { ns: 'client', limitMs: 20_000 });
-    const lines = r.out.trimEnd().split('\n');
-    const status = Number(lines.pop());
-    const text = lines.join('\n');
-    return { status, json: text ? (JSON.parse(text) as unknown) : null };
-  }
+  const curl = (host: string, method: string, path: string, body?: unknown) => apiCurl(api, host, method, path, body);
 
   it('up: the pair runs, one node holds the shared IP and leads, the other follows it', async () => {
     const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });

@@ -136,3 +136,20 @@ export function processesMentioning(needle: string): number[] {
   }
   return out;
 }
+
+/** curl from the `client` namespace to the API at `host` (basic auth): status and parsed JSON (the text when not JSON). */
+export async function apiCurl(auth: { user: string; pass: string }, host: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const args = ['-sk', '-o', '-', '-w', '\n%{http_code}', '-u', `${auth.user}:${auth.pass}`, '-X', method, `https://${host}:1443${path}`];
+  if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
+  const r = await run('curl', args, { ns: 'client', limitMs: 20_000 });
+  const lines = r.out.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  const text = lines.join('\n');
+  let json: unknown = text;
+  try {
+    json = text ? (JSON.parse(text) as unknown) : null;
+  } catch {
+    // not JSON (an error page)
+  }
+  return { status, json };
+}
