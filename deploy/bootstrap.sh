@@ -9,7 +9,9 @@ export COREPACK_ENABLE_DOWNLOAD_PROMPT=0 COREPACK_INTEGRITY_KEYS=0
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
 # wrk: the HTTP load generator of bench/api.mjs (C, keep-alive HTTPS, Lua scripts)
-DEB_PACKAGES=(mariadb-server mariadb-client redis-server rtpengine-daemon sip-tester wrk iproute2 iputils-arping git ca-certificates openssl)
+# procps: sysctl (ip_nonlocal_bind in each lab node); curl: the lab tests reach the API
+# from the client namespace — without it they would skip on a fresh machine
+DEB_PACKAGES=(mariadb-server mariadb-client redis-server rtpengine-daemon sip-tester wrk iproute2 iputils-arping procps curl git ca-certificates openssl)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
