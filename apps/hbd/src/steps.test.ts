@@ -1,6 +1,6 @@
 /** The command-running steps with a fake runner: argv, benign answers, failures named by step. */
 import { describe, expect, it } from 'vitest';
-import { arpStep, buildSteps, jobsStep, sharedIpStep, StepError } from './steps.js';
+import { arpStep, buildSteps, jobsStep, mediaStep, sharedIpStep, StepError } from './steps.js';
 import { hbdDefaults, type HbdConfig } from './config.js';
 
 const ctx = { role: 'active' as const, epoch: 1, node: 'sp1', peer: 'sp2' };
@@ -63,10 +63,44 @@ describe('jobs step', () => {
   });
 });
 
+describe('media step', () => {
+  const media = { cli_host: '127.0.0.2', cli_port: 9900, keyspace: 1 };
+  function fakeCli(answers: string[]): { said: string[]; cli: (h: string, p: number, c: string) => Promise<string> } {
+    const said: string[] = [];
+    return { said, cli: async (h, p, c) => (said.push(`${h}:${p} ${c}`), answers.shift() ?? '') };
+  }
+  it("active: rtpengine owns every call, then stops listening to the keyspace; standby: the reverse", async () => {
+    const f = fakeCli([
+      "Ok, all calls set to 'owned (active)'",
+      'Successfully unsubscribed from keyspace 1.\nSuccessfully removed all foreign calls for keyspace 1.',
+      "Ok, all calls set to 'foreign (standby)'",
+      'Keyspace 1 is already among redis notifications.',
+    ]);
+    const s = mediaStep({ media, step_timeout_ms: 1000 }, f.cli);
+    await s.activate(ctx);
+    await s.deactivate({ ...ctx, role: 'standby' });
+    expect(f.said).toEqual(['127.0.0.2:9900 active', '127.0.0.2:9900 ksrm 1', '127.0.0.2:9900 standby', '127.0.0.2:9900 ksadd 1']);
+  });
+  it('an unexpected answer or an unreachable rtpengine fails the step naming the command', async () => {
+    await expect(mediaStep({ media, step_timeout_ms: 1000 }, fakeCli(['Unknown or incomplete command:active']).cli).activate(ctx)).rejects.toThrow(
+      "media: rtpengine 127.0.0.2:9900 'active': Unknown or incomplete command:active",
+    );
+    const refused = async (): Promise<string> => {
+      throw new Error('connect ECONNREFUSED 127.0.0.2:9900');
+    };
+    await expect(mediaStep({ media, step_timeout_ms: 1000 }, refused).deactivate(ctx)).rejects.toThrow("media: rtpengine 127.0.0.2:9900 'standby': connect ECONNREFUSED");
+  });
+  it('without media configured (no rtpengine on this node) it does nothing', async () => {
+    const f = fakeCli([]);
+    await mediaStep({ media: null, step_timeout_ms: 1000 }, f.cli).activate(ctx);
+    expect(f.said).toEqual([]);
+  });
+});
+
 describe('buildSteps', () => {
   it('keeps the fixed order and leaves out the disabled steps', () => {
     const base = { ...hbdDefaults, node: 'a', peer: 'b', control: { address: '127.0.0.1', port: 1 }, key: 'x'.repeat(16), paths: [] } as unknown as HbdConfig;
-    expect(buildSteps(base).map((s) => s.name)).toEqual(['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs']);
-    expect(buildSteps({ ...base, disabled_steps: ['arp', 'mariadb'] }).map((s) => s.name)).toEqual(['shared_ip', 'redis', 'notify', 'jobs']);
+    expect(buildSteps(base).map((s) => s.name)).toEqual(['shared_ip', 'arp', 'redis', 'media', 'mariadb', 'notify', 'jobs']);
+    expect(buildSteps({ ...base, disabled_steps: ['arp', 'mariadb'] }).map((s) => s.name)).toEqual(['shared_ip', 'redis', 'media', 'notify', 'jobs']);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The steps of a role change. Each is a small object with `activate` and `deactivate`;
  * becoming active runs them in STEP_NAMES order (shared IP, gratuitous ARP, Redis,
- * MariaDB, notify, jobs), becoming standby runs `deactivate` in the reverse order. The
+ * media, MariaDB, notify, jobs), becoming standby runs `deactivate` in the reverse order. The
  * driver times and logs each. Another implementation of a step (e.g. the lab's
  * replication functions) plugs in through `HaStep`.
  */
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { RpcClient, RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -120,6 +121,59 @@ export function redisStep(cfg: Pick<HbdConfig, 'redis' | 'step_timeout_ms'>): Ha
   };
 }
 
+/**
+ * One command on rtpengine's CLI (`listen-cli`, what rtpengine-ctl speaks): a line out, the
+ * answer until rtpengine closes the connection; bounded by `timeoutMs`.
+ */
+export function rtpengineCli(host: string, port: number, command: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const sock = connect({ host, port });
+    const timer = setTimeout(() => sock.destroy(new Error(`no answer to '${command}' within ${timeoutMs} ms`)), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.end(`${command}\n`));
+    sock.on('data', (d: string) => (out += d));
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on('close', (hadError) => {
+      clearTimeout(timer);
+      if (!hadError) resolve(out.trim());
+    });
+  });
+}
+
+/**
+ * Media (rtpengine, issue 9 "media"): both nodes' rtpengine write their calls to Redis DB
+ * `keyspace`; the standby's Redis replicates the active's and its rtpengine, subscribed to
+ * that keyspace, holds every call as a *foreign* one (sockets bound on the shared IP,
+ * forwarding whatever arrives). Active: `active` (every call becomes this node's own: its
+ * timeouts apply, its changes are written to Redis) then `ksrm` (no more notifications of
+ * its own writes). Standby: `standby` (every call foreign, nothing written) then `ksadd`.
+ */
+export function mediaStep(cfg: Pick<HbdConfig, 'media' | 'step_timeout_ms'>, cli = rtpengineCli): HaStep {
+  const m = cfg.media;
+  const say = async (commands: Array<[string, RegExp]>): Promise<void> => {
+    if (!m) return;
+    for (const [command, ok] of commands) {
+      let answer: string;
+      try {
+        answer = await cli(m.cli_host, m.cli_port, command, cfg.step_timeout_ms);
+      } catch (e) {
+        throw new StepError('media', `rtpengine ${m.cli_host}:${m.cli_port} '${command}': ${(e as Error).message}`, { cause: e });
+      }
+      if (!ok.test(answer)) throw new StepError('media', `rtpengine ${m.cli_host}:${m.cli_port} '${command}': ${answer || 'no answer'}`);
+    }
+  };
+  const ks = m?.keyspace ?? 0;
+  return {
+    name: 'media',
+    activate: () => say([['active', /^Ok, all calls set/], [`ksrm ${ks}`, /unsubscribed|is not among/]]),
+    deactivate: () => say([['standby', /^Ok, all calls set/], [`ksadd ${ks}`, /Success adding|already among/]]),
+  };
+}
+
 /** MariaDB: `SET GLOBAL read_only = 0` when active, `= 1` when standby. */
 export function mariadbStep(cfg: Pick<HbdConfig, 'mariadb' | 'step_timeout_ms'>): HaStep {
   const m = cfg.mariadb;
@@ -178,6 +232,6 @@ export function jobsStep(cfg: Pick<HbdConfig, 'jobs' | 'step_timeout_ms'>, runCm
 export function buildSteps(cfg: HbdConfig): HaStep[] {
   // a pair node's MariaDB replicates from the active peer (GTID); without the peer named, only read_only flips
   const mariadb = replicates(cfg) ? mariadbReplicationStep(cfg) : mariadbStep(cfg);
-  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mariadb, notifyStep(cfg), jobsStep(cfg)];
+  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mediaStep(cfg), mariadb, notifyStep(cfg), jobsStep(cfg)];
   return all.filter((s) => !cfg.disabled_steps.includes(s.name));
 }

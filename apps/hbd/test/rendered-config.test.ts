@@ -59,6 +59,7 @@ describe('rendered etc/ngcp/hbd.yml', () => {
       ping: { method: 'tcp', port: 7, dev: 'eth0' },
       shared_ips: [{ ip: '10.77.0.10', prefix: 24, dev: 'eth0' }],
       redis: { host: '127.0.0.2', port: 6379, peer_host: '10.78.0.2', peer_port: 6379 },
+      media: { cli_host: '127.0.0.2', cli_port: 9900, keyspace: 1 },
       mariadb: { host: '127.0.0.2', user: 'root' },
       jobs: [],
       disabled_steps: [],
