@@ -90,6 +90,34 @@ describe('media step', () => {
     };
     await expect(mediaStep({ media, step_timeout_ms: 1000 }, refused).deactivate(ctx)).rejects.toThrow("media: rtpengine 127.0.0.2:9900 'standby': connect ECONNREFUSED");
   });
+  it('rtpengine not up yet (hbd starts first): the step fails saying so and retries in the background until it answers; a later role change cancels the retry', async () => {
+    const said: string[] = [];
+    let up = false;
+    const cli = async (_h: string, _p: number, c: string): Promise<string> => {
+      said.push(c);
+      if (!up) throw new StepError('media', 'x', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.2:9900'), { code: 'ECONNREFUSED' }) });
+      const answers: Record<string, string> = { active: "Ok, all calls set to 'owned (active)'", standby: "Ok, all calls set to 'foreign (standby)'", 'ksrm 1': 'Successfully unsubscribed from keyspace 1.', 'ksadd 1': 'Success adding keyspace 1 to redis notifications.' };
+      return answers[c] ?? 'Unknown or incomplete command';
+    };
+    const wrapped = (h: string, p: number, c: string): Promise<string> =>
+      cli(h, p, c).catch((e: StepError) => {
+        throw e.cause;
+      });
+    const s = mediaStep({ media, step_timeout_ms: 1000 }, wrapped, { everyMs: 5, forMs: 1000 });
+    await expect(s.activate(ctx)).rejects.toThrow(/'active': connect ECONNREFUSED.*retrying for 1 s in the background/);
+    up = true;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(said.slice(-2)).toEqual(['active', 'ksrm 1']);
+    // cancelled: a standby change while rtpengine is down stops the pending retry of the previous one
+    up = false;
+    said.length = 0;
+    await expect(s.activate(ctx)).rejects.toThrow(/retrying/);
+    await expect(s.deactivate(ctx)).rejects.toThrow(/'standby'.*retrying/);
+    up = true;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(said.filter((c) => c === 'active')).toHaveLength(1);
+    expect(said.slice(-2)).toEqual(['standby', 'ksadd 1']);
+  });
   it('without media configured (no rtpengine on this node) it does nothing', async () => {
     const f = fakeCli([]);
     await mediaStep({ media: null, step_timeout_ms: 1000 }, f.cli).activate(ctx);

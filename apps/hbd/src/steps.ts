@@ -152,8 +152,10 @@ export function rtpengineCli(host: string, port: number, command: string, timeou
  * timeouts apply, its changes are written to Redis) then `ksrm` (no more notifications of
  * its own writes). Standby: `standby` (every call foreign, nothing written) then `ksadd`.
  */
-export function mediaStep(cfg: Pick<HbdConfig, 'media' | 'step_timeout_ms'>, cli = rtpengineCli): HaStep {
+export function mediaStep(cfg: Pick<HbdConfig, 'media' | 'step_timeout_ms'>, cli = rtpengineCli, retry = { everyMs: 500, forMs: 60_000 }): HaStep {
   const m = cfg.media;
+  const ks = m?.keyspace ?? 0;
+  let generation = 0;
   const say = async (commands: Array<[string, RegExp]>): Promise<void> => {
     if (!m) return;
     for (const [command, ok] of commands) {
@@ -166,11 +168,36 @@ export function mediaStep(cfg: Pick<HbdConfig, 'media' | 'step_timeout_ms'>, cli
       if (!ok.test(answer)) throw new StepError('media', `rtpengine ${m.cli_host}:${m.cli_port} '${command}': ${answer || 'no answer'}`);
     }
   };
-  const ks = m?.keyspace ?? 0;
+  const refused = (e: unknown): boolean => ((e as StepError).cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+  /**
+   * hbd starts before rtpengine (pm2 order): a refused connection is retried in the
+   * background (bounded; a later role change cancels it) and the step reports it.
+   */
+  const apply = async (ctx: StepContext, commands: Array<[string, RegExp]>): Promise<void> => {
+    const mine = ++generation;
+    try {
+      await say(commands);
+    } catch (e) {
+      if (!refused(e)) throw e;
+      const until = Date.now() + retry.forMs;
+      void (async () => {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, retry.everyMs));
+          if (generation !== mine) return;
+          try {
+            return void (await say(commands));
+          } catch (again) {
+            if (!refused(again) || Date.now() > until) return void ctx.onBackgroundFailure?.(again as Error);
+          }
+        }
+      })();
+      throw new StepError('media', `${(e as Error).message.replace(/^media: /, '')}; retrying for ${retry.forMs / 1000} s in the background`, { cause: e });
+    }
+  };
   return {
     name: 'media',
-    activate: () => say([['active', /^Ok, all calls set/], [`ksrm ${ks}`, /unsubscribed|is not among/]]),
-    deactivate: () => say([['standby', /^Ok, all calls set/], [`ksadd ${ks}`, /Success adding|already among/]]),
+    activate: (ctx) => apply(ctx, [['active', /^Ok, all calls set/], [`ksrm ${ks}`, /unsubscribed|is not among/]]),
+    deactivate: (ctx) => apply(ctx, [['standby', /^Ok, all calls set/], [`ksadd ${ks}`, /Success adding|already among/]]),
   };
 }
 
