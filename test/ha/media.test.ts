@@ -6,7 +6,9 @@
  * its Redis replica's keyspace notifications). sp1 is killed (SIGKILL of every process in
  * its namespace): RTP resumes both ways through sp2, whose rtpengine now owns the call, the
  * gap is printed and bounded, and the call ends with BYE → 200 on both sides, after which
- * sp2's rtpengine holds no call. One lab at a time (test/ha/lab.ts).
+ * sp2's rtpengine holds no call. Then sp1 comes back (standby), a new call's media is learned
+ * by its restarted rtpengine, and `ngcp-make-standby` on sp2 moves RTP back to sp1.
+ * One lab at a time (test/ha/lab.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,35 +64,43 @@ describe.skipIf(skip !== undefined)(`media across a failover in the lab${skip ? 
     release?.();
   }, 180_000);
 
-  it('SIGKILL of the active node with RTP flowing both ways: RTP resumes both ways through the new active node, the call ends cleanly', async () => {
-    // sp1 active, sp2 standby
-    for (let i = 0; ; i++) {
+  async function waitRoles(active: 'sp1' | 'sp2', ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
       const [a, b] = await Promise.all(['sp1', 'sp2'].map((n) => cli('ngcp-check-active', ['-q'], { ns: n, limitMs: 20_000 })));
-      if (a!.code === 0 && b!.code === 1) break;
-      if (i > 100) throw new Error(`roles: sp1 ${a!.code}, sp2 ${b!.code}`);
+      const r = { sp1: a!.code, sp2: b!.code };
+      if (r[active] === 0 && r[active === 'sp1' ? 'sp2' : 'sp1'] === 1) return;
+      if (Date.now() > until) throw new Error(`want ${active} active, the other standby: ${JSON.stringify(r)}`);
       await sleep(200);
     }
+  }
 
+  /**
+   * bob registered at `bobPort`, alice calls him (talking `pauseMs`), each SDP pointing at an
+   * RTP agent; RTP flowing both ways through `active`'s rtpengine, the standby's holding the
+   * call as foreign.
+   */
+  async function callWithRtp(active: 'sp1' | 'sp2', bobPort: number, alicePort: number, pauseMs: number) {
+    const standbyNode = active === 'sp1' ? 'sp2' : 'sp1';
     const alice = await RtpAgent.start('client', CLIENT);
     const bob = await RtpAgent.start('client', CLIENT);
     agents.push(alice, bob);
-
     const reg = await sipp({
-      scenario: 'uac-register-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: 5090,
+      scenario: 'uac-register-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: bobPort,
       auth: { user: 'bob', password: USERS.bob, uri: DOMAIN }, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, expires: 300 }, limitMs: 20_000,
     }).done;
     expect(reg.code, reg.report).toBe(0);
-    const uas = sipp({ scenario: 'uas-answer-expect-bye.xml', ns: 'client', localIp: CLIENT, localPort: 5090, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, rtp_port: bob.port }, limitMs: 90_000 });
+    const uas = sipp({ scenario: 'uas-answer-expect-bye.xml', ns: 'client', localIp: CLIENT, localPort: bobPort, keys: { user: 'bob', domain: DOMAIN, contact_host: CLIENT, rtp_port: bob.port }, limitMs: 90_000 });
     await sleep(300);
     const uac = sipp({
-      scenario: 'uac-call-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: 5092, service: 'bob',
+      scenario: 'uac-call-expect-200.xml', ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: alicePort, service: 'bob',
       auth: { user: 'alice', password: USERS.alice, uri: `bob@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: alice.port },
-      pauseMs: 15_000, limitMs: 90_000,
+      pauseMs, limitMs: 90_000,
     });
     // the media address and port rtpengine put in the SDP each side received
-    const sdp = async (run: typeof uac): Promise<{ address: string; port: number }> => ({
-      address: (await run.logged('CONN', 30_000)).split(' ').at(-1)!,
-      port: Number((await run.logged('RTP', 30_000)).split(' ').at(-1)),
+    const sdp = async (r: typeof uac): Promise<{ address: string; port: number }> => ({
+      address: (await r.logged('CONN', 30_000)).split(' ').at(-1)!,
+      port: Number((await r.logged('RTP', 30_000)).split(' ').at(-1)),
     });
     const [toAlice, toBob] = await Promise.all([sdp(uac), sdp(uas)]);
     expect(toAlice.address).toBe(SHARED);
@@ -99,14 +109,50 @@ describe.skipIf(skip !== undefined)(`media across a failover in the lab${skip ? 
     bob.sendTo(toBob.address, toBob.port);
     await rtpFlowing({ alice, bob }, 25, 10_000);
 
-    // sp2's rtpengine learned the call from its Redis replica: a foreign session, not its own
+    // the standby's rtpengine learned the call from its Redis replica: a foreign session, not its own
     let standby: Awaited<ReturnType<typeof rtpengineSessions>> = null;
     for (let i = 0; i < 50 && !(standby && standby.foreign >= 1); i++) {
-      standby = await rtpengineSessions('sp2');
+      standby = await rtpengineSessions(standbyNode);
       await sleep(100);
     }
     expect(standby).toEqual({ own: 0, foreign: 1 });
-    expect(await rtpengineSessions('sp1')).toMatchObject({ own: 1 });
+    expect(await rtpengineSessions(active)).toMatchObject({ own: 1 });
+    return { alice, bob, uac, uas, toAlice, toBob };
+  }
+
+  /** Stops both agents; each direction's gap around `faultAt`, printed, bounded, RTP from the shared IP. */
+  async function assertResumed(what: string, c: Awaited<ReturnType<typeof callWithRtp>>, faultAt: number): Promise<void> {
+    const stoppedAt = Date.now();
+    const [ra, rb] = await Promise.all([c.alice.stop(), c.bob.stop()]);
+    const gaps = { towardsAlice: rtpGap(ra.arrivals, faultAt, stoppedAt), towardsBob: rtpGap(rb.arrivals, faultAt, stoppedAt) };
+    console.log(`RTP at ${what} (a packet every 20 ms each way): ${JSON.stringify(gaps)}`);
+    for (const g of Object.values(gaps)) {
+      expect(g.before).toBeGreaterThanOrEqual(25);
+      expect(g.resumed).toBe(true);
+      expect(g.after).toBeGreaterThanOrEqual(50); // RTP flows on (3 s at 50 packets/s), not one stray packet
+      expect(g.resumeMs!).toBeLessThan(GAP_BOUND_MS);
+      expect(g.gapMs).toBeLessThan(GAP_BOUND_MS);
+    }
+    expect(ra.sources).toEqual([`${SHARED}:${c.toAlice.port}`]);
+    expect(rb.sources).toEqual([`${SHARED}:${c.toBob.port}`]);
+  }
+
+  /** The call ends with BYE → 200 on both sides and `node`'s rtpengine lets it go. */
+  async function assertEnded(c: Awaited<ReturnType<typeof callWithRtp>>, node: 'sp1' | 'sp2'): Promise<void> {
+    const [a, b] = await Promise.all([c.uac.done, c.uas.done]);
+    expect(a.code, a.report).toBe(0);
+    expect(b.code, b.report).toBe(0);
+    let after = await rtpengineSessions(node);
+    for (let i = 0; i < 50 && after?.own !== 0; i++) {
+      await sleep(100);
+      after = await rtpengineSessions(node);
+    }
+    expect(after).toEqual({ own: 0, foreign: 0 });
+  }
+
+  it('SIGKILL of the active node with RTP flowing both ways: RTP resumes both ways through the new active node, the call ends cleanly', async () => {
+    await waitRoles('sp1', 20_000);
+    const c = await callWithRtp('sp1', 5090, 5092, 15_000);
 
     const faultAt = Date.now();
     const pids = (await run('ip', ['netns', 'pids', 'sp1'])).out.split('\n').map(Number).filter((p) => p > 0);
@@ -126,31 +172,27 @@ describe.skipIf(skip !== undefined)(`media across a failover in the lab${skip ? 
       await sleep(100);
     }
     await sleep(3000);
-    const stoppedAt = Date.now();
-    const [ra, rb] = await Promise.all([alice.stop(), bob.stop()]);
-    const gaps = { towardsAlice: rtpGap(ra.arrivals, faultAt, stoppedAt), towardsBob: rtpGap(rb.arrivals, faultAt, stoppedAt) };
-    console.log(`RTP at failover (SIGKILL of the active node, a packet every 20 ms each way): ${JSON.stringify(gaps)}`);
-    for (const g of Object.values(gaps)) {
-      expect(g.before).toBeGreaterThanOrEqual(25);
-      expect(g.resumed).toBe(true);
-      expect(g.after).toBeGreaterThanOrEqual(50); // RTP flows on (3 s at 50 packets/s), not one stray packet
-      expect(g.resumeMs!).toBeLessThan(GAP_BOUND_MS);
-      expect(g.gapMs).toBeLessThan(GAP_BOUND_MS);
-    }
-    expect(ra.sources).toEqual([`${SHARED}:${toAlice.port}`]);
-    expect(rb.sources).toEqual([`${SHARED}:${toBob.port}`]);
+    await assertResumed('failover (SIGKILL of the active node)', c, faultAt);
     // hbd's media step: the new active node's rtpengine owns the call now
     expect(await rtpengineSessions('sp2')).toEqual({ own: 1, foreign: 0 });
-
     // the call ends through the new active node; its rtpengine lets the call go
-    const [a, b] = await Promise.all([uac.done, uas.done]);
-    expect(a.code, a.report).toBe(0);
-    expect(b.code, b.report).toBe(0);
-    let after = await rtpengineSessions('sp2');
-    for (let i = 0; i < 50 && after?.own !== 0; i++) {
-      await sleep(100);
-      after = await rtpengineSessions('sp2');
-    }
-    expect(after).toEqual({ own: 0, foreign: 0 });
+    await assertEnded(c, 'sp2');
   }, 240_000);
+
+  it('the killed node comes back as standby and learns a new call; ngcp-make-standby on sp2 moves RTP back to sp1 without a break worth the name', async () => {
+    await run('ip', ['-n', 'sp1', 'link', 'set', 'eth0', 'up']);
+    const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
+    expect(r.code, r.out.slice(-3000) + r.err).toBe(0);
+    await waitRoles('sp2', 20_000);
+    const c = await callWithRtp('sp2', 5094, 5096, 12_000);
+    const faultAt = Date.now();
+    const sw = await cli('ngcp-make-standby', [], { ns: 'sp2', limitMs: 60_000 });
+    expect(sw.code, sw.out + sw.err).toBe(0);
+    await waitRoles('sp1', 10_000);
+    await sleep(3000);
+    await assertResumed('a planned switchover (make_standby)', c, faultAt);
+    expect(await rtpengineSessions('sp1')).toEqual({ own: 1, foreign: 0 });
+    expect(await rtpengineSessions('sp2')).toEqual({ own: 0, foreign: 1 });
+    await assertEnded(c, 'sp1');
+  }, 400_000);
 });

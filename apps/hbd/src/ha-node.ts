@@ -355,6 +355,7 @@ export class HaNode implements Daemon {
         this.m.stepFailures.inc({ step, direction });
         this.log.error({ step, direction, err: err.message }, 'step failed');
       },
+      onBackgroundDone: (step, fields, msg) => this.log.info({ step, direction, ...fields }, msg),
     };
     this.log.info({ to: target, epoch: this.epoch, steps: ordered.map((s) => s.name) }, `becoming ${target}`);
     for (const step of ordered) {

@@ -118,6 +118,29 @@ describe('media step', () => {
     expect(said.filter((c) => c === 'active')).toHaveLength(1);
     expect(said.slice(-2)).toEqual(['standby', 'ksadd 1']);
   });
+  it("standby: once the replica is in sync, rtpengine gets a `set` event for each call it lacks and a `del` for each it holds that Redis no longer has", async () => {
+    const published: string[] = [];
+    let inSync = false;
+    const store = {
+      inSync: async () => inSync,
+      callIds: async () => ['call-a', 'call-b'],
+      publish: async (c: string, e: string) => void published.push(`${e} ${c}`),
+    };
+    const answers: Record<string, string> = {
+      standby: "Ok, all calls set to 'foreign (standby)'",
+      'ksadd 1': 'Keyspace 1 is already among redis notifications.',
+      'list sessions foreign': 'callid:                                                       call-b | deletionmark:  no | created:  1796599161 | proxy:127.0.0.2:41000 | redis_keyspace:1 | foreign:yes\ncallid:  stale-c | deletionmark:  no | created:  1796599100 | proxy:127.0.0.2:41000 | redis_keyspace:1 | foreign:yes\n',
+    };
+    const done: unknown[] = [];
+    const s = mediaStep({ media, step_timeout_ms: 1000 }, async (_h, _p, c) => answers[c] ?? '', { everyMs: 5, forMs: 1000 }, store);
+    await s.deactivate({ ...ctx, role: 'standby', onBackgroundDone: (_s, f) => done.push(f) });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(published).toEqual([]); // not before the replica is in sync
+    inSync = true;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(published).toEqual(['set call-a', 'del stale-c']);
+    expect(done).toEqual([{ calls: 2, learned: 1, dropped: 1 }]);
+  });
   it('without media configured (no rtpengine on this node) it does nothing', async () => {
     const f = fakeCli([]);
     await mediaStep({ media: null, step_timeout_ms: 1000 }, f.cli).activate(ctx);
