@@ -7,7 +7,9 @@
  * its namespace): RTP resumes both ways through sp2, whose rtpengine now owns the call, the
  * gap is printed and bounded, and the call ends with BYE → 200 on both sides, after which
  * sp2's rtpengine holds no call. Before that, the same with a planned switchover
- * (`ngcp-make-standby` on sp1; then back). One lab at a time (test/ha/lab.ts).
+ * (`ngcp-make-standby` on sp1; then back). After it, sp1 returns as standby and hbd
+ * reconciles its restarted rtpengine with the replica (the killed call it restored from its
+ * own Redis is dropped). One lab at a time (test/ha/lab.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -207,4 +209,23 @@ describe.skipIf(skip !== undefined)(`media across a failover in the lab${skip ? 
     // the call ends through the new active node; its rtpengine lets the call go
     await assertEnded(c, 'sp2');
   }, 240_000);
+
+  it("the killed node comes back as standby: hbd reconciles its restarted rtpengine with the replica (no call left from before the kill)", async () => {
+    const log = join(dir, 'sp1/var/log/hbd.log');
+    const before = readFileSync(log, 'utf8').split('\n').length;
+    await run('ip', ['-n', 'sp1', 'link', 'set', 'eth0', 'up']);
+    const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
+    expect(r.code, r.out.slice(-3000) + r.err).toBe(0);
+    await waitRoles('sp2', 20_000);
+    // its rtpengine restored calls from its own Redis as it was at the kill; hbd's media step,
+    // once that Redis follows sp2's, drops what sp2 no longer has (and adds what it lacks)
+    let line: string | undefined;
+    for (let i = 0; i < 150 && !line; i++) {
+      line = readFileSync(log, 'utf8').split('\n').slice(before - 1).find((l) => l.includes("rtpengine's calls reconciled with the replica"));
+      if (!line) await sleep(200);
+    }
+    console.log(`sp1 after its return: ${line ?? 'no reconciliation logged'}`);
+    expect(line).toBeDefined();
+    expect(await rtpengineSessions('sp1')).toEqual({ own: 0, foreign: 0 });
+  }, 300_000);
 });
