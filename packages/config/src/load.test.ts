@@ -143,7 +143,17 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     const [i, ...more] = issuesOf();
     expect(more).toEqual([]);
     expect(i).toMatchObject({ file: 'config.node.self.yml', line: 3, path: 'proxy.port' });
-    expect(i!.message).toMatch(/port clash: 5080\/udp on 127\.0\.0\.2 .*sbc\.port .*config\.yml:\d+/);
+    // the proxy's ports: one per worker (proxy.workers, 0 = one per core)
+    expect(i!.message).toMatch(/port clash: 5080(-\d+)?\/udp on 127\.0\.0\.2 .*sbc\.port .*config\.yml:\d+/);
+  });
+
+  it("the proxy's worker ports are checked too: worker 3 of 4 on sbc.port is a clash", () => {
+    t.write('config.node.self.yml', 'proxy:\n  port: 5077\n  workers: 4\n');
+    const [i, ...more] = issuesOf();
+    expect(more).toEqual([]);
+    expect(i!.message).toMatch(/port clash: 5077-5080\/udp on 127\.0\.0\.2 .*sbc\.port/);
+    t.write('config.node.self.yml', 'proxy:\n  port: 5077\n  workers: 3\n');
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.proxy.workers).toBe(3);
   });
 
   it('a port inside the media range clashes; on another address it does not', () => {

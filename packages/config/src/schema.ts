@@ -73,8 +73,11 @@ export interface LbConfig {
 
 export interface ProxyConfig {
   enable: boolean;
+  /** UDP port of worker 0; worker i listens on `port + i` (docs/workers.md) */
   port: number;
   control_port: number;
+  /** worker processes; 0 = one per CPU core (`proxyWorkerCount`) */
+  workers: number;
   min_expires: number;
   max_expires: number;
   default_expires: number;
@@ -289,6 +292,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       enable: bool,
       port,
       control_port: port,
+      workers: { type: 'integer', minimum: 0, maximum: 64 },
       min_expires: posInt,
       max_expires: posInt,
       default_expires: posInt,
