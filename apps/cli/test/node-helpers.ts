@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { allocatePortRange, freePort } from '@ngcp/testkit';
+import { allocatePortRange, freeConsecutivePorts, freePort, releasePort } from '@ngcp/testkit';
 import { main as down } from '../src/commands/ngcp-down.js';
 import { main as service } from '../src/commands/ngcp-service.js';
 import { main as status } from '../src/commands/ngcp-status.js';
@@ -102,8 +102,7 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
   // internal (127.0.0.2): control endpoints, infrastructure, internal SIP
   for (const k of INTERNAL_PORTS) if (k !== 'proxy_sip') ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.2' });
   // the proxy's workers listen on proxy_sip + i (PROXY_WORKERS of them): a block of ports
-  const proxyRange = await allocatePortRange(PROXY_WORKERS, { udp: true, host: '127.0.0.2' });
-  ports.proxy_sip = proxyRange.min;
+  ports.proxy_sip = await freeConsecutivePorts(PROXY_WORKERS, { tcp: true, udp: true, host: '127.0.0.2' });
   // public (127.0.0.1): the lb's SIP listeners and the API
   for (const k of PUBLIC_PORTS) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.1' });
   const range = await allocatePortRange(100, { udp: true, host: '127.0.0.1' });
@@ -144,7 +143,7 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
       if (existsSync(join(root, 'var/pm2'))) await t.pm2.kill().catch(() => undefined);
       if (!process.env.NGCP_TEST_KEEP_NODE) rmSync(dir, { recursive: true, force: true });
       range.release();
-      proxyRange.release();
+      for (let i = 0; i < PROXY_WORKERS; i++) releasePort(ports.proxy_sip! + i);
     },
   };
   if (opts.init !== false) {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { allocatePortRange, freePort, type PortRange } from '@ngcp/testkit';
+import { freeConsecutivePorts, freePort, releasePort } from '@ngcp/testkit';
 import { provision, until, useHarness } from './harness.js';
 import { Ua } from './ua.js';
 
@@ -19,7 +19,7 @@ const h = useHarness();
 const dir = mkdtempSync(join(tmpdir(), 'proxy-workers-'));
 const uas: Ua[] = [];
 let child: ChildProcess | undefined;
-let range: PortRange | undefined;
+let ports: number[] = [];
 
 afterEach(async () => {
   for (const u of uas.splice(0)) await u.stop();
@@ -31,16 +31,15 @@ afterEach(async () => {
     });
   }
   child = undefined;
-  range?.release();
-  range = undefined;
+  for (const p of ports.splice(0)) releasePort(p);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Started { port: number; control: string; out: () => string }
 
 async function startWorkers(): Promise<Started> {
-  range = await allocatePortRange(2, { udp: true, host: '127.0.0.1' });
-  const port = range.min;
+  const port = await freeConsecutivePorts(2, { udp: true, host: '127.0.0.1' });
+  ports = [port, port + 1];
   const controlPort = await freePort();
   const config = { ...h().config, media: false, workers: 2, listen: { address: '127.0.0.1', udp_port: port }, control: { address: '127.0.0.1', port: controlPort }, log: { level: 'info' } };
   const file = join(dir, `proxy-${port}.json`);
