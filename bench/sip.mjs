@@ -345,6 +345,18 @@ function lastStat(file) {
 const epoch = (s) => Number(String(s).trim().split(/\s+/).at(-1));
 
 /**
+ * The scenario of UAC i: register.xml's AoR is u<call_number>@SUT, the same sequence in every
+ * UAC, so UAC i > 0 gets its own users (u<i>x<call_number>): every REGISTER binds a new AoR, as
+ * with one UAC. The call scenario needs no change.
+ */
+function uacScenario(scenario, i) {
+  if (i === 0 || scenario !== 'register.xml') return join(work, scenario);
+  const f = join(work, `register-uac${i}.xml`);
+  if (!existsSync(f)) writeFileSync(f, readFileSync(join(work, scenario), 'utf8').replaceAll('u[call_number]', `u${i}x[call_number]`));
+  return f;
+}
+
+/**
  * One rate step: the UAC load against the SUT's ports (Kamailio, our lb: 5060; our proxy: one
  * UAC per worker port 5060+i, each rate/N, together the same rate); CPU sampled every 0.5 s,
  * window 2 s .. DUR-1 s.
@@ -354,7 +366,7 @@ async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } 
   const drop0 = rcvbufErrors();
   const ports = sut.ports;
   const share = (i) => Math.floor(rate / ports.length) + (i < rate % ports.length ? 1 : 0);
-  const uacs = ports.map((port, i) => start('sipp', ['-sf', join(work, scenario), `${SUT}:${port}`, '-i', UAC, '-p', String(5061 + i), ...SIPP_COMMON,
+  const uacs = ports.map((port, i) => start('sipp', ['-sf', uacScenario(scenario, i), `${SUT}:${port}`, '-i', UAC, '-p', String(5061 + i), ...SIPP_COMMON,
     '-r', String(share(i)), '-m', String(share(i) * DUR), '-l', String(2 * share(i) + 100), '-timeout', `${DUR + 15}s`,
     '-trace_stat', '-stf', `uac${i}_stat.csv`, '-fd', '1', ...extra], { cwd: dir, out: join(dir, `uac${i}.log`) }));
   const hard = setTimeout(() => { for (const u of uacs) stop(u, 'SIGKILL'); }, (DUR + 25) * 1000);
