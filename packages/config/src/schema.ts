@@ -148,6 +148,8 @@ export interface HeartbeatConfig {
   switchover_timeout_ms: number;
   /** Role-change steps hbd skips: shared_ip, arp, redis, mariadb, notify, jobs (tests, maintenance). */
   disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'mariadb' | 'notify' | 'jobs'>;
+  /** Between role changes, how often hbd re-checks Redis' role, MariaDB's read_only and the shared IP against the role (0: never; default 2000, so a config dir made before the key existed still loads). */
+  audit_interval_ms?: number;
 }
 
 export interface ApiConfig {
@@ -233,6 +235,12 @@ function obj<T>(properties: Record<string, unknown>): JSONSchemaType<T> {
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false } as unknown as JSONSchemaType<T>;
 }
 
+/** `schema` with `keys` no longer required: keys added by a later release, which a config dir made before them lacks (the templates supply the default). */
+function optional<T>(schema: JSONSchemaType<T>, keys: string[]): JSONSchemaType<T> {
+  const s = schema as unknown as { required: string[] };
+  return { ...schema, required: s.required.filter((k) => !keys.includes(k)) } as JSONSchemaType<T>;
+}
+
 const interfaceSchema: JSONSchemaType<InterfaceConfig> = {
   type: 'object',
   properties: {
@@ -310,7 +318,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
     }),
     rtpproxy: obj<RtpproxyConfig>({ enable: bool, ng_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }),
     qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
-    heartbeat: obj<HeartbeatConfig>({
+    heartbeat: optional(obj<HeartbeatConfig>({
       enable: bool,
       port,
       control_port: port,
@@ -322,7 +330,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       priority: { type: 'integer', minimum: 0, maximum: 1000 },
       switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
       disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs'] } },
-    }),
+      audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
+    }), ['audit_interval_ms']),
     api: obj<ApiConfig>({ enable: bool, port, user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } }),
     mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
     database: obj<DatabaseConfig>({
