@@ -80,6 +80,8 @@ export interface ProxyConfig {
   default_expires: number;
   /** bindings per AoR at most (403 beyond) */
   max_contacts: number;
+  /** RFC 5626 Flow-Timer (s) to outbound TCP/TLS clients: their keep-alive period, so the time to find a connection lost at a failover (0: none; default 15). */
+  flow_timer?: number;
   /** relay media through mediactl/rtpengine; false leaves SDP untouched (benchmarks) */
   media: boolean;
   /** seconds a `call:<id>` key lives without an in-dialog request refreshing it */
@@ -293,7 +295,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       domains: obj<LbConfig['domains']>({ retry_ms: { type: 'integer', minimum: 100 } }),
       ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
     }),
-    proxy: obj<ProxyConfig>({
+    proxy: optional(obj<ProxyConfig>({
       enable: bool,
       port,
       control_port: port,
@@ -301,11 +303,12 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       max_expires: posInt,
       default_expires: posInt,
       max_contacts: posInt,
+      flow_timer: { type: 'integer', minimum: 0, maximum: 3600 },
       media: bool,
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }),
+    }), ['flow_timer']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
