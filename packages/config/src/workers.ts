@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { NgcpConfig } from './schema.js';
 
 export function proxyWorkerCount(cfg: Pick<NgcpConfig, 'proxy'>, cores: number = availableParallelism()): number {
-  const n = cfg.proxy.workers > 0 ? cfg.proxy.workers : cores;
+  const w = cfg.proxy.workers ?? 0;
+  const n = w > 0 ? w : cores;
   return Math.max(1, Math.min(64, Math.floor(n)));
 }
