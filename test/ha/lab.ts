@@ -153,3 +153,37 @@ export async function apiCurl(auth: { user: string; pass: string }, host: string
   }
   return { status, json };
 }
+
+/** Every PID in network namespace `ns` (`ip netns pids`). */
+export async function namespacePids(ns: string): Promise<number[]> {
+  return (await run('ip', ['netns', 'pids', ns])).out.split('\n').map(Number).filter((p) => p > 0);
+}
+
+/** Sends `signal` to every process in namespace `ns` (a whole node: SIGKILL, SIGSTOP, SIGCONT); the PIDs signalled. */
+export async function signalNamespace(ns: string, signal: NodeJS.Signals): Promise<number[]> {
+  const pids = await namespacePids(ns);
+  for (const p of pids) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // gone already
+    }
+  }
+  return pids;
+}
+
+/** The HA daemon's Prometheus text of node `ns` (its control port on the node's internal address); '' when it does not answer within 2 s. */
+export async function hbdMetrics(ns: string, port = 9094, address = '127.0.0.2'): Promise<string> {
+  const r = await run('curl', ['-s', '--max-time', '2', `http://${address}:${port}/metrics`], { ns, limitMs: 5_000 });
+  return r.code === 0 ? r.out : '';
+}
+
+/** Sum of `hbd_transitions_total{to="<to>",…}` over its rules in a metrics text (0 when absent). */
+export function transitionsTo(metrics: string, to: 'active' | 'standby'): number {
+  let n = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('hbd_transitions_total{') || !line.includes(`to="${to}"`)) continue;
+    n += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return n;
+}
