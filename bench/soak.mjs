@@ -7,7 +7,8 @@
 // sipp UAS in `carrier`. Meanwhile, every second, it reads both hbd's metrics
 // (`hbd_role_active`, `hbd_transitions_total`, event-loop and timer lateness); at the end it
 // counts role changes on both nodes (a false takeover is any), failed calls, and whether the
-// shared IP stayed on one node.
+// shared IP stayed on one node. Failed calls are reported beside it: when the offered rate is
+// more than the machine carries, calls fail, but the pair must still not change roles.
 //
 //   node bench/soak.mjs [--seconds 600] [--rate 200] [--hold-ms 1000] [--json FILE]
 //   ./ngcp bench soak
@@ -16,7 +17,7 @@
 // (/run/lock/ngcp-lab-test.lock, as the lab tests do), brings up its own lab in a temp dir
 // and takes it down (--purge) at the end. Bounded: --seconds ≤ 3600, --rate ≤ 1000; sipp
 // gets a global timeout and is SIGKILLed by PID after it. Exit 0 only if there was no role
-// change, the shared IP stayed where it was, and no call failed.
+// change and the shared IP stayed where it was all along.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -179,13 +180,16 @@ async function main() {
   const ok = count(a.out, 'Successful call');
   const failed = count(a.out, 'Failed call');
   const roleChanges = (n) => m1[n].toActive + m1[n].toStandby - m0[n].toActive - m0[n].toStandby;
-  const badSamples = samples.filter((s) => !(s.ip.length === 1 && s.ip[0] === ip0[0] && s.sp1.active === m0.sp1.active && s.sp2.active === m0.sp2.active));
+  // a sample is off when the shared IP is not on the first holder alone, or a node that answered reports another role
+  const roleOff = (s, n) => s[n].ok && s[n].active !== m0[n].active;
+  const badSamples = samples.filter((s) => !(s.ip.length === 1 && s.ip[0] === ip0[0]) || roleOff(s, 'sp1') || roleOff(s, 'sp2'));
+  const unanswered = { sp1: samples.filter((s) => !s.sp1.ok).length, sp2: samples.filter((s) => !s.sp2.ok).length };
   const result = {
     seconds: SECONDS, rate: RATE, holdMs: HOLD_MS, cpus: cpus().length, loadavgEnd: loadavg(),
     elapsedS: Math.round((Date.now() - t0) / 1000),
     calls: { placed: ok + failed, successful: ok, failed, achievedRate: Math.round(((ok + failed) / ((Date.now() - t0) / 1000)) * 10) / 10, sippExit: a.code },
     roleChanges: { sp1: roleChanges('sp1'), sp2: roleChanges('sp2') },
-    samples: samples.length, samplesOff: badSamples.length, firstOff: badSamples[0] ?? null,
+    samples: samples.length, samplesOff: badSamples.length, firstOff: badSamples[0] ?? null, metricsUnanswered: unanswered,
     hbd: { sp1: { eventLoopMaxS: m1.sp1.loopMaxS, tickLateMaxS: m1.sp1.tickLateMaxS }, sp2: { eventLoopMaxS: m1.sp2.loopMaxS, tickLateMaxS: m1.sp2.tickLateMaxS } },
     sharedIp: { before: ip0, after: ipHolders() },
   };
@@ -195,7 +199,9 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
   const falseTakeovers = result.roleChanges.sp1 + result.roleChanges.sp2;
   log(`${falseTakeovers} role changes (false takeovers), ${failed} failed of ${ok + failed} calls, ${badSamples.length} of ${samples.length} samples off`);
-  return falseTakeovers === 0 && badSamples.length === 0 && failed === 0 && ok > 0 ? 0 : 1;
+  // the verdict is about the pair: no role change, the shared IP never moved; failed calls
+  // are reported (they measure what the machine carried, not a takeover)
+  return falseTakeovers === 0 && badSamples.length === 0 && ok + failed > 0 ? 0 : 1;
 }
 
 let code = 1;

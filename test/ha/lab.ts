@@ -42,10 +42,28 @@ export function labSkipReason(): string | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'the lab needs root (network namespaces)';
   for (const c of ['ip', 'sipp', 'curl']) if (!has(c)) return `the lab test needs ${c}`;
   if (!existsSync(join(CHECKOUT, 'apps/cli/dist/bin/ngcp-lab.js'))) return 'apps/cli is not built';
+  // while another run holds the lock its lab is in flux (namespaces made before the record is
+  // written): judge the lab once we hold the lock (acquireLabLock), not now
+  if (lockHolder() !== undefined) return undefined;
+  return foreignLab();
+}
+
+/** Why the lab as it is now is not a test's to take over (a lab a person brought up), or undefined. */
+function foreignLab(): string | undefined {
   const dir = recordedLabDir();
   if (dir && !dir.includes(TEST_DIR_PREFIX)) return `a lab is up (${dir}) that is not a test's; 'ngcp lab down' first`;
   if (!dir && presentNamespaces().length) return `namespaces ${presentNamespaces().join(' ')} exist and are not a test lab's`;
   return undefined;
+}
+
+/** The live PID holding the lab lock (not this process), if any. */
+function lockHolder(): number | undefined {
+  try {
+    const holder = Number(readFileSync(LOCK, 'utf8').trim() || '0');
+    return holder && holder !== process.pid && pidAlive(holder) ? holder : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -65,13 +83,20 @@ export async function acquireLabLock(waitMs = 300_000): Promise<() => void> {
       const fd = openSync(LOCK, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => {
+      const release = () => {
         try {
           if (readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
         } catch {
           // gone
         }
       };
+      // the lab may have been left by a person (labSkipReason could not tell while another run held the lock)
+      const foreign = foreignLab();
+      if (foreign) {
+        release();
+        throw new Error(foreign);
+      }
+      return release;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = Number(readFileSync(LOCK, 'utf8').trim() || '0');
