@@ -19,7 +19,7 @@ import type { LbMetrics } from './metrics.js';
 import { statusLabel as statusLabelOf } from './metrics.js';
 import { ackBranch, branchFor, isLoop, loopHash } from './routing/loop.js';
 import type { ClientAddress, ClientTransport } from './routing/nat.js';
-import { addContactAlias, buildPath, decodeReceived, takeUriAlias } from './routing/nat.js';
+import { addContactAlias, buildPath, decodeReceived, takeUriAlias, wantsOutbound } from './routing/nat.js';
 import type { Listener } from './routing/route-set.js';
 import { OwnAddresses, addDoubleRecordRoute, isDialogCreating, nextRoute, popOwnRoutes, uriPort } from './routing/route-set.js';
 
@@ -113,7 +113,7 @@ export class LoadBalancer {
       if (verdict === 'unavailable') return this.reply(tx, req, 503, 'domains-unknown', [['Retry-After', '5']]);
     }
     const client: ClientAddress = { transport: source.transport, address: source.address, port: source.port };
-    if (req.method === 'REGISTER') req.prepend('Path', buildPath(this.internal, client));
+    if (req.method === 'REGISTER') req.prepend('Path', buildPath(this.internal, client, wantsOutbound(req)));
     else if (isDialogCreating(req)) {
       addDoubleRecordRoute(req, this.internal, this.pub[source.transport] ?? this.internal);
       aliasContact(req, client);

@@ -13,6 +13,8 @@ export interface ProxyConfig {
   control: { address: string; port: number };
   registrar: {
     min_expires: number; max_expires: number; default_expires: number; max_contacts: number;
+    /** RFC 5626 `Flow-Timer` (s) in the 200 to an outbound REGISTER: how often the UA proves its TCP/TLS flow alive; 0: not sent. */
+    flow_timer: number;
     /**
      * Digest-authenticate REGISTER (default true). `false` is a benchmark/lab setting only
      * (bench/sip.mjs: the equal-work row against Kamailio's auth-less registrar): any
@@ -68,8 +70,8 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       properties: { address: str, port: portOr0 },
     },
     registrar: {
-      type: 'object', additionalProperties: false, required: ['min_expires', 'max_expires', 'default_expires', 'max_contacts', 'auth'],
-      properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt, auth: { type: 'boolean' } },
+      type: 'object', additionalProperties: false, required: ['min_expires', 'max_expires', 'default_expires', 'max_contacts', 'flow_timer', 'auth'],
+      properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt, flow_timer: { type: 'integer', minimum: 0, maximum: 3600 }, auth: { type: 'boolean' } },
     },
     auth: {
       type: 'object', additionalProperties: false, required: ['nonce_secret', 'nonce_ttl_s', 'algorithms'],
@@ -106,7 +108,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
 /** Defaults for keys the rendered file may leave out (not for addresses or secrets). */
 export const proxyConfigDefaults = {
   node: 'sp1',
-  registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: true },
+  registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, flow_timer: 15, auth: true },
   auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] as Array<'MD5' | 'SHA-256'> },
   media: true,
   mediactl: { timeout_ms: 2000 },

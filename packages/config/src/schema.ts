@@ -80,6 +80,8 @@ export interface ProxyConfig {
   default_expires: number;
   /** bindings per AoR at most (403 beyond) */
   max_contacts: number;
+  /** RFC 5626 Flow-Timer (s) to outbound TCP/TLS clients: their keep-alive period, so the time to find a connection lost at a failover (0: none; default 15). */
+  flow_timer?: number;
   /** relay media through mediactl/rtpengine; false leaves SDP untouched (benchmarks) */
   media: boolean;
   /** seconds a `call:<id>` key lives without an in-dialog request refreshing it */
@@ -148,6 +150,8 @@ export interface HeartbeatConfig {
   switchover_timeout_ms: number;
   /** Role-change steps hbd skips: shared_ip, arp, redis, mariadb, notify, jobs (tests, maintenance). */
   disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'mariadb' | 'notify' | 'jobs'>;
+  /** Between role changes, how often hbd re-checks Redis' role, MariaDB's read_only and the shared IP against the role (0: never; default 2000, so a config dir made before the key existed still loads). */
+  audit_interval_ms?: number;
 }
 
 export interface ApiConfig {
@@ -233,6 +237,12 @@ function obj<T>(properties: Record<string, unknown>): JSONSchemaType<T> {
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false } as unknown as JSONSchemaType<T>;
 }
 
+/** `schema` with `keys` no longer required: keys added by a later release, which a config dir made before them lacks (the templates supply the default). */
+function optional<T>(schema: JSONSchemaType<T>, keys: string[]): JSONSchemaType<T> {
+  const s = schema as unknown as { required: string[] };
+  return { ...schema, required: s.required.filter((k) => !keys.includes(k)) } as JSONSchemaType<T>;
+}
+
 const interfaceSchema: JSONSchemaType<InterfaceConfig> = {
   type: 'object',
   properties: {
@@ -285,7 +295,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       domains: obj<LbConfig['domains']>({ retry_ms: { type: 'integer', minimum: 100 } }),
       ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
     }),
-    proxy: obj<ProxyConfig>({
+    proxy: optional(obj<ProxyConfig>({
       enable: bool,
       port,
       control_port: port,
@@ -293,11 +303,12 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       max_expires: posInt,
       default_expires: posInt,
       max_contacts: posInt,
+      flow_timer: { type: 'integer', minimum: 0, maximum: 3600 },
       media: bool,
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }),
+    }), ['flow_timer']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
@@ -310,7 +321,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
     }),
     rtpproxy: obj<RtpproxyConfig>({ enable: bool, ng_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }),
     qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
-    heartbeat: obj<HeartbeatConfig>({
+    heartbeat: optional(obj<HeartbeatConfig>({
       enable: bool,
       port,
       control_port: port,
@@ -322,7 +333,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       priority: { type: 'integer', minimum: 0, maximum: 1000 },
       switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
       disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs'] } },
-    }),
+      audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
+    }), ['audit_interval_ms']),
     api: obj<ApiConfig>({ enable: bool, port, user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } }),
     mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
     database: obj<DatabaseConfig>({
