@@ -293,7 +293,7 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       samples.push(`${r.sp1}/${r.sp2}:${(await ipHolders()).join('+')}`);
       await sleep(300);
     }
-    console.log(`${fault} on ${old} with ${stages.join(',')}: stages up ${faultAt - tStart} ms, ${next} active ${takeoverMs} ms after the fault, calls ended ${tRestore - tCalls} ms, repair + checks ${Date.now() - tRestore} ms`);
+    console.log(`${fault} on ${old} with ${stages.join(',')}: stages up ${faultAt - tStart} ms, ${next} seen active ${takeoverMs} ms after the fault (polled by ngcp-check-active), calls ended ${tRestore - tCalls} ms, repair + checks ${Date.now() - tRestore} ms`);
     const want = `${next === 'sp1' ? 0 : 1}/${next === 'sp2' ? 0 : 1}:${next}`;
     expect(samples, `roles sp1/sp2 (0 active) and shared IP holders after ${fault} and its repair`).toEqual(samples.map(() => want));
     const after = { old: transitionsTo(await hbdMetrics(old), 'active'), next: transitionsTo(await hbdMetrics(next), 'active') };
