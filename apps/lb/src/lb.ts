@@ -13,6 +13,7 @@ import { SipParseError, SipResolver, createResponse, forwardResponseStatelessly,
 import type { LbConfig } from './config.js';
 import type { Destination, DestinationSet } from './dispatch/destinations.js';
 import { checkDomain, requestDomain } from './domains/domain-check.js';
+import { trustedSet } from './domains/trusted.js';
 import type { ForwardHost, Target } from './forwarder.js';
 import { Forwarding } from './forwarder.js';
 import type { LbMetrics } from './metrics.js';
@@ -44,13 +45,13 @@ export class LoadBalancer {
   private pub: Partial<Record<ClientTransport, Listener>> = {};
   private internal: Listener = { transport: 'udp', address: '127.0.0.1', port: 0 };
   private readonly forwards = new WeakMap<ServerTransaction, Forwarding>();
-  private readonly trusted: ReadonlySet<string>;
+  private readonly trusted: { has(address: string): boolean };
   private resolver: SipResolver | null = null;
   private readonly log: Logger;
   readonly counters = { inbound: 0, outbound: 0, acks: 0, strayResponses: 0, ownAnswers: 0, cancelsWithoutInvite: 0 };
 
   constructor(private readonly p: LbParts) {
-    this.trusted = new Set(p.config.trusted_peers);
+    this.trusted = trustedSet(p.config.trusted_peers);
     this.log = p.logger.child({ component: 'lb' });
   }
 

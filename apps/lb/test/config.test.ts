@@ -55,10 +55,14 @@ describe('etc/ngcp/lb.yml', () => {
   });
 
   it('renders an operator\'s proxy set, algorithm and trusted peers', () => {
-    const c = renderLb('lb:\n  trusted_peers: [127.0.0.9]\n  dispatch:\n    algorithm: weighted\n    proxies:\n      - { address: 127.0.0.2, port: 5062, weight: 3 }\n      - { address: 127.0.0.3, port: 5062, weight: 1 }\n');
+    const c = renderLb('lb:\n  trusted_peers: [127.0.0.9, 10.20.0.0/16]\n  dispatch:\n    algorithm: weighted\n    proxies:\n      - { address: 127.0.0.2, port: 5062, weight: 3 }\n      - { address: 127.0.0.3, port: 5062, weight: 1 }\n');
     expect(c.dispatch.algorithm).toBe('weighted');
     expect(c.dispatch.proxies).toEqual([{ address: '127.0.0.2', port: 5062, weight: 3 }, { address: '127.0.0.3', port: 5062, weight: 1 }]);
-    expect(c.trusted_peers).toEqual(['127.0.0.9']);
+    expect(c.trusted_peers).toEqual(['127.0.0.9', '10.20.0.0/16']);
+  });
+
+  it('is refused naming the key when a trusted peer is neither an address nor a network', () => {
+    expect(() => renderLb('lb:\n  trusted_peers: [10.20.0.0/33]\n')).toThrow(/trusted_peers\[0\]: must be an IP address or a network \(10\.0\.0\.0\/8\)/);
   });
 
   it('is refused naming the key when a proxy is listed twice', () => {

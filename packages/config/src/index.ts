@@ -14,7 +14,7 @@ export type { LoadOptions, LoadedConfig, Origin } from './load.js';
 
 export { parseKeyPath, formatKeyPath, getIn, fromJsonPointer, isPlainObject } from './keypath.js';
 
-export { createConfigAjv, schemaIssues, translateAjvError, describeValue, deepFreeze } from './schema-issues.js';
+export { createConfigAjv, schemaIssues, translateAjvError, describeValue, deepFreeze, isIpOrCidr } from './schema-issues.js';
 export type { KeyPath } from './keypath.js';
 
 export { parseYamlText, readYamlFile, issueAt } from './yaml-source.js';

@@ -285,7 +285,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       internal_port: port,
       control_port: port,
       max_forwards: { type: 'integer', minimum: 1, maximum: 255 },
-      trusted_peers: { type: 'array', items: ip },
+      trusted_peers: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
       dispatch: obj<LbDispatchConfig>({
         algorithm: { type: 'string', enum: [...LB_DISPATCH_ALGORITHMS] },
         timeout_ms: { type: 'integer', minimum: 50 },
