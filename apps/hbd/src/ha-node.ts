@@ -4,7 +4,6 @@
  * steps that make the role true (steps.ts), run one change at a time.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Daemon, HealthReport, Logger, Registry, RpcHandler } from '@ngcp/daemon';
 import { RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -12,6 +11,7 @@ import { BeatFilter, decodeBeat, encodeBeat, initialSeq, type Beat } from './bea
 import type { HbdConfig } from './config.js';
 import { createHbdMetrics, type HbdMetrics } from './metrics.js';
 import { Pinger } from './pinger.js';
+import { raisePriority } from './priority.js';
 import { decide, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
 import { buildSteps, StepError, type HaStep, type StepContext } from './steps.js';
 
@@ -89,7 +89,8 @@ export class HaNode implements Daemon {
 
   async start(): Promise<void> {
     try {
-      setPriority(this.cfg.nice);
+      const r = raisePriority(this.cfg.nice);
+      if (r.failed) this.log.warn({ nice: this.cfg.nice, threads: r.threads, failed: r.failed, err: r.firstError }, 'some threads kept their scheduling priority');
     } catch (e) {
       this.log.warn({ nice: this.cfg.nice, err: (e as Error).message }, 'cannot raise the scheduling priority; beats may be late under CPU load');
     }
