@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the benchmarks (all, or those named) one after another and keeps their
-// JSON results in bench/out/. Usage: ./ngcp bench [parser|transactions|api|db-read|sip|failover …]
+// JSON results in bench/out/. Usage: ./ngcp bench [parser|transactions|api|db-read|sip|failover|soak …]
+// `soak` (10 minutes of call load on the lab pair, bench/soak.mjs) runs only when named.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,9 +15,11 @@ const ALL = {
   'db-read': ['db-read.mjs', []],
   sip: ['sip.mjs', []],
   failover: ['failover.mjs', []],
+  soak: ['soak.mjs', []],
 };
+const ONLY_WHEN_NAMED = new Set(['soak']);
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const chosen = names.length ? names : Object.keys(ALL);
+const chosen = names.length ? names : Object.keys(ALL).filter((n) => !ONLY_WHEN_NAMED.has(n));
 mkdirSync(join(here, 'out'), { recursive: true });
 let failed = 0;
 for (const name of chosen) {

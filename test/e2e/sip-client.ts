@@ -109,15 +109,17 @@ export class SipClient {
   }
 
   /** REGISTER with digest: the statuses seen (e.g. [401, 200]) and the final response. */
-  async register(o: { user: string; password: string; domain: string; expires: number; contactHost?: string }): Promise<{ statuses: number[]; final: SipResponse }> {
+  async register(o: { user: string; password: string; domain: string; expires: number; contactHost?: string; outbound?: { instance: string; regId: number } }): Promise<{ statuses: number[]; final: SipResponse }> {
     const uri = `sip:${o.domain}`;
     const aor = `<sip:${o.user}@${o.domain}>`;
+    // RFC 5626: an outbound UA names its instance and flow in the Contact and says it supports outbound
+    const ob = o.outbound ? `;+sip.instance="<${o.outbound.instance}>";reg-id=${o.outbound.regId}` : '';
     const headers: Array<[string, string]> = [
       ['From', `${aor};tag=${this.tag}`],
       ['To', aor],
-      ['Contact', `<sip:${o.user}@${o.contactHost ?? '127.0.0.1'}:5061;transport=${this.transport}>`],
+      ['Contact', `<sip:${o.user}@${o.contactHost ?? '127.0.0.1'}:5061;transport=${this.transport}>${ob}`],
       ['Expires', String(o.expires)],
-      ['Supported', 'path'],
+      ['Supported', o.outbound ? 'path, outbound' : 'path'],
     ];
     const statuses: number[] = [];
     let res = await this.request('REGISTER', uri, headers);

@@ -42,10 +42,28 @@ export function labSkipReason(): string | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'the lab needs root (network namespaces)';
   for (const c of ['ip', 'sipp', 'curl']) if (!has(c)) return `the lab test needs ${c}`;
   if (!existsSync(join(CHECKOUT, 'apps/cli/dist/bin/ngcp-lab.js'))) return 'apps/cli is not built';
+  // while another run holds the lock its lab is in flux (namespaces made before the record is
+  // written): judge the lab once we hold the lock (acquireLabLock), not now
+  if (lockHolder() !== undefined) return undefined;
+  return foreignLab();
+}
+
+/** Why the lab as it is now is not a test's to take over (a lab a person brought up), or undefined. */
+function foreignLab(): string | undefined {
   const dir = recordedLabDir();
   if (dir && !dir.includes(TEST_DIR_PREFIX)) return `a lab is up (${dir}) that is not a test's; 'ngcp lab down' first`;
   if (!dir && presentNamespaces().length) return `namespaces ${presentNamespaces().join(' ')} exist and are not a test lab's`;
   return undefined;
+}
+
+/** The live PID holding the lab lock (not this process), if any. */
+function lockHolder(): number | undefined {
+  try {
+    const holder = Number(readFileSync(LOCK, 'utf8').trim() || '0');
+    return holder && holder !== process.pid && pidAlive(holder) ? holder : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -65,13 +83,20 @@ export async function acquireLabLock(waitMs = 300_000): Promise<() => void> {
       const fd = openSync(LOCK, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => {
+      const release = () => {
         try {
           if (readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
         } catch {
           // gone
         }
       };
+      // the lab may have been left by a person (labSkipReason could not tell while another run held the lock)
+      const foreign = foreignLab();
+      if (foreign) {
+        release();
+        throw new Error(foreign);
+      }
+      return release;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = Number(readFileSync(LOCK, 'utf8').trim() || '0');
@@ -152,4 +177,38 @@ export async function apiCurl(auth: { user: string; pass: string }, host: string
     // not JSON (an error page)
   }
   return { status, json };
+}
+
+/** Every PID in network namespace `ns` (`ip netns pids`). */
+export async function namespacePids(ns: string): Promise<number[]> {
+  return (await run('ip', ['netns', 'pids', ns])).out.split('\n').map(Number).filter((p) => p > 0);
+}
+
+/** Sends `signal` to every process in namespace `ns` (a whole node: SIGKILL, SIGSTOP, SIGCONT); the PIDs signalled. */
+export async function signalNamespace(ns: string, signal: NodeJS.Signals): Promise<number[]> {
+  const pids = await namespacePids(ns);
+  for (const p of pids) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // gone already
+    }
+  }
+  return pids;
+}
+
+/** The HA daemon's Prometheus text of node `ns` (its control port on the node's internal address); '' when it does not answer within 2 s. */
+export async function hbdMetrics(ns: string, port = 9094, address = '127.0.0.2'): Promise<string> {
+  const r = await run('curl', ['-s', '--max-time', '2', `http://${address}:${port}/metrics`], { ns, limitMs: 5_000 });
+  return r.code === 0 ? r.out : '';
+}
+
+/** Sum of `hbd_transitions_total{to="<to>",…}` over its rules in a metrics text (0 when absent). */
+export function transitionsTo(metrics: string, to: 'active' | 'standby'): number {
+  let n = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('hbd_transitions_total{') || !line.includes(`to="${to}"`)) continue;
+    n += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return n;
 }

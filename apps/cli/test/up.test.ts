@@ -24,7 +24,7 @@ describe('ngcp up / ngcp down (real MariaDB, Redis, rtpengine)', () => {
     n = await makeNode({ infra: { mariadb: true, redis: true, rtpengine: true } });
     // as a checkout of the older code left it: the secrets world-readable
     chmodSync(join(n.configDir, 'constants.yml'), 0o644);
-    firstUp = await n.exe('ngcp-up', ['--bin-dir', join(n.dir, 'bin')]);
+    firstUp = await n.exe('ngcp-up', ['--bin-dir', join(n.dir, 'bin'), '--motd-dir', join(n.dir, 'motd')]);
   }, 180_000);
 
   afterAll(async () => {
@@ -69,6 +69,14 @@ describe('ngcp up / ngcp down (real MariaDB, Redis, rtpengine)', () => {
     expect(g.stdout.trim()).toBe(String(n.ports.database));
   });
 
+  it('installs the login banner, which names the node and its role', async () => {
+    const banner = join(n.dir, 'motd', '50-ngcp');
+    expect(firstUp.out).toContain(`ngcp up: installed the login banner ${banner} (runs ngcp-motd)`);
+    expect(statSync(banner).mode & 0o111).not.toBe(0);
+    const r = await execFileP(banner, [], { env: n.env });
+    expect(r.stdout).toMatch(/ngcp node \S+ on \S+ — ACTIVE, single node/);
+  });
+
   it('a second up is a no-op', async () => {
     const before = await n.pids();
     const r = await n.exe('ngcp-up', ['--bin-dir', join(n.dir, 'bin')]);
@@ -104,7 +112,7 @@ describe('ngcp up / ngcp down (real MariaDB, Redis, rtpengine)', () => {
     // a wrapper of another checkout is left alone
     const other = join(n.dir, 'bin', 'ngcp-status');
     writeFileSync(other, "#!/bin/sh\n# installed by `ngcp up` — the operator command of /elsewhere\nexec '/elsewhere/ngcp' ngcp-status \"$@\"\n");
-    const r = await n.exe('ngcp-down', ['--bin-dir', join(n.dir, 'bin')]);
+    const r = await n.exe('ngcp-down', ['--bin-dir', join(n.dir, 'bin'), '--motd-dir', join(n.dir, 'motd')]);
     expect(r.code).toBe(0);
     for (const pid of [...pids, daemon]) expect(pidAlive(pid)).toBe(false);
     for (const c of ['ngcpcfg', 'ngcp-service', 'ngcp-check-active']) {
@@ -112,6 +120,7 @@ describe('ngcp up / ngcp down (real MariaDB, Redis, rtpengine)', () => {
       expect(r.out).toContain(`ngcp down: removed ${join(n.dir, 'bin', c)}\n`);
     }
     expect(existsSync(other)).toBe(true);
+    expect(existsSync(join(n.dir, 'motd', '50-ngcp'))).toBe(false);
     expect(r.out).toContain(`ngcp down: left ${other}: it runs /elsewhere/ngcp, not this node`);
     // data kept for the next up
     expect(existsSync(join(n.root, 'var/data/mariadb/data/mysql'))).toBe(true);

@@ -108,6 +108,8 @@ export interface HbdConfig {
   switchover_timeout_ms: number;
   /** Each step (one command, one Redis/MariaDB statement, one RPC) is bounded by this. */
   step_timeout_ms: number;
+  /** Every this often (0: never) the steps' checks compare the world with the role and re-run a step that drifted. */
+  audit_interval_ms: number;
   /** Scheduling priority hbd gives itself at start (-20..19; below 0 needs root), so busy neighbours cannot starve its beats. */
   nice: number;
 }
@@ -221,10 +223,12 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
     switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
     step_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
     nice: { type: 'integer', minimum: -20, maximum: 19 },
+    audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
   },
   required: [
     'node', 'peer', 'priority', 'control', 'log', 'interval_ms', 'deadtime_ms', 'key', 'paths', 'pingnodes', 'ping',
     'shared_ips', 'notify', 'jobs', 'disabled_steps', 'switchover_timeout_ms', 'step_timeout_ms', 'nice',
+    'audit_interval_ms',
   ],
   additionalProperties: false,
 };
@@ -244,6 +248,7 @@ export const hbdDefaults = {
   switchover_timeout_ms: 5000,
   step_timeout_ms: 3000,
   nice: -10,
+  audit_interval_ms: 2000,
 } as const satisfies Partial<HbdConfig>;
 
 /** Cross-key problems the schema cannot see. */

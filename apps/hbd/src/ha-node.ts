@@ -4,7 +4,6 @@
  * steps that make the role true (steps.ts), run one change at a time.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Daemon, HealthReport, Logger, Registry, RpcHandler } from '@ngcp/daemon';
 import { RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -12,6 +11,7 @@ import { BeatFilter, decodeBeat, encodeBeat, initialSeq, type Beat } from './bea
 import type { HbdConfig } from './config.js';
 import { createHbdMetrics, type HbdMetrics } from './metrics.js';
 import { Pinger } from './pinger.js';
+import { raisePriority } from './priority.js';
 import { decide, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
 import { buildSteps, StepError, type HaStep, type StepContext } from './steps.js';
 
@@ -89,7 +89,8 @@ export class HaNode implements Daemon {
 
   async start(): Promise<void> {
     try {
-      setPriority(this.cfg.nice);
+      const r = raisePriority(this.cfg.nice);
+      if (r.failed) this.log.warn({ nice: this.cfg.nice, threads: r.threads, failed: r.failed, err: r.firstError }, 'some threads kept their scheduling priority');
     } catch (e) {
       this.log.warn({ nice: this.cfg.nice, err: (e as Error).message }, 'cannot raise the scheduling priority; beats may be late under CPU load');
     }
@@ -121,6 +122,7 @@ export class HaNode implements Daemon {
     this.pinger.start();
     this.listeningSince = this.lastTick = performance.now();
     this.timer = setInterval(() => this.tick(), this.cfg.interval_ms);
+    if (this.cfg.audit_interval_ms > 0) this.auditTimer = setInterval(() => void this.audit(), this.cfg.audit_interval_ms);
     this.sendBeat();
     this.log.info({ node: this.cfg.node, peer: this.cfg.peer, paths: this.cfg.paths.map((p) => `${p.name} ${p.address}->${p.peer_address}:${p.port}`), steps: this.steps.map((s) => s.name) }, 'joined as standby');
   }
@@ -136,6 +138,7 @@ export class HaNode implements Daemon {
     } else if (this.role === 'active') {
       this.log.warn({}, 'stopping the active node with no live peer: the shared IPs stay (the next start drops them)');
     }
+    clearInterval(this.auditTimer);
     await this.chain;
     clearInterval(this.timer);
     if (this.deadTimer) clearTimeout(this.deadTimer);
@@ -269,6 +272,47 @@ export class HaNode implements Daemon {
 
   private tickLateMaxS = 0;
 
+  // ---- the audit ----------------------------------------------------------------------
+
+  private auditTimer: NodeJS.Timeout | undefined;
+  private auditing = false;
+
+  /**
+   * Between role changes, asks each step whether the world still matches the role (a
+   * Redis restarted on the standby comes back master, a MariaDB restarted on the active
+   * comes back read-only, someone deleted the shared IP) and re-runs that step alone,
+   * through the same chain as role changes so the two never overlap.
+   */
+  async audit(): Promise<void> {
+    if (this.stopping || this.auditing || this.applied !== this.role) return;
+    this.auditing = true;
+    try {
+      const role = this.role;
+      for (const step of this.steps) {
+        if (!step.check) continue;
+        const drift = await step.check(role);
+        if (drift === null || this.stopping || this.role !== role || this.applied !== role) continue;
+        this.m.drift.inc({ step: step.name });
+        this.log.warn({ step: step.name, role, drift }, 'drift: running the step again');
+        this.chain = this.chain.then(async () => {
+          if (this.role !== role || this.applied !== role) return; // a role change came first and re-ran every step
+          const direction = role === 'active' ? 'activate' : 'deactivate';
+          const s0 = performance.now();
+          try {
+            await step[direction](this.stepContext(role, direction));
+            this.log.info({ step: step.name, direction, ms: round(performance.now() - s0) }, 'drift corrected');
+          } catch (e) {
+            this.m.stepFailures.inc({ step: step.name, direction });
+            this.log.error({ step: step.name, direction, err: (e as Error).message }, 'drift: step failed');
+          }
+        });
+        await this.chain;
+      }
+    } finally {
+      this.auditing = false;
+    }
+  }
+
   // ---- the role machine ---------------------------------------------------------------
 
   private peerLastSeen(): number | null {
@@ -345,18 +389,7 @@ export class HaNode implements Daemon {
     const rec: TransitionRecord = { to: target, epoch: this.epoch, started: new Date().toISOString(), ms: null, steps: [] };
     this.lastTransition = rec;
     const t0 = performance.now();
-    const ctx: StepContext = {
-      role: target,
-      epoch: this.epoch,
-      node: this.cfg.node,
-      peer: this.cfg.peer,
-      onBackgroundFailure: (err) => {
-        const step = err instanceof StepError ? err.step : 'unknown';
-        this.m.stepFailures.inc({ step, direction });
-        this.log.error({ step, direction, err: err.message }, 'step failed');
-      },
-      onBackgroundDone: (step, fields, msg) => this.log.info({ step, direction, ...fields }, msg),
-    };
+    const ctx = this.stepContext(target, direction);
     this.log.info({ to: target, epoch: this.epoch, steps: ordered.map((s) => s.name) }, `becoming ${target}`);
     for (const step of ordered) {
       const s0 = performance.now();
@@ -376,6 +409,21 @@ export class HaNode implements Daemon {
     }
     rec.ms = round(performance.now() - t0);
     this.log.info({ to: target, epoch: this.epoch, ms: rec.ms }, `now ${target}`);
+  }
+
+  private stepContext(target: Role, direction: 'activate' | 'deactivate'): StepContext {
+    return {
+      role: target,
+      epoch: this.epoch,
+      node: this.cfg.node,
+      peer: this.cfg.peer,
+      onBackgroundFailure: (err) => {
+        const step = err instanceof StepError ? err.step : 'unknown';
+        this.m.stepFailures.inc({ step, direction });
+        this.log.error({ step, direction, err: err.message }, 'step failed');
+      },
+      onBackgroundDone: (step, fields, msg) => this.log.info({ step, direction, ...fields }, msg),
+    };
   }
 
   private async waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {

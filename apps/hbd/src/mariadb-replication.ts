@@ -14,7 +14,7 @@
 import { createConnection } from 'mysql2/promise';
 import { mariadbFollow, mariadbLead, type MariaDbAdmin, type ReplicationAccount } from '@ngcp/services';
 import type { HbdConfig } from './config.js';
-import { StepError, type HaStep, type StepContext } from './steps.js';
+import { readOnlyDrift, StepError, type HaStep, type StepContext } from './steps.js';
 
 export interface MariadbReplicationDeps {
   lead: typeof mariadbLead;
@@ -82,6 +82,8 @@ export function mariadbReplicationStep(cfg: Pick<HbdConfig, 'mariadb' | 'step_ti
   return {
     name: 'mariadb',
     following: () => follows,
+    // writability only: following is the background loop's own business (it retries until it holds)
+    check: (role) => readOnlyDrift(m, role, cfg.step_timeout_ms),
     async activate() {
       await stopFollowing();
       follows = false;

@@ -14,6 +14,7 @@ export interface HbdMetrics {
   transitions: Counter<'to' | 'rule'>;
   stepSeconds: Gauge<'step' | 'direction'>;
   stepFailures: Counter<'step' | 'direction'>;
+  drift: Counter<'step'>;
   tickLateMax: Gauge;
   loopDelay: LoopDelayWatch;
 }
@@ -38,6 +39,7 @@ export function createHbdMetrics(registry: Registry): HbdMetrics {
     transitions: new Counter({ name: 'hbd_transitions_total', help: 'Role changes, by new role and the rule that made it (docs/ha.md)', labelNames: ['to', 'rule'], registers }),
     stepSeconds: new Gauge({ name: 'hbd_step_seconds', help: 'Duration of the last run of each step, by direction (activate, deactivate)', labelNames: ['step', 'direction'], registers }),
     stepFailures: new Counter({ name: 'hbd_step_failures_total', help: 'Failed steps, by direction', labelNames: ['step', 'direction'], registers }),
+    drift: new Counter({ name: 'hbd_drift_total', help: 'Audits that found the world off the role (e.g. a restarted Redis back as master on the standby) and ran the step again, by step', labelNames: ['step'], registers }),
     tickLateMax: new Gauge({ name: 'hbd_tick_late_max_seconds', help: 'Worst lateness of the heartbeat timer since start', registers }),
     loopDelay,
   };

@@ -40,6 +40,22 @@ describe('shared_ip step', () => {
   });
 });
 
+describe('shared_ip audit', () => {
+  const one = { shared_ips: [{ ip: '10.77.0.10', prefix: 24, dev: 'eth0' }], step_timeout_ms: 1000 };
+  const held = '2: eth0    inet 10.77.0.11/24 brd 10.77.0.255 scope global eth0\n2: eth0    inet 10.77.0.10/24 scope global secondary eth0:ha';
+  const notHeld = '2: eth0    inet 10.77.0.11/24 brd 10.77.0.255 scope global eth0\n2: eth0    inet 10.77.0.100/24 scope global secondary eth0:x';
+  it('active without the IP, or standby holding it, is drift; the other way round is not', async () => {
+    const check = (out: string) => sharedIpStep(one, fakeRun([{ code: 0, output: out }]).run).check!;
+    expect(await check(notHeld)('active')).toBe('shared IP 10.77.0.10 is missing on eth0');
+    expect(await check(held)('standby')).toBe('shared IP 10.77.0.10 is held on eth0 by a standby node');
+    expect(await check(held)('active')).toBeNull();
+    expect(await check(notHeld)('standby')).toBeNull(); // 10.77.0.100 is not 10.77.0.10
+  });
+  it('cannot ask (ip fails): no verdict', async () => {
+    expect(await sharedIpStep(one, fakeRun([{ code: 1, output: 'Device "eth0" does not exist.' }]).run).check!('active')).toBeNull();
+  });
+});
+
 describe('arp step', () => {
   it('sends one gratuitous ARP per IP without waiting; a real failure is reported in the background', async () => {
     const f = fakeRun([{ code: 2, output: 'arping: Device eth0 not available.' }, { code: 1, output: '' }]);

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { RpcClient, RpcError, RPC_ERRORS } from '@ngcp/rpc';
-import type { HbdConfig, StepName } from './config.js';
+import type { HbdConfig, HbdMariadbConfig, StepName } from './config.js';
 import type { Role } from './role-machine.js';
 import { mariadbReplicationStep, replicates } from './mariadb-replication.js';
 
@@ -30,6 +30,13 @@ export interface HaStep {
   readonly name: StepName;
   activate(ctx: StepContext): Promise<void>;
   deactivate(ctx: StepContext): Promise<void>;
+  /**
+   * The audit (ha-node.ts): does the world still match `role`, which this step made
+   * true? Answers what drifted (e.g. "Redis is master on a standby node", after a
+   * restart of Redis), or null. A step without a check is never audited. A check that
+   * cannot tell (the server is down) answers null: the step's own run would fail too.
+   */
+  check?(role: Role): Promise<string | null>;
 }
 
 /** A step failed: which, and the command's or server's own words. */
@@ -70,7 +77,17 @@ export function sharedIpStep(cfg: Pick<HbdConfig, 'shared_ips' | 'step_timeout_m
       if (r.code !== 0 && !benign.test(r.output)) throw new StepError('shared_ip', `${argv.join(' ')}: ${r.output || `exit ${r.code}`}`);
     }
   };
-  return { name: 'shared_ip', activate: () => each('add'), deactivate: () => each('del') };
+  const check = async (role: Role): Promise<string | null> => {
+    for (const s of cfg.shared_ips) {
+      const r = await runCmd(['ip', '-o', '-4', 'addr', 'show', 'dev', s.dev], cfg.step_timeout_ms);
+      if (r.code !== 0) return null;
+      const held = r.output.split('\n').some((l) => new RegExp(`\\binet ${s.ip.replace(/\./g, '\\.')}/`).test(l));
+      if (role === 'active' && !held) return `shared IP ${s.ip} is missing on ${s.dev}`;
+      if (role === 'standby' && held) return `shared IP ${s.ip} is held on ${s.dev} by a standby node`;
+    }
+    return null;
+  };
+  return { name: 'shared_ip', activate: () => each('add'), deactivate: () => each('del'), check };
 }
 
 /**
@@ -111,8 +128,26 @@ export function redisStep(cfg: Pick<HbdConfig, 'redis' | 'step_timeout_ms'>): Ha
       c.disconnect();
     }
   };
+  const check = async (role: Role): Promise<string | null> => {
+    let found: string | null = null;
+    try {
+      await withRedis(async (c) => {
+        const reply = (await c.call('ROLE')) as unknown[];
+        const kind = String(reply[0]);
+        if (role === 'active' && kind !== 'master') found = `Redis is a ${kind} on the active node`;
+        else if (role === 'standby' && r?.peer_host && r.peer_port) {
+          if (kind === 'master') found = 'Redis is master on a standby node';
+          else if (kind === 'slave' && (String(reply[1]) !== r.peer_host || Number(reply[2]) !== r.peer_port)) found = `Redis replicates ${String(reply[1])}:${String(reply[2])}, not the peer ${r.peer_host}:${r.peer_port}`;
+        }
+      });
+    } catch {
+      return null; // unreachable: the step itself would fail; nothing to correct now
+    }
+    return found;
+  };
   return {
     name: 'redis',
+    check,
     activate: () => withRedis(async (c) => void (await c.call('REPLICAOF', 'NO', 'ONE'))),
     deactivate: () =>
       withRedis(async (c) => {
@@ -294,7 +329,24 @@ export function mariadbStep(cfg: Pick<HbdConfig, 'mariadb' | 'step_timeout_ms'>)
       await conn?.end().catch(() => undefined);
     }
   };
-  return { name: 'mariadb', activate: () => setReadOnly(false), deactivate: () => setReadOnly(true) };
+  return { name: 'mariadb', activate: () => setReadOnly(false), deactivate: () => setReadOnly(true), check: (role) => (m ? readOnlyDrift(m, role, cfg.step_timeout_ms) : Promise.resolve(null)) };
+}
+
+/** The audit of MariaDB's writability: writable exactly on the active node (null when the server cannot be asked). */
+export async function readOnlyDrift(m: Pick<HbdMariadbConfig, 'host' | 'port' | 'socket' | 'user' | 'password'>, role: Role, timeoutMs: number): Promise<string | null> {
+  let conn;
+  try {
+    conn = await createConnection({ ...(m.socket ? { socketPath: m.socket } : { host: m.host, port: m.port }), user: m.user, password: m.password, connectTimeout: timeoutMs });
+    const [rows] = await conn.query({ sql: 'SELECT @@GLOBAL.read_only AS ro', timeout: timeoutMs });
+    const ro = Number((rows as Array<{ ro: unknown }>)[0]?.ro) === 1;
+    if (role === 'active' && ro) return 'MariaDB is read-only on the active node';
+    if (role === 'standby' && !ro) return 'MariaDB is writable on a standby node';
+    return null;
+  } catch {
+    return null;
+  } finally {
+    await conn?.end().catch(() => undefined);
+  }
 }
 
 /**

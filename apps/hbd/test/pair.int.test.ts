@@ -69,6 +69,7 @@ function configText(n: Node, other: Node): string {
     'disabled_steps: [shared_ip, arp, mariadb]',
     'switchover_timeout_ms: 3000',
     'step_timeout_ms: 1000',
+    'audit_interval_ms: 300',
     '',
   ].join('\n');
 }
@@ -229,6 +230,24 @@ describe('a pair of hbd processes on loopback', () => {
     expect(await metric(active, 'hbd_beats_dropped_total', { path: 'crosslink', reason: 'short' })).toBe(1);
     expect(await role(active)).toBe('active');
   });
+
+  it('the audit puts drifted Redis roles back: a standby Redis made master follows again, an active one made replica leads again', async () => {
+    const before = await metric(standby, 'hbd_drift_total', { step: 'redis' });
+    await redisRaw('127.0.0.1', standby.redis.port, [['REPLICAOF', 'NO', 'ONE']]); // as after a restart of Redis: master
+    expect(await redisRole(standby)).toBe('master');
+    const until = performance.now() + 5000;
+    while (performance.now() < until && (await redisRole(standby)) !== 'slave') await sleep(50);
+    expect(await redisRole(standby), standby.out.slice(-2000)).toBe('slave');
+    expect(await metric(standby, 'hbd_drift_total', { step: 'redis' })).toBeGreaterThan(before);
+    expect(standby.out).toMatch(/"drift":"Redis is master on a standby node"/);
+
+    await redisRaw('127.0.0.1', active.redis.port, [['REPLICAOF', '127.0.0.1', String(standby.redis.port)]]);
+    const until2 = performance.now() + 5000;
+    while (performance.now() < until2 && (await redisRole(active)) !== 'master') await sleep(50);
+    expect(await redisRole(active), active.out.slice(-2000)).toBe('master');
+    // roles untouched: an audit re-runs a step, never decides a role
+    expect([await role(active), await role(standby)]).toEqual(['active', 'standby']);
+  }, 30_000);
 
   it('SIGKILL of the active: the standby is active within deadtime + margin', async () => {
     const t0 = performance.now();

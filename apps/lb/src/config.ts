@@ -46,7 +46,7 @@ export interface LbConfig {
   control: ControlConfig;
   log: LogConfig;
   max_forwards: number;
-  /** Sources (IP addresses) whose initial requests skip the served-domain check. */
+  /** Sources (IP addresses or CIDR networks) whose initial requests skip the served-domain check. */
   trusted_peers: string[];
   tls: LbTlsConfig;
   dispatch: DispatchConfig;
@@ -86,7 +86,7 @@ export const lbConfigSchema: JSONSchemaType<LbConfig> = obj<LbConfig>({
   control: commonSchemas.control,
   log: commonSchemas.log,
   max_forwards: { type: 'integer', minimum: 1, maximum: 255 },
-  trusted_peers: { type: 'array', items: ip },
+  trusted_peers: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
   tls: obj({ cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 }, generate: bool, hostnames: { type: 'array', items: { type: 'string', minLength: 1 } }, days: posInt }),
   dispatch: obj({
     algorithm: { type: 'string', enum: [...DISPATCH_ALGORITHMS] },

@@ -4,8 +4,9 @@
  * original), responses relayed upstream with our Via popped. Towards the proxies
  * (`failover`): no answer at all within `timeoutMs`, a transport error, or a 503 before
  * any real provisional response moves the request to the next destination with a new
- * branch; once a proxy answered, it owns the transaction; none left → 503. CANCEL is
- * hop-by-hop: `cancel()` cancels the attempt in progress.
+ * branch; once a proxy answered, it owns the transaction; none left → 503. A 2xx that an
+ * abandoned INVITE attempt still gets is relayed (and CANCELs the later attempt if nothing
+ * was final yet). CANCEL is hop-by-hop: `cancel()` cancels the attempt in progress.
  */
 import type { ClientTransaction, ClientTransactionUser, ServerTransaction, SipRequest, SipResponse, Destination as SipDestination } from '@ngcp/sip';
 import { createResponse, newTag, parseMessage } from '@ngcp/sip';
@@ -111,12 +112,29 @@ export class Forwarding {
   private onNoAnswer(ctx: ClientTransaction, t: Target): void {
     this.timer = null;
     if (ctx !== this.current || this.answered || this.done) return;
-    // abandon this attempt: it hears nothing more; an INVITE is CANCELled if it ever rings
-    ctx.user = undefined;
+    // abandon this attempt: an INVITE is CANCELled if it ever rings. It hears nothing more —
+    // except a 2xx: the proxy behind may have answered the call after all (our CANCEL can
+    // cross its 200), and a 2xx is never dropped (§16.7 step 5): it is relayed, and wins.
+    ctx.user = ctx.method !== 'INVITE' ? undefined : {
+      onFinal: (res, c, origin) => {
+        if (origin === 'network' && res.status >= 200 && res.status < 300) this.onLate2xx(res, c);
+      },
+    };
     if (ctx.method === 'INVITE') ctx.cancel();
     if (t.proxy) this.host.missed(t.proxy);
     this.current = null;
     this.next();
+  }
+
+  /** A 2xx of an abandoned INVITE attempt: relay it; if nothing was final yet, it is the answer and the attempt in progress is CANCELled. */
+  private onLate2xx(res: SipResponse, ctx: ClientTransaction): void {
+    if (!this.done) {
+      this.done = true;
+      this.clearTimer();
+      this.current?.cancel();
+      this.current = null;
+    }
+    this.relay(res, ctx);
   }
 
   private onProvisional(res: SipResponse, ctx: ClientTransaction, t: Target): void {

@@ -13,13 +13,14 @@ import { SipParseError, SipResolver, createResponse, forwardResponseStatelessly,
 import type { LbConfig } from './config.js';
 import type { Destination, DestinationSet } from './dispatch/destinations.js';
 import { checkDomain, requestDomain } from './domains/domain-check.js';
+import { trustedSet } from './domains/trusted.js';
 import type { ForwardHost, Target } from './forwarder.js';
 import { Forwarding } from './forwarder.js';
 import type { LbMetrics } from './metrics.js';
 import { statusLabel as statusLabelOf } from './metrics.js';
 import { ackBranch, branchFor, isLoop, loopHash } from './routing/loop.js';
 import type { ClientAddress, ClientTransport } from './routing/nat.js';
-import { addContactAlias, buildPath, decodeReceived, takeUriAlias } from './routing/nat.js';
+import { addContactAlias, buildPath, decodeReceived, takeUriAlias, wantsOutbound } from './routing/nat.js';
 import type { Listener } from './routing/route-set.js';
 import { OwnAddresses, addDoubleRecordRoute, isDialogCreating, nextRoute, popOwnRoutes, uriPort } from './routing/route-set.js';
 
@@ -44,13 +45,13 @@ export class LoadBalancer {
   private pub: Partial<Record<ClientTransport, Listener>> = {};
   private internal: Listener = { transport: 'udp', address: '127.0.0.1', port: 0 };
   private readonly forwards = new WeakMap<ServerTransaction, Forwarding>();
-  private readonly trusted: ReadonlySet<string>;
+  private readonly trusted: { has(address: string): boolean };
   private resolver: SipResolver | null = null;
   private readonly log: Logger;
   readonly counters = { inbound: 0, outbound: 0, acks: 0, strayResponses: 0, ownAnswers: 0, cancelsWithoutInvite: 0 };
 
   constructor(private readonly p: LbParts) {
-    this.trusted = new Set(p.config.trusted_peers);
+    this.trusted = trustedSet(p.config.trusted_peers);
     this.log = p.logger.child({ component: 'lb' });
   }
 
@@ -113,7 +114,7 @@ export class LoadBalancer {
       if (verdict === 'unavailable') return this.reply(tx, req, 503, 'domains-unknown', [['Retry-After', '5']]);
     }
     const client: ClientAddress = { transport: source.transport, address: source.address, port: source.port };
-    if (req.method === 'REGISTER') req.prepend('Path', buildPath(this.internal, client));
+    if (req.method === 'REGISTER') req.prepend('Path', buildPath(this.internal, client, wantsOutbound(req)));
     else if (isDialogCreating(req)) {
       addDoubleRecordRoute(req, this.internal, this.pub[source.transport] ?? this.internal);
       aliasContact(req, client);

@@ -201,15 +201,21 @@ export function createLbService(ctx: LbServiceContext): LbService {
         return dests.view().find((x) => x.destination === d.id);
       },
       // hbd tells every daemon its node's role (apps/hbd notify step); becoming active, the lb
-      // takes over the other node's view of the proxy set from the replicated dispatcher:state
+      // takes over the other node's view of the proxy set from the replicated dispatcher:state,
+      // and reloads the served domains: on the standby a domain's change notification (Redis
+      // replication) can arrive before its row (MariaDB replication), and the reload it caused
+      // then missed the domain — the new active node would answer 403 for it
       'ha.role': async (params: unknown) => {
         const role = (params as { role?: unknown } | undefined)?.role;
         if (role !== 'active' && role !== 'standby') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'params.role must be "active" or "standby"');
         if (role === 'standby') return { role, applied: 0 };
-        const applied = await loadDispatcherState().catch((err: Error) => {
-          log.warn({ err: err.message }, 'dispatcher state not read from redis on becoming active');
-          return 0;
-        });
+        const [applied] = await Promise.all([
+          loadDispatcherState().catch((err: Error) => {
+            log.warn({ err: err.message }, 'dispatcher state not read from redis on becoming active');
+            return 0;
+          }),
+          domains?.reload(), // never throws: a failed load keeps the last list and is retried
+        ]);
         prober?.round();
         return { role, applied };
       },

@@ -5,7 +5,8 @@
  * clients are trusted peers): the lb keeps answering without them, health says degraded.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createResponse, newTag } from '@ngcp/sip';
+import { createSocket } from 'node:dgram';
+import { createResponse, newTag, parseMessage, type SipRequest } from '@ngcp/sip';
 import { freePort } from '@ngcp/testkit';
 import { Peer, lbConfig, startLb, type RunningLb } from './helpers.js';
 
@@ -55,6 +56,32 @@ describe('failover', () => {
     const b1 = p1.methods('MESSAGE')[0]!.req.topVia()!.branch;
     const b2 = p2.methods('MESSAGE')[0]!.req.topVia()!.branch;
     expect(b1).not.toBe(b2);
+  });
+
+  it('a 2xx from a proxy given up on is relayed, not dropped: it answers the call and the next attempt is CANCELled', async () => {
+    // p1 answers the INVITE, but only after the lb's dispatch timeout (no 100 first, as a stalled proxy would)
+    const slow = createSocket('udp4');
+    await new Promise<void>((r) => slow.bind(0, '127.0.0.2', () => r()));
+    let open = true;
+    cleanup.push(() => new Promise<void>((r) => ((open = false), slow.close(() => r()))));
+    slow.on('message', (buf, rinfo) => {
+      const m = parseMessage(buf);
+      if (m.kind !== 'request' || (m as SipRequest).method !== 'INVITE') return; // the CANCEL waits for a 1xx that never comes
+      setTimeout(() => {
+        if (!open) return;
+        const ok = createResponse(m as SipRequest, 200, { toTag: newTag() });
+        ok.append('Contact', '<sip:bob@127.0.0.2>');
+        slow.send(ok.toBuffer(), rinfo.port, rinfo.address);
+      }, 700);
+    });
+    const p2 = await peer();
+    p2.handler = (tx, req) => tx.respond(createResponse(req, 180, { toTag: newTag() })); // rings, never answers
+    const { lb, client } = await lbWith([{ address: '127.0.0.2', port: slow.address().port }, { address: '127.0.0.2', port: p2.port }]);
+    const r = await client.request(client.make('INVITE', 'sip:bob@example.org', { contact: '<sip:alice@127.0.0.1>' }), at(lb));
+    expect(r.final.status).toBe(200);
+    expect(r.final.getAll('contact').join()).toContain('sip:bob@127.0.0.2');
+    expect(p2.methods('INVITE')).toHaveLength(1);
+    await p2.waitFor((s) => s.req.method === 'CANCEL', 5000);
   });
 
   it('answers 503 when no proxy is left', async () => {

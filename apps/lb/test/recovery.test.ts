@@ -1,8 +1,9 @@
 /**
  * MariaDB and Redis come and go: the lb starts without them (503 to initial requests,
  * never 403, since it cannot tell which domains are served), loads the domains by itself
- * once MariaDB is there, subscribes once Redis is there, and keeps the last list and
- * keeps answering when Redis goes away again.
+ * once MariaDB is there, subscribes once Redis is there, reloads the list when its node
+ * becomes active (hbd's ha.role), and keeps the last list and keeps answering when Redis
+ * goes away again.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -62,6 +63,17 @@ describe('recovery', () => {
     pub.disconnect();
     const late = () => client.request(client.make('OPTIONS', 'sip:x@late.example'), at).then((r) => r.final.status);
     expect(await until(late, (s) => s === 200)).toBe(200);
+
+    // a domain whose notification went by before its row was there (on the standby the row
+    // comes by MariaDB replication, the notification by Redis replication: either may be first)
+    // is not served … until the node becomes active: hbd's ha.role reloads the list
+    await db('domains').insert({ domain: 'missed.example' });
+    const missed = () => client.request(client.make('OPTIONS', 'sip:x@missed.example'), at).then((r) => r.final.status);
+    expect(await missed()).toBe(403);
+    expect(await lb.svc.methods['ha.role']!({ role: 'standby', epoch: 2, node: 'sp1' })).toMatchObject({ role: 'standby' });
+    expect(await missed()).toBe(403);
+    expect(await lb.svc.methods['ha.role']!({ role: 'active', epoch: 3, node: 'sp1' })).toMatchObject({ role: 'active' });
+    expect(await missed()).toBe(200);
 
     // Redis goes away: degraded, still serving the last list
     await redis.stop();

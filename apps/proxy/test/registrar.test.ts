@@ -89,6 +89,27 @@ describe('registrar', () => {
     await d.stop();
   });
 
+  it('RFC 5626 outbound: with the lb\'s `ob` Path, Require: outbound and Flow-Timer; without it, none (and 439 when required)', async () => {
+    const domain = await provision(h(), [{ username: 'olga', password: 'olga-pw-12' }]);
+    const o = await ua('olga', domain, 'olga-pw-12');
+    const inst = '<urn:uuid:00000000-0000-1000-8000-000a95a0e128>';
+    const contact = `<${o.contact};transport=tcp>;+sip.instance="${inst}";reg-id=1`;
+    const obPath = o.path.replace(';lr;', ';lr;ob;');
+    const r = await o.register({ contacts: [contact], path: obPath, extra: [['Supported', 'outbound']] });
+    expect(r.final.status).toBe(200);
+    expect(r.final.optionTags('require')).toContain('outbound');
+    expect(r.final.get('flow-timer')).toBe('15');
+    // the edge did not mark its hop: a plain registration, no flow promised
+    const plain = await o.register({ contacts: [contact], extra: [['Supported', 'outbound']] });
+    expect(plain.final.status).toBe(200);
+    expect(plain.final.has('flow-timer')).toBe(false);
+    expect(plain.final.optionTags('require')).not.toContain('outbound');
+    // a UA that requires outbound through a first hop without it: 439
+    const req = await o.register({ contacts: [contact], extra: [['Supported', 'outbound'], ['Require', 'outbound']] });
+    expect(req.final.status).toBe(439);
+    await o.stop();
+  });
+
   it('a password changed through the API takes effect at once (ngcp:changes)', async () => {
     const domain = await provision(h(), [{ username: 'erin', password: 'erin-old-1' }]);
     const old = await ua('erin', domain, 'erin-old-1');

@@ -148,10 +148,10 @@ export class Ua {
     });
   }
 
-  register(opts: { expires?: number; contacts?: string[]; extra?: Array<[string, string]> } = {}): Promise<Result> {
+  register(opts: { expires?: number; contacts?: string[]; extra?: Array<[string, string]>; path?: string } = {}): Promise<Result> {
     const contacts = opts.contacts ?? [`<${this.contact}>`];
     const h: Array<[string, string]> = contacts.map((c) => ['Contact', c] as [string, string]);
-    h.push(['Path', this.path], ['Supported', 'path']);
+    h.push(['Path', opts.path ?? this.path], ['Supported', 'path']);
     if (opts.expires !== undefined) h.push(['Expires', String(opts.expires)]);
     return this.send(this.build('REGISTER', `sip:${this.domain}`, `<sip:${this.aor}>`, [...h, ...(opts.extra ?? [])]));
   }

@@ -14,7 +14,7 @@ export type { LoadOptions, LoadedConfig, Origin } from './load.js';
 
 export { parseKeyPath, formatKeyPath, getIn, fromJsonPointer, isPlainObject } from './keypath.js';
 
-export { createConfigAjv, schemaIssues, translateAjvError, describeValue, deepFreeze } from './schema-issues.js';
+export { createConfigAjv, schemaIssues, translateAjvError, describeValue, deepFreeze, isIpOrCidr } from './schema-issues.js';
 export type { KeyPath } from './keypath.js';
 
 export { parseYamlText, readYamlFile, issueAt } from './yaml-source.js';
@@ -24,6 +24,7 @@ export { nodeAddresses, interfaceOfType } from './network.js';
 export type { NodeAddresses } from './network.js';
 
 export { listeners, portClashes } from './ports.js';
+export { proxyWorkerCount } from './workers.js';
 export type { Listener, PortClash } from './ports.js';
 
 export { nodePaths } from './paths.js';

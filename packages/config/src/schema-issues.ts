@@ -12,6 +12,8 @@ import { formatKeyPath, fromJsonPointer, type KeyPath } from './keypath.js';
 export function createConfigAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
+  // an address or a network: 10.0.0.0/8, 2001:db8::/32
+  ajv.addFormat('ip-or-cidr', { type: 'string', validate: (s: string) => isIpOrCidr(s) });
   return ajv;
 }
 
@@ -35,7 +37,7 @@ export function translateAjvError(e: ErrorObject, data: unknown): { path: KeyPat
     case 'type':
       return { path, message: `must be ${String(p.type).replace(',', ' or ')} (got ${describeValue(value)})` };
     case 'format':
-      return { path, message: `must be an IP address (got ${describeValue(value)})` };
+      return { path, message: `must be an IP address${p.format === 'ip-or-cidr' ? ' or a network (10.0.0.0/8)' : ''} (got ${describeValue(value)})` };
     case 'enum':
       return { path, message: `must be one of ${(p.allowedValues as unknown[]).join(', ')} (got ${describeValue(value)})` };
     case 'minimum':
@@ -78,4 +80,13 @@ export function deepFreeze<T>(v: T): T {
     Object.freeze(v);
   }
   return v;
+}
+
+/** An IPv4/IPv6 address, or a network in CIDR notation whose prefix fits its family. */
+export function isIpOrCidr(s: string): boolean {
+  const slash = s.indexOf('/');
+  if (slash < 0) return isIP(s) !== 0;
+  const fam = isIP(s.slice(0, slash));
+  const len = s.slice(slash + 1);
+  return fam !== 0 && /^\d{1,3}$/.test(len) && Number(len) <= (fam === 4 ? 32 : 128);
 }

@@ -73,13 +73,18 @@ export interface LbConfig {
 
 export interface ProxyConfig {
   enable: boolean;
+  /** UDP port of worker 0; worker i listens on `port + i` (docs/workers.md) */
   port: number;
   control_port: number;
+  /** worker processes; 0 = one per CPU core (`proxyWorkerCount`); absent in a config dir older than the key: 0 */
+  workers?: number;
   min_expires: number;
   max_expires: number;
   default_expires: number;
   /** bindings per AoR at most (403 beyond) */
   max_contacts: number;
+  /** RFC 5626 Flow-Timer (s) to outbound TCP/TLS clients: their keep-alive period, so the time to find a connection lost at a failover (0: none; default 15). */
+  flow_timer?: number;
   /** relay media through mediactl/rtpengine; false leaves SDP untouched (benchmarks) */
   media: boolean;
   /** seconds a `call:<id>` key lives without an in-dialog request refreshing it */
@@ -123,7 +128,7 @@ export interface RtpproxyConfig {
   enable: boolean;
   ng_port: number;
   /** rtpengine's CLI (`listen-cli`, internal address), on a pair only: hbd tells it the role (`active` / `standby`). */
-  cli_port: number;
+  cli_port?: number;
   minport: number;
   maxport: number;
   log_level: number;
@@ -150,12 +155,18 @@ export interface HeartbeatConfig {
   switchover_timeout_ms: number;
   /** Role-change steps hbd skips: shared_ip, arp, redis, media, mariadb, notify, jobs (tests, maintenance). */
   disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'media' | 'mariadb' | 'notify' | 'jobs'>;
+  /** Between role changes, how often hbd re-checks Redis' role, MariaDB's read_only and the shared IP against the role (0: never; default 2000, so a config dir made before the key existed still loads). */
+  audit_interval_ms?: number;
 }
 
 export interface ApiConfig {
   enable: boolean;
   port: number;
   user: string;
+  /** Credential cache and login tokens (apps/api README "auth"); absent in a config dir older than the key: the defaults. */
+  auth?: { cache_ttl_s: number; cache_max: number; token_ttl_s: number; realm: string };
+  /** Failed logins per source: slowed, then banned; `exempt` addresses/networks never are. */
+  bruteforce?: { window_s: number; slow_after: number; delay_ms: number; max_delay_ms: number; ban_after: number; ban_s: number; exempt: string[] };
 }
 
 export interface MediatorConfig {
@@ -227,12 +238,19 @@ export interface NgcpConfig {
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const bool = { type: 'boolean' } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
+const nonNegInt = { type: 'integer', minimum: 0 } as const;
 const ip = { type: 'string', format: 'ip' } as const;
 /** A generated secret: `ngcpcfg init` replaces the shipped `@generate` placeholders. */
 const secret = { type: 'string', minLength: 8, pattern: '^(?!@generate$)' } as const;
 
 function obj<T>(properties: Record<string, unknown>): JSONSchemaType<T> {
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false } as unknown as JSONSchemaType<T>;
+}
+
+/** `schema` with `keys` no longer required: keys added by a later release, which a config dir made before them lacks (the templates supply the default). */
+function optional<T>(schema: JSONSchemaType<T>, keys: string[]): JSONSchemaType<T> {
+  const s = schema as unknown as { required: string[] };
+  return { ...schema, required: s.required.filter((k) => !keys.includes(k)) } as JSONSchemaType<T>;
 }
 
 const interfaceSchema: JSONSchemaType<InterfaceConfig> = {
@@ -277,7 +295,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       internal_port: port,
       control_port: port,
       max_forwards: { type: 'integer', minimum: 1, maximum: 255 },
-      trusted_peers: { type: 'array', items: ip },
+      trusted_peers: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
       dispatch: obj<LbDispatchConfig>({
         algorithm: { type: 'string', enum: [...LB_DISPATCH_ALGORITHMS] },
         timeout_ms: { type: 'integer', minimum: 50 },
@@ -287,19 +305,21 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       domains: obj<LbConfig['domains']>({ retry_ms: { type: 'integer', minimum: 100 } }),
       ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
     }),
-    proxy: obj<ProxyConfig>({
+    proxy: optional(obj<ProxyConfig>({
       enable: bool,
       port,
       control_port: port,
+      workers: { type: 'integer', minimum: 0, maximum: 64 },
       min_expires: posInt,
       max_expires: posInt,
       default_expires: posInt,
       max_contacts: posInt,
+      flow_timer: { type: 'integer', minimum: 0, maximum: 3600 },
       media: bool,
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }),
+    }), ['flow_timer', 'workers']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
@@ -310,9 +330,9 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },
       max_call_s: { type: 'integer', minimum: 60 },
     }),
-    rtpproxy: obj<RtpproxyConfig>({ enable: bool, ng_port: port, cli_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }),
+    rtpproxy: optional(obj<RtpproxyConfig>({ enable: bool, ng_port: port, cli_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }), ['cli_port']),
     qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
-    heartbeat: obj<HeartbeatConfig>({
+    heartbeat: optional(obj<HeartbeatConfig>({
       enable: bool,
       port,
       control_port: port,
@@ -324,8 +344,18 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       priority: { type: 'integer', minimum: 0, maximum: 1000 },
       switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
       disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'media', 'mariadb', 'notify', 'jobs'] } },
-    }),
-    api: obj<ApiConfig>({ enable: bool, port, user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } }),
+      audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
+    }), ['audit_interval_ms']),
+    api: optional(obj<ApiConfig>({
+      enable: bool,
+      port,
+      user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+      auth: obj({ cache_ttl_s: nonNegInt, cache_max: nonNegInt, token_ttl_s: posInt, realm: { type: 'string', pattern: '^[^"\\\\]{1,64}$' } }),
+      bruteforce: obj({
+        window_s: posInt, slow_after: nonNegInt, delay_ms: nonNegInt, max_delay_ms: nonNegInt, ban_after: posInt, ban_s: nonNegInt,
+        exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+      }),
+    }), ['auth', 'bruteforce']),
     mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
     database: obj<DatabaseConfig>({
       enable: bool,

@@ -9,12 +9,12 @@ import { runningInstance, stopInstanceInDir } from '@ngcp/services';
 import { EXIT, parseFlags, type Io } from './lib/io.js';
 import { resolveNode } from './lib/node.js';
 import { Supervisor } from './lib/supervisor.js';
-import { removeWrappers, wrapperDir } from './lib/wrappers.js';
+import { motdDir, removeMotd, removeWrappers, wrapperDir } from './lib/wrappers.js';
 
-export const USAGE = 'usage: ngcp down [--root DIR] [--bin-dir DIR | --no-bin]';
+export const USAGE = 'usage: ngcp down [--root DIR] [--bin-dir DIR [--motd-dir DIR] | --no-bin]';
 
 export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const p = parseFlags(argv, ['root', 'bin-dir'], ['no-bin', 'help']);
+  const p = parseFlags(argv, ['root', 'bin-dir', 'motd-dir'], ['no-bin', 'help']);
   if (p.error || p.flags.help || p.rest.length) {
     (p.flags.help ? io.out : io.err)(p.error ? `ngcp down: ${p.error}\n${USAGE}` : USAGE);
     return p.flags.help ? EXIT.OK : EXIT.USAGE;
@@ -39,5 +39,7 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   if (!stopped) io.out(`ngcp down: node ${ctx.node} is not running; nothing to stop`);
   const binDir = wrapperDir(ctx, p.flags);
   if (binDir) removeWrappers(ctx, io, binDir);
+  const motd = motdDir(ctx, p.flags);
+  if (binDir && motd) removeMotd(ctx, io, motd, binDir);
   return EXIT.OK;
 }

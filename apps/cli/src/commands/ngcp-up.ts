@@ -29,11 +29,11 @@ import { resolveNode, type NodeContext } from './lib/node.js';
 import { applyRole, nodeStores, type StoreRole } from './lib/roles.js';
 import type { Rendered } from './lib/render.js';
 import { Supervisor, type StepResult } from './lib/supervisor.js';
-import { installWrappers, OPERATOR_COMMANDS, wrapperDir } from './lib/wrappers.js';
+import { installMotd, installWrappers, motdDir, OPERATOR_COMMANDS, wrapperDir } from './lib/wrappers.js';
 
 export { OPERATOR_COMMANDS };
 
-export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--role lead|follow] [--bin-dir DIR | --no-bin]';
+export const USAGE = 'usage: ngcp up [--root DIR] [--node NAME] [--peer-root DIR] [--role lead|follow] [--bin-dir DIR [--motd-dir DIR] | --no-bin]';
 
 async function initData(ctx: NodeContext, io: Io, r: Rendered): Promise<boolean> {
   const { paths } = ctx;
@@ -83,7 +83,7 @@ function stepLine(s: StepResult): string {
 }
 
 export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const p = parseFlags(argv, ['root', 'node', 'peer-root', 'bin-dir', 'role'], ['no-bin', 'help']);
+  const p = parseFlags(argv, ['root', 'node', 'peer-root', 'bin-dir', 'motd-dir', 'role'], ['no-bin', 'help']);
   if (!p.error && p.flags.role !== undefined && p.flags.role !== 'lead' && p.flags.role !== 'follow') p.error = `--role must be lead or follow (got ${String(p.flags.role)})`;
   if (p.error || p.flags.help || p.rest.length) {
     (p.flags.help ? io.out : io.err)(p.error ? `ngcp up: ${p.error}\n${USAGE}` : USAGE);
@@ -155,6 +155,8 @@ export async function main(argv: string[], io: Io, env: NodeJS.ProcessEnv = proc
   chmodSync(ctx.paths.apiEnv, 0o600);
   const binDir = wrapperDir(ctx, p.flags);
   if (binDir) installWrappers(ctx, io, binDir);
+  const motd = motdDir(ctx, p.flags);
+  if (binDir && motd) installMotd(ctx, io, motd, binDir);
 
   const rows = await statusRows(sup);
   if (!acted) io.out(`ngcp up: node ${ctx.node} is already up; nothing to do`);

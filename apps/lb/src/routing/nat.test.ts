@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseNameAddr, parseUri, type SipUri } from '@ngcp/sip';
-import { addContactAlias, buildPath, decodeAlias, decodeReceived, encodeAlias, takeUriAlias } from './nat.js';
+import { parseMessage, parseNameAddr, parseUri, type SipRequest, type SipUri } from '@ngcp/sip';
+import { addContactAlias, buildPath, decodeAlias, decodeReceived, encodeAlias, takeUriAlias, wantsOutbound } from './nat.js';
 
 describe('alias encode/decode', () => {
   it.each([
@@ -32,6 +32,15 @@ describe('alias encode/decode', () => {
 });
 
 describe('Path with received', () => {
+  it('marks the hop `ob` for an outbound REGISTER (RFC 5626 §5.1) only', () => {
+    expect(buildPath({ address: '127.0.0.2', port: 5060 }, { transport: 'tcp', address: '198.51.100.7', port: 40001 }, true)).toBe('<sip:127.0.0.2:5060;lr;ob;received=sip:198.51.100.7:40001%3Btransport%3Dtcp>');
+    const reg = (contact: string, supported: string) =>
+      parseMessage(Buffer.from(`REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/TCP 198.51.100.7:40001;branch=z9hG4bK1\r\nFrom: <sip:a@example.test>;tag=1\r\nTo: <sip:a@example.test>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\nContact: ${contact}\r\nSupported: ${supported}\r\nContent-Length: 0\r\n\r\n`)) as SipRequest;
+    expect(wantsOutbound(reg('<sip:a@198.51.100.7:40001;transport=tcp>;+sip.instance="<urn:uuid:1>";reg-id=1', 'path, outbound'))).toBe(true);
+    expect(wantsOutbound(reg('<sip:a@198.51.100.7:40001;transport=tcp>;+sip.instance="<urn:uuid:1>"', 'path, outbound'))).toBe(false);
+    expect(wantsOutbound(reg('<sip:a@198.51.100.7:40001;transport=tcp>;reg-id=1', 'path'))).toBe(false);
+  });
+
   it.each([
     [{ transport: 'udp', address: '198.51.100.7', port: 5060 }, '<sip:127.0.0.2:5060;lr;received=sip:198.51.100.7:5060>'],
     [{ transport: 'tcp', address: '198.51.100.7', port: 40001 }, '<sip:127.0.0.2:5060;lr;received=sip:198.51.100.7:40001%3Btransport%3Dtcp>'],

@@ -5,7 +5,7 @@
  * REGISTER really came from, URI-escaped). See docs/calls.md.
  */
 import { isIP } from 'node:net';
-import type { NameAddr, SipUri } from '@ngcp/sip';
+import type { NameAddr, SipRequest, SipUri } from '@ngcp/sip';
 import { parseUri, unescapeUri } from '@ngcp/sip';
 
 export type ClientTransport = 'udp' | 'tcp' | 'tls';
@@ -64,9 +64,20 @@ export function takeUriAlias(uri: SipUri): ClientAddress | null {
  * and transport the REGISTER came from (`transport` left out for UDP), URI-escaped:
  * `<sip:127.0.0.2:5060;lr;received=sip:198.51.100.7:5060%3Btransport%3Dtcp>`.
  */
-export function buildPath(internal: { address: string; port: number }, source: ClientAddress): string {
+export function buildPath(internal: { address: string; port: number }, source: ClientAddress, ob = false): string {
   const t = source.transport === 'udp' ? '' : `%3Btransport%3D${source.transport}`;
-  return `<sip:${uriHost(internal.address)}:${internal.port};lr;received=sip:${uriHost(source.address)}:${source.port}${t}>`;
+  return `<sip:${uriHost(internal.address)}:${internal.port};lr${ob ? ';ob' : ''};received=sip:${uriHost(source.address)}:${source.port}${t}>`;
+}
+
+/**
+ * RFC 5626 §5.1: the edge proxy marks its Path entry `ob` when the UA asks for outbound
+ * (`Supported: outbound` and a Contact with `reg-id`): it is the first hop of that flow, and
+ * the registrar may then answer with `Require: outbound` and a `Flow-Timer`.
+ */
+export function wantsOutbound(req: SipRequest): boolean {
+  if (!req.optionTags('supported').includes('outbound')) return false;
+  const contacts = req.contacts();
+  return contacts !== '*' && contacts.some((c) => typeof c.param('reg-id') === 'string');
 }
 
 /** Decode a Route/Path entry's `received` (`sip:ip:port;transport=t`, possibly escaped) into an address; null when absent or unusable. */

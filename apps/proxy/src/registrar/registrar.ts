@@ -48,7 +48,15 @@ export async function handleRegister(ctx: ProxyContext, tx: ServerTransaction, r
   }
   const contacts = req.contacts();
   const path = req.elements('path');
-  const received = receivedFromPath(path.map((p) => parseNameAddr(p, 'path').uri)) ?? `${source.transport}:${source.address}:${source.port}`;
+  const pathUris = path.map((p) => parseNameAddr(p, 'path').uri);
+  const received = receivedFromPath(pathUris) ?? `${source.transport}:${source.address}:${source.port}`;
+  // RFC 5626 §6: outbound holds when the first hop (the lb) marked its Path `ob` for a Contact with reg-id
+  const firstHopOb = pathUris[0] !== undefined && pathUris[0].isSip && pathUris[0].hasParam('ob');
+  const outbound = firstHopOb && contacts !== '*' && contacts.some((c) => typeof c.param('reg-id') === 'string') && req.optionTags('supported').includes('outbound');
+  if (!firstHopOb && req.optionTags('require').includes('outbound')) {
+    reply(ctx, tx, req, 439, { reason: 'First Hop Lacks Outbound Support' });
+    return;
+  }
   const now = Math.floor(Date.now() / 1000);
   const stored = await ctx.location.load(aor);
   const expiresHeader = req.expires();
@@ -81,6 +89,12 @@ export async function handleRegister(ctx: ProxyContext, tx: ServerTransaction, r
   for (const c of contactHeaderValues(d.bindings, now)) res.append('Contact', c);
   // RFC 3327 §5.3: Path is echoed only to a UA that said it supports it
   if (path.length > 0 && req.optionTags('supported').includes('path')) for (const p of path) res.append('Path', p);
+  if (outbound) {
+    // the UA keeps its flow alive (CRLF pings) every 80–100 % of Flow-Timer, and so finds a
+    // dead connection — after a failover moved the shared IP — within that time (docs/ha.md)
+    res.append('Require', 'outbound');
+    if (ctx.config.registrar.flow_timer > 0) res.append('Flow-Timer', String(ctx.config.registrar.flow_timer));
+  }
   res.append('Date', new Date().toUTCString());
   respond(ctx, tx, req.method, res);
   ctx.logger.debug({ component: 'registrar', aor, bindings: d.bindings.length }, 'registered');

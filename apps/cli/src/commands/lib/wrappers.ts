@@ -13,6 +13,59 @@ import type { NodeContext } from './node.js';
 export const OPERATOR_COMMANDS = ['ngcpcfg', 'ngcp-service', 'ngcp-status', 'ngcp-check-active', 'ngcp-make-active', 'ngcp-make-standby', 'ngcp-motd'] as const;
 export const WRAPPER_MARK = '# installed by `ngcp up`';
 
+/**
+ * Where the login banner goes: `--motd-dir DIR`, else — for the checkout's own node with
+ * the default bin dir — Debian's /etc/update-motd.d (pam_motd runs its scripts at login)
+ * when it exists; undefined = none.
+ */
+export function motdDir(ctx: NodeContext, flags: Record<string, string | true>): string | undefined {
+  if (flags['no-bin']) return undefined;
+  const given = flags['motd-dir'];
+  if (typeof given === 'string') return given;
+  if (typeof flags['bin-dir'] === 'string' || ctx.paths.root !== ctx.checkout) return undefined;
+  return existsSync('/etc/update-motd.d') ? '/etc/update-motd.d' : undefined;
+}
+
+export const MOTD_FILE = '50-ngcp';
+
+function motdText(ctx: NodeContext, binDir: string): string {
+  return `#!/bin/sh\n${WRAPPER_MARK} — the login banner of ${ctx.checkout}\n# which node this is and its role in the pair; never fails a login\n'${join(binDir, 'ngcp-motd')}' 2>/dev/null\nexit 0\n`;
+}
+
+/** Writes `<dir>/50-ngcp` (the banner, run at login) when missing or different. */
+export function installMotd(ctx: NodeContext, io: Io, dir: string, binDir: string): void {
+  const file = join(dir, MOTD_FILE);
+  const text = motdText(ctx, binDir);
+  if (existsSync(file)) {
+    const cur = readFileSync(file, 'utf8');
+    if (cur === text) return;
+    if (!cur.includes(WRAPPER_MARK)) return void io.err(`ngcp up: ${file} exists and is not ours; left alone`);
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, text);
+    chmodSync(file, 0o755);
+    io.out(`ngcp up: installed the login banner ${file} (runs ngcp-motd)`);
+  } catch (e) {
+    io.err(`ngcp up: cannot install ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Removes `<dir>/50-ngcp` when it is this node's. */
+export function removeMotd(ctx: NodeContext, io: Io, dir: string, binDir: string): void {
+  const file = join(dir, MOTD_FILE);
+  if (!existsSync(file)) return;
+  const cur = readFileSync(file, 'utf8');
+  if (!cur.includes(WRAPPER_MARK)) return;
+  if (cur !== motdText(ctx, binDir)) return void io.out(`ngcp down: left ${file}: it is another checkout's banner`);
+  try {
+    rmSync(file);
+    io.out(`ngcp down: removed ${file}`);
+  } catch (e) {
+    io.err(`ngcp down: cannot remove ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** The bin dir from `--bin-dir` / `--no-bin`; undefined = no wrappers. */
 export function wrapperDir(ctx: NodeContext, flags: Record<string, string | true>): string | undefined {
   if (flags['no-bin']) return undefined;
