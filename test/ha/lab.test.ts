@@ -107,12 +107,19 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     expect(w.status).toBeGreaterThanOrEqual(500);
   }, 120_000);
 
-  it('roles switch: the standby leads and takes writes at its own address, the other follows it; and back', async () => {
-    expect((await cli('ngcp-lab', ['role', active, 'follow'])).code).toBe(0);
-    const lead = await cli('ngcp-lab', ['role', standby, 'lead']);
-    expect(lead.code, lead.err).toBe(0);
-    expect(lead.out).toContain('read_only=0');
-    expect((await curl(own[standby]!, 'POST', '/api/domains', { domain: 'other.lab.test' })).status).toBe(201);
+  it('roles switch through hbd: lab role is refused, ngcp-make-standby makes the other node lead and take writes, the old one follows; and back', async () => {
+    const refused = await cli('ngcp-lab', ['role', standby, 'lead']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toContain(`ip netns exec ${standby} ./ngcp ngcp-make-active`);
+    const sw = await cli('ngcp-make-standby', [], { ns: active, limitMs: 60_000 });
+    expect(sw.code, sw.out + sw.err).toBe(0);
+    // the new active node's stores lead: it takes writes at its own address, and they reach the old one
+    let created = 0;
+    for (let i = 0; i < 100 && created !== 201; i++) {
+      created = (await curl(own[standby]!, 'POST', '/api/domains', { domain: 'other.lab.test' })).status;
+      if (created !== 201) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(created).toBe(201);
     let onOld = '';
     for (let i = 0; i < 50 && !onOld.includes('other.lab.test'); i++) {
       onOld = JSON.stringify((await curl(own[active]!, 'GET', '/api/domains')).json);
@@ -120,16 +127,21 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     }
     expect(onOld).toContain('other.lab.test');
     expect((await curl(own[active]!, 'POST', '/api/domains', { domain: 'nope.lab.test' })).status).toBeGreaterThanOrEqual(500);
-    // back: the node with the shared IP leads again
-    expect((await cli('ngcp-lab', ['role', standby, 'follow'])).code).toBe(0);
-    expect((await cli('ngcp-lab', ['role', active, 'lead'])).code).toBe(0);
-    const st = await cli('ngcp-lab', ['status'], { limitMs: 60_000 });
+    // back: the first node active again, its stores lead, the other's follow
+    const back = await cli('ngcp-make-active', [], { ns: active, limitMs: 60_000 });
+    expect(back.code, back.out + back.err).toBe(0);
+    let st = { code: 1 as number | null, out: '', err: '' };
+    for (let i = 0; i < 30; i++) {
+      st = await cli('ngcp-lab', ['status'], { limitMs: 60_000 });
+      if (st.out.includes(`${standby}: redis replica of ${cross[active]}:6379 link up`) && st.out.includes(`mariadb follows ${cross[active]}:3306 io Yes sql Yes`)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     expect(st.code, st.out + st.err).toBe(0);
     expect(st.out).toContain(`Shared IP ${SHARED}: on ${active}`);
     expect(st.out).toContain(`${active}: redis master (1 replica`);
     expect(st.out).toContain(`${standby}: redis replica of ${cross[active]}:6379 link up`);
     expect(st.out).toContain(`mariadb follows ${cross[active]}:3306 io Yes sql Yes`);
-  }, 120_000);
+  }, 180_000);
 
   it('a second up changes nothing and says so', async () => {
     const r = await cli('ngcp-lab', ['up'], { limitMs: 120_000 });

@@ -9,7 +9,8 @@
  *   down [--purge]     each node's `ngcp down`, what is left in the namespaces stopped by
  *                      PID, the namespaces deleted; --purge also removes the lab dir.
  *   status             namespaces, shared IP, each node's processes, replication.
- *   role NODE lead|follow   set the roles of NODE's MariaDB and Redis.
+ *   role NODE lead|follow   set the roles of NODE's MariaDB and Redis (a lab without hbd;
+ *                           with hbd it refuses: ngcp-make-active/-standby).
  *   replication [--json]    both nodes' replication state.
  *
  * Commands about one node run inside its namespace (its Redis and daemons answer on
@@ -231,6 +232,11 @@ async function role(ctx: NodeContext, io: Io, node: string | undefined, r: strin
   const state = readLabState(ctx.env);
   if (!state) {
     io.err('ngcp lab: no lab is up');
+    return EXIT.FAIL;
+  }
+  if (runsHbd(state)) {
+    // hbd owns the roles: its audit would put a store switched by hand back within seconds
+    io.err(`ngcp lab: the nodes run the HA daemon, which sets the stores' roles (and re-asserts them): use \`sudo ip netns exec ${node} ./ngcp ${r === 'lead' ? 'ngcp-make-active' : 'ngcp-make-standby'}\` instead`);
     return EXIT.FAIL;
   }
   const rec = state.nodes[node]!;
