@@ -4,7 +4,7 @@
 //
 //   node bench/sip.mjs [--jobs registrar,proxy,dispatcher] [--dur 8] [--reg-rates 2000,4000,…]
 //                      [--proxy-rates …] [--disp-rates …] [--sides kamailio,kamailio-tm,ours]
-//                      [--profile] [--json FILE]
+//                      [--workers N] [--profile] [--json FILE]
 //   ./ngcp bench sip
 //
 // Jobs (see bench/README.md "SIP"):
@@ -17,7 +17,11 @@
 //               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies;
 //               side kamailio-tm: the same cfg with tm loaded and t_relay() for forward() — stateful
 //               like our lb, the equal-work row of the summary
-// Our daemons run with the V8 flags pm2 gives them in production (SIP_DAEMON_NODE_ARGS).
+// Our daemons run with the V8 flags pm2 gives them in production (SIP_DAEMON_NODE_ARGS), and our
+// proxy with --workers processes (default: one per core, as proxy.workers 0 in production; worker i
+// on SUT:5060+i, docs/workers.md). In production the lb spreads calls over the workers by Call-ID;
+// here, for the "proxy alone" rows, the sipp UAC load is split into one UAC per worker port, each
+// with rate/N: the same scenario and total rate Kamailio gets on its one port (bench/README.md).
 // Every rate step starts fresh processes (Kamailio or ours, Redis, sipp UASes), runs one
 // bounded sipp UAC (≤ --dur s of load), reads sipp -trace_stat, CPU per process from /proc,
 // UDP RcvbufErrors from /proc/net/snmp, then stops everything it started, by PID.
@@ -58,6 +62,8 @@ const isKam = (side) => side.startsWith('kamailio');
 // proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
 const HOLD_MS = Number(opt('hold-ms', '0'));
 const jsonOut = opt('json', null);
+const WORKERS = Number(opt('workers', String(cpus().length)));
+if (!(Number.isInteger(WORKERS) && WORKERS >= 1 && WORKERS <= 16)) throw new Error('--workers must be an integer in [1, 16]');
 
 // addresses: 127.0.9.x only, so other workers' 127.0.0.1/127.0.0.2 ports never collide
 const SUT = '127.0.9.1'; // Kamailio / our proxy (registrar) / our lb public, port 5060
@@ -128,6 +134,10 @@ function ticks(pids) {
 function rssKb(pid) {
   try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return NaN; }
 }
+/** RSS of a process set (our proxy's workers: worker 0 and its children) */
+function rssSumKb(pids) {
+  return pids.reduce((a, p) => a + rssKb(p), 0);
+}
 function rcvbufErrors() {
   const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
   const h = lines[0].split(/\s+/); const v = lines[1].split(/\s+/);
@@ -194,7 +204,7 @@ async function startKamailio(job, dir, tm = false) {
     '-A', `DSLIST="${join(work, 'dispatcher.list')}"`, '-A', `CTLSOCK="unix:${CTLSOCK}"`], { out: join(dir, 'kamailio.log') });
   await waitUdp(SUT, 5060, 'kamailio');
   await sleep(300);
-  return { main: p, pids: () => [p.pid, ...children(p.pid)], auxPids: () => [], stop: () => stop(p) };
+  return { main: p, ports: [5060], pids: () => [p.pid, ...children(p.pid)], auxPids: () => [], stop: () => stop(p) };
 }
 function kamShmUsed() {
   const r = spawnSync('kamcmd', ['-s', `unix:${CTLSOCK}`, 'core.shmmem']).stdout?.toString() ?? '';
@@ -224,7 +234,8 @@ function yaml(o) { return JSON.stringify(o, null, 1); } // JSON is YAML
 
 function nodeArgs(name, dir) {
   // the V8 flags pm2 gives the SIP daemons in production (packages/config ecosystem)
-  const prof = PROFILE && profileNow ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'cpu-prof'), `--cpu-prof-name=${name}.cpuprofile`] : [];
+  // no --cpu-prof-name: the proxy's forked workers inherit these flags, each writes its own CPU.<…>.<pid>.…cpuprofile
+  const prof = PROFILE && profileNow ? ['--cpu-prof', '--cpu-prof-dir', join(dir, 'cpu-prof')] : [];
   return [...SIP_DAEMON_NODE_ARGS, ...prof];
 }
 let profileNow = false;
@@ -241,7 +252,7 @@ async function startOurs(job, dir) {
       ? { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: 10 }
       : NO_DB;
     cfg = {
-      node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 },
+      node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 }, workers: WORKERS,
       registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
       auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
       mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200, ...(job === 'proxy' ? { auth: false } : {}) },
@@ -262,9 +273,12 @@ async function startOurs(job, dir) {
   writeFileSync(f, yaml(cfg));
   const p = start(process.execPath, [...nodeArgs(name, dir), join(root, app), '--config', f], { cwd: root, out: join(dir, `${name}.log`) });
   await waitUdp(SUT, 5060, name, 15000);
+  // the proxy's other workers (forked by worker 0) on 5061…
+  const ports = name === 'proxy' ? Array.from({ length: WORKERS }, (_, i) => 5060 + i) : [5060];
+  for (const port of ports) await waitUdp(SUT, port, `${name} worker ${port - 5060}`, 15000);
   await sleep(500);
   return {
-    main: p, redis, pids: () => [p.pid], auxPids: () => (job === 'proxy' ? [redis.pid, mariadb.pid] : [redis.pid]),
+    main: p, redis, ports, pids: () => [p.pid, ...children(p.pid)], auxPids: () => (job === 'proxy' ? [redis.pid, mariadb.pid] : [redis.pid]),
     stop: async () => { await stop(p, 'SIGTERM', 10000); await stop(redis); },
   };
 }
@@ -330,24 +344,43 @@ function lastStat(file) {
 }
 const epoch = (s) => Number(String(s).trim().split(/\s+/).at(-1));
 
-/** One rate step: the UAC against SUT:5060; CPU sampled every 0.5 s, window 2 s .. DUR-1 s. */
+/**
+ * The scenario of UAC i: register.xml's AoR is u<call_number>@SUT, the same sequence in every
+ * UAC, so UAC i > 0 gets its own users (u<i>x<call_number>): every REGISTER binds a new AoR, as
+ * with one UAC. The call scenario needs no change.
+ */
+function uacScenario(scenario, i) {
+  if (i === 0 || scenario !== 'register.xml') return join(work, scenario);
+  const f = join(work, `register-uac${i}.xml`);
+  if (!existsSync(f)) writeFileSync(f, readFileSync(join(work, scenario), 'utf8').replaceAll('u[call_number]', `u${i}x[call_number]`));
+  return f;
+}
+
+/**
+ * One rate step: the UAC load against the SUT's ports (Kamailio, our lb: 5060; our proxy: one
+ * UAC per worker port 5060+i, each rate/N, together the same rate); CPU sampled every 0.5 s,
+ * window 2 s .. DUR-1 s.
+ */
 async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } = {}) {
   const n = rate * DUR;
   const drop0 = rcvbufErrors();
-  const uac = start('sipp', ['-sf', join(work, scenario), `${SUT}:5060`, '-i', UAC, '-p', '5061', ...SIPP_COMMON,
-    '-r', String(rate), '-m', String(n), '-l', String(2 * rate + 100), '-timeout', `${DUR + 15}s`,
-    '-trace_stat', '-stf', 'uac_stat.csv', '-fd', '1', ...extra], { cwd: dir, out: join(dir, 'uac.log') });
-  const hard = setTimeout(() => stop(uac, 'SIGKILL'), (DUR + 25) * 1000);
+  const ports = sut.ports;
+  const share = (i) => Math.floor(rate / ports.length) + (i < rate % ports.length ? 1 : 0);
+  const uacs = ports.map((port, i) => start('sipp', ['-sf', uacScenario(scenario, i), `${SUT}:${port}`, '-i', UAC, '-p', String(5061 + i), ...SIPP_COMMON,
+    '-r', String(share(i)), '-m', String(share(i) * DUR), '-l', String(2 * share(i) + 100), '-timeout', `${DUR + 15}s`,
+    '-trace_stat', '-stf', `uac${i}_stat.csv`, '-fd', '1', ...extra], { cwd: dir, out: join(dir, `uac${i}.log`) }));
+  const hard = setTimeout(() => { for (const u of uacs) stop(u, 'SIGKILL'); }, (DUR + 25) * 1000);
   const samples = [];
   const t0 = Date.now();
   const uasPids = uasProcs.map((p) => p.pid);
   let done = false;
   let mid;
-  uac.exited.then(() => { done = true; });
+  const allExited = Promise.all(uacs.map((u) => u.exited));
+  allExited.then(() => { done = true; });
   while (!done) {
     if (onMid && mid === undefined && (Date.now() - t0) / 1000 >= DUR - 1) mid = onMid();
-    samples.push({ t: (Date.now() - t0) / 1000, sut: ticks(sut.pids()), aux: ticks(sut.auxPids()), uac: ticks([uac.pid]), uas: ticks(uasPids), idle: idleTicks(), rss: rssKb(sut.main.pid) });
-    await Promise.race([sleep(500), uac.exited]);
+    samples.push({ t: (Date.now() - t0) / 1000, sut: ticks(sut.pids()), aux: ticks(sut.auxPids()), uac: ticks(uacs.map((u) => u.pid)), uas: ticks(uasPids), idle: idleTicks(), rss: rssSumKb(sut.pids()) });
+    await Promise.race([sleep(500), allExited]);
   }
   clearTimeout(hard);
   const drops = rcvbufErrors() - drop0;
@@ -358,18 +391,20 @@ async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } 
     for (const k of ['sut', 'aux', 'uac', 'uas']) cpu[k] = Math.round(((b[k] - a[k]) / HZ / e) * 100);
     cpu.machine = Math.round((NCPU - (b.idle - a.idle) / HZ / e) * 100);
   }
-  const st = lastStat(join(dir, 'uac_stat.csv'));
-  const ok = Number(st['SuccessfulCall(C)']); const failed = Number(st['FailedCall(C)']);
-  const elapsed = epoch(st.CurrentTime) - epoch(st.StartTime);
+  // the UACs' counts summed; the elapsed time of the longest
+  const sts = ports.map((_, i) => lastStat(join(dir, `uac${i}_stat.csv`)));
+  const sum = (k) => sts.reduce((a, st) => a + Number(st[k]), 0);
+  const ok = sum('SuccessfulCall(C)'); const failed = sum('FailedCall(C)');
+  const elapsed = Math.max(...sts.map((st) => epoch(st.CurrentTime) - epoch(st.StartTime)));
   const uas = {};
   for (const f of readdirSync(dir).filter((x) => /^uas\d+_stat\.csv$/.test(x))) {
     const u = lastStat(join(dir, f));
     uas[f.slice(3, 7)] = { in: Number(u['IncomingCall(C)']), failed: Number(u['FailedCall(C)']) };
   }
   return {
-    target: rate, sent: n, ok, failed, unfinished: n - ok - failed, retrans: Number(st['Retransmissions(C)']), warn: Number(st['Warnings(C)']),
+    target: rate, sent: n, uacs: ports.length, ok, failed, unfinished: n - ok - failed, retrans: sum('Retransmissions(C)'), warn: sum('Warnings(C)'),
     ...(mid !== undefined ? { mid } : {}),
-    dead: Number(st['DeadCallMsgs(C)']), elapsed: Math.round(elapsed * 100) / 100, achieved: Math.round(elapsed > 0 ? ok / elapsed : 0),
+    dead: sum('DeadCallMsgs(C)'), elapsed: Math.round(elapsed * 100) / 100, achieved: Math.round(elapsed > 0 ? ok / elapsed : 0),
     udp_rcvbuf_drops: drops, cpu, uas, rss_kb_end: samples.at(-1)?.rss,
   };
 }
@@ -393,7 +428,7 @@ async function step(job, side, rate) {
       if (side === 'ours') await registerUas();
     }
     const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
-    const rss0 = rssKb(sut.main.pid);
+    const rss0 = rssSumKb(sut.pids());
     const hold = job === 'proxy' && HOLD_MS > 0;
     r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas, !hold ? {} : {
       extra: ['-d', String(HOLD_MS)],
@@ -402,13 +437,13 @@ async function step(job, side, rate) {
         if (isKam(side)) return { shm_used_delta: kamShmUsed() - mem0 };
         const calls = redisKeys() - 1; // every key but the UAS's location:
         return { calls_live: calls, redis_bytes_per_call: Math.round((redisUsedMemory() - mem0) / Math.max(1, calls)),
-          proxy_rss_bytes_per_call: Math.round(((rssKb(sut.main.pid) - rss0) * 1024) / Math.max(1, calls)) };
+          proxy_rss_bytes_per_call: Math.round(((rssSumKb(sut.pids()) - rss0) * 1024) / Math.max(1, calls)) };
       },
     });
     if (hold) r.hold_ms = HOLD_MS;
     if (job === 'proxy' && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
-      const rss1 = rssKb(sut.main.pid);
+      const rss1 = rssSumKb(sut.pids());
       if (isKam(side)) {
         const shm1 = kamShmUsed();
         r.mem = { shm_bytes_per_binding: Math.round((shm1 - mem0) / Math.max(1, r.ok)) };
@@ -428,11 +463,10 @@ async function step(job, side, rate) {
   }
   Object.assign(r, { job, side });
   if (profileNow && side === 'ours') {
-    const prof = join(dir, 'cpu-prof', `${job === 'dispatcher' ? 'lb' : 'proxy'}.cpuprofile`);
-    if (existsSync(prof)) {
-      r.profile = prof;
-      log(`profile ${prof}:\n${spawnSync(process.execPath, [join(here, 'cpuprofile-summary.mjs'), prof]).stdout.toString()}`);
-    }
+    const profDir = join(dir, 'cpu-prof');
+    const profs = existsSync(profDir) ? readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f)) : [];
+    if (profs.length > 0) r.profile = profs.length === 1 ? profs[0] : profs;
+    for (const prof of profs) log(`profile ${prof}:\n${spawnSync(process.execPath, [join(here, 'cpuprofile-summary.mjs'), prof]).stdout.toString()}`);
   }
   results.steps.push(r);
   const c = r.cpu;

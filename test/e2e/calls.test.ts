@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NgClient } from '@ngcp/ng';
 import { newTag } from '@ngcp/sip';
 import { freePort } from '@ngcp/testkit';
-import { until } from '@ngcp/cli/testing';
+import { PROXY_WORKERS, until } from '@ngcp/cli/testing';
 import type { AccKind } from './acc.js';
 import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, startNode, type E2eNode } from './node.js';
 import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
@@ -189,7 +189,8 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     const status = await node.t.cmd('ngcp-status', ['--json']);
     const live = Object.fromEntries((JSON.parse(status.out) as Array<{ name: string; live: Record<string, number> | null }>).map((r) => [r.name, r.live]));
     expect(live.proxy?.registrations, status.out).toBeGreaterThanOrEqual(1);
-    expect(live.lb?.proxies_up, status.out).toBe(1);
+    // the lb's proxy set is every worker of the node's proxy (docs/workers.md)
+    expect(live.lb?.proxies_up, status.out).toBe(PROXY_WORKERS);
     expect(live.mediactl?.rtpengines_up, status.out).toBe(1);
     await unregister(subs.alice, port);
     const after = await node.api.registration(subs.alice.aor);

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { allocatePortRange, freePort } from '@ngcp/testkit';
+import { allocatePortRange, freeConsecutivePorts, freePort, releasePort } from '@ngcp/testkit';
 import { main as down } from '../src/commands/ngcp-down.js';
 import { main as service } from '../src/commands/ngcp-service.js';
 import { main as status } from '../src/commands/ngcp-status.js';
@@ -100,7 +100,9 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
   }
   const ports: Record<string, number> = {};
   // internal (127.0.0.2): control endpoints, infrastructure, internal SIP
-  for (const k of INTERNAL_PORTS) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.2' });
+  for (const k of INTERNAL_PORTS) if (k !== 'proxy_sip') ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.2' });
+  // the proxy's workers listen on proxy_sip + i (PROXY_WORKERS of them): a block of ports
+  ports.proxy_sip = await freeConsecutivePorts(PROXY_WORKERS, { tcp: true, udp: true, host: '127.0.0.2' });
   // public (127.0.0.1): the lb's SIP listeners and the API
   for (const k of PUBLIC_PORTS) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.1' });
   const range = await allocatePortRange(100, { udp: true, host: '127.0.0.1' });
@@ -141,6 +143,7 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
       if (existsSync(join(root, 'var/pm2'))) await t.pm2.kill().catch(() => undefined);
       if (!process.env.NGCP_TEST_KEEP_NODE) rmSync(dir, { recursive: true, force: true });
       range.release();
+      for (let i = 0; i < PROXY_WORKERS; i++) releasePort(ports.proxy_sip! + i);
     },
   };
   if (opts.init !== false) {
@@ -152,6 +155,9 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
   }
   return t;
 }
+
+/** Proxy worker processes of a test node with real SIP ports (proxy.workers; docs/workers.md). */
+export const PROXY_WORKERS = 2;
 
 /** Ports on the internal address (127.0.0.2). */
 export const INTERNAL_PORTS = [
@@ -168,7 +174,7 @@ export function writeOverlay(t: TestNode, node: string, infra: { mariadb?: boole
   const sip = (m: Record<string, number>): Record<string, number> => (sipPorts ? m : {});
   const sections: OverlaySections = {
     lb: { ...sip({ sip_port: p.sip!, tls_port: p.tls!, internal_port: p.lb_internal! }), control_port: p.lb_control! },
-    proxy: { ...sip({ port: p.proxy_sip! }), control_port: p.proxy_control! },
+    proxy: { ...sip({ port: p.proxy_sip!, workers: PROXY_WORKERS }), control_port: p.proxy_control! },
     mediactl: { control_port: p.mediactl_control! },
     sbc: { ...sip({ port: p.sbc_sip! }), control_port: p.sbc_control! },
     appserver: { ...sip({ port: p.appserver_sip! }), control_port: p.appserver_control! },

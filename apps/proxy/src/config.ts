@@ -11,6 +11,11 @@ export interface ProxyConfig {
   listen: { address: string; udp_port: number };
   /** JSON-RPC control endpoint + /metrics */
   control: { address: string; port: number };
+  /**
+   * Worker processes (docs/workers.md): worker i listens on `listen.udp_port + i`; worker 0 is
+   * the supervised process, runs the control endpoint and forks and restarts the others.
+   */
+  workers: number;
   registrar: {
     min_expires: number; max_expires: number; default_expires: number; max_contacts: number;
     /** RFC 5626 `Flow-Timer` (s) in the 200 to an outbound REGISTER: how often the UA proves its TCP/TLS flow alive; 0: not sent. */
@@ -58,7 +63,7 @@ const str = { type: 'string', minLength: 1 } as const;
 export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
   type: 'object',
   additionalProperties: false,
-  required: ['node', 'listen', 'control', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'db', 'redis'],
+  required: ['node', 'listen', 'control', 'workers', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'db', 'redis'],
   properties: {
     node: str,
     listen: {
@@ -69,6 +74,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       type: 'object', additionalProperties: false, required: ['address', 'port'],
       properties: { address: str, port: portOr0 },
     },
+    workers: { type: 'integer', minimum: 1, maximum: 64 },
     registrar: {
       type: 'object', additionalProperties: false, required: ['min_expires', 'max_expires', 'default_expires', 'max_contacts', 'flow_timer', 'auth'],
       properties: { min_expires: posInt, max_expires: posInt, default_expires: posInt, max_contacts: posInt, flow_timer: { type: 'integer', minimum: 0, maximum: 3600 }, auth: { type: 'boolean' } },
@@ -108,6 +114,7 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
 /** Defaults for keys the rendered file may leave out (not for addresses or secrets). */
 export const proxyConfigDefaults = {
   node: 'sp1',
+  workers: 1,
   registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, flow_timer: 15, auth: true },
   auth: { nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] as Array<'MD5' | 'SHA-256'> },
   media: true,

@@ -15,8 +15,8 @@ export interface ProxyContext {
   config: ProxyConfig;
   logger: Logger;
   sip: SipStack;
-  /** our listener: Via sent-by, Record-Route, own Route entries */
-  self: { address: string; port: number };
+  /** our listener: Via sent-by, Record-Route, own Route entries (`ports`: every worker's, docs/workers.md) */
+  self: { address: string; port: number; ports?: readonly number[] };
   dir: SubscriberDirectory;
   auth: Authenticator;
   location: LocationStore;

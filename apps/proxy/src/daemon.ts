@@ -6,6 +6,7 @@
 import type { DaemonConfigProblem, DaemonDefinition } from '@ngcp/daemon';
 import { proxyConfigDefaults, proxyConfigSchema, type ProxyConfig } from './config.js';
 import { createProxyService } from './service.js';
+import { serveWorkerChannel, workerConfig, workerIndex, workerPorts, WorkerPool } from './workers.js';
 
 export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
   name: 'proxy',
@@ -20,16 +21,42 @@ export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
     }
     return out;
   },
-  control: (c) => ({ address: c.control.address, port: c.control.port }),
+  // worker 0 (the process pm2 runs) on control.port; a forked worker on an ephemeral one
+  control: (c) => {
+    const w = workerConfig(c, Math.min(workerIndex(), c.workers - 1));
+    return { address: w.control.address, port: w.control.port };
+  },
   build(ctx) {
-    const svc = createProxyService({ config: ctx.config as ProxyConfig, logger: ctx.logger, metrics: ctx.metrics });
+    const base = ctx.config as ProxyConfig;
+    const index = workerIndex();
+    if (index >= base.workers) throw new Error(`NGCP_PROXY_WORKER=${index} but workers is ${base.workers}`);
+    const config = workerConfig(base, index);
+    const logger = base.workers > 1 ? ctx.logger.child({ worker: index }) : ctx.logger;
+    const svc = createProxyService({ config, logger, metrics: ctx.metrics, worker: index, workerPorts: workerPorts(base) });
+    // worker 0 forks the others (the same entry script and V8 flags, NGCP_PROXY_WORKER=i)
+    const pool = index === 0 && base.workers > 1 && process.argv[1]
+      ? new WorkerPool({ count: base.workers, script: process.argv[1], args: process.argv.slice(2), logger })
+      : null;
+    if (index > 0) serveWorkerChannel(ctx.metrics, logger);
     return {
-      start: () => svc.start(),
-      stop: () => svc.stop(),
-      health: () => svc.health(),
-      stats: () => svc.stats(),
+      start: async () => {
+        await svc.start();
+        pool?.start();
+      },
+      stop: async () => {
+        await Promise.all([pool?.stop(), svc.stop()]);
+      },
+      health: async () => {
+        const h = await svc.health();
+        return pool ? { ...h, workers: { configured: base.workers, running: 1 + pool.running() } } : h;
+      },
+      stats: async () => {
+        const st = await svc.stats();
+        return pool ? { ...st, worker: index, workers: pool.status() } : { ...st, worker: index };
+      },
       reload: () => svc.reload(),
       methods: svc.methods,
+      ...(pool ? { metricsText: () => pool.metricsText(ctx.metrics) } : {}),
     };
   },
 };

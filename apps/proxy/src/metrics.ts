@@ -27,11 +27,11 @@ export function createProxyMetrics(registry: Registry, src: MetricSources): Prox
     responses: new Counter({ name: 'sip_responses_total', help: 'Final SIP responses sent upstream, by request method and status', labelNames: ['method', 'status'], registers }),
     transactionsLive: new Gauge({ name: 'sip_transactions_live', help: 'SIP transactions alive now', registers, collect() { this.set(src.transactionsLive()); } }),
     registrationsActive: new Gauge({
-      name: 'registrations_active', help: 'AoRs with at least one binding (Redis location:* keys)', registers,
+      name: 'registrations_active', help: 'AoRs with at least one binding (Redis location:* keys)', registers, aggregator: 'max',
       async collect() { try { this.set(await src.registrationsActive()); } catch { /* Redis away: keep the last value */ } },
     }),
     callsLive: new Gauge({
-      name: 'calls_live', help: 'Calls in progress (Redis call:* keys)', registers,
+      name: 'calls_live', help: 'Calls in progress (Redis call:* keys)', registers, aggregator: 'max',
       async collect() { try { this.set(await src.callsLive()); } catch { /* Redis away: keep the last value */ } },
     }),
     drops: new Counter({ name: 'sip_drops_total', help: 'SIP messages dropped, by reason', labelNames: ['reason'], registers }),

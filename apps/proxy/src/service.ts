@@ -35,6 +35,10 @@ export interface ProxyServiceOptions {
   media?: MediaControl;
   /** knex instance to use instead of one made from `config.db` (closed by the caller then) */
   db?: Db;
+  /** this process's worker index (docs/workers.md); workers beyond 0 leave the Redis-wide gauges to worker 0 */
+  worker?: number;
+  /** every worker's UDP port: a Route naming any of them is ours */
+  workerPorts?: readonly number[];
 }
 
 import type { RpcHandler } from '@ngcp/rpc';
@@ -95,13 +99,15 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const changes = new ChangeListener(sub, logger, { onChange: (n) => dir.onChange(n), onReload: () => dir.clear() });
   const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
   const media = config.media ? (opts.media ?? rpcMediaControl(mediactl!)) : null;
-  let self = { address: config.listen.address, port: config.listen.udp_port };
+  let self: ProxyContext['self'] = { address: config.listen.address, port: config.listen.udp_port };
+  const worker = opts.worker ?? 0;
   let sip!: SipStack;
   let started = false;
   const metrics = createProxyMetrics(opts.metrics, {
     transactionsLive: () => (started ? sip.stats().liveTransactions : 0),
-    registrationsActive: async () => (await location.aors(1_000_000)).length,
-    callsLive: () => calls.count(),
+    // node-wide counts (SCAN of Redis): worker 0 answers them, the sum over workers takes the max
+    registrationsActive: async () => (worker === 0 ? (await location.aors(1_000_000)).length : 0),
+    callsLive: () => (worker === 0 ? calls.count() : 0),
   });
   const seenDrops = new Map<string, number>();
   const ctx = {} as ProxyContext;
@@ -166,7 +172,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         onStrayResponse: (res, source) => onStrayResponse(ctx, res, source as Source),
       });
       const bound = await sip.start();
-      self = { address: bound[0]!.address, port: bound[0]!.port };
+      self = { address: bound[0]!.address, port: bound[0]!.port, ...(opts.workerPorts?.length ? { ports: opts.workerPorts } : {}) };
       Object.assign(ctx, {
         config, logger, sip, self, dir, location, calls, acc, media, metrics,
         auth: new Authenticator(dir, {
@@ -183,7 +189,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       dropTimer.unref();
       if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');
       if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
-      log.info({ sip: `udp:${self.address}:${self.port}`, media: config.media }, 'proxy started');
+      log.info({ sip: `udp:${self.address}:${self.port}`, worker, media: config.media }, 'proxy started');
     },
     async stop() {
       if (dropTimer) clearInterval(dropTimer);

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -56,6 +57,22 @@ describe('renderNode + planBuild + writeBuild', () => {
     expect(args.lb).toEqual(['--max-semi-space-size=64']);
     expect(args.proxy).toEqual(['--max-semi-space-size=64']);
     expect(args.api).toBeUndefined();
+  });
+
+  it("proxy workers: proxy.yml gets the count, the lb's default proxy set names every worker port (0 = one per core)", () => {
+    t.write('config.node.self.yml', 'proxy:\n  workers: 3\n');
+    build();
+    expect(parse(readFileSync(join(t.root, 'etc/ngcp/proxy.yml'), 'utf8'))).toMatchObject({ workers: 3, listen: { udp_port: 5062 } });
+    const lb = parse(readFileSync(join(t.root, 'etc/ngcp/lb.yml'), 'utf8')) as { dispatch: { proxies: unknown[] } };
+    expect(lb.dispatch.proxies).toEqual([5062, 5063, 5064].map((port) => ({ address: '127.0.0.2', port, weight: 1 })));
+    t.write('config.node.self.yml', 'proxy:\n  workers: 0\n');
+    const { r } = build();
+    expect(r.context.proxyWorkers).toBe(availableParallelism());
+    expect(parse(readFileSync(join(t.root, 'etc/ngcp/proxy.yml'), 'utf8'))).toMatchObject({ workers: availableParallelism() });
+    // an explicit proxy set is rendered as given
+    t.write('config.node.self.yml', 'proxy:\n  workers: 2\nlb:\n  dispatch:\n    proxies: [{ address: 127.0.0.2, port: 5062, weight: 1 }]\n');
+    build();
+    expect((parse(readFileSync(join(t.root, 'etc/ngcp/lb.yml'), 'utf8')) as { dispatch: { proxies: unknown[] } }).dispatch.proxies).toHaveLength(1);
   });
 
   it('is idempotent: a second build changes nothing and names no service', () => {

@@ -14,6 +14,7 @@ import { nodeAddresses, type NodeAddresses } from './network.js';
 import type { NodePaths } from './paths.js';
 import type { NgcpConfig } from './schema.js';
 import { quote, type Quoters } from './quote.js';
+import { proxyWorkerCount } from './workers.js';
 import { loadTemplates, renderTemplate, type ServiceAction } from './template.js';
 
 /** What a template sees as `it`. */
@@ -33,6 +34,8 @@ export interface TemplateContext {
   mysqlSocket: string;
   /** Service definitions of this node, by name (to know e.g. whether hbd runs). */
   services: Record<string, ServiceSpec>;
+  /** Proxy worker processes of this node (`proxy.workers`, 0 = one per core): worker i on `proxy.port + i`. */
+  proxyWorkers: number;
   /** Escaping per target format: `<%= it.q.yaml(it.cfg.credentials.db_password) %>` (adds the quotes). */
   q: Quoters;
 }
@@ -97,6 +100,7 @@ export function renderNode(opts: RenderOptions): { files: RenderedFile[]; specs:
     isRoot: opts.isRoot,
     mysqlSocket: mysqlSocketPath(paths),
     services: Object.fromEntries(specs.map((s) => [s.name, s])),
+    proxyWorkers: proxyWorkerCount(cfg),
     q: quote,
   };
   const files: RenderedFile[] = loadTemplates(opts.templateDirs).map((t) => ({

@@ -24,6 +24,7 @@ export { nodeAddresses, interfaceOfType } from './network.js';
 export type { NodeAddresses } from './network.js';
 
 export { listeners, portClashes } from './ports.js';
+export { proxyWorkerCount } from './workers.js';
 export type { Listener, PortClash } from './ports.js';
 
 export { nodePaths } from './paths.js';

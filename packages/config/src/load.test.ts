@@ -5,6 +5,7 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import { loadConfig } from './load.js';
 import { listeners } from './ports.js';
 import { tempConfig, type TempConfig } from './test-helpers.js';
+import { proxyWorkerCount } from './workers.js';
 
 let t: TempConfig;
 beforeEach(() => {
@@ -143,7 +144,17 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     const [i, ...more] = issuesOf();
     expect(more).toEqual([]);
     expect(i).toMatchObject({ file: 'config.node.self.yml', line: 3, path: 'proxy.port' });
-    expect(i!.message).toMatch(/port clash: 5080\/udp on 127\.0\.0\.2 .*sbc\.port .*config\.yml:\d+/);
+    // the proxy's ports: one per worker (proxy.workers, 0 = one per core)
+    expect(i!.message).toMatch(/port clash: 5080(-\d+)?\/udp on 127\.0\.0\.2 .*sbc\.port .*config\.yml:\d+/);
+  });
+
+  it("the proxy's worker ports are checked too: worker 3 of 4 on sbc.port is a clash", () => {
+    t.write('config.node.self.yml', 'proxy:\n  port: 5077\n  workers: 4\n');
+    const [i, ...more] = issuesOf();
+    expect(more).toEqual([]);
+    expect(i!.message).toMatch(/port clash: 5077-5080\/udp on 127\.0\.0\.2 .*sbc\.port/);
+    t.write('config.node.self.yml', 'proxy:\n  port: 5077\n  workers: 3\n');
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.proxy.workers).toBe(3);
   });
 
   it('a port inside the media range clashes; on another address it does not', () => {
@@ -169,6 +180,39 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     t.write('constants.yml', 'credentials:\n  db_root_password: "@generate"\n');
     const issues = issuesOf();
     expect(issues[0]).toMatchObject({ file: 'constants.yml', line: 2, path: 'credentials.db_root_password', message: expect.stringContaining('ngcpcfg init') });
+  });
+
+  it('the API\'s login protection and the lb\'s trusted peers: networks allowed, anything else refused naming the key', () => {
+    t.write('config.node.self.yml', 'api:\n  bruteforce:\n    exempt: [10.0.0.0/8, "::1", 10.0.0.0/40]\nlb:\n  trusted_peers: [192.0.2.0/24, my-peer]\n');
+    const issues = issuesOf();
+    expect(issues).toHaveLength(2);
+    expect(issues).toEqual(expect.arrayContaining([
+      expect.objectContaining({ file: 'config.node.self.yml', line: 3, path: 'api.bruteforce.exempt[2]', message: 'must be an IP address or a network (10.0.0.0/8) (got "10.0.0.0/40")' }),
+      expect.objectContaining({ file: 'config.node.self.yml', line: 5, path: 'lb.trusted_peers[1]', message: 'must be an IP address or a network (10.0.0.0/8) (got "my-peer")' }),
+    ]));
+  });
+
+  it('keys a later release added (api.auth, api.bruteforce, proxy.flow_timer, heartbeat.audit_interval_ms) may be absent from an older config dir', () => {
+    const text = readFileSync(join(t.configDir, 'config.yml'), 'utf8')
+      .replace(/^  auth:\n(    .*\n)+/m, '')
+      .replace(/^  bruteforce:.*\n(    .*\n)+/m, '')
+      .replace(/^  flow_timer: .*\n/m, '')
+      .replace(/^  audit_interval_ms: .*\n/m, '');
+    expect(text).not.toMatch(/bruteforce|flow_timer|audit_interval_ms|cache_ttl_s/);
+    t.write('config.yml', text);
+    const l = loadConfig({ configDir: t.configDir, node: 'self' });
+    expect(l.config.api.bruteforce).toBeUndefined();
+    expect(l.config.proxy.flow_timer).toBeUndefined();
+  });
+
+  it('proxy.workers may be absent from an older config dir: one worker per core then', () => {
+    const text = readFileSync(join(t.configDir, 'config.yml'), 'utf8').replace(/^  workers: .*\n/m, '');
+    expect(text).not.toMatch(/^  workers:/m);
+    t.write('config.yml', text);
+    const l = loadConfig({ configDir: t.configDir, node: 'self' });
+    expect(l.config.proxy.workers).toBeUndefined();
+    expect(proxyWorkerCount(l.config, 3)).toBe(3);
+    expect(proxyWorkerCount({ proxy: { ...l.config.proxy, workers: 2 } }, 3)).toBe(2);
   });
 
   it('a key missing from the merged tree', () => {

@@ -4,6 +4,7 @@
  */
 import { nodeAddresses } from './network.js';
 import type { NgcpConfig } from './schema.js';
+import { proxyWorkerCount } from './workers.js';
 
 export interface Listener {
   /** Key path of the port, e.g. `proxy.port`. */
@@ -31,7 +32,8 @@ export function listeners(cfg: NgcpConfig, hostName: string): Listener[] {
     add('lb.control_port', 'tcp', a.internal, lb.control_port);
   }
   if (proxy.enable) {
-    add('proxy.port', 'udp', a.internal, proxy.port);
+    // one UDP port per worker: port … port + workers - 1
+    add('proxy.port', 'udp', a.internal, proxy.port, proxy.port + proxyWorkerCount(cfg) - 1);
     add('proxy.control_port', 'tcp', a.internal, proxy.control_port);
   }
   if (sbc.enable) {

@@ -73,8 +73,11 @@ export interface LbConfig {
 
 export interface ProxyConfig {
   enable: boolean;
+  /** UDP port of worker 0; worker i listens on `port + i` (docs/workers.md) */
   port: number;
   control_port: number;
+  /** worker processes; 0 = one per CPU core (`proxyWorkerCount`); absent in a config dir older than the key: 0 */
+  workers?: number;
   min_expires: number;
   max_expires: number;
   default_expires: number;
@@ -158,6 +161,10 @@ export interface ApiConfig {
   enable: boolean;
   port: number;
   user: string;
+  /** Credential cache and login tokens (apps/api README "auth"); absent in a config dir older than the key: the defaults. */
+  auth?: { cache_ttl_s: number; cache_max: number; token_ttl_s: number; realm: string };
+  /** Failed logins per source: slowed, then banned; `exempt` addresses/networks never are. */
+  bruteforce?: { window_s: number; slow_after: number; delay_ms: number; max_delay_ms: number; ban_after: number; ban_s: number; exempt: string[] };
 }
 
 export interface MediatorConfig {
@@ -229,6 +236,7 @@ export interface NgcpConfig {
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const bool = { type: 'boolean' } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
+const nonNegInt = { type: 'integer', minimum: 0 } as const;
 const ip = { type: 'string', format: 'ip' } as const;
 /** A generated secret: `ngcpcfg init` replaces the shipped `@generate` placeholders. */
 const secret = { type: 'string', minLength: 8, pattern: '^(?!@generate$)' } as const;
@@ -299,6 +307,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       enable: bool,
       port,
       control_port: port,
+      workers: { type: 'integer', minimum: 0, maximum: 64 },
       min_expires: posInt,
       max_expires: posInt,
       default_expires: posInt,
@@ -308,7 +317,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }), ['flow_timer']),
+    }), ['flow_timer', 'workers']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
@@ -335,7 +344,16 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs'] } },
       audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
     }), ['audit_interval_ms']),
-    api: obj<ApiConfig>({ enable: bool, port, user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' } }),
+    api: optional(obj<ApiConfig>({
+      enable: bool,
+      port,
+      user: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+      auth: obj({ cache_ttl_s: nonNegInt, cache_max: nonNegInt, token_ttl_s: posInt, realm: { type: 'string', pattern: '^[^"\\\\]{1,64}$' } }),
+      bruteforce: obj({
+        window_s: posInt, slow_after: nonNegInt, delay_ms: nonNegInt, max_delay_ms: nonNegInt, ban_after: posInt, ban_s: nonNegInt,
+        exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+      }),
+    }), ['auth', 'bruteforce']),
     mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
     database: obj<DatabaseConfig>({
       enable: bool,

@@ -66,7 +66,8 @@ export async function startDaemon<C>(def: DaemonDefinition<C>, config: Readonly<
     methods: () => rpc.methods(),
   };
   const control = def.control(config);
-  const rpc = new RpcServer({ host: control.address, port: control.port, logger, metrics });
+  const metricsText = daemon.metricsText?.bind(daemon);
+  const rpc = new RpcServer({ host: control.address, port: control.port, logger, metrics, ...(metricsText ? { metricsText } : {}) });
   for (const [name, h] of Object.entries(builtins)) rpc.register(name, h);
   for (const [name, h] of Object.entries(daemon.methods ?? {})) rpc.register(name, h);
 

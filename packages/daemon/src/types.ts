@@ -21,6 +21,8 @@ export interface Daemon {
   reload?(): Promise<void>;
   /** Extra control methods, named `<area>.<verb>`. */
   methods?: Record<string, RpcHandler>;
+  /** GET /metrics text instead of the registry's own (a daemon summing its worker processes' registries). */
+  metricsText?(): Promise<{ contentType: string; text: string }>;
 }
 
 export interface DaemonContext<C> {

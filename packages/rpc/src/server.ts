@@ -18,6 +18,11 @@ export interface RpcServerOptions {
   logger: Logger;
   /** Served at GET /metrics; the server adds `rpc_requests_total{method,outcome}` to it. */
   metrics?: Registry;
+  /**
+   * What GET /metrics serves instead of `metrics.metrics()` (a daemon of several processes
+   * serving the sum of its workers' registries); `metrics` still holds `rpc_requests_total`.
+   */
+  metricsText?: () => Promise<{ contentType: string; text: string }>;
   /** Largest request body accepted (default 1 MiB); larger ones get HTTP 413. */
   bodyLimit?: number;
   /** How long `close()` waits for requests in progress before cutting their connections (default 5 s). */
@@ -109,6 +114,10 @@ export class RpcServer {
   private async onMetrics(res: ServerResponse): Promise<void> {
     const registry = this.opts.metrics!;
     try {
+      if (this.opts.metricsText) {
+        const m = await this.opts.metricsText();
+        return void send(res, 200, m.contentType, m.text);
+      }
       send(res, 200, registry.contentType, await registry.metrics());
     } catch (err) {
       this.logger.error({ err }, 'metrics collection failed');

@@ -2,7 +2,7 @@
  * @ngcp/testkit — private MariaDB, Redis and rtpengine instances for tests: the launchers
  * of @ngcp/services in temp dirs, on free ports, swept when their owner died. See README.md.
  */
-export { freePort, releasePort, allocatePortRange } from './ports.js';
+export { freePort, freeConsecutivePorts, releasePort, allocatePortRange } from './ports.js';
 export type { FreePortOptions, PortRange } from './ports.js';
 
 export { startMariaDb } from './mariadb.js';

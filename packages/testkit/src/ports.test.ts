@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocatePortRange, freePort, releasePort } from './index.js';
+import { allocatePortRange, freeConsecutivePorts, freePort, releasePort } from './index.js';
 
 const lockFile = (name: string): string => join(tmpdir(), 'ngcp-testkit-ports', name);
 
@@ -36,6 +36,20 @@ describe('freePort', () => {
       releasePort(p);
       expect(existsSync(lockFile(String(p)))).toBe(false);
     }
+  });
+
+  it('hands out blocks of consecutive ports (one per worker), each locked, none shared with freePort', async () => {
+    const first = await freeConsecutivePorts(3, { tcp: true, udp: true });
+    const single = await freePort({ tcp: true, udp: true });
+    expect([first, first + 1, first + 2]).not.toContain(single);
+    for (let p = first; p < first + 3; p++) {
+      expect(existsSync(lockFile(String(p)))).toBe(true);
+      await bindTcp(p);
+      await bindUdp(p);
+      releasePort(p);
+    }
+    releasePort(single);
+    await expect(freeConsecutivePorts(0)).rejects.toThrow(/1\.\.64/);
   });
 
   it('allocates private media port blocks', async () => {

@@ -157,6 +157,31 @@ export async function freePort(opts: FreePortOptions = {}): Promise<number> {
   throw new Error(`testkit: no free port found in ${SINGLE_MIN}-${SINGLE_MAX - 1} on ${host} after 200 attempts`);
 }
 
+/**
+ * `count` consecutive ports (port … port + count - 1) from the same range as freePort(), each
+ * free now and reserved like freePort() (give each back with releasePort()). For a daemon with
+ * one port per worker process (the proxy's `workers`).
+ */
+export async function freeConsecutivePorts(count: number, opts: FreePortOptions = {}): Promise<number> {
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`testkit: consecutive port count must be 1..64, not ${count}`);
+  const host = opts.host ?? '127.0.0.1';
+  const udp = opts.udp === true;
+  const tcp = opts.tcp === true || !udp;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const first = randInt(SINGLE_MIN, SINGLE_MAX - count + 1);
+    const names: string[] = [];
+    let ok = true;
+    for (let p = first; p < first + count && ok; p++) {
+      if (tryLock(String(p))) names.push(String(p));
+      else ok = false;
+    }
+    for (let p = first; p < first + count && ok; p++) ok = await canBind(p, host, tcp, udp);
+    if (ok) return first;
+    for (const n of names) unlock(n);
+  }
+  throw new Error(`testkit: no ${count} consecutive free ports found in ${SINGLE_MIN}-${SINGLE_MAX - 1} on ${host} after 200 attempts`);
+}
+
 /** Remove lock files whose owner PID is dead (they would be taken over anyway; this just tidies up). */
 export function sweepStalePortLocks(): number {
   let n = 0;

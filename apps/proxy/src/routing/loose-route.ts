@@ -5,7 +5,7 @@
  * Request-URI is ours) gets its Request-URI back from the last Route entry (§16.4).
  */
 import type { Destination, NameAddr, Uri } from '@ngcp/sip';
-import { isOwnUri, uriDestination } from './uri-destination.js';
+import { isOwnUri, uriDestination, type OwnAddress } from './uri-destination.js';
 
 export interface LooseRoutePlan {
   /** how many Route entries to remove from the top */
@@ -18,7 +18,7 @@ export interface LooseRoutePlan {
   ownRouteSeen: boolean;
 }
 
-export function planLooseRoute(routes: readonly NameAddr[], requestUri: Uri, self: { address: string; port: number }): LooseRoutePlan {
+export function planLooseRoute(routes: readonly NameAddr[], requestUri: Uri, self: OwnAddress): LooseRoutePlan {
   let rest = routes.slice();
   let newRequestUri: string | undefined;
   if (isOwnUri(requestUri, self) && rest.length > 0) {

@@ -39,6 +39,17 @@ describe('uri helpers', () => {
     expect(isOwnUri(parseUri('sip:127.0.0.2;lr'), SELF)).toBe(false);
   });
 
+  it("a sibling worker's port is ours; other ports and hosts are not", () => {
+    const w1 = { address: '127.0.0.2', port: 5063, ports: [5062, 5063] };
+    expect(isOwnUri(parseUri('sip:127.0.0.2:5062;lr'), w1)).toBe(true);
+    expect(isOwnUri(parseUri('sip:127.0.0.2:5063;lr'), w1)).toBe(true);
+    expect(isOwnUri(parseUri('sip:127.0.0.2:5064;lr'), w1)).toBe(false);
+    expect(isOwnUri(parseUri('sip:127.0.0.3:5062;lr'), w1)).toBe(false);
+    // worker 1 gets an in-dialog request whose Route names worker 0 (the lb failed over): popped, not looped back
+    const p = planLooseRoute(routes('<sip:127.0.0.2:5062;lr>', '<sip:127.0.0.2:5060;lr>'), parseUri('sip:bob@10.0.0.9:5090'), w1);
+    expect(p.next).toMatchObject({ address: '127.0.0.2', port: 5060 });
+  });
+
   it('received from the Path the lb added (escaped URI)', () => {
     const uris = [parseUri('sip:127.0.0.2:5060;lr;received=sip:198.51.100.7:40000%3Btransport%3Dtcp')];
     expect(receivedFromPath(uris)).toBe('tcp:198.51.100.7:40000');

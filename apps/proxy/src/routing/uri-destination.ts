@@ -37,9 +37,18 @@ export function receivedFromPath(pathUris: readonly Uri[]): string | undefined {
   return undefined;
 }
 
-/** Is `uri` one of our own addresses (host:port of a listener)? */
-export function isOwnUri(uri: Uri, self: { address: string; port: number }): boolean {
+/** Our listener, and the ports of the other workers of this proxy on the same address (docs/workers.md). */
+export interface OwnAddress {
+  address: string;
+  port: number;
+  /** every worker's port (ours included); a Route naming any of them is ours */
+  ports?: readonly number[];
+}
+
+/** Is `uri` one of our own addresses (host:port of a listener, or of a sibling worker)? */
+export function isOwnUri(uri: Uri, self: OwnAddress): boolean {
   if (!uri.isSip) return false;
   const port = uri.port ?? (uri.scheme === 'sips' || uri.transport === 'tls' ? 5061 : 5060);
-  return uri.hostname === self.address.toLowerCase() && port === self.port;
+  if (uri.hostname !== self.address.toLowerCase()) return false;
+  return port === self.port || (self.ports?.includes(port) ?? false);
 }
