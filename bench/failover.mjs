@@ -5,10 +5,13 @@
 //   keepalived        VRRPv2, advert 1 s (the common production setting)
 //   keepalived-fast   VRRPv3, advert 0.2 s
 //   ours              apps/hbd (beats every 100 ms on crosslink + bridge, deadtime 300 ms)
+//   ours-rtp          the same plus each node's Redis and rtpengine (pair config) and hbd's
+//                     redis + media steps; one call with RTP every 20 ms both ways: also
+//                     fault → first RTP packet relayed by the new active node
 // Faults: kill (SIGKILL of every process of the active node: HA daemon and answerer) and
 // linkdown (the active node's bridge link set down; its crosslink stays up).
 //
-//   node bench/failover.mjs [--sides keepalived,keepalived-fast,ours] [--faults kill,linkdown]
+//   node bench/failover.mjs [--sides keepalived,keepalived-fast,ours,ours-rtp] [--faults kill,linkdown]
 //                           [--runs 6] [--json FILE]
 //   ./ngcp bench failover
 //
@@ -28,7 +31,7 @@ const root = join(here, '..');
 const args = process.argv.slice(2);
 const opt = (n, d) => { const i = args.indexOf(`--${n}`); return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : d; };
 const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
-const SIDES = list(opt('sides', 'keepalived,keepalived-fast,ours'));
+const SIDES = list(opt('sides', 'keepalived,keepalived-fast,ours,ours-rtp'));
 const FAULTS = list(opt('faults', 'kill,linkdown'));
 const RUNS = Number(opt('runs', '6'));
 const jsonOut = opt('json', null);
@@ -45,9 +48,9 @@ if (process.getuid?.() !== 0) { console.error('bench/failover.mjs needs root (ne
 
 // ---------- processes: each started in its own process group, stopped by group ----------
 const groups = new Set();
-function startIn(ns, cmd, argv, out) {
+function startIn(ns, cmd, argv, out, { stdin = false } = {}) {
   const fd = openSync(join(work, out), 'a');
-  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...argv], { detached: true, stdio: ['ignore', 'pipe', fd] });
+  const p = spawn('ip', ['netns', 'exec', ns, cmd, ...argv], { detached: true, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', fd] });
   groups.add(p.pid);
   p.exited = new Promise((res) => p.on('exit', () => { groups.delete(p.pid); res(); }));
   return p;
@@ -135,15 +138,33 @@ vrrp_instance VI_77 {
 let startOurs = null;
 try {
   const m = await import(join(root, 'bench/failover/ours.mjs'));
-  startOurs = (x) => m.startHbd({ x, ns: NS[x], ip: IP, work, startIn, root });
+  startOurs = (x, media = false) => m.startHbd({ x, ns: NS[x], ip: IP, work, startIn, root, media });
 } catch (e) {
-  if (SIDES.includes('ours')) log(`side ours unavailable: ${e.message}`);
+  if (SIDES.some((s) => s.startsWith('ours'))) log(`side ours unavailable: ${e.message}`);
 }
+const media = await import(join(root, 'bench/failover/media.mjs'));
 
 function startNode(side, x) {
   const procs = [startIn(NS[x], process.execPath, [join(here, 'failover/responder.mjs'), '--ip', IP.vip, '--node', NS[x]], `${side}-responder-${x}.log`)];
-  procs.push(side === 'ours' ? startOurs(x) : startKeepalived(side, x));
+  if (side === 'ours-rtp') procs.push(...media.startMediaNode({ x, ns: NS[x], ip: IP, work, startIn }), startOurs(x, true));
+  else procs.push(side === 'ours' ? startOurs(x) : startKeepalived(side, x));
   return procs;
+}
+
+/** ours-rtp: one call through a's rtpengine, RTP both ways from the client every 20 ms, b's rtpengine holding it (foreign). */
+async function mediaUp(agents) {
+  await until(() => media.replicaUp(NS.b), 15_000, "b's Redis replicating a's");
+  const caller = await media.startAgent({ root, ns: NS.c, address: IP.c, startIn });
+  agents.push(caller.proc);
+  const callee = await media.startAgent({ root, ns: NS.c, address: IP.c, startIn });
+  agents.push(callee.proc);
+  const call = media.ngCall({ here, ns: NS.a, caller: `${IP.c}:${caller.port}`, callee: `${IP.c}:${callee.port}` });
+  caller.send(IP.vip, call.toCaller);
+  callee.send(IP.vip, call.toCallee);
+  const end = Date.now() + 10_000;
+  while ((await caller.count()) < 25 || (await callee.count()) < 25) { if (Date.now() > end) throw new Error('RTP not flowing through a'); await sleep(50); }
+  await until(() => (media.sessions(NS.b)?.foreign ?? 0) >= 1, 10_000, "b's rtpengine holding the call");
+  return { caller, callee };
 }
 
 // ---------- one run ----------
@@ -176,7 +197,10 @@ async function run(side, fault, i) {
   await until(() => hasVip('a'), 15_000, `${side}: node a active`);
   const b = startNode(side, 'b');
   const probe = startProbe();
+  let rtp = null;
+  const agents = [];
   try {
+    if (side === 'ours-rtp') rtp = await mediaUp(agents);
     await until(() => probe.answers.slice(-25).length === 25 && probe.answers.slice(-25).every((r) => r.node === NS.a), 15_000, 'steady answers from a');
     await sleep(2000 + Math.random() * 1000); // b settled as standby; fault at a random phase of the beats/adverts
     if (hasVip('b')) throw new Error(`${side}: b holds the shared IP before the fault`);
@@ -186,9 +210,18 @@ async function run(side, fault, i) {
     await until(() => probe.answers.some((r) => r.t >= t0 && r.node === NS.b), 12_000, `${side} ${fault}: answer from b`);
     const first = probe.answers.find((r) => r.t >= t0 && r.node === NS.b);
     const ms = first.t - t0;
-    log(`${side.padEnd(15)} ${fault.padEnd(8)} run ${i + 1}: ${ms} ms`);
-    return ms;
+    if (!rtp) {
+      log(`${side.padEnd(15)} ${fault.padEnd(8)} run ${i + 1}: ${ms} ms`);
+      return ms;
+    }
+    await sleep(2000);
+    const [toCaller, toCallee] = (await Promise.all([rtp.caller.stop(), rtp.callee.stop()])).map((r) => media.rtpResume(r.arrivals, t0));
+    const rtpMs = toCaller && toCallee ? Math.max(toCaller.resume_ms, toCallee.resume_ms) : null;
+    log(`${side.padEnd(15)} ${fault.padEnd(8)} run ${i + 1}: ${ms} ms (SIP); RTP resumed ${rtpMs ?? 'never'} ms (to caller ${JSON.stringify(toCaller)}, to callee ${JSON.stringify(toCallee)})`);
+    if (rtpMs === null) throw new Error('RTP did not resume');
+    return { ms, rtpMs };
   } finally {
+    for (const g of agents) killGroup(g);
     killGroup(probe, 'SIGTERM');
     for (const p of [...a, ...b]) killGroup(p);
     await Promise.all([probe, ...a, ...b].map((p) => Promise.race([p.exited, sleep(3000)])));
@@ -202,21 +235,37 @@ async function main() {
   netUp();
   const results = { started: new Date().toISOString(), runs: RUNS, rows: [] };
   for (const side of SIDES) {
-    if (side === 'ours' && !startOurs) { log('side ours skipped: apps/hbd not available'); continue; }
-    if (side !== 'ours' && !SIDE[side]) throw new Error(`unknown side ${side}`);
+    if (side.startsWith('ours') && !startOurs) { log(`side ${side} skipped: apps/hbd not available`); continue; }
+    if (!side.startsWith('ours') && !SIDE[side]) throw new Error(`unknown side ${side}`);
     for (const fault of FAULTS) {
       const ms = [];
+      const rtpMs = [];
       for (let i = 0; i < RUNS; i++) {
-        try { ms.push(await run(side, fault, i)); } catch (e) { log(`${side} ${fault} run ${i + 1} failed: ${e.message}`); ms.push(null); }
+        let r = null;
+        try { r = await run(side, fault, i); } catch (e) { log(`${side} ${fault} run ${i + 1} failed: ${e.message}`); }
+        ms.push(typeof r === 'number' ? r : r?.ms ?? null);
+        rtpMs.push(r?.rtpMs ?? null);
       }
       const ok = ms.filter((x) => x !== null);
-      results.rows.push({ side, fault, ms, median_ms: median(ok), min_ms: ok.length ? Math.min(...ok) : null, max_ms: ok.length ? Math.max(...ok) : null, failed_runs: ms.length - ok.length });
+      const row = { side, fault, ms, median_ms: median(ok), min_ms: ok.length ? Math.min(...ok) : null, max_ms: ok.length ? Math.max(...ok) : null, failed_runs: ms.length - ok.length };
+      if (side === 'ours-rtp') {
+        const rok = rtpMs.filter((x) => x !== null);
+        Object.assign(row, { rtp_ms: rtpMs, rtp_median_ms: median(rok), rtp_min_ms: rok.length ? Math.min(...rok) : null, rtp_max_ms: rok.length ? Math.max(...rok) : null });
+      }
+      results.rows.push(row);
     }
   }
   results.ended = new Date().toISOString();
   console.log('\n| side | fault | median | min | max | runs (ms) |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results.rows) console.log(`| ${r.side} | ${r.fault} | ${r.median_ms ?? '-'} ms | ${r.min_ms ?? '-'} | ${r.max_ms ?? '-'} | ${r.ms.map((x) => x ?? 'fail').join(', ')} |`);
+  const rtpRows = results.rows.filter((r) => r.rtp_ms);
+  if (rtpRows.length) {
+    console.log('\nRTP at failover (fault → first RTP packet relayed by the new active node, the later of both directions; a packet every 20 ms each way):');
+    console.log('| side | fault | median | min | max | runs (ms) |');
+    console.log('|---|---|---|---|---|---|');
+    for (const r of rtpRows) console.log(`| ${r.side} | ${r.fault} | ${r.rtp_median_ms ?? '-'} ms | ${r.rtp_min_ms ?? '-'} | ${r.rtp_max_ms ?? '-'} | ${r.rtp_ms.map((x) => x ?? 'fail').join(', ')} |`);
+  }
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
   log(`logs in ${work}`);
 }

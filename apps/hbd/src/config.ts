@@ -6,7 +6,7 @@
 import { commonSchemas, type ControlConfig, type JSONSchemaType, type LogConfig } from '@ngcp/daemon';
 
 /** The steps of a role change, in the order of becoming active (standby: the reverse). */
-export const STEP_NAMES = ['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs'] as const;
+export const STEP_NAMES = ['shared_ip', 'arp', 'redis', 'media', 'mariadb', 'notify', 'jobs'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 /** One heartbeat path: a UDP socket on `address:port` that sends to `peer_address:port`. */
@@ -41,6 +41,18 @@ export interface HbdRedisConfig {
   /** The peer's Redis, which this one replicates while standby (null: only promote). */
   peer_host?: string | null;
   peer_port?: number | null;
+}
+
+/**
+ * This node's rtpengine, told its role over its CLI (`listen-cli`): active = take over
+ * every call learned from Redis (`active`) and stop listening to the keyspace (`ksrm`);
+ * standby = hand every call back (`standby`) and learn the active's calls (`ksadd`).
+ */
+export interface HbdMediaConfig {
+  cli_host: string;
+  cli_port: number;
+  /** The Redis DB rtpengine writes its calls to and the standby learns them from. */
+  keyspace: number;
 }
 
 export interface HbdMariadbConfig {
@@ -87,6 +99,7 @@ export interface HbdConfig {
   ping: PingConfig;
   shared_ips: SharedIpConfig[];
   redis?: HbdRedisConfig | null;
+  media?: HbdMediaConfig | null;
   mariadb?: HbdMariadbConfig | null;
   notify: NotifyTarget[];
   jobs: JobConfig[];
@@ -161,6 +174,13 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
         peer_port: { ...port, nullable: true },
       },
       required: ['host', 'port'],
+      additionalProperties: false,
+    },
+    media: {
+      type: 'object',
+      nullable: true,
+      properties: { cli_host: { type: 'string', minLength: 1 }, cli_port: port, keyspace: { type: 'integer', minimum: 0, maximum: 15 } },
+      required: ['cli_host', 'cli_port', 'keyspace'],
       additionalProperties: false,
     },
     mariadb: {

@@ -422,6 +422,7 @@ export class HaNode implements Daemon {
         this.m.stepFailures.inc({ step, direction });
         this.log.error({ step, direction, err: err.message }, 'step failed');
       },
+      onBackgroundDone: (step, fields, msg) => this.log.info({ step, direction, ...fields }, msg),
     };
   }
 

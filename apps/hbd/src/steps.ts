@@ -1,11 +1,12 @@
 /**
  * The steps of a role change. Each is a small object with `activate` and `deactivate`;
  * becoming active runs them in STEP_NAMES order (shared IP, gratuitous ARP, Redis,
- * MariaDB, notify, jobs), becoming standby runs `deactivate` in the reverse order. The
+ * media, MariaDB, notify, jobs), becoming standby runs `deactivate` in the reverse order. The
  * driver times and logs each. Another implementation of a step (e.g. the lab's
  * replication functions) plugs in through `HaStep`.
  */
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { RpcClient, RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -21,6 +22,8 @@ export interface StepContext {
   peer: string;
   /** A step's work that goes on after it returned (the arping) reports its failure here. */
   onBackgroundFailure?: (err: Error) => void;
+  /** …and what it did, when it succeeded (logged with the step's name). */
+  onBackgroundDone?: (step: StepName, fields: Record<string, unknown>, msg: string) => void;
 }
 
 export interface HaStep {
@@ -155,6 +158,162 @@ export function redisStep(cfg: Pick<HbdConfig, 'redis' | 'step_timeout_ms'>): Ha
   };
 }
 
+/**
+ * One command on rtpengine's CLI (`listen-cli`, what rtpengine-ctl speaks): a line out, the
+ * answer until rtpengine closes the connection; bounded by `timeoutMs`.
+ */
+export function rtpengineCli(host: string, port: number, command: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const sock = connect({ host, port });
+    const timer = setTimeout(() => sock.destroy(new Error(`no answer to '${command}' within ${timeoutMs} ms`)), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.end(`${command}\n`));
+    sock.on('data', (d: string) => (out += d));
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on('close', (hadError) => {
+      clearTimeout(timer);
+      if (!hadError) resolve(out.trim());
+    });
+  });
+}
+
+/**
+ * Media (rtpengine, issue 9 "media"): both nodes' rtpengine write their calls to Redis DB
+ * `keyspace`; the standby's Redis replicates the active's and its rtpengine, subscribed to
+ * that keyspace, holds every call as a *foreign* one (sockets bound on the shared IP,
+ * forwarding whatever arrives). Active: `active` (every call becomes this node's own: its
+ * timeouts apply, its changes are written to Redis) then `ksrm` (no more notifications of
+ * its own writes). Standby: `standby` (every call foreign, nothing written) then `ksadd`.
+ */
+export function mediaStep(
+  cfg: Pick<HbdConfig, 'media' | 'step_timeout_ms'> & Partial<Pick<HbdConfig, 'redis'>>,
+  cli = rtpengineCli,
+  retry = { everyMs: 500, forMs: 60_000 },
+  store: MediaStore | null = cfg.redis && cfg.media ? redisMediaStore(cfg.redis, cfg.media.keyspace, cfg.step_timeout_ms) : null,
+): HaStep {
+  const m = cfg.media;
+  const ks = m?.keyspace ?? 0;
+  let generation = 0;
+  const say = async (commands: Array<[string, RegExp]>): Promise<void> => {
+    if (!m) return;
+    for (const [command, ok] of commands) {
+      let answer: string;
+      try {
+        answer = await cli(m.cli_host, m.cli_port, command, cfg.step_timeout_ms);
+      } catch (e) {
+        throw new StepError('media', `rtpengine ${m.cli_host}:${m.cli_port} '${command}': ${(e as Error).message}`, { cause: e });
+      }
+      if (!ok.test(answer)) throw new StepError('media', `rtpengine ${m.cli_host}:${m.cli_port} '${command}': ${answer || 'no answer'}`);
+    }
+  };
+  const refused = (e: unknown): boolean => ((e as StepError).cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+  /**
+   * hbd starts before rtpengine (pm2 order): a refused connection is retried in the
+   * background (bounded; a later role change cancels it) and the step reports it.
+   */
+  const apply = async (ctx: StepContext, commands: Array<[string, RegExp]>, then?: (mine: number) => void): Promise<void> => {
+    const mine = ++generation;
+    try {
+      await say(commands);
+      then?.(mine);
+    } catch (e) {
+      if (!refused(e)) throw e;
+      const until = Date.now() + retry.forMs;
+      void (async () => {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, retry.everyMs));
+          if (generation !== mine) return;
+          try {
+            await say(commands);
+            return void then?.(mine);
+          } catch (again) {
+            if (!refused(again) || Date.now() > until) return void ctx.onBackgroundFailure?.(again as Error);
+          }
+        }
+      })();
+      throw new StepError('media', `${(e as Error).message.replace(/^media: /, '')}; retrying for ${retry.forMs / 1000} s in the background`, { cause: e });
+    }
+  };
+  /**
+   * The standby's rtpengine must hold exactly the calls of the replica's keyspace. Keyspace
+   * events cover changes, not what a (re)started rtpengine restored from a stale Redis, nor
+   * what a full resynchronisation loaded (it raises no events). So once the replica is in
+   * sync, the calls rtpengine lacks get a `set` event and the ones Redis no longer has a
+   * `del` event — PUBLISHed on the replica's keyspace channel, which a replica allows and
+   * rtpengine cannot tell from Redis' own.
+   */
+  const reconcile = async (ctx: StepContext, mine: number): Promise<void> => {
+    if (!m || !store) return;
+    const until = Date.now() + retry.forMs;
+    while (!(await store.inSync().catch(() => false))) {
+      if (generation !== mine) return;
+      if (Date.now() > until) throw new StepError('media', `the replica was not in sync within ${retry.forMs / 1000} s: rtpengine's calls not reconciled`);
+      await new Promise((r) => setTimeout(r, retry.everyMs));
+    }
+    if (generation !== mine) return;
+    const listed = await cli(m.cli_host, m.cli_port, 'list sessions foreign', cfg.step_timeout_ms);
+    const held = new Set([...listed.matchAll(/callid:\s*(\S+) \|/g)].map((x) => x[1]!));
+    const stored = new Set(await store.callIds());
+    const missing = [...stored].filter((c) => !held.has(c));
+    const stale = [...held].filter((c) => !stored.has(c));
+    for (const c of missing) await store.publish(c, 'set');
+    for (const c of stale) await store.publish(c, 'del');
+    ctx.onBackgroundDone?.('media', { calls: stored.size, learned: missing.length, dropped: stale.length }, "rtpengine's calls reconciled with the replica");
+  };
+  return {
+    name: 'media',
+    activate: (ctx) => apply(ctx, [['active', /^Ok, all calls set/], [`ksrm ${ks}`, /unsubscribed|is not among/]]),
+    deactivate: (ctx) =>
+      apply(ctx, [['standby', /^Ok, all calls set/], [`ksadd ${ks}`, /Success adding|already among/]], (mine) => {
+        void reconcile(ctx, mine).catch((e: unknown) => {
+          if (generation === mine) ctx.onBackgroundFailure?.(e instanceof StepError ? e : new StepError('media', `reconcile: ${(e as Error).message}`, { cause: e }));
+        });
+      }),
+  };
+}
+
+/** What the media step's reconciliation needs of the node's Redis. */
+export interface MediaStore {
+  /** A replica whose link to its master is up (in sync). */
+  inSync(): Promise<boolean>;
+  /** The call-ids in rtpengine's keyspace. */
+  callIds(): Promise<string[]>;
+  /** A keyspace event for one call (`set` / `del`), as Redis would publish it. */
+  publish(callId: string, event: 'set' | 'del'): Promise<void>;
+}
+
+export function redisMediaStore(r: NonNullable<HbdConfig['redis']>, keyspace: number, timeoutMs: number): MediaStore {
+  const withRedis = async <T>(fn: (c: Redis) => Promise<T>): Promise<T> => {
+    const c = new Redis({ host: r.host, port: r.port, password: r.password ?? undefined, db: keyspace, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      return await fn(c);
+    } finally {
+      c.disconnect();
+    }
+  };
+  return {
+    inSync: () => withRedis(async (c) => /master_link_status:up/.test(await c.info('replication'))),
+    callIds: () =>
+      withRedis(async (c) => {
+        const out: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, keys] = await c.scan(cursor, 'COUNT', 1000);
+          out.push(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+        return out;
+      }),
+    publish: (callId, event) => withRedis(async (c) => void (await c.publish(`__keyspace@${keyspace}__:${callId}`, event))),
+  };
+}
+
 /** MariaDB: `SET GLOBAL read_only = 0` when active, `= 1` when standby. */
 export function mariadbStep(cfg: Pick<HbdConfig, 'mariadb' | 'step_timeout_ms'>): HaStep {
   const m = cfg.mariadb;
@@ -230,6 +389,6 @@ export function jobsStep(cfg: Pick<HbdConfig, 'jobs' | 'step_timeout_ms'>, runCm
 export function buildSteps(cfg: HbdConfig): HaStep[] {
   // a pair node's MariaDB replicates from the active peer (GTID); without the peer named, only read_only flips
   const mariadb = replicates(cfg) ? mariadbReplicationStep(cfg) : mariadbStep(cfg);
-  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mariadb, notifyStep(cfg), jobsStep(cfg)];
+  const all: HaStep[] = [sharedIpStep(cfg), arpStep(cfg), redisStep(cfg), mediaStep(cfg), mariadb, notifyStep(cfg), jobsStep(cfg)];
   return all.filter((s) => !cfg.disabled_steps.includes(s.name));
 }

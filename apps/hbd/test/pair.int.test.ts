@@ -212,7 +212,7 @@ describe('a pair of hbd processes on loopback', () => {
     expect(existsSync(standby.marker)).toBe(false);
     expect(notified).toContainEqual(expect.objectContaining({ node: active.name, role: 'active' }));
     const st = await active.rpc.call<{ last_transition: { steps: Array<{ step: string; ok: boolean }> }; peer: { alive: boolean; paths: Record<string, { alive: boolean }> } }>('ha.status');
-    expect(st.last_transition.steps.map((x) => x.step)).toEqual(['redis', 'notify', 'jobs']);
+    expect(st.last_transition.steps.map((x) => x.step)).toEqual(['redis', 'media', 'notify', 'jobs']);
     expect(st.last_transition.steps.every((x) => x.ok), JSON.stringify(st.last_transition)).toBe(true);
     expect(st.peer).toMatchObject({ alive: true, paths: { crosslink: { alive: true }, bridge: { alive: true } } });
   }, 120_000);

@@ -18,7 +18,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 let lastSpecs: Array<{ name: string; pm2: { kill_timeout: number; env: Record<string, string> }; health: unknown }> = [];
 
-function render(node: string, overlay?: string): Readonly<HbdConfig> {
+function renderFiles(node: string, overlay?: string): Array<{ path: string; content: string }> {
   const root = join(dir, node);
   const configDir = join(root, 'etc/ngcp-config');
   initConfigDir(DEFAULTS, configDir);
@@ -34,6 +34,11 @@ function render(node: string, overlay?: string): Readonly<HbdConfig> {
     isRoot: false,
   });
   lastSpecs = specs;
+  return files;
+}
+
+function render(node: string, overlay?: string): Readonly<HbdConfig> {
+  const files = renderFiles(node, overlay);
   const file = files.find((f) => f.path === 'etc/ngcp/hbd.yml');
   if (!file) throw new Error('etc/ngcp/hbd.yml was not rendered');
   const path = join(dir, `${node}-hbd.yml`);
@@ -59,6 +64,7 @@ describe('rendered etc/ngcp/hbd.yml', () => {
       ping: { method: 'tcp', port: 7, dev: 'eth0' },
       shared_ips: [{ ip: '10.77.0.10', prefix: 24, dev: 'eth0' }],
       redis: { host: '127.0.0.2', port: 6379, peer_host: '10.78.0.2', peer_port: 6379 },
+      media: { cli_host: '127.0.0.2', cli_port: 9900, keyspace: 1 },
       mariadb: { host: '127.0.0.2', user: 'root' },
       jobs: [],
       disabled_steps: [],
@@ -84,5 +90,18 @@ describe('rendered etc/ngcp/hbd.yml', () => {
       { name: 'bridge', address: '10.77.0.12', peer_address: '10.77.0.11', port: 694 },
     ]);
     expect(cfg).toMatchObject({ priority: 150, disabled_steps: ['arp', 'jobs'], ping: { method: 'arping', dev: 'eth0' } });
+  });
+
+  it("rtpengine.conf of a pair node learns the active's calls (keyspace 1 of its Redis) and opens the CLI hbd's media step talks to; a single node's has neither", () => {
+    const conf = (node: string): string => renderFiles(node).find((f) => f.path === 'etc/rtpengine/rtpengine.conf')!.content;
+    const sp2 = conf('sp2');
+    expect(sp2).toMatch(/^interface = 10\.77\.0\.10$/m);
+    expect(sp2).toMatch(/^redis = .*@127\.0\.0\.2:6379\/1$/m);
+    expect(sp2).toMatch(/^redis-write = .*@127\.0\.0\.2:6379\/1$/m);
+    expect(sp2).toMatch(/^subscribe-keyspace = 1$/m);
+    expect(sp2).toMatch(/^listen-cli = 127\.0\.0\.2:9900$/m);
+    expect(render('sp2').media).toEqual({ cli_host: '127.0.0.2', cli_port: 9900, keyspace: 1 });
+    const self = conf('self');
+    expect(self).not.toMatch(/subscribe-keyspace|listen-cli/);
   });
 });

@@ -5,7 +5,8 @@
 import { createConnection } from 'mysql2/promise';
 import { freePort, redisRaw, startMariaDb, startRedis, type MariaDbInstance, type RedisInstance } from '@ngcp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mariadbStep, notifyStep, redisStep, StepError } from '../src/steps.js';
+import { Redis } from 'ioredis';
+import { mariadbStep, notifyStep, redisMediaStore, redisStep, StepError } from '../src/steps.js';
 
 const ctx = { role: 'active' as const, epoch: 1, node: 'sp1', peer: 'sp2' };
 let r1: RedisInstance;
@@ -78,5 +79,29 @@ describe('notify step', () => {
   it('a daemon that cannot be reached fails the step, naming it', async () => {
     const port = await freePort({ tcp: true, host: '127.0.0.1' });
     await expect(notifyStep({ notify: [{ name: 'lb', url: `http://127.0.0.1:${port}/` }], step_timeout_ms: 500 }).activate(ctx)).rejects.toThrow(/^notify: lb: /);
+  });
+});
+
+describe("media step's view of the replica (redisMediaStore)", () => {
+  it("in sync once the replica's link is up; the call-ids of rtpengine's DB; a keyspace event PUBLISHed on the replica reaches a subscriber there", async () => {
+    const r2cfg = { host: r2.host, port: r2.port, password: 'pw-1', peer_host: r1.host, peer_port: r1.port };
+    const store = redisMediaStore(r2cfg, 1, 2000);
+    await redisRaw(r1.host, r1.port, [['AUTH', 'pw-1'], ['SELECT', '1'], ['SET', 'call-x', '{}'], ['SET', 'call-y', '{}']]);
+    await redisStep({ redis: r2cfg, step_timeout_ms: 2000 }).deactivate(ctx);
+    const end = Date.now() + 10_000;
+    while (!(await store.inSync()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(await store.inSync()).toBe(true);
+    expect((await store.callIds()).sort()).toEqual(['call-x', 'call-y']);
+    const sub = new Redis({ host: r2.host, port: r2.port, password: 'pw-1', maxRetriesPerRequest: 0 });
+    try {
+      const got = new Promise<string>((resolve) => sub.on('pmessage', (_p, channel, message) => resolve(`${channel} ${message}`)));
+      await sub.psubscribe('__keyspace@1__:*');
+      await store.publish('call-x', 'set');
+      expect(await got).toBe('__keyspace@1__:call-x set');
+    } finally {
+      sub.disconnect();
+      await redisStep({ redis: r2cfg, step_timeout_ms: 2000 }).activate(ctx);
+    }
+    expect(await store.inSync()).toBe(false); // a master has no link to be in sync with
   });
 });

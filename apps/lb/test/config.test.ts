@@ -2,6 +2,7 @@
  * The shipped template renders an lb.yml that the lb's own schema accepts, with the
  * defaults of config.yml (dispatch to this node's proxy) and with an operator's proxy set.
  */
+import { availableParallelism } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,7 +46,9 @@ function renderLb(overlay?: string): LbConfig {
 describe('etc/ngcp/lb.yml', () => {
   it('renders valid with the defaults: dispatch to this node\'s proxy', () => {
     const c = renderLb();
-    expect(c.dispatch).toEqual({ algorithm: 'hash-callid', timeout_ms: 2000, proxies: [{ address: '127.0.0.2', port: 5062, weight: 1 }], probe: { interval_ms: 5000, timeout_ms: 2000, failures: 3 } });
+    // proxy.workers 0: one proxy worker per core, worker i on 5062 + i (docs/workers.md)
+    const workers = Array.from({ length: availableParallelism() }, (_, i) => ({ address: '127.0.0.2', port: 5062 + i, weight: 1 }));
+    expect(c.dispatch).toEqual({ algorithm: 'hash-callid', timeout_ms: 2000, proxies: workers, probe: { interval_ms: 5000, timeout_ms: 2000, failures: 3 } });
     expect(c.public).toMatchObject({ address: '127.0.0.1', udp_port: 5060, tcp_port: 5060, tls_port: 5061 });
     expect(c.internal).toEqual({ address: '127.0.0.2', udp_port: 5060 });
     expect(c.trusted_peers).toEqual([]);

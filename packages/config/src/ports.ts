@@ -49,6 +49,7 @@ export function listeners(cfg: NgcpConfig, hostName: string): Listener[] {
   if (rtpproxy.enable) {
     add('rtpproxy.ng_port', 'udp', a.internal, rtpproxy.ng_port);
     add('rtpproxy.minport', 'udp', a.rtp, rtpproxy.minport, rtpproxy.maxport);
+    if (host.peer !== null) add('rtpproxy.cli_port', 'tcp', a.internal, rtpproxy.cli_port ?? 9900);
   }
   if (heartbeat.enable && host.peer !== null) {
     if (a.ha) add('heartbeat.port', 'udp', a.ha, heartbeat.port);

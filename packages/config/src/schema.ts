@@ -127,6 +127,8 @@ export interface MediactlConfig {
 export interface RtpproxyConfig {
   enable: boolean;
   ng_port: number;
+  /** rtpengine's CLI (`listen-cli`, internal address), on a pair only: hbd tells it the role (`active` / `standby`). */
+  cli_port?: number;
   minport: number;
   maxport: number;
   log_level: number;
@@ -151,8 +153,8 @@ export interface HeartbeatConfig {
   priority: number;
   /** make_standby / SIGTERM on the active: how long hbd waits for the peer to take over. */
   switchover_timeout_ms: number;
-  /** Role-change steps hbd skips: shared_ip, arp, redis, mariadb, notify, jobs (tests, maintenance). */
-  disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'mariadb' | 'notify' | 'jobs'>;
+  /** Role-change steps hbd skips: shared_ip, arp, redis, media, mariadb, notify, jobs (tests, maintenance). */
+  disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'media' | 'mariadb' | 'notify' | 'jobs'>;
   /** Between role changes, how often hbd re-checks Redis' role, MariaDB's read_only and the shared IP against the role (0: never; default 2000, so a config dir made before the key existed still loads). */
   audit_interval_ms?: number;
 }
@@ -328,7 +330,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },
       max_call_s: { type: 'integer', minimum: 60 },
     }),
-    rtpproxy: obj<RtpproxyConfig>({ enable: bool, ng_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }),
+    rtpproxy: optional(obj<RtpproxyConfig>({ enable: bool, ng_port: port, cli_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }), ['cli_port']),
     qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
     heartbeat: optional(obj<HeartbeatConfig>({
       enable: bool,
@@ -341,7 +343,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       ping_port: port,
       priority: { type: 'integer', minimum: 0, maximum: 1000 },
       switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
-      disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'mariadb', 'notify', 'jobs'] } },
+      disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'media', 'mariadb', 'notify', 'jobs'] } },
       audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
     }), ['audit_interval_ms']),
     api: optional(obj<ApiConfig>({
