@@ -164,8 +164,8 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
   /** Both sides of a call succeeded (BYE → 200 on both) and the active node has exactly one start and one stop record. */
   async function callEndedCleanly(uac: SippRun, uas: SippRun, callId: string, node: Node, what: string): Promise<void> {
     const [a, b] = await Promise.all([uac.done, uas.done]);
-    expect(a.code, `${what}: caller\n${a.report}`).toBe(0);
-    expect(b.code, `${what}: callee\n${b.report}`).toBe(0);
+    // both sides in the message: a failure on one side is explained by the other's trace
+    expect({ caller: a.code, callee: b.code }, `${what}\n=== caller\n${a.report}\n=== callee\n${b.report}`).toEqual({ caller: 0, callee: 0 });
     let kinds: string[] = [];
     for (let i = 0; i < 50 && kinds.length < 2; i++) {
       kinds = await accKinds(node, callId);
