@@ -23,13 +23,12 @@
  * cell alone, one fault per cell (20 faults, ≈ 15 min): `./ngcp test-ha-matrix`.
  * Also here: a planned switchover (`ngcp-make-standby`) with a call up. One lab at a time (test/ha/lab.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sipp, type SippRun } from '../e2e/sipp.js';
 import {
-  acquireLabLock, apiCurl, cli, hbdMetrics, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, TEST_DIR_PREFIX, transitionsTo,
+  apiCurl, cli, freshLab, hbdMetrics, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, transitionsTo,
 } from './lab.js';
 
 const skip = labSkipReason();
@@ -79,20 +78,9 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
   let api: { user: string; pass: string };
 
   beforeAll(async () => {
-    // the other lab tests of the suite (lab, outbound) may hold the lab for several minutes
-    release = await acquireLabLock(1_200_000);
-    if (recordedLabDir()?.includes(TEST_DIR_PREFIX) || presentNamespaces().length) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
-    dir = mkdtempSync(join(tmpdir(), TEST_DIR_PREFIX));
-    const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
-    if (r.code !== 0) throw new Error(`lab up failed: ${r.out.slice(-3000)}\n${r.err}`);
-    const env = readFileSync(join(dir, 'sp1/var/api.env'), 'utf8');
-    api = { user: /API_USER=(.*)/.exec(env)![1]!, pass: /API_PASS=(.*)/.exec(env)![1]! };
-    expect((await curl(SHARED, 'POST', '/api/domains', { domain: DOMAIN })).status).toBe(201);
-    for (const username of USERS) {
-      const s = await curl(SHARED, 'POST', '/api/subscribers', { domain: DOMAIN, username, password: PASSWORD(username) });
-      expect(s.status, JSON.stringify(s.json)).toBe(201);
-    }
-  }, 1_500_000);
+    // the other lab tests of the suite (lab, media) may hold the lab for several minutes
+    ({ release, dir, api } = await freshLab({ sharedIp: SHARED, domain: DOMAIN, users: Object.fromEntries(USERS.map((u) => [u, PASSWORD(u)])) }));
+  }, LAB_SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
     for (const n of ['sp1', 'sp2']) {

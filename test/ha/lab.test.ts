@@ -2,14 +2,17 @@
  * `ngcp lab` end to end (root only): up builds the pair in namespaces, sp1 leads and
  * sp2 follows; a subscriber provisioned through the API at the shared IP registers with
  * sipp from the `client` namespace; the data (MariaDB) and the registration (Redis) are
- * on the standby too; a second up changes nothing; down leaves no namespace, process,
- * address or record behind. One lab at a time (test/ha/lab.ts).
+ * on the standby too; roles switch through hbd; a second up changes nothing; an RFC 5626
+ * TCP client comes back within Flow-Timer after the active node dies; down leaves no
+ * namespace, process, address or record behind. One lab at a time (test/ha/lab.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLabLock, apiCurl, CHECKOUT, cli, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+import { sipp } from '../e2e/sipp.js';
+import { acquireLabLock, apiCurl, CHECKOUT, cli, LAB_SETUP_TIMEOUT_MS, LAB_WAIT_MS, labSkipReason, presentNamespaces, processesMentioning, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+import { FLOW_TIMER_S, startOutboundUa } from './outbound-ua.js';
 
 const skip = labSkipReason();
 const SHARED = '10.77.0.10';
@@ -26,11 +29,11 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
   const tmp: string[] = [];
 
   beforeAll(async () => {
-    release = await acquireLabLock();
+    release = await acquireLabLock(LAB_WAIT_MS);
     // a lab a dead test run left behind
     if (recordedLabDir()?.includes(TEST_DIR_PREFIX) || presentNamespaces().length) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
     dir = mkdtempSync(join(tmpdir(), TEST_DIR_PREFIX));
-  }, 400_000);
+  }, LAB_SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
     if (dir && (recordedLabDir() === dir || presentNamespaces().length)) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
@@ -148,6 +151,56 @@ describe.skipIf(skip !== undefined)(`ngcp lab${skip ? ` (skipped: ${skip})` : ''
     expect(r.code, r.out + r.err).toBe(0);
     expect(r.out).toContain('ngcp lab: already up; nothing changed');
   }, 150_000);
+
+  // Last before down: it kills the active node. TCP clients at a failover (issue #9: report how
+  // long until such a client is reachable again, and make it short — RFC 5626 keep-alives,
+  // Flow-Timer; docs/ha.md "TCP and TLS clients at a failover").
+  it('an RFC 5626 TCP client registers with Require: outbound and Flow-Timer; the active node dies: its keep-alive finds the lost connection, it registers again through the other node within Flow-Timer, and a call reaches it', async () => {
+    const DOMAIN = 'ob.lab.test';
+    const users = { bob: 'bob-ob-secret-1', carol: 'carol-ob-secret-1' };
+    expect((await curl(SHARED, 'POST', '/api/domains', { domain: DOMAIN })).status).toBe(201);
+    for (const [username, password] of Object.entries(users)) expect((await curl(SHARED, 'POST', '/api/subscribers', { domain: DOMAIN, username, password })).status).toBe(201);
+    // the domain is on the standby too before the fault (MariaDB replication)
+    for (let i = 0; i < 50 && !JSON.stringify((await curl(own[standby]!, 'GET', '/api/domains')).json).includes(DOMAIN); i++) await new Promise((r) => setTimeout(r, 100));
+    const ua = startOutboundUa({ user: 'bob', password: users.bob, domain: DOMAIN, dest: `${SHARED}:5060`, contactHost: '10.77.0.100' });
+    try {
+      const reg = await ua.waitFor((e) => e.ev === 'registered', 30_000, 'registration');
+      expect(reg.status, ua.output()).toBe(200);
+      expect(reg.require).toBe('outbound');
+      expect(reg.flow_timer).toBe(FLOW_TIMER_S);
+
+      // a dead machine sends nothing: its bridge link goes first, so the kernel of the killed
+      // node's namespace (which lives on) cannot close the UA's connection with a FIN for it
+      const pids = (await run('ip', ['netns', 'pids', active])).out.split('\n').map(Number).filter((p) => p > 0);
+      expect(pids.length).toBeGreaterThan(5);
+      await run('ip', ['-n', active, 'link', 'set', 'eth0', 'down']);
+      const killedAt = Date.now();
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      const closed = await ua.waitFor((e) => e.ev === 'closed' && e.t >= killedAt, (FLOW_TIMER_S + 5) * 1000, 'connection loss');
+      const again = await ua.waitFor((e) => e.ev === 'registered' && e.t >= killedAt && e.status === 200, 10_000, 'registration through the new node');
+      const after = again.t - killedAt;
+      console.log(`[outbound] kill → connection loss seen ${closed.t - killedAt} ms, → registered again ${after} ms (Flow-Timer ${FLOW_TIMER_S} s)`);
+      // the keep-alive comes within 80–100 % of Flow-Timer of the previous one: at most Flow-Timer after the kill, plus one REGISTER
+      expect(after).toBeLessThan(FLOW_TIMER_S * 1000 + 3000);
+
+      // reachable: carol's call through the new active node arrives over bob's new connection (he is busy)
+      const invites = ua.events.filter((e) => e.ev === 'invite').length;
+      const call = await sipp({
+        scenario: 'uac-call-busy-expect-486.xml', ns: 'client', localIp: '10.77.0.100', remote: { address: SHARED, port: 5060 }, localPort: 5076, service: 'bob',
+        auth: { user: 'carol', password: users.carol, uri: `bob@${DOMAIN}` }, keys: { user: 'carol', domain: DOMAIN, contact_host: '10.77.0.100', rtp_port: 9 }, limitMs: 30_000,
+      }).done;
+      expect(call.code, call.report).toBe(0);
+      expect(ua.events.filter((e) => e.ev === 'invite').length).toBe(invites + 1);
+    } finally {
+      ua.stop();
+    }
+  }, 120_000);
 
   it('down leaves no namespace, process, address or record behind', async () => {
     const r = await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });

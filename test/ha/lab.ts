@@ -7,7 +7,8 @@
  * `ngcp-lab` (or another operator command), bounded in time.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const CHECKOUT = resolve(import.meta.dirname, '../..');
@@ -211,4 +212,46 @@ export function transitionsTo(metrics: string, to: 'active' | 'standby'): number
     n += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
   }
   return n;
+}
+
+/**
+ * How long a lab test waits for the lab: `./ngcp test` runs the lab tests (lab, failover,
+ * media) one after the other through the lock, several minutes each.
+ */
+export const LAB_WAIT_MS = 1_500_000;
+/** beforeAll bound of a test that waits for the lab and brings it up. */
+export const LAB_SETUP_TIMEOUT_MS = LAB_WAIT_MS + 400_000;
+
+export interface FreshLab {
+  release: () => void;
+  dir: string;
+  /** The API's admin credentials (sp1's var/api.env). */
+  api: { user: string; pass: string };
+}
+
+/**
+ * Takes the lab lock (waiting up to LAB_WAIT_MS), drops a lab a dead test run left, brings a
+ * new lab up in a temp dir and provisions `domain` with `users` (username → password)
+ * through the API at `sharedIp`. On failure the lock is released.
+ */
+export async function freshLab(o: { sharedIp: string; domain: string; users: Record<string, string> }): Promise<FreshLab> {
+  const release = await acquireLabLock(LAB_WAIT_MS);
+  try {
+    if (recordedLabDir()?.includes(TEST_DIR_PREFIX) || presentNamespaces().length) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
+    const dir = mkdtempSync(join(tmpdir(), TEST_DIR_PREFIX));
+    const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
+    if (r.code !== 0) throw new Error(`lab up failed: ${r.out.slice(-3000)}\n${r.err}`);
+    const env = readFileSync(join(dir, 'sp1/var/api.env'), 'utf8');
+    const api = { user: /API_USER=(.*)/.exec(env)![1]!, pass: /API_PASS=(.*)/.exec(env)![1]! };
+    const d = await apiCurl(api, o.sharedIp, 'POST', '/api/domains', { domain: o.domain });
+    if (d.status !== 201) throw new Error(`POST /api/domains ${o.domain}: ${d.status} ${JSON.stringify(d.json)}`);
+    for (const [username, password] of Object.entries(o.users)) {
+      const s = await apiCurl(api, o.sharedIp, 'POST', '/api/subscribers', { domain: o.domain, username, password });
+      if (s.status !== 201) throw new Error(`POST /api/subscribers ${username}: ${s.status} ${JSON.stringify(s.json)}`);
+    }
+    return { release, dir, api };
+  } catch (e) {
+    release();
+    throw e;
+  }
 }

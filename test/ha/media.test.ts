@@ -11,12 +11,11 @@
  * reconciles its restarted rtpengine with the replica (the killed call it restored from its
  * own Redis is dropped). One lab at a time (test/ha/lab.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sipp } from '../e2e/sipp.js';
-import { acquireLabLock, apiCurl, cli, labSkipReason, presentNamespaces, recordedLabDir, run, TEST_DIR_PREFIX } from './lab.js';
+import { apiCurl, cli, freshLab, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run } from './lab.js';
 import { RtpAgent, rtpFlowing, rtpGap } from './rtp-flow.js';
 
 const skip = labSkipReason();
@@ -43,19 +42,8 @@ describe.skipIf(skip !== undefined)(`media across a failover in the lab${skip ? 
   const agents: RtpAgent[] = [];
 
   beforeAll(async () => {
-    release = await acquireLabLock();
-    if (recordedLabDir()?.includes(TEST_DIR_PREFIX) || presentNamespaces().length) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
-    dir = mkdtempSync(join(tmpdir(), TEST_DIR_PREFIX));
-    const r = await cli('ngcp-lab', ['up', '--dir', dir], { limitMs: 240_000 });
-    if (r.code !== 0) throw new Error(`lab up failed: ${r.out.slice(-3000)}\n${r.err}`);
-    const env = readFileSync(join(dir, 'sp1/var/api.env'), 'utf8');
-    api = { user: /API_USER=(.*)/.exec(env)![1]!, pass: /API_PASS=(.*)/.exec(env)![1]! };
-    expect((await apiCurl(api, SHARED, 'POST', '/api/domains', { domain: DOMAIN })).status).toBe(201);
-    for (const [username, password] of Object.entries(USERS)) {
-      const s = await apiCurl(api, SHARED, 'POST', '/api/subscribers', { domain: DOMAIN, username, password });
-      expect(s.status, JSON.stringify(s.json)).toBe(201);
-    }
-  }, 400_000);
+    ({ release, dir, api } = await freshLab({ sharedIp: SHARED, domain: DOMAIN, users: USERS }));
+  }, LAB_SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
     for (const a of agents) a.kill();

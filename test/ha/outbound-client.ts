@@ -1,6 +1,6 @@
 /**
  * An RFC 5626 (outbound) SIP UA over TCP, run as its own process inside a lab namespace
- * by outbound.test.ts (`ip netns exec client node --import tsx outbound-client.ts …`):
+ * by the lab test through outbound-ua.ts (`ip netns exec client node --import tsx outbound-client.ts …`):
  *
  * - registers with `+sip.instance`/`reg-id` and `Supported: outbound`, and reads the
  *   registrar's `Flow-Timer`;
