@@ -1,6 +1,7 @@
 /** Calls through the proxy: 407, forking, best response, CANCEL, BYE from either side, call:<id>, acc, media, restart. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
+import { freePort } from '@ngcp/testkit';
 import { provision, RPC_CTX, until, useHarness } from './harness.js';
 import { sdp, Ua } from './ua.js';
 
@@ -158,6 +159,30 @@ describe('calls', () => {
     await a.next('BYE');
     await until(async () => (await h().redis.exists(redisKeys.call(callId))) === 0, 'call key removed');
     await until(() => h().media.of(callId).includes('delete'), 'media deleted by the new instance');
+    await until(async () => (await accRows(callId)).some((x) => x.method === 'BYE'), 'stop record');
+  });
+
+  it('a BYE answered while Redis is a read-only replica (the moment of a takeover) still ends the call once Redis leads: call key removed, stop record', async () => {
+    const { domain, a, b } = await pair();
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await b.next('INVITE');
+    b.answer(inc, 200);
+    const r = await calling;
+    expect(r.final.status).toBe(200);
+    const callId = r.req.callId();
+    await until(async () => (await h().redis.hget(redisKeys.call(callId), 'state')) === 'answered', 'answered in Redis');
+    // as on the new active node between the shared IP's move and hbd's REPLICAOF NO ONE
+    const nowhere = await freePort({ tcp: true, host: '127.0.0.1' });
+    await h().redis.call('REPLICAOF', '127.0.0.1', String(nowhere));
+    try {
+      expect((await a.inDialog(r.dialog!)).status).toBe(200);
+      await b.next('BYE');
+      await new Promise((res) => setTimeout(res, 600));
+      expect(await h().redis.exists(redisKeys.call(callId))).toBe(1); // nothing could be written yet
+    } finally {
+      await h().redis.call('REPLICAOF', 'NO', 'ONE');
+    }
+    await until(async () => (await h().redis.exists(redisKeys.call(callId))) === 0, 'call key removed once Redis leads');
     await until(async () => (await accRows(callId)).some((x) => x.method === 'BYE'), 'stop record');
   });
 

@@ -85,14 +85,27 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
   if (req.method === 'INVITE') tx.user = { onCancel: () => void client.cancel() };
 }
 
+const END_CALL_ATTEMPTS = 20;
+const END_CALL_RETRY_MS = 250;
+
 /** The call is over (BYE answered): media deleted, `call:` removed, stop record. Idempotent. */
 export async function endCall(ctx: ProxyContext, callId: string, status: number, reason: string, log = ctx.logger): Promise<void> {
   let call: CallRecord | undefined;
-  try {
-    call = await ctx.calls.remove(callId);
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'call removal failed');
-    return;
+  // At a takeover the shared IP moves before hbd promotes this node's Redis: a BYE answered
+  // in that window meets a read-only replica. Try again for a while (the steps take ~0.1 s),
+  // or the stop record would be lost.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      call = await ctx.calls.remove(callId);
+      break;
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (attempt >= END_CALL_ATTEMPTS || !/READONLY|EXECABORT|LOADING|Connection is closed|ECONNREFUSED|MASTERDOWN/i.test(msg)) {
+        log.warn({ err: msg, attempts: attempt }, 'call removal failed');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, END_CALL_RETRY_MS));
+    }
   }
   if (!call) return;
   if (call.media === '1' && ctx.media) {
