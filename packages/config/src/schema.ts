@@ -172,7 +172,14 @@ export interface ApiConfig {
 export interface MediatorConfig {
   enable: boolean;
   control_port: number;
+  /** seconds between passes over the accounting records while there is no backlog */
   interval_s: number;
+  /** calls (at most) turned into CDRs per pass, in one transaction; default 2000 */
+  batch?: number;
+  /** an answered call without a stop record after this long gets a CDR with status timeout; default proxy.call_ttl + 60 */
+  leftover_after_s?: number;
+  /** a stop record whose start has not arrived after this long gets a CDR of its own; default 60 */
+  stop_wait_s?: number;
 }
 
 export interface DatabaseConfig {
@@ -356,7 +363,10 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
       }),
     }), ['auth', 'bruteforce']),
-    mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
+    mediator: optional(obj<MediatorConfig>({
+      enable: bool, control_port: port, interval_s: posInt,
+      batch: { type: 'integer', minimum: 1, maximum: 100_000 }, leftover_after_s: posInt, stop_wait_s: posInt,
+    }), ['batch', 'leftover_after_s', 'stop_wait_s']),
     database: obj<DatabaseConfig>({
       enable: bool,
       port,
