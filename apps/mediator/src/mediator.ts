@@ -77,7 +77,8 @@ export class Mediator {
       this.timer = null;
       this.run().then(
         (r) => this.schedule(r.full ? 0 : this.opts.intervalMs),
-        () => this.schedule(this.opts.intervalMs),
+        // a failed pass (MariaDB away, a deadlock with another mediator) is retried within a second
+        () => this.schedule(Math.min(this.opts.intervalMs, 1000)),
       );
     }, ms);
   }

@@ -28,7 +28,7 @@ export function createMediatorMetrics(registry: Registry): MediatorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    errors: new Counter({ name: 'mediator_errors_total', help: 'Passes that failed (MariaDB unreachable or refusing); the pass is retried after interval_ms', registers }),
+    errors: new Counter({ name: 'mediator_errors_total', help: 'Passes that failed (MariaDB unreachable or refusing); the pass is retried within a second', registers }),
     backlog: new Gauge({ name: 'mediator_backlog', help: 'Stop and failure records not yet mediated, at the end of the last pass', registers }),
     standby: new Gauge({ name: 'mediator_standby', help: '1 while MariaDB is read-only (the standby node of a pair): the mediator idles', registers }),
   };
