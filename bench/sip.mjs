@@ -17,6 +17,9 @@
 //               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies;
 //               side kamailio-tm: the same cfg with tm loaded and t_relay() for forward() — stateful
 //               like our lb, the equal-work row of the summary
+//               side kamailio-full: the same cfg doing our proxy's work with the same stores (Redis
+//               HGETALL of the callee's location, the call's state HSET/EXPIRE/HSET/HGETALL/DEL,
+//               acc start/stop rows in the same MariaDB, inserted asynchronously) — the equal-work row
 //   chain       sipp uac_auth_rr.xml (INVITE, 407, INVITE with digest credentials, 200, ACK, BYE) →
 //               the full chain: Kamailio dispatcher.cfg with t_relay (the lb) → Kamailio proxy.cfg
 //               with digest auth (auth_db over db_text, nonce_count replay check) and acc, vs our
@@ -61,9 +64,10 @@ const RATES = {
 };
 const PROFILE = args.includes('--profile');
 // kamailio-tm runs for the dispatcher job only (the others are stateful already)
-const SIDES = list(opt('sides', 'kamailio,kamailio-tm,ours'));
-for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, ours)`);
-const sidesOf = (job) => SIDES.filter((x) => x !== 'kamailio-tm' || job === 'dispatcher');
+const SIDES = list(opt('sides', 'kamailio,kamailio-tm,kamailio-full,ours'));
+for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'kamailio-full', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, kamailio-full, ours)`);
+// kamailio-tm: the dispatcher job only (the others are stateful already); kamailio-full: the proxy job only
+const sidesOf = (job) => SIDES.filter((x) => (x !== 'kamailio-tm' || job === 'dispatcher') && (x !== 'kamailio-full' || job === 'proxy'));
 const isKam = (side) => side.startsWith('kamailio');
 // proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
 const HOLD_MS = Number(opt('hold-ms', '0'));
@@ -160,14 +164,17 @@ function idleTicks() {
 // ---------- setup ----------
 function install() {
   const have = (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
-  if (have('kamailio') && have('sipp') && have('kamcmd')) return;
-  log('installing kamailio sip-tester from Debian');
+  const mods = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+  if (have('kamailio') && have('sipp') && have('kamcmd') && existsSync(join(mods, 'db_mysql.so')) && existsSync(join(mods, 'ndb_redis.so'))) return;
+  // kamailio-full needs MySQL (acc) and Redis (ndb_redis) modules
+  const pkgs = ['kamailio', 'kamailio-mysql-modules', 'kamailio-redis-modules', 'sip-tester'];
+  log(`installing ${pkgs.join(' ')} from Debian`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', 'kamailio', 'sip-tester'], { env, stdio: 'ignore' });
+  let r = spawnSync('apt-get', ['install', '-y', ...pkgs], { env, stdio: 'ignore' });
   if (r.status !== 0) {
     spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
-    r = spawnSync('apt-get', ['install', '-y', 'kamailio', 'sip-tester'], { env, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('apt-get install kamailio sip-tester failed');
+    r = spawnSync('apt-get', ['install', '-y', ...pkgs], { env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`apt-get install ${pkgs.join(' ')} failed`);
   }
 }
 function preflight() {
@@ -242,8 +249,56 @@ writeFileSync(join(work, 'uas_rr.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_
 writeFileSync(join(work, 'uas_rr_proxy.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml'), 'utf8')
   .replaceAll('[last_Record-Route:]', 'Record-Route: <sip:[local_ip]:[local_port];lr>\n      [last_Record-Route:]'));
 
+// proxy job, side kamailio-full: the anchor's proxy.cfg doing the work our proxy does per call,
+// with the same stores (our proxy job's MariaDB and a Redis of its own), each with the fewest
+// commands: INVITE — HGETALL of the callee's location, HSET + EXPIRE of the call's state;
+// 200 — HSET of the answer; BYE — HGETALL and DEL of the call's state; an accounting record in
+// MariaDB at the answer and at the BYE (acc, db_insert_mode 2: asynchronous inserts by
+// async_workers, so SIP workers never wait for MariaDB — as our batched writer).
+function kamFullProxyCfg() {
+  let s = readFileSync(join(ANCHORS, 'kamailio-proxy.cfg'), 'utf8');
+  s = s.replaceAll('127.0.0.1:5070', `${UAS}:5070`).replaceAll('127.0.0.1', SUT);
+  const dbUrl = `mysql://${mariadb.user}:${encodeURIComponent(mariadb.password ?? '')}@${mariadb.host}:${mariadb.port}/${mariadb.database}`;
+  s = s.replace('children=4', 'children=4\nasync_workers=2').replace('loadmodule "ctl.so"', ['loadmodule "ctl.so"', 'loadmodule "db_mysql.so"', 'loadmodule "acc.so"', 'loadmodule "ndb_redis.so"',
+    `modparam("ndb_redis", "server", "name=ngcp;addr=${AUX};port=${REDIS_PORT}")`,
+    `modparam("acc", "db_url", "${dbUrl}")`, 'modparam("acc", "db_flag", 2)', 'modparam("acc", "db_table_acc", "kam_acc")', 'modparam("acc", "db_insert_mode", 2)'].join('\n'));
+  s = s.replace(/if \(has_totag\(\)\) \{/, ['if (has_totag()) {',
+    '\t\tif (is_method("BYE")) {',
+    '\t\t\tredis_cmd("ngcp", "HGETALL call:%s", "$ci", "r"); redis_free("r");',
+    '\t\t\tredis_cmd("ngcp", "DEL call:%s", "$ci", "r"); redis_free("r");',
+    '\t\t\tsetflag(2);',
+    '\t\t}'].join('\n'));
+  s = s.replace(/\t# absorb retransmissions of initial requests/, [
+    '\tif (is_method("INVITE") && !has_totag()) {',
+    '\t\tredis_cmd("ngcp", "HGETALL location:%s@%s", "$rU", "$fd", "r"); redis_free("r");',
+    '\t\t$var(who) = $fU + "@" + $fd + " " + $rU + " " + $ft;',
+    '\t\tredis_cmd("ngcp", "HSET call:%s state init parties %s", "$ci", "$var(who)", "r"); redis_free("r");',
+    '\t\tredis_cmd("ngcp", "EXPIRE call:%s 7200", "$ci", "r"); redis_free("r");',
+    '\t\tsetflag(2);',
+    '\t\tt_on_reply("ANSWERED");',
+    '\t}',
+    '\t# absorb retransmissions of initial requests'].join('\n'));
+  s += '\nonreply_route[ANSWERED] {\n\tif (t_check_status("200")) { redis_cmd("ngcp", "HSET call:%s state answered to_tag %s", "$ci", "$tt", "r"); redis_free("r"); }\n}\n';
+  if (!s.includes('HGETALL location') || !s.includes('DEL call:')) throw new Error('kamailio-proxy.cfg changed: the kamailio-full side cannot adapt it');
+  const f = join(work, 'kamailio-proxy-full.cfg');
+  writeFileSync(f, s);
+  return f;
+}
+
 // ---------- the systems under test ----------
-async function startKamailio(job, dir, tm = false) {
+async function startKamailio(job, dir, side) {
+  const tm = side === 'kamailio-tm';
+  if (side === 'kamailio-full') {
+    const redis = await startRedis(dir);
+    // the callee's binding, as our registrar stores it (the location lookup reads it)
+    spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'HSET', `location:service@${UAC}`, `sip:service@${UAS}:5070`,
+      JSON.stringify({ contact: `sip:service@${UAS}:5070`, expires: Math.floor(Date.now() / 1000) + 3600, q: null, path: [], received: `sip:${UAC}:5061`, socket: `udp:${SUT}:5060`, call_id: 'bench-register-uas', cseq: 1, user_agent: null })]);
+    rmSync(CTLSOCK, { force: true });
+    const p = start('kamailio', ['-DD', '-E', '-f', kamFullProxyCfg(), '-m', '1024', '-M', '8', '-A', `CTLSOCK="unix:${CTLSOCK}"`], { out: join(dir, 'kamailio.log') });
+    await waitUdp(SUT, 5060, 'kamailio (full)');
+    await sleep(300);
+    return { main: p, ports: [5060], pids: () => [p.pid, ...children(p.pid)], auxPids: () => [redis.pid, mariadb.pid], stop: async () => { await stop(p); await stop(redis); } };
+  }
   if (job === 'chain') {
     // the proxy first (auth, acc), then the stateful dispatcher in front of it as the lb
     const sock2 = join(work, 'kamailio-ctl-2.sock');
@@ -385,6 +440,8 @@ async function startDirectory() {
   const db = createDb({ host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool: { max: 2 } });
   try {
     await migrate.latest(db);
+    // the kamailio-full side's accounting table: Kamailio's own acc schema
+    await db.raw('CREATE TABLE kam_acc (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, method VARCHAR(16) NOT NULL DEFAULT \'\', from_tag VARCHAR(128) NOT NULL DEFAULT \'\', to_tag VARCHAR(128) NOT NULL DEFAULT \'\', callid VARCHAR(255) NOT NULL DEFAULT \'\', sip_code VARCHAR(3) NOT NULL DEFAULT \'\', sip_reason VARCHAR(128) NOT NULL DEFAULT \'\', time DATETIME NOT NULL, INDEX (callid)) ENGINE=InnoDB');
     const [domainId] = await db('domains').insert({ domain: UAC });
     for (const [i, username] of ['sipp', 'service'].entries()) {
       await db('subscribers').insert({
@@ -395,6 +452,12 @@ async function startDirectory() {
     await db.destroy();
   }
 }
+/** Rows in an accounting table of the proxy job's MariaDB (ours: acc, kamailio-full: kam_acc). */
+function accRows(table) {
+  const r = spawnSync('mariadb', ['-S', mariadb.socket, '-u', mariadb.user, `-p${mariadb.password ?? ''}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${table}`, mariadb.database]);
+  return Number(r.stdout.toString().trim());
+}
+
 /**
  * Bind service@<UAC> to the sipp UAS (one REGISTER, registrar.auth false), before the load.
  * Through our lb (chain job) the REGISTER is sent from the UAS's own address and port: the lb
@@ -513,7 +576,7 @@ const isStrict = (r) => isClean(r) && r.retrans === 0;
 async function step(job, side, rate) {
   const dir = join(work, job, side, `r${rate}`);
   mkdirSync(dir, { recursive: true });
-  const sut = isKam(side) ? await startKamailio(job, dir, side === 'kamailio-tm') : await startOurs(job, dir);
+  const sut = isKam(side) ? await startKamailio(job, dir, side) : await startOurs(job, dir);
   const uas = [];
   let r;
   try {
@@ -526,6 +589,8 @@ async function step(job, side, rate) {
       if (side === 'ours') await registerUas({ address: UAS, port: 5070 });
       uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
     }
+    const accTable = side === 'kamailio-full' ? 'kam_acc' : (job === 'proxy' || job === 'chain') && side === 'ours' ? 'acc' : null;
+    const acc0 = accTable ? accRows(accTable) : 0;
     const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
     const rss0 = rssSumKb(sut.pids());
     const hold = job === 'proxy' && HOLD_MS > 0;
@@ -543,6 +608,11 @@ async function step(job, side, rate) {
       },
     });
     if (hold) r.hold_ms = HOLD_MS;
+    // both sides of an equal-work row account every call (start + stop); the writers are asynchronous
+    if (accTable) {
+      await sleep(1000);
+      r.acc_rows = accRows(accTable) - acc0;
+    }
     if ((job === 'proxy' || job === 'chain') && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
       const rss1 = rssSumKb(sut.pids());
@@ -573,7 +643,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 
@@ -615,6 +685,7 @@ async function main() {
     if (!sides.includes('ours')) continue;
     if (sides.includes('kamailio')) results.summary.push(rowOf(job, job, 'kamailio'));
     if (sides.includes('kamailio-tm')) results.summary.push(rowOf(job, `${job} (Kamailio t_relay: equal work)`, 'kamailio-tm'));
+    if (sides.includes('kamailio-full')) results.summary.push(rowOf(job, `${job} (Kamailio with Redis call state + MariaDB acc: equal work)`, 'kamailio-full'));
   }
   results.ended = new Date().toISOString();
   results.loadavg_end = loadavg();
