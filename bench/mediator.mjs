@@ -51,7 +51,7 @@ try {
     if (i % 3 === 2) return [{ ...base, method: 'INVITE', sip_code: '486', sip_reason: 'Busy Here', time: new Date(t - 1000) }];
     return [{ ...base, method: 'INVITE', sip_code: '200', sip_reason: 'OK', time: new Date(t - 2000) }, { ...base, method: 'BYE', sip_code: '200', sip_reason: 'OK', time: new Date(t) }];
   };
-  const mediator = (intervalMs) => new Mediator({ db, logger: pino({ level: 'warn' }), metrics: createMediatorMetrics(new Registry()), intervalMs, batch: 2000, leftoverAfterS: 7260, stopWaitS: 60 });
+  const mediator = (intervalMs) => new Mediator({ db, logger: pino({ level: 'warn' }), metrics: createMediatorMetrics(new Registry()), intervalMs, batch: 2000, leftoverAfterS: 7260, stopWaitS: 60, accKeepDays: 30 });
 
   // ---- phase 1: backlog ----
   log(`filling acc with ${CALLS} calls`);

@@ -21,6 +21,8 @@ export interface MediatorConfig {
   leftover_after_s: number;
   /** A stop record whose start record has not arrived this long gets a CDR of its own. */
   stop_wait_s: number;
+  /** Mediated accounting records older than this many days are deleted (their CDRs stay); 0 keeps them. */
+  acc_keep_days: number;
 }
 
 export const mediatorSchema: JSONSchemaType<MediatorConfig> = {
@@ -34,8 +36,9 @@ export const mediatorSchema: JSONSchemaType<MediatorConfig> = {
     batch: { type: 'integer', minimum: 1, maximum: 100_000 },
     leftover_after_s: { type: 'integer', minimum: 1 },
     stop_wait_s: { type: 'integer', minimum: 1 },
+    acc_keep_days: { type: 'integer', minimum: 0, maximum: 36_500 },
   },
-  required: ['node', 'control', 'log', 'db', 'interval_ms', 'batch', 'leftover_after_s', 'stop_wait_s'],
+  required: ['node', 'control', 'log', 'db', 'interval_ms', 'batch', 'leftover_after_s', 'stop_wait_s', 'acc_keep_days'],
   additionalProperties: false,
 };
 
@@ -47,4 +50,5 @@ export const mediatorDefaults = {
   batch: 2000,
   leftover_after_s: 7260,
   stop_wait_s: 60,
+  acc_keep_days: 30,
 } as const satisfies Partial<MediatorConfig>;

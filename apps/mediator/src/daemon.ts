@@ -14,7 +14,7 @@ export const mediatorDaemon: DaemonDefinition<MediatorConfig> = {
     const db = createDb({ ...config.db, pool: { min: 0, max: config.db.pool_max ?? 2 }, acquireTimeoutMs: 5000 });
     const mediator = new Mediator({
       db, logger: logger.child({ component: 'mediator' }), metrics: createMediatorMetrics(metrics),
-      intervalMs: config.interval_ms, batch: config.batch, leftoverAfterS: config.leftover_after_s, stopWaitS: config.stop_wait_s,
+      intervalMs: config.interval_ms, batch: config.batch, leftoverAfterS: config.leftover_after_s, stopWaitS: config.stop_wait_s, accKeepDays: config.acc_keep_days,
     });
     const stats = () => ({ ...mediator.totals, standby: mediator.standby, backlog: mediator.backlog, last: mediator.last });
     return {

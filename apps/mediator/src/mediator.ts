@@ -29,6 +29,8 @@ export interface MediatorOptions {
   batch: number;
   leftoverAfterS: number;
   stopWaitS: number;
+  /** mediated acc rows older than this many days are deleted (their CDRs stay); 0 keeps them forever */
+  accKeepDays: number;
   /** the clock (tests) */
   now?: () => Date;
 }
@@ -43,7 +45,14 @@ export interface PassResult {
   open: number;
   /** the batch was full: more work is waiting */
   full: boolean;
+  /** mediated acc rows deleted for being older than acc_keep_days */
+  purged: number;
 }
+
+/** How often the purge of old mediated records runs, and how much one pass deletes at most (bounded work per pass). */
+export const PURGE_EVERY_MS = 3_600_000;
+const PURGE_CHUNK = 10_000;
+const PURGE_CHUNKS_PER_PASS = 10;
 
 const ACC_COLUMNS = ['id', 'kind', 'callid', 'sip_code', 'time', 'init_time', 'src_user', 'src_domain', 'src_ip', 'dst_user', 'dst_domain', 'dst_ouser',
   'src_subscriber_id', 'dst_subscriber_id', 'peering_server_id', 'call_type'] as const;
@@ -52,7 +61,8 @@ export class Mediator {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<PassResult> | null = null;
   private stopped = true;
-  readonly totals = { passes: 0, cdrs: 0, duplicates: 0, records: 0, errors: 0 };
+  readonly totals = { passes: 0, cdrs: 0, duplicates: 0, records: 0, errors: 0, purged: 0 };
+  private lastPurge = 0;
   last: { at: string; result?: PassResult; error?: string } | null = null;
   standby = false;
   backlog = 0;
@@ -100,6 +110,7 @@ export class Mediator {
       this.totals.cdrs += r.cdrs;
       this.totals.duplicates += r.duplicates;
       this.totals.records += r.records;
+      this.totals.purged += r.purged;
       this.last = { at: new Date().toISOString(), result: r };
       if (r.cdrs + r.duplicates > 0) metrics.passSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       return r;
@@ -119,7 +130,7 @@ export class Mediator {
     if (standby !== this.standby) this.opts.logger.info({ standby }, standby ? 'MariaDB is read-only: idle (standby)' : 'MariaDB is writable: mediating');
     this.standby = standby;
     metrics.standby.set(standby ? 1 : 0);
-    const result: PassResult = { standby, cdrs: 0, duplicates: 0, records: 0, open: 0, full: false };
+    const result: PassResult = { standby, cdrs: 0, duplicates: 0, records: 0, open: 0, full: false, purged: 0 };
     if (standby) return result;
 
     const completing = await db('acc').where('mediated', 0).whereIn('kind', ['stop', 'failure']).orderBy('id').limit(batch).select('callid');
@@ -168,10 +179,37 @@ export class Mediator {
         if (result.duplicates > 0) this.opts.logger.info({ duplicates: result.duplicates }, 'CDRs existed already (not written twice)');
       }
     }
+    if (!result.full) result.purged = await this.purge(now);
     const [count] = await db('acc').where('mediated', 0).whereIn('kind', ['stop', 'failure']).count({ n: '*' });
     this.backlog = Number((count as { n: number | string }).n);
     metrics.backlog.set(this.backlog);
     return result;
+  }
+
+  /**
+   * Delete mediated acc rows older than acc_keep_days (their CDRs stay), at most once per
+   * PURGE_EVERY_MS and at most PURGE_CHUNKS_PER_PASS × PURGE_CHUNK rows at a time (what is
+   * left goes at the next passes), oldest first, so the table does not grow without bound
+   * and no single statement holds locks for long.
+   */
+  private async purge(now: Date): Promise<number> {
+    const { db, accKeepDays, metrics } = this.opts;
+    if (accKeepDays <= 0 || now.getTime() - this.lastPurge < PURGE_EVERY_MS) return 0;
+    const before = new Date(now.getTime() - accKeepDays * 86_400_000);
+    let purged = 0;
+    for (let i = 0; i < PURGE_CHUNKS_PER_PASS; i++) {
+      const n = await db('acc').where('mediated', 1).where('time', '<', before).orderBy('id').limit(PURGE_CHUNK).delete();
+      purged += n;
+      if (n < PURGE_CHUNK) {
+        this.lastPurge = now.getTime();
+        break;
+      }
+    }
+    if (purged > 0) {
+      metrics.purged.inc(purged);
+      this.opts.logger.info({ purged, before: before.toISOString() }, 'old mediated accounting records deleted');
+    }
+    return purged;
   }
 
   /** The customers of the subscribers named, and the caller's primary number as the CLI. */

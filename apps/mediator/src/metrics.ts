@@ -9,6 +9,7 @@ export interface MediatorMetrics {
   errors: Counter;
   backlog: Gauge;
   standby: Gauge;
+  purged: Counter;
 }
 
 export function createMediatorMetrics(registry: Registry): MediatorMetrics {
@@ -30,6 +31,7 @@ export function createMediatorMetrics(registry: Registry): MediatorMetrics {
     }),
     errors: new Counter({ name: 'mediator_errors_total', help: 'Passes that failed (MariaDB unreachable or refusing); the pass is retried within a second', registers }),
     backlog: new Gauge({ name: 'mediator_backlog', help: 'Stop and failure records not yet mediated, at the end of the last pass', registers }),
+    purged: new Counter({ name: 'mediator_acc_purged_total', help: 'Mediated accounting records deleted for being older than acc_keep_days (their CDRs stay)', registers }),
     standby: new Gauge({ name: 'mediator_standby', help: '1 while MariaDB is read-only (the standby node of a pair): the mediator idles', registers }),
   };
 }

@@ -40,7 +40,7 @@ let clock = new Date('2026-12-07T10:00:00.000Z');
 function mediator(over: Partial<MediatorOptions> = {}): Mediator {
   return new Mediator({
     db, logger: pino({ level: 'silent' }), metrics: createMediatorMetrics(new Registry()),
-    intervalMs: 50, batch: 1000, leftoverAfterS: 3600, stopWaitS: 60, now: () => clock, ...over,
+    intervalMs: 50, batch: 1000, leftoverAfterS: 3600, stopWaitS: 60, accKeepDays: 0, now: () => clock, ...over,
   });
 }
 const at = (s: number) => new Date(clock.getTime() + s * 1000);
@@ -60,7 +60,7 @@ describe('mediator', () => {
     await db('acc').insert([acc('ok-1', 'start', -100), acc('ok-1', 'stop', -40.5), acc('busy-1', 'failure', -30), acc('cancel-1', 'failure', -20, { sip_code: '487' })]);
     const m = mediator();
     const r = await m.run();
-    expect(r).toMatchObject({ standby: false, cdrs: 3, duplicates: 0, records: 4, open: 0, full: false });
+    expect(r).toMatchObject({ standby: false, cdrs: 3, duplicates: 0, records: 4, open: 0, full: false, purged: 0 });
     const rows = await cdrs();
     expect(rows.map((c) => [c.call_id, c.call_status, c.call_code, Number(c.duration)])).toEqual([['busy-1', 'busy', '486', 0], ['cancel-1', 'cancel', '487', 0], ['ok-1', 'ok', '200', 59.5]]);
     const ok = rows.find((c) => c.call_id === 'ok-1');
@@ -136,6 +136,22 @@ describe('mediator', () => {
       await db.raw('SET GLOBAL read_only = 0');
     }
     expect(await m.run()).toMatchObject({ standby: false, cdrs: 1 });
+  });
+
+  it('acc_keep_days: mediated records older than that are deleted once per hour, their CDRs stay; unmediated and young ones stay', async () => {
+    await db('acc').insert([acc('old-1', 'start', -40 * 86_400), acc('old-1', 'stop', -40 * 86_400 + 60), acc('young-1', 'failure', -86_400), acc('open-1', 'start', -35 * 86_400 + 3000)]);
+    const m = mediator({ accKeepDays: 30, leftoverAfterS: 100 * 86_400 });
+    const r1 = await m.run();
+    // the pass mediates old-1 and young-1 first, then purges: old-1's two records go; open-1 is unmediated (still up)
+    expect(r1).toMatchObject({ cdrs: 2, purged: 2 });
+    expect((await db('acc').orderBy('id').select('callid')).map((x) => x.callid)).toEqual(['young-1', 'open-1']);
+    expect((await cdrs()).map((c) => c.call_id)).toEqual(['old-1', 'young-1']);
+    // not again within the hour, then again an hour later
+    await db('acc').insert([acc('old-2', 'failure', -31 * 86_400)]);
+    expect(await m.run()).toMatchObject({ cdrs: 1, purged: 0 });
+    clock = new Date(clock.getTime() + 3_600_000);
+    expect(await m.run()).toMatchObject({ cdrs: 0, purged: 1 });
+    clock = new Date('2026-12-07T10:00:00.000Z');
   });
 
   it('runs by itself once started, and a full batch starts the next pass at once', async () => {

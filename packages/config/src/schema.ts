@@ -180,6 +180,8 @@ export interface MediatorConfig {
   leftover_after_s?: number;
   /** a stop record whose start has not arrived after this long gets a CDR of its own; default 60 */
   stop_wait_s?: number;
+  /** mediated acc rows older than this many days are deleted (CDRs stay); 0 keeps them; default 30 */
+  acc_keep_days?: number;
 }
 
 export interface DatabaseConfig {
@@ -366,7 +368,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
     mediator: optional(obj<MediatorConfig>({
       enable: bool, control_port: port, interval_s: posInt,
       batch: { type: 'integer', minimum: 1, maximum: 100_000 }, leftover_after_s: posInt, stop_wait_s: posInt,
-    }), ['batch', 'leftover_after_s', 'stop_wait_s']),
+      acc_keep_days: { type: 'integer', minimum: 0, maximum: 36_500 },
+    }), ['batch', 'leftover_after_s', 'stop_wait_s', 'acc_keep_days']),
     database: obj<DatabaseConfig>({
       enable: bool,
       port,
