@@ -51,8 +51,10 @@ export interface IpBanConfig {
 /** `security.userban`: failed digest authentications (docs/security.md). */
 export interface UserBanConfig {
   enable: boolean;
-  /** failed authentications of one user (or from one source) within window_s that ban it */
+  /** failed authentications of one user within window_s that ban it */
   max_failures: number;
+  /** failed authentications from one source address (any users) within window_s that ban the source at the lb */
+  source_max_failures: number;
   window_s: number;
   /** how long a banned user's requests get 403 (TTL of Redis `userban:<user@domain>`) */
   ban_s: number;
@@ -401,7 +403,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
     // nullable: an empty `security:` in YAML is null; the templates fall back to their defaults
     security: { nullable: true, ...optional(obj<SecurityConfig>({
       ipban: obj<IpBanConfig>({ enable: bool, window_ms: { type: 'integer', minimum: 100, maximum: 600_000 }, max_requests: { type: 'integer', minimum: 1, maximum: 10_000_000 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
-      userban: obj<UserBanConfig>({ enable: bool, max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, window_s: { type: 'integer', minimum: 1, maximum: 86_400 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
+      userban: obj<UserBanConfig>({ enable: bool, max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, source_max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, window_s: { type: 'integer', minimum: 1, maximum: 86_400 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
       exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
     }), ['ipban', 'userban', 'exempt']) },
     supervision: obj<SupervisionConfig>({
