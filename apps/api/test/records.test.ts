@@ -1,6 +1,7 @@
 /** cdrs, voicemails, voicemail settings, journal; live views from Redis: registrations, calls, bannedips, bannedusers. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { insertCdr, insertVoicemail, redisKeys, verifyPassword, type LocationBinding } from '@ngcp/db';
+import { Redis } from 'ioredis';
+import { CHANGES_CHANNEL, insertCdr, insertVoicemail, redisKeys, verifyPassword, type LocationBinding } from '@ngcp/db';
 import { basic, call, createApiUser, expectNoSecrets, uniq, useApi } from './helpers.js';
 
 const h = useApi();
@@ -304,8 +305,12 @@ describe('live views from Redis', () => {
     expect((await call(app(), 'GET', '/api/calls/call-2%40x')).data.peer).toBe('carrier-a');
   });
 
-  it('banned IPs and users: list with remaining time, DELETE unbans (journaled), admin only', async () => {
+  it('banned IPs and users: list with remaining time, DELETE unbans (journaled, announced on ngcp:changes), admin only', async () => {
     const r = h().redis;
+    const sub = new Redis(r.options.port!, r.options.host!);
+    const notes: Array<{ entity: string; id: unknown; op: string }> = [];
+    await sub.subscribe(CHANGES_CHANNEL);
+    sub.on('message', (_ch, msg) => notes.push(JSON.parse(msg)));
     await r.set(redisKeys.ipBan('198.51.100.66'), JSON.stringify({ reason: 'flood', banned_at: 1700000000, count: 500 }), 'EX', 300);
     await r.set(redisKeys.userBan(`bob@${domain}`), JSON.stringify({ reason: 'auth failures', banned_at: 1700000000, count: 10 }), 'EX', 120);
     const ips = await call(app(), 'GET', '/api/bannedips');
@@ -325,5 +330,12 @@ describe('live views from Redis', () => {
     expect((await call(app(), 'GET', `/api/bannedusers/${encodeURIComponent(`bob@${domain}`)}`)).statusCode).toBe(404);
     const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'ipban', entity_id: '198.51.100.66' } });
     expect(j.data.items[0]).toMatchObject({ op: 'delete', content: { reason: 'flood' } });
+    // the lb and the proxy hold bans in memory: each lift is announced once, the refused and 404 ones not
+    await new Promise((res) => setTimeout(res, 100));
+    await sub.quit();
+    expect(notes.filter((n) => n.entity === 'ipban' || n.entity === 'userban').map((n) => [n.entity, n.id, n.op])).toEqual([
+      ['ipban', '198.51.100.66', 'delete'],
+      ['userban', `bob@${domain}`, 'delete'],
+    ]);
   });
 });

@@ -26,6 +26,7 @@ import { ChangeListener } from './store/change-listener.js';
 import { SubscriberDirectory } from './store/directory.js';
 import { LocationStore } from './store/location-store.js';
 import { RedisNonceCountStore } from './store/nonce-counts.js';
+import { UserBans } from './store/user-bans.js';
 
 export interface ProxyServiceOptions {
   config: ProxyConfig;
@@ -96,7 +97,26 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
   const acc = new AccountingWriter(db, logger);
-  const changes = new ChangeListener(sub, logger, { onChange: (n) => dir.onChange(n), onReload: () => dir.clear() });
+  // brute-force protection (security.userban): counted in Redis, bans decided from memory
+  const ub = config.userban;
+  let bans: UserBans | null = null;
+  const loadBans = (): Promise<void> =>
+    bans
+      ? bans.load().then(
+        (n) => void (n > 0 && log.info({ bans: n }, 'user bans loaded from redis')),
+        (err: Error) => log.warn({ err: err.message }, 'user bans not read from redis; keeping the ones in memory'),
+      )
+      : Promise.resolve();
+  const changes = new ChangeListener(sub, logger, {
+    onChange: (n) => {
+      dir.onChange(n);
+      bans?.onChange(n);
+    },
+    onReload: () => {
+      dir.clear();
+      void loadBans(); // a lift may have gone by unheard
+    },
+  });
   const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
   const media = config.media ? (opts.media ?? rpcMediaControl(mediactl!)) : null;
   let self: ProxyContext['self'] = { address: config.listen.address, port: config.listen.udp_port };
@@ -109,6 +129,12 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     registrationsActive: async () => (worker === 0 ? (await location.aors(1_000_000)).length : 0),
     callsLive: () => (worker === 0 ? calls.count() : 0),
   });
+  if (ub.enable) {
+    bans = new UserBans(redis, logger, {
+      maxFailures: ub.max_failures, sourceMaxFailures: ub.source_max_failures, windowS: ub.window_s, banS: ub.ban_s, exempt: ub.exempt,
+      onEvent: (e) => (e === 'refused' ? metrics.authBanRefused.inc() : metrics.authBans.inc({ kind: e })),
+    });
+  }
   const seenDrops = new Map<string, number>();
   const ctx = {} as ProxyContext;
 
@@ -178,6 +204,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
+          ...(bans ? { bans } : {}),
         }),
       } satisfies ProxyContext);
       started = true;
@@ -185,6 +212,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await redis.connect().catch(() => undefined);
       await sub.connect().catch(() => undefined);
       await changes.start();
+      // bans outlive a restart: in force before the first request is answered
+      if (redis.status === 'ready') await loadBans();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
       if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');

@@ -29,12 +29,43 @@ export interface HostConfig {
   interfaces: Record<string, InterfaceConfig>;
 }
 
+/** The old `lb.ban` key: superseded by `security.ipban`, accepted (and ignored) so config dirs made before it still load. */
 export interface BanConfig {
   enable: boolean;
-  /** Failed requests from one source within window_s that trigger a ban. */
   threshold: number;
   window_s: number;
   ban_s: number;
+}
+
+/** `security.ipban`: the lb's flood guard (docs/security.md). */
+export interface IpBanConfig {
+  enable: boolean;
+  /** length of the sliding window over which a source's packets are counted */
+  window_ms: number;
+  /** packets (datagrams, stream messages, new connections) one source may send within window_ms; one more bans it */
+  max_requests: number;
+  /** how long a banned source gets no answer (TTL of Redis `ipban:<ip>`) */
+  ban_s: number;
+}
+
+/** `security.userban`: failed digest authentications (docs/security.md). */
+export interface UserBanConfig {
+  enable: boolean;
+  /** failed authentications of one user within window_s that ban it */
+  max_failures: number;
+  /** failed authentications from one source address (any users) within window_s that ban the source at the lb */
+  source_max_failures: number;
+  window_s: number;
+  /** how long a banned user's requests get 403 (TTL of Redis `userban:<user@domain>`) */
+  ban_s: number;
+}
+
+/** Flood and brute-force protection of the SIP edge; absent in a config dir older than the key: the templates' defaults. */
+export interface SecurityConfig {
+  ipban?: IpBanConfig;
+  userban?: UserBanConfig;
+  /** addresses/networks (CIDR) never banned by ipban or userban, besides `lb.trusted_peers` */
+  exempt?: string[];
 }
 
 export const LB_DISPATCH_ALGORITHMS = ['hash-callid', 'hash-from', 'hash-to', 'hash-ruri-user', 'hash-auth-user', 'round-robin', 'weighted'] as const;
@@ -68,7 +99,8 @@ export interface LbConfig {
   dispatch: LbDispatchConfig;
   /** Served-domain cache: retry (and poll while Redis is away) this often. */
   domains: { retry_ms: number };
-  ban: BanConfig;
+  /** superseded by `security.ipban`; ignored */
+  ban?: BanConfig;
 }
 
 export interface ProxyConfig {
@@ -238,6 +270,8 @@ export interface NgcpConfig {
   database: DatabaseConfig;
   redis: RedisConfig;
   supervision: SupervisionConfig;
+  /** flood / brute-force bans at the SIP edge; optional (older config dirs) */
+  security?: SecurityConfig;
   credentials: Credentials;
   hosts: Record<string, HostConfig>;
 }
@@ -296,7 +330,7 @@ const hostSchema: JSONSchemaType<HostConfig> = {
 export const configSchema: JSONSchemaType<NgcpConfig> = {
   type: 'object',
   properties: {
-    lb: obj<LbConfig>({
+    lb: optional(obj<LbConfig>({
       enable: bool,
       sip_port: port,
       tls_port: port,
@@ -313,7 +347,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       }),
       domains: obj<LbConfig['domains']>({ retry_ms: { type: 'integer', minimum: 100 } }),
       ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
-    }),
+    }), ['ban']),
     proxy: optional(obj<ProxyConfig>({
       enable: bool,
       port,
@@ -379,6 +413,12 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       log_file_size: { type: 'string', pattern: '^[0-9]+[KMG]?$' },
     }),
     redis: obj<RedisConfig>({ enable: bool, port, databases: { type: 'integer', minimum: 1, maximum: 256 } }),
+    // nullable: an empty `security:` in YAML is null; the templates fall back to their defaults
+    security: { nullable: true, ...optional(obj<SecurityConfig>({
+      ipban: obj<IpBanConfig>({ enable: bool, window_ms: { type: 'integer', minimum: 100, maximum: 600_000 }, max_requests: { type: 'integer', minimum: 1, maximum: 10_000_000 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
+      userban: obj<UserBanConfig>({ enable: bool, max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, source_max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, window_s: { type: 'integer', minimum: 1, maximum: 86_400 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
+      exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+    }), ['ipban', 'userban', 'exempt']) },
     supervision: obj<SupervisionConfig>({
       restart_delay_ms: { type: 'integer', minimum: 0 },
       min_uptime_ms: { type: 'integer', minimum: 0 },
@@ -420,4 +460,4 @@ export function partialSchema(schema: unknown = configSchema): unknown {
 }
 
 /** Sections every daemon-like entry of config.yml has (used by `ngcpcfg` and the ecosystem). */
-export type SectionName = Exclude<keyof NgcpConfig, 'hosts' | 'credentials'>;
+export type SectionName = Exclude<keyof NgcpConfig, 'hosts' | 'credentials' | 'security'>;

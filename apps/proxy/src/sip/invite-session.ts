@@ -9,7 +9,7 @@ import type { ClientTransaction, Destination, ServerTransaction, SipRequest, Sip
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
 import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
-  copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
+  clientAddress, copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
 import type { AuthOutcome } from '../auth.js';
 import { selectBestResponse } from '../routing/best-response.js';
@@ -57,7 +57,7 @@ export class InviteSession {
     const from = req.from().uri;
     if (!from.isSip || !from.user) return void reply(ctx, tx, req, 403, { reason: 'Bad From' });
     // calls.auth false: benchmark/lab only (config.ts) — the caller is the From AoR, unchallenged
-    const auth = ctx.config.calls.auth === false ? await this.callerByFrom(from.user, from.hostname) : await ctx.auth.authenticate(req, from.hostname, true, from.user);
+    const auth = ctx.config.calls.auth === false ? await this.callerByFrom(from.user, from.hostname) : await ctx.auth.authenticate(req, from.hostname, true, from.user, this.clientAddress());
     if (!auth.ok) {
       if ('challenge' in auth) {
         if (auth.reason !== 'missing') ctx.metrics.authFailures.inc();
@@ -124,9 +124,7 @@ export class InviteSession {
   }
 
   private clientAddress(): string {
-    // the lb forced rport/received on the client's Via (docs/calls.md), the second one here
-    const v = this.req.vias()[1];
-    return v?.received ?? v?.host ?? this.source.address;
+    return clientAddress(this.req, this.source);
   }
 
   private async findCallee(user: string | null, host: string, hostIsIp: boolean, callerDomain: string): Promise<Callee | undefined> {
