@@ -249,5 +249,6 @@ function accRecord(c: CallRecord, method: string, status: number, reason: string
     dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
     src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
     dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
+    peering_server_id: c.peer_id ? Number(c.peer_id) : null,
   };
 }
