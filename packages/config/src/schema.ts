@@ -124,6 +124,14 @@ export interface ProxyConfig {
   /** lifetime of a digest nonce, seconds */
   nonce_ttl: number;
   auth_algorithms: Array<'MD5' | 'SHA-256'>;
+  /** peering (docs/routing.md): an attempt with no ringing nor final within this (ms) → the next server (default 5000) */
+  peering_attempt_timeout_ms?: number;
+  /** failures in a row that mark a peering server down (default 3) */
+  peering_down_after?: number;
+  /** OPTIONS probes of down / probe=true peering servers, this often (ms, default 10000) */
+  peering_probe_interval_ms?: number;
+  /** a probe without an answer within this (ms) fails (default 2000) */
+  peering_probe_timeout_ms?: number;
 }
 
 export interface SbcConfig {
@@ -362,7 +370,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }), ['flow_timer', 'workers']),
+      peering_attempt_timeout_ms: { type: 'integer', minimum: 100, maximum: 300_000 },
+      peering_down_after: { type: 'integer', minimum: 1, maximum: 1000 },
+      peering_probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+      peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({

@@ -25,6 +25,7 @@ export function inviteAccRecord(c: CallRecord, status: number, reason: string, t
     dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
     src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
     dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
+    peering_server_id: c.peer_id ? Number(c.peer_id) : null,
   };
 }
 
