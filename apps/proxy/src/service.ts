@@ -11,6 +11,7 @@ import { createDb } from '@ngcp/db';
 import type { ServerTransaction, SipRequest, SipStack, TransportSource as Source } from '@ngcp/sip';
 import { answerCancel, createSipStack, SipParseError } from '@ngcp/sip';
 import { Authenticator } from './auth.js';
+import { createFeatures, featureMethods } from './features/index.js';
 import type { ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
 import { rpcMediaControl, type MediaControl } from './media/media-control.js';
@@ -96,7 +97,17 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
   const acc = new AccountingWriter(db, logger);
-  const changes = new ChangeListener(sub, logger, { onChange: (n) => dir.onChange(n), onReload: () => dir.clear() });
+  const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
+  const changes = new ChangeListener(sub, logger, {
+    onChange: (n) => {
+      dir.onChange(n);
+      features.store.onChange(n);
+    },
+    onReload: () => {
+      dir.clear();
+      features.store.clear();
+    },
+  });
   const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
   const media = config.media ? (opts.media ?? rpcMediaControl(mediactl!)) : null;
   let self: ProxyContext['self'] = { address: config.listen.address, port: config.listen.udp_port };
@@ -174,7 +185,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       const bound = await sip.start();
       self = { address: bound[0]!.address, port: bound[0]!.port, ...(opts.workerPorts?.length ? { ports: opts.workerPorts } : {}) };
       Object.assign(ctx, {
-        config, logger, sip, self, dir, location, calls, acc, media, metrics,
+        config, logger, sip, self, dir, location, calls, acc, media, metrics, features,
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
@@ -226,10 +237,12 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         accounting: { ...acc.stats, queued: acc.queued },
         takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
+        features: { refused: features.stats, cache: { ...features.store.size(), ...features.store.stats } },
       };
     },
     async reload() {
       dir.clear();
+      features.store.clear();
     },
     methods: {
       'location.lookup': async (params) => {
@@ -249,6 +262,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         return { calls: await calls.list(Number.isFinite(limit) && limit > 0 ? limit : 1000) };
       },
       'proxy.stats': () => service.stats(),
+      ...featureMethods(features),
     },
     address: () => self,
   };
