@@ -258,7 +258,7 @@ describe('concurrent-call limits', () => {
     // not registered: counted and released at once
     expect((await p.b!.ua.register({ expires: 0 })).final.status).toBe(200);
     expect((await p.a!.ua.invite(`sip:b@${domain}`)).final.status).toBe(480);
-    expect(await zero()).toBe(true);
+    await until(zero, 'released after 480', PROMPT);
     expect((await p.b!.ua.register()).final.status).toBe(200);
 
     // a dead call: answered, then nobody sends BYE; released once call:<id> expired (calls.ttl_s)
