@@ -56,8 +56,11 @@ export const E2E_SECTIONS = {
   supervision: { health_timeout_ms: 60_000, restart_delay_ms: 0 },
 } as const;
 
-export async function startNode(): Promise<E2eNode> {
-  const t = await makeNode({ realApps: true, infra: { mariadb: true, redis: true, rtpengine: true }, sections: E2E_SECTIONS });
+/** `sections`: config keys merged over E2E_SECTIONS (one level deep), e.g. `{ proxy: { call_ttl: 10 } }`. */
+export async function startNode(sections: Record<string, Record<string, string | number | boolean>> = {}): Promise<E2eNode> {
+  const merged: Record<string, Record<string, string | number | boolean>> = { ...E2E_SECTIONS };
+  for (const [k, v] of Object.entries(sections)) merged[k] = { ...merged[k], ...v };
+  const t = await makeNode({ realApps: true, infra: { mariadb: true, redis: true, rtpengine: true }, sections: merged });
   let up: Result;
   try {
     up = await t.exe('ngcp-up', ['--bin-dir', join(t.dir, 'bin')]);

@@ -34,6 +34,8 @@ export interface SippOptions {
   calls?: number;
   /** The scenario's <pause/> (-d). */
   pauseMs?: number;
+  /** New calls per second (-r); sipp's default is 10. */
+  rate?: number;
   /** sipp fails after this long; default 30 s. */
   limitMs?: number;
   /** The local address (-i); default 127.0.0.1. */
@@ -74,6 +76,7 @@ export function sipp(o: SippOptions): SippRun {
     if (o.auth.uri) args.push('-auth_uri', o.auth.uri);
   }
   if (o.pauseMs !== undefined) args.push('-d', String(o.pauseMs));
+  if (o.rate !== undefined) args.push('-r', String(o.rate));
   for (const [k, v] of Object.entries({ ...DEFAULT_KEYS, ...o.keys })) args.push('-key', k, String(v));
   const logFile = join(cwd, 'actions.log');
   const errFile = join(cwd, 'errors.log');
