@@ -154,7 +154,7 @@ describe('number handling and call restrictions (issue #10 "Done when")', { time
   });
 
   it('counters back at zero after hundreds of calls ended by BYE, CANCEL, busy (each right after its phase) and timeout of a dead call (after proxy.call_ttl)', async () => {
-    const N = 100;
+    const N = 70;
     const phases: Array<{ name: string; uac: string; uas: string; calls: number; pauseMs?: number }> = [
       { name: 'BYE', uac: 'uac-call-expect-200.xml', uas: 'uas-answer-expect-bye.xml', calls: N, pauseMs: 300 },
       { name: 'CANCEL', uac: 'uac-call-cancel-expect-487.xml', uas: 'uas-ring-expect-cancel.xml', calls: N },
@@ -163,7 +163,7 @@ describe('number handling and call restrictions (issue #10 "Done when")', { time
     for (const ph of phases) {
       let peak = 0;
       await withCallee(subs.bob, ph.uas, async (uas) => {
-        const uac = await call(subs.alice, 'bob', ph.uac, { calls: ph.calls, rate: 10, pauseMs: ph.pauseMs });
+        const uac = await call(subs.alice, 'bob', ph.uac, { calls: ph.calls, rate: 5, pauseMs: ph.pauseMs });
         // counted while they run (BYE phase: calls overlap)
         const watch = (async () => {
           while ((await Promise.race([uac.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))])) === false) {
