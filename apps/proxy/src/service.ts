@@ -159,6 +159,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     }
   };
   let dropTimer: NodeJS.Timeout | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
 
   const service: ProxyService = {
     async start() {
@@ -198,12 +199,20 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await changes.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
+      if (worker === 0) {
+        // dead calls of subscribers who make no new call: pruned once a minute (features/call-limits.ts)
+        sweepTimer = setInterval(() => {
+          features.limits.sweep().catch((err: Error) => log.debug({ err: err.message }, 'conc:* sweep failed'));
+        }, 60_000);
+        sweepTimer.unref();
+      }
       if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');
       if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, worker, media: config.media }, 'proxy started');
     },
     async stop() {
       if (dropTimer) clearInterval(dropTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
         await sip.drain(5000);
         await sip.close();

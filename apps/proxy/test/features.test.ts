@@ -274,5 +274,16 @@ describe('concurrent-call limits', () => {
     await until(async () => (await h().redis.exists(redisKeys.call(dead.callId))) === 0, 'call key expired', (CALL_TTL + 5) * 1000);
     await until(zero, 'dead call released', 5000);
     expect(await h().redis.keys('conc:sub:*').then((ks) => ks.filter((k) => ids.some((id) => k === `conc:sub:${id}`)))).toEqual([]);
+
+    // the sweep prunes the sets of a subscriber who never calls again (nothing else looks at them)
+    const last = await answeredCall(p.a!, p.b!, `sip:b@${domain}`);
+    expect(await h().redis.zscore(`conc:sub:${p.b!.id}`, last.callId)).not.toBeNull();
+    await h().redis.del(redisKeys.call(last.callId)); // the call key gone as if it had expired
+    await h().redis.zadd(`conc:sub:${p.b!.id}`, 1, last.callId); // and its deadline passed
+    await h().redis.zadd(`conc:subout:${p.a!.id}`, 1, last.callId);
+    expect(await h().redis.zcard(`conc:sub:${p.b!.id}`)).toBe(1);
+    await h().proxy.methods['features.sweep']!({}, RPC_CTX);
+    expect(await h().redis.exists(`conc:sub:${p.b!.id}`, `conc:subout:${p.a!.id}`)).toBe(0);
+    expect(await h().redis.zcard(`conc:sub:${p.a!.id}`)).toBe(1); // deadline not passed yet: kept until then
   }, 120_000);
 });

@@ -17,7 +17,7 @@
  * A call that dies without an end (both phones gone: `call:<Call-ID>` expires after
  * `calls.ttl_s`) is pruned: a member past its deadline whose call key is gone is removed, one
  * whose call lives on gets a new deadline (the call key's remaining TTL). Pruning runs inside
- * the admission script (before counting) and in `count()`.
+ * the admission script (before counting), in `count()`, and over every set in `sweep()`.
  *
  * Everything is in Redis, so the standby, after a takeover, counts the same calls.
  */
@@ -130,6 +130,25 @@ export class CallLimits {
     const m = this.redis.multi();
     for (const k of keys) m.zrem(k, callId);
     await m.exec();
+  }
+
+  /**
+   * Prune every `conc:*` set (SCAN, at most `maxKeys` keys per run): the sets of subscribers
+   * who make no new call would otherwise keep a dead call's member until they call again.
+   * Worker 0 runs it every minute. Resolves with the number of sets looked at.
+   */
+  async sweep(maxKeys = 100_000): Promise<number> {
+    let cursor = '0';
+    let seen = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', 'conc:*', 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) {
+        await this.count(keys);
+        seen += keys.length;
+      }
+    } while (cursor !== '0' && seen < maxKeys);
+    return seen;
   }
 
   /** The number of live calls in each set (pruned first). */

@@ -61,6 +61,7 @@ export function createFeatures(o: FeaturesOptions): CallFeatures {
 /** `features.limits`: the live calls counted for a subscriber and/or a customer (pruned first). */
 export function featureMethods(features: CallFeatures): Record<string, RpcHandler> {
   return {
+    'features.sweep': async () => ({ sets: await features.limits.sweep() }),
     'features.limits': async (params) => {
       const p = (params ?? {}) as { subscriber_id?: unknown; customer_id?: unknown };
       const id = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
