@@ -14,7 +14,7 @@ import { CHECKOUT, makeNode, until, type Result, type TestNode } from '@ngcp/cli
 import { ApiClient } from './api.js';
 import { AccReader } from './acc.js';
 
-/** The daemons issue #8 adds; the call tests need all three. */
+/** The daemons issue #8 adds; the call tests need all three (the mediator, when built, turns their accounting into CDRs). */
 export const SIP_DAEMONS = ['lb', 'proxy', 'mediactl'] as const;
 export type SipDaemon = (typeof SIP_DAEMONS)[number];
 export const builtDaemon = (name: string): boolean => existsSync(join(CHECKOUT, 'apps', name, 'dist/main.js'));
@@ -58,6 +58,8 @@ export interface E2eNode {
  */
 export const E2E_SECTIONS = {
   lb: { tls_enable: true },
+  // CDRs within a second of a call's end (the default pass interval is 10 s)
+  mediator: { interval_s: 1 },
   // daemons started cold on a loaded machine: generous readiness
   supervision: { health_timeout_ms: 60_000, restart_delay_ms: 0 },
   security: {

@@ -52,6 +52,34 @@ describe('cdrs', () => {
     expect(badFilter.statusCode).toBe(422);
     expect(badFilter.data.fields.map((f: { field: string }) => f.field)).toEqual(['start']);
   });
+
+  it('export.csv: the same filters and visibility as the list, every page, a header row, RFC 4180 quoting', async () => {
+    const base = { call_status: 'ok' as const, call_code: '200', source_domain: domain, destination_domain: domain };
+    for (let i = 0; i < 5; i++) {
+      await insertCdr(h().db, { ...base, call_id: `csv-${i}`, source_subscriber_id: alice.id, source_cli: i === 0 ? 'a "quoted", odd\nname' : '4312345', init_time: new Date(`2024-06-0${i + 1}T10:00:00Z`), duration: i });
+    }
+    const all = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { start: '2024-06-01T00:00:00Z', end: '2024-07-01T00:00:00Z' } });
+    expect(all.statusCode).toBe(200);
+    expect(all.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = all.body.split('\r\n');
+    expect(lines[0]).toMatch(/^id,call_id,source_subscriber_id,/);
+    expect(lines.at(-1)).toBe('');
+    // the first record's CLI is quoted (comma, quote, line break inside); the others follow in init_time order
+    expect(all.body).toContain('"a ""quoted"", odd\nname"');
+    const ids = [...all.body.matchAll(/,(csv-\d),/g)].map((m) => m[1]);
+    expect(ids).toEqual(['csv-0', 'csv-1', 'csv-2', 'csv-3', 'csv-4']);
+    // limit, a filter, and a subscriber sees only her own calls
+    const two = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { start: '2024-06-01T00:00:00Z', limit: 2 } });
+    expect([...two.body.matchAll(/,(csv-\d),/g)].map((m) => m[1])).toEqual(['csv-0', 'csv-1']);
+    const bobs = await call(app(), 'GET', '/api/cdrs/export.csv', { auth: basic(`bob@${domain}`, 'nope') });
+    expect(bobs.statusCode).toBe(401);
+    const mine = await call(app(), 'GET', '/api/cdrs/export.csv', { auth: aliceAuth });
+    expect(mine.body).toContain(',csv-4,');
+    expect(mine.body).not.toContain(',c3,');
+    const bad = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { call_status: 'fine' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field)).toEqual(['call_status']);
+  });
 });
 
 describe('voicemails', () => {

@@ -9,13 +9,16 @@ import type { Registry } from 'prom-client';
 import type { Db } from '@ngcp/db';
 import { createDb } from '@ngcp/db';
 import type { ServerTransaction, SipRequest, SipStack, TransportSource as Source } from '@ngcp/sip';
-import { answerCancel, createSipStack, SipParseError } from '@ngcp/sip';
+import { answerCancel, createSipStack, SipParseError, SipResolver } from '@ngcp/sip';
 import { Authenticator } from './auth.js';
-import type { ProxyConfig } from './config.js';
+import { createFeatures, featureMethods } from './features/index.js';
+import { proxyConfigDefaults, type ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
 import { rpcMediaControl, type MediaControl } from './media/media-control.js';
 import { RPC_ERRORS, RpcClient, RpcError } from '@ngcp/rpc';
 import { createProxyMetrics } from './metrics.js';
+import { createPeeringMetrics, Peering } from './peering/peering.js';
+import { PeerProber } from './peering/prober.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
@@ -107,14 +110,24 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         (err: Error) => log.warn({ err: err.message }, 'user bans not read from redis; keeping the ones in memory'),
       )
       : Promise.resolve();
+  const peeringConfig = { ...proxyConfigDefaults.peering, ...config.peering };
+  const resolver = new SipResolver({ ...(peeringConfig.dns_servers.length > 0 ? { dns: { servers: peeringConfig.dns_servers } } : {}) });
+  const peering = new Peering(db, logger, resolver, createPeeringMetrics(opts.metrics), {
+    downAfter: peeringConfig.down_after, attemptTimeoutMs: peeringConfig.attempt_timeout_ms, lb: parseHostPort(config.lb),
+  });
+  const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
   const changes = new ChangeListener(sub, logger, {
     onChange: (n) => {
       dir.onChange(n);
       bans?.onChange(n);
+      peering.onChange(n);
+      features.store.onChange(n);
     },
     onReload: () => {
       dir.clear();
       void loadBans(); // a lift may have gone by unheard
+      void peering.reload();
+      features.store.clear();
     },
   });
   const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
@@ -137,6 +150,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   }
   const seenDrops = new Map<string, number>();
   const ctx = {} as ProxyContext;
+  const prober = new PeerProber(peering, () => sip, () => self, logger, { intervalMs: peeringConfig.probe_interval_ms, timeoutMs: peeringConfig.probe_timeout_ms });
 
   const onRequest = (tx: ServerTransaction, req: SipRequest, source: Source): void => {
     metrics.requests.inc({ method: req.method });
@@ -174,6 +188,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     }
   };
   let dropTimer: NodeJS.Timeout | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
 
   const service: ProxyService = {
     async start() {
@@ -200,7 +215,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       const bound = await sip.start();
       self = { address: bound[0]!.address, port: bound[0]!.port, ...(opts.workerPorts?.length ? { ports: opts.workerPorts } : {}) };
       Object.assign(ctx, {
-        config, logger, sip, self, dir, location, calls, acc, media, metrics,
+        config, logger, sip, self, dir, location, calls, acc, media, metrics, peering, features,
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
@@ -214,14 +229,26 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await changes.start();
       // bans outlive a restart: in force before the first request is answered
       if (redis.status === 'ready') await loadBans();
+      await peering.reload();
+      prober.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
+      if (worker === 0) {
+        // dead calls of subscribers who make no new call: pruned once a minute (features/call-limits.ts)
+        sweepTimer = setInterval(() => {
+          features.limits.sweep().catch((err: Error) => log.debug({ err: err.message }, 'conc:* sweep failed'));
+        }, 60_000);
+        sweepTimer.unref();
+      }
       if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');
       if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, worker, media: config.media }, 'proxy started');
     },
     async stop() {
       if (dropTimer) clearInterval(dropTimer);
+      prober.stop();
+      peering.close();
+      if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
         await sip.drain(5000);
         await sip.close();
@@ -231,6 +258,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       changes.stop();
       redis.disconnect();
       mediactl?.close();
+      resolver.close();
       if (!opts.db) await db.destroy();
     },
     async health() {
@@ -255,10 +283,14 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         accounting: { ...acc.stats, queued: acc.queued },
         takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
+        peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id) },
+        features: { refused: features.stats, cache: { ...features.store.size(), ...features.store.stats } },
       };
     },
     async reload() {
       dir.clear();
+      await peering.reload();
+      features.store.clear();
     },
     methods: {
       'location.lookup': async (params) => {
@@ -278,10 +310,29 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         return { calls: await calls.list(Number.isFinite(limit) && limit > 0 ? limit : 1000) };
       },
       'proxy.stats': () => service.stats(),
+      'peering.list': () => ({
+        servers: peering.allServers().map((s) => ({
+          id: s.id, name: s.name, group_id: s.groupId, host: s.host, port: s.port, transport: s.transport, weight: s.weight, probe: s.probe,
+          up: !peering.health.isDown(s.id),
+        })),
+      }),
+      'peering.reload': async () => {
+        await peering.reload();
+        return { ...peering.stats };
+      },
+      ...featureMethods(features),
     },
     address: () => self,
   };
   return service;
+}
+
+/** `host:port` (the `lb` key) → address; '' or unusable → null. */
+function parseHostPort(v: string): { address: string; port: number } | null {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(v.trim());
+  if (!m) return null;
+  const port = Number(m[2]);
+  return port > 0 && port < 65536 ? { address: m[1]!, port } : null;
 }
 
 function safeCallId(req: SipRequest): string | undefined {

@@ -124,6 +124,14 @@ export interface ProxyConfig {
   /** lifetime of a digest nonce, seconds */
   nonce_ttl: number;
   auth_algorithms: Array<'MD5' | 'SHA-256'>;
+  /** peering (docs/routing.md): an attempt with no ringing nor final within this (ms) → the next server (default 5000) */
+  peering_attempt_timeout_ms?: number;
+  /** failures in a row that mark a peering server down (default 3) */
+  peering_down_after?: number;
+  /** OPTIONS probes of down / probe=true peering servers, this often (ms, default 10000) */
+  peering_probe_interval_ms?: number;
+  /** a probe without an answer within this (ms) fails (default 2000) */
+  peering_probe_timeout_ms?: number;
 }
 
 export interface SbcConfig {
@@ -204,7 +212,16 @@ export interface ApiConfig {
 export interface MediatorConfig {
   enable: boolean;
   control_port: number;
+  /** seconds between passes over the accounting records while there is no backlog */
   interval_s: number;
+  /** calls (at most) turned into CDRs per pass, in one transaction; default 2000 */
+  batch?: number;
+  /** an answered call without a stop record after this long gets a CDR with status timeout; default proxy.call_ttl + 60 */
+  leftover_after_s?: number;
+  /** a stop record whose start has not arrived after this long gets a CDR of its own; default 60 */
+  stop_wait_s?: number;
+  /** mediated acc rows older than this many days are deleted (CDRs stay); 0 keeps them; default 30 */
+  acc_keep_days?: number;
 }
 
 export interface DatabaseConfig {
@@ -353,7 +370,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }), ['flow_timer', 'workers']),
+      peering_attempt_timeout_ms: { type: 'integer', minimum: 100, maximum: 300_000 },
+      peering_down_after: { type: 'integer', minimum: 1, maximum: 1000 },
+      peering_probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+      peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
@@ -390,7 +411,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
       }),
     }), ['auth', 'bruteforce']),
-    mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
+    mediator: optional(obj<MediatorConfig>({
+      enable: bool, control_port: port, interval_s: posInt,
+      batch: { type: 'integer', minimum: 1, maximum: 100_000 }, leftover_after_s: posInt, stop_wait_s: posInt,
+      acc_keep_days: { type: 'integer', minimum: 0, maximum: 36_500 },
+    }), ['batch', 'leftover_after_s', 'stop_wait_s', 'acc_keep_days']),
     database: obj<DatabaseConfig>({
       enable: bool,
       port,
