@@ -106,7 +106,8 @@ export function createLbService(ctx: LbServiceContext): LbService {
     }
   };
   /** The internal listener (proxies' traffic) is never counted; set once bound. */
-  let internalKey = '';
+  let internalAddress = '';
+  let internalPort = -1;
 
   const view = () => ({ destinations: dests.view() });
   const ipbanStats = () => (guard ? { enable: true, active: guard.activeBans().size, tracked: guard.tracked, ...guard.counters, store: { ...banStore!.counters } } : { enable: false });
@@ -171,7 +172,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
         transport: {
           role: 'lb', forceRport: true, logger, ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}),
           // before parsing: a banned source's packets get no answer (dropped 'refused'); the proxies' side is not counted
-          ...(guard ? { admit: (address: string, transport: string, localAddress: string, localPort: number) => (transport === 'udp' && `${localAddress}:${localPort}` === internalKey) || guard.admit(address) } : {}),
+          ...(guard ? { admit: (address: string, transport: string, localAddress: string, localPort: number) => (localPort === internalPort && transport === 'udp' && localAddress === internalAddress) || guard.admit(address) } : {}),
         },
         resolver: false,
         onRequest: (tx, req, source) => l.onRequest(tx, req, source),
@@ -189,7 +190,8 @@ export function createLbService(ctx: LbServiceContext): LbService {
       // the internal UDP listener: the one on the internal address that is not the public UDP one
       const ia = addrs.find((a) => a.transport === 'udp' && a.address === config.internal.address && !(a.address === p.address && a.port === pub.udp?.port)) ?? addrs[2]!;
       const internal: Listener = { transport: 'udp', address: ia.address, port: ia.port };
-      internalKey = `${ia.address}:${ia.port}`;
+      internalAddress = ia.address;
+      internalPort = ia.port;
       lb.bind(sip, pub, internal);
       bound = { public: pub, internal };
       log.info({ public: Object.values(pub).map((x) => `${x.transport}:${x.address}:${x.port}`), internal: `udp:${internal.address}:${internal.port}` }, 'SIP listening');
