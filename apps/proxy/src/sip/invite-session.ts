@@ -21,7 +21,8 @@ import { uriDestination } from '../routing/uri-destination.js';
 import type { CallRecord } from '../store/call-store.js';
 import { exchangeSdp, timedMedia } from './media-call.js';
 import { dialledNumber, PeerSearch, type PeerAttempt } from '../peering/peer-search.js';
-import { attemptVerdict, peerRuriUser, type PeerServer } from '../peering/selection.js';
+import { peerRequestTarget } from '../peering/peer-request.js';
+import { attemptVerdict, type PeerServer } from '../peering/selection.js';
 import { sdpExchange } from './sdp-exchange.js';
 
 interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
@@ -223,23 +224,18 @@ export class InviteSession {
         branch.timer = setTimeout(() => this.onAttemptTimeout(branch), ctx.peering!.attemptTimeoutMs);
         return;
       }
-      this.peerResult(branch, branch.final);
+      // not sendable at all (e.g. a TCP/TLS peer without an lb): booked as failed, the loop goes on
+      if (!this.bookAttempt(branch, branch.final)) {
+        this.searching = false;
+        return this.maybeFinish();
+      }
     }
   }
 
-  /** The branch of one attempt: R-URI at the server, sent through the lb (`received` = the target) or, without an lb, directly. */
+  /** The branch of one attempt (peering/peer-request.ts): R-URI at the server, through the lb or directly. */
   private peerPlan(a: PeerAttempt): Plan {
-    const { ctx } = this;
-    const { server, target } = a;
-    const host = /:/.test(server.host) ? `[${server.host}]` : server.host;
-    const tp = server.transport === 'udp' ? '' : `;transport=${server.transport}`;
-    const contact = `sip:${peerRuriUser(server, this.search!.callee)}@${host}:${server.port}${tp}`;
-    const lb = ctx.peering!.lb;
-    const tAddr = target.family === 6 ? `[${target.address}]` : target.address;
-    const received = `sip:${tAddr}:${target.port}${target.transport === 'udp' ? '' : `%3Btransport%3D${target.transport}`}`;
-    const path = lb ? [`<sip:${lb.address}:${lb.port};lr;received=${received}>`] : [];
-    const dest: Destination | undefined = lb ? { transport: 'udp', address: lb.address, port: lb.port } : target.transport === 'udp' ? { transport: 'udp', address: target.address, port: target.port } : undefined;
-    return { binding: { contact, expires: 0, path }, id: newBranch(), dest };
+    const r = peerRequestTarget(a.server, a.target, this.search!.callee, this.ctx.peering!.lb);
+    return { binding: { contact: r.ruri, expires: 0, path: r.route }, id: newBranch(), dest: r.dest };
   }
 
   private onAttemptTimeout(branch: Branch): void {
@@ -253,6 +249,13 @@ export class InviteSession {
 
   /** Book an attempt's final (not 2xx) and go on: next attempt, or end of the search. */
   private peerResult(branch: Branch, status: number): void {
+    if (this.bookAttempt(branch, status)) return void this.nextPeerAttempt();
+    this.searching = false;
+    this.maybeFinish();
+  }
+
+  /** Count an attempt's final (not 2xx) in the metrics and the server's health; true when the search goes on. */
+  private bookAttempt(branch: Branch, status: number): boolean {
     const a = branch.peer!;
     const peering = this.ctx.peering!;
     const verdict = this.cancelled && status === 487 ? 'cancelled' : attemptVerdict(status);
@@ -260,9 +263,7 @@ export class InviteSession {
     if (verdict === 'next') peering.health.failure(a.server.id);
     else peering.health.success(a.server.id);
     if (a.target.via !== 'numeric' && verdict === 'next') peering.markTargetFailed(a.target);
-    if (verdict === 'next' && this.searching && !this.cancelled) return void this.nextPeerAttempt();
-    this.searching = false;
-    this.maybeFinish();
+    return verdict === 'next' && this.searching && !this.cancelled;
   }
 
   private async callerByFrom(user: string, domain: string): Promise<AuthOutcome> {
