@@ -48,6 +48,18 @@ export interface ProxyConfig {
      */
     auth: boolean;
   };
+  /** Brute-force protection of digest authentication (docs/security.md, rendered from security.userban). */
+  userban: {
+    enable: boolean;
+    /** failed authentications of one user within window_s that ban it */
+    max_failures: number;
+    /** failed authentications from one source address within window_s that ban the source (at the lb) */
+    source_max_failures: number;
+    window_s: number;
+    ban_s: number;
+    /** addresses/networks never banned, whose failures ban nobody (security.exempt + lb.trusted_peers) */
+    exempt: string[];
+  };
   /** the lb's internal address (host:port): calls to peers leave through it (docs/routing.md); '' sends to peers directly */
   lb: string;
   /** outbound LCR and peer handling (docs/routing.md, peering/*) */
@@ -76,7 +88,7 @@ const str = { type: 'string', minLength: 1 } as const;
 export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
   type: 'object',
   additionalProperties: false,
-  required: ['node', 'listen', 'control', 'workers', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'db', 'redis'],
+  required: ['node', 'listen', 'control', 'workers', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'userban', 'db', 'redis'],
   properties: {
     node: str,
     listen: {
@@ -106,6 +118,14 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       properties: { url: str, timeout_ms: posInt },
     },
     calls: { type: 'object', additionalProperties: false, required: ['ttl_s', 'auth'], properties: { ttl_s: posInt, auth: { type: 'boolean' } } },
+    userban: {
+      type: 'object', additionalProperties: false, required: ['enable', 'max_failures', 'source_max_failures', 'window_s', 'ban_s', 'exempt'],
+      properties: {
+        enable: { type: 'boolean' }, max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, source_max_failures: { type: 'integer', minimum: 1, maximum: 100_000 },
+        window_s: { type: 'integer', minimum: 1, maximum: 86_400 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
+        exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+      },
+    },
     lb: { type: 'string' },
     peering: {
       type: 'object', additionalProperties: false, required: ['attempt_timeout_ms', 'down_after', 'probe_interval_ms', 'probe_timeout_ms', 'dns_servers'],
@@ -143,6 +163,8 @@ export const proxyConfigDefaults = {
   media: true,
   mediactl: { timeout_ms: 2000 },
   calls: { ttl_s: 7200, auth: true },
+  // a hand-written proxy.yml without the key (the benches) runs without it; config.yml's security.userban turns it on
+  userban: { enable: false, max_failures: 5, source_max_failures: 20, window_s: 300, ban_s: 3600, exempt: [] as string[] },
   lb: '',
   peering: { attempt_timeout_ms: 5000, down_after: 3, probe_interval_ms: 10_000, probe_timeout_ms: 2000, dns_servers: [] as string[] },
   log: { level: 'info' },

@@ -72,3 +72,9 @@ export function hasSdp(msg: SipRequest | SipResponse): boolean {
 
 /** Seconds since the epoch. */
 export const nowS = (): number => Math.floor(Date.now() / 1000);
+
+/** The client's own address: the `received` the lb forced on the client's Via (the second one here, docs/calls.md), else its host, else the packet's source. */
+export function clientAddress(req: SipRequest, source: { address: string }): string {
+  const v = req.vias()[1];
+  return v?.received ?? v?.host ?? source.address;
+}

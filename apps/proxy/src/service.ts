@@ -29,6 +29,7 @@ import { ChangeListener } from './store/change-listener.js';
 import { SubscriberDirectory } from './store/directory.js';
 import { LocationStore } from './store/location-store.js';
 import { RedisNonceCountStore } from './store/nonce-counts.js';
+import { UserBans } from './store/user-bans.js';
 
 export interface ProxyServiceOptions {
   config: ProxyConfig;
@@ -99,6 +100,16 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
   const acc = new AccountingWriter(db, logger);
+  // brute-force protection (security.userban): counted in Redis, bans decided from memory
+  const ub = config.userban;
+  let bans: UserBans | null = null;
+  const loadBans = (): Promise<void> =>
+    bans
+      ? bans.load().then(
+        (n) => void (n > 0 && log.info({ bans: n }, 'user bans loaded from redis')),
+        (err: Error) => log.warn({ err: err.message }, 'user bans not read from redis; keeping the ones in memory'),
+      )
+      : Promise.resolve();
   const peeringConfig = { ...proxyConfigDefaults.peering, ...config.peering };
   const resolver = new SipResolver({ ...(peeringConfig.dns_servers.length > 0 ? { dns: { servers: peeringConfig.dns_servers } } : {}) });
   const peering = new Peering(db, logger, resolver, createPeeringMetrics(opts.metrics), {
@@ -108,10 +119,12 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const changes = new ChangeListener(sub, logger, {
     onChange: (n) => {
       dir.onChange(n);
+      bans?.onChange(n);
       peering.onChange(n);
     },
     onReload: () => {
       dir.clear();
+      void loadBans(); // a lift may have gone by unheard
       void peering.reload();
     },
   });
@@ -127,6 +140,12 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     registrationsActive: async () => (worker === 0 ? (await location.aors(1_000_000)).length : 0),
     callsLive: () => (worker === 0 ? calls.count() : 0),
   });
+  if (ub.enable) {
+    bans = new UserBans(redis, logger, {
+      maxFailures: ub.max_failures, sourceMaxFailures: ub.source_max_failures, windowS: ub.window_s, banS: ub.ban_s, exempt: ub.exempt,
+      onEvent: (e) => (e === 'refused' ? metrics.authBanRefused.inc() : metrics.authBans.inc({ kind: e })),
+    });
+  }
   const seenDrops = new Map<string, number>();
   const ctx = {} as ProxyContext;
   const prober = new PeerProber(peering, () => sip, () => self, logger, { intervalMs: peeringConfig.probe_interval_ms, timeoutMs: peeringConfig.probe_timeout_ms });
@@ -197,6 +216,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
+          ...(bans ? { bans } : {}),
         }),
       } satisfies ProxyContext);
       started = true;
@@ -204,6 +224,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await redis.connect().catch(() => undefined);
       await sub.connect().catch(() => undefined);
       await changes.start();
+      // bans outlive a restart: in force before the first request is answered
+      if (redis.status === 'ready') await loadBans();
       await peering.reload();
       await peering.sync();
       prober.start();

@@ -11,13 +11,14 @@ import type { ClientTransaction, Destination, ServerTransaction, SipRequest, Sip
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
 import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
-  copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
+  clientAddress, copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
 import type { AuthOutcome } from '../auth.js';
 import { selectBestResponse } from '../routing/best-response.js';
 import { calleeCandidates } from '../routing/callee.js';
 import { planLooseRoute } from '../routing/loose-route.js';
 import { uriDestination } from '../routing/uri-destination.js';
+import { inviteAccRecord } from '../store/accounting.js';
 import type { CallRecord } from '../store/call-store.js';
 import { exchangeSdp, timedMedia } from './media-call.js';
 import { dialledNumber, PeerSearch, type PeerAttempt } from '../peering/peer-search.js';
@@ -59,6 +60,8 @@ export class InviteSession {
   private searching = false;
   private body: Buffer | undefined;
   private log;
+  /** when the INVITE arrived: the CDR's init time (acc.init_time) */
+  private readonly initTime = new Date();
 
   constructor(private ctx: ProxyContext, private tx: ServerTransaction, private req: SipRequest, private source: Source) {
     this.log = ctx.logger.child({ component: 'invite', callId: req.callId() });
@@ -72,7 +75,7 @@ export class InviteSession {
     const peer = ctx.peering?.bySourceAddress(this.clientAddress());
     if (peer) return this.runFromPeer(peer, from.user, from.hostname);
     // calls.auth false: benchmark/lab only (config.ts) — the caller is the From AoR, unchallenged
-    const auth = ctx.config.calls.auth === false ? await this.callerByFrom(from.user, from.hostname) : await ctx.auth.authenticate(req, from.hostname, true, from.user);
+    const auth = ctx.config.calls.auth === false ? await this.callerByFrom(from.user, from.hostname) : await ctx.auth.authenticate(req, from.hostname, true, from.user, this.clientAddress());
     if (!auth.ok) {
       if ('challenge' in auth) {
         if (auth.reason !== 'missing') ctx.metrics.authFailures.inc();
@@ -274,9 +277,7 @@ export class InviteSession {
   }
 
   private clientAddress(): string {
-    // the lb forced rport/received on the client's Via (docs/calls.md), the second one here
-    const v = this.req.vias()[1];
-    return v?.received ?? v?.host ?? this.source.address;
+    return clientAddress(this.req, this.source);
   }
 
   private async findCallee(user: string | null, host: string, hostIsIp: boolean, callerDomain: string): Promise<Callee | undefined> {
@@ -371,7 +372,7 @@ export class InviteSession {
         const toTag = res.to().tag ?? '';
         Object.assign(this.call, { state: 'answered', answer_time: String(nowS()), to_tag: toTag });
         ctx.calls.update(this.call.call_id, { state: 'answered', answer_time: this.call.answer_time, to_tag: toTag }).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
-        ctx.acc.write(this.accRecord('INVITE', res.status, res.reason, toTag));
+        ctx.acc.write(inviteAccRecord(this.call, res.status, res.reason, toTag, this.initTime));
       }
       this.finished = true;
       await this.relay(res);
@@ -431,7 +432,7 @@ export class InviteSession {
   private async end(status: number, reason: string): Promise<void> {
     const { ctx } = this;
     if (!this.hasCall) return;
-    ctx.acc.write(this.accRecord('INVITE', status, reason, ''));
+    ctx.acc.write(inviteAccRecord(this.call, status, reason, '', this.initTime));
     // a late offer is on rtpengine only once a response offered it
     if (this.media && (!this.lateOffer || this.answers.size > 0)) {
       timedMedia(ctx, 'delete', () => ctx.media!.delete({ call_id: this.call.call_id })).catch((err: Error) => this.log.warn({ err: err.message }, 'media.delete failed'));
@@ -460,18 +461,6 @@ export class InviteSession {
       if (sdp !== undefined) res.setBody(sdp);
     }
     respond(ctx, this.tx, 'INVITE', res);
-  }
-
-  private accRecord(method: string, status: number, reason: string, toTag: string) {
-    const c = this.call;
-    return {
-      method, callid: c.call_id, from_tag: c.from_tag ?? '', to_tag: toTag, sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
-      src_user: c.caller_user ?? null, src_domain: c.caller_domain ?? null, src_ip: c.src_ip ?? null,
-      dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
-      src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
-      dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
-      peering_server_id: c.peer_id ? Number(c.peer_id) : null,
-    };
   }
 }
 
