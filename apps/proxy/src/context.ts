@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
 import { createResponse, newTag, parseMessage } from '@ngcp/sip';
 import type { Authenticator } from './auth.js';
+import type { CallFeatures } from './features/call-features.js';
 import type { ProxyConfig } from './config.js';
 import type { MediaControl } from './media/media-control.js';
 import type { Peering } from './peering/peering.js';
@@ -28,6 +29,8 @@ export interface ProxyContext {
   metrics: ProxyMetrics;
   /** outbound LCR and peer recognition (peering/); absent in a context built without it */
   peering?: Peering;
+  /** number handling and call restrictions (features/): rewrite rules, NCOS, block lists, CLIR, limits */
+  features: CallFeatures;
 }
 
 /** Send a response through the server transaction, counting finals by method and status. */

@@ -11,6 +11,7 @@ import { createDb } from '@ngcp/db';
 import type { ServerTransaction, SipRequest, SipStack, TransportSource as Source } from '@ngcp/sip';
 import { answerCancel, createSipStack, SipParseError, SipResolver } from '@ngcp/sip';
 import { Authenticator } from './auth.js';
+import { createFeatures, featureMethods } from './features/index.js';
 import { proxyConfigDefaults, type ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
 import { rpcMediaControl, type MediaControl } from './media/media-control.js';
@@ -116,16 +117,19 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     downAfter: peeringConfig.down_after, attemptTimeoutMs: peeringConfig.attempt_timeout_ms, lb: parseHostPort(config.lb),
     shared: new PeerStateStore(redis, config.node, logger.child({ component: 'peering' })),
   });
+  const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
   const changes = new ChangeListener(sub, logger, {
     onChange: (n) => {
       dir.onChange(n);
       bans?.onChange(n);
       peering.onChange(n);
+      features.store.onChange(n);
     },
     onReload: () => {
       dir.clear();
       void loadBans(); // a lift may have gone by unheard
       void peering.reload();
+      features.store.clear();
     },
   });
   const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
@@ -186,6 +190,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     }
   };
   let dropTimer: NodeJS.Timeout | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
 
   const service: ProxyService = {
     async start() {
@@ -212,7 +217,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       const bound = await sip.start();
       self = { address: bound[0]!.address, port: bound[0]!.port, ...(opts.workerPorts?.length ? { ports: opts.workerPorts } : {}) };
       Object.assign(ctx, {
-        config, logger, sip, self, dir, location, calls, acc, media, metrics, peering,
+        config, logger, sip, self, dir, location, calls, acc, media, metrics, peering, features,
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
@@ -231,6 +236,13 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       prober.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
+      if (worker === 0) {
+        // dead calls of subscribers who make no new call: pruned once a minute (features/call-limits.ts)
+        sweepTimer = setInterval(() => {
+          features.limits.sweep().catch((err: Error) => log.debug({ err: err.message }, 'conc:* sweep failed'));
+        }, 60_000);
+        sweepTimer.unref();
+      }
       if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');
       if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, worker, media: config.media }, 'proxy started');
@@ -239,6 +251,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       if (dropTimer) clearInterval(dropTimer);
       prober.stop();
       peering.close();
+      if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
         await sip.drain(5000);
         await sip.close();
@@ -274,11 +287,13 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
         peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id) },
+        features: { refused: features.stats, cache: { ...features.store.size(), ...features.store.stats } },
       };
     },
     async reload() {
       dir.clear();
       await peering.reload();
+      features.store.clear();
     },
     methods: {
       'location.lookup': async (params) => {
@@ -308,6 +323,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         await peering.reload();
         return { ...peering.stats };
       },
+      ...featureMethods(features),
     },
     address: () => self,
   };

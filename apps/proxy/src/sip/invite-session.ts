@@ -20,6 +20,8 @@ import { planLooseRoute } from '../routing/loose-route.js';
 import { uriDestination } from '../routing/uri-destination.js';
 import { inviteAccRecord } from '../store/accounting.js';
 import type { CallRecord } from '../store/call-store.js';
+import { applyIdentity, callerAsksPrivacy, fromFor, type Identity, type InboundResult } from '../features/call-features.js';
+import { rewrite } from '../features/rewrite.js';
 import { exchangeSdp, timedMedia } from './media-call.js';
 import { dialledNumber, PeerSearch, type PeerAttempt } from '../peering/peer-search.js';
 import { peerRequestTarget } from '../peering/peer-request.js';
@@ -58,7 +60,13 @@ export class InviteSession {
   /** outbound LCR: the attempts left; `searching` until the search ended (answered, a final that stops it, none left, CANCEL) */
   private search: PeerSearch | null = null;
   private searching = false;
+  /** the caller as features/ saw it, for the identity each peer is shown (its own rewrite set) */
+  private peerCaller?: { inbound: InboundResult; anonymous: boolean };
   private body: Buffer | undefined;
+  /** how the callee is shown the caller (features: rewrite out, PAI, CLIR); the From of every branch */
+  private identity?: Identity;
+  /** the `conc:*` sets this call is counted in (features: concurrent-call limits) */
+  private concKeys: string[] = [];
   private log;
   /** when the INVITE arrived: the CDR's init time (acc.init_time) */
   private readonly initTime = new Date();
@@ -93,7 +101,9 @@ export class InviteSession {
     if (!ruri.isSip) return void reply(ctx, tx, req, 416);
     const hostIsIp = ruri.hostType !== 'name';
     if (!hostIsIp && !(await ctx.dir.domainServed(ruri.hostname))) return void reply(ctx, tx, req, 404, { reason: 'Domain Not Served' });
-    const callee = await this.findCallee(ruri.user, ruri.hostname, hostIsIp, caller.domain);
+    // number handling (features/): caller and callee to E.164 with the caller's rewrite set, before the lookup
+    const inbound = await ctx.features.inbound(caller, ruri.user ?? '');
+    const callee = await this.findCallee(inbound.callee, ruri.hostname, hostIsIp, caller.domain);
     const dialled = ruri.user ?? '';
     const srcIp = this.clientAddress();
     this.call = {
@@ -103,15 +113,27 @@ export class InviteSession {
       ...(caller.customerId != null ? { customer_id: String(caller.customerId) } : {}),
     };
     this.hasCall = true;
-    if (!callee) {
-      // not on the platform: outbound LCR over the peering groups (docs/routing.md)
-      const number = dialledNumber(ruri.user);
-      if (ctx.peering && number !== null) {
-        const search = new PeerSearch(ctx.peering, number, dialledNumber(from.user) ?? from.user, (s, err) => this.log.warn({ server: s.name, host: s.host, err: err.message }, 'peering server did not resolve; skipped'));
-        if (search.routable) return this.runToPeers(search);
+    // not on the platform: outbound LCR over the peering groups (docs/routing.md), with the number as rewritten inbound (E.164)
+    let search: PeerSearch | undefined;
+    if (!callee && ctx.peering) {
+      const number = dialledNumber(inbound.callee);
+      if (number !== null) {
+        const s = new PeerSearch(ctx.peering, number, inbound.callerNumber ?? dialledNumber(from.user) ?? from.user, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
+        if (s.routable) search = s;
       }
-      return void this.fail(404, 'Not Found');
     }
+    // NCOS, block lists, CLIR, concurrent-call limits (a call to nobody is only checked, not counted)
+    const wantsPrivacy = callerAsksPrivacy(req);
+    const admission = await ctx.features.admit(this.call.call_id, inbound, callee, wantsPrivacy, { count: callee !== undefined || search !== undefined });
+    if (!admission.ok) return void this.fail(admission.status, admission.reason, [['Reason', admission.header]]);
+    this.concKeys = admission.concKeys;
+    if (this.concKeys.length > 0) this.call.conc = this.concKeys.join(' ');
+    if (search) {
+      this.peerCaller = { inbound, anonymous: admission.anonymous };
+      return this.runToPeers(search);
+    }
+    if (!callee) return void this.fail(404, 'Not Found');
+    this.identity = await ctx.features.identityForSubscriber(inbound, admission.anonymous, callee);
     return this.callSubscriber(callee);
   }
 
@@ -152,7 +174,8 @@ export class InviteSession {
     this.call.media = this.media ? '1' : '0';
     if (this.lateOffer) this.call.late_offer = '1';
     const plans = bindings.map((b) => this.plan(b));
-    this.call.fork = JSON.stringify({ from: req.get('from') ?? '', to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
+    const forkFrom = this.identity ? fromFor(req.get('from') ?? '', this.identity) : (req.get('from') ?? '');
+    this.call.fork = JSON.stringify({ from: forkFrom, to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
     this.call.branches = branchesJson(plans);
     await ctx.calls.put(this.call);
     if (!(await this.offerMedia())) return;
@@ -216,10 +239,15 @@ export class InviteSession {
         }
         return this.maybeFinish();
       }
-      const p = this.peerPlan(a);
+      // the caller's number and the callee as this peer is to see them (its rewrite set, direction out)
+      const set = a.server.rewriteSetId === null ? undefined : await ctx.features.store.rewriteSet(a.server.rewriteSetId).catch(() => undefined);
+      if (!this.searching || this.cancelled || this.answered || this.finished) return;
+      if (this.peerCaller) this.identity = ctx.features.identityFor(this.peerCaller.inbound, this.peerCaller.anonymous, set);
+      const p = this.peerPlan(a, rewrite(set, 'out', 'callee', this.search!.callee));
       Object.assign(this.call, { peer: a.server.name, peer_id: String(a.server.id), callee_domain: a.server.host });
+      const fork = JSON.stringify({ from: this.identity ? fromFor(this.req.get('from') ?? '', this.identity) : (this.req.get('from') ?? ''), to: this.req.get('to') ?? '', cseq: this.req.cseq().seq } satisfies CallFork);
       // the attempt in progress is the call's only ringing branch (a takeover CANCELs/ACKs it)
-      ctx.calls.update(this.call.call_id, { peer: a.server.name, peer_id: String(a.server.id), callee_domain: a.server.host, branches: branchesJson([p]) })
+      ctx.calls.update(this.call.call_id, { peer: a.server.name, peer_id: String(a.server.id), callee_domain: a.server.host, fork, branches: branchesJson([p]) })
         .catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
       this.log.info({ server: a.server.name, group: a.group.group.name, target: `${a.target.transport}:${a.target.address}:${a.target.port}`, attempt: a.n }, 'peer attempt');
       const branch = this.fork(p, this.body, a);
@@ -236,8 +264,8 @@ export class InviteSession {
   }
 
   /** The branch of one attempt (peering/peer-request.ts): R-URI at the server, through the lb or directly. */
-  private peerPlan(a: PeerAttempt): Plan {
-    const r = peerRequestTarget(a.server, a.target, this.search!.callee, this.ctx.peering!.lb);
+  private peerPlan(a: PeerAttempt, callee: string): Plan {
+    const r = peerRequestTarget(a.server, a.target, callee, this.ctx.peering!.lb);
     return { binding: { contact: r.ruri, expires: 0, path: r.route }, id: newBranch(), dest: r.dest };
   }
 
@@ -315,6 +343,8 @@ export class InviteSession {
     const out = copyRequest(this.req);
     out.uri = binding.contact;
     out.remove('route');
+    // a peer is inside the trust domain (RFC 3325): it gets P-Asserted-Identity even for CLIR
+    if (this.identity) applyIdentity(out, this.identity, peer !== undefined);
     const path = binding.path ?? [];
     for (const p of path) out.append('Route', p);
     decrementMaxForwards(out);
@@ -414,6 +444,7 @@ export class InviteSession {
     const chosen = best ? this.branches[best.index]! : undefined;
     if (best && chosen?.response && best.status === chosen.response.status) {
       chosen.response.popVia();
+      this.restoreFrom(chosen.response);
       void this.end(best.status, chosen.response.reason);
       respond(this.ctx, this.tx, 'INVITE', chosen.response);
       return;
@@ -422,9 +453,9 @@ export class InviteSession {
   }
 
   /** Answer the caller ourselves and end the call. */
-  private fail(status: number, reason?: string): void {
+  private fail(status: number, reason?: string, headers?: Array<[string, string]>): void {
     this.finished = true;
-    const res = createResponse(this.req, status, { toTag: newTag(), ...(reason ? { reason } : {}) });
+    const res = createResponse(this.req, status, { toTag: newTag(), ...(reason ? { reason } : {}), ...(headers ? { headers } : {}) });
     respond(this.ctx, this.tx, 'INVITE', res);
     void this.end(status, res.reason);
   }
@@ -437,13 +468,26 @@ export class InviteSession {
     if (this.media && (!this.lateOffer || this.answers.size > 0)) {
       timedMedia(ctx, 'delete', () => ctx.media!.delete({ call_id: this.call.call_id })).catch((err: Error) => this.log.warn({ err: err.message }, 'media.delete failed'));
     }
-    await ctx.calls.remove(this.call.call_id).catch((err: Error) => this.log.warn({ err: err.message }, 'call removal failed'));
+    // removing the call releases its concurrent-call slots; a call counted but never stored releases them here
+    const removed = await ctx.calls.remove(this.call.call_id).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'call removal failed');
+      return null;
+    });
+    if (removed === undefined && this.concKeys.length > 0) {
+      await ctx.features.limits.release(this.call.call_id, this.concKeys).catch((err: Error) => this.log.warn({ err: err.message }, 'concurrent-call release failed'));
+    }
+  }
+
+  /** Responses go back with the caller's own From (the branches carried the identity the callee was shown). */
+  private restoreFrom(res: SipResponse): void {
+    if (this.identity) res.set('From', this.req.get('from') ?? '');
   }
 
   /** Relay a response upstream: our Via off, SDP through mediactl (an answer, or the offer of a late-offer call). */
   private async relay(res: SipResponse): Promise<void> {
     const { ctx } = this;
     res.popVia();
+    this.restoreFrom(res);
     if (this.media && hasSdp(res) && (res.status < 300)) {
       const toTag = res.to().tag ?? '';
       const key = `${toTag}\n${res.body.toString('latin1')}`;
