@@ -165,7 +165,7 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     await run({ scenario: 'uac-unregister-expect-200.xml', remote: lb(), localPort: port, auth: { user: 'bob', password: subs.bob.password, uri: DOMAIN }, keys: { user: 'bob' } }).done;
   });
 
-  it('all peers down: nothing answers — the caller gets 408 after the attempts, not a hung call', async () => {
+  it('all peers down: nothing answers — 408 after the attempts, not a hung call; then both marked down on every worker: 480 at once', async () => {
     const dead1 = await freePort({ udp: true });
     const dead2 = await freePort({ udp: true });
     await peeringGroup(1, '4430', [{ address: '127.0.0.58', port: dead1, weight: 1 }, { address: '127.0.0.59', port: dead2, weight: 1 }]);
@@ -175,5 +175,15 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     // two attempts of peering_attempt_timeout_ms each (1.5 s), far below Timer B
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(await accRows((await uac.logged('CALL_ID')).trim(), 1).then((r) => r.map((x) => [x.method, x.sip_code]))).toEqual([['INVITE', '408']]);
+    // both are marked down now (peering_down_after 1) — by the worker that tried them, and through
+    // Redis peer:state by the other worker within a probe round: the next call is not tried at all
+    await new Promise((r) => setTimeout(r, 2500));
+    const metrics = await (await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control!}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${seq}-1"[^}]*\\} 0`));
+    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${seq}-2"[^}]*\\} 0`));
+    for (let i = 0; i < 2; i++) {
+      const again = await callOut(subs.alice, `4430123456${i}`, 'uac-call-offline-expect-480.xml');
+      expectOk(await again.done);
+    }
   });
 });

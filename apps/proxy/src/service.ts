@@ -19,6 +19,7 @@ import { RPC_ERRORS, RpcClient, RpcError } from '@ngcp/rpc';
 import { createProxyMetrics } from './metrics.js';
 import { createPeeringMetrics, Peering } from './peering/peering.js';
 import { PeerProber } from './peering/prober.js';
+import { PeerStateStore } from './peering/peer-state-store.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
@@ -114,6 +115,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const resolver = new SipResolver({ ...(peeringConfig.dns_servers.length > 0 ? { dns: { servers: peeringConfig.dns_servers } } : {}) });
   const peering = new Peering(db, logger, resolver, createPeeringMetrics(opts.metrics), {
     downAfter: peeringConfig.down_after, attemptTimeoutMs: peeringConfig.attempt_timeout_ms, lb: parseHostPort(config.lb),
+    shared: new PeerStateStore(redis, config.node, logger.child({ component: 'peering' })),
   });
   const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
   const changes = new ChangeListener(sub, logger, {
@@ -230,6 +232,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       // bans outlive a restart: in force before the first request is answered
       if (redis.status === 'ready') await loadBans();
       await peering.reload();
+      await peering.sync();
       prober.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();

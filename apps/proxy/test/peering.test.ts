@@ -61,11 +61,12 @@ async function group(priority: number, prefix: string, servers: ServerSpec[]): P
   return { id: g.id, servers: ids };
 }
 
-async function caller(): Promise<{ a: Ua; domain: string }> {
-  const domain = await provision(h(), [{ username: 'a', password: 'a-password', number: `43${Math.floor(Math.random() * 1e8)}` }]);
+async function caller(): Promise<{ a: Ua; domain: string; number: string }> {
+  const number = `43${Math.floor(1e7 + Math.random() * 8e7)}`;
+  const domain = await provision(h(), [{ username: 'a', password: 'a-password', number }]);
   const a = await subscriberUa('a', domain, 'a-password');
   expect((await a.register()).final.status).toBe(200);
-  return { a, domain };
+  return { a, domain, number };
 }
 
 let prefixSeq = 700;
@@ -76,7 +77,7 @@ const metric = async (name: string): Promise<string> => (await h().metrics.getSi
 
 describe('outbound LCR', () => {
   it('first server 503, second 200: both hit, the call completes, BYE ok; acc names the peer', async () => {
-    const { a, domain } = await caller();
+    const { a, domain, number } = await caller();
     const p1 = await peerUa();
     const p2 = await peerUa();
     const prefix = newPrefix();
@@ -87,6 +88,9 @@ describe('outbound LCR', () => {
     const i1 = await p1.next('INVITE');
     expect(i1.req.uri).toBe(`sip:${callee}@${p1.host}:${p1.port}`);
     expect(i1.req.body.toString()).toContain('c=IN IP4 203.0.113.1');
+    // the peer is shown the caller's number (E.164 as stored: the peer has no rewrite set) and a P-Asserted-Identity
+    expect(i1.req.from().uri.user).toBe(number);
+    expect(i1.req.get('p-asserted-identity')).toBe(`<sip:${number}@${domain}>`);
     p1.answer(i1, 503);
     const i2 = await p2.next('INVITE');
     expect(i2.req.callId()).toBe(i1.req.callId());

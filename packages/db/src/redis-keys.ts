@@ -44,6 +44,8 @@ export const redisKeys = {
   authNc: (nonce: string, nc: string) => `authnc:${nonce}:${nc}`,
   /** HASH: field = lb dispatcher destination `address:port`, value = JSON `DispatcherDestinationState`. */
   dispatcherState: () => 'dispatcher:state',
+  /** HASH: field = peering_servers.id, value = JSON `PeerServerState` (the proxies' view of which peers are down). */
+  peerState: () => 'peer:state',
 } as const;
 
 export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;
@@ -77,6 +79,15 @@ export interface DispatcherDestinationState {
   /** seconds since the epoch, when the state was written */
   at: number;
   /** the node whose lb wrote it */
+  node?: string;
+}
+
+/** A peering server's state as a proxy last saw it (value of a `peer:state` field). */
+export interface PeerServerState {
+  state: 'up' | 'down';
+  /** milliseconds since the epoch, when that proxy saw the change */
+  at: number;
+  /** the node whose proxy wrote it */
   node?: string;
 }
 

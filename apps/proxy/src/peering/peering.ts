@@ -12,6 +12,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ChangeNotification, Db } from '@ngcp/db';
 import type { SipResolver, Target } from '@ngcp/sip';
 import { PeerHealth } from './peer-health.js';
+import type { PeerStateStore } from './peer-state-store.js';
 import { buildPeeringTable, EMPTY_TABLE, orderServers, selectGroups, type GroupChoice, type PeeringRows, type PeeringTable, type PeerServer } from './selection.js';
 
 /** `ngcp:changes` entities that change the peering table. */
@@ -24,6 +25,8 @@ export interface PeeringOptions {
   attemptTimeoutMs: number;
   /** the lb's internal address: requests to peers leave through it; null sends them directly (UDP only) */
   lb: { address: string; port: number } | null;
+  /** states shared with the other proxies (Redis `peer:state`); none: this process alone */
+  shared?: PeerStateStore;
   random?: () => number;
 }
 
@@ -61,6 +64,7 @@ export class Peering {
   private reloadTimer: NodeJS.Timeout | null = null;
   private loading: Promise<void> | null = null;
   private again = false;
+  private loadedOnce = false;
   readonly health: PeerHealth;
   readonly stats = { loads: 0, loadFailures: 0, badRows: 0, groups: 0, servers: 0, rules: 0 };
   private log: Logger;
@@ -73,10 +77,11 @@ export class Peering {
     private readonly opts: PeeringOptions,
   ) {
     this.log = logger.child({ component: 'peering' });
-    this.health = new PeerHealth(opts.downAfter, (e) => {
+    this.health = new PeerHealth(opts.downAfter, (e, local) => {
       const s = this.table.servers.get(e.id);
-      this.log.warn({ server: s?.name ?? e.id, id: e.id, failures: e.failures }, e.down ? 'peering server marked down' : 'peering server up again');
+      this.log.warn({ server: s?.name ?? e.id, id: e.id, failures: e.failures, seen: local ? 'here' : 'by another proxy' }, e.down ? 'peering server marked down' : 'peering server up again');
       if (s) this.metrics.up.set({ server: s.name }, e.down ? 0 : 1);
+      if (local) this.opts.shared?.write(e.id, e.down, e.at);
     });
   }
 
@@ -128,8 +133,23 @@ export class Peering {
     this.health.retain(new Set(table.servers.keys()));
     this.table = table;
     this.bySource = bySource;
+    this.loadedOnce = true;
     Object.assign(this.stats, { loads: this.stats.loads + 1, badRows: bad, groups: table.groups.size, servers: table.servers.size, rules: table.rules.length });
     this.log.info({ groups: table.groups.size, servers: table.servers.size, rules: table.rules.length, skipped: bad }, 'peering table loaded');
+  }
+
+  /** Take over the states other proxies saw (Redis `peer:state`); a Redis failure leaves ours as they are. */
+  async sync(): Promise<void> {
+    if (!this.opts.shared) return;
+    let states;
+    try {
+      states = await this.opts.shared.read();
+    } catch {
+      return;
+    }
+    for (const st of states) if (this.table.servers.has(st.id)) this.health.apply(st.id, st.down, st.at);
+    // states of servers gone from the table (deleted, disabled) are dropped once a table was loaded
+    if (this.loadedOnce) this.opts.shared.prune(new Set(this.table.servers.keys()), states.map((x) => x.id));
   }
 
   /** An `ngcp:changes` message: reload when it is about peering (debounced: a burst of changes loads once). */

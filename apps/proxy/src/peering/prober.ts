@@ -33,7 +33,7 @@ export class PeerProber {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.round(), this.o.intervalMs);
+    this.timer = setInterval(() => void this.round(), this.o.intervalMs);
     this.timer.unref();
   }
 
@@ -42,8 +42,9 @@ export class PeerProber {
     this.timer = null;
   }
 
-  /** Probe every server that is down or wants probing, now. */
-  round(): void {
+  /** Take over the other proxies' view (Redis), then probe every server that is down or wants probing. */
+  async round(): Promise<void> {
+    await this.peering.sync();
     for (const s of this.peering.allServers()) {
       if (this.inFlight.has(s.id)) continue;
       if (!s.probe && !this.peering.health.isDown(s.id)) continue;

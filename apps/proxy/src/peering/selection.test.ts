@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PeerHealth } from './peer-health.js';
+import { peerRequestTarget } from './peer-request.js';
 import { attemptVerdict, buildPeeringTable, orderServers, peerRuriUser, selectGroups, type BadRow, type PeeringRows, type PeerServer } from './selection.js';
 
 const rows = (over: Partial<PeeringRows> = {}): PeeringRows => ({
@@ -70,7 +71,7 @@ describe('buildPeeringTable', () => {
 });
 
 describe('orderServers', () => {
-  const s = (id: number, weight: number): PeerServer => ({ id, groupId: 1, name: `s${id}`, host: '127.0.0.1', port: 5060, transport: 'udp', weight, probe: false, e164ToRuri: false });
+  const s = (id: number, weight: number): PeerServer => ({ id, groupId: 1, name: `s${id}`, host: '127.0.0.1', port: 5060, transport: 'udp', weight, probe: false, e164ToRuri: false, rewriteSetId: null });
   it('weighted random: a server comes first in proportion to its weight; weight 0 last', () => {
     const servers = [s(1, 1), s(2, 3), s(3, 0)];
     let seed = 1;
@@ -105,7 +106,7 @@ describe('attemptVerdict (failover order)', () => {
 });
 
 describe('peerRuriUser', () => {
-  const base = { id: 1, groupId: 1, name: 'x', host: 'h', port: 5060, transport: 'udp' as const, weight: 1, probe: false };
+  const base = { id: 1, groupId: 1, name: 'x', host: 'h', port: 5060, transport: 'udp' as const, weight: 1, probe: false, rewriteSetId: null };
   it('E.164 with + only when the peer wants it', () => {
     expect(peerRuriUser({ ...base, e164ToRuri: true }, '4312345')).toBe('+4312345');
     expect(peerRuriUser({ ...base, e164ToRuri: false }, '+4312345')).toBe('4312345');
@@ -132,5 +133,42 @@ describe('PeerHealth', () => {
     h.retain(new Set([1]));
     expect(h.isDown(2)).toBe(false);
     expect(h.snapshot()).toEqual([]);
+  });
+});
+
+describe('peerRequestTarget', () => {
+  const server = { id: 1, groupId: 1, name: 'x', host: 'sip.carrier.example', port: 5060, transport: 'tcp' as const, weight: 1, probe: false, e164ToRuri: true, rewriteSetId: null };
+  it('through the lb: Route of the lb with the resolved target as received (escaped transport), R-URI as provisioned', () => {
+    expect(peerRequestTarget(server, { transport: 'tcp', address: '192.0.2.7', port: 5070 }, '4930123', { address: '127.0.0.2', port: 5060 })).toEqual({
+      ruri: 'sip:+4930123@sip.carrier.example:5060;transport=tcp',
+      route: ['<sip:127.0.0.2:5060;lr;received=sip:192.0.2.7:5070%3Btransport%3Dtcp>'],
+      dest: { transport: 'udp', address: '127.0.0.2', port: 5060 },
+    });
+  });
+  it('without an lb: straight to a UDP target; a TCP one cannot be reached', () => {
+    const udp = { ...server, transport: 'udp' as const, host: '2001:db8::1', e164ToRuri: false };
+    expect(peerRequestTarget(udp, { transport: 'udp', address: '2001:db8::1', port: 5060 }, '4930123', null)).toEqual({
+      ruri: 'sip:4930123@[2001:db8::1]:5060', route: [], dest: { transport: 'udp', address: '2001:db8::1', port: 5060 },
+    });
+    expect(peerRequestTarget(server, { transport: 'tcp', address: '192.0.2.7', port: 5060 }, '1', null).dest).toBeUndefined();
+  });
+});
+
+describe('PeerHealth.apply (states seen by other proxies)', () => {
+  it('a newer remote state wins, an older one is ignored; remote changes are reported as not local', () => {
+    let t = 1000;
+    const ev: string[] = [];
+    const h = new PeerHealth(1, (e, local) => ev.push(`${e.id}:${e.down ? 'down' : 'up'}:${local ? 'here' : 'there'}`), () => t);
+    h.apply(1, true, 900);
+    expect(h.isDown(1)).toBe(true);
+    h.apply(1, false, 800); // older than what we know
+    expect(h.isDown(1)).toBe(true);
+    t = 1100;
+    h.success(1); // we saw it answer at 1100
+    h.apply(1, true, 1050); // a down seen before that: ignored
+    expect(h.isDown(1)).toBe(false);
+    h.apply(1, true, 1200);
+    expect(h.isDown(1)).toBe(true);
+    expect(ev).toEqual(['1:down:there', '1:up:here', '1:down:there']);
   });
 });

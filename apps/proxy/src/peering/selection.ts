@@ -19,6 +19,8 @@ export interface PeerServer {
   probe: boolean;
   /** peer preference e164_to_ruri: the Request-URI user is the E.164 number with a leading '+' */
   e164ToRuri: boolean;
+  /** peer preference rewrite_rule_set_id: how numbers are shown to this peer (direction out); null: as stored (E.164) */
+  rewriteSetId: number | null;
 }
 
 export interface PeerGroup { id: number; name: string; priority: number; servers: PeerServer[] }
@@ -64,6 +66,8 @@ export function buildPeeringTable(rows: PeeringRows, onBad: (bad: BadRow) => voi
     groups.set(g.id, { id: g.id, name: g.name, priority: g.priority, servers: [] });
   }
   const e164 = new Set(rows.prefs.filter((p) => p.attribute === 'e164_to_ruri' && (truthy(p.value) || p.value === 'true')).map((p) => p.peering_server_id));
+  const rewriteSets = new Map<number, number>();
+  for (const p of rows.prefs) if (p.attribute === 'rewrite_rule_set_id' && /^[0-9]+$/.test(p.value)) rewriteSets.set(p.peering_server_id, Number(p.value));
   const servers = new Map<number, PeerServer>();
   for (const s of rows.servers) {
     if (!truthy(s.enabled)) continue;
@@ -80,7 +84,7 @@ export function buildPeeringTable(rows: PeeringRows, onBad: (bad: BadRow) => voi
     }
     const server: PeerServer = {
       id: s.id, groupId: s.group_id, name: s.name, host: s.host.replace(/^\[(.*)\]$/, '$1'), port: s.port, transport: s.transport as PeerTransport,
-      weight: s.weight, probe: truthy(s.probe), e164ToRuri: e164.has(s.id),
+      weight: s.weight, probe: truthy(s.probe), e164ToRuri: e164.has(s.id), rewriteSetId: rewriteSets.get(s.id) ?? null,
     };
     servers.set(s.id, server);
     group.servers.push(server);

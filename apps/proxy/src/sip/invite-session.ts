@@ -20,10 +20,12 @@ import { planLooseRoute } from '../routing/loose-route.js';
 import { uriDestination } from '../routing/uri-destination.js';
 import { inviteAccRecord } from '../store/accounting.js';
 import type { CallRecord } from '../store/call-store.js';
-import { applyIdentity, callerAsksPrivacy, fromFor, type Identity } from '../features/call-features.js';
+import { applyIdentity, callerAsksPrivacy, fromFor, type Identity, type InboundResult } from '../features/call-features.js';
+import { rewrite } from '../features/rewrite.js';
 import { exchangeSdp, timedMedia } from './media-call.js';
 import { dialledNumber, PeerSearch, type PeerAttempt } from '../peering/peer-search.js';
-import { attemptVerdict, peerRuriUser, type PeerServer } from '../peering/selection.js';
+import { peerRequestTarget } from '../peering/peer-request.js';
+import { attemptVerdict, type PeerServer } from '../peering/selection.js';
 import { sdpExchange } from './sdp-exchange.js';
 
 interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
@@ -58,6 +60,8 @@ export class InviteSession {
   /** outbound LCR: the attempts left; `searching` until the search ended (answered, a final that stops it, none left, CANCEL) */
   private search: PeerSearch | null = null;
   private searching = false;
+  /** the caller as features/ saw it, for the identity each peer is shown (its own rewrite set) */
+  private peerCaller?: { inbound: InboundResult; anonymous: boolean };
   private body: Buffer | undefined;
   /** how the callee is shown the caller (features: rewrite out, PAI, CLIR); the From of every branch */
   private identity?: Identity;
@@ -124,7 +128,10 @@ export class InviteSession {
     if (!admission.ok) return void this.fail(admission.status, admission.reason, [['Reason', admission.header]]);
     this.concKeys = admission.concKeys;
     if (this.concKeys.length > 0) this.call.conc = this.concKeys.join(' ');
-    if (search) return this.runToPeers(search);
+    if (search) {
+      this.peerCaller = { inbound, anonymous: admission.anonymous };
+      return this.runToPeers(search);
+    }
     if (!callee) return void this.fail(404, 'Not Found');
     this.identity = await ctx.features.identityForSubscriber(inbound, admission.anonymous, callee);
     return this.callSubscriber(callee);
@@ -232,10 +239,15 @@ export class InviteSession {
         }
         return this.maybeFinish();
       }
-      const p = this.peerPlan(a);
+      // the caller's number and the callee as this peer is to see them (its rewrite set, direction out)
+      const set = a.server.rewriteSetId === null ? undefined : await ctx.features.store.rewriteSet(a.server.rewriteSetId).catch(() => undefined);
+      if (!this.searching || this.cancelled || this.answered || this.finished) return;
+      if (this.peerCaller) this.identity = ctx.features.identityFor(this.peerCaller.inbound, this.peerCaller.anonymous, set);
+      const p = this.peerPlan(a, rewrite(set, 'out', 'callee', this.search!.callee));
       Object.assign(this.call, { peer: a.server.name, peer_id: String(a.server.id), callee_domain: a.server.host });
+      const fork = JSON.stringify({ from: this.identity ? fromFor(this.req.get('from') ?? '', this.identity) : (this.req.get('from') ?? ''), to: this.req.get('to') ?? '', cseq: this.req.cseq().seq } satisfies CallFork);
       // the attempt in progress is the call's only ringing branch (a takeover CANCELs/ACKs it)
-      ctx.calls.update(this.call.call_id, { peer: a.server.name, peer_id: String(a.server.id), callee_domain: a.server.host, branches: branchesJson([p]) })
+      ctx.calls.update(this.call.call_id, { peer: a.server.name, peer_id: String(a.server.id), callee_domain: a.server.host, fork, branches: branchesJson([p]) })
         .catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
       this.log.info({ server: a.server.name, group: a.group.group.name, target: `${a.target.transport}:${a.target.address}:${a.target.port}`, attempt: a.n }, 'peer attempt');
       const branch = this.fork(p, this.body, a);
@@ -243,23 +255,18 @@ export class InviteSession {
         branch.timer = setTimeout(() => this.onAttemptTimeout(branch), ctx.peering!.attemptTimeoutMs);
         return;
       }
-      this.peerResult(branch, branch.final);
+      // not sendable at all (e.g. a TCP/TLS peer without an lb): booked as failed, the loop goes on
+      if (!this.bookAttempt(branch, branch.final)) {
+        this.searching = false;
+        return this.maybeFinish();
+      }
     }
   }
 
-  /** The branch of one attempt: R-URI at the server, sent through the lb (`received` = the target) or, without an lb, directly. */
-  private peerPlan(a: PeerAttempt): Plan {
-    const { ctx } = this;
-    const { server, target } = a;
-    const host = /:/.test(server.host) ? `[${server.host}]` : server.host;
-    const tp = server.transport === 'udp' ? '' : `;transport=${server.transport}`;
-    const contact = `sip:${peerRuriUser(server, this.search!.callee)}@${host}:${server.port}${tp}`;
-    const lb = ctx.peering!.lb;
-    const tAddr = target.family === 6 ? `[${target.address}]` : target.address;
-    const received = `sip:${tAddr}:${target.port}${target.transport === 'udp' ? '' : `%3Btransport%3D${target.transport}`}`;
-    const path = lb ? [`<sip:${lb.address}:${lb.port};lr;received=${received}>`] : [];
-    const dest: Destination | undefined = lb ? { transport: 'udp', address: lb.address, port: lb.port } : target.transport === 'udp' ? { transport: 'udp', address: target.address, port: target.port } : undefined;
-    return { binding: { contact, expires: 0, path }, id: newBranch(), dest };
+  /** The branch of one attempt (peering/peer-request.ts): R-URI at the server, through the lb or directly. */
+  private peerPlan(a: PeerAttempt, callee: string): Plan {
+    const r = peerRequestTarget(a.server, a.target, callee, this.ctx.peering!.lb);
+    return { binding: { contact: r.ruri, expires: 0, path: r.route }, id: newBranch(), dest: r.dest };
   }
 
   private onAttemptTimeout(branch: Branch): void {
@@ -273,6 +280,13 @@ export class InviteSession {
 
   /** Book an attempt's final (not 2xx) and go on: next attempt, or end of the search. */
   private peerResult(branch: Branch, status: number): void {
+    if (this.bookAttempt(branch, status)) return void this.nextPeerAttempt();
+    this.searching = false;
+    this.maybeFinish();
+  }
+
+  /** Count an attempt's final (not 2xx) in the metrics and the server's health; true when the search goes on. */
+  private bookAttempt(branch: Branch, status: number): boolean {
     const a = branch.peer!;
     const peering = this.ctx.peering!;
     const verdict = this.cancelled && status === 487 ? 'cancelled' : attemptVerdict(status);
@@ -280,9 +294,7 @@ export class InviteSession {
     if (verdict === 'next') peering.health.failure(a.server.id);
     else peering.health.success(a.server.id);
     if (a.target.via !== 'numeric' && verdict === 'next') peering.markTargetFailed(a.target);
-    if (verdict === 'next' && this.searching && !this.cancelled) return void this.nextPeerAttempt();
-    this.searching = false;
-    this.maybeFinish();
+    return verdict === 'next' && this.searching && !this.cancelled;
   }
 
   private async callerByFrom(user: string, domain: string): Promise<AuthOutcome> {
@@ -331,7 +343,8 @@ export class InviteSession {
     const out = copyRequest(this.req);
     out.uri = binding.contact;
     out.remove('route');
-    if (this.identity) applyIdentity(out, this.identity, false);
+    // a peer is inside the trust domain (RFC 3325): it gets P-Asserted-Identity even for CLIR
+    if (this.identity) applyIdentity(out, this.identity, peer !== undefined);
     const path = binding.path ?? [];
     for (const p of path) out.append('Route', p);
     decrementMaxForwards(out);
