@@ -32,10 +32,12 @@ export interface SippOptions {
   keys?: Record<string, string | number>;
   /** Calls to place (-m); default 1. */
   calls?: number;
+  /** Calls started per second (-r, -rp 1000); default sipp's (10/s). */
+  rate?: number;
+  /** Calls open at once (-l); default = calls. */
+  maxOpen?: number;
   /** The scenario's <pause/> (-d). */
   pauseMs?: number;
-  /** New calls per second (-r); sipp's default is 10. */
-  rate?: number;
   /** sipp fails after this long; default 30 s. */
   limitMs?: number;
   /** The local address (-i); default 127.0.0.1. */
@@ -69,14 +71,14 @@ export function sipp(o: SippOptions): SippRun {
   const limitMs = o.limitMs ?? 30_000;
   const args = ['-sf', join(SCENARIOS, o.scenario)];
   if (o.remote) args.push(`${o.remote.address}:${o.remote.port}`);
-  args.push('-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-m', String(o.calls ?? 1), '-l', String(o.calls ?? 1));
+  args.push('-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-m', String(o.calls ?? 1), '-l', String(o.maxOpen ?? o.calls ?? 1));
+  if (o.rate !== undefined) args.push('-r', String(o.rate), '-rp', '1000');
   if (o.service) args.push('-s', o.service);
   if (o.auth) {
     args.push('-au', o.auth.user, '-ap', o.auth.password);
     if (o.auth.uri) args.push('-auth_uri', o.auth.uri);
   }
   if (o.pauseMs !== undefined) args.push('-d', String(o.pauseMs));
-  if (o.rate !== undefined) args.push('-r', String(o.rate));
   for (const [k, v] of Object.entries({ ...DEFAULT_KEYS, ...o.keys })) args.push('-key', k, String(v));
   const logFile = join(cwd, 'actions.log');
   const errFile = join(cwd, 'errors.log');

@@ -218,6 +218,39 @@ describe('proxy takeover: a call ringing at proxy A carries on at proxy B', { ti
     expect(await events()).toMatchObject({ 'ack-sent': 2, 'response-relayed': 1, 'call-failed': 1 });
   });
 
+  it('a re-INVITE forwarded by A, answered after the takeover: the caller’s retransmission reaches the callee through B as the same transaction, the 200 reaches the caller, the ACK the callee', async () => {
+    const { port, domain, a, callees: [callee] } = await setup();
+    const calling = a.invite(`sip:b@${domain}`);
+    const inc = await callee!.next('INVITE');
+    callee!.answer(inc, 200);
+    const answered = await calling;
+    expect(answered.final.status).toBe(200);
+    await until(() => callee!.acks.length > 0, 'the ACK of the call');
+    const callId = inc.req.callId();
+
+    let sent: SipRequest | undefined;
+    const reinviting = a.inDialog(answered.dialog!, 'INVITE', (r) => (sent = r));
+    const re = await callee!.next('INVITE');
+    await takeover(port);
+    // a retransmission of the caller's re-INVITE reaches B (sent here, byte for byte from the caller's
+    // socket: the caller's own timer stops at A's 100 Trying if A sent it in time), B forwards it to
+    // the callee: with the branch A gave it, the callee's INVITE server transaction absorbs it; with
+    // another branch it would be a second INVITE in the dialog (a new transaction the callee must refuse)
+    await a.stack.send(sent!, { transport: 'udp', address: '127.0.0.1', port });
+    await until(async () => (await bMetrics.getSingleMetricAsString('sip_requests_total')).includes('method="INVITE"'), 'the caller’s re-INVITE retransmission at B');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(callee!.pending('INVITE'), 'INVITEs the callee saw as new transactions after the takeover').toBe(0);
+
+    callee!.answer(re, 200);
+    const res = await reinviting;
+    expect(res.status).toBe(200);
+    await until(() => callee!.acks.some((x) => x.cseq().seq === re.req.cseq().seq), 'the ACK of the re-INVITE at the callee (through B)');
+    expect((await a.inDialog(answered.dialog!)).status).toBe(200);
+    await callee!.next('BYE');
+    await until(async () => (await accRows(callId)).length === 2, 'start and stop records');
+    expect((await accRows(callId)).map((r) => r.kind)).toEqual(['start', 'stop']);
+  });
+
   it('a CANCEL for a call B knows nothing of is answered 481', async () => {
     const port = await freePort({ udp: true });
     b = await startB(port);

@@ -19,7 +19,7 @@ export const sdp = SDP;
 export class Ua {
   stack!: SipStack;
   port = 0;
-  readonly host = '127.0.0.1';
+  readonly host: string = '127.0.0.1';
   private digest: DigestClient;
   private queue: Incoming[] = [];
   private waiters: Array<{ method: string; resolve: (i: Incoming) => void }> = [];
@@ -162,7 +162,7 @@ export class Ua {
     return this.send(req, opts.onTx ? { onTx: opts.onTx } : {});
   }
 
-  /** Answer an incoming request; a 2xx to INVITE makes a UAS dialog. */
+  /** Answer an incoming request; a 2xx to an INVITE outside a dialog makes a UAS dialog. */
   answer(i: Incoming, status: number, withSdp = true): DialogRecord | undefined {
     const toTag = (i as Incoming & { toTag?: string }).toTag ?? ((i as Incoming & { toTag?: string }).toTag = newTag());
     const headers: Array<[string, string]> = [['Contact', `<${this.contact}>`]];
@@ -171,7 +171,8 @@ export class Ua {
       ...(withSdp && status < 300 && status > 100 ? { body: SDP(5000), contentType: 'application/sdp' } : {}),
     });
     i.tx.respond(res);
-    return status >= 200 && status < 300 ? createUasDialog(i.req, res) : undefined;
+    // a re-INVITE (To tag set) is in a dialog already
+    return status >= 200 && status < 300 && i.req.to().tag === undefined ? createUasDialog(i.req, res) : undefined;
   }
 
   private firstHop(d: DialogRecord): { transport: string; address: string; port: number } {
@@ -186,11 +187,17 @@ export class Ua {
     void this.stack.send(request, this.firstHop(d));
   }
 
-  /** Send BYE (or another method) in a dialog; resolves with the final response. */
-  inDialog(d: DialogRecord, method = 'BYE'): Promise<SipResponse> {
+  /** Send BYE (or another method) in a dialog; resolves with the final response. A re-INVITE's 2xx is ACKed. `onSent` gets the request. */
+  inDialog(d: DialogRecord, method = 'BYE', onSent?: (req: SipRequest) => void): Promise<SipResponse> {
     const { request } = createInDialogRequest(d, method, { via: { transport: 'udp', host: this.host, port: this.port } });
+    onSent?.(request);
     return new Promise((resolve) => {
-      this.stack.sendRequest(request, this.firstHop(d), { onFinal: (res) => resolve(res) });
+      this.stack.sendRequest(request, this.firstHop(d), {
+        onFinal: (res) => {
+          if (method === 'INVITE' && res.status < 300) this.ack(d, request.cseq().seq);
+          resolve(res);
+        },
+      });
     });
   }
 }

@@ -29,6 +29,12 @@ export const redisKeys = {
   userBan: (user: string) => `userban:${user}`,
   /** STRING: JSON `BanEntry` of the API's own brute-force protection (per client address). */
   apiBan: (ip: string) => `apiban:${ip}`,
+  /**
+   * STRING counter of failed SIP digest authentications (proxy, security.userban), `INCR`ed
+   * on each failure, TTL = the counting window (set by the first failure); deleted when the
+   * ban it led to is written. `who` is `user:<username@domain>` or `ip:<address>`.
+   */
+  authFail: (who: string) => `authfail:${who}`,
   /** STRING counter of failed API logins per client address, TTL = the counting window. */
   apiFail: (ip: string) => `apifail:${ip}`,
   /**

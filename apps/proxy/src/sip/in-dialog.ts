@@ -3,14 +3,17 @@
  * Route headers alone, so a restarted proxy carries on every established call. BYE ends the
  * call: media deleted, `call:<id>` removed, a stop accounting record. re-INVITE/UPDATE SDP
  * goes through mediactl when the call's media is relayed. ACK for a 2xx is forwarded
- * statelessly (it is not a transaction).
+ * statelessly (it is not a transaction). The Via branch we add is a keyed hash of the
+ * request as received (routing/branch.ts), so either node of the pair forwards a
+ * retransmission as the same transaction.
  */
-import type { Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
-import { newBranch } from '@ngcp/sip';
+import type { ClientTransactionUser, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
 import { copyRequest, decrementMaxForwards, hasSdp, ourVia, reply, respond, type ProxyContext } from '../context.js';
+import { dialogBranch } from '../routing/branch.js';
 import { planLooseRoute } from '../routing/loose-route.js';
 import { exchangeSdp } from './media-call.js';
 import { sdpExchange } from './sdp-exchange.js';
+import { newBranch } from '@ngcp/sip';
 import type { CallRecord } from '../store/call-store.js';
 import { timedMedia } from './media-call.js';
 import { absorbAck } from './takeover.js';
@@ -57,8 +60,6 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
       return void reply(ctx, tx, req, 503, { reason: 'Media Unavailable' });
     }
   }
-  out.pushVia(ourVia(ctx, newBranch()));
-
   const relay = async (res: SipResponse): Promise<void> => {
     res.popVia();
     const ex = media && res.status < 300 && hasSdp(res) ? sdpExchange({ kind: 'response', method: req.method, requestHadSdp: offered, fromTag, toTag }) : undefined;
@@ -72,7 +73,7 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
     respond(ctx, tx, req.method, res);
   };
 
-  const client = ctx.sip.sendRequest(out, dest, {
+  const user: ClientTransactionUser = {
     onProvisional: (res) => {
       if (res.status !== 100) void relay(res);
     },
@@ -81,7 +82,21 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
       if (origin !== 'network') return void reply(ctx, tx, req, res.status);
       void relay(res);
     },
-  });
+  };
+  // deterministic: the other node gives a retransmission of this request the same branch (routing/branch.ts)
+  out.pushVia(ourVia(ctx, dialogBranch(req, ctx.config.auth.nonce_secret)));
+  let client;
+  try {
+    client = ctx.sip.sendRequest(out, dest, user);
+  } catch (err) {
+    // a copy of a request whose server transaction here has ended while our client transaction
+    // for it lives on (a UA resending an old request): forwarded as a transaction of its own
+    if ((err as { code?: string }).code !== 'duplicate-transaction') throw err;
+    log.debug({ method: req.method }, 'branch of this request in use here; forwarded with a new one');
+    out.popVia();
+    out.pushVia(ourVia(ctx, newBranch()));
+    client = ctx.sip.sendRequest(out, dest, user);
+  }
   if (req.method === 'INVITE') tx.user = { onCancel: () => void client.cancel() };
 }
 
@@ -117,6 +132,7 @@ export async function endCall(ctx: ProxyContext, callId: string, status: number,
     dst_user: call.callee_user ?? null, dst_domain: call.callee_domain ?? null, dst_ouser: call.dialled ?? null,
     src_subscriber_id: call.caller_subscriber_id ? Number(call.caller_subscriber_id) : null,
     dst_subscriber_id: call.callee_subscriber_id ? Number(call.callee_subscriber_id) : null,
+    peering_server_id: call.peer_id ? Number(call.peer_id) : null,
   });
 }
 
@@ -132,7 +148,7 @@ export function forwardAck(ctx: ProxyContext, ack: SipRequest): void {
     ctx.metrics.drops.inc({ reason: 'ack-not-routable' });
     return;
   }
-  r.out.pushVia(ourVia(ctx, newBranch()));
+  r.out.pushVia(ourVia(ctx, dialogBranch(ack, ctx.config.auth.nonce_secret)));
   // an ACK with SDP is the answer to a late offer (the 2xx of an INVITE without SDP): through mediactl first
   const send = (): void => void ctx.sip.send(r.out, r.dest).catch(() => ctx.metrics.drops.inc({ reason: 'ack-send-failed' }));
   if (ctx.media !== null && hasSdp(ack)) return void answerInAck(ctx, ack, r.out).finally(send);

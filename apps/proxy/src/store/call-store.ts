@@ -20,6 +20,8 @@ export interface CallRecord extends ActiveCall {
   /** the callee as dialled (R-URI user) */
   dialled?: string;
   src_ip?: string;
+  /** peering_servers.id of the peer the call goes to or comes from (acc `peering_server_id`); `peer` holds its name */
+  peer_id?: string;
   /** '1' once a CANCEL for the ringing INVITE was forwarded by a proxy without the INVITE transaction */
   cancelled?: string;
   /** the concurrent-call sets (`conc:*`, space-separated) the call is counted in; released when the call is removed */
