@@ -13,7 +13,9 @@
  *   `bye` (the BYE is sent while the active node is gone).
  *
  * Asserted per cell: the call ends with BYE → 200 on both sides (both sipp runs succeed),
- * one accounting start and one stop; per fault: the other node becomes active once and only
+ * one accounting start and one stop; RTP (an agent at each end, a packet every 20 ms each
+ * way) resumes both ways after the fault in `answered` and `reinvite` (the gap printed in the
+ * fault's line and bounded) and flows both ways after the answer in `ringing`; per fault: the other node becomes active once and only
  * once (`hbd_transitions_total`), it alone holds the shared IP, no registration is lost, and
  * the old node, back (`ngcp lab up` / SIGCONT / link up), is standby and stays so (no
  * flapping, no shared IP; a SIGCONTed node steps down by R6).
@@ -23,10 +25,11 @@
  * cell alone, one fault per cell (20 faults, ≈ 15 min): `./ngcp test-ha-matrix`.
  * Also here: a planned switchover (`ngcp-make-standby`) with a call up. One lab at a time (test/ha/lab.ts).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sipp, type SippRun } from '../e2e/sipp.js';
+import { RtpAgent, rtpFlowingSince, rtpResumed, type RtpGap } from './rtp-flow.js';
 import {
   apiCurl, cli, freshLab, hbdMetrics, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, transitionsTo,
 } from './lab.js';
@@ -65,17 +68,35 @@ const T = {
   margin: 3_000,
 };
 
+/**
+ * Stages whose call has media through the pair (an RTP agent in `client` at each end, a packet
+ * every 20 ms each way, test/ha/rtp-flow.ts): `answered` and `reinvite` (up at the fault: RTP
+ * resumes both ways through the new active node, the gap is measured), `ringing` (answered
+ * through the new node: RTP flows both ways after its 200). Not `bye`: its call ends at the
+ * takeover (the BYE is the first thing the new node gets), nor `register` (called after it).
+ */
+const RTP_STAGES: ReadonlySet<Stage> = new Set<Stage>(['ringing', 'answered', 'reinvite']);
+/** Bound on each direction's RTP gap at a takeover (the benchmark measures it; this catches media that does not come back). */
+const RTP_GAP_BOUND_MS = 3000;
+
 /** One stage in flight: when the fault may come, and how to finish and check it after. */
 interface StageRun {
   stage: Stage;
   window: [number, number];
+  /** Ends the stage's sipp runs (the fault did not come: their ports are free for the next fault). */
+  abort?(): void;
+  /** Called right after the fault is injected (RTP is watched from then on). */
+  afterFault?(faultAt: number): void;
   finish(activeAfter: () => Node): Promise<void>;
+  /** What the RTP check measured, for the fault's line. */
+  rtp?: string;
 }
 
 describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let release: (() => void) | undefined;
   let dir = '';
   let api: { user: string; pass: string };
+  const agents: RtpAgent[] = [];
 
   beforeAll(async () => {
     // the other lab tests of the suite (lab, media) may hold the lab for several minutes
@@ -83,10 +104,14 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
   }, LAB_SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
+    for (const a of agents) a.kill();
     for (const n of ['sp1', 'sp2']) {
       await signalNamespace(n, 'SIGCONT').catch(() => undefined);
       for (const dev of ['eth0', 'eth1']) await run('ip', ['-n', n, 'link', 'set', dev, 'up']).catch(() => undefined);
     }
+    // NGCP_LAB_KEEP_LOGS=<dir>: each node's var/log is copied there before the lab goes down (for a failed cell)
+    const keep = process.env.NGCP_LAB_KEEP_LOGS;
+    if (keep && dir) for (const n of ['sp1', 'sp2']) cpSync(join(dir, n, 'var/log'), join(keep, n), { recursive: true, force: true });
     if (dir && (recordedLabDir() === dir || presentNamespaces().length)) await cli('ngcp-lab', ['down', '--purge'], { limitMs: 120_000 });
     if (dir) rmSync(dir, { recursive: true, force: true });
     release?.();
@@ -129,16 +154,25 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       auth: { user, password: PASSWORD(user), uri: DOMAIN }, keys: { user, domain: DOMAIN, contact_host: CLIENT, expires }, limitMs: 20_000,
     });
   }
-  function callee(scenario: string, user: string, port: number, pauseMs?: number): SippRun {
-    return sipp({ scenario, ns: 'client', localIp: CLIENT, localPort: port, keys: { user, domain: DOMAIN, contact_host: CLIENT, rtp_port: 9 }, pauseMs, limitMs: 60_000 });
+  /** `rtpPort`: the port the SDP names (an RTP agent's; 9, discard, when none). */
+  function callee(scenario: string, user: string, port: number, pauseMs?: number, rtpPort = 9): SippRun {
+    return sipp({ scenario, ns: 'client', localIp: CLIENT, localPort: port, keys: { user, domain: DOMAIN, contact_host: CLIENT, rtp_port: rtpPort }, pauseMs, limitMs: 60_000 });
   }
-  function caller(scenario: string, to: string, port: number, pauseMs: number): SippRun {
+  function caller(scenario: string, to: string, port: number, pauseMs: number, rtpPort = 9): SippRun {
     return sipp({
       scenario, ns: 'client', localIp: CLIENT, remote: { address: SHARED, port: 5060 }, localPort: port, service: to,
-      auth: { user: 'alice', password: PASSWORD('alice'), uri: `${to}@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: 9, rtp_port2: 9 },
+      auth: { user: 'alice', password: PASSWORD('alice'), uri: `${to}@${DOMAIN}` }, keys: { user: 'alice', domain: DOMAIN, contact_host: CLIENT, rtp_port: rtpPort, rtp_port2: rtpPort },
       pauseMs, limitMs: 60_000,
     });
   }
+  /** Where rtpengine wants a side's RTP: the address and port of the SDP its sipp received (logged as CONN and RTP). */
+  async function mediaTarget(r: SippRun): Promise<{ address: string; port: number }> {
+    const address = (await r.logged('CONN', 30_000)).split(' ').at(-1)!;
+    const port = Number((await r.logged('RTP', 30_000)).split(' ').at(-1));
+    expect(address, 'media address in the SDP').toBe(SHARED);
+    return { address, port };
+  }
+  const gapText = (gaps: Record<string, RtpGap>): string => Object.entries(gaps).map(([k, g]) => `${k} gap ${g.gapMs} ms (resumed ${g.resumeMs} ms after the fault)`).join(', ');
   async function registered(user: string, port: number): Promise<void> {
     const reg = await register(user, port).done;
     expect(reg.code, reg.report).toBe(0);
@@ -163,7 +197,18 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
   }
 
   /** Brings `stage` to the point where the fault should hit; returns its fault window and its check. */
-  async function startStage(stage: Stage): Promise<StageRun> {
+  /** The RTP agents (alice's, bob's) of a stage with media, started before any stage begins: starting them must not shift one stage's timing against the others'. */
+  type Agents = { alice: RtpAgent; bob: RtpAgent };
+  async function startAgents(stage: Stage): Promise<Agents | undefined> {
+    if (!RTP_STAGES.has(stage)) return undefined;
+    const alice = await RtpAgent.start('client', CLIENT);
+    agents.push(alice);
+    const bob = await RtpAgent.start('client', CLIENT);
+    agents.push(bob);
+    return { alice, bob };
+  }
+
+  async function startStage(stage: Stage, rtp: Agents | undefined): Promise<StageRun> {
     const { user, callee: cport, caller: aport } = STAGE_USERS[stage];
     await registered(user, cport);
     const now = Date.now();
@@ -182,16 +227,29 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       };
     }
     const scen = {
-      ringing: ['uas-ring-then-answer-expect-bye.xml', T.ring, 'uac-call-expect-200.xml', 2000],
+      ringing: ['uas-ring-then-answer-expect-bye.xml', T.ring, 'uac-call-expect-200.xml', 4000],
       answered: ['uas-answer-expect-bye.xml', undefined, 'uac-call-expect-200.xml', T.talk],
       reinvite: ['uas-answer-hold-reinvite-expect-bye.xml', T.hold, 'uac-call-reinvite-expect-200.xml', 2000],
       bye: ['uas-answer-expect-bye.xml', undefined, 'uac-call-expect-200.xml', T.bye],
     } as const;
     const [uasScen, uasPause, uacScen, uacPause] = scen[stage];
-    const uas = callee(uasScen, user, cport, uasPause);
+    // RTP both ways: alice's agent sends where the SDP she received points, bob's likewise
+    const uas = callee(uasScen, user, cport, uasPause, rtp?.bob.port);
     await sleep(300);
-    const uac = caller(uacScen, user, aport, uacPause);
+    const uac = caller(uacScen, user, aport, uacPause, rtp?.alice.port);
     const callId = (await uac.logged('CALL_ID', 20_000)).trim();
+    if (rtp) {
+      const toBob = await mediaTarget(uas); // the INVITE's SDP, before the fault in every stage
+      rtp.bob.sendTo(toBob.address, toBob.port);
+    }
+    // from the 200 on (its SDP), alice sends too; then both directions carry RTP (counted from then:
+    // bob's packets may reach alice as early media before)
+    const answeredMedia = async (): Promise<void> => {
+      const toAlice = await mediaTarget(uac);
+      const since = Date.now();
+      rtp!.alice.sendTo(toAlice.address, toAlice.port);
+      await rtpFlowingSince({ 'towards alice': rtp!.alice, 'towards bob': rtp!.bob }, since, 25, 3_000);
+    };
     let window: [number, number];
     if (stage === 'ringing') {
       await uas.logged('CALL_ID', 20_000);
@@ -201,7 +259,9 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       await uac.logged('RTP', 20_000);
       const t = Date.now();
       window = [t + 300, t + T.talk - T.margin];
+      await answeredMedia();
     } else if (stage === 'reinvite') {
+      await answeredMedia();
       await uas.logged('REINVITE', 30_000);
       const t = Date.now();
       window = [t + 100, t + T.hold - T.margin];
@@ -210,7 +270,39 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       const t = Date.now();
       window = [t + T.bye - 500, t + T.bye - 100];
     }
-    return { stage, window, finish: (activeAfter) => callEndedCleanly(uac, uas, callId, activeAfter(), `${stage} call`) };
+    const run: StageRun = {
+      stage, window, finish: (activeAfter) => callEndedCleanly(uac, uas, callId, activeAfter(), `${stage} call`),
+      abort: () => {
+        uac.kill();
+        uas.kill();
+      },
+    };
+    if (!rtp) return run;
+    const directions = { 'towards alice': rtp.alice, 'towards bob': rtp.bob };
+    let resumed: Promise<Record<string, RtpGap>> | undefined;
+    // watched from the fault on, while the call is up (its BYE ends the media)
+    if (stage !== 'ringing') run.afterFault = (faultAt) => (resumed = rtpResumed(directions, faultAt, 25, 12_000)).catch(() => undefined);
+    run.finish = async (activeAfter) => {
+      try {
+        if (resumed) {
+          const gaps = await resumed;
+          run.rtp = `RTP ${gapText(gaps)}`;
+          for (const [k, g] of Object.entries(gaps)) expect(g.gapMs, `${stage} call: RTP gap ${k} at the takeover`).toBeLessThan(RTP_GAP_BOUND_MS);
+        } else {
+          // answered through the new node after the fault: RTP flows both ways from its 200 on
+          await answeredMedia();
+          run.rtp = 'RTP flows both ways after the answer';
+        }
+      } catch (e) {
+        uac.kill();
+        uas.kill();
+        throw e;
+      } finally {
+        await Promise.all([rtp.alice.stop().catch(() => undefined), rtp.bob.stop().catch(() => undefined)]);
+      }
+      await callEndedCleanly(uac, uas, callId, activeAfter(), `${stage} call`);
+    };
+    return run;
   }
 
   async function injectFault(fault: Fault, node: Node): Promise<void> {
@@ -246,14 +338,22 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     const next = fault === 'crosslink' ? old : other(old);
     const before = { old: transitionsTo(await hbdMetrics(old), 'active'), next: transitionsTo(await hbdMetrics(next), 'active') };
 
+    // one after the other: a Node process starting is a burst of CPU, and hbd shares the machine
+    const rtpAgents: Array<Agents | undefined> = [];
+    for (const s of stages) rtpAgents.push(await startAgents(s));
     const tStart = Date.now();
-    const runs = await Promise.all(stages.map((s) => startStage(s)));
+    const runs = await Promise.all(stages.map((s, i) => startStage(s, rtpAgents[i])));
     const at = Math.max(...runs.map((r) => r.window[0]));
     const latest = Math.min(...runs.map((r) => r.window[1]));
+    if (at > latest) {
+      for (const r of runs) r.abort?.();
+      for (const a of rtpAgents) for (const x of [a?.alice, a?.bob]) x?.kill();
+    }
     if (at > latest) throw new Error(`the stages' fault windows do not meet: ${runs.map((r) => `${r.stage} [${r.window[0] - at}, ${r.window[1] - at}]`).join(', ')} (ms from the latest start)`);
     await sleep(Math.max(0, at - Date.now()));
     const faultAt = Date.now();
     await injectFault(fault, old);
+    for (const r of runs) r.afterFault?.(faultAt);
     if (fault === 'crosslink') await sleep(2000);
     await waitActive(next, 15_000);
     const takeoverMs = Date.now() - faultAt;
@@ -281,7 +381,8 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       samples.push(`${r.sp1}/${r.sp2}:${(await ipHolders()).join('+')}`);
       await sleep(300);
     }
-    console.log(`${fault} on ${old} with ${stages.join(',')}: stages up ${faultAt - tStart} ms, ${next} seen active ${takeoverMs} ms after the fault (polled by ngcp-check-active), calls ended ${tRestore - tCalls} ms, repair + checks ${Date.now() - tRestore} ms`);
+    const media = runs.filter((r) => r.rtp).map((r) => `${r.stage}: ${r.rtp}`).join('; ');
+    console.log(`${fault} on ${old} with ${stages.join(',')}: stages up ${faultAt - tStart} ms, ${next} seen active ${takeoverMs} ms after the fault (polled by ngcp-check-active), calls ended ${tRestore - tCalls} ms, repair + checks ${Date.now() - tRestore} ms${media ? `; ${media}` : ''}`);
     const want = `${next === 'sp1' ? 0 : 1}/${next === 'sp2' ? 0 : 1}:${next}`;
     expect(samples, `roles sp1/sp2 (0 active) and shared IP holders after ${fault} and its repair`).toEqual(samples.map(() => want));
     const after = { old: transitionsTo(await hbdMetrics(old), 'active'), next: transitionsTo(await hbdMetrics(next), 'active') };

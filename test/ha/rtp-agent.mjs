@@ -6,6 +6,7 @@
  * It binds a UDP port on --bind (0: any free one) and prints `{"port":N}`. Then, on stdin:
  *   {"to":"10.77.0.10","port":30002}  send one 20 ms PCMU packet there every --interval ms
  *   count                             print {"received":n,"last":ms} (packets so far)
+ *   arrivals                          print {"arrivals":[ms…]} (every arrival so far; it goes on)
  *   stop                              stop, print the report, exit
  * Report (one JSON line): {"sent":n,"arrivals":[ms…],"sources":["addr:port",…]} with the
  * wall-clock arrival time (ms, sub-ms precision) of every RTP v2 packet received. It stops
@@ -83,6 +84,7 @@ rl.on('line', (line) => {
   const l = line.trim();
   if (l === 'stop') return finish(0);
   if (l === 'count') return void process.stdout.write(`${JSON.stringify({ received: arrivals.length, last: arrivals.at(-1) ?? null })}\n`);
+  if (l === 'arrivals') return void process.stdout.write(`${JSON.stringify({ arrivals })}\n`);
   let cmd;
   try {
     cmd = JSON.parse(l);

@@ -88,6 +88,12 @@ export class RtpAgent {
     return JSON.parse(await this.next(5000)) as { received: number; last: number | null };
   }
 
+  /** The arrival time of every packet received so far (the agent goes on). */
+  async arrivals(): Promise<number[]> {
+    this.child.stdin.write('arrivals\n');
+    return (JSON.parse(await this.next(5000)) as { arrivals: number[] }).arrivals;
+  }
+
   /** Stops sending and receiving; the arrivals. Idempotent. */
   stop(timeoutMs = 10_000): Promise<RtpReport> {
     if (!this.report) {
@@ -161,6 +167,43 @@ export async function rtpFlowing(agents: Record<string, RtpAgent>, packets: numb
     const silent = counts.filter(([, n]) => n < packets);
     if (!silent.length) return;
     if (Date.now() > until) throw new Error(`RTP not flowing within ${timeoutMs} ms: ${silent.map(([name, n]) => `${n} packets towards ${name}`).join(', ')} (want ${packets})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Waits until RTP has resumed after `faultAt` for every agent (each direction): a silence, then
+ * at least `packets` packets after it; the gap of each. Polled while the call is still up (a
+ * silence after its BYE would read as RTP not resuming). Throws after `timeoutMs` with the gaps so far.
+ */
+export async function rtpResumed(agents: Record<string, RtpAgent>, faultAt: number, packets: number, timeoutMs: number): Promise<Record<string, RtpGap>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const now = Date.now();
+    const gaps: Record<string, RtpGap> = {};
+    let ok = true;
+    for (const [name, a] of Object.entries(agents)) {
+      const arrivals = await a.arrivals();
+      const g = rtpGap(arrivals, faultAt, now);
+      gaps[name] = g;
+      const since = g.resumeMs === null ? Number.POSITIVE_INFINITY : faultAt + g.resumeMs;
+      if (!g.resumed || arrivals.filter((t) => t >= since).length < packets) ok = false;
+    }
+    if (ok) return gaps;
+    if (Date.now() > until) throw new Error(`RTP did not resume within ${timeoutMs} ms of the fault (want ${packets} packets after the gap): ${JSON.stringify(gaps)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits until every agent has received at least `packets` packets that arrived at or after `since` (ms since the epoch); throws after `timeoutMs` naming the short ones. */
+export async function rtpFlowingSince(agents: Record<string, RtpAgent>, since: number, packets: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const counts: Array<[string, number]> = [];
+    for (const [name, a] of Object.entries(agents)) counts.push([name, (await a.arrivals()).filter((t) => t >= since).length]);
+    const short = counts.filter(([, n]) => n < packets);
+    if (!short.length) return;
+    if (Date.now() > until) throw new Error(`RTP not flowing within ${timeoutMs} ms: ${short.map(([name, n]) => `${n} packets ${name}`).join(', ')} (want ${packets})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -100,7 +100,6 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
   const acc = new AccountingWriter(db, logger);
-  const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
   // brute-force protection (security.userban): counted in Redis, bans decided from memory
   const ub = config.userban;
   let bans: UserBans | null = null;
@@ -116,6 +115,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const peering = new Peering(db, logger, resolver, createPeeringMetrics(opts.metrics), {
     downAfter: peeringConfig.down_after, attemptTimeoutMs: peeringConfig.attempt_timeout_ms, lb: parseHostPort(config.lb),
   });
+  const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
   const changes = new ChangeListener(sub, logger, {
     onChange: (n) => {
       dir.onChange(n);
@@ -246,9 +246,9 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     },
     async stop() {
       if (dropTimer) clearInterval(dropTimer);
-      if (sweepTimer) clearInterval(sweepTimer);
       prober.stop();
       peering.close();
+      if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
         await sip.drain(5000);
         await sip.close();
@@ -289,8 +289,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     },
     async reload() {
       dir.clear();
-      features.store.clear();
       await peering.reload();
+      features.store.clear();
     },
     methods: {
       'location.lookup': async (params) => {

@@ -8,12 +8,12 @@
  * retransmission as the same transaction.
  */
 import type { ClientTransactionUser, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
+import { newBranch } from '@ngcp/sip';
 import { copyRequest, decrementMaxForwards, hasSdp, ourVia, reply, respond, type ProxyContext } from '../context.js';
 import { dialogBranch } from '../routing/branch.js';
 import { planLooseRoute } from '../routing/loose-route.js';
 import { exchangeSdp } from './media-call.js';
 import { sdpExchange } from './sdp-exchange.js';
-import { newBranch } from '@ngcp/sip';
 import type { CallRecord } from '../store/call-store.js';
 import { timedMedia } from './media-call.js';
 import { absorbAck } from './takeover.js';

@@ -55,14 +55,14 @@ export class InviteSession {
   private call!: CallRecord;
   private hasCall = false;
   private answers = new Map<string, Promise<string | undefined>>();
-  /** how the callee is shown the caller (features: rewrite out, PAI, CLIR); the From of every branch */
-  private identity?: Identity;
-  /** the `conc:*` sets this call is counted in (features: concurrent-call limits) */
-  private concKeys: string[] = [];
   /** outbound LCR: the attempts left; `searching` until the search ended (answered, a final that stops it, none left, CANCEL) */
   private search: PeerSearch | null = null;
   private searching = false;
   private body: Buffer | undefined;
+  /** how the callee is shown the caller (features: rewrite out, PAI, CLIR); the From of every branch */
+  private identity?: Identity;
+  /** the `conc:*` sets this call is counted in (features: concurrent-call limits) */
+  private concKeys: string[] = [];
   /** the identity goes to a trusted target (a peer: P-Asserted-Identity kept with Privacy: id, RFC 3325) */
   private identityTrusted = false;
   private log;
@@ -111,12 +111,12 @@ export class InviteSession {
       ...(caller.customerId != null ? { customer_id: String(caller.customerId) } : {}),
     };
     this.hasCall = true;
-    // not on the platform: outbound LCR over the peering groups (docs/routing.md), with the number as normalised (features/)
+    // not on the platform: outbound LCR over the peering groups (docs/routing.md), with the number as rewritten inbound (E.164)
     let search: PeerSearch | undefined;
-    if (!callee) {
+    if (!callee && ctx.peering) {
       const number = dialledNumber(inbound.callee);
-      if (ctx.peering && number !== null) {
-        const s = new PeerSearch(ctx.peering, number, dialledNumber(from.user) ?? from.user, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
+      if (number !== null) {
+        const s = new PeerSearch(ctx.peering, number, inbound.callerNumber ?? dialledNumber(from.user) ?? from.user, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
         if (s.routable) search = s;
       }
     }
