@@ -121,6 +121,51 @@ describe('rewrite rules', () => {
   });
 });
 
+/** A peering server: a UA on its own loopback address (the proxy tells peers from subscribers by address). */
+class PeerUa extends Ua {
+  override readonly host: string;
+  constructor(host: string) {
+    super('peer', 'carrier.example', 'x', { address: '127.0.0.1', port: 0 });
+    this.host = host;
+  }
+}
+
+describe('towards a peer', () => {
+  it('the dialled national number is normalised before the peering lookup; the peer (trusted) sees the caller in E.164 in From and PAI, and the PAI under Privacy: id for CLIR; the call counts', async () => {
+    const { domain, domainId, p } = await parties(['a']);
+    const set = await h().api('POST', '/api/rewriterulesets', { name: uniq('at') });
+    await h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 });
+    await h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 });
+    await setPrefs(h(), 'domain', domainId, { rewrite_rule_set_id: set.data.id });
+    const peer = await new PeerUa('127.0.0.61').start();
+    started.push(peer);
+    const g = await h().api('POST', '/api/peeringgroups', { name: uniq('g'), priority: 1 });
+    await h().api('POST', '/api/peeringrules', { group_id: g.data.id, callee_prefix: '43988' });
+    const srv = await h().api('POST', '/api/peeringservers', { group_id: g.data.id, name: uniq('s'), host: peer.host, port: peer.port });
+    expect(srv.status).toBe(201);
+    await until(async () => ((await h().proxy.methods['peering.list']!(undefined, RPC_CTX)) as { servers: Array<{ id: number }> }).servers.some((x) => x.id === srv.data.id), 'peering table reloaded');
+
+    const calling = p.a!.ua.invite(`sip:0988123456@${domain}`);
+    const inc = await peer.next('INVITE');
+    expect(inc.req.uri).toBe(`sip:43988123456@${peer.host}:${peer.port}`);
+    expect(fromUser(inc.req)).toBe(p.a!.number);
+    expect(inc.req.getAll('p-asserted-identity')).toEqual([`<sip:${p.a!.number}@${domain}>`]);
+    expect((await limits({ subscriber_id: p.a!.id })).subscriber).toMatchObject({ calls: 1, calls_out: 1 });
+    peer.answer(inc, 486);
+    expect((await calling).final.status).toBe(486);
+    await until(async () => (await limits({ subscriber_id: p.a!.id })).subscriber!.calls === 0, 'released', PROMPT);
+
+    await setPrefs(h(), 'subscriber', p.a!.id, { clir: true });
+    const anon = p.a!.ua.invite(`sip:0988123457@${domain}`);
+    const inc2 = await peer.next('INVITE');
+    expect(inc2.req.from().uri.toString()).toBe('sip:anonymous@anonymous.invalid');
+    expect(inc2.req.get('privacy')).toBe('id');
+    expect(inc2.req.getAll('p-asserted-identity')).toEqual([`<sip:${p.a!.number}@${domain}>`]);
+    peer.answer(inc2, 486);
+    expect((await anon).final.status).toBe(486);
+  });
+});
+
 describe('NCOS and block lists', () => {
   it('NCOS: a denied prefix → 403 with a Reason; adm_ncos_id wins over ncos_id; lifting it works without a restart', async () => {
     const { domain, p } = await parties(['a', 'b']);

@@ -174,8 +174,7 @@ export class InviteSession {
     this.call.media = this.media ? '1' : '0';
     if (this.lateOffer) this.call.late_offer = '1';
     const plans = bindings.map((b) => this.plan(b));
-    const forkFrom = this.identity ? fromFor(req.get('from') ?? '', this.identity) : (req.get('from') ?? '');
-    this.call.fork = JSON.stringify({ from: forkFrom, to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
+    this.call.fork = JSON.stringify({ from: this.forkFrom(), to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
     this.call.branches = branchesJson(plans);
     await ctx.calls.put(this.call);
     if (!(await this.offerMedia())) return;
@@ -211,7 +210,7 @@ export class InviteSession {
     this.call.media = this.media ? '1' : '0';
     if (this.lateOffer) this.call.late_offer = '1';
     this.call.callee_user = search.callee;
-    this.call.fork = JSON.stringify({ from: req.get('from') ?? '', to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
+    this.call.fork = JSON.stringify({ from: this.forkFrom(), to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
     this.call.branches = '[]';
     await ctx.calls.put(this.call);
     if (!(await this.offerMedia())) return;
@@ -476,6 +475,12 @@ export class InviteSession {
     if (removed === undefined && this.concKeys.length > 0) {
       await ctx.features.limits.release(this.call.call_id, this.concKeys).catch((err: Error) => this.log.warn({ err: err.message }, 'concurrent-call release failed'));
     }
+  }
+
+  /** The From every branch is sent with (a CANCEL and a takeover need the same). */
+  private forkFrom(): string {
+    const from = this.req.get('from') ?? '';
+    return this.identity ? fromFor(from, this.identity) : from;
   }
 
   /** Responses go back with the caller's own From (the branches carried the identity the callee was shown). */
