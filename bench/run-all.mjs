@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the benchmarks (all, or those named) one after another and keeps their
-// JSON results in bench/out/. Usage: ./ngcp bench [parser|transactions|api|db-read|sip|failover|soak …]
+// JSON results in bench/out/. Usage: ./ngcp bench [parser|transactions|api|db-read|sip|mediator|failover|flood|soak …]
 // `soak` (10 minutes of call load on the lab pair, bench/soak.mjs) runs only when named.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -14,7 +14,9 @@ const ALL = {
   api: ['api.mjs', []],
   'db-read': ['db-read.mjs', []],
   sip: ['sip.mjs', []],
+  mediator: ['mediator.mjs', []],
   failover: ['failover.mjs', []],
+  flood: ['flood.mjs', []],
   soak: ['soak.mjs', []],
 };
 const ONLY_WHEN_NAMED = new Set(['soak']);

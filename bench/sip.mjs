@@ -2,8 +2,8 @@
 // SIP benchmark: the same sipp load against Kamailio 5.6 (the anchors' configs, adapted)
 // and against our daemons, job by job, in ONE run, on 127.0.9.x only.
 //
-//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher] [--dur 8] [--reg-rates 2000,4000,…]
-//                      [--proxy-rates …] [--disp-rates …] [--sides kamailio,kamailio-tm,ours]
+//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher,chain] [--dur 8] [--reg-rates 2000,4000,…]
+//                      [--proxy-rates …] [--disp-rates …] [--chain-rates …] [--sides kamailio,kamailio-tm,ours]
 //                      [--workers N] [--profile] [--json FILE]
 //   ./ngcp bench sip
 //
@@ -17,6 +17,14 @@
 //               vs our lb (round-robin, transaction-stateful) → 2 sipp uas_rr.xml acting as proxies;
 //               side kamailio-tm: the same cfg with tm loaded and t_relay() for forward() — stateful
 //               like our lb, the equal-work row of the summary
+//               side kamailio-full: the same cfg doing our proxy's work with the same stores (Redis
+//               HGETALL of the callee's location, the call's state HSET/EXPIRE/HSET/HGETALL/DEL,
+//               acc start/stop rows in the same MariaDB, inserted asynchronously) — the equal-work row
+//   chain       sipp uac_auth_rr.xml (INVITE, 407, INVITE with digest credentials, 200, ACK, BYE) →
+//               the full chain: Kamailio dispatcher.cfg with t_relay (the lb) → Kamailio proxy.cfg
+//               with digest auth (auth_db over db_text, nonce_count replay check) and acc, vs our
+//               lb → our proxy (calls.auth on, nonce counts and call state in Redis, accounting in
+//               MariaDB) → uas_rr.xml registered as the callee
 // Our daemons run with the V8 flags pm2 gives them in production (SIP_DAEMON_NODE_ARGS), and our
 // proxy with --workers processes (default: one per core, as proxy.workers 0 in production; worker i
 // on SUT:5060+i, docs/workers.md). In production the lb spreads calls over the workers by Call-ID;
@@ -45,19 +53,21 @@ const opt = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
-const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher'));
+const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher,chain'));
 const DUR = Number(opt('dur', '8'));
 if (!(DUR > 2 && DUR <= 10)) throw new Error('--dur must be in (2, 10] seconds');
 const RATES = {
   registrar: list(opt('reg-rates', '2000,4000,6000,8000,12000,16000')).map(Number),
   proxy: list(opt('proxy-rates', '100,250,500,1000,1500,2000')).map(Number),
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
+  chain: list(opt('chain-rates', '100,250,500,750,1000,1500')).map(Number),
 };
 const PROFILE = args.includes('--profile');
 // kamailio-tm runs for the dispatcher job only (the others are stateful already)
-const SIDES = list(opt('sides', 'kamailio,kamailio-tm,ours'));
-for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, ours)`);
-const sidesOf = (job) => SIDES.filter((x) => x !== 'kamailio-tm' || job === 'dispatcher');
+const SIDES = list(opt('sides', 'kamailio,kamailio-tm,kamailio-full,ours'));
+for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'kamailio-full', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, kamailio-full, ours)`);
+// kamailio-tm: the dispatcher job only (the others are stateful already); kamailio-full: the proxy job only
+const sidesOf = (job) => SIDES.filter((x) => (x !== 'kamailio-tm' || job === 'dispatcher') && (x !== 'kamailio-full' || job === 'proxy'));
 const isKam = (side) => side.startsWith('kamailio');
 // proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
 const HOLD_MS = Number(opt('hold-ms', '0'));
@@ -71,7 +81,10 @@ const UAC = '127.0.9.2'; // sipp client, port 5061
 const UAS = '127.0.9.3'; // sipp servers, ports 5070, 5071
 const LB_INT = '127.0.9.4'; // our lb's internal side, port 5060
 const AUX = '127.0.9.5'; // Redis 6399, control ports 9060/9062
+const PROXY = '127.0.9.6'; // chain job: the proxy behind the lb (Kamailio's, or ours on 5060+i)
 const REDIS_PORT = 6399;
+// our daemons' log level (BENCH_LOG_LEVEL=info to see why calls fail; warn while measuring)
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const NCPU = cpus().length;
 
@@ -80,7 +93,7 @@ const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]
 // ---------- process bookkeeping: everything started is stopped by PID ----------
 const started = new Set();
 const sysctlRestore = [];
-let mariadb = null; // the proxy job's MariaDB (testkit instance), one per run
+let mariadb = null; // the proxy and chain jobs' MariaDB (testkit instance), one per run
 function cleanup() {
   if (mariadb) try { process.kill(mariadb.pid, 'SIGKILL'); } catch { /* gone */ }
   for (const p of started) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -151,18 +164,21 @@ function idleTicks() {
 // ---------- setup ----------
 function install() {
   const have = (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
-  if (have('kamailio') && have('sipp') && have('kamcmd')) return;
-  log('installing kamailio sip-tester from Debian');
+  const mods = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+  if (have('kamailio') && have('sipp') && have('kamcmd') && existsSync(join(mods, 'db_mysql.so')) && existsSync(join(mods, 'ndb_redis.so'))) return;
+  // kamailio-full needs MySQL (acc) and Redis (ndb_redis) modules
+  const pkgs = ['kamailio', 'kamailio-mysql-modules', 'kamailio-redis-modules', 'sip-tester'];
+  log(`installing ${pkgs.join(' ')} from Debian`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', 'kamailio', 'sip-tester'], { env, stdio: 'ignore' });
+  let r = spawnSync('apt-get', ['install', '-y', ...pkgs], { env, stdio: 'ignore' });
   if (r.status !== 0) {
     spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
-    r = spawnSync('apt-get', ['install', '-y', 'kamailio', 'sip-tester'], { env, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('apt-get install kamailio sip-tester failed');
+    r = spawnSync('apt-get', ['install', '-y', ...pkgs], { env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`apt-get install ${pkgs.join(' ')} failed`);
   }
 }
 function preflight() {
-  for (const [ip, port] of [[SUT, 5060], [UAC, 5061], [UAS, 5070], [UAS, 5071], [LB_INT, 5060]]) {
+  for (const [ip, port] of [[SUT, 5060], [UAC, 5061], [UAS, 5070], [UAS, 5071], [LB_INT, 5060], [PROXY, 5060]]) {
     if (udpListening(ip, port)) throw new Error(`udp ${ip}:${port} already in use (not ours); refusing to run`);
   }
   for (const k of ['net.core.rmem_max', 'net.core.wmem_max']) {
@@ -181,13 +197,50 @@ function kamCfg(job, tm = false) {
   s = s.replaceAll('127.0.0.1:5070', `${UAS}:5070`).replaceAll('127.0.0.1', SUT);
   // side kamailio-tm: the same dispatcher, stateful (tm's t_relay instead of forward) — the
   // work our lb does (it keeps a transaction per request and answers retransmissions itself)
-  if (tm) s = s.replace('loadmodule "sl.so"', 'loadmodule "tm.so"\nloadmodule "sl.so"').replaceAll('forward();', 't_relay();');
+  // (and the ACK of a negative final, e.g. the chain job's 407, ends its transaction: without
+  // t_check_trans() tm would retransmit the 407 until timer H, work our lb does not do)
+  if (tm) {
+    s = s.replace('loadmodule "sl.so"', 'loadmodule "tm.so"\nloadmodule "sl.so"').replaceAll('forward();', 't_relay();')
+      .replace(/request_route \{\n/, 'request_route {\n\tif (is_method("ACK") && t_check_trans()) exit;\n');
+    if (!s.includes('t_check_trans()')) throw new Error('kamailio-dispatcher.cfg changed: the kamailio-tm side cannot adapt it');
+  }
   const f = join(work, `kamailio-${job}${tm ? '-tm' : ''}.cfg`);
   writeFileSync(f, s);
   return f;
 }
 writeFileSync(join(work, 'dispatcher.list'), `1 sip:${UAS}:5070\n1 sip:${UAS}:5071\n`);
+writeFileSync(join(work, 'dispatcher-chain.list'), `1 sip:${PROXY}:5060\n`);
+// chain job, Kamailio's proxy: the anchor's proxy.cfg on PROXY plus what ours does per call —
+// digest authentication of the initial INVITE against a subscriber table (db_text, loaded
+// into memory; ours reads MariaDB through a cache), a replay check of the nonce count (ours:
+// Redis), an accounting record at the answer and at the BYE (acc to its log; ours: MariaDB)
+function kamAuthProxyCfg() {
+  const dbDir = join(work, 'kamailio-db');
+  mkdirSync(dbDir, { recursive: true });
+  writeFileSync(join(dbDir, 'version'), 'table_name(string) table_version(int)\nsubscriber:7\n');
+  writeFileSync(join(dbDir, 'subscriber'), `id(int,auto) username(string) domain(string) password(string)\n1:sipp:${UAC}:bench-password\n2:service:${UAC}:bench-password\n`);
+  let s = readFileSync(join(ANCHORS, 'kamailio-proxy.cfg'), 'utf8');
+  s = s.replaceAll('127.0.0.1:5070', `${UAS}:5070`).replaceAll('127.0.0.1', PROXY);
+  s = s.replace('loadmodule "ctl.so"', ['loadmodule "ctl.so"', 'loadmodule "db_text.so"', 'loadmodule "auth.so"', 'loadmodule "auth_db.so"', 'loadmodule "acc.so"',
+    `modparam("auth_db", "db_url", "text://${dbDir}")`, 'modparam("auth_db", "calculate_ha1", yes)', 'modparam("auth_db", "password_column", "password")',
+    'modparam("auth_db", "load_credentials", "")', 'modparam("auth", "nonce_count", 1)',
+    'modparam("acc", "log_flag", 1)', 'modparam("acc", "log_level", -1)'].join('\n'));
+  // the dialog's BYE is accounted; the initial INVITE is challenged, then accounted
+  s = s.replace(/if \(has_totag\(\)\) \{/, 'if (has_totag()) {\n\t\tif (is_method("BYE")) setflag(1);');
+  s = s.replace(/\t# absorb retransmissions of initial requests/, [
+    '\tif (is_method("INVITE")) {',
+    '\t\tif (!proxy_authorize("$fd", "subscriber")) { proxy_challenge("$fd", "0"); exit; }',
+    '\t\tconsume_credentials();',
+    '\t\tsetflag(1);',
+    '\t}',
+    '\t# absorb retransmissions of initial requests'].join('\n'));
+  if (!s.includes('proxy_authorize') || !s.includes('if (is_method("BYE")) setflag(1);')) throw new Error('kamailio-proxy.cfg changed: the chain job cannot adapt it');
+  const f = join(work, 'kamailio-chain-proxy.cfg');
+  writeFileSync(f, s);
+  return f;
+}
 for (const x of ['register.xml', 'uac_rr.xml']) writeFileSync(join(work, x), readFileSync(join(ANCHORS, 'sipp', x)));
+writeFileSync(join(work, 'uac_auth_rr.xml'), readFileSync(join(here, 'sipp', 'uac_auth_rr.xml')));
 // The UASes stand where our proxies stand behind the lb, so they record-route themselves
 // like a proxy (their entry on top of the echoed set): in-dialog ACK/BYE then carry a Route
 // naming the UAS, which both Kamailio's loose_route() and our lb follow (our lb sends
@@ -196,8 +249,69 @@ writeFileSync(join(work, 'uas_rr.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_
 writeFileSync(join(work, 'uas_rr_proxy.xml'), readFileSync(join(ANCHORS, 'sipp', 'uas_rr.xml'), 'utf8')
   .replaceAll('[last_Record-Route:]', 'Record-Route: <sip:[local_ip]:[local_port];lr>\n      [last_Record-Route:]'));
 
+// proxy job, side kamailio-full: the anchor's proxy.cfg doing the work our proxy does per call,
+// with the same stores (our proxy job's MariaDB and a Redis of its own), each with the fewest
+// commands: INVITE — HGETALL of the callee's location, HSET + EXPIRE of the call's state;
+// 200 — HSET of the answer; BYE — HGETALL and DEL of the call's state; an accounting record in
+// MariaDB at the answer and at the BYE (acc, db_insert_mode 2: asynchronous inserts by
+// async_workers, so SIP workers never wait for MariaDB — as our batched writer).
+function kamFullProxyCfg() {
+  let s = readFileSync(join(ANCHORS, 'kamailio-proxy.cfg'), 'utf8');
+  s = s.replaceAll('127.0.0.1:5070', `${UAS}:5070`).replaceAll('127.0.0.1', SUT);
+  const dbUrl = `mysql://${mariadb.user}:${encodeURIComponent(mariadb.password ?? '')}@${mariadb.host}:${mariadb.port}/${mariadb.database}`;
+  s = s.replace('children=4', 'children=4\nasync_workers=2').replace('loadmodule "ctl.so"', ['loadmodule "ctl.so"', 'loadmodule "db_mysql.so"', 'loadmodule "acc.so"', 'loadmodule "ndb_redis.so"',
+    `modparam("ndb_redis", "server", "name=ngcp;addr=${AUX};port=${REDIS_PORT}")`,
+    `modparam("acc", "db_url", "${dbUrl}")`, 'modparam("acc", "db_flag", 2)', 'modparam("acc", "db_table_acc", "kam_acc")', 'modparam("acc", "db_insert_mode", 2)'].join('\n'));
+  s = s.replace(/if \(has_totag\(\)\) \{/, ['if (has_totag()) {',
+    '\t\tif (is_method("BYE")) {',
+    '\t\t\tredis_cmd("ngcp", "HGETALL call:%s", "$ci", "r"); redis_free("r");',
+    '\t\t\tredis_cmd("ngcp", "DEL call:%s", "$ci", "r"); redis_free("r");',
+    '\t\t\tsetflag(2);',
+    '\t\t}'].join('\n'));
+  s = s.replace(/\t# absorb retransmissions of initial requests/, [
+    '\tif (is_method("INVITE") && !has_totag()) {',
+    '\t\tredis_cmd("ngcp", "HGETALL location:%s@%s", "$rU", "$fd", "r"); redis_free("r");',
+    '\t\t$var(who) = $fU + "@" + $fd + " " + $rU + " " + $ft;',
+    '\t\tredis_cmd("ngcp", "HSET call:%s state init parties %s", "$ci", "$var(who)", "r"); redis_free("r");',
+    '\t\tredis_cmd("ngcp", "EXPIRE call:%s 7200", "$ci", "r"); redis_free("r");',
+    '\t\tsetflag(2);',
+    '\t\tt_on_reply("ANSWERED");',
+    '\t}',
+    '\t# absorb retransmissions of initial requests'].join('\n'));
+  s += '\nonreply_route[ANSWERED] {\n\tif (t_check_status("200")) { redis_cmd("ngcp", "HSET call:%s state answered to_tag %s", "$ci", "$tt", "r"); redis_free("r"); }\n}\n';
+  if (!s.includes('HGETALL location') || !s.includes('DEL call:')) throw new Error('kamailio-proxy.cfg changed: the kamailio-full side cannot adapt it');
+  const f = join(work, 'kamailio-proxy-full.cfg');
+  writeFileSync(f, s);
+  return f;
+}
+
 // ---------- the systems under test ----------
-async function startKamailio(job, dir, tm = false) {
+async function startKamailio(job, dir, side) {
+  const tm = side === 'kamailio-tm';
+  if (side === 'kamailio-full') {
+    const redis = await startRedis(dir);
+    // the callee's binding, as our registrar stores it (the location lookup reads it)
+    spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'HSET', `location:service@${UAC}`, `sip:service@${UAS}:5070`,
+      JSON.stringify({ contact: `sip:service@${UAS}:5070`, expires: Math.floor(Date.now() / 1000) + 3600, q: null, path: [], received: `sip:${UAC}:5061`, socket: `udp:${SUT}:5060`, call_id: 'bench-register-uas', cseq: 1, user_agent: null })]);
+    rmSync(CTLSOCK, { force: true });
+    const p = start('kamailio', ['-DD', '-E', '-f', kamFullProxyCfg(), '-m', '1024', '-M', '8', '-A', `CTLSOCK="unix:${CTLSOCK}"`], { out: join(dir, 'kamailio.log') });
+    await waitUdp(SUT, 5060, 'kamailio (full)');
+    await sleep(300);
+    return { main: p, ports: [5060], pids: () => [p.pid, ...children(p.pid)], auxPids: () => [redis.pid, mariadb.pid], stop: async () => { await stop(p); await stop(redis); } };
+  }
+  if (job === 'chain') {
+    // the proxy first (auth, acc), then the stateful dispatcher in front of it as the lb
+    const sock2 = join(work, 'kamailio-ctl-2.sock');
+    rmSync(sock2, { force: true });
+    const px = start('kamailio', ['-DD', '-E', '-f', kamAuthProxyCfg(), '-m', '1024', '-M', '8', '-A', `CTLSOCK="unix:${sock2}"`], { out: join(dir, 'kamailio-proxy.log') });
+    await waitUdp(PROXY, 5060, 'kamailio (chain proxy)');
+    rmSync(CTLSOCK, { force: true });
+    const lb = start('kamailio', ['-DD', '-E', '-f', kamCfg('dispatcher', true), '-m', '256', '-M', '8',
+      '-A', `DSLIST="${join(work, 'dispatcher-chain.list')}"`, '-A', `CTLSOCK="unix:${CTLSOCK}"`], { out: join(dir, 'kamailio.log') });
+    await waitUdp(SUT, 5060, 'kamailio (chain lb)');
+    await sleep(300);
+    return { main: lb, ports: [5060], pids: () => [lb.pid, ...children(lb.pid), px.pid, ...children(px.pid)], auxPids: () => [], stop: async () => { await stop(lb); await stop(px); } };
+  }
   const shm = job === 'dispatcher' ? 256 : 1024;
   rmSync(CTLSOCK, { force: true });
   const p = start('kamailio', ['-DD', '-E', '-f', kamCfg(job, tm), '-m', String(shm), '-M', '8',
@@ -240,7 +354,42 @@ function nodeArgs(name, dir) {
 }
 let profileNow = false;
 
+function mariaDbCfg(pool) {
+  return { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: pool };
+}
+
+/** chain job: our proxy (auth on) on PROXY:5060+i behind our lb on SUT:5060, as `ngcp up` wires them */
+async function startOurChain(dir) {
+  const redis = await startRedis(dir);
+  const proxyCfg = {
+    node: 'bench', listen: { address: PROXY, udp_port: 5060 }, control: { address: AUX, port: 9062 }, workers: WORKERS,
+    registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
+    auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
+    mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200 }, lb: `${LB_INT}:5060`,
+    db: mariaDbCfg(10), redis: REDIS, log: { level: LOG_LEVEL },
+  };
+  const lbCfg = {
+    node: 'bench', public: { address: SUT, udp_port: 5060, tcp_port: 5060, tls_enable: false, tls_port: 5061 },
+    tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), generate: false, hostnames: ['localhost'], days: 1 },
+    internal: { address: LB_INT, udp_port: 5060 }, control: { address: AUX, port: 9060 }, log: { level: LOG_LEVEL },
+    dispatch: { algorithm: 'hash-callid', proxies: Array.from({ length: WORKERS }, (_, i) => ({ address: PROXY, port: 5060 + i, weight: 1 })), probe: { interval_ms: 0 } },
+    db: mariaDbCfg(2), redis: REDIS,
+  };
+  writeFileSync(join(dir, 'proxy.yml'), yaml(proxyCfg));
+  writeFileSync(join(dir, 'lb.yml'), yaml(lbCfg));
+  const px = start(process.execPath, [...nodeArgs('proxy', dir), join(root, 'apps/proxy/dist/main.js'), '--config', join(dir, 'proxy.yml')], { cwd: root, out: join(dir, 'proxy.log') });
+  for (let i = 0; i < WORKERS; i++) await waitUdp(PROXY, 5060 + i, `proxy worker ${i}`, 15000);
+  const lb = start(process.execPath, [...nodeArgs('lb', dir), join(root, 'apps/lb/dist/main.js'), '--config', join(dir, 'lb.yml')], { cwd: root, out: join(dir, 'lb.log') });
+  await waitUdp(SUT, 5060, 'lb', 15000);
+  await sleep(1000); // the lb's domain list from MariaDB
+  return {
+    main: lb, redis, ports: [5060], pids: () => [lb.pid, ...children(lb.pid), px.pid, ...children(px.pid)], auxPids: () => [redis.pid, mariadb.pid],
+    stop: async () => { await stop(lb, 'SIGTERM', 10000); await stop(px, 'SIGTERM', 10000); await stop(redis); },
+  };
+}
+
 async function startOurs(job, dir) {
+  if (job === 'chain') return startOurChain(dir);
   const redis = await startRedis(dir);
   let cfg; let app; let name;
   if (job === 'registrar' || job === 'proxy') {
@@ -248,15 +397,13 @@ async function startOurs(job, dir) {
     // auth touches only Redis); the proxy job routes calls unchallenged with a real MariaDB
     name = 'proxy';
     app = 'apps/proxy/dist/main.js';
-    const db = job === 'proxy'
-      ? { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: 10 }
-      : NO_DB;
+    const db = job === 'proxy' ? mariaDbCfg(10) : NO_DB;
     cfg = {
       node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 }, workers: WORKERS,
       registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
       auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
       mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200, ...(job === 'proxy' ? { auth: false } : {}) },
-      db, redis: REDIS, log: { level: 'warn' },
+      db, redis: REDIS, log: { level: LOG_LEVEL },
     };
   } else {
     name = 'lb';
@@ -264,7 +411,7 @@ async function startOurs(job, dir) {
     cfg = {
       node: 'bench', public: { address: SUT, udp_port: 5060, tcp_port: 5060, tls_enable: false, tls_port: 5061 },
       tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), generate: false, hostnames: ['localhost'], days: 1 },
-      internal: { address: LB_INT, udp_port: 5060 }, control: { address: AUX, port: 9060 }, log: { level: 'warn' },
+      internal: { address: LB_INT, udp_port: 5060 }, control: { address: AUX, port: 9060 }, log: { level: LOG_LEVEL },
       dispatch: { algorithm: 'round-robin', proxies: [{ address: UAS, port: 5070, weight: 1 }, { address: UAS, port: 5071, weight: 1 }], probe: { interval_ms: 0 } },
       db: NO_DB, redis: REDIS,
     };
@@ -293,6 +440,8 @@ async function startDirectory() {
   const db = createDb({ host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool: { max: 2 } });
   try {
     await migrate.latest(db);
+    // the kamailio-full side's accounting table: Kamailio's own acc schema
+    await db.raw('CREATE TABLE kam_acc (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, method VARCHAR(16) NOT NULL DEFAULT \'\', from_tag VARCHAR(128) NOT NULL DEFAULT \'\', to_tag VARCHAR(128) NOT NULL DEFAULT \'\', callid VARCHAR(255) NOT NULL DEFAULT \'\', sip_code VARCHAR(3) NOT NULL DEFAULT \'\', sip_reason VARCHAR(128) NOT NULL DEFAULT \'\', time DATETIME NOT NULL, INDEX (callid)) ENGINE=InnoDB');
     const [domainId] = await db('domains').insert({ domain: UAC });
     for (const [i, username] of ['sipp', 'service'].entries()) {
       await db('subscribers').insert({
@@ -303,11 +452,21 @@ async function startDirectory() {
     await db.destroy();
   }
 }
-/** Bind service@<UAC> to the sipp UAS (one REGISTER, registrar.auth false), before the load. */
-async function registerUas() {
+/** Rows in an accounting table of the proxy job's MariaDB (ours: acc, kamailio-full: kam_acc). */
+function accRows(table) {
+  const r = spawnSync('mariadb', ['-S', mariadb.socket, '-u', mariadb.user, `-p${mariadb.password ?? ''}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${table}`, mariadb.database]);
+  return Number(r.stdout.toString().trim());
+}
+
+/**
+ * Bind service@<UAC> to the sipp UAS (one REGISTER, registrar.auth false), before the load.
+ * Through our lb (chain job) the REGISTER is sent from the UAS's own address and port: the lb
+ * routes to the address a REGISTER came from (NAT handling, its Path), as for any client.
+ */
+async function registerUas(from = { address: UAC, port: 0 }) {
   const { createSocket } = await import('node:dgram');
   const sock = createSocket('udp4');
-  await new Promise((res) => sock.bind(0, UAC, res));
+  await new Promise((res) => sock.bind(from.port, from.address, res));
   const port = sock.address().port;
   const msg = [
     `REGISTER sip:${SUT}:5060 SIP/2.0`, `Via: SIP/2.0/UDP ${UAC}:${port};branch=z9hG4bK-bench-reg;rport`,
@@ -368,7 +527,7 @@ async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } 
   const share = (i) => Math.floor(rate / ports.length) + (i < rate % ports.length ? 1 : 0);
   const uacs = ports.map((port, i) => start('sipp', ['-sf', uacScenario(scenario, i), `${SUT}:${port}`, '-i', UAC, '-p', String(5061 + i), ...SIPP_COMMON,
     '-r', String(share(i)), '-m', String(share(i) * DUR), '-l', String(2 * share(i) + 100), '-timeout', `${DUR + 15}s`,
-    '-trace_stat', '-stf', `uac${i}_stat.csv`, '-fd', '1', ...extra], { cwd: dir, out: join(dir, `uac${i}.log`) }));
+    '-trace_stat', '-stf', `uac${i}_stat.csv`, '-fd', '1', ...(process.env.BENCH_SIPP_TRACE ? ['-trace_msg'] : []), ...extra], { cwd: dir, out: join(dir, `uac${i}.log`) }));
   const hard = setTimeout(() => { for (const u of uacs) stop(u, 'SIGKILL'); }, (DUR + 25) * 1000);
   const samples = [];
   const t0 = Date.now();
@@ -417,7 +576,7 @@ const isStrict = (r) => isClean(r) && r.retrans === 0;
 async function step(job, side, rate) {
   const dir = join(work, job, side, `r${rate}`);
   mkdirSync(dir, { recursive: true });
-  const sut = isKam(side) ? await startKamailio(job, dir, side === 'kamailio-tm') : await startOurs(job, dir);
+  const sut = isKam(side) ? await startKamailio(job, dir, side) : await startOurs(job, dir);
   const uas = [];
   let r;
   try {
@@ -426,11 +585,19 @@ async function step(job, side, rate) {
     } else if (job === 'proxy') {
       uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
       if (side === 'ours') await registerUas();
+    } else if (job === 'chain') {
+      if (side === 'ours') await registerUas({ address: UAS, port: 5070 });
+      uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
     }
+    const accTable = side === 'kamailio-full' ? 'kam_acc' : (job === 'proxy' || job === 'chain') && side === 'ours' ? 'acc' : null;
+    const acc0 = accTable ? accRows(accTable) : 0;
     const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
     const rss0 = rssSumKb(sut.pids());
     const hold = job === 'proxy' && HOLD_MS > 0;
-    r = await runUac(dir, job === 'registrar' ? 'register.xml' : 'uac_rr.xml', rate, sut, uas, !hold ? {} : {
+    const scenario = { registrar: 'register.xml', chain: 'uac_auth_rr.xml' }[job] ?? 'uac_rr.xml';
+    // the digest uri is the Request-URI (sipp's default is the remote address), as our proxy checks (RFC 3261 §22.4)
+    const auth = job === 'chain' ? ['-au', 'sipp', '-ap', 'bench-password', '-auth_uri', `service@${SUT}:5060`] : [];
+    r = await runUac(dir, scenario, rate, sut, uas, !hold ? { extra: auth } : {
       extra: ['-d', String(HOLD_MS)],
       // near the end of the sending: ≈ rate × hold calls are established at once
       onMid: () => {
@@ -441,7 +608,12 @@ async function step(job, side, rate) {
       },
     });
     if (hold) r.hold_ms = HOLD_MS;
-    if (job === 'proxy' && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
+    // both sides of an equal-work row account every call (start + stop); the writers are asynchronous
+    if (accTable) {
+      await sleep(1000);
+      r.acc_rows = accRows(accTable) - acc0;
+    }
+    if ((job === 'proxy' || job === 'chain') && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
       const rss1 = rssSumKb(sut.pids());
       if (isKam(side)) {
@@ -458,6 +630,7 @@ async function step(job, side, rate) {
       }
     }
   } finally {
+    if (process.env.BENCH_HOLD_S) { log(`holding the step ${process.env.BENCH_HOLD_S} s (BENCH_HOLD_S) for a look at ${dir}`); await sleep(Number(process.env.BENCH_HOLD_S) * 1000); }
     for (const u of uas) await stop(u);
     await sut.stop();
   }
@@ -470,7 +643,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 
@@ -483,8 +656,8 @@ async function main() {
   preflight();
   log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout.toString().split('\n')[0]}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
   for (const job of JOBS) {
-    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher)`);
-    if (job === 'proxy' && !mariadb) await startDirectory();
+    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher, chain)`);
+    if ((job === 'proxy' || job === 'chain') && !mariadb) await startDirectory();
     for (const side of sidesOf(job)) {
       let bad = 0;
       for (const rate of RATES[job]) {
@@ -512,6 +685,7 @@ async function main() {
     if (!sides.includes('ours')) continue;
     if (sides.includes('kamailio')) results.summary.push(rowOf(job, job, 'kamailio'));
     if (sides.includes('kamailio-tm')) results.summary.push(rowOf(job, `${job} (Kamailio t_relay: equal work)`, 'kamailio-tm'));
+    if (sides.includes('kamailio-full')) results.summary.push(rowOf(job, `${job} (Kamailio with Redis call state + MariaDB acc: equal work)`, 'kamailio-full'));
   }
   results.ended = new Date().toISOString();
   results.loadavg_end = loadavg();

@@ -9,6 +9,8 @@
 // counts role changes on both nodes (a false takeover is any), failed calls, and whether the
 // shared IP stayed on one node. Failed calls are reported beside it: when the offered rate is
 // more than the machine carries, calls fail, but the pair must still not change roles.
+// The flood guard (security.ipban) is raised to rate × 100 packets per window on both nodes
+// first (ngcpcfg set + apply): the whole load comes from one address (docs/security.md).
 //
 //   node bench/soak.mjs [--seconds 600] [--rate 200] [--hold-ms 1000] [--json FILE]
 //   ./ngcp bench soak
@@ -133,6 +135,15 @@ async function main() {
   log(`lab up in ${dir} (≈ 1.5 min)`);
   labUp = true;
   sh(process.execPath, [CLI('ngcp-lab'), 'up', '--dir', dir], { timeout: 300_000 });
+  // the whole load comes from one client address (and one carrier address): ≈ 5 packets per
+  // call each way, far above the production flood threshold (security.ipban: 250 per 5 s per
+  // source). Explicit settings for this test load (docs/security.md), on both nodes.
+  const maxRequests = Math.max(250, RATE * 100);
+  for (const n of ['sp1', 'sp2']) {
+    sh('ip', ['netns', 'exec', n, process.execPath, CLI('ngcpcfg'), 'set', 'security.ipban.max_requests', String(maxRequests)], { timeout: 60_000 });
+    sh('ip', ['netns', 'exec', n, process.execPath, CLI('ngcpcfg'), 'apply', `soak: ${RATE} calls/s from one client address`], { timeout: 180_000 });
+  }
+  log(`security.ipban.max_requests ${maxRequests} per window on both nodes (the soak's load from one address)`);
   const env = readFileSync(join(dir, 'sp1/var/api.env'), 'utf8');
   const auth = `${/API_USER=(.*)/.exec(env)[1]}:${/API_PASS=(.*)/.exec(env)[1]}`;
   const api = (path, body) => {

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { apiConfigDefinition } from '@ngcp/api';
 import { lbDaemon } from '@ngcp/lb';
 import { mediactlDaemon } from '@ngcp/mediactl';
+import { mediatorDaemon } from '@ngcp/mediator';
 import { proxyDaemon } from '@ngcp/proxy';
 import { getIn, initConfigDir, loadConfig, nodePaths, parseKeyPath, renderNode, type NodePaths, type RenderedFile } from '@ngcp/config';
 import { parseDaemonConfig, type DaemonConfigDefinition } from '@ngcp/daemon';
@@ -44,6 +45,7 @@ const DEFINITIONS: Record<string, DaemonConfigDefinition<unknown>> = {
   lb: lbDaemon as unknown as DaemonConfigDefinition<unknown>,
   proxy: proxyDaemon as unknown as DaemonConfigDefinition<unknown>,
   mediactl: mediactlDaemon as unknown as DaemonConfigDefinition<unknown>,
+  mediator: mediatorDaemon as unknown as DaemonConfigDefinition<unknown>,
 };
 
 /** Per daemon file: key path in the rendered file → the secret (or a path of the node) it must carry exactly. */

@@ -14,6 +14,8 @@ export interface AccRecord {
   to_tag: string;
   src_user: string | null;
   dst_user: string | null;
+  /** the peer a call went to or came from (peering_servers.id) */
+  peering_server_id: number | null;
 }
 
 export type AccKind = 'start' | 'stop' | 'failure';
@@ -34,7 +36,7 @@ export class AccReader {
 
   async byCallId(callId: string): Promise<AccRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      'SELECT method, callid, sip_code, sip_reason, from_tag, to_tag, src_user, dst_user FROM acc WHERE callid = ? ORDER BY id',
+      'SELECT method, callid, sip_code, sip_reason, from_tag, to_tag, src_user, dst_user, peering_server_id FROM acc WHERE callid = ? ORDER BY id',
       [callId],
     );
     return rows as AccRecord[];

@@ -24,6 +24,8 @@ import { SipClient, audioSdp, optionsPing, sdpMedia, udpExchange } from './sip-c
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
 const closers: Array<() => unknown> = [];
+/** calls the mediator must turn into CDRs: Call-ID → the CDR status expected */
+const mediated = new Map<string, string>();
 
 beforeAll(async () => {
   node = await startNode();
@@ -218,6 +220,7 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
       expect([...a.received.sources]).toEqual([`127.0.0.1:${m.towardsA}`]);
       expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
       expect((await node.api.calls()).map((c) => c.call_id)).not.toContain(callId);
+      mediated.set(callId, 'ok');
     });
   });
 
@@ -235,14 +238,18 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
       const { uac } = await call(subs.alice, 'bob', 'uac-call-busy-expect-486.xml');
       expectOk(await uac.done);
       expectOk(await uas.done);
-      expect(await accFailure(await uac.logged('CALL_ID'), '486')).toContainEqual(['INVITE', '486']);
+      const callId = await uac.logged('CALL_ID');
+      expect(await accFailure(callId, '486')).toContainEqual(['INVITE', '486']);
+      mediated.set(callId.trim(), 'busy');
     });
   });
 
   it('B not registered: 480; acc failure 480', async () => {
     const { uac } = await call(subs.alice, 'dave', 'uac-call-offline-expect-480.xml');
     expectOk(await uac.done);
-    expect(await accFailure(await uac.logged('CALL_ID'), '480')).toContainEqual(['INVITE', '480']);
+    const callId = await uac.logged('CALL_ID');
+    expect(await accFailure(callId, '480')).toContainEqual(['INVITE', '480']);
+    mediated.set(callId.trim(), 'offline');
   });
 
   it('unknown callee: 404', async () => {
@@ -255,8 +262,31 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
       const { uac } = await call(subs.alice, 'bob', 'uac-call-cancel-expect-487.xml');
       expectOk(await uac.done);
       expectOk(await uas.done);
-      expect(await accFailure(await uac.logged('CALL_ID'), '487')).toContainEqual(['INVITE', '487']);
+      const callId = await uac.logged('CALL_ID');
+      expect(await accFailure(callId, '487')).toContainEqual(['INVITE', '487']);
+      mediated.set(callId.trim(), 'cancel');
     });
+  });
+
+  it('the mediator turns each of those calls into one CDR: GET /api/cdrs (answered with its duration, busy, offline, cancelled) and the CSV export', async () => {
+    expect(builtDaemon('mediator'), 'apps/mediator is built').toBe(true);
+    expect(mediated.size, 'the calls above ran').toBe(4);
+    type Cdr = { call_id: string; call_status: string; call_code: string; duration: number; init_time: string; start_time: string | null; source_subscriber_id: number | null; destination_subscriber_id: number | null; source_user: string };
+    const cdrOf = async (callId: string): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+    for (const [callId, status] of mediated) {
+      const cdrs = (await until(async () => ((await cdrOf(callId)).length > 0 ? cdrOf(callId) : undefined), 20_000, 250)) ?? [];
+      expect(cdrs.map((c) => c.call_status), `CDR of ${callId} (mediator log: ${node.logTail('mediator', 5)})`).toEqual([status]);
+      const [c] = cdrs;
+      expect(c).toMatchObject({ source_user: 'alice', source_subscriber_id: subs.alice.id });
+      if (status === 'ok') {
+        expect(c!.duration).toBeGreaterThan(1);
+        expect(c!.destination_subscriber_id).toBe(subs.bob.id);
+        expect(Date.parse(c!.start_time!)).toBeGreaterThanOrEqual(Date.parse(c!.init_time));
+      } else expect(c!.duration).toBe(0);
+    }
+    const csv = await node.api.request<string>('GET', '/api/cdrs/export.csv');
+    expect(csv.status).toBe(200);
+    for (const callId of mediated.keys()) expect(String(csv.body)).toContain(callId);
   });
 
   it("two contacts of B ring in parallel; the first to answer wins, the other is CANCELled", async () => {
@@ -396,6 +426,7 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
       expectOk(await uas.done);
       expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
       expect((await node.api.calls()).map((c) => c.call_id)).not.toContain(callId);
+      mediated.set(callId, 'ok');
     });
   });
 

@@ -14,7 +14,7 @@ import { CHECKOUT, makeNode, until, type Result, type TestNode } from '@ngcp/cli
 import { ApiClient } from './api.js';
 import { AccReader } from './acc.js';
 
-/** The daemons issue #8 adds; the call tests need all three. */
+/** The daemons issue #8 adds; the call tests need all three (the mediator, when built, turns their accounting into CDRs). */
 export const SIP_DAEMONS = ['lb', 'proxy', 'mediactl'] as const;
 export type SipDaemon = (typeof SIP_DAEMONS)[number];
 export const builtDaemon = (name: string): boolean => existsSync(join(CHECKOUT, 'apps', name, 'dist/main.js'));
@@ -49,15 +49,32 @@ export interface E2eNode {
 /**
  * Config keys of the SIP daemons the e2e node needs beyond free ports (merged into the
  * node overlay). TLS on the lb is on so the TLS client can connect.
+ *
+ * Bans (docs/security.md): the e2e tests send everything from 127.0.0.1, some of it in
+ * bursts, and a few wrong passwords on purpose; the production defaults (250 packets per 5 s
+ * per source, 5 wrong passwords) could ban the suite's own load, so the e2e node says what it
+ * allows: 5000 packets per second per source, 50 wrong passwords per user, 200 failures per
+ * source. test/e2e/bans.test.ts runs its own node with low thresholds.
  */
 export const E2E_SECTIONS = {
   lb: { tls_enable: true },
+  // CDRs within a second of a call's end (the default pass interval is 10 s)
+  mediator: { interval_s: 1 },
   // daemons started cold on a loaded machine: generous readiness
   supervision: { health_timeout_ms: 60_000, restart_delay_ms: 0 },
+  security: {
+    ipban: { enable: true, window_ms: 1000, max_requests: 5000, ban_s: 60 },
+    userban: { enable: true, max_failures: 50, source_max_failures: 200, window_s: 60, ban_s: 60 },
+  },
 } as const;
 
-export async function startNode(): Promise<E2eNode> {
-  const t = await makeNode({ realApps: true, infra: { mariadb: true, redis: true, rtpengine: true }, sections: E2E_SECTIONS });
+/** Sections merged over E2E_SECTIONS, key by key inside each section. */
+export type NodeSections = Record<string, Record<string, unknown>>;
+
+export async function startNode(sections: NodeSections = {}): Promise<E2eNode> {
+  const merged: NodeSections = { ...E2E_SECTIONS };
+  for (const [k, v] of Object.entries(sections)) merged[k] = { ...merged[k], ...v };
+  const t = await makeNode({ realApps: true, infra: { mariadb: true, redis: true, rtpengine: true }, sections: merged });
   let up: Result;
   try {
     up = await t.exe('ngcp-up', ['--bin-dir', join(t.dir, 'bin')]);

@@ -32,6 +32,10 @@ export interface SippOptions {
   keys?: Record<string, string | number>;
   /** Calls to place (-m); default 1. */
   calls?: number;
+  /** Calls started per second (-r, -rp 1000); default sipp's (10/s). */
+  rate?: number;
+  /** Calls open at once (-l); default = calls. */
+  maxOpen?: number;
   /** The scenario's <pause/> (-d). */
   pauseMs?: number;
   /** sipp fails after this long; default 30 s. */
@@ -67,7 +71,8 @@ export function sipp(o: SippOptions): SippRun {
   const limitMs = o.limitMs ?? 30_000;
   const args = ['-sf', join(SCENARIOS, o.scenario)];
   if (o.remote) args.push(`${o.remote.address}:${o.remote.port}`);
-  args.push('-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-m', String(o.calls ?? 1), '-l', String(o.calls ?? 1));
+  args.push('-i', o.localIp ?? '127.0.0.1', '-p', String(o.localPort), '-t', o.transport === 'tcp' ? 't1' : 'u1', '-m', String(o.calls ?? 1), '-l', String(o.maxOpen ?? o.calls ?? 1));
+  if (o.rate !== undefined) args.push('-r', String(o.rate), '-rp', '1000');
   if (o.service) args.push('-s', o.service);
   if (o.auth) {
     args.push('-au', o.auth.user, '-ap', o.auth.password);

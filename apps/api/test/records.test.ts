@@ -1,6 +1,7 @@
 /** cdrs, voicemails, voicemail settings, journal; live views from Redis: registrations, calls, bannedips, bannedusers. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { insertCdr, insertVoicemail, redisKeys, verifyPassword, type LocationBinding } from '@ngcp/db';
+import { Redis } from 'ioredis';
+import { CHANGES_CHANNEL, insertCdr, insertVoicemail, redisKeys, verifyPassword, type LocationBinding } from '@ngcp/db';
 import { basic, call, createApiUser, expectNoSecrets, uniq, useApi } from './helpers.js';
 
 const h = useApi();
@@ -50,6 +51,34 @@ describe('cdrs', () => {
     const badFilter = await call(app(), 'GET', '/api/cdrs', { query: { start: 'yesterday' } });
     expect(badFilter.statusCode).toBe(422);
     expect(badFilter.data.fields.map((f: { field: string }) => f.field)).toEqual(['start']);
+  });
+
+  it('export.csv: the same filters and visibility as the list, every page, a header row, RFC 4180 quoting', async () => {
+    const base = { call_status: 'ok' as const, call_code: '200', source_domain: domain, destination_domain: domain };
+    for (let i = 0; i < 5; i++) {
+      await insertCdr(h().db, { ...base, call_id: `csv-${i}`, source_subscriber_id: alice.id, source_cli: i === 0 ? 'a "quoted", odd\nname' : '4312345', init_time: new Date(`2024-06-0${i + 1}T10:00:00Z`), duration: i });
+    }
+    const all = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { start: '2024-06-01T00:00:00Z', end: '2024-07-01T00:00:00Z' } });
+    expect(all.statusCode).toBe(200);
+    expect(all.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = all.body.split('\r\n');
+    expect(lines[0]).toMatch(/^id,call_id,source_subscriber_id,/);
+    expect(lines.at(-1)).toBe('');
+    // the first record's CLI is quoted (comma, quote, line break inside); the others follow in init_time order
+    expect(all.body).toContain('"a ""quoted"", odd\nname"');
+    const ids = [...all.body.matchAll(/,(csv-\d),/g)].map((m) => m[1]);
+    expect(ids).toEqual(['csv-0', 'csv-1', 'csv-2', 'csv-3', 'csv-4']);
+    // limit, a filter, and a subscriber sees only her own calls
+    const two = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { start: '2024-06-01T00:00:00Z', limit: 2 } });
+    expect([...two.body.matchAll(/,(csv-\d),/g)].map((m) => m[1])).toEqual(['csv-0', 'csv-1']);
+    const bobs = await call(app(), 'GET', '/api/cdrs/export.csv', { auth: basic(`bob@${domain}`, 'nope') });
+    expect(bobs.statusCode).toBe(401);
+    const mine = await call(app(), 'GET', '/api/cdrs/export.csv', { auth: aliceAuth });
+    expect(mine.body).toContain(',csv-4,');
+    expect(mine.body).not.toContain(',c3,');
+    const bad = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { call_status: 'fine' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field)).toEqual(['call_status']);
   });
 });
 
@@ -276,8 +305,12 @@ describe('live views from Redis', () => {
     expect((await call(app(), 'GET', '/api/calls/call-2%40x')).data.peer).toBe('carrier-a');
   });
 
-  it('banned IPs and users: list with remaining time, DELETE unbans (journaled), admin only', async () => {
+  it('banned IPs and users: list with remaining time, DELETE unbans (journaled, announced on ngcp:changes), admin only', async () => {
     const r = h().redis;
+    const sub = new Redis(r.options.port!, r.options.host!);
+    const notes: Array<{ entity: string; id: unknown; op: string }> = [];
+    await sub.subscribe(CHANGES_CHANNEL);
+    sub.on('message', (_ch, msg) => notes.push(JSON.parse(msg)));
     await r.set(redisKeys.ipBan('198.51.100.66'), JSON.stringify({ reason: 'flood', banned_at: 1700000000, count: 500 }), 'EX', 300);
     await r.set(redisKeys.userBan(`bob@${domain}`), JSON.stringify({ reason: 'auth failures', banned_at: 1700000000, count: 10 }), 'EX', 120);
     const ips = await call(app(), 'GET', '/api/bannedips');
@@ -297,5 +330,12 @@ describe('live views from Redis', () => {
     expect((await call(app(), 'GET', `/api/bannedusers/${encodeURIComponent(`bob@${domain}`)}`)).statusCode).toBe(404);
     const j = await call(app(), 'GET', '/api/journal', { query: { entity: 'ipban', entity_id: '198.51.100.66' } });
     expect(j.data.items[0]).toMatchObject({ op: 'delete', content: { reason: 'flood' } });
+    // the lb and the proxy hold bans in memory: each lift is announced once, the refused and 404 ones not
+    await new Promise((res) => setTimeout(res, 100));
+    await sub.quit();
+    expect(notes.filter((n) => n.entity === 'ipban' || n.entity === 'userban').map((n) => [n.entity, n.id, n.op])).toEqual([
+      ['ipban', '198.51.100.66', 'delete'],
+      ['userban', `bob@${domain}`, 'delete'],
+    ]);
   });
 });

@@ -147,25 +147,25 @@ describe('ngcpcfg push / pull between two node roots (sp1, sp2)', () => {
   }, 60_000);
 
   it('push refuses when the peer has diverged, unless forced; uncommitted changes are refused', async () => {
-    await sp2.cmd('ngcpcfg', ['set', 'lb.ban.threshold', '7']);
+    await sp2.cmd('ngcpcfg', ['set', 'security.ipban.max_requests', '7']);
     expect((await sp2.cmd('ngcpcfg', ['apply', 'local change on sp2'])).code).toBe(0);
-    await sp1.cmd('ngcpcfg', ['set', 'lb.ban.threshold', '9']);
+    await sp1.cmd('ngcpcfg', ['set', 'security.ipban.max_requests', '9']);
     expect((await sp1.cmd('ngcpcfg', ['apply', 'change on sp1'])).code).toBe(0);
     const p = await sp1.cmd('ngcpcfg', ['push']);
     expect(p.code).toBe(5);
     expect(p.err).toMatch(/diverged/);
-    expect(sp2.read('etc/ngcp/lb.yml')).toMatch(/^ {2}threshold: 7$/m);
+    expect(sp2.read('etc/ngcp/lb.yml')).toMatch(/^ {2}max_requests: 7$/m);
     const f = await sp1.cmd('ngcpcfg', ['push', '--force']);
     expect(f.code, f.out + f.err).toBe(0);
-    expect(sp2.read('etc/ngcp/lb.yml')).toMatch(/^ {2}threshold: 9$/m);
-    await sp1.cmd('ngcpcfg', ['set', 'lb.ban.threshold', '10']);
+    expect(sp2.read('etc/ngcp/lb.yml')).toMatch(/^ {2}max_requests: 9$/m);
+    await sp1.cmd('ngcpcfg', ['set', 'security.ipban.max_requests', '10']);
     expect((await sp1.cmd('ngcpcfg', ['push'])).err).toMatch(/uncommitted changes here/);
     await sp1.cmd('ngcpcfg', ['apply', 'ten']);
   }, 60_000);
 
   it('pull takes the peer config when it fast-forwards', async () => {
     await sp2.cmd('ngcpcfg', ['pull']);
-    await sp2.cmd('ngcpcfg', ['set', 'lb.ban.ban_s', '600']);
+    await sp2.cmd('ngcpcfg', ['set', 'security.ipban.ban_s', '600']);
     expect((await sp2.cmd('ngcpcfg', ['apply', 'longer bans'])).code).toBe(0);
     const r = await sp1.cmd('ngcpcfg', ['pull']);
     expect(r.code, r.out + r.err).toBe(0);

@@ -167,7 +167,8 @@ export const INTERNAL_PORTS = [
 /** Ports on the public address (127.0.0.1). */
 export const PUBLIC_PORTS = ['sip', 'tls', 'api'] as const;
 
-export type OverlaySections = Record<string, Record<string, string | number | boolean>>;
+/** Per section, keys and values; a value that is an object or array is written as JSON (YAML flow style), e.g. `security: { ipban: {…} }`. */
+export type OverlaySections = Record<string, Record<string, unknown>>;
 
 export function writeOverlay(t: TestNode, node: string, infra: { mariadb?: boolean; redis?: boolean; rtpengine?: boolean }, extra?: (p: Record<string, number>) => string, more: OverlaySections = {}, sipPorts = false): void {
   const p = t.ports;
@@ -187,7 +188,7 @@ export function writeOverlay(t: TestNode, node: string, infra: { mariadb?: boole
     supervision: { health_timeout_ms: 5000, restart_delay_ms: 0 },
   };
   for (const [k, v] of Object.entries(more)) sections[k] = { ...sections[k], ...v };
-  const flow = (m: Record<string, string | number | boolean>): string => `{ ${Object.entries(m).map(([k, v]) => `${k}: ${v}`).join(', ')} }`;
+  const flow = (m: Record<string, unknown>): string => `{ ${Object.entries(m).map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`).join(', ')} }`;
   writeFileSync(
     join(t.configDir, `config.node.${node}.yml`),
     ['# test node: every port that could be bound is a free one', ...Object.entries(sections).map(([k, m]) => `${k}: ${flow(m)}`), extra?.(p) ?? ''].join('\n'),

@@ -39,6 +39,18 @@ export interface LbTlsConfig {
   days: number;
 }
 
+export interface IpBanConfig {
+  enable: boolean;
+  /** length of the sliding window */
+  window_ms: number;
+  /** packets (datagrams, stream events, accepted connections) one source may send within window_ms; one more bans it */
+  max_requests: number;
+  /** ban time: no answer, Redis `ipban:<ip>` with this TTL */
+  ban_s: number;
+  /** addresses/networks never banned (trusted_peers are exempt as well) */
+  exempt: string[];
+}
+
 export interface LbConfig {
   node: string;
   public: { address: string; udp_port: number; tcp_port: number; tls_enable: boolean; tls_port: number };
@@ -54,7 +66,8 @@ export interface LbConfig {
     /** After a failed load of the domain list, try again this often. */
     retry_ms: number;
   };
-  ban: { enable: boolean; threshold: number; window_s: number; ban_s: number };
+  /** The flood guard (docs/security.md): packets per source over a sliding window; above it the source is banned. */
+  ipban: IpBanConfig;
   /**
    * Key of the lb's Via branches and loop detection, the same on both nodes (rendered from
    * credentials.sip_nonce_secret), so branches the other node generated are recognised after
@@ -95,7 +108,10 @@ export const lbConfigSchema: JSONSchemaType<LbConfig> = obj<LbConfig>({
     probe: obj({ interval_ms: { type: 'integer', minimum: 0 }, timeout_ms: { type: 'integer', minimum: 50 }, failures: posInt }),
   }),
   domains: obj({ retry_ms: { type: 'integer', minimum: 100 } }),
-  ban: obj({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
+  ipban: obj({
+    enable: bool, window_ms: { type: 'integer', minimum: 100, maximum: 600_000 }, max_requests: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 }, exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+  }),
   branch_secret: { type: 'string', minLength: 8, nullable: true },
   db: commonSchemas.db,
   redis: commonSchemas.redis,
@@ -108,5 +124,7 @@ export const lbConfigDefaults = {
   trusted_peers: [],
   dispatch: { algorithm: 'hash-callid', timeout_ms: 2000, probe: { interval_ms: 5000, timeout_ms: 2000, failures: 3 } },
   domains: { retry_ms: 5000 },
-  ban: { enable: false, threshold: 60, window_s: 10, ban_s: 300 },
+  // a hand-written lb.yml without the key (the benches) runs without the guard; the
+  // platform's config.yml (security.ipban) turns it on in every rendered lb.yml
+  ipban: { enable: false, window_ms: 5000, max_requests: 250, ban_s: 300, exempt: [] },
 } as const;

@@ -9,6 +9,8 @@ export interface LbMetrics {
   drops: Counter<'reason'>;
   destinationUp: Gauge<'destination'>;
   forwarded: Counter<'direction'>;
+  ipBans: Counter;
+  ipBansActive: Gauge;
 }
 
 /** `status` label of a final response: the code for the ones operators look for, else the class (`4xx`). */
@@ -22,6 +24,8 @@ export interface MetricSources {
   liveTransactions(): number;
   /** The transport's own counters of dropped and rejected messages (cumulative), if running. */
   transportCounters(): { dropped: Record<string, number>; rejected: Record<string, number> } | null;
+  /** Source addresses banned now (the flood guard's memory). */
+  activeIpBans(): number;
 }
 
 export function createLbMetrics(registry: Registry, src: MetricSources): LbMetrics {
@@ -68,5 +72,18 @@ export function createLbMetrics(registry: Registry, src: MetricSources): LbMetri
       labelNames: ['direction'],
       registers,
     }),
+    ipBansActive: activeIpBansGauge(registers, src),
+    ipBans: new Counter({ name: 'lb_ipbans_total', help: 'Source addresses the flood guard banned (security.ipban)', registers }),
   };
+}
+
+function activeIpBansGauge(registers: Registry[], src: MetricSources): Gauge {
+  return new Gauge({
+    name: 'lb_ipbans_active',
+    help: 'Source addresses banned now (their packets are dropped unanswered: sip_drops_total{reason="refused"})',
+    registers,
+    collect() {
+      this.set(src.activeIpBans());
+    },
+  });
 }

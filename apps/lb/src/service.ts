@@ -25,6 +25,9 @@ import { createLbMetrics } from './metrics.js';
 import type { ClientTransport } from './routing/nat.js';
 import type { Listener } from './routing/route-set.js';
 import { ensureCertificate } from '@ngcp/daemon';
+import { FloodGuard } from './ban/flood-guard.js';
+import { IpBanStore } from './ban/ban-store.js';
+import { trustedSet } from './domains/trusted.js';
 
 export interface LbServiceContext {
   config: Readonly<LbConfig>;
@@ -77,14 +80,45 @@ export function createLbService(ctx: LbServiceContext): LbService {
   let lb: LoadBalancer | null = null;
   let bound: ReturnType<LbService['listening']> | null = null;
   let expectedListeners = 0;
+  // the flood guard (docs/security.md): decides from memory per packet, bans kept in Redis
+  const ib = config.ipban;
+  let banStore: IpBanStore | null = null;
+  let sweeper: NodeJS.Timeout | null = null;
+  const guard = ib.enable
+    ? new FloodGuard({
+      windowMs: ib.window_ms, maxRequests: ib.max_requests, banMs: ib.ban_s * 1000,
+      exempt: trustedSet([...config.trusted_peers, ...ib.exempt]),
+      onBan: (address, count) => {
+        metrics?.ipBans.inc();
+        log.warn({ address, count, window_ms: ib.window_ms, ban_s: ib.ban_s }, 'source banned: flood');
+        banStore?.write(address, count);
+      },
+    })
+    : null;
+  if (guard) banStore = new IpBanStore({ redis: config.redis, guard, banS: ib.ban_s, logger });
+  const loadBans = async (why: string): Promise<void> => {
+    if (!banStore) return;
+    try {
+      const n = await banStore.load();
+      if (n > 0) log.info({ bans: n, why }, 'bans loaded from redis');
+    } catch (err) {
+      log.warn({ err: (err as Error).message, why }, 'bans not read from redis; keeping the ones in memory');
+    }
+  };
+  /** The internal listener (proxies' traffic) is never counted; set once bound. */
+  let internalAddress = '';
+  let internalPort = -1;
 
   const view = () => ({ destinations: dests.view() });
+  const ipbanStats = () => (guard ? { enable: true, active: guard.activeBans().size, tracked: guard.tracked, ...guard.counters, store: { ...banStore!.counters } } : { enable: false });
+  const banList = () => [...(guard?.activeBans() ?? new Map<string, number>())].map(([address, ms]) => ({ address, expires_in: Number.isFinite(ms) ? Math.ceil(ms / 1000) : null }));
 
   return {
     async start() {
       metrics = createLbMetrics(ctx.metrics, {
         liveTransactions: () => sip?.stats().liveTransactions ?? 0,
         transportCounters: () => sip?.transport.stats() ?? null,
+        activeIpBans: () => guard?.activeBans().size ?? 0,
       });
       for (const d of dests.list) metrics.destinationUp.set({ destination: d.id }, d.up ? 1 : 0);
       const dbLog = logger.child({ component: 'db' });
@@ -96,7 +130,10 @@ export function createLbService(ctx: LbServiceContext): LbService {
         // knex's own warnings (a refused connection on every retry) at debug: the domain cache logs the outage once
         log: { warn: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), error: (m: unknown) => dbLog.debug({ msg: String(m) }, 'knex'), debug: () => undefined, deprecate: () => undefined },
       });
-      domains = new DomainCache({ db, redis: config.redis, retryMs: config.domains.retry_ms, logger });
+      domains = new DomainCache({
+        db, redis: config.redis, retryMs: config.domains.retry_ms, logger,
+        ...(banStore ? { onChange: (n) => banStore!.onChange(n), onSubscribed: () => void loadBans('subscribed') } : {}),
+      });
       // one branch key on both nodes (a hash of the configured secret, not the secret itself)
       if (config.branch_secret === undefined) log.warn('no branch_secret: Via branches are not recognised by the other node after a takeover');
       const secret = config.branch_secret !== undefined ? createHash('sha256').update(`ngcp-lb-branch\n${config.branch_secret}`).digest('hex') : randomBytes(16).toString('hex');
@@ -109,6 +146,12 @@ export function createLbService(ctx: LbServiceContext): LbService {
         return 0;
       });
       if (restored > 0) log.info({ destinations: dests.view().map((d) => `${d.destination}:${d.state}`) }, 'dispatcher state restored from redis');
+      if (banStore) {
+        await banStore.connect();
+        await loadBans('start'); // bans outlive a restart: in force before the first packet
+        sweeper = setInterval(() => guard!.sweep(), Math.max(1000, ib.window_ms));
+        sweeper.unref();
+      }
       const p = config.public;
       const listen: ListenSpec[] = [
         { transport: 'udp', address: p.address, port: p.udp_port },
@@ -126,7 +169,11 @@ export function createLbService(ctx: LbServiceContext): LbService {
       const l = lb;
       sip = createSipStack({
         listen,
-        transport: { role: 'lb', forceRport: true, logger, ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}) },
+        transport: {
+          role: 'lb', forceRport: true, logger, ...(tls ? { tls: { ...tls, rejectUnauthorized: false } } : {}),
+          // before parsing: a banned source's packets get no answer (dropped 'refused'); the proxies' side is not counted
+          ...(guard ? { admit: (address: string, transport: string, localAddress: string, localPort: number) => (localPort === internalPort && transport === 'udp' && localAddress === internalAddress) || guard.admit(address) } : {}),
+        },
         resolver: false,
         onRequest: (tx, req, source) => l.onRequest(tx, req, source),
         onAck: (ack, source) => l.onAck(ack, source as Parameters<LoadBalancer['onAck']>[1]),
@@ -143,6 +190,8 @@ export function createLbService(ctx: LbServiceContext): LbService {
       // the internal UDP listener: the one on the internal address that is not the public UDP one
       const ia = addrs.find((a) => a.transport === 'udp' && a.address === config.internal.address && !(a.address === p.address && a.port === pub.udp?.port)) ?? addrs[2]!;
       const internal: Listener = { transport: 'udp', address: ia.address, port: ia.port };
+      internalAddress = ia.address;
+      internalPort = ia.port;
       lb.bind(sip, pub, internal);
       bound = { public: pub, internal };
       log.info({ public: Object.values(pub).map((x) => `${x.transport}:${x.address}:${x.port}`), internal: `udp:${internal.address}:${internal.port}` }, 'SIP listening');
@@ -153,6 +202,8 @@ export function createLbService(ctx: LbServiceContext): LbService {
 
     async stop() {
       prober?.stop();
+      if (sweeper) clearInterval(sweeper);
+      sweeper = null;
       await domains?.stop();
       if (sip) {
         // new requests get 503 from now on; INVITE server transactions (calls being set up) may finish
@@ -163,6 +214,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
       }
       lb?.close();
       dispatcherState.close();
+      banStore?.close();
       await db?.destroy();
       sip = null;
     },
@@ -182,6 +234,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
         forwarded: lb ? { ...lb.counters } : null,
         domains: domains ? { ...domains.health(), ...domains.counters } : null,
         dispatch: { probes: prober?.probes ?? 0, state_store: { ...dispatcherState.counters }, ...view() },
+        ipban: ipbanStats(),
       };
     },
 
@@ -209,7 +262,9 @@ export function createLbService(ctx: LbServiceContext): LbService {
         const role = (params as { role?: unknown } | undefined)?.role;
         if (role !== 'active' && role !== 'standby') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'params.role must be "active" or "standby"');
         if (role === 'standby') return { role, applied: 0 };
-        const [applied] = await Promise.all([
+        const [, applied] = await Promise.all([
+          // the bans the other node made (replicated) are in force here before the first packet
+          loadBans('active'),
           loadDispatcherState().catch((err: Error) => {
             log.warn({ err: err.message }, 'dispatcher state not read from redis on becoming active');
             return 0;
@@ -229,6 +284,15 @@ export function createLbService(ctx: LbServiceContext): LbService {
         }
         return { applied, destinations: dests.view() };
       },
+      'ipban.list': () => banList(),
+      'ipban.reload': async () => {
+        if (!banStore) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'ipban is not enabled');
+        try {
+          return { bans: await banStore.load() };
+        } catch (err) {
+          throw new RpcError(RPC_ERRORS.UNAVAILABLE, `redis: ${(err as Error).message}`);
+        }
+      },
       'lb.stats': () => {
         const s = sip?.stats();
         return {
@@ -241,6 +305,7 @@ export function createLbService(ctx: LbServiceContext): LbService {
           connections: s?.transport.connections ?? null,
           domains: domains?.health() ?? null,
           dispatch: dests.view().map((x) => ({ destination: x.destination, state: x.state })),
+          ipban: ipbanStats(),
         };
       },
     },

@@ -51,7 +51,7 @@ export async function lbConfig(o: {
       probe: { interval_ms: 0, timeout_ms: 1000, failures: 1, ...o.dispatch?.probe },
     },
     domains: { retry_ms: 300 },
-    ban: { ...lbConfigDefaults.ban },
+    ipban: { ...lbConfigDefaults.ipban, exempt: [] },
     db: { host: '127.0.0.2', port: await deadPort(), user: 'ngcp', password: 'x', database: 'ngcp_test', ...o.db },
     redis: { host: '127.0.0.2', port: await deadPort(), db: 0, ...o.redis },
   };

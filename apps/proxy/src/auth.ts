@@ -7,6 +7,7 @@
 import type { SubscriberCredentials } from '@ngcp/db';
 import { DigestServer, type DigestVerifyResult, type NonceCountStore, type SipRequest } from '@ngcp/sip';
 import type { SubscriberDirectory } from './store/directory.js';
+import type { UserBans } from './store/user-bans.js';
 
 export type AuthOutcome =
   | { ok: true; subscriber: SubscriberCredentials }
@@ -22,7 +23,12 @@ export interface AuthenticatorOptions {
   algorithms: ReadonlyArray<'MD5' | 'SHA-256'>;
   /** Replay protection: each (nonce, nc) accepted once (RedisNonceCountStore: on both nodes). */
   nonceCounts?: NonceCountStore;
+  /** Brute-force protection (security.userban): failures counted, banned users refused. */
+  bans?: UserBans;
 }
+
+/** Verification failures that count towards a ban: a wrong password, a user that does not exist, another user's credentials. */
+const COUNTED = new Set(['bad-response', 'unknown-user', 'user-mismatch']);
 
 /** Compare the credentials' uri with the Request-URI ignoring case and `<>` (the lb forwards the URI unchanged). */
 function sameUri(a: string, b: string): boolean {
@@ -48,9 +54,26 @@ export class Authenticator {
   /**
    * Authenticate `req` for `realm` (the domain of the AoR / caller). `proxy` selects
    * Proxy-Authorization (407) instead of Authorization (401). `username`, when given, must
-   * be the authenticated user (REGISTER: the To user). Throws when MariaDB fails.
+   * be the authenticated user (REGISTER: the To user). `source`: the client's address, for
+   * the per-source failure count. A banned user (security.userban) is refused (403) before
+   * any challenge. Throws when MariaDB fails.
    */
-  async authenticate(req: SipRequest, realm: string, proxy: boolean, username?: string): Promise<AuthOutcome> {
+  async authenticate(req: SipRequest, realm: string, proxy: boolean, username?: string, source?: string): Promise<AuthOutcome> {
+    const bans = this.opts.bans;
+    if (bans && username !== undefined && bans.isBanned(`${username}@${realm.toLowerCase()}`)) return { ok: false, forbidden: true, reason: 'user-banned' };
+    const out = await this.verify(req, realm, proxy, username);
+    if (bans && source !== undefined && !out.ok && 'forbidden' in out && COUNTED.has(out.reason)) {
+      // a wrong password counts against the user it was tried for; an unknown user or another
+      // user's (valid) credentials only against the source
+      const who = out.reason === 'bad-response' ? out.user : undefined;
+      const r = await bans.failure(who === undefined ? undefined : `${who}@${realm.toLowerCase()}`, source);
+      if (r.userBanned || r.sourceBanned) out.reason = `${out.reason}; banned ${[r.userBanned ? 'user' : '', r.sourceBanned ? 'source' : ''].filter(Boolean).join('+')}`;
+    }
+    const { user: _user, ...outcome } = out as AuthOutcome & { user?: string };
+    return outcome as AuthOutcome;
+  }
+
+  private async verify(req: SipRequest, realm: string, proxy: boolean, username?: string): Promise<AuthOutcome & { user?: string }> {
     const server = this.server(realm);
     const credentials = req.getAll(proxy ? 'proxy-authorization' : 'authorization');
     let found: SubscriberCredentials | undefined;
@@ -71,10 +94,11 @@ export class Authenticator {
       // a (nonce, nc) used before: refused with a fresh challenge — stale, so an honest UA whose
       // request crossed a takeover retries with a new nonce, while a replayed request gets nowhere
       if (r.reason === 'replay') return { ok: false, challenge: server.challenge({ stale: true }), reason: r.reason };
-      return { ok: false, forbidden: true, reason: r.reason };
+      // the user whose password was tried (the one the directory found), for the failure count
+      return { ok: false, forbidden: true, reason: r.reason, ...(found ? { user: found.username } : {}) };
     }
     if (!found) return { ok: false, forbidden: true, reason: 'unknown-user' };
-    if (username !== undefined && found.username !== username) return { ok: false, forbidden: true, reason: 'user-mismatch' };
+    if (username !== undefined && found.username !== username) return { ok: false, forbidden: true, reason: 'user-mismatch', user: found.username };
     if (found.status !== 'active') return { ok: false, forbidden: true, reason: `subscriber-${found.status}` };
     return { ok: true, subscriber: found };
   }

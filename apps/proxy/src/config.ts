@@ -48,8 +48,33 @@ export interface ProxyConfig {
      */
     auth: boolean;
   };
-  /** the lb's internal address (host:port); informative, routing follows Path/Route */
+  /** Brute-force protection of digest authentication (docs/security.md, rendered from security.userban). */
+  userban: {
+    enable: boolean;
+    /** failed authentications of one user within window_s that ban it */
+    max_failures: number;
+    /** failed authentications from one source address within window_s that ban the source (at the lb) */
+    source_max_failures: number;
+    window_s: number;
+    ban_s: number;
+    /** addresses/networks never banned, whose failures ban nobody (security.exempt + lb.trusted_peers) */
+    exempt: string[];
+  };
+  /** the lb's internal address (host:port): calls to peers leave through it (docs/routing.md); '' sends to peers directly */
   lb: string;
+  /** outbound LCR and peer handling (docs/routing.md, peering/*) */
+  peering?: {
+    /** an attempt with neither a ringing (101-199) nor a final response within this is cancelled and the next server tried */
+    attempt_timeout_ms: number;
+    /** failures in a row (408, 5xx, timeout; calls and probes) that mark a server down */
+    down_after: number;
+    /** OPTIONS probes of down servers and of servers with probe=true, this often */
+    probe_interval_ms: number;
+    /** a probe without an answer within this is a failure */
+    probe_timeout_ms: number;
+    /** DNS servers (`ip[:port]`) for peer host names; empty: /etc/resolv.conf */
+    dns_servers: string[];
+  };
   db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number };
   redis: { host: string; port: number; password?: string; db: number };
   log: { level: string };
@@ -63,7 +88,7 @@ const str = { type: 'string', minLength: 1 } as const;
 export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
   type: 'object',
   additionalProperties: false,
-  required: ['node', 'listen', 'control', 'workers', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'db', 'redis'],
+  required: ['node', 'listen', 'control', 'workers', 'registrar', 'auth', 'media', 'mediactl', 'calls', 'userban', 'db', 'redis'],
   properties: {
     node: str,
     listen: {
@@ -93,7 +118,25 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       properties: { url: str, timeout_ms: posInt },
     },
     calls: { type: 'object', additionalProperties: false, required: ['ttl_s', 'auth'], properties: { ttl_s: posInt, auth: { type: 'boolean' } } },
+    userban: {
+      type: 'object', additionalProperties: false, required: ['enable', 'max_failures', 'source_max_failures', 'window_s', 'ban_s', 'exempt'],
+      properties: {
+        enable: { type: 'boolean' }, max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, source_max_failures: { type: 'integer', minimum: 1, maximum: 100_000 },
+        window_s: { type: 'integer', minimum: 1, maximum: 86_400 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 },
+        exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+      },
+    },
     lb: { type: 'string' },
+    peering: {
+      type: 'object', additionalProperties: false, required: ['attempt_timeout_ms', 'down_after', 'probe_interval_ms', 'probe_timeout_ms', 'dns_servers'],
+      properties: {
+        attempt_timeout_ms: { type: 'integer', minimum: 100, maximum: 300_000 },
+        down_after: { type: 'integer', minimum: 1, maximum: 1000 },
+        probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+        probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+        dns_servers: { type: 'array', items: str },
+      },
+    },
     db: {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
       properties: {
@@ -120,6 +163,9 @@ export const proxyConfigDefaults = {
   media: true,
   mediactl: { timeout_ms: 2000 },
   calls: { ttl_s: 7200, auth: true },
+  // a hand-written proxy.yml without the key (the benches) runs without it; config.yml's security.userban turns it on
+  userban: { enable: false, max_failures: 5, source_max_failures: 20, window_s: 300, ban_s: 3600, exempt: [] as string[] },
   lb: '',
+  peering: { attempt_timeout_ms: 5000, down_after: 3, probe_interval_ms: 10_000, probe_timeout_ms: 2000, dns_servers: [] as string[] },
   log: { level: 'info' },
 } as const;

@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import type { ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
 import { createResponse, newTag, parseMessage } from '@ngcp/sip';
 import type { Authenticator } from './auth.js';
+import type { CallFeatures } from './features/call-features.js';
 import type { ProxyConfig } from './config.js';
 import type { MediaControl } from './media/media-control.js';
+import type { Peering } from './peering/peering.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { AccountingWriter } from './store/accounting.js';
 import type { CallStore } from './store/call-store.js';
@@ -25,6 +27,10 @@ export interface ProxyContext {
   /** null when media relaying is off (`media: false`) */
   media: MediaControl | null;
   metrics: ProxyMetrics;
+  /** outbound LCR and peer recognition (peering/); absent in a context built without it */
+  peering?: Peering;
+  /** number handling and call restrictions (features/): rewrite rules, NCOS, block lists, CLIR, limits */
+  features: CallFeatures;
 }
 
 /** Send a response through the server transaction, counting finals by method and status. */
@@ -69,3 +75,9 @@ export function hasSdp(msg: SipRequest | SipResponse): boolean {
 
 /** Seconds since the epoch. */
 export const nowS = (): number => Math.floor(Date.now() / 1000);
+
+/** The client's own address: the `received` the lb forced on the client's Via (the second one here, docs/calls.md), else its host, else the packet's source. */
+export function clientAddress(req: SipRequest, source: { address: string }): string {
+  const v = req.vias()[1];
+  return v?.received ?? v?.host ?? source.address;
+}

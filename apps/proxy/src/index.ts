@@ -8,3 +8,5 @@ export type { MediaControl, MediaOfferParams, MediaAnswerParams, MediaDeletePara
 export { decideRegister, liveBindings, contactHeaderValues } from './registrar/bindings.js';
 export type { RegisterDecision, RegisterInput, RegistrarLimits, RegisterContact } from './registrar/bindings.js';
 export { proxyDaemon } from './daemon.js';
+export { compileRewriteSet, rewrite, RewriteSet, applyIdentity, fromFor, CallFeatures, CallLimits, concKey, ncosAllows, blockedBy, e164 } from './features/index.js';
+export type { RewriteDirection, RewriteField, RewriteRuleSpec, Identity, InboundResult, Party, Admission, Refusal } from './features/index.js';

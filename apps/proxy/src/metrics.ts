@@ -9,6 +9,10 @@ export interface ProxyMetrics {
   callsLive: Gauge;
   drops: Counter<'reason'>;
   authFailures: Counter;
+  /** bans written by security.userban, by kind (user / source) */
+  authBans: Counter<'kind'>;
+  /** requests of banned users refused with 403 */
+  authBanRefused: Counter;
   mediaRpc: Histogram<'method'>;
   /** messages of an INVITE transaction this proxy does not have (sip/takeover.ts), by event */
   takeover: Counter<'event'>;
@@ -36,6 +40,8 @@ export function createProxyMetrics(registry: Registry, src: MetricSources): Prox
     }),
     drops: new Counter({ name: 'sip_drops_total', help: 'SIP messages dropped, by reason', labelNames: ['reason'], registers }),
     authFailures: new Counter({ name: 'auth_failures_total', help: 'Digest authentications that failed (wrong password, unknown user, bad nonce)', registers }),
+    authBans: new Counter({ name: 'auth_bans_total', help: 'Bans after failed digest authentications (security.userban), by kind: user (userban:) or source (ipban:, enforced by the lb)', labelNames: ['kind'], registers }),
+    authBanRefused: new Counter({ name: 'auth_banned_refused_total', help: 'Requests of banned users refused with 403 (no challenge)', registers }),
     mediaRpc: new Histogram({
       name: 'media_rpc_seconds', help: 'Round trip of media.* calls to mediactl', labelNames: ['method'], registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],

@@ -9,13 +9,17 @@ import type { Registry } from 'prom-client';
 import type { Db } from '@ngcp/db';
 import { createDb } from '@ngcp/db';
 import type { ServerTransaction, SipRequest, SipStack, TransportSource as Source } from '@ngcp/sip';
-import { answerCancel, createSipStack, SipParseError } from '@ngcp/sip';
+import { answerCancel, createSipStack, SipParseError, SipResolver } from '@ngcp/sip';
 import { Authenticator } from './auth.js';
-import type { ProxyConfig } from './config.js';
+import { createFeatures, featureMethods } from './features/index.js';
+import { proxyConfigDefaults, type ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
 import { rpcMediaControl, type MediaControl } from './media/media-control.js';
 import { RPC_ERRORS, RpcClient, RpcError } from '@ngcp/rpc';
 import { createProxyMetrics } from './metrics.js';
+import { createPeeringMetrics, Peering } from './peering/peering.js';
+import { PeerProber } from './peering/prober.js';
+import { PeerStateStore } from './peering/peer-state-store.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
@@ -26,6 +30,7 @@ import { ChangeListener } from './store/change-listener.js';
 import { SubscriberDirectory } from './store/directory.js';
 import { LocationStore } from './store/location-store.js';
 import { RedisNonceCountStore } from './store/nonce-counts.js';
+import { UserBans } from './store/user-bans.js';
 
 export interface ProxyServiceOptions {
   config: ProxyConfig;
@@ -96,7 +101,37 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
   const acc = new AccountingWriter(db, logger);
-  const changes = new ChangeListener(sub, logger, { onChange: (n) => dir.onChange(n), onReload: () => dir.clear() });
+  // brute-force protection (security.userban): counted in Redis, bans decided from memory
+  const ub = config.userban;
+  let bans: UserBans | null = null;
+  const loadBans = (): Promise<void> =>
+    bans
+      ? bans.load().then(
+        (n) => void (n > 0 && log.info({ bans: n }, 'user bans loaded from redis')),
+        (err: Error) => log.warn({ err: err.message }, 'user bans not read from redis; keeping the ones in memory'),
+      )
+      : Promise.resolve();
+  const peeringConfig = { ...proxyConfigDefaults.peering, ...config.peering };
+  const resolver = new SipResolver({ ...(peeringConfig.dns_servers.length > 0 ? { dns: { servers: peeringConfig.dns_servers } } : {}) });
+  const peering = new Peering(db, logger, resolver, createPeeringMetrics(opts.metrics), {
+    downAfter: peeringConfig.down_after, attemptTimeoutMs: peeringConfig.attempt_timeout_ms, lb: parseHostPort(config.lb),
+    shared: new PeerStateStore(redis, config.node, logger.child({ component: 'peering' })),
+  });
+  const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
+  const changes = new ChangeListener(sub, logger, {
+    onChange: (n) => {
+      dir.onChange(n);
+      bans?.onChange(n);
+      peering.onChange(n);
+      features.store.onChange(n);
+    },
+    onReload: () => {
+      dir.clear();
+      void loadBans(); // a lift may have gone by unheard
+      void peering.reload();
+      features.store.clear();
+    },
+  });
   const mediactl = config.media && !opts.media ? new RpcClient(config.mediactl.url, { timeoutMs: config.mediactl.timeout_ms }) : null;
   const media = config.media ? (opts.media ?? rpcMediaControl(mediactl!)) : null;
   let self: ProxyContext['self'] = { address: config.listen.address, port: config.listen.udp_port };
@@ -109,8 +144,15 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     registrationsActive: async () => (worker === 0 ? (await location.aors(1_000_000)).length : 0),
     callsLive: () => (worker === 0 ? calls.count() : 0),
   });
+  if (ub.enable) {
+    bans = new UserBans(redis, logger, {
+      maxFailures: ub.max_failures, sourceMaxFailures: ub.source_max_failures, windowS: ub.window_s, banS: ub.ban_s, exempt: ub.exempt,
+      onEvent: (e) => (e === 'refused' ? metrics.authBanRefused.inc() : metrics.authBans.inc({ kind: e })),
+    });
+  }
   const seenDrops = new Map<string, number>();
   const ctx = {} as ProxyContext;
+  const prober = new PeerProber(peering, () => sip, () => self, logger, { intervalMs: peeringConfig.probe_interval_ms, timeoutMs: peeringConfig.probe_timeout_ms });
 
   const onRequest = (tx: ServerTransaction, req: SipRequest, source: Source): void => {
     metrics.requests.inc({ method: req.method });
@@ -148,6 +190,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     }
   };
   let dropTimer: NodeJS.Timeout | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
 
   const service: ProxyService = {
     async start() {
@@ -174,10 +217,11 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       const bound = await sip.start();
       self = { address: bound[0]!.address, port: bound[0]!.port, ...(opts.workerPorts?.length ? { ports: opts.workerPorts } : {}) };
       Object.assign(ctx, {
-        config, logger, sip, self, dir, location, calls, acc, media, metrics,
+        config, logger, sip, self, dir, location, calls, acc, media, metrics, peering, features,
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
+          ...(bans ? { bans } : {}),
         }),
       } satisfies ProxyContext);
       started = true;
@@ -185,14 +229,29 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await redis.connect().catch(() => undefined);
       await sub.connect().catch(() => undefined);
       await changes.start();
+      // bans outlive a restart: in force before the first request is answered
+      if (redis.status === 'ready') await loadBans();
+      await peering.reload();
+      await peering.sync();
+      prober.start();
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
+      if (worker === 0) {
+        // dead calls of subscribers who make no new call: pruned once a minute (features/call-limits.ts)
+        sweepTimer = setInterval(() => {
+          features.limits.sweep().catch((err: Error) => log.debug({ err: err.message }, 'conc:* sweep failed'));
+        }, 60_000);
+        sweepTimer.unref();
+      }
       if (config.calls.auth === false) log.warn({ setting: 'calls.auth' }, 'INVITE is not authenticated (benchmark/lab setting)');
       if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, worker, media: config.media }, 'proxy started');
     },
     async stop() {
       if (dropTimer) clearInterval(dropTimer);
+      prober.stop();
+      peering.close();
+      if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
         await sip.drain(5000);
         await sip.close();
@@ -202,6 +261,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       changes.stop();
       redis.disconnect();
       mediactl?.close();
+      resolver.close();
       if (!opts.db) await db.destroy();
     },
     async health() {
@@ -226,10 +286,14 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         accounting: { ...acc.stats, queued: acc.queued },
         takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
+        peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id) },
+        features: { refused: features.stats, cache: { ...features.store.size(), ...features.store.stats } },
       };
     },
     async reload() {
       dir.clear();
+      await peering.reload();
+      features.store.clear();
     },
     methods: {
       'location.lookup': async (params) => {
@@ -249,10 +313,29 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         return { calls: await calls.list(Number.isFinite(limit) && limit > 0 ? limit : 1000) };
       },
       'proxy.stats': () => service.stats(),
+      'peering.list': () => ({
+        servers: peering.allServers().map((s) => ({
+          id: s.id, name: s.name, group_id: s.groupId, host: s.host, port: s.port, transport: s.transport, weight: s.weight, probe: s.probe,
+          up: !peering.health.isDown(s.id),
+        })),
+      }),
+      'peering.reload': async () => {
+        await peering.reload();
+        return { ...peering.stats };
+      },
+      ...featureMethods(features),
     },
     address: () => self,
   };
   return service;
+}
+
+/** `host:port` (the `lb` key) → address; '' or unusable → null. */
+function parseHostPort(v: string): { address: string; port: number } | null {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(v.trim());
+  if (!m) return null;
+  const port = Number(m[2]);
+  return port > 0 && port < 65536 ? { address: m[1]!, port } : null;
 }
 
 function safeCallId(req: SipRequest): string | undefined {

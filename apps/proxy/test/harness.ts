@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { buildApp, ensureAdmin, resolveConfig } from '@ngcp/api';
 import { createDb, migrate, type Db } from '@ngcp/db';
 import { createProxyService, type ProxyService } from '../src/service.js';
-import type { ProxyConfig } from '../src/config.js';
+import { proxyConfigDefaults, type ProxyConfig } from '../src/config.js';
 import type { MediaControl } from '../src/media/media-control.js';
 import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
 
@@ -91,7 +91,7 @@ export function useHarness(overrides: Partial<ProxyConfig> | (() => Promise<Part
       node: 'sp1', listen: { address: '127.0.0.1', udp_port: 0 }, control: { address: '127.0.0.1', port: 0 }, workers: 1,
       registrar: { min_expires: 60, max_expires: 3600, default_expires: 600, max_contacts: 5, flow_timer: 15, auth: true },
       auth: { nonce_secret: 'test-nonce-secret', nonce_ttl_s: 300, algorithms: ['MD5', 'SHA-256'] }, media: true, mediactl: { url: 'http://127.0.0.1:1/', timeout_ms: 500 },
-      calls: { ttl_s: 600, auth: true }, lb: '', db: { ...dbCfg, pool_max: 5 }, redis: { host: r.host, port: r.port, db: 0 }, log: { level: 'silent' },
+      calls: { ttl_s: 600, auth: true }, userban: { ...proxyConfigDefaults.userban, exempt: [] }, lb: '', db: { ...dbCfg, pool_max: 5 }, redis: { host: r.host, port: r.port, db: 0 }, log: { level: 'silent' },
       ...over,
     };
     let metrics = new Registry();

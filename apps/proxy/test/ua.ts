@@ -19,7 +19,7 @@ export const sdp = SDP;
 export class Ua {
   stack!: SipStack;
   port = 0;
-  readonly host = '127.0.0.1';
+  readonly host: string = '127.0.0.1';
   private digest: DigestClient;
   private queue: Incoming[] = [];
   private waiters: Array<{ method: string; resolve: (i: Incoming) => void }> = [];

@@ -64,18 +64,18 @@ describe('loadConfig: the shipped defaults', () => {
 
 describe('loadConfig: precedence constants > node > pair > config', () => {
   it('each layer overrides the one below, key by key, and origin() names the file and line', () => {
-    t.write('config.pair.sp.yml', 'lb:\n  max_forwards: 50\n  ban:\n    threshold: 5\n');
+    t.write('config.pair.sp.yml', 'lb:\n  max_forwards: 50\n  domains:\n    retry_ms: 700\n');
     t.write('config.node.sp1.yml', '# sp1 only\nlb:\n  max_forwards: 40\n');
     t.write('constants.yml', `${readFileSync(join(t.configDir, 'constants.yml'), 'utf8')}lb:\n  tls_port: 5071\n`);
     t.write('config.node.sp2.yml', 'lb:\n  tls_port: 5099\n');
     const sp1 = loadConfig({ configDir: t.configDir, node: 'sp1' });
     expect(sp1.files).toEqual(['config.yml', 'network.yml', 'config.pair.sp.yml', 'config.node.sp1.yml', 'constants.yml']);
     expect(sp1.config.lb.max_forwards).toBe(40);
-    expect(sp1.config.lb.ban.threshold).toBe(5);
-    expect(sp1.config.lb.ban.window_s).toBe(10); // maps merge key by key
+    expect(sp1.config.lb.domains.retry_ms).toBe(700);
+    expect(sp1.config.lb.dispatch.timeout_ms).toBe(2000); // maps merge key by key
     expect(sp1.config.lb.tls_port).toBe(5071);
     expect(sp1.origin(['lb', 'max_forwards'])).toEqual({ file: 'config.node.sp1.yml', line: 3 });
-    expect(sp1.origin(['lb', 'ban', 'threshold'])).toEqual({ file: 'config.pair.sp.yml', line: 4 });
+    expect(sp1.origin(['lb', 'domains', 'retry_ms'])).toEqual({ file: 'config.pair.sp.yml', line: 4 });
     expect(sp1.origin(['lb', 'sip_port'])?.file).toBe('config.yml');
     expect(sp1.origin(['hosts', 'sp1', 'interfaces', 'eth0', 'ip'])?.file).toBe('network.yml');
     // sp2: pair overlay applies, sp1's does not; constants still win over its own overlay

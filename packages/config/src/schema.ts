@@ -29,12 +29,43 @@ export interface HostConfig {
   interfaces: Record<string, InterfaceConfig>;
 }
 
+/** The old `lb.ban` key: superseded by `security.ipban`, accepted (and ignored) so config dirs made before it still load. */
 export interface BanConfig {
   enable: boolean;
-  /** Failed requests from one source within window_s that trigger a ban. */
   threshold: number;
   window_s: number;
   ban_s: number;
+}
+
+/** `security.ipban`: the lb's flood guard (docs/security.md). */
+export interface IpBanConfig {
+  enable: boolean;
+  /** length of the sliding window over which a source's packets are counted */
+  window_ms: number;
+  /** packets (datagrams, stream messages, new connections) one source may send within window_ms; one more bans it */
+  max_requests: number;
+  /** how long a banned source gets no answer (TTL of Redis `ipban:<ip>`) */
+  ban_s: number;
+}
+
+/** `security.userban`: failed digest authentications (docs/security.md). */
+export interface UserBanConfig {
+  enable: boolean;
+  /** failed authentications of one user within window_s that ban it */
+  max_failures: number;
+  /** failed authentications from one source address (any users) within window_s that ban the source at the lb */
+  source_max_failures: number;
+  window_s: number;
+  /** how long a banned user's requests get 403 (TTL of Redis `userban:<user@domain>`) */
+  ban_s: number;
+}
+
+/** Flood and brute-force protection of the SIP edge; absent in a config dir older than the key: the templates' defaults. */
+export interface SecurityConfig {
+  ipban?: IpBanConfig;
+  userban?: UserBanConfig;
+  /** addresses/networks (CIDR) never banned by ipban or userban, besides `lb.trusted_peers` */
+  exempt?: string[];
 }
 
 export const LB_DISPATCH_ALGORITHMS = ['hash-callid', 'hash-from', 'hash-to', 'hash-ruri-user', 'hash-auth-user', 'round-robin', 'weighted'] as const;
@@ -68,7 +99,8 @@ export interface LbConfig {
   dispatch: LbDispatchConfig;
   /** Served-domain cache: retry (and poll while Redis is away) this often. */
   domains: { retry_ms: number };
-  ban: BanConfig;
+  /** superseded by `security.ipban`; ignored */
+  ban?: BanConfig;
 }
 
 export interface ProxyConfig {
@@ -92,6 +124,14 @@ export interface ProxyConfig {
   /** lifetime of a digest nonce, seconds */
   nonce_ttl: number;
   auth_algorithms: Array<'MD5' | 'SHA-256'>;
+  /** peering (docs/routing.md): an attempt with no ringing nor final within this (ms) → the next server (default 5000) */
+  peering_attempt_timeout_ms?: number;
+  /** failures in a row that mark a peering server down (default 3) */
+  peering_down_after?: number;
+  /** OPTIONS probes of down / probe=true peering servers, this often (ms, default 10000) */
+  peering_probe_interval_ms?: number;
+  /** a probe without an answer within this (ms) fails (default 2000) */
+  peering_probe_timeout_ms?: number;
 }
 
 export interface SbcConfig {
@@ -172,7 +212,16 @@ export interface ApiConfig {
 export interface MediatorConfig {
   enable: boolean;
   control_port: number;
+  /** seconds between passes over the accounting records while there is no backlog */
   interval_s: number;
+  /** calls (at most) turned into CDRs per pass, in one transaction; default 2000 */
+  batch?: number;
+  /** an answered call without a stop record after this long gets a CDR with status timeout; default proxy.call_ttl + 60 */
+  leftover_after_s?: number;
+  /** a stop record whose start has not arrived after this long gets a CDR of its own; default 60 */
+  stop_wait_s?: number;
+  /** mediated acc rows older than this many days are deleted (CDRs stay); 0 keeps them; default 30 */
+  acc_keep_days?: number;
 }
 
 export interface DatabaseConfig {
@@ -229,6 +278,8 @@ export interface NgcpConfig {
   database: DatabaseConfig;
   redis: RedisConfig;
   supervision: SupervisionConfig;
+  /** flood / brute-force bans at the SIP edge; optional (older config dirs) */
+  security?: SecurityConfig;
   credentials: Credentials;
   hosts: Record<string, HostConfig>;
 }
@@ -287,7 +338,7 @@ const hostSchema: JSONSchemaType<HostConfig> = {
 export const configSchema: JSONSchemaType<NgcpConfig> = {
   type: 'object',
   properties: {
-    lb: obj<LbConfig>({
+    lb: optional(obj<LbConfig>({
       enable: bool,
       sip_port: port,
       tls_port: port,
@@ -304,7 +355,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       }),
       domains: obj<LbConfig['domains']>({ retry_ms: { type: 'integer', minimum: 100 } }),
       ban: obj<BanConfig>({ enable: bool, threshold: posInt, window_s: posInt, ban_s: posInt }),
-    }),
+    }), ['ban']),
     proxy: optional(obj<ProxyConfig>({
       enable: bool,
       port,
@@ -319,7 +370,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       call_ttl: posInt,
       nonce_ttl: posInt,
       auth_algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['MD5', 'SHA-256'] } },
-    }), ['flow_timer', 'workers']),
+      peering_attempt_timeout_ms: { type: 'integer', minimum: 100, maximum: 300_000 },
+      peering_down_after: { type: 'integer', minimum: 1, maximum: 1000 },
+      peering_probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+      peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
@@ -356,7 +411,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
       }),
     }), ['auth', 'bruteforce']),
-    mediator: obj<MediatorConfig>({ enable: bool, control_port: port, interval_s: posInt }),
+    mediator: optional(obj<MediatorConfig>({
+      enable: bool, control_port: port, interval_s: posInt,
+      batch: { type: 'integer', minimum: 1, maximum: 100_000 }, leftover_after_s: posInt, stop_wait_s: posInt,
+      acc_keep_days: { type: 'integer', minimum: 0, maximum: 36_500 },
+    }), ['batch', 'leftover_after_s', 'stop_wait_s', 'acc_keep_days']),
     database: obj<DatabaseConfig>({
       enable: bool,
       port,
@@ -366,6 +425,12 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       log_file_size: { type: 'string', pattern: '^[0-9]+[KMG]?$' },
     }),
     redis: obj<RedisConfig>({ enable: bool, port, databases: { type: 'integer', minimum: 1, maximum: 256 } }),
+    // nullable: an empty `security:` in YAML is null; the templates fall back to their defaults
+    security: { nullable: true, ...optional(obj<SecurityConfig>({
+      ipban: obj<IpBanConfig>({ enable: bool, window_ms: { type: 'integer', minimum: 100, maximum: 600_000 }, max_requests: { type: 'integer', minimum: 1, maximum: 10_000_000 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
+      userban: obj<UserBanConfig>({ enable: bool, max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, source_max_failures: { type: 'integer', minimum: 1, maximum: 100_000 }, window_s: { type: 'integer', minimum: 1, maximum: 86_400 }, ban_s: { type: 'integer', minimum: 1, maximum: 31_536_000 } }),
+      exempt: { type: 'array', items: { type: 'string', format: 'ip-or-cidr' } },
+    }), ['ipban', 'userban', 'exempt']) },
     supervision: obj<SupervisionConfig>({
       restart_delay_ms: { type: 'integer', minimum: 0 },
       min_uptime_ms: { type: 'integer', minimum: 0 },
@@ -407,4 +472,4 @@ export function partialSchema(schema: unknown = configSchema): unknown {
 }
 
 /** Sections every daemon-like entry of config.yml has (used by `ngcpcfg` and the ecosystem). */
-export type SectionName = Exclude<keyof NgcpConfig, 'hosts' | 'credentials'>;
+export type SectionName = Exclude<keyof NgcpConfig, 'hosts' | 'credentials' | 'security'>;

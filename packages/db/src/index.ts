@@ -32,6 +32,6 @@ export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVo
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
 
 export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS } from './redis-keys.js';
-export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState } from './redis-keys.js';
+export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState, PeerServerState } from './redis-keys.js';
 
 export type * from './rows.js';

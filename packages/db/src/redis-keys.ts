@@ -29,6 +29,12 @@ export const redisKeys = {
   userBan: (user: string) => `userban:${user}`,
   /** STRING: JSON `BanEntry` of the API's own brute-force protection (per client address). */
   apiBan: (ip: string) => `apiban:${ip}`,
+  /**
+   * STRING counter of failed SIP digest authentications (proxy, security.userban), `INCR`ed
+   * on each failure, TTL = the counting window (set by the first failure); deleted when the
+   * ban it led to is written. `who` is `user:<username@domain>` or `ip:<address>`.
+   */
+  authFail: (who: string) => `authfail:${who}`,
   /** STRING counter of failed API logins per client address, TTL = the counting window. */
   apiFail: (ip: string) => `apifail:${ip}`,
   /**
@@ -38,6 +44,8 @@ export const redisKeys = {
   authNc: (nonce: string, nc: string) => `authnc:${nonce}:${nc}`,
   /** HASH: field = lb dispatcher destination `address:port`, value = JSON `DispatcherDestinationState`. */
   dispatcherState: () => 'dispatcher:state',
+  /** HASH: field = peering_servers.id, value = JSON `PeerServerState` (the proxies' view of which peers are down). */
+  peerState: () => 'peer:state',
 } as const;
 
 export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;
@@ -71,6 +79,15 @@ export interface DispatcherDestinationState {
   /** seconds since the epoch, when the state was written */
   at: number;
   /** the node whose lb wrote it */
+  node?: string;
+}
+
+/** A peering server's state as a proxy last saw it (value of a `peer:state` field). */
+export interface PeerServerState {
+  state: 'up' | 'down';
+  /** milliseconds since the epoch, when that proxy saw the change */
+  at: number;
+  /** the node whose proxy wrote it */
   node?: string;
 }
 

@@ -109,6 +109,8 @@ export type CallStatus = 'ok' | 'busy' | 'noanswer' | 'cancel' | 'offline' | 'ti
 /** acc */
 export interface AccRow {
   id: number; method: string; kind: AccKind; callid: string; from_tag: string; to_tag: string; sip_code: string; sip_reason: string; time: Date;
+  /** when the INVITE arrived (migration 0006); NULL on older rows */
+  init_time: Date | null;
   src_user: string | null; src_domain: string | null; src_ip: string | null; dst_user: string | null; dst_domain: string | null;
   dst_ouser: string | null; src_subscriber_id: number | null; dst_subscriber_id: number | null; peering_server_id: number | null;
   call_type: CallType; mediated: Flag;

@@ -9,7 +9,7 @@ import { apiBans, bannedIps, bannedUsers, calls, registrations } from './live.js
 import { registerMetrics } from './metrics-route.js';
 import { numbers } from './numbers.js';
 import { customerPreferences, domainPreferences, peeringServerPreferences, preferenceDefs, subscriberPreferences } from './preferences.js';
-import { cdrs, journal, registerVoicemailRecording, voicemails } from './records.js';
+import { cdrs, journal, registerCdrExport, registerVoicemailRecording, voicemails } from './records.js';
 import { registerResource } from './register.js';
 import type { Item, Resource } from './resource.js';
 import { ncosLevels, peeringGroups, peeringRules, peeringServers, rewriteRules, rewriteRuleSets } from './routing.js';
@@ -28,5 +28,6 @@ export const RESOURCES = [
 export function registerAll(app: FastifyInstance, services: Services): void {
   for (const r of RESOURCES) registerResource(app, services, r);
   registerVoicemailRecording(app, services);
+  registerCdrExport(app, services);
   registerMetrics(app, services);
 }

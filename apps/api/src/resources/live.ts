@@ -224,7 +224,7 @@ interface LocalBans {
   reason: string;
 }
 
-function banResource(name: string, entity: string, schemaId: string, prefix: string, keyOf: (id: string) => string, what: string, local?: LocalBans): Resource<Ban> {
+function banResource(name: string, entity: string, schemaId: string, prefix: string, keyOf: (id: string) => string, what: string, local?: LocalBans, notify = false): Resource<Ban> {
   const read = async (redis: Redis, key: string): Promise<Ban | undefined> => {
     const [[, raw], [, ttl]] = ((await redis.multi().get(key).pttl(key).exec().catch(redisDown)) ?? [[null, null], [null, -2]]) as [[unknown, string | null], [unknown, number]];
     if (raw == null) return undefined;
@@ -252,7 +252,9 @@ function banResource(name: string, entity: string, schemaId: string, prefix: str
     name,
     entity,
     schemaId,
-    description: `${what} (Redis ${prefix}<id>, TTL = remaining ban). DELETE lifts a ban. Admin only.`,
+    // a lift is announced on ngcp:changes ({entity, id, op: 'delete'}): the daemon holding the ban in memory drops it at once
+    ...(notify ? { notify: true } : {}),
+    description: `${what} (Redis ${prefix}<id>, TTL = remaining ban). DELETE lifts a ban${notify ? ' at once (announced on ngcp:changes)' : ''}. Admin only.`,
     itemSchema: object(
       {
         id: S, reason: S, banned_at: nullable(DATE_TIME), count: nullable({ type: 'integer' }),
@@ -284,8 +286,8 @@ function banResource(name: string, entity: string, schemaId: string, prefix: str
   };
 }
 
-export const bannedIps = banResource('bannedips', 'ipban', 'BannedIp', 'ipban:', redisKeys.ipBan, 'Source addresses banned by the load-balancer (flood or brute force)');
-export const bannedUsers = banResource('bannedusers', 'userban', 'BannedUser', 'userban:', redisKeys.userBan, 'Subscribers (username@domain) banned after failed SIP authentications');
+export const bannedIps = banResource('bannedips', 'ipban', 'BannedIp', 'ipban:', redisKeys.ipBan, 'Source addresses banned by the load-balancer (flood) or the proxy (failed SIP authentications)', undefined, true);
+export const bannedUsers = banResource('bannedusers', 'userban', 'BannedUser', 'userban:', redisKeys.userBan, 'Subscribers (username@domain) banned after failed SIP authentications', undefined, true);
 export const apiBans = banResource(
   'apibans', 'apiban', 'ApiBan', 'apiban:', redisKeys.apiBan,
   "Client addresses banned by the API's own brute-force guard after repeated failed logins (429 until the ban ends); " +

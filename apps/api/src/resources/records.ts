@@ -1,4 +1,5 @@
 /** Read-mostly records: CDRs (written by the mediator), voicemails (by the appserver), the journal. */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from '@ngcp/db';
 import { CALL_STATUSES, CALL_TYPES, VOICEMAIL_FOLDERS } from '@ngcp/db';
@@ -47,6 +48,47 @@ export const cdrs = tableResource({
     });
   },
 }, false);
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+function csvField(v: unknown): string {
+  const s = v == null ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * GET /api/cdrs/export.csv — the CDRs the list would return (same filters, same scope for
+ * the caller's role), all pages, oldest first, as CSV with a header row; at most `limit` rows.
+ * Streamed page by page (paging.max_rows per query), so a large export holds one page in memory.
+ */
+export function registerCdrExport(app: FastifyInstance, services: Services): void {
+  const { max_rows: maxRows } = services.config.paging;
+  const columns = Object.keys((cdrs.itemSchema.properties as Record<string, unknown>) ?? {});
+  app.get('/api/cdrs/export.csv', {
+    schema: {
+      tags: ['cdrs'], summary: 'CDRs as CSV (RFC 4180, header row), with the filters of GET /api/cdrs, oldest first',
+      querystring: { type: 'object', additionalProperties: false, properties: { ...(cdrs.filters ?? {}), limit: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 1_000_000, description: 'rows at most' } } },
+      response: { 200: { description: 'text/csv', content: { 'text/csv': { schema: { type: 'string' } } } }, 401: { $ref: 'ApiError#' }, 403: { $ref: 'ApiError#' }, 422: { $ref: 'ApiError#' } },
+    },
+    handler: async (req, reply) => {
+      if (!(cdrs.roles.list ?? []).includes(req.principal!.role)) throw apiError('NGCP_API_FORBIDDEN', `${req.principal!.role} may not list cdrs`);
+      const c: Ctx = { db: services.db, principal: req.principal!, services, req };
+      const { limit, ...filters } = req.query as Record<string, unknown> & { limit: number };
+      async function* lines(): AsyncGenerator<string> {
+        yield `${columns.join(',')}\r\n`;
+        let sent = 0;
+        for (let page = 1; sent < limit; page++) {
+          const rows = Math.min(maxRows, limit - sent);
+          const res = await cdrs.list!(c, { page, rows, order_by: 'init_time', order_by_direction: 'asc', filters });
+          if (res.items.length === 0) break;
+          yield res.items.map((it) => `${columns.map((k) => csvField((it as unknown as Record<string, unknown>)[k])).join(',')}\r\n`).join('');
+          sent += res.items.length;
+          if (res.items.length < rows) break;
+        }
+      }
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="cdrs.csv"').send(Readable.from(lines()));
+    },
+  });
+}
 
 /* ---- voicemails -------------------------------------------------------------------- */
 

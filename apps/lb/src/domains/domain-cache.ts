@@ -9,13 +9,17 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Knex } from '@ngcp/db';
-import { CHANGES_CHANNEL } from '@ngcp/db';
+import { CHANGES_CHANNEL, type ChangeNotification } from '@ngcp/db';
 
 export interface DomainCacheOptions {
   db: Knex;
   redis: { host: string; port: number; password?: string; db: number };
   retryMs: number;
   logger: Logger;
+  /** Every readable notification of `ngcp:changes` (the lb's other caches share this subscription). */
+  onChange?: (n: ChangeNotification) => void;
+  /** The subscription is (re)established: a notification may have gone by unheard. */
+  onSubscribed?: () => void;
 }
 
 export interface DomainCacheHealth {
@@ -69,6 +73,7 @@ export class DomainCache {
       this.redisOk = true;
       this.redisWarned = false;
       void this.reload(); // a change may have gone by while we were not listening
+      this.o.onSubscribed?.();
     });
     sub.on('error', (err: Error) => {
       // once per outage; ioredis retries by itself
@@ -119,12 +124,20 @@ export class DomainCache {
 
   private onMessage(channel: string, payload: string): void {
     if (channel !== CHANGES_CHANNEL) return;
-    let entity: unknown;
+    let n: Partial<ChangeNotification> | null;
     try {
-      entity = (JSON.parse(payload) as { entity?: unknown }).entity;
+      n = JSON.parse(payload) as Partial<ChangeNotification> | null;
     } catch {
       this.o.logger.debug({ payload: payload.slice(0, 200) }, 'unreadable change notification');
       return;
+    }
+    const entity = n?.entity;
+    if (this.o.onChange && n && typeof entity === 'string') {
+      try {
+        this.o.onChange(n as ChangeNotification);
+      } catch (err) {
+        this.o.logger.error({ err, entity }, 'change listener threw');
+      }
     }
     if (entity !== 'domain') return;
     this.counters.notifications++;

@@ -4,7 +4,7 @@
  */
 import type { NameAddr, ServerTransaction, SipRequest, TransportSource as Source } from '@ngcp/sip';
 import { createResponse, newTag, parseNameAddr } from '@ngcp/sip';
-import { reply, respond, type ProxyContext } from '../context.js';
+import { clientAddress, reply, respond, type ProxyContext } from '../context.js';
 import { receivedFromPath } from '../routing/uri-destination.js';
 import { contactHeaderValues, decideRegister, type RegisterContact } from './bindings.js';
 
@@ -34,7 +34,7 @@ export async function handleRegister(ctx: ProxyContext, tx: ServerTransaction, r
   const domain = to.hostname;
   const aor = `${username}@${domain}`;
   // registrar.auth false: benchmark/lab only (config.ts), no challenge at all
-  const auth = ctx.config.registrar.auth === false ? { ok: true as const } : await ctx.auth.authenticate(req, domain, false, username);
+  const auth = ctx.config.registrar.auth === false ? { ok: true as const } : await ctx.auth.authenticate(req, domain, false, username, clientAddress(req, source));
   if (!auth.ok) {
     if ('challenge' in auth) {
       reply(ctx, tx, req, 401, { headers: auth.challenge.map((v) => ['WWW-Authenticate', v] as [string, string]) });

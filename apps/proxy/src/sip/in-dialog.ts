@@ -132,6 +132,7 @@ export async function endCall(ctx: ProxyContext, callId: string, status: number,
     dst_user: call.callee_user ?? null, dst_domain: call.callee_domain ?? null, dst_ouser: call.dialled ?? null,
     src_subscriber_id: call.caller_subscriber_id ? Number(call.caller_subscriber_id) : null,
     dst_subscriber_id: call.callee_subscriber_id ? Number(call.callee_subscriber_id) : null,
+    peering_server_id: call.peer_id ? Number(call.peer_id) : null,
   });
 }
 

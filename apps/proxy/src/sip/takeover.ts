@@ -20,9 +20,10 @@
  */
 import type { ServerTransaction, SipRequest, SipResponse, TransportSource as Source, Via } from '@ngcp/sip';
 import { createResponse, forwardResponseStatelessly, newTag, reasonPhrase, SipRequest as Request } from '@ngcp/sip';
-import type { CallBranch, CallFork, NewAcc } from '@ngcp/db';
+import type { CallBranch, CallFork } from '@ngcp/db';
 import { hasSdp, nowS, type ProxyContext } from '../context.js';
 import { selectBestResponse } from '../routing/best-response.js';
+import { inviteAccRecord } from '../store/accounting.js';
 import { finalField, type CallRecord } from '../store/call-store.js';
 import { endCall } from './in-dialog.js';
 import { exchangeSdp, timedMedia } from './media-call.js';
@@ -90,7 +91,7 @@ async function inviteAnswered(ctx: ProxyContext, res: SipResponse, callId: strin
     const answerTime = String(nowS());
     Object.assign(call, { state: 'answered', answer_time: answerTime, to_tag: toTag });
     await ctx.calls.update(callId, { state: 'answered', answer_time: answerTime, to_tag: toTag });
-    ctx.acc.write(accRecord(call, 'INVITE', res.status, res.reason, toTag));
+    ctx.acc.write(inviteAccRecord(call, res.status, res.reason, toTag));
     ctx.metrics.takeover.inc({ event: 'call-answered' });
     for (const b of pendingBranches(call, branch)) sendCancel(ctx, call, b, 'SIP;cause=200;text="Call completed elsewhere"');
     log.info({ status: res.status }, 'answer for an INVITE forwarded elsewhere; call established here');
@@ -138,7 +139,7 @@ async function inviteFailed(ctx: ProxyContext, res: SipResponse, callId: string,
   if (relayStateless(ctx, res)) ctx.metrics.takeover.inc({ event: 'response-relayed' });
   if (!ended) return; // another response ended it just now
   ctx.metrics.takeover.inc({ event: 'call-failed' });
-  ctx.acc.write(accRecord(ended, 'INVITE', res.status, res.reason, ''));
+  ctx.acc.write(inviteAccRecord(ended, res.status, res.reason, ''));
   if (ended.media === '1' && ctx.media) {
     timedMedia(ctx, 'delete', () => ctx.media!.delete({ call_id: callId })).catch((err: Error) => ctx.logger.warn({ component: 'takeover', callId, err: err.message }, 'media.delete failed'));
   }
@@ -242,12 +243,3 @@ function sendAckForError(ctx: ProxyContext, res: SipResponse, call: CallRecord |
   );
 }
 
-function accRecord(c: CallRecord, method: string, status: number, reason: string, toTag: string): NewAcc {
-  return {
-    method, callid: c.call_id, from_tag: c.from_tag ?? '', to_tag: toTag, sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
-    src_user: c.caller_user ?? null, src_domain: c.caller_domain ?? null, src_ip: c.src_ip ?? null,
-    dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
-    src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
-    dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
-  };
-}

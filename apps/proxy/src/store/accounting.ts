@@ -10,6 +10,24 @@
 import type { Logger } from 'pino';
 import type { Db, NewAcc } from '@ngcp/db';
 import { insertAccs } from '@ngcp/db';
+import type { CallRecord } from './call-store.js';
+
+/**
+ * The accounting record of an INVITE's final (start on 2xx, failure otherwise) for `call`.
+ * `initTime`: when the INVITE arrived (the session that took it knows it to the ms); without
+ * it (a node that took the call over) the call record's start_time (s).
+ */
+export function inviteAccRecord(c: CallRecord, status: number, reason: string, toTag: string, initTime?: Date): NewAcc {
+  return {
+    method: 'INVITE', callid: c.call_id, from_tag: c.from_tag ?? '', to_tag: toTag, sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
+    init_time: initTime ?? (c.start_time ? new Date(Number(c.start_time) * 1000) : null),
+    src_user: c.caller_user ?? null, src_domain: c.caller_domain ?? null, src_ip: c.src_ip ?? null,
+    dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
+    src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
+    dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
+    peering_server_id: c.peer_id ? Number(c.peer_id) : null,
+  };
+}
 
 export interface AccountingOptions {
   /** records kept while MariaDB is away; older ones are dropped (and counted) beyond. Default 100 000. */

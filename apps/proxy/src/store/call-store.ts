@@ -20,8 +20,12 @@ export interface CallRecord extends ActiveCall {
   /** the callee as dialled (R-URI user) */
   dialled?: string;
   src_ip?: string;
+  /** peering_servers.id of the peer the call goes to or comes from (acc `peering_server_id`); `peer` holds its name */
+  peer_id?: string;
   /** '1' once a CANCEL for the ringing INVITE was forwarded by a proxy without the INVITE transaction */
   cancelled?: string;
+  /** the concurrent-call sets (`conc:*`, space-separated) the call is counted in; released when the call is removed */
+  conc?: string;
 }
 
 /** The field recording a branch's final status (only written while other branches still ring). */
@@ -35,7 +39,22 @@ const UPDATE_LUA =
 const SET_FINAL_LUA =
   "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('HGETALL', KEYS[1]) end return false";
 
+/**
+ * Remove a call and release its concurrent-call slots (the sets named in its `conc` field)
+ * in one step, so every way a call ends releases them exactly once. Answers the hash it had.
+ */
+const REMOVE_LUA = `local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return h end
+for i = 1, #h, 2 do
+  if h[i] == 'conc' then
+    for k in string.gmatch(h[i + 1], '[^ ]+') do redis.call('ZREM', k, ARGV[1]) end
+  end
+end
+redis.call('DEL', KEYS[1])
+return h`;
+
 type UpdatingRedis = Redis & {
+  ngcpCallRemove(key: string, callId: string): Promise<string[]>;
   ngcpCallUpdate(key: string, ttl: string, ...fieldValues: string[]): Promise<number>;
   ngcpCallSetFinal(key: string, field: string, value: string): Promise<string[] | null>;
 };
@@ -48,6 +67,7 @@ export class CallStore {
       redis.defineCommand('ngcpCallUpdate', { numberOfKeys: 1, lua: UPDATE_LUA });
     }
     if (!('ngcpCallSetFinal' in redis)) redis.defineCommand('ngcpCallSetFinal', { numberOfKeys: 1, lua: SET_FINAL_LUA });
+    if (!('ngcpCallRemove' in redis)) redis.defineCommand('ngcpCallRemove', { numberOfKeys: 1, lua: REMOVE_LUA });
     this.redis = redis as UpdatingRedis;
   }
 
@@ -86,12 +106,16 @@ export class CallStore {
     return Object.keys(h).length === 0 ? undefined : (h as unknown as CallRecord);
   }
 
-  /** Remove the call; resolves with the record it had (undefined if someone else ended it). */
+  /**
+   * Remove the call and release its concurrent-call slots (one Lua script); resolves with the
+   * record it had (undefined if someone else ended it).
+   */
   async remove(callId: string): Promise<CallRecord | undefined> {
-    const key = redisKeys.call(callId);
-    const res = await this.redis.multi().hgetall(key).del(key).exec();
-    const h = (res?.[0]?.[1] ?? {}) as Record<string, string>;
-    return Object.keys(h).length === 0 ? undefined : (h as unknown as CallRecord);
+    const res = await this.redis.ngcpCallRemove(redisKeys.call(callId), callId);
+    if (!res || res.length === 0) return undefined;
+    const out: Record<string, string> = {};
+    for (let i = 0; i + 1 < res.length; i += 2) out[res[i]!] = res[i + 1]!;
+    return out as unknown as CallRecord;
   }
 
   async list(limit = 1000): Promise<CallRecord[]> {

@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import type { AccKind, AccRow, CdrRow, VoicemailFolder } from '../rows.js';
 
-export type NewAcc = Omit<AccRow, 'id' | 'mediated' | 'kind' | 'from_tag' | 'to_tag' | 'sip_reason' | 'call_type' | 'src_user' | 'src_domain' | 'src_ip' | 'dst_user' | 'dst_domain' | 'dst_ouser' | 'src_subscriber_id' | 'dst_subscriber_id' | 'peering_server_id'> &
+export type NewAcc = Omit<AccRow, 'id' | 'mediated' | 'kind' | 'init_time' | 'from_tag' | 'to_tag' | 'sip_reason' | 'call_type' | 'src_user' | 'src_domain' | 'src_ip' | 'dst_user' | 'dst_domain' | 'dst_ouser' | 'src_subscriber_id' | 'dst_subscriber_id' | 'peering_server_id'> &
   Partial<Omit<AccRow, 'id' | 'mediated'>>;
 
 /** The kind of an accounting record when the writer gives none: BYE → stop, INVITE 2xx → start, anything else → failure. */

@@ -54,4 +54,14 @@ export interface TransportLayerOptions extends Pick<InspectOptions, 'role' | 'sc
   maxConnections?: number;
   /** Bytes a connection may have queued for writing before sends fail 'buffer-full'. Default 1 MiB. */
   maxWriteBuffer?: number;
+  /**
+   * Called for every datagram, every framed stream event (message, keep-alive, framing error)
+   * and every accepted connection before anything is parsed, with the source address and the
+   * local address and port it arrived on (the listener; for a connection the lb opened, its
+   * local end): false drops it unanswered (counted as `refused`; a refused connection is
+   * closed). The flood guard of an edge proxy: count and ban here, at the cost of one call per
+   * packet; the local end tells a public listener from an internal one. Must not throw
+   * (a throw is caught, logged and counted as `internal-error`). Default: everything is admitted.
+   */
+  admit?: (address: string, transport: 'udp' | 'tcp' | 'tls', localAddress: string, localPort: number) => boolean;
 }

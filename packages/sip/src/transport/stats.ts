@@ -22,6 +22,8 @@ export type DropReason =
   | 'no-handler'
   /** inbound connection refused: maxConnections reached */
   | 'max-connections'
+  /** a packet, message or connection from a source the `admit` hook refused (a banned flooder) */
+  | 'refused'
   /** the edge check itself threw (a bug in the parser/checker; logged) */
   | 'internal-error';
 

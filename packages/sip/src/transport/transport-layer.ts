@@ -269,9 +269,11 @@ export class TransportLayer {
   private onDatagram(data: Buffer, rinfo: RemoteInfo, ep: UdpEndpoint): void {
     try {
       this.counters.bytesReceived += data.length;
+      const address = normalizeAddress(rinfo.address);
+      if (this.options.admit && !this.options.admit(address, 'udp', ep.address, ep.port)) return this.counters.drop('refused');
       if (isKeepAlive(data)) return this.counters.drop('keepalive');
       if (isStun(data)) return this.counters.drop('stun');
-      const source: TransportSource = { transport: 'udp', address: normalizeAddress(rinfo.address), port: rinfo.port, localAddress: ep.address, localPort: ep.port };
+      const source: TransportSource = { transport: 'udp', address, port: rinfo.port, localAddress: ep.address, localPort: ep.port };
       this.edge.receive(data, source);
     } catch (e) {
       this.logger.error({ err: e }, 'UDP receive path threw');
@@ -283,6 +285,11 @@ export class TransportLayer {
     try {
       if (this.closing || this.pool.size + this.pool.pendingConnects >= this.o.maxConnections) {
         this.counters.drop('max-connections');
+        sock.destroy();
+        return;
+      }
+      if (this.options.admit && !this.options.admit(normalizeAddress(sock.remoteAddress ?? ''), transport, normalizeAddress(sock.localAddress ?? ''), sock.localPort ?? 0)) {
+        this.counters.drop('refused');
         sock.destroy();
         return;
       }
@@ -333,6 +340,12 @@ export class TransportLayer {
     if (!source) return;
     for (const ev of events) {
       try {
+        if (this.options.admit && !this.options.admit(source.address, c.transport, source.localAddress, source.localPort)) {
+          // the source was banned while connected: its messages go unanswered, the connection closes
+          this.counters.drop('refused');
+          c.endWith();
+          return;
+        }
         if (ev.type === 'message') this.edge.receive(ev.bytes, source);
         else if (ev.type === 'ping') {
           this.counters.keepalives.pingsReceived++;

@@ -1,0 +1,197 @@
+/**
+ * Issue #10 "Done when", number handling and call restrictions, end to end on one node brought
+ * up by the real `ngcp up` (node.ts): sipp talks to the lb's public address; provisioning goes
+ * through the REST API and reaches the running proxy through ngcp:changes (no restart).
+ *  - numbers rewritten: the callee sees the caller in national format (From and P-Asserted-Identity)
+ *  - a blocked callee: 403 with a Reason (NCOS)
+ *  - a concurrent-call limit hit, and the counters (Redis conc:*, through the proxy's
+ *    `features.limits`) back at zero after hundreds of calls ended by BYE, CANCEL, busy and
+ *    timeout of a dead call (proxy.call_ttl short on this node).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@ngcp/testkit';
+import { until } from '@ngcp/cli/testing';
+import { INTERNAL, PUBLIC, startNode, type E2eNode } from './node.js';
+import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
+import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
+
+/** s a call:<id> lives without in-dialog traffic: a dead call is released after it */
+const CALL_TTL = 10;
+let node: E2eNode;
+let subs: Record<SubName, Sub>;
+const closers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  node = await startNode({ proxy: { call_ttl: CALL_TTL } });
+  if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
+  subs = await provision(node.api);
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await node?.stop();
+}, 90_000);
+
+const expectOk = (r: SippResult, successful = 1): void => {
+  expect(r.code, r.report).toBe(0);
+  expect(r.successful, r.report).toBe(successful);
+};
+
+function run(o: SippOptions): SippRun {
+  const r = sipp(o);
+  closers.push(() => r.kill());
+  return r;
+}
+const lb = (): { address: string; port: number } => ({ address: PUBLIC, port: node.sip.port });
+
+async function register(sub: Sub, port: number, expires = 300): Promise<void> {
+  const r = run({
+    scenario: expires === 0 ? 'uac-unregister-expect-200.xml' : 'uac-register-expect-200.xml',
+    remote: lb(), localPort: port, auth: { user: sub.user, password: sub.password, uri: DOMAIN }, keys: { user: sub.user, expires },
+  });
+  expectOk(await r.done);
+}
+
+/** A sipp UAS for `sub` taking `calls` calls, registered from its port first, unregistered after `fn`. */
+async function withCallee<T>(sub: Sub, scenario: string, fn: (uas: SippRun) => Promise<T>, o: { calls?: number } = {}): Promise<T> {
+  const port = await freePort({ udp: true, tcp: true });
+  await register(sub, port);
+  const uas = run({ scenario, localPort: port, keys: { user: sub.user }, calls: o.calls ?? 1, limitMs: 120_000 });
+  try {
+    await bound(port);
+    return await fn(uas);
+  } finally {
+    uas.kill();
+    await uas.done;
+    await register(sub, port, 0).catch(() => undefined);
+  }
+}
+
+async function call(from: Sub, to: string, scenario: string, o: { calls?: number; rate?: number; pauseMs?: number } = {}): Promise<SippRun> {
+  const port = await freePort({ udp: true, tcp: true });
+  return run({
+    scenario, remote: lb(), localPort: port, service: to, auth: { user: from.user, password: from.password, uri: `${to}@${DOMAIN}` },
+    keys: { user: from.user }, calls: o.calls ?? 1, rate: o.rate, pauseMs: o.pauseMs, limitMs: 120_000,
+  });
+}
+
+/** JSON-RPC to the proxy's control endpoint (worker 0). */
+async function proxyRpc<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control}/`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
+interface Counts { calls: number; calls_out: number }
+const counts = async (sub: Sub): Promise<Counts> => (await proxyRpc<{ subscriber: Counts }>('features.limits', { subscriber_id: sub.id })).subscriber;
+const allZero = async (...list: Sub[]): Promise<boolean> => {
+  for (const s of list) {
+    const c = await counts(s);
+    if (c.calls !== 0 || c.calls_out !== 0) return false;
+  }
+  return true;
+};
+
+/** An API change, then until the proxy has heard of it (ngcp:changes; both workers subscribe alike). */
+async function change(method: string, path: string, body: unknown): Promise<void> {
+  const messages = async (): Promise<number> => (await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages;
+  const before = await messages();
+  await node.api.ok(method, path, body);
+  expect(await until(async () => ((await messages()) > before ? true : undefined), 10_000, 50)).toBe(true);
+}
+
+describe('number handling and call restrictions (issue #10 "Done when")', { timeout: 180_000 }, () => {
+  it('numbers rewritten both ways: alice dials bob nationally (in → E.164), bob sees alice in national format in From and P-Asserted-Identity (out)', async () => {
+    const set = await node.api.ok<{ id: number }>('POST', '/api/rewriterulesets', { name: 'at-national' });
+    await node.api.ok('POST', '/api/rewriterules', { set_id: set.id, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 });
+    await node.api.ok('POST', '/api/rewriterules', { set_id: set.id, direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 });
+    const bad = await node.api.request<{ fields: Array<{ field: string }> }>('POST', '/api/rewriterules', { set_id: set.id, direction: 'in', field: 'caller', match_pattern: '^(0', replace_pattern: '' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.fields[0]!.field).toBe('match_pattern');
+    const domain = (await node.api.ok<{ items: Array<{ id: number; domain: string }> }>('GET', `/api/domains?domain=${DOMAIN}`)).items.find((d) => d.domain === DOMAIN)!;
+    await change('PUT', `/api/domainpreferences/${domain.id}`, { rewrite_rule_set_id: set.id });
+
+    const bobNational = `0${subs.bob.number.slice(2)}`;
+    const aliceNational = `0${subs.alice.number.slice(2)}`;
+    await withCallee(subs.bob, 'uas-answer-log-identity-expect-bye.xml', async (uas) => {
+      const uac = await call(subs.alice, bobNational, 'uac-call-expect-200.xml', { pauseMs: 200 });
+      expectOk(await uac.done);
+      expectOk(await uas.done);
+      expect(await uas.logged('FROM')).toBe(`sip:${aliceNational}@${DOMAIN}`);
+      expect(await uas.logged('PAI')).toBe(`<sip:${aliceNational}@${DOMAIN}>`);
+    });
+    // back to no set: the other tests dial by name
+    await change('PUT', `/api/domainpreferences/${domain.id}`, {});
+  });
+
+  it('a blocked callee: carol’s NCOS level denies bob’s prefix → 403 with Reason, bob’s phone never rings', async () => {
+    const level = await node.api.ok<{ id: number }>('POST', '/api/ncoslevels', { level: 'no-4311002', default_action: 'allow', patterns: [{ prefix: subs.bob.number, action: 'deny' }] });
+    await change('PUT', `/api/subscriberpreferences/${subs.carol.id}`, { ncos_id: level.id });
+    await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (uas) => {
+      const uac = await call(subs.carol, 'bob', 'uac-call-expect-403.xml');
+      expectOk(await uac.done);
+      expect(await uac.logged('REASON')).toBe('SIP;cause=403;text="callee blocked by NCOS"');
+      expect(uas.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
+    });
+  });
+
+  it('a concurrent-call limit hit: alice (concurrent_max_out 1) in a call → her second call gets 403 with Reason; released when the call ends', async () => {
+    await change('PUT', `/api/subscriberpreferences/${subs.alice.id}`, { concurrent_max_out: 1 });
+    await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (uas) => {
+      const held = await call(subs.alice, 'bob', 'uac-call-expect-200.xml', { pauseMs: 4000 });
+      expect(await until(async () => ((await counts(subs.alice)).calls_out === 1 ? true : undefined), 20_000, 100)).toBe(true);
+      const second = await call(subs.alice, 'carol', 'uac-call-expect-403.xml');
+      expectOk(await second.done);
+      expect(await second.logged('REASON')).toBe('SIP;cause=403;text="caller concurrent call limit reached"');
+      expectOk(await held.done);
+      expectOk(await uas.done);
+    });
+    expect(await until(async () => ((await allZero(subs.alice, subs.bob)) ? true : undefined), 3000, 100)).toBe(true);
+    await change('PUT', `/api/subscriberpreferences/${subs.alice.id}`, {});
+  });
+
+  it('counters back at zero after hundreds of calls ended by BYE, CANCEL, busy (each right after its phase) and timeout of a dead call (after proxy.call_ttl)', async () => {
+    const N = 70;
+    const phases: Array<{ name: string; uac: string; uas: string; calls: number; pauseMs?: number }> = [
+      { name: 'BYE', uac: 'uac-call-expect-200.xml', uas: 'uas-answer-expect-bye.xml', calls: N, pauseMs: 300 },
+      { name: 'CANCEL', uac: 'uac-call-cancel-expect-487.xml', uas: 'uas-ring-expect-cancel.xml', calls: N },
+      { name: 'busy', uac: 'uac-call-busy-expect-486.xml', uas: 'uas-busy-expect-486.xml', calls: N },
+    ];
+    for (const ph of phases) {
+      let peak = 0;
+      await withCallee(subs.bob, ph.uas, async (uas) => {
+        const uac = await call(subs.alice, 'bob', ph.uac, { calls: ph.calls, rate: 5, pauseMs: ph.pauseMs });
+        // counted while they run (BYE phase: calls overlap)
+        const watch = (async () => {
+          while ((await Promise.race([uac.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))])) === false) {
+            peak = Math.max(peak, (await counts(subs.bob)).calls);
+          }
+        })();
+        expectOk(await uac.done, ph.calls);
+        expectOk(await uas.done, ph.calls);
+        await watch;
+      }, { calls: ph.calls });
+      if (ph.name === 'BYE') expect(peak, 'calls counted while up').toBeGreaterThan(0);
+      // released by the end itself, long before call_ttl could prune anything
+      expect(await until(async () => ((await allZero(subs.alice, subs.bob)) ? true : undefined), 3000, 100), `after ${ph.name}`).toBe(true);
+    }
+
+    // dead calls: answered, then neither side sends BYE (phones gone); the node forgets them after call_ttl
+    const DEAD = 20;
+    await withCallee(subs.bob, 'uas-answer-expect-ack.xml', async (uas) => {
+      const uac = await call(subs.alice, 'bob', 'uac-call-answered-no-bye.xml', { calls: DEAD, rate: 10 });
+      expectOk(await uac.done, DEAD);
+      expectOk(await uas.done, DEAD);
+    }, { calls: DEAD });
+    expect(await counts(subs.alice)).toMatchObject({ calls: DEAD, calls_out: DEAD });
+    const released = await until(async () => ((await allZero(subs.alice, subs.bob)) ? true : undefined), (CALL_TTL + 10) * 1000, 500);
+    if (!released) {
+      const live = await proxyRpc<{ calls: unknown[] }>('calls.list');
+      expect.fail(`dead calls not released after call_ttl: alice ${JSON.stringify(await counts(subs.alice))}, bob ${JSON.stringify(await counts(subs.bob))}; calls ${JSON.stringify(live.calls.slice(0, 3))} (${live.calls.length})`);
+    }
+    expect((await node.api.calls()).filter((c) => c.caller === subs.alice.aor)).toEqual([]);
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * Issue #10 peering "Done when", end to end on one node brought up by the real `ngcp up`
+ * (node.ts): peering groups, servers and rules provisioned through the REST API like an
+ * operator would; the peering servers are sipp UAS on their own loopback addresses
+ * (127.0.0.5x — the proxy tells a peer from a subscriber by source address); callers are
+ * sipp UACs against the lb's public address. Checked: sipp's exit codes, which peer got
+ * what, RTP through rtpengine on a peer call, the acc rows with the peer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@ngcp/testkit';
+import { until } from '@ngcp/cli/testing';
+import { INTERNAL, PUBLIC, startNode, type E2eNode } from './node.js';
+import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
+import { RtpEndpoint } from './rtp.js';
+import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
+
+let node: E2eNode;
+let subs: Record<SubName, Sub>;
+const closers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  // a short attempt timeout keeps the "no answer" cases quick
+  node = await startNode({ proxy: { peering_attempt_timeout_ms: 1500, peering_down_after: 1, peering_probe_interval_ms: 1000, peering_probe_timeout_ms: 500 } });
+  if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
+  subs = await provision(node.api);
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await node?.stop();
+}, 90_000);
+
+const expectOk = (r: SippResult, successful = 1): void => {
+  expect(r.code, r.report).toBe(0);
+  expect(r.successful, r.report).toBe(successful);
+};
+
+function run(o: SippOptions): SippRun {
+  const r = sipp(o);
+  closers.push(() => r.kill());
+  return r;
+}
+const lb = (): { address: string; port: number } => ({ address: PUBLIC, port: node.sip.port });
+
+/** JSON-RPC on the proxy's control endpoint (worker 0). */
+async function proxyRpc<T>(method: string): Promise<T> {
+  const res = await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control!}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method }) });
+  const j = (await res.json()) as { result?: T; error?: unknown };
+  if (j.error) throw new Error(`${method}: ${JSON.stringify(j.error)}`);
+  return j.result as T;
+}
+
+interface PeerSpec { address: string; port: number; weight?: number; probe?: boolean }
+let seq = 0;
+/** A peering group with its servers and one rule, through the REST API; resolves once the proxy has loaded them. */
+async function peeringGroup(priority: number, prefix: string | null, servers: PeerSpec[]): Promise<number[]> {
+  const g = await node.api.ok<{ id: number }>('POST', '/api/peeringgroups', { name: `carrier-${++seq}`, priority });
+  if (prefix !== null) await node.api.ok('POST', '/api/peeringrules', { group_id: g.id, callee_prefix: prefix });
+  const ids: number[] = [];
+  for (const s of servers) {
+    const c = await node.api.ok<{ id: number }>('POST', '/api/peeringservers', { group_id: g.id, name: `peer-${seq}-${ids.length + 1}`, host: s.address, port: s.port, weight: s.weight ?? 1, probe: s.probe ?? false });
+    ids.push(c.id);
+  }
+  const loaded = await until(async () => {
+    const list = await proxyRpc<{ servers: Array<{ id: number }> }>('peering.list');
+    return ids.every((id) => list.servers.some((s) => s.id === id)) ? true : undefined;
+  }, 15_000, 100);
+  if (!loaded) throw new Error('the proxy did not load the new peering servers');
+  // every proxy worker gets the same ngcp:changes message; give the others a moment too
+  await new Promise((r) => setTimeout(r, 300));
+  return ids;
+}
+
+/** A sipp UAS standing for a peering server on `address`. */
+async function peer(address: string, scenario: string, keys: Record<string, string | number> = {}): Promise<{ run: SippRun; port: number; rtp: RtpEndpoint }> {
+  const port = await freePort({ udp: true });
+  const rtp = await RtpEndpoint.open();
+  closers.push(() => rtp.close());
+  const r = run({ scenario, localIp: address, localPort: port, keys: { user: 'carrier', contact_host: address, rtp_port: rtp.port, ...keys }, limitMs: 60_000 });
+  await bound(port);
+  return { run: r, port, rtp };
+}
+
+function callOut(from: Sub, to: string, scenario: string, o: { rtpPort?: number; pauseMs?: number } = {}): Promise<SippRun> {
+  return freePort({ udp: true }).then((port) => run({
+    scenario, remote: lb(), localPort: port, service: to,
+    auth: { user: from.user, password: from.password, uri: `${to}@${DOMAIN}` },
+    keys: { user: from.user, rtp_port: o.rtpPort ?? 9 }, pauseMs: o.pauseMs, limitMs: 60_000,
+  }));
+}
+
+async function accRows(callId: string, n: number) {
+  return (await until(async () => {
+    const rows = await node.acc.byCallId(callId);
+    return rows.length >= n ? rows : undefined;
+  }, 10_000, 200)) ?? (await node.acc.byCallId(callId));
+}
+
+describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
+  it('a call to an external number: the first server answers 503, the second 200 — both hit, RTP through rtpengine, BYE ok, acc names the peer', async () => {
+    const p503 = await peer('127.0.0.51', 'uas-peer-503-expect-ack.xml');
+    const p200 = await peer('127.0.0.52', 'uas-answer-expect-bye.xml');
+    // weight 0 comes after every weighted server of the group: the 503 one first, deterministically
+    const [, id200] = await peeringGroup(1, '49', [{ address: '127.0.0.51', port: p503.port, weight: 1 }, { address: '127.0.0.52', port: p200.port, weight: 0 }]);
+    const a = await RtpEndpoint.open();
+    closers.push(() => a.close());
+    const uac = await callOut(subs.alice, '4930123456', 'uac-call-expect-200.xml', { rtpPort: a.port, pauseMs: 4000 });
+    // the 503 server saw the call first, then the 200 one: the same Call-ID
+    const callId = (await p503.run.logged('CALL_ID', 30_000)).trim();
+    expect((await p200.run.logged('CALL_ID', 30_000)).trim()).toBe(callId);
+    const towardsA = Number((await uac.logged('RTP', 30_000)).split(' ').at(-1));
+    const towardsPeer = Number((await p200.run.logged('RTP')).split(' ').at(-1));
+    expect([towardsA, towardsPeer]).not.toContain(a.port);
+    expect([towardsA, towardsPeer]).not.toContain(p200.rtp.port);
+    await Promise.all([a.send('127.0.0.1', towardsA, 25, 20), p200.rtp.send('127.0.0.1', towardsPeer, 25, 20)]);
+    await until(async () => (a.from(p200.rtp.ssrc) && p200.rtp.from(a.ssrc) ? true : undefined), 5000);
+    expect(a.received.packets).toBeGreaterThanOrEqual(20);
+    expect(p200.rtp.received.packets).toBeGreaterThanOrEqual(20);
+    expectOk(await uac.done);
+    expectOk(await p503.run.done);
+    expectOk(await p200.run.done);
+    const rows = await accRows(callId, 2);
+    expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id200], ['BYE', '200', id200]]);
+    expect(rows[0]!.src_user).toBe('alice');
+  });
+
+  it('a group failing over to the next group: every server of group 1 fails (503, 500), group 2 answers', async () => {
+    const s1 = await peer('127.0.0.53', 'uas-peer-503-expect-ack.xml');
+    const s2 = await peer('127.0.0.54', 'uas-peer-500-expect-ack.xml');
+    const s3 = await peer('127.0.0.55', 'uas-answer-expect-bye.xml');
+    await peeringGroup(1, '4420', [{ address: '127.0.0.53', port: s1.port, weight: 1 }, { address: '127.0.0.54', port: s2.port, weight: 0 }]);
+    const [id3] = await peeringGroup(2, '4420', [{ address: '127.0.0.55', port: s3.port }]);
+    const uac = await callOut(subs.alice, '442071234567', 'uac-call-expect-200.xml', { pauseMs: 500 });
+    expectOk(await uac.done);
+    expectOk(await s1.run.done);
+    expectOk(await s2.run.done);
+    expectOk(await s3.run.done);
+    const callId = (await s3.run.logged('CALL_ID')).trim();
+    expect((await s1.run.logged('CALL_ID')).trim()).toBe(callId);
+    expect((await s2.run.logged('CALL_ID')).trim()).toBe(callId);
+    expect((await accRows(callId, 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id3], ['BYE', '200', id3]]);
+  });
+
+  it('a call from a peer to a subscriber: no digest, the subscriber answers, BYE ok; an unknown source gets the 407 challenge', async () => {
+    const port = await freePort({ udp: true });
+    const rtp = await RtpEndpoint.open();
+    closers.push(() => rtp.close());
+    // bob registered from `port`, answering there
+    const reg = await run({ scenario: 'uac-register-expect-200.xml', remote: lb(), localPort: port, auth: { user: 'bob', password: subs.bob.password, uri: DOMAIN }, keys: { user: 'bob' } }).done;
+    expectOk(reg);
+    const bob = run({ scenario: 'uas-answer-expect-bye.xml', localPort: port, keys: { user: 'bob', rtp_port: rtp.port }, limitMs: 60_000 });
+    await bound(port);
+    const [peerId] = await peeringGroup(3, null, [{ address: '127.0.0.56', port: 5060 }]);
+    const peerPort = await freePort({ udp: true });
+    const uac = run({ scenario: 'uac-peer-call-expect-200.xml', remote: lb(), localIp: '127.0.0.56', localPort: peerPort, service: subs.bob.number, keys: { user: '4989111222' }, pauseMs: 500, limitMs: 60_000 });
+    expectOk(await uac.done);
+    expectOk(await bob.done);
+    const callId = (await uac.logged('CALL_ID')).trim();
+    const rows = await accRows(callId, 2);
+    expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.dst_user])).toEqual([['INVITE', '200', peerId, 'bob'], ['BYE', '200', peerId, 'bob']]);
+
+    const strangerPort = await freePort({ udp: true });
+    const stranger = run({ scenario: 'uac-call-without-auth-expect-407.xml', remote: lb(), localIp: '127.0.0.57', localPort: strangerPort, service: subs.bob.number, keys: { user: '4989111222' }, limitMs: 30_000 });
+    expectOk(await stranger.done);
+    await run({ scenario: 'uac-unregister-expect-200.xml', remote: lb(), localPort: port, auth: { user: 'bob', password: subs.bob.password, uri: DOMAIN }, keys: { user: 'bob' } }).done;
+  });
+
+  it('all peers down: nothing answers — 408 after the attempts, not a hung call; then both marked down on every worker: 480 at once', async () => {
+    const dead1 = await freePort({ udp: true });
+    const dead2 = await freePort({ udp: true });
+    await peeringGroup(1, '4430', [{ address: '127.0.0.58', port: dead1, weight: 1 }, { address: '127.0.0.59', port: dead2, weight: 1 }]);
+    const t0 = Date.now();
+    const uac = await callOut(subs.alice, '44301234567', 'uac-call-expect-408.xml');
+    expectOk(await uac.done);
+    // two attempts of peering_attempt_timeout_ms each (1.5 s), far below Timer B
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(await accRows((await uac.logged('CALL_ID')).trim(), 1).then((r) => r.map((x) => [x.method, x.sip_code]))).toEqual([['INVITE', '408']]);
+    // both are marked down now (peering_down_after 1) — by the worker that tried them, and through
+    // Redis peer:state by the other worker within a probe round: the next call is not tried at all
+    await new Promise((r) => setTimeout(r, 2500));
+    const metrics = await (await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control!}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${seq}-1"[^}]*\\} 0`));
+    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${seq}-2"[^}]*\\} 0`));
+    for (let i = 0; i < 2; i++) {
+      const again = await callOut(subs.alice, `4430123456${i}`, 'uac-call-offline-expect-480.xml');
+      expectOk(await again.done);
+    }
+  });
+});
