@@ -12,13 +12,14 @@
  * Nothing here is exempt: every source is a loopback address, banned like any other.
  */
 import { createSocket } from 'node:dgram';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newBranch, newCallId, newTag } from '@ngcp/sip';
 import { freePort } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
-import { PUBLIC, SIP_DAEMONS, builtDaemon, startNode, type E2eNode } from './node.js';
-import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
-import { bound, sipp, type SippOptions, type SippRun } from './sipp.js';
+import { PUBLIC, SIP_DAEMONS, builtDaemon, type E2eNode } from './node.js';
+import { useProvisionedNode } from './harness.js';
+import { DOMAIN, type Sub, type SubName } from './provision.js';
+import { bound } from './sipp.js';
 
 const FLOODER = '127.0.0.3';
 const LEGIT = '127.0.0.4';
@@ -34,27 +35,13 @@ const SECTIONS = {
 
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
-const closers: Array<() => unknown> = [];
 const ready = SIP_DAEMONS.every(builtDaemon);
 
-beforeAll(async () => {
-  if (!ready) return;
-  node = await startNode(SECTIONS);
-  if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
-  subs = await provision(node.api);
-}, 240_000);
+const { run, lb } = useProvisionedNode((n, s) => {
+  node = n;
+  subs = s;
+}, { sections: SECTIONS, when: ready });
 
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-  await node?.stop();
-}, 90_000);
-
-function run(o: SippOptions): SippRun {
-  const r = sipp(o);
-  closers.push(() => r.kill());
-  return r;
-}
-const lb = (): { address: string; port: number } => ({ address: PUBLIC, port: node.sip.port });
 
 /** One OPTIONS to the lb itself from `from`: the status of the answer, undefined if none within waitMs. */
 async function ping(from: string, waitMs = 3000): Promise<number | undefined> {

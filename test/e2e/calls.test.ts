@@ -15,33 +15,23 @@ import { newTag } from '@ngcp/sip';
 import { freePort } from '@ngcp/testkit';
 import { PROXY_WORKERS, until } from '@ngcp/cli/testing';
 import type { AccKind } from './acc.js';
-import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, startNode, type E2eNode } from './node.js';
-import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
+import { INTERNAL, PUBLIC, SIP_DAEMONS, builtDaemon, type E2eNode } from './node.js';
+import { DOMAIN, type Sub, type SubName } from './provision.js';
+import { expectOk, useProvisionedNode } from './harness.js';
 import { RtpEndpoint } from './rtp.js';
-import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
+import { bound, type SippRun } from './sipp.js';
 import { SipClient, audioSdp, optionsPing, sdpMedia, udpExchange } from './sip-client.js';
 
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
-const closers: Array<() => unknown> = [];
 /** calls the mediator must turn into CDRs: Call-ID → the CDR status expected */
 const mediated = new Map<string, string>();
 
-beforeAll(async () => {
-  node = await startNode();
-  if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
-  subs = await provision(node.api);
-}, 240_000);
+const { closers, run, lb } = useProvisionedNode((n, s) => {
+  node = n;
+  subs = s;
+});
 
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-  await node?.stop();
-}, 90_000);
-
-const expectOk = (r: SippResult, successful = 1): void => {
-  expect(r.code, r.report).toBe(0);
-  expect(r.successful, r.report).toBe(successful);
-};
 
 describe('the e2e node (harness)', { timeout: 60_000 }, () => {
   it('`ngcp up` starts MariaDB, Redis, rtpengine, the API and every built SIP daemon, all healthy', async () => {
@@ -94,13 +84,6 @@ describe('the e2e node (harness)', { timeout: 60_000 }, () => {
 
 /* ---- SIP through lb → proxy (→ mediactl → rtpengine) ----------------------------------- */
 
-/** sipp against the lb (UAC) or on its own port (UAS), bounded; stopped at the end of the file. */
-function run(o: SippOptions): SippRun {
-  const r = sipp(o);
-  closers.push(() => r.kill());
-  return r;
-}
-const lb = (): { address: string; port: number } => ({ address: PUBLIC, port: node.sip.port });
 
 /** REGISTER `sub` from 127.0.0.1:port (so the Path's received is that port), expecting 200. */
 async function register(sub: Sub, port: number, o: { transport?: 'udp' | 'tcp'; contactHost?: string; expires?: number } = {}): Promise<string> {

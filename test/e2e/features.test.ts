@@ -8,41 +8,25 @@
  *    `features.limits`) back at zero after hundreds of calls ended by BYE, CANCEL, busy and
  *    timeout of a dead call (proxy.call_ttl short on this node).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
-import { INTERNAL, PUBLIC, startNode, type E2eNode } from './node.js';
-import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
-import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
+import { INTERNAL, type E2eNode } from './node.js';
+import { expectOk, useProvisionedNode } from './harness.js';
+import { DOMAIN, type Sub, type SubName } from './provision.js';
+import { bound, type SippRun } from './sipp.js';
 
 /** s a call:<id> lives without in-dialog traffic: a dead call is released after it */
 const CALL_TTL = 10;
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
-const closers: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  node = await startNode({ proxy: { call_ttl: CALL_TTL } });
-  if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
-  subs = await provision(node.api);
-}, 240_000);
+const { run, lb } = useProvisionedNode((n, s) => {
+  node = n;
+  subs = s;
+}, { sections: { proxy: { call_ttl: CALL_TTL } } });
 
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-  await node?.stop();
-}, 90_000);
 
-const expectOk = (r: SippResult, successful = 1): void => {
-  expect(r.code, r.report).toBe(0);
-  expect(r.successful, r.report).toBe(successful);
-};
-
-function run(o: SippOptions): SippRun {
-  const r = sipp(o);
-  closers.push(() => r.kill());
-  return r;
-}
-const lb = (): { address: string; port: number } => ({ address: PUBLIC, port: node.sip.port });
 
 async function register(sub: Sub, port: number, expires = 300): Promise<void> {
   const r = run({

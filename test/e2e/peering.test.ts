@@ -6,41 +6,25 @@
  * sipp UACs against the lb's public address. Checked: sipp's exit codes, which peer got
  * what, RTP through rtpengine on a peer call, the acc rows with the peer.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
-import { INTERNAL, PUBLIC, startNode, type E2eNode } from './node.js';
-import { DOMAIN, provision, type Sub, type SubName } from './provision.js';
+import { INTERNAL, type E2eNode } from './node.js';
+import { expectOk, useProvisionedNode } from './harness.js';
+import { DOMAIN, type Sub, type SubName } from './provision.js';
 import { RtpEndpoint } from './rtp.js';
-import { bound, sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
+import { bound, type SippRun } from './sipp.js';
 
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
-const closers: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  // a short attempt timeout keeps the "no answer" cases quick
-  node = await startNode({ proxy: { peering_attempt_timeout_ms: 1500, peering_down_after: 1, peering_probe_interval_ms: 1000, peering_probe_timeout_ms: 500 } });
-  if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
-  subs = await provision(node.api);
-}, 240_000);
+// a short attempt timeout keeps the "no answer" cases quick
+const { closers, run, lb } = useProvisionedNode((n, s) => {
+  node = n;
+  subs = s;
+}, { sections: { proxy: { peering_attempt_timeout_ms: 1500, peering_down_after: 1, peering_probe_interval_ms: 1000, peering_probe_timeout_ms: 500 } } });
 
-afterAll(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-  await node?.stop();
-}, 90_000);
 
-const expectOk = (r: SippResult, successful = 1): void => {
-  expect(r.code, r.report).toBe(0);
-  expect(r.successful, r.report).toBe(successful);
-};
-
-function run(o: SippOptions): SippRun {
-  const r = sipp(o);
-  closers.push(() => r.kill());
-  return r;
-}
-const lb = (): { address: string; port: number } => ({ address: PUBLIC, port: node.sip.port });
 
 /** JSON-RPC on the proxy's control endpoint (worker 0). */
 async function proxyRpc<T>(method: string): Promise<T> {

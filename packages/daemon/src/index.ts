@@ -15,6 +15,9 @@ export type { DaemonLoggerOptions } from './logger.js';
 
 export { createDaemonRegistry } from './metrics.js';
 
+export { addressSet } from './addresses.js';
+export type { AddressSet } from './addresses.js';
+
 export { ensureCertificate, selfSigned } from './tls.js';
 export type { CertificateConfig, KeyPair } from './tls.js';
 

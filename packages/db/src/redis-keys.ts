@@ -137,3 +137,38 @@ export interface BanEntry {
   /** failed attempts / packets counted before the ban */
   count?: number;
 }
+
+/** The Redis calls `keyDeadlines` makes (an ioredis client has them). */
+export interface ScanPttlClient {
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
+  pipeline(): { pttl(key: string): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+}
+
+/**
+ * Every key matching `pattern` (SCAN, 1000 per round) with its deadline: `[key without
+ * prefix, epoch ms]` — `Infinity` for a key without TTL; keys gone between the SCAN and their
+ * PTTL are left out. How the daemons copy the bans (`ipban:*`, `userban:*`) into memory.
+ */
+export async function keyDeadlines(redis: ScanPttlClient, pattern: string, prefix: string, nowMs: number): Promise<Array<[string, number]>> {
+  const keys: string[] = [];
+  let cursor = '0';
+  let rounds = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0' && ++rounds < 100_000);
+  const out: Array<[string, number]> = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const slice = keys.slice(i, i + 1000);
+    const p = redis.pipeline();
+    for (const k of slice) p.pttl(k);
+    const res = (await p.exec()) ?? [];
+    slice.forEach((k, j) => {
+      const ttl = res[j]?.[1];
+      if (typeof ttl !== 'number' || ttl === -2) return; // gone meanwhile
+      out.push([k.slice(prefix.length), ttl === -1 ? Infinity : nowMs + ttl]);
+    });
+  }
+  return out;
+}

@@ -15,7 +15,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CHANGES_CHANNEL, REDIS_PATTERNS, redisKeys, type BanEntry, type ChangeNotification } from '@ngcp/db';
+import { CHANGES_CHANNEL, keyDeadlines, REDIS_PATTERNS, redisKeys, type BanEntry, type ChangeNotification } from '@ngcp/db';
 import type { FloodGuard } from './flood-guard.js';
 
 export interface IpBanStoreOptions {
@@ -79,27 +79,7 @@ export class IpBanStore {
   /** Make the guard's bans a copy of Redis's; resolves with how many there are. Throws when Redis does not answer. */
   async load(): Promise<number> {
     try {
-      const keys: string[] = [];
-      let cursor = '0';
-      let rounds = 0;
-      do {
-        const [next, batch] = await this.redis.scan(cursor, 'MATCH', REDIS_PATTERNS.ipBan, 'COUNT', 1000);
-        cursor = next;
-        keys.push(...batch);
-      } while (cursor !== '0' && ++rounds < 100_000);
-      const now = this.now();
-      const bans: Array<[string, number]> = [];
-      for (let i = 0; i < keys.length; i += 1000) {
-        const slice = keys.slice(i, i + 1000);
-        const p = this.redis.pipeline();
-        for (const k of slice) p.pttl(k);
-        const res = (await p.exec()) ?? [];
-        slice.forEach((k, j) => {
-          const ttl = res[j]?.[1];
-          if (typeof ttl !== 'number' || ttl === -2) return; // gone meanwhile
-          bans.push([k.slice(PREFIX.length), ttl === -1 ? Infinity : now + ttl]);
-        });
-      }
+      const bans = await keyDeadlines(this.redis, REDIS_PATTERNS.ipBan, PREFIX, this.now());
       this.o.guard.replaceBans(bans);
       this.counters.loads++;
       return bans.length;

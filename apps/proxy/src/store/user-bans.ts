@@ -16,10 +16,10 @@
  * and lb.trusted_peers) are never banned, and their failures ban no user either.
  * Redis away: failures are not counted (logged once), the bans in memory still hold.
  */
-import { BlockList, isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CHANGES_CHANNEL, REDIS_PATTERNS, redisKeys, type BanEntry, type ChangeNotification } from '@ngcp/db';
+import { addressSet } from '@ngcp/daemon';
+import { CHANGES_CHANNEL, keyDeadlines, REDIS_PATTERNS, redisKeys, type BanEntry, type ChangeNotification } from '@ngcp/db';
 
 export interface UserBanOptions {
   /** failures of one user that ban it */
@@ -35,30 +35,6 @@ export interface UserBanOptions {
   onEvent?: (event: 'user' | 'source' | 'refused') => void;
 }
 
-/** Addresses and CIDR networks, one lookup each. */
-export function addressSet(entries: readonly string[]): { has(address: string): boolean } {
-  const exact = new Set<string>();
-  let nets: BlockList | null = null;
-  for (const e of entries) {
-    const slash = e.indexOf('/');
-    if (slash < 0) {
-      exact.add(e);
-      continue;
-    }
-    const net = e.slice(0, slash);
-    const fam = isIP(net);
-    if (fam === 0) throw new Error(`exempt: ${e} is not an address or network`);
-    nets ??= new BlockList();
-    nets.addSubnet(net, Number(e.slice(slash + 1)), fam === 4 ? 'ipv4' : 'ipv6');
-  }
-  return {
-    has(address: string): boolean {
-      if (exact.has(address)) return true;
-      const fam = isIP(address);
-      return nets !== null && fam !== 0 && nets.check(address, fam === 4 ? 'ipv4' : 'ipv6');
-    },
-  };
-}
 
 export class UserBans {
   /** user@domain → ban end, ms (Infinity: until lifted) */
@@ -69,7 +45,7 @@ export class UserBans {
   readonly counters = { failures: 0, user_bans: 0, source_bans: 0, refused: 0, lifted: 0, write_failures: 0 };
 
   constructor(private readonly redis: Redis, private readonly logger: Logger, private readonly o: UserBanOptions) {
-    this.exempt = addressSet(o.exempt);
+    this.exempt = addressSet(o.exempt, 'security.exempt');
     this.now = o.now ?? Date.now;
   }
 
@@ -158,29 +134,10 @@ export class UserBans {
 
   /** Make the memory a copy of Redis's `userban:*` (start, every (re)subscription). */
   async load(): Promise<number> {
-    const keys: string[] = [];
-    let cursor = '0';
-    let rounds = 0;
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', REDIS_PATTERNS.userBan, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0' && ++rounds < 100_000);
-    const now = this.now();
-    const fresh = new Map<string, number>();
-    for (let i = 0; i < keys.length; i += 1000) {
-      const slice = keys.slice(i, i + 1000);
-      const p = this.redis.pipeline();
-      for (const k of slice) p.pttl(k);
-      const res = (await p.exec()) ?? [];
-      slice.forEach((k, j) => {
-        const ttl = res[j]?.[1];
-        if (typeof ttl === 'number' && ttl !== -2) fresh.set(k.slice('userban:'.length), ttl === -1 ? Infinity : now + ttl);
-      });
-    }
+    const fresh = await keyDeadlines(this.redis, REDIS_PATTERNS.userBan, 'userban:', this.now());
     this.bans.clear();
     for (const [u, until] of fresh) this.bans.set(u, until);
-    return fresh.size;
+    return fresh.length;
   }
 
   /** `ngcp:changes`: a lift (the API's DELETE) drops the ban at once; a ban made elsewhere is read. */
