@@ -64,16 +64,21 @@ export function createHbdMetrics(registry: Registry): HbdMetrics {
 
 /**
  * hbd's own event-loop pauses: perf_hooks' histogram, folded every second into the
- * maximum since start and a ring of the last ten one-second maxima.
+ * maximum since start and a ring of the last ten one-second maxima. A fold also counts
+ * how late it itself ran: after a freeze (SIGSTOP, the VM paused) the fold's timer may run
+ * before the histogram's, whose reset then drops the frozen interval (the histogram only
+ * measures from its last sample, which the reset clears).
  */
 export class LoopDelayWatch {
   private readonly h = monitorEventLoopDelay({ resolution: 5 });
   private readonly ring: number[] = [];
   private total = 0;
   private timer: NodeJS.Timeout | undefined;
+  private lastFold = 0;
 
   enable(): void {
     this.h.enable();
+    this.lastFold = performance.now();
     this.timer = setInterval(() => this.fold(), 1000);
     this.timer.unref();
   }
@@ -98,7 +103,10 @@ export class LoopDelayWatch {
   }
 
   private fold(): void {
-    const m = this.currentMs();
+    const now = performance.now();
+    const late = now - this.lastFold - 1000;
+    this.lastFold = now;
+    const m = Math.max(this.currentMs(), late);
     this.total = Math.max(this.total, m);
     this.ring.push(m);
     if (this.ring.length > 10) this.ring.shift();
