@@ -16,6 +16,8 @@ export interface AccRecord {
   dst_user: string | null;
   /** the peer a call went to or came from (peering_servers.id) */
   peering_server_id: number | null;
+  /** 'call', or the forward the call took last (cfu, cfb, cfna, cft) */
+  call_type: string;
 }
 
 export type AccKind = 'start' | 'stop' | 'failure';
@@ -36,7 +38,7 @@ export class AccReader {
 
   async byCallId(callId: string): Promise<AccRecord[]> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
-      'SELECT method, callid, sip_code, sip_reason, from_tag, to_tag, src_user, dst_user, peering_server_id FROM acc WHERE callid = ? ORDER BY id',
+      'SELECT method, callid, sip_code, sip_reason, from_tag, to_tag, src_user, dst_user, peering_server_id, call_type FROM acc WHERE callid = ? ORDER BY id',
       [callId],
     );
     return rows as AccRecord[];

@@ -7,6 +7,9 @@
  *  - a concurrent-call limit hit, and the counters (Redis conc:*, through the proxy's
  *    `features.limits`) back at zero after hundreds of calls ended by BYE, CANCEL, busy and
  *    timeout of a dead call (proxy.call_ttl short on this node).
+ *  - call forwards provisioned through /api/callforwards: CFU, CFB on 486, CFNA (dave never
+ *    registers), CFT after the ring timeout (5 s), a forward loop ended with 482; the acc rows
+ *    typed by the forward, the counters back at zero.
  */
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
@@ -177,5 +180,85 @@ describe('number handling and call restrictions (issue #10 "Done when")', { time
       expect.fail(`dead calls not released after call_ttl: alice ${JSON.stringify(await counts(subs.alice))}, bob ${JSON.stringify(await counts(subs.bob))}; calls ${JSON.stringify(live.calls.slice(0, 3))} (${live.calls.length})`);
     }
     expect((await node.api.calls()).filter((c) => c.caller === subs.alice.aor)).toEqual([]);
+  });
+});
+
+describe('call forwards (issue #10 "Done when")', { timeout: 180_000 }, () => {
+  const forwards = (sub: Sub, doc: Record<string, unknown>) => change('PUT', `/api/callforwards/${sub.id}`, doc);
+  const toNumber = (sub: Sub) => ({ type: 'number', destination: `+${sub.number}` });
+  const callIdOf = async (uac: SippRun): Promise<string> => (await uac.logged('CALL_ID')).trim();
+  const accOf = async (callId: string, n: number) => (await until(async () => {
+    const rows = await node.acc.byCallId(callId);
+    return rows.length >= n ? rows : undefined;
+  }, 10_000, 200)) ?? (await node.acc.byCallId(callId));
+
+  it('CFU: alice calls bob, who forwards everything to carol — bob\'s phone never rings, carol answers; acc typed cfu with carol as destination', async () => {
+    await forwards(subs.bob, { cfu: { destinations: [toNumber(subs.carol)] } });
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (bob) => {
+        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
+        expectOk(await uac.done);
+        expectOk(await carol.done);
+        expect(bob.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
+        const rows = await accOf(await callIdOf(uac), 2);
+        expect(rows.map((r) => [r.method, r.sip_code, r.dst_user, r.call_type])).toEqual([['INVITE', '200', 'carol', 'cfu'], ['BYE', '200', 'carol', 'cfu']]);
+      });
+    });
+    await forwards(subs.bob, {});
+  });
+
+  it('CFB: bob answers 486, the call goes on to carol, who answers', async () => {
+    await forwards(subs.bob, { cfb: { destinations: [toNumber(subs.carol)] } });
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      await withCallee(subs.bob, 'uas-busy-expect-486.xml', async (bob) => {
+        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
+        expectOk(await uac.done);
+        expectOk(await bob.done);
+        expectOk(await carol.done);
+        expect((await accOf(await callIdOf(uac), 1))[0]).toMatchObject({ sip_code: '200', dst_user: 'carol', call_type: 'cfb' });
+      });
+    });
+    await forwards(subs.bob, {});
+  });
+
+  it('CFNA: dave is not registered, his calls go to carol', async () => {
+    await forwards(subs.dave, { cfna: { destinations: [toNumber(subs.carol)] } });
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      const uac = await call(subs.alice, 'dave', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
+      expectOk(await uac.done);
+      expectOk(await carol.done);
+      expect((await accOf(await callIdOf(uac), 1))[0]).toMatchObject({ sip_code: '200', dst_user: 'carol', call_type: 'cfna' });
+    });
+    await forwards(subs.dave, {});
+  });
+
+  it('CFT: bob rings without answering; after the ring timeout (5 s) his phone gets CANCEL and carol answers', async () => {
+    await forwards(subs.bob, { cft: { ringtimeout: 5, destinations: [toNumber(subs.carol)] } });
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      await withCallee(subs.bob, 'uas-ring-expect-cancel.xml', async (bob) => {
+        const t0 = Date.now();
+        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
+        expectOk(await bob.done);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(4500);
+        expectOk(await uac.done);
+        expectOk(await carol.done);
+        expect((await accOf(await callIdOf(uac), 1))[0]).toMatchObject({ sip_code: '200', dst_user: 'carol', call_type: 'cft' });
+      });
+    });
+    await forwards(subs.bob, {});
+  });
+
+  it('a forward loop (bob → carol → bob) ends with 482 Loop Detected, nobody rings; every counter back at zero', async () => {
+    await forwards(subs.bob, { cfu: { destinations: [toNumber(subs.carol)] } });
+    await forwards(subs.carol, { cfu: { destinations: [toNumber(subs.bob)] } });
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      const uac = await call(subs.alice, 'bob', 'uac-call-expect-482.xml');
+      expectOk(await uac.done);
+      expect(carol.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
+      expect((await accOf(await callIdOf(uac), 1))[0]).toMatchObject({ sip_code: '482', call_type: 'cfu' });
+    });
+    await forwards(subs.bob, {});
+    await forwards(subs.carol, {});
+    expect(await until(async () => ((await allZero(subs.alice, subs.bob, subs.carol, subs.dave)) ? true : undefined), 3000, 100)).toBe(true);
   });
 });

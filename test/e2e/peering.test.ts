@@ -4,7 +4,8 @@
  * operator would; the peering servers are sipp UAS on their own loopback addresses
  * (127.0.0.5x — the proxy tells a peer from a subscriber by source address); callers are
  * sipp UACs against the lb's public address. Checked: sipp's exit codes, which peer got
- * what, RTP through rtpengine on a peer call, the acc rows with the peer.
+ * what, RTP through rtpengine on a peer call, the acc rows with the peer; a call forward to an
+ * external number leaving through a peer.
  */
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
@@ -147,6 +148,21 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     const stranger = run({ scenario: 'uac-call-without-auth-expect-407.xml', remote: lb(), localIp: '127.0.0.57', localPort: strangerPort, service: subs.bob.number, keys: { user: '4989111222' }, limitMs: 30_000 });
     expectOk(await stranger.done);
     await run({ scenario: 'uac-unregister-expect-200.xml', remote: lb(), localPort: port, auth: { user: 'bob', password: subs.bob.password, uri: DOMAIN }, keys: { user: 'bob' } }).done;
+  });
+
+  it('a call forward to an external number: bob forwards everything to a carrier number, alice\'s call to bob leaves through the peer, acc typed cfu with the peer', async () => {
+    const carrier = await peer('127.0.0.60', 'uas-answer-expect-bye.xml');
+    const [peerId] = await peeringGroup(1, '3630', [{ address: '127.0.0.60', port: carrier.port }]);
+    const before = (await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages;
+    await node.api.ok('PUT', `/api/callforwards/${subs.bob.id}`, { cfu: { destinations: [{ type: 'number', destination: '+3630123456' }] } });
+    expect(await until(async () => ((await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages > before ? true : undefined), 10_000, 50)).toBe(true);
+    const uac = await callOut(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 300 });
+    expectOk(await uac.done);
+    expectOk(await carrier.run.done);
+    const callId = (await carrier.run.logged('CALL_ID')).trim();
+    const rows = await accRows(callId, 2);
+    expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.dst_user, r.call_type])).toEqual([['INVITE', '200', peerId, '3630123456', 'cfu'], ['BYE', '200', peerId, '3630123456', 'cfu']]);
+    await node.api.ok('PUT', `/api/callforwards/${subs.bob.id}`, {});
   });
 
   it('all peers down: nothing answers — 408 after the attempts, not a hung call; then both marked down on every worker: 480 at once', async () => {

@@ -47,6 +47,10 @@ export interface ProxyConfig {
      * ngcp-config; a warning is logged at start.
      */
     auth: boolean;
+    /** call forwards (docs/routing.md): forwards one call may take at most; one more ends it with 483 (default 5) */
+    forward_max_hops?: number;
+    /** CFT ring timeout (s) when the forward has none; also a serial forward destination's no-answer time (default 15) */
+    forward_ring_timeout_s?: number;
   };
   /** Brute-force protection of digest authentication (docs/security.md, rendered from security.userban). */
   userban: {
@@ -117,7 +121,14 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       type: 'object', additionalProperties: false, required: ['url', 'timeout_ms'],
       properties: { url: str, timeout_ms: posInt },
     },
-    calls: { type: 'object', additionalProperties: false, required: ['ttl_s', 'auth'], properties: { ttl_s: posInt, auth: { type: 'boolean' } } },
+    calls: {
+      type: 'object', additionalProperties: false, required: ['ttl_s', 'auth'],
+      properties: {
+        ttl_s: posInt, auth: { type: 'boolean' },
+        forward_max_hops: { type: 'integer', minimum: 1, maximum: 20, nullable: true },
+        forward_ring_timeout_s: { type: 'integer', minimum: 1, maximum: 600, nullable: true },
+      },
+    },
     userban: {
       type: 'object', additionalProperties: false, required: ['enable', 'max_failures', 'source_max_failures', 'window_s', 'ban_s', 'exempt'],
       properties: {

@@ -288,6 +288,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         changes: changes.stats,
         peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id) },
         features: { refused: features.stats, cache: { ...features.store.size(), ...features.store.stats } },
+        forwards: features.forwardStats,
       };
     },
     async reload() {

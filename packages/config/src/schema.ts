@@ -132,6 +132,10 @@ export interface ProxyConfig {
   peering_probe_interval_ms?: number;
   /** a probe without an answer within this (ms) fails (default 2000) */
   peering_probe_timeout_ms?: number;
+  /** call forwards (docs/routing.md): forwards one call may take; one more ends it with 483 (default 5) */
+  forward_max_hops?: number;
+  /** CFT ring timeout (s) when the forward has none; a serial forward destination's no-answer time (default 15) */
+  forward_ring_timeout_s?: number;
 }
 
 export interface SbcConfig {
@@ -374,7 +378,9 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       peering_down_after: { type: 'integer', minimum: 1, maximum: 1000 },
       peering_probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
       peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
-    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms']),
+      forward_max_hops: { type: 'integer', minimum: 1, maximum: 20 },
+      forward_ring_timeout_s: { type: 'integer', minimum: 1, maximum: 600 },
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s']),
     sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({

@@ -83,6 +83,12 @@ export class CallFeatures {
     ncos: 0, 'block-out': 0, 'block-in': 0, 'block-in-clir': 0, 'limit-caller': 0, 'limit-callee': 0, rewritten: 0,
   };
 
+  /** call forwards taken, by type, and destinations / forwards that ended without a branch, by reason (docs/routing.md) */
+  readonly forwardStats = {
+    taken: { cfu: 0, cfb: 0, cfna: 0, cft: 0 },
+    skipped: { voicemail: 0, invalid: 0, 'foreign-uri': 0, 'not-routable': 0, loop: 0, 'too-many-hops': 0, 'limit-callee': 0 },
+  };
+
   constructor(readonly store: FeatureStore, readonly limits: CallLimits, private logger: Logger) {}
 
   /** The rewrite set that applies to a subscriber: its own, else its domain's. */
@@ -148,6 +154,29 @@ export class CallFeatures {
     return { ok: true, concKeys: r.keys, anonymous };
   }
 
+  /**
+   * A forward reaches subscriber `callee`: count the call in the callee's sets too (the same
+   * Call-ID: a set counts it once). Full → the callee-limit refusal (486), nothing counted.
+   */
+  async admitTarget(callId: string, callee: Party): Promise<Admission | Refusal> {
+    const profile = await this.store.profile(callee.subscriberId);
+    const r = await this.limits.admit(callId, calleeSlots(callee, profile));
+    if (!r.ok) {
+      this.logger.info({ component: 'features', callId, key: r.slot.key, max: r.slot.max, count: r.count }, 'concurrent call limit of a forward target reached');
+      return this.refused('limit-callee', callId);
+    }
+    return { ok: true, concKeys: r.keys, anonymous: false };
+  }
+
+  /** The `conc:*` keys a caller / a callee is counted in (whatever its limits). */
+  callerKeys(caller: Party): string[] {
+    return callerSlots(caller, undefined).map((s) => s.key);
+  }
+
+  calleeKeys(callee: Party): string[] {
+    return calleeSlots(callee, undefined).map((s) => s.key);
+  }
+
   private refused(code: RefusalCode, callId: string): Refusal {
     this.stats[code]++;
     this.logger.info({ component: 'features', callId, code }, 'call refused');
@@ -178,23 +207,27 @@ function listBlocks(profile: SubscriberProfile, prefix: 'block_in' | 'block_out'
 }
 
 function limitSlots(caller: Party, callerProfile: SubscriberProfile | undefined, callee: Party | undefined, calleeProfile: SubscriberProfile | undefined): LimitSlot[] {
-  const slots: LimitSlot[] = [];
-  const add = (scope: LimitSlot['scope'], id: number, max: number | null | undefined, side: LimitSlot['side']): void => {
-    slots.push({ key: concKey(scope, id), scope, side, ...(max != null ? { max } : {}) });
-  };
+  return [...callerSlots(caller, callerProfile), ...(callee ? calleeSlots(callee, calleeProfile) : [])];
+}
+
+function slot(scope: LimitSlot['scope'], id: number, max: number | null | undefined, side: LimitSlot['side']): LimitSlot {
+  return { key: concKey(scope, id), scope, side, ...(max != null ? { max } : {}) };
+}
+
+/** The caller's sets: every call and outgoing calls, of the subscriber and of its customer. */
+export function callerSlots(caller: Party, callerProfile: SubscriberProfile | undefined): LimitSlot[] {
   const sp = callerProfile?.prefs.subscriber;
-  add('sub', caller.subscriberId, intPref(sp?.concurrent_max), 'caller');
-  add('subout', caller.subscriberId, intPref(sp?.concurrent_max_out), 'caller');
+  const slots = [slot('sub', caller.subscriberId, intPref(sp?.concurrent_max), 'caller'), slot('subout', caller.subscriberId, intPref(sp?.concurrent_max_out), 'caller')];
   const callerCustomer = callerProfile?.customerId ?? caller.customerId;
-  if (callerCustomer != null) {
-    add('cust', callerCustomer, callerProfile?.customerMax, 'caller');
-    add('custout', callerCustomer, callerProfile?.customerMaxOut, 'caller');
-  }
-  if (callee) {
-    add('sub', callee.subscriberId, intPref(calleeProfile?.prefs.subscriber.concurrent_max), 'callee');
-    const calleeCustomer = calleeProfile?.customerId ?? callee.customerId;
-    if (calleeCustomer != null) add('cust', calleeCustomer, calleeProfile?.customerMax, 'callee');
-  }
+  if (callerCustomer != null) slots.push(slot('cust', callerCustomer, callerProfile?.customerMax, 'caller'), slot('custout', callerCustomer, callerProfile?.customerMaxOut, 'caller'));
+  return slots;
+}
+
+/** The callee's sets: every call of the subscriber and of its customer. */
+export function calleeSlots(callee: Party, calleeProfile: SubscriberProfile | undefined): LimitSlot[] {
+  const slots = [slot('sub', callee.subscriberId, intPref(calleeProfile?.prefs.subscriber.concurrent_max), 'callee')];
+  const calleeCustomer = calleeProfile?.customerId ?? callee.customerId;
+  if (calleeCustomer != null) slots.push(slot('cust', calleeCustomer, calleeProfile?.customerMax, 'callee'));
   return slots;
 }
 

@@ -10,7 +10,8 @@
  */
 import type { Logger } from 'pino';
 import type { ChangeNotification, Db, PreferenceDef, PreferenceMap, PreferenceValue } from '@ngcp/db';
-import { getPreferences, loadPreferenceDefs, subscriberNumbers } from '@ngcp/db';
+import type { CallForwardMap } from '@ngcp/db';
+import { getCallForwards, getPreferences, loadPreferenceDefs, subscriberNumbers } from '@ngcp/db';
 import type { NcosLevelSpec } from './policy.js';
 import { compileRewriteSet, type RewriteRuleSpec, type RewriteSet } from './rewrite.js';
 
@@ -65,6 +66,7 @@ export class FeatureStore {
   private profiles: Cache<number, SubscriberProfile | undefined>;
   private sets: Cache<number, RewriteSet | undefined>;
   private levels: Cache<number, NcosLevelSpec | undefined>;
+  private forwardMaps: Cache<number, CallForwardMap>;
   private defs: Promise<PreferenceDef[]> | undefined;
   private ttl: number;
   private now: () => number;
@@ -76,6 +78,7 @@ export class FeatureStore {
     this.profiles = new Cache(max);
     this.sets = new Cache(10_000);
     this.levels = new Cache(10_000);
+    this.forwardMaps = new Cache(max);
     this.ttl = (opts.ttlSeconds ?? 300) * 1000;
     this.now = opts.now ?? Date.now;
   }
@@ -90,6 +93,11 @@ export class FeatureStore {
 
   ncosLevel(id: number): Promise<NcosLevelSpec | undefined> {
     return this.cached(this.levels, 'n', id, () => this.loadLevel(id));
+  }
+
+  /** A subscriber's enabled call forwards (`call_forwards`), destinations in position order. */
+  forwards(subscriberId: number): Promise<CallForwardMap> {
+    return this.cached(this.forwardMaps, 'f', subscriberId, () => getCallForwards(this.db, subscriberId));
   }
 
   private async cached<T>(cache: Cache<number, T>, kind: string, key: number, load: () => Promise<T>): Promise<T> {
@@ -167,6 +175,11 @@ export class FeatureStore {
     const id = Number(n.id);
     switch (n.entity) {
       case 'subscriber':
+        this.invalidate(() => {
+          this.profiles.delete(id);
+          this.forwardMaps.delete(id);
+        });
+        break;
       case 'subscriber_preferences':
         this.invalidate(() => this.profiles.delete(id));
         break;
@@ -190,6 +203,10 @@ export class FeatureStore {
         // the message names the rule, not its set
         this.invalidate(() => this.sets.clear());
         break;
+      case 'call_forwards':
+        // id: the subscriber whose forwards changed
+        this.invalidate(() => this.forwardMaps.delete(id));
+        break;
       case 'ncos_level':
         this.invalidate(() => this.levels.delete(id));
         break;
@@ -212,10 +229,11 @@ export class FeatureStore {
     this.profiles.clear();
     this.sets.clear();
     this.levels.clear();
+    this.forwardMaps.clear();
   }
 
-  size(): { profiles: number; rewriteSets: number; ncosLevels: number } {
-    return { profiles: this.profiles.size, rewriteSets: this.sets.size, ncosLevels: this.levels.size };
+  size(): { profiles: number; rewriteSets: number; ncosLevels: number; forwards: number } {
+    return { profiles: this.profiles.size, rewriteSets: this.sets.size, ncosLevels: this.levels.size, forwards: this.forwardMaps.size };
   }
 }
 

@@ -18,6 +18,8 @@ export type { Admission, Identity, InboundResult, Party, Refusal, RefusalCode } 
 export { CallLimits, concKey } from './call-limits.js';
 export type { AdmitResult, LimitScope, LimitSlot } from './call-limits.js';
 export { FeatureStore } from './feature-store.js';
+export { ForwardChain, cftTimeoutMs, diversionHeader, forwardFor, forwardTarget, hasForward, numberOf } from './forwards.js';
+export type { ForwardDestination, ForwardTarget, ForwardType, Forwards, StageOutcome } from './forwards.js';
 export type { SubscriberProfile } from './feature-store.js';
 export { compileRewriteSet, rewrite, RewriteSet } from './rewrite.js';
 export type { RewriteDirection, RewriteField, RewriteRuleSpec, SkippedRule } from './rewrite.js';
@@ -45,6 +47,22 @@ export function createFeatures(o: FeaturesOptions): CallFeatures {
         // the counts live in CallFeatures.stats; a counter set from them at scrape time
         this.reset();
         for (const [code, n] of Object.entries(features.stats)) if (code !== 'rewritten' && n > 0) this.inc({ code: code as RefusalCode }, n);
+      },
+    });
+    new Counter({
+      name: 'call_forwards_total', help: 'Call forwards taken, by type (cfu, cfb, cfna, cft)', labelNames: ['type'], registers: [o.registry],
+      collect() {
+        this.reset();
+        for (const [type, n] of Object.entries(features.forwardStats.taken)) if (n > 0) this.inc({ type }, n);
+      },
+    });
+    new Counter({
+      name: 'call_forward_skips_total',
+      help: 'Forward destinations not called, by reason (voicemail: no app-server yet; invalid; foreign-uri: not a number at a host not ours; not-routable: no subscriber, no peering; loop; too-many-hops; limit-callee)',
+      labelNames: ['reason'], registers: [o.registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(features.forwardStats.skipped)) if (n > 0) this.inc({ reason }, n);
       },
     });
     new Counter({

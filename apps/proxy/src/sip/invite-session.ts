@@ -6,6 +6,14 @@
  * response selection, CANCEL of the other branches on the first 2xx, CANCEL from the
  * caller to every branch, accounting start/failure. One object per INVITE, gone when the
  * INVITE transaction is answered; the established call lives only in Redis.
+ *
+ * Call forwards (features/forwards.ts, docs/routing.md): the call goes through stages, one
+ * per target (a subscriber's bindings, or an LCR search to peers). A subscriber's stage that
+ * ends unanswered (CFU before ringing, CFB on 486, CFNA on no binding or 408/480/5xx, CFT on
+ * the ring timeout: its ringing branches CANCELled) starts the forward's destinations one
+ * after the other, each a new stage; the caller gets 181 and, in the end, one final chosen
+ * over every stage not forwarded (RFC 3261 §16.7). A CANCEL from the caller reaches the
+ * branches of whatever stage rings.
  */
 import type { ClientTransaction, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
@@ -21,6 +29,10 @@ import { uriDestination } from '../routing/uri-destination.js';
 import { inviteAccRecord } from '../store/accounting.js';
 import type { CallRecord } from '../store/call-store.js';
 import { applyIdentity, callerAsksPrivacy, fromFor, type Identity, type InboundResult } from '../features/call-features.js';
+import {
+  cftTimeoutMs, diversionHeader, ForwardChain, forwardFor, forwardTarget, hasForward, numberOf,
+  type ForwardDestination, type Forwards, type ForwardType, type StageOutcome,
+} from '../features/forwards.js';
 import { rewrite } from '../features/rewrite.js';
 import { exchangeSdp, timedMedia } from './media-call.js';
 import { dialledNumber, PeerSearch, type PeerAttempt } from '../peering/peer-search.js';
@@ -42,7 +54,38 @@ interface Branch {
   peer?: PeerAttempt;
   /** the attempt timer (no ringing nor final within peering.attempt_timeout_ms → next server) */
   timer?: NodeJS.Timeout;
+  /** the stage (target) the branch belongs to */
+  stage?: Stage;
+  /** a forward replaced the branch's stage (or it was CANCELled at a ring timeout): its final is not the call's */
+  superseded?: boolean;
 }
+
+/** One target of the call: a subscriber's bindings, or an LCR search to peers. */
+interface Stage {
+  kind: 'subscriber' | 'peer';
+  callee?: Callee;
+  forwards?: Forwards;
+  /** this.branches[first…] are the stage's */
+  first: number;
+  /** CFU: the phones are not rung */
+  unconditional?: boolean;
+  /** the ring timeout passed (CFT, or a serial forward destination's no-answer time) */
+  timedOut?: boolean;
+  ended?: boolean;
+  ringTimer?: NodeJS.Timeout;
+  /** the no-answer time of this stage when it is a forward destination with others after it */
+  destinationTimeoutMs?: number;
+  /** the forward target's concurrent-call limit refused the call */
+  refused?: boolean;
+  /** the subscriber's primary number (the Diversion header) */
+  number?: string;
+}
+
+/** A final the proxy makes itself for a stage that had no branch (no binding, a loop, …). */
+interface Synthetic { status: number; reason: string; headers?: Array<[string, string]> }
+
+/** The destinations of one forward still to try (serial), with the set's ring timeout. */
+interface PendingForward { type: ForwardType; destinations: ForwardDestination[]; ringTimeoutMs: number }
 
 type Plan = { binding: LocationBinding; id: string; dest: Destination | undefined };
 
@@ -70,9 +113,25 @@ export class InviteSession {
   private log;
   /** when the INVITE arrived: the CDR's init time (acc.init_time) */
   private readonly initTime = new Date();
+  /** the target in progress; forwards start new ones */
+  private stage?: Stage;
+  /** async routing (lookups before a stage forks) in progress: the call must not end meanwhile unless cancelled */
+  private routing = false;
+  /** `call:<id>` written (and the media offered): later stages update it */
+  private stored = false;
+  private synthetic: Synthetic[] = [];
+  /** forwards whose destinations are being tried, innermost last */
+  private pending: PendingForward[] = [];
+  private chain: ForwardChain;
+  /** Diversion headers (RFC 5806) of the forwards taken, newest first */
+  private diversions: string[] = [];
+  /** the `conc:*` keys of the caller, and of the current target subscriber (a forward moves the call's count) */
+  private callerKeys: string[] = [];
+  private targetKeys: string[] = [];
 
   constructor(private ctx: ProxyContext, private tx: ServerTransaction, private req: SipRequest, private source: Source) {
     this.log = ctx.logger.child({ component: 'invite', callId: req.callId() });
+    this.chain = new ForwardChain(ctx.config.calls.forward_max_hops ?? 5);
   }
 
   async run(): Promise<void> {
@@ -128,13 +187,12 @@ export class InviteSession {
     if (!admission.ok) return void this.fail(admission.status, admission.reason, [['Reason', admission.header]]);
     this.concKeys = admission.concKeys;
     if (this.concKeys.length > 0) this.call.conc = this.concKeys.join(' ');
-    if (search) {
-      this.peerCaller = { inbound, anonymous: admission.anonymous };
-      return this.runToPeers(search);
-    }
+    this.callerKeys = ctx.features.callerKeys(caller);
+    this.peerCaller = { inbound, anonymous: admission.anonymous };
+    if (search) return this.route(() => this.runToPeers(search));
     if (!callee) return void this.fail(404, 'Not Found');
-    this.identity = await ctx.features.identityForSubscriber(inbound, admission.anonymous, callee);
-    return this.callSubscriber(callee);
+    this.targetKeys = ctx.features.calleeKeys(callee);
+    return this.route(() => this.callSubscriber(callee));
   }
 
   /** An INVITE from a peering server: to the subscriber who owns the dialled number, without authentication. */
@@ -157,29 +215,289 @@ export class InviteSession {
     const sub = n?.subscriber && n.subscriber.status === 'active' ? n.subscriber : undefined;
     if (!sub) return void this.fail(404, 'Not Found');
     if (sub.customerId != null) this.call.customer_id = String(sub.customerId);
-    return this.callSubscriber({ subscriberId: sub.id, username: sub.username, domain: sub.domain, customerId: sub.customerId });
+    return this.route(() => this.callSubscriber({ subscriberId: sub.id, username: sub.username, domain: sub.domain, customerId: sub.customerId }));
   }
 
-  /** Fork to every binding of a subscriber of the platform. */
+  /**
+   * Run one routing step (the lookups and the fork of a stage): while it runs the call does
+   * not end (but for a CANCEL); after it, whatever the stage's branches say is looked at.
+   */
+  private async route(step: () => Promise<void>): Promise<void> {
+    this.routing = true;
+    // a CANCEL from here on reaches whatever stage rings (or stops the routing before a fork)
+    this.tx.user = { onCancel: () => this.onCallerCancel() };
+    try {
+      await step();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'call routing failed');
+      this.synthetic.push({ status: 500, reason: 'Server Internal Error' });
+      if (this.stage) this.stage.ended = true;
+    } finally {
+      this.routing = false;
+      this.maybeFinish();
+    }
+  }
+
+  private done(): boolean {
+    return this.finished || this.answered || this.cancelled;
+  }
+
+  private newStage(kind: Stage['kind'], callee?: Callee): Stage {
+    this.clearRingTimer();
+    const st: Stage = { kind, first: this.branches.length, ...(callee ? { callee } : {}) };
+    const top = this.pending.at(-1);
+    // a forward destination with others after it: the set's ring timeout is its no-answer time
+    if (top && top.destinations.length > 0) st.destinationTimeoutMs = top.ringTimeoutMs;
+    this.stage = st;
+    return st;
+  }
+
+  private stageBranches(st: Stage): Branch[] {
+    return this.branches.slice(st.first);
+  }
+
+  private clearRingTimer(): void {
+    if (this.stage?.ringTimer) clearTimeout(this.stage.ringTimer);
+    if (this.stage) this.stage.ringTimer = undefined;
+  }
+
+  /**
+   * A subscriber's stage: its forwards first (CFU: no ringing), then a fork to every binding,
+   * with the CFT timer. Runs inside `route()`; an empty stage (no binding) ends there.
+   */
   private async callSubscriber(callee: Callee): Promise<void> {
     const { ctx, req } = this;
-    Object.assign(this.call, { callee_subscriber_id: String(callee.subscriberId), callee_user: callee.username, callee_domain: callee.domain });
+    const st = this.newStage('subscriber', callee);
+    this.chain.enter(callee.subscriberId);
+    Object.assign(this.call, calleeFields(callee));
+    st.forwards = await ctx.features.store.forwards(callee.subscriberId).catch((err: Error) => {
+      this.log.warn({ err: err.message, subscriberId: callee.subscriberId }, 'call forwards not loaded; none applied');
+      return undefined;
+    });
+    if (this.done()) return;
+    if (st.forwards && (['cfu', 'cfb', 'cfna', 'cft'] as const).some((t) => hasForward(st.forwards, t))) {
+      // the Diversion header names the forwarding subscriber by its number
+      st.number = (await ctx.features.store.profile(callee.subscriberId).catch(() => undefined))?.number;
+      if (this.done()) return;
+    }
+    if (hasForward(st.forwards, 'cfu')) {
+      st.unconditional = true;
+      return;
+    }
+    // a forward target (not the first callee): how it is shown the caller, and the call counted in its sets
+    if (this.chain.hops > 0) {
+      if (this.peerCaller) this.identity = await ctx.features.identityForSubscriber(this.peerCaller.inbound, this.peerCaller.anonymous, callee);
+      if (!(await this.countTarget(callee)) || this.done()) return;
+    } else if (this.peerCaller) {
+      this.identity = await ctx.features.identityForSubscriber(this.peerCaller.inbound, this.peerCaller.anonymous, callee);
+    }
     const bindings = await ctx.location.lookup(`${callee.username}@${callee.domain}`);
-    if (bindings.length === 0) return void this.fail(480, 'Temporarily Unavailable');
+    if (this.done() || bindings.length === 0) return;
 
     // the call exists from here on; with the branches it forks to, so that a proxy without
     // this INVITE transaction (the other node after a takeover) can CANCEL and ACK them
+    const plans = bindings.map((b) => this.plan(b));
+    if (!(await this.storeStage(plans)) || this.done()) return;
+    for (const p of plans) this.fork(p, this.body);
+    const ms = cftTimeoutMs(st.forwards, ctx.config.calls.forward_ring_timeout_s ?? 15) ?? st.destinationTimeoutMs;
+    if (ms !== undefined && this.stageBranches(st).some((b) => b.final === undefined)) st.ringTimer = setTimeout(() => this.onRingTimeout(st), ms);
+  }
+
+  /**
+   * Store the call with the stage's branches: the first stage writes `call:<id>` and offers the
+   * caller's SDP to mediactl; a later one (a forward) updates the callee and the branches.
+   * False when the call ended (the media offer failed: the caller got 503).
+   */
+  private async storeStage(plans: readonly Plan[]): Promise<boolean> {
+    const { ctx, req } = this;
+    this.call.fork = JSON.stringify({ from: this.forkFrom(), to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
+    this.call.branches = branchesJson(plans);
+    if (this.stored) {
+      const c = this.call;
+      const fields: Partial<CallRecord> = { fork: c.fork, branches: c.branches, callee: c.callee, callee_user: c.callee_user ?? '', callee_domain: c.callee_domain ?? '', callee_subscriber_id: c.callee_subscriber_id ?? '' };
+      if (c.call_type) fields.call_type = c.call_type;
+      if (c.conc) fields.conc = c.conc;
+      if (c.peer) Object.assign(fields, { peer: c.peer, peer_id: c.peer_id ?? '' });
+      await ctx.calls.update(c.call_id, fields).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
+      return true;
+    }
     this.lateOffer = ctx.media !== null && !hasSdp(req);
     this.media = ctx.media !== null;
     this.call.media = this.media ? '1' : '0';
     if (this.lateOffer) this.call.late_offer = '1';
-    const plans = bindings.map((b) => this.plan(b));
-    this.call.fork = JSON.stringify({ from: this.forkFrom(), to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
-    this.call.branches = branchesJson(plans);
     await ctx.calls.put(this.call);
-    if (!(await this.offerMedia())) return;
-    for (const p of plans) this.fork(p, this.body);
-    if (this.branches.every((b) => b.final !== undefined)) this.maybeFinish();
+    this.stored = true;
+    return this.offerMedia();
+  }
+
+  /**
+   * A forward reached subscriber `callee`: the call is counted in its sets and no longer in the
+   * previous target's (whatever the caller's own sets hold stays). False when its limit is full
+   * (the stage ends with 486 and the callee-limit Reason).
+   */
+  private async countTarget(callee: Callee): Promise<boolean> {
+    const { ctx } = this;
+    const r = await ctx.features.admitTarget(this.call.call_id, callee);
+    if (!r.ok) {
+      ctx.features.forwardStats.skipped['limit-callee']++;
+      if (this.stage) this.stage.refused = true;
+      this.synthetic.push({ status: r.status, reason: r.reason, headers: [['Reason', r.header]] });
+      return false;
+    }
+    const keep = new Set([...this.callerKeys, ...r.concKeys]);
+    const drop = this.targetKeys.filter((k) => !keep.has(k));
+    this.targetKeys = r.concKeys;
+    this.concKeys = [...new Set([...this.concKeys.filter((k) => !drop.includes(k)), ...r.concKeys])];
+    this.call.conc = this.concKeys.join(' ');
+    if (this.stored) await ctx.calls.update(this.call.call_id, { conc: this.call.conc }).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
+    if (drop.length > 0) await ctx.features.limits.release(this.call.call_id, drop).catch((err: Error) => this.log.warn({ err: err.message }, 'concurrent-call release failed'));
+    return true;
+  }
+
+  /** CFT (or a serial destination's no-answer time): CANCEL what rings, then the stage ends as timed out. */
+  private onRingTimeout(st: Stage): void {
+    st.ringTimer = undefined;
+    if (st !== this.stage || this.done() || st.ended) return;
+    this.log.info({ callee: st.callee ? `${st.callee.username}@${st.callee.domain}` : undefined }, 'no answer within the ring timeout; ringing branches cancelled');
+    st.timedOut = true;
+    for (const b of this.stageBranches(st)) {
+      b.superseded = true;
+      if (b.final !== undefined) continue;
+      b.tx?.cancel({ reason: 'SIP;cause=480;text="Call forwarded on no answer"' });
+      b.final = 487;
+    }
+    this.maybeFinish();
+  }
+
+  /**
+   * The stage ended unanswered: the forward that applies starts (true), or the stage's own
+   * final is booked (false). A peer stage has no forwards.
+   */
+  private afterStage(st: Stage): boolean {
+    st.ended = true;
+    this.clearRingTimer();
+    const own = this.stageBranches(st);
+    if (st.kind !== 'subscriber') return false;
+    const outcome: StageOutcome = st.unconditional ? { kind: 'unconditional' } : st.timedOut ? { kind: 'timeout' }
+      : { kind: 'failed', best: own.length === 0 ? undefined : selectBestResponse(own.map((b) => b.final!))?.status };
+    const type = forwardFor(st.forwards, outcome);
+    if (type) {
+      for (const b of own) b.superseded = true;
+      this.forward(st, type);
+      return true;
+    }
+    // the limit of a forward target refused it already (a synthetic final is there)
+    if (own.length === 0 && !st.unconditional && !st.refused) this.synthetic.push({ status: 480, reason: 'Temporarily Unavailable' });
+    if (st.timedOut) this.synthetic.push({ status: 480, reason: 'No Answer' });
+    return false;
+  }
+
+  /** Take forward `type` of the stage's subscriber: 181 upstream, then its destinations one by one. */
+  private forward(st: Stage, type: ForwardType): void {
+    const { ctx } = this;
+    const callee = st.callee!;
+    if (!this.chain.forward()) {
+      ctx.features.forwardStats.skipped['too-many-hops']++;
+      this.log.warn({ type, hops: this.chain.hops, max: this.chain.maxHops }, 'call forward chain too long; ended');
+      this.synthetic.push({ status: 483, reason: 'Too Many Hops' });
+      return void this.nextDestination();
+    }
+    ctx.features.forwardStats.taken[type]++;
+    const set = st.forwards![type];
+    this.log.info({ type, from: `${callee.username}@${callee.domain}`, destinations: set.destinations.length, hop: this.chain.hops }, 'call forwarded');
+    this.call.call_type = type;
+    this.diversions.unshift(diversionHeader(st.number ?? callee.username, callee.domain, type, this.chain.hops));
+    this.pending.push({ type, destinations: [...set.destinations], ringTimeoutMs: (set.ringTimeout ?? ctx.config.calls.forward_ring_timeout_s ?? 15) * 1000 });
+    if (!this.finished && this.tx.canRespond(181)) {
+      respond(ctx, this.tx, 'INVITE', createResponse(this.req, 181, { reason: 'Call Is Being Forwarded' }));
+    }
+    void this.nextDestination();
+  }
+
+  /** Start the next forward destination (innermost forward first); when none is left, the call ends. */
+  private nextDestination(): Promise<void> {
+    return this.route(async () => {
+      while (!this.done()) {
+        const top = this.pending.at(-1);
+        if (!top) return;
+        const d = top.destinations.shift();
+        if (!d) {
+          this.pending.pop();
+          continue;
+        }
+        if (await this.startDestination(d)) return;
+      }
+    });
+  }
+
+  /** One forward destination: true when a stage started (whatever became of it), false when skipped. */
+  private async startDestination(d: ForwardDestination): Promise<boolean> {
+    const { ctx } = this;
+    const skipped = ctx.features.forwardStats.skipped;
+    const t = forwardTarget(d);
+    switch (t.kind) {
+      case 'voicemail':
+        // no app-server yet (docs/routing.md): the destination is left out
+        skipped.voicemail++;
+        this.log.info('forward to voicemail: no voicemail server yet; destination skipped');
+        return false;
+      case 'invalid':
+        skipped.invalid++;
+        this.log.warn({ reason: t.reason }, 'forward destination invalid; skipped');
+        return false;
+      case 'number':
+        return this.startNumber(t.e164);
+      case 'uri': {
+        // a URI at a domain of ours: its subscriber (by name, else by number); elsewhere only a
+        // number, through peering like any off-net call — never an open relay to any host
+        if (await ctx.dir.domainServed(t.host)) {
+          const s = await ctx.dir.credentials(t.user, t.host);
+          if (this.done()) return true;
+          if (s && s.status === 'active') return this.startSubscriber({ subscriberId: s.subscriberId, username: s.username, domain: s.domain, customerId: s.customerId });
+        }
+        const n = numberOf(t.user);
+        if (n !== undefined) return this.startNumber(n);
+        skipped['foreign-uri']++;
+        this.log.warn({ user: t.user, host: t.host }, 'forward to a URI neither ours nor a number; skipped (no open relay)');
+        return false;
+      }
+    }
+  }
+
+  /** A forward to a number: the subscriber who owns it, else peering (LCR). */
+  private async startNumber(e164: string): Promise<boolean> {
+    const { ctx } = this;
+    const n = await ctx.dir.number(e164);
+    if (this.done()) return true;
+    const sub = n?.subscriber && n.subscriber.status === 'active' ? n.subscriber : undefined;
+    if (sub) return this.startSubscriber({ subscriberId: sub.id, username: sub.username, domain: sub.domain, customerId: sub.customerId });
+    if (ctx.peering) {
+      const fromUri = this.req.from().uri;
+      const fromUser = fromUri.isSip ? (fromUri.user ?? '') : '';
+      const caller = this.peerCaller?.inbound.callerNumber ?? dialledNumber(fromUser) ?? fromUser;
+      const s = new PeerSearch(ctx.peering, e164, caller, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
+      if (s.routable) {
+        Object.assign(this.call, { callee: e164, callee_user: e164, callee_subscriber_id: '' });
+        await this.runToPeers(s);
+        return true;
+      }
+    }
+    ctx.features.forwardStats.skipped['not-routable']++;
+    this.log.warn({ number: e164 }, 'forward to a number neither on the platform nor routable to a peer; skipped');
+    this.synthetic.push({ status: 404, reason: 'Not Found' });
+    return false;
+  }
+
+  /** A forward to a subscriber: a loop when the call reached it before. */
+  private async startSubscriber(callee: Callee): Promise<boolean> {
+    if (!this.chain.enter(callee.subscriberId)) {
+      this.ctx.features.forwardStats.skipped.loop++;
+      this.log.warn({ callee: `${callee.username}@${callee.domain}` }, 'call forward loop; destination ended');
+      this.synthetic.push({ status: 482, reason: 'Loop Detected' });
+      return false;
+    }
+    await this.callSubscriber(callee);
+    return true;
   }
 
   /** The caller's SDP through mediactl (unless a late offer); false when it failed and the caller got 503. */
@@ -200,20 +518,17 @@ export class InviteSession {
     return true;
   }
 
-  /** Outbound LCR: the call in Redis, media offer, then one attempt after the other (docs/routing.md). */
+  /** Outbound LCR (a stage): the call in Redis, media offer, then one attempt after the other (docs/routing.md). */
   private async runToPeers(search: PeerSearch): Promise<void> {
-    const { ctx, req } = this;
+    this.newStage('peer');
     this.search = search;
     this.searching = true;
-    this.lateOffer = ctx.media !== null && !hasSdp(req);
-    this.media = ctx.media !== null;
-    this.call.media = this.media ? '1' : '0';
-    if (this.lateOffer) this.call.late_offer = '1';
     this.call.callee_user = search.callee;
-    this.call.fork = JSON.stringify({ from: this.forkFrom(), to: req.get('to') ?? '', cseq: req.cseq().seq } satisfies CallFork);
-    this.call.branches = '[]';
-    await ctx.calls.put(this.call);
-    if (!(await this.offerMedia())) return;
+    // a forward to a peer: the caller is shown as to any peer (its rewrite set), set per attempt
+    if (!(await this.storeStage([])) || this.done()) {
+      this.searching = false;
+      return;
+    }
     await this.nextPeerAttempt();
   }
 
@@ -231,10 +546,10 @@ export class InviteSession {
       if (!this.searching || this.cancelled || this.answered || this.finished) return;
       if (!a) {
         this.searching = false;
-        if (this.branches.length === 0) {
+        if (this.stage && this.stageBranches(this.stage).length === 0) {
           // every server of every matching group is down (or did not resolve): nothing was tried
           this.log.warn({ callee: this.search!.callee }, 'no peering server available');
-          return void this.fail(480, 'No Peer Available');
+          this.synthetic.push({ status: 480, reason: 'No Peer Available' });
         }
         return this.maybeFinish();
       }
@@ -337,13 +652,15 @@ export class InviteSession {
   private fork(plan: Plan, body: Buffer | undefined, peer?: PeerAttempt): Branch {
     const { ctx } = this;
     const { binding, dest } = plan;
-    const branch: Branch = { binding, id: plan.id, provisional: false, ...(peer ? { peer } : {}) };
+    const branch: Branch = { binding, id: plan.id, provisional: false, ...(peer ? { peer } : {}), ...(this.stage ? { stage: this.stage } : {}) };
     this.branches.push(branch);
     const out = copyRequest(this.req);
     out.uri = binding.contact;
     out.remove('route');
     // a peer is inside the trust domain (RFC 3325): it gets P-Asserted-Identity even for CLIR
     if (this.identity) applyIdentity(out, this.identity, peer !== undefined);
+    // a forwarded call says who forwarded it and why (RFC 5806), newest first
+    for (const d of this.diversions.slice().reverse()) out.prepend('Diversion', d);
     const path = binding.path ?? [];
     for (const p of path) out.append('Route', p);
     decrementMaxForwards(out);
@@ -397,6 +714,12 @@ export class InviteSession {
       const first = !this.answered;
       this.answered = true;
       if (first) {
+        this.clearRingTimer();
+        // a branch of an earlier stage answered (a 200 racing the CANCEL of a ring timeout): the call is its callee's
+        if (branch.stage && branch.stage !== this.stage && branch.stage.callee) {
+          Object.assign(this.call, calleeFields(branch.stage.callee));
+          ctx.calls.update(this.call.call_id, calleeFields(branch.stage.callee)).catch(() => undefined);
+        }
         for (const b of this.branches) if (b !== branch && b.final === undefined) b.tx?.cancel({ reason: 'SIP;cause=200;text="Call completed elsewhere"' });
         const toTag = res.to().tag ?? '';
         Object.assign(this.call, { state: 'answered', answer_time: String(nowS()), to_tag: toTag });
@@ -408,8 +731,8 @@ export class InviteSession {
       return;
     }
     if (this.finished) return;
-    // an attempt given up on (timed out) keeps its 408; its 487 says nothing
-    if (branch.peer && branch.final !== undefined) return;
+    // an attempt given up on (timed out) keeps its 408, a branch cancelled at a ring timeout its 487
+    if (branch.final !== undefined) return;
     branch.final = res.status;
     if (origin === 'network') branch.response = res;
     if (branch.peer) return this.peerResult(branch, res.status);
@@ -423,6 +746,7 @@ export class InviteSession {
     if (this.answered || this.finished) return;
     this.cancelled = true;
     this.searching = false;
+    this.clearRingTimer();
     for (const b of this.branches) {
       if (b.timer) clearTimeout(b.timer);
       b.timer = undefined;
@@ -434,19 +758,36 @@ export class InviteSession {
     this.maybeFinish();
   }
 
+  /**
+   * Every branch has its final: the stage ends — a forward, or the next destination of one, may
+   * go on — or the call does, with the best final over the stages no forward replaced.
+   */
   private maybeFinish(): void {
     if (this.finished || this.answered || this.searching) return;
     if (this.branches.some((b) => b.final === undefined)) return;
+    if (!this.cancelled) {
+      if (this.routing) return;
+      if (this.stage && !this.stage.ended && this.afterStage(this.stage)) return;
+      if (this.routing) return;
+      if (this.pending.length > 0) return void this.nextDestination();
+    }
     this.finished = true;
+    this.clearRingTimer();
     if (this.cancelled) return void this.fail(487, 'Request Terminated');
-    const best = selectBestResponse(this.branches.map((b) => b.final!));
-    const chosen = best ? this.branches[best.index]! : undefined;
-    if (best && chosen?.response && best.status === chosen.response.status) {
-      chosen.response.popVia();
-      this.restoreFrom(chosen.response);
-      void this.end(best.status, chosen.response.reason);
-      respond(this.ctx, this.tx, 'INVITE', chosen.response);
-      return;
+    const live = this.branches.filter((b) => !b.superseded);
+    const best = selectBestResponse([...live.map((b) => b.final!), ...this.synthetic.map((x) => x.status)]);
+    if (best && best.index < live.length) {
+      const chosen = live[best.index]!;
+      if (chosen.response && best.status === chosen.response.status) {
+        chosen.response.popVia();
+        this.restoreFrom(chosen.response);
+        void this.end(best.status, chosen.response.reason);
+        respond(this.ctx, this.tx, 'INVITE', chosen.response);
+        return;
+      }
+    } else if (best) {
+      const x = this.synthetic[best.index - live.length]!;
+      if (x.status === best.status) return void this.fail(x.status, x.reason, x.headers);
     }
     void this.fail(best?.status ?? 480);
   }
@@ -472,7 +813,8 @@ export class InviteSession {
       this.log.warn({ err: err.message }, 'call removal failed');
       return null;
     });
-    if (removed === undefined && this.concKeys.length > 0) {
+    // a forward moved the count while the call ended: its last sets are released here too (ZREM is idempotent)
+    if ((removed === undefined || this.chain.hops > 0) && this.concKeys.length > 0) {
       await ctx.features.limits.release(this.call.call_id, this.concKeys).catch((err: Error) => this.log.warn({ err: err.message }, 'concurrent-call release failed'));
     }
   }
@@ -511,6 +853,11 @@ export class InviteSession {
     }
     respond(ctx, this.tx, 'INVITE', res);
   }
+}
+
+/** The callee fields of `call:<id>` for a subscriber target. */
+function calleeFields(c: Callee): Partial<CallRecord> {
+  return { callee: `${c.username}@${c.domain}`, callee_subscriber_id: String(c.subscriberId), callee_user: c.username, callee_domain: c.domain };
 }
 
 /** The `branches` JSON of `call:<id>`: the branches that were sent (a takeover CANCELs and ACKs them). */

@@ -8,8 +8,8 @@
  * a duplicate, not written twice.
  */
 import type { Logger } from 'pino';
-import type { Db, NewAcc } from '@ngcp/db';
-import { insertAccs } from '@ngcp/db';
+import type { CallType, Db, NewAcc } from '@ngcp/db';
+import { CALL_TYPES, insertAccs } from '@ngcp/db';
 import type { CallRecord } from './call-store.js';
 
 /**
@@ -26,7 +26,13 @@ export function inviteAccRecord(c: CallRecord, status: number, reason: string, t
     src_subscriber_id: c.caller_subscriber_id ? Number(c.caller_subscriber_id) : null,
     dst_subscriber_id: c.callee_subscriber_id ? Number(c.callee_subscriber_id) : null,
     peering_server_id: c.peer_id ? Number(c.peer_id) : null,
+    call_type: callType(c.call_type),
   };
+}
+
+/** A call record's `call_type` as acc takes it (anything unknown: 'call'). */
+function callType(v: string | undefined): CallType {
+  return (CALL_TYPES as readonly string[]).includes(v ?? '') ? (v as CallType) : 'call';
 }
 
 export interface AccountingOptions {

@@ -24,6 +24,8 @@ export interface CallRecord extends ActiveCall {
   peer_id?: string;
   /** '1' once a CANCEL for the ringing INVITE was forwarded by a proxy without the INVITE transaction */
   cancelled?: string;
+  /** acc/CDR call type: absent = 'call'; the type of the last forward taken (cfu, cfb, cfna, cft) */
+  call_type?: string;
   /** the concurrent-call sets (`conc:*`, space-separated) the call is counted in; released when the call is removed */
   conc?: string;
 }
