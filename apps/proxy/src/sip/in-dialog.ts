@@ -15,6 +15,7 @@ import { planLooseRoute } from '../routing/loose-route.js';
 import { exchangeSdp } from './media-call.js';
 import { sdpExchange } from './sdp-exchange.js';
 import type { CallRecord } from '../store/call-store.js';
+import { callType } from '../store/accounting.js';
 import { timedMedia } from './media-call.js';
 import { absorbAck } from './takeover.js';
 
@@ -133,6 +134,7 @@ export async function endCall(ctx: ProxyContext, callId: string, status: number,
     src_subscriber_id: call.caller_subscriber_id ? Number(call.caller_subscriber_id) : null,
     dst_subscriber_id: call.callee_subscriber_id ? Number(call.callee_subscriber_id) : null,
     peering_server_id: call.peer_id ? Number(call.peer_id) : null,
+    call_type: callType(call.call_type),
   });
 }
 

@@ -344,14 +344,24 @@ export class InviteSession {
       this.synthetic.push({ status: r.status, reason: r.reason, headers: [['Reason', r.header]] });
       return false;
     }
-    const keep = new Set([...this.callerKeys, ...r.concKeys]);
-    const drop = this.targetKeys.filter((k) => !keep.has(k));
-    this.targetKeys = r.concKeys;
-    this.concKeys = [...new Set([...this.concKeys.filter((k) => !drop.includes(k)), ...r.concKeys])];
-    this.call.conc = this.concKeys.join(' ');
-    if (this.stored) await ctx.calls.update(this.call.call_id, { conc: this.call.conc }).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
-    if (drop.length > 0) await ctx.features.limits.release(this.call.call_id, drop).catch((err: Error) => this.log.warn({ err: err.message }, 'concurrent-call release failed'));
+    await this.moveCount(r.concKeys);
     return true;
+  }
+
+  /**
+   * The call's count moves to a new target (`keys`: its sets, already counted; none for a
+   * peer): the previous target's sets that are not the caller's nor the new target's release it.
+   * `call:<id>`'s `conc` is written first, so an end meanwhile releases what the call holds.
+   */
+  private async moveCount(keys: string[]): Promise<void> {
+    const { ctx } = this;
+    const keep = new Set([...this.callerKeys, ...keys]);
+    const drop = this.targetKeys.filter((k) => !keep.has(k));
+    this.targetKeys = keys;
+    this.concKeys = [...new Set([...this.concKeys.filter((k) => !drop.includes(k)), ...keys])];
+    if (this.concKeys.length > 0 || this.call.conc !== undefined) this.call.conc = this.concKeys.join(' ');
+    if (this.stored && this.call.conc !== undefined) await ctx.calls.update(this.call.call_id, { conc: this.call.conc }).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
+    if (drop.length > 0) await ctx.features.limits.release(this.call.call_id, drop).catch((err: Error) => this.log.warn({ err: err.message }, 'concurrent-call release failed'));
   }
 
   /** CFT (or a serial destination's no-answer time): CANCEL what rings, then the stage ends as timed out. */
@@ -478,6 +488,8 @@ export class InviteSession {
       const s = new PeerSearch(ctx.peering, e164, caller, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
       if (s.routable) {
         Object.assign(this.call, { callee: e164, callee_user: e164, callee_subscriber_id: '' });
+        await this.moveCount([]);
+        if (this.done()) return true;
         await this.runToPeers(s);
         return true;
       }

@@ -31,7 +31,7 @@ export function inviteAccRecord(c: CallRecord, status: number, reason: string, t
 }
 
 /** A call record's `call_type` as acc takes it (anything unknown: 'call'). */
-function callType(v: string | undefined): CallType {
+export function callType(v: string | undefined): CallType {
   return (CALL_TYPES as readonly string[]).includes(v ?? '') ? (v as CallType) : 'call';
 }
 
