@@ -224,8 +224,8 @@ describe('call forwards', { timeout: 60_000 }, () => {
 /** A peering server: a UA on its own loopback address (the proxy tells peers from subscribers by address). */
 class PeerUa extends Ua {
   override readonly host: string;
-  constructor(host: string, proxy: { address: string; port: number }) {
-    super('peer', 'carrier.example', 'x', proxy);
+  constructor(host: string, proxy: { address: string; port: number }, user = 'peer') {
+    super(user, 'carrier.example', 'x', proxy);
     this.host = host;
   }
 }
@@ -263,5 +263,40 @@ describe('forwards and peering', { timeout: 60_000 }, () => {
     p.c!.ua.answer(incC, 486);
     expect((await fromPeer).final.status).toBe(486);
     await allZero(p.b!, p.c!);
+  });
+
+  it('calls from a peer get the callee\'s features: its block_in_list (403 + Reason) and its concurrent-call limit (486), counted and released', async () => {
+    const { p } = await parties(['b']);
+    const peer = await new PeerUa('127.0.0.72', h().proxy.address()).start();
+    started.push(peer);
+    const g = await h().api('POST', '/api/peeringgroups', { name: uniq('g'), priority: 1 });
+    const srv = await h().api('POST', '/api/peeringservers', { group_id: g.data.id, name: uniq('s'), host: peer.host, port: peer.port });
+    await until(async () => ((await h().proxy.methods['peering.list']!(undefined, RPC_CTX)) as { servers: Array<{ id: number }> }).servers.some((x) => x.id === srv.data.id), 'peering table reloaded');
+    const target = `sip:${p.b!.number}@127.0.0.1:${h().proxy.address().port}`;
+    const setPrefs = async (prefs: Record<string, unknown>) => {
+      const before = ((await h().proxy.stats()).changes as { messages: number }).messages;
+      expect((await h().api('PUT', `/api/subscriberpreferences/${p.b!.id}`, prefs)).status).toBe(200);
+      await until(async () => ((await h().proxy.stats()).changes as { messages: number }).messages > before, 'change notification');
+    };
+
+    // a caller whose number the callee's block_in_list names
+    await setPrefs({ block_in_list: ['4989111*'] });
+    const listed = await new PeerUa('127.0.0.72', h().proxy.address(), '4989111222').start();
+    started.push(listed);
+    const blocked = await listed.invite(target);
+    expect(blocked.final.status).toBe(403);
+    expect(blocked.final.get('reason')).toBe('SIP;cause=403;text="caller blocked by callee"');
+
+    await setPrefs({ concurrent_max: 1 });
+    const first = peer.invite(target);
+    const inc = await p.b!.ua.next('INVITE');
+    expect(await counts(p.b!)).toBe(1);
+    const second = await peer.invite(target);
+    expect(second.final.status).toBe(486);
+    expect(second.final.get('reason')).toBe('SIP;cause=486;text="callee concurrent call limit reached"');
+    const dialog = p.b!.ua.answer(inc, 200)!;
+    expect((await first).final.status).toBe(200);
+    expect((await p.b!.ua.inDialog(dialog)).status).toBe(200);
+    await allZero(p.b!);
   });
 });

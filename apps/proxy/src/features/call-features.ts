@@ -155,6 +155,27 @@ export class CallFeatures {
   }
 
   /**
+   * A call from a peer to subscriber `callee`: the callee's side of `admit()` — its block_in
+   * list on the caller's number (`callerNumber`, as the peer sent it), block_in_clir, and its
+   * concurrent-call sets (full → 486). The caller is no subscriber: nothing of its side applies.
+   */
+  async admitFromPeer(callId: string, callee: Party, callerNumber: string | undefined, anonymous: boolean): Promise<Admission | Refusal> {
+    const profile = await this.store.profile(callee.subscriberId);
+    if (profile) {
+      if (listBlocks(profile, 'block_in', callerNumber === undefined ? undefined : e164(callerNumber))) return this.refused('block-in', callId);
+      const p = profile.prefs;
+      const blockClir = p.subscriber.block_in_clir !== undefined ? boolPref(p.subscriber.block_in_clir) : boolPref(p.domain.block_in_clir);
+      if (anonymous && blockClir) return this.refused('block-in-clir', callId);
+    }
+    const r = await this.limits.admit(callId, calleeSlots(callee, profile));
+    if (!r.ok) {
+      this.logger.info({ component: 'features', callId, key: r.slot.key, max: r.slot.max, count: r.count }, 'concurrent call limit reached (call from a peer)');
+      return this.refused('limit-callee', callId);
+    }
+    return { ok: true, concKeys: r.keys, anonymous };
+  }
+
+  /**
    * A forward reaches subscriber `callee`: count the call in the callee's sets too (the same
    * Call-ID: a set counts it once). Full → the callee-limit refusal (486), nothing counted.
    */

@@ -215,7 +215,14 @@ export class InviteSession {
     const sub = n?.subscriber && n.subscriber.status === 'active' ? n.subscriber : undefined;
     if (!sub) return void this.fail(404, 'Not Found');
     if (sub.customerId != null) this.call.customer_id = String(sub.customerId);
-    return this.route(() => this.callSubscriber({ subscriberId: sub.id, username: sub.username, domain: sub.domain, customerId: sub.customerId }));
+    const callee: Callee = { subscriberId: sub.id, username: sub.username, domain: sub.domain, customerId: sub.customerId };
+    // the callee's features as for any call to it: block_in list and block_in_clir, its concurrent-call limits
+    const admission = await ctx.features.admitFromPeer(this.call.call_id, callee, dialledNumber(fromUser) ?? undefined, callerAsksPrivacy(req));
+    if (!admission.ok) return void this.fail(admission.status, admission.reason, [['Reason', admission.header]]);
+    this.concKeys = admission.concKeys;
+    this.targetKeys = admission.concKeys;
+    if (this.concKeys.length > 0) this.call.conc = this.concKeys.join(' ');
+    return this.route(() => this.callSubscriber(callee));
   }
 
   /**
