@@ -248,6 +248,43 @@ describe('call forwards (issue #10 "Done when")', { timeout: 180_000 }, () => {
     await forwards(subs.bob, {});
   });
 
+  it('counters back at zero after forwarded calls ended by BYE, CANCEL and busy (bob CFU → carol), and by BYE after CFB (bob busy → carol)', async () => {
+    const N = 20;
+    await forwards(subs.bob, { cfu: { destinations: [toNumber(subs.carol)] } });
+    const phases: Array<{ name: string; uac: string; uas: string; pauseMs?: number }> = [
+      { name: 'BYE', uac: 'uac-call-forwarded-expect-200.xml', uas: 'uas-answer-expect-bye.xml', pauseMs: 300 },
+      { name: 'CANCEL', uac: 'uac-call-forwarded-cancel-expect-487.xml', uas: 'uas-ring-expect-cancel.xml' },
+      { name: 'busy', uac: 'uac-call-forwarded-expect-486.xml', uas: 'uas-busy-expect-486.xml' },
+    ];
+    for (const ph of phases) {
+      let peak = 0;
+      await withCallee(subs.carol, ph.uas, async (carol) => {
+        const uac = await call(subs.alice, 'bob', ph.uac, { calls: N, rate: 5, pauseMs: ph.pauseMs });
+        const watch = (async () => {
+          while ((await Promise.race([uac.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))])) === false) {
+            peak = Math.max(peak, (await counts(subs.carol)).calls);
+          }
+        })();
+        expectOk(await uac.done, N);
+        expectOk(await carol.done, N);
+        await watch;
+      }, { calls: N });
+      if (ph.name === 'BYE') expect(peak, 'forwarded calls counted at carol while up').toBeGreaterThan(0);
+      expect(await until(async () => ((await allZero(subs.alice, subs.bob, subs.carol)) ? true : undefined), 3000, 100), `after ${ph.name}`).toBe(true);
+    }
+    await forwards(subs.bob, { cfb: { destinations: [toNumber(subs.carol)] } });
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      await withCallee(subs.bob, 'uas-busy-expect-486.xml', async (bob) => {
+        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { calls: N, rate: 5, pauseMs: 300 });
+        expectOk(await uac.done, N);
+        expectOk(await bob.done, N);
+        expectOk(await carol.done, N);
+      }, { calls: N });
+    }, { calls: N });
+    expect(await until(async () => ((await allZero(subs.alice, subs.bob, subs.carol)) ? true : undefined), 3000, 100), 'after CFB').toBe(true);
+    await forwards(subs.bob, {});
+  });
+
   it('a forward loop (bob → carol → bob) ends with 482 Loop Detected, nobody rings; every counter back at zero', async () => {
     await forwards(subs.bob, { cfu: { destinations: [toNumber(subs.carol)] } });
     await forwards(subs.carol, { cfu: { destinations: [toNumber(subs.bob)] } });
