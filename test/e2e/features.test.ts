@@ -202,6 +202,12 @@ describe('call forwards (issue #10 "Done when")', { timeout: 180_000 }, () => {
         expect(bob.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
         const rows = await accOf(await callIdOf(uac), 2);
         expect(rows.map((r) => [r.method, r.sip_code, r.dst_user, r.call_type])).toEqual([['INVITE', '200', 'carol', 'cfu'], ['BYE', '200', 'carol', 'cfu']]);
+        // the mediator makes one CDR of it, typed by the forward, from alice to carol, bob as dialled
+        const callId = await callIdOf(uac);
+        type Cdr = { call_type: string; call_status: string; source_user: string; destination_user: string; destination_user_in: string };
+        const cdrOf = async (): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+        const cdrs = (await until(async () => ((await cdrOf()).length > 0 ? cdrOf() : undefined), 20_000, 250)) ?? [];
+        expect(cdrs.map((c) => [c.call_type, c.call_status, c.source_user, c.destination_user, c.destination_user_in])).toEqual([['cfu', 'ok', 'alice', 'carol', 'bob']]);
       });
     });
     await forwards(subs.bob, {});

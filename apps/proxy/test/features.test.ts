@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
 import { provision, RPC_CTX, uniq, until, useHarness, type Harness } from './harness.js';
-import { Ua } from './ua.js';
+import { PeerUa, Ua } from './ua.js';
 import type { SipResponse, SipRequest } from '@ngcp/sip';
 
 /** The user part of a message's From URI (undefined for a non-SIP URI). */
@@ -120,15 +120,6 @@ describe('rewrite rules', () => {
     expect(((await h().proxy.stats()).features as { cache: { rulesSkipped: number } }).cache.rulesSkipped).toBe(skippedBefore + 1);
   });
 });
-
-/** A peering server: a UA on its own loopback address (the proxy tells peers from subscribers by address). */
-class PeerUa extends Ua {
-  override readonly host: string;
-  constructor(host: string) {
-    super('peer', 'carrier.example', 'x', { address: '127.0.0.1', port: 0 });
-    this.host = host;
-  }
-}
 
 describe('towards a peer', () => {
   it('the dialled national number is normalised before the peering lookup; the peer (trusted) sees the caller in E.164 in From and PAI, and the PAI under Privacy: id for CLIR; the call counts', async () => {

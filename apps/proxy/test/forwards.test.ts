@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { provision, RPC_CTX, uniq, until, useHarness } from './harness.js';
-import { Ua } from './ua.js';
+import { PeerUa, Ua } from './ua.js';
 
 const PROMPT = 2000;
 /** a serial destination's no-answer time when the forward has no ring timeout (s) */
@@ -220,15 +220,6 @@ describe('call forwards', { timeout: 60_000 }, () => {
     await allZero(p.a!, p.b!, p.c!);
   });
 });
-
-/** A peering server: a UA on its own loopback address (the proxy tells peers from subscribers by address). */
-class PeerUa extends Ua {
-  override readonly host: string;
-  constructor(host: string, proxy: { address: string; port: number }, user = 'peer') {
-    super(user, 'carrier.example', 'x', proxy);
-    this.host = host;
-  }
-}
 
 describe('forwards and peering', { timeout: 60_000 }, () => {
   it('CFU to an off-net number goes through the peer (LCR) with the Diversion; a call from the peer to a subscriber with CFU is forwarded too', async () => {

@@ -201,3 +201,15 @@ export class Ua {
     });
   }
 }
+
+/**
+ * A peering server: a UA on its own loopback address (the proxy tells peers from subscribers by
+ * address). `proxy` is where its own requests go (calls from the peer), `user` its From user.
+ */
+export class PeerUa extends Ua {
+  override readonly host: string;
+  constructor(host: string, proxy: { address: string; port: number } = { address: '127.0.0.1', port: 0 }, user = 'peer') {
+    super(user, 'carrier.example', 'x', proxy);
+    this.host = host;
+  }
+}

@@ -703,7 +703,8 @@ export class InviteSession {
     branch.provisional = true;
     if (branch.timer) clearTimeout(branch.timer);
     branch.timer = undefined;
-    if (this.finished) return;
+    // a branch CANCELled at a ring timeout (the call went on to a forward) rings no more upstream
+    if (this.finished || branch.superseded) return;
     if (this.call.state === 'init') {
       this.call.state = 'ringing';
       this.ctx.calls.update(this.call.call_id, { state: 'ringing' }).catch(() => undefined);
