@@ -24,6 +24,12 @@ describe('mediateCall', () => {
     expect(m?.accIds).toHaveLength(2);
   });
 
+  it('a forwarded call: the CDR takes the call type and the destination of the INVITE\'s record (the forward target), the number as dialled', () => {
+    const fw = { call_type: 'cfb' as const, dst_user: 'carol', dst_subscriber_id: 3, dst_ouser: 'bob' };
+    const m = mediateCall([rec('start', 0, fw), rec('stop', 1000, fw)], OPTS);
+    expect(m?.cdr).toMatchObject({ call_type: 'cfb', call_status: 'ok', destination_user: 'carol', destination_subscriber_id: 3, destination_user_in: 'bob', duration: 1 });
+  });
+
   it('a failure: not answered, the status from its code, no start time', () => {
     const m = mediateCall([rec('failure', 0, { sip_code: '487' })], OPTS);
     expect(m?.outcome).toBe('failed');
