@@ -201,6 +201,33 @@ describe('call forwards', { timeout: 60_000 }, () => {
     await allZero(p.a!, p.b!, p.c!, p.d!, p.e!, p.f!);
   });
 
+  it('a forward target over its concurrent-call limit is busy: 486 with the callee-limit Reason, or its own CFB applies', async () => {
+    const { domain, p } = await parties(['a', 'b', 'c', 'd']);
+    const before = ((await h().proxy.stats()).changes as { messages: number }).messages;
+    expect((await h().api('PUT', `/api/subscriberpreferences/${p.c!.id}`, { concurrent_max: 1 })).status).toBe(200);
+    await until(async () => ((await h().proxy.stats()).changes as { messages: number }).messages > before, 'change notification');
+    await forwards(p.b!, { cfu: { destinations: [to(p.c!)] } });
+    // d calls c: c's one slot is taken
+    const holding = p.d!.ua.invite(`sip:c@${domain}`);
+    const held = p.c!.ua.answer(await p.c!.ua.next('INVITE'), 200)!;
+    expect((await holding).final.status).toBe(200);
+
+    const refused = await p.a!.ua.invite(`sip:b@${domain}`);
+    expect(refused.final.status).toBe(486);
+    expect(refused.final.get('reason')).toBe('SIP;cause=486;text="callee concurrent call limit reached"');
+    expect(p.c!.ua.pending('INVITE')).toBe(0);
+
+    await forwards(p.c!, { cfb: { destinations: [to(p.d!)] } });
+    const calling = p.a!.ua.invite(`sip:b@${domain}`);
+    const inc = await p.d!.ua.next('INVITE');
+    expect(inc.req.getAll('diversion').map((d) => /reason=([a-z-]+)/.exec(d)![1])).toEqual(['user-busy', 'unconditional']);
+    const dialog = p.d!.ua.answer(inc, 200)!;
+    expect((await calling).final.status).toBe(200);
+    expect((await p.d!.ua.inDialog(dialog)).status).toBe(200);
+    expect((await p.c!.ua.inDialog(held)).status).toBe(200);
+    await allZero(p.a!, p.b!, p.c!, p.d!);
+  });
+
   it('CANCEL from the caller reaches the forward target; 487 upstream; counters at zero', async () => {
     const { domain, p } = await parties(['a', 'b', 'c']);
     await forwards(p.b!, { cfb: { destinations: [to(p.c!)] } });

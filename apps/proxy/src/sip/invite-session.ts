@@ -75,8 +75,8 @@ interface Stage {
   ringTimer?: NodeJS.Timeout;
   /** the no-answer time of this stage when it is a forward destination with others after it */
   destinationTimeoutMs?: number;
-  /** the forward target's concurrent-call limit refused the call */
-  refused?: boolean;
+  /** the forward target's concurrent-call limit refused the call: its final (486 + Reason) */
+  refused?: Synthetic;
   /** the subscriber's primary number (the Diversion header) */
   number?: string;
 }
@@ -347,8 +347,7 @@ export class InviteSession {
     const r = await ctx.features.admitTarget(this.call.call_id, callee);
     if (!r.ok) {
       ctx.features.forwardStats.skipped['limit-callee']++;
-      if (this.stage) this.stage.refused = true;
-      this.synthetic.push({ status: r.status, reason: r.reason, headers: [['Reason', r.header]] });
+      if (this.stage) this.stage.refused = { status: r.status, reason: r.reason, headers: [['Reason', r.header]] };
       return false;
     }
     await this.moveCount(r.concKeys);
@@ -395,16 +394,17 @@ export class InviteSession {
     this.clearRingTimer();
     const own = this.stageBranches(st);
     if (st.kind !== 'subscriber') return false;
+    // a target whose limit is full is busy (486: its CFB applies); one without a binding is not available
     const outcome: StageOutcome = st.unconditional ? { kind: 'unconditional' } : st.timedOut ? { kind: 'timeout' }
-      : { kind: 'failed', best: own.length === 0 ? undefined : selectBestResponse(own.map((b) => b.final!))?.status };
+      : { kind: 'failed', best: st.refused ? st.refused.status : own.length === 0 ? undefined : selectBestResponse(own.map((b) => b.final!))?.status };
     const type = forwardFor(st.forwards, outcome);
     if (type) {
       for (const b of own) b.superseded = true;
       this.forward(st, type);
       return true;
     }
-    // the limit of a forward target refused it already (a synthetic final is there)
-    if (own.length === 0 && !st.unconditional && !st.refused) this.synthetic.push({ status: 480, reason: 'Temporarily Unavailable' });
+    if (st.refused) this.synthetic.push(st.refused);
+    else if (own.length === 0 && !st.unconditional) this.synthetic.push({ status: 480, reason: 'Temporarily Unavailable' });
     if (st.timedOut) this.synthetic.push({ status: 480, reason: 'No Answer' });
     return false;
   }
