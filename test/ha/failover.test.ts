@@ -27,11 +27,11 @@
  */
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sipp, type SippRun } from '../e2e/sipp.js';
 import { RtpAgent, rtpFlowingSince, rtpResumed, type RtpGap } from './rtp-flow.js';
 import {
-  apiCurl, cli, freshLab, hbdMetrics, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, transitionsTo,
+  apiCurl, cli, freshLab, hbdStory, hbdMetrics, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, transitionsTo,
 } from './lab.js';
 
 const skip = labSkipReason();
@@ -102,6 +102,10 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     // the other lab tests of the suite (lab, media) may hold the lab for several minutes
     ({ release, dir, api } = await freshLab({ sharedIp: SHARED, domain: DOMAIN, users: Object.fromEntries(USERS.map((u) => [u, PASSWORD(u)])) }));
   }, LAB_SETUP_TIMEOUT_MS);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail' && dir) console.log(`hbd on both nodes after the failed test "${ctx.task.name}":\n${hbdStory(dir)}`);
+  });
 
   afterAll(async () => {
     for (const a of agents) a.kill();
