@@ -334,6 +334,8 @@ export class InviteSession {
     if (this.lateOffer) this.call.late_offer = '1';
     await ctx.calls.put(this.call);
     this.stored = true;
+    // a CANCEL while storing ended the call (media deleted): no offer after it
+    if (this.done()) return false;
     return this.offerMedia();
   }
 
