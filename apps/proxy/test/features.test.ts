@@ -7,8 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
-import { provision, RPC_CTX, uniq, until, useHarness, type Harness } from './harness.js';
-import { PeerUa, Ua } from './ua.js';
+import { peeringServer, provision, RPC_CTX, uniq, until, useHarness, type Harness } from './harness.js';
+import { Ua } from './ua.js';
 import type { SipResponse, SipRequest } from '@ngcp/sip';
 
 /** The user part of a message's From URI (undefined for a non-SIP URI). */
@@ -128,13 +128,8 @@ describe('towards a peer', () => {
     await h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 });
     await h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 });
     await setPrefs(h(), 'domain', domainId, { rewrite_rule_set_id: set.data.id });
-    const peer = await new PeerUa('127.0.0.61').start();
+    const { peer } = await peeringServer(h(), '127.0.0.61', '43988');
     started.push(peer);
-    const g = await h().api('POST', '/api/peeringgroups', { name: uniq('g'), priority: 1 });
-    await h().api('POST', '/api/peeringrules', { group_id: g.data.id, callee_prefix: '43988' });
-    const srv = await h().api('POST', '/api/peeringservers', { group_id: g.data.id, name: uniq('s'), host: peer.host, port: peer.port });
-    expect(srv.status).toBe(201);
-    await until(async () => ((await h().proxy.methods['peering.list']!(undefined, RPC_CTX)) as { servers: Array<{ id: number }> }).servers.some((x) => x.id === srv.data.id), 'peering table reloaded');
 
     const calling = p.a!.ua.invite(`sip:0988123456@${domain}`);
     const inc = await peer.next('INVITE');

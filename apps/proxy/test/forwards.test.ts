@@ -7,7 +7,7 @@
  * (call_type, destination) and the concurrent-call sets back at zero.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { provision, RPC_CTX, uniq, until, useHarness } from './harness.js';
+import { peeringServer, provision, RPC_CTX, until, useHarness } from './harness.js';
 import { PeerUa, Ua } from './ua.js';
 
 const PROMPT = 2000;
@@ -251,13 +251,8 @@ describe('call forwards', { timeout: 60_000 }, () => {
 describe('forwards and peering', { timeout: 60_000 }, () => {
   it('CFU to an off-net number goes through the peer (LCR) with the Diversion; a call from the peer to a subscriber with CFU is forwarded too', async () => {
     const { domain, p } = await parties(['a', 'b', 'c']);
-    const peer = await new PeerUa('127.0.0.71', h().proxy.address()).start();
+    const { peer, serverId } = await peeringServer(h(), '127.0.0.71', '43977');
     started.push(peer);
-    const g = await h().api('POST', '/api/peeringgroups', { name: uniq('g'), priority: 1 });
-    await h().api('POST', '/api/peeringrules', { group_id: g.data.id, callee_prefix: '43977' });
-    const srv = await h().api('POST', '/api/peeringservers', { group_id: g.data.id, name: uniq('s'), host: peer.host, port: peer.port });
-    expect(srv.status).toBe(201);
-    await until(async () => ((await h().proxy.methods['peering.list']!(undefined, RPC_CTX)) as { servers: Array<{ id: number }> }).servers.some((x) => x.id === srv.data.id), 'peering table reloaded');
 
     await forwards(p.b!, { cfu: { destinations: [{ type: 'number', destination: '+43977123456' }] } });
     const calling = p.a!.ua.invite(`sip:b@${domain}`);
@@ -271,7 +266,7 @@ describe('forwards and peering', { timeout: 60_000 }, () => {
     expect(r.final.status).toBe(200);
     expect((await peer.inDialog(dialog)).status).toBe(200);
     expect((await until(async () => (await h().db('acc').where({ callid: r.req.callId(), kind: 'start' }))[0], 'start')))
-      .toMatchObject({ call_type: 'cfu', peering_server_id: srv.data.id, dst_user: '43977123456', dst_subscriber_id: null });
+      .toMatchObject({ call_type: 'cfu', peering_server_id: serverId, dst_user: '43977123456', dst_subscriber_id: null });
     await allZero(p.a!, p.b!);
 
     // from the peer to B's number: B's CFU to C applies
@@ -285,11 +280,8 @@ describe('forwards and peering', { timeout: 60_000 }, () => {
 
   it('calls from a peer get the callee\'s features: its block_in_list (403 + Reason) and its concurrent-call limit (486), counted and released', async () => {
     const { p } = await parties(['b']);
-    const peer = await new PeerUa('127.0.0.72', h().proxy.address()).start();
+    const { peer } = await peeringServer(h(), '127.0.0.72', null);
     started.push(peer);
-    const g = await h().api('POST', '/api/peeringgroups', { name: uniq('g'), priority: 1 });
-    const srv = await h().api('POST', '/api/peeringservers', { group_id: g.data.id, name: uniq('s'), host: peer.host, port: peer.port });
-    await until(async () => ((await h().proxy.methods['peering.list']!(undefined, RPC_CTX)) as { servers: Array<{ id: number }> }).servers.some((x) => x.id === srv.data.id), 'peering table reloaded');
     const target = `sip:${p.b!.number}@127.0.0.1:${h().proxy.address().port}`;
     const setPrefs = async (prefs: Record<string, unknown>) => {
       const before = ((await h().proxy.stats()).changes as { messages: number }).messages;

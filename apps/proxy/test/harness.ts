@@ -14,6 +14,7 @@ import { createProxyService, type ProxyService } from '../src/service.js';
 import { proxyConfigDefaults, type ProxyConfig } from '../src/config.js';
 import type { MediaControl } from '../src/media/media-control.js';
 import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
+import { PeerUa } from './ua.js';
 
 /** The context a control method gets from the RpcServer. */
 export const RPC_CTX = { logger: pino({ level: 'silent' }) };
@@ -150,4 +151,18 @@ export async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A peering server: a started PeerUa on `host` (calls from it go to the proxy), in a group of
+ * its own with a rule for `prefix` (null: no rule), once the proxy loaded it. Stop the UA after.
+ */
+export async function peeringServer(h: Harness, host: string, prefix: string | null): Promise<{ peer: PeerUa; serverId: number }> {
+  const peer = await new PeerUa(host, h.proxy.address()).start();
+  const g = await h.api('POST', '/api/peeringgroups', { name: uniq('g'), priority: 1 });
+  if (prefix !== null) await h.api('POST', '/api/peeringrules', { group_id: g.data.id, callee_prefix: prefix });
+  const srv = await h.api('POST', '/api/peeringservers', { group_id: g.data.id, name: uniq('s'), host: peer.host, port: peer.port });
+  if (srv.status !== 201) throw new Error(`peering server: ${srv.status} ${JSON.stringify(srv.data)}`);
+  await until(async () => ((await h.proxy.methods['peering.list']!(undefined, RPC_CTX)) as { servers: Array<{ id: number }> }).servers.some((x) => x.id === srv.data.id), 'peering table reloaded');
+  return { peer, serverId: srv.data.id as number };
 }
