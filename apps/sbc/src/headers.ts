@@ -20,6 +20,18 @@ export const OWN_FIELDS: ReadonlySet<string> = new Set([
   'refer-to', 'referred-by', 'replaces', 'service-route',
 ]);
 
+/**
+ * The one internal field that crosses, from the A leg's INVITE into the B leg's only: who the
+ * proxy found the caller to be (`sub`, `peer:<id>`). The B leg goes to the proxy, which reads
+ * it there and removes every `X-NGCP-` field from what it forwards (docs/sbc.md).
+ */
+export const CALLER_FIELD = 'X-NGCP-Caller';
+
+/** The A leg INVITE's `X-NGCP-Caller` fields, for the B leg's INVITE. */
+export function proxyContextFields(a: SipRequest): Array<[string, string]> {
+  return a.getAll(CALLER_FIELD).map((v) => [CALLER_FIELD, v]);
+}
+
 /** The platform's own fields (`X-NGCP-…`, `P-NGCP-…`): internal, they never leave through the sbc. */
 export function isInternalField(key: string): boolean {
   return key.startsWith('x-ngcp-') || key.startsWith('p-ngcp-');

@@ -7,7 +7,7 @@ export { B2bua } from './b2bua.js';
 export type { B2buaOptions, TeardownResult } from './b2bua.js';
 export { sbcSchema, sbcDefaults, checkSbcConfig, resolveProfiles, DEFAULT_HEADERS } from './config.js';
 export type { SbcConfig, SbcProfile, ResolvedProfile } from './config.js';
-export { PROFILE_HEADER, OWN_FIELDS, copiedFields, isInternalField, passes, requestedProfile, whitelist } from './headers.js';
+export { PROFILE_HEADER, CALLER_FIELD, proxyContextFields, OWN_FIELDS, copiedFields, isInternalField, passes, requestedProfile, whitelist } from './headers.js';
 export { bLegInvite, nextHop, ourContact, relayRequest, relayResponse } from './legs.js';
 export type { Self } from './legs.js';
 export { CallStore } from './store.js';

@@ -91,6 +91,15 @@ describe('B leg INVITE', () => {
     expect(b.get('content-type')).toBe('application/sdp');
   });
 
+  it('carries the proxy’s X-NGCP-Caller (back to the proxy), nothing else internal', () => {
+    const withCaller = bLegInvite(aInvite('X-NGCP-Caller: peer:3'), { self: SELF, callId: 'b2', fromTag: 't', cseq: 1, allowed });
+    expect(withCaller.getAll('x-ngcp-caller')).toEqual(['peer:3']);
+    expect(withCaller.has('x-ngcp-sbc-profile')).toBe(false);
+    expect(withCaller.has('p-ngcp-caller-id')).toBe(false);
+    // in-dialog requests and responses never carry it
+    expect(copiedFields(aInvite('X-NGCP-Caller: peer:3'), whitelist(['X-NGCP-Caller']))).not.toContainEqual(['X-NGCP-Caller', 'peer:3']);
+  });
+
   it('carries nothing of the A leg’s path or internal fields', () => {
     for (const leak of ['alice-call-1', 'alicetag', 'x-internal', '198.51.100.7:5060', '127.0.0.2', 'z9hG4bKalice1', 'NGCP', 'User-Agent', '100rel', 'Record-Route']) {
       expect(text.replace(SDP, ''), leak).not.toContain(leak);

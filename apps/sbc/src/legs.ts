@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import type { DialogRecord, Destination, SipRequest, SipResponse } from '@ngcp/sip';
 import { createInDialogRequest, createResponse, NameAddr, newBranch, SipRequest as Request } from '@ngcp/sip';
-import { copiedFields } from './headers.js';
+import { copiedFields, proxyContextFields } from './headers.js';
 
 /** The sbc's own SIP address (its listener). */
 export interface Self {
@@ -49,7 +49,8 @@ export interface BLegOptions {
 /**
  * The B leg's INVITE (RFC 3261 §8.1.1, as a UAC of its own): the A leg's Request-URI,
  * From (URI and display name, a new tag, no other parameters) and To; a new Call-ID,
- * CSeq, Via and Contact; Max-Forwards one less; whitelisted fields and the body.
+ * CSeq, Via and Contact; Max-Forwards one less; whitelisted fields, the proxy's
+ * `X-NGCP-Caller` (the B leg goes back to the proxy) and the body.
  */
 export function bLegInvite(a: SipRequest, o: BLegOptions): SipRequest {
   const from = a.from();
@@ -66,6 +67,7 @@ export function bLegInvite(a: SipRequest, o: BLegOptions): SipRequest {
     ['CSeq', `${o.cseq} INVITE`],
     ['Contact', ourContact(o.self)],
     ...copiedFields(a, o.allowed),
+    ...proxyContextFields(a),
   ];
   const req = new Request('INVITE', a.requestUri().toString(), headers);
   copyBody(a, req);

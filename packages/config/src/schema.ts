@@ -132,6 +132,8 @@ export interface ProxyConfig {
   peering_probe_interval_ms?: number;
   /** a probe without an answer within this (ms) fails (default 2000) */
   peering_probe_timeout_ms?: number;
+  /** initial INVITEs through the B2BUA (docs/sbc.md); absent: `{ enable: false }` */
+  sbc?: { enable: boolean; profile?: string };
 }
 
 export interface SbcProfileConfig {
@@ -390,7 +392,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       peering_down_after: { type: 'integer', minimum: 1, maximum: 1000 },
       peering_probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
       peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
-    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms']),
+      sbc: optional(obj({ enable: bool, profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }), ['profile']),
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'sbc']),
     sbc: optional(obj<SbcConfig>({
       enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 },
       default_profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
