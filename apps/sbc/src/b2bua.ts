@@ -7,8 +7,8 @@
  * the end of a call work from any sbc process; an unanswered one lives in this process.
  */
 import type { Logger } from 'pino';
-import type { ClientTransaction, Destination, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
-import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog } from '@ngcp/sip';
+import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
+import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog, SipParseError } from '@ngcp/sip';
 import type { ResolvedProfile } from './config.js';
 import { requestedProfile } from './headers.js';
 import { bLegInvite, nextHop, relayRequest, relayResponse, type Self } from './legs.js';
@@ -82,10 +82,17 @@ export class B2bua {
 
   onRequest(tx: ServerTransaction, req: SipRequest): void {
     this.o.metrics.requests.inc({ method: req.method });
-    const work = req.to().tag ? this.inDialog(tx, req) : this.outOfDialog(tx, req);
+    let work: Promise<void>;
+    try {
+      work = req.to().tag ? this.inDialog(tx, req) : this.outOfDialog(tx, req);
+    } catch (err) {
+      work = Promise.reject(err);
+    }
     work.catch((err: unknown) => {
-      this.log.warn({ callId: req.callId(), method: req.method, err: (err as Error).message }, 'request failed; answered 500');
-      if (tx.canRespond(500)) this.respond(tx, req.method, createResponse(req, 500, { toTag: newTag(), headers: [['Retry-After', '5']] }));
+      // a header that does not parse is the sender's fault (its status, 400 by default); anything else is ours
+      const status = err instanceof SipParseError ? (err.status ?? 400) : 500;
+      this.log.warn({ callId: safeCallId(req), method: req.method, status, err: (err as Error).message }, 'request failed');
+      if (tx.canRespond(status)) this.respond(tx, req.method, createResponse(req, status, { toTag: newTag(), ...(status === 500 ? { headers: [['Retry-After', '5']] } : {}) }));
     });
   }
 
@@ -164,9 +171,20 @@ export class B2bua {
       // a 2xx of a second fork: ACK and end it (RFC 3261 §13.2.2.4)
       return this.endStrayFork(ec, res);
     }
-    const bDialog = createUacDialog(ec.bReq, res);
-    const aRes = relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, bTag), dialogCreating: true });
-    const aDialog = createUasDialog(ec.aReq, aRes);
+    let bDialog: DialogRecord;
+    let aRes: SipResponse;
+    let aDialog: DialogRecord;
+    try {
+      bDialog = createUacDialog(ec.bReq, res);
+      aRes = relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, bTag), dialogCreating: true });
+      aDialog = createUasDialog(ec.aReq, aRes);
+    } catch (err) {
+      // a 2xx without a Contact or a tag, or an A leg without one: no dialog to keep
+      this.early.delete(aCallId);
+      this.log.warn({ id: ec.id, err: (err as Error).message }, 'answer unusable for a dialog; caller answered 502');
+      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 502, { toTag: this.aTag(ec, bTag) }));
+      return;
+    }
     const now = Date.now();
     const limit = ec.profile.maxCallLengthS;
     const call: SbcCall = {
@@ -230,7 +248,12 @@ export class B2bua {
   }
 
   onAck(ack: SipRequest): void {
-    const key = `${ack.callId()} ${ack.cseq().seq}`;
+    let key: string;
+    try {
+      key = `${ack.callId()} ${ack.cseq().seq}`;
+    } catch {
+      return; // an ACK that does not parse cannot be answered: dropped
+    }
     const p = this.pending2xx.get(key);
     if (p) {
       clearTimeout(p.timer);
@@ -301,7 +324,7 @@ export class B2bua {
         this.log.info({ id, from: side }, 'call ended by BYE');
       } else await this.o.store.save(call);
       if (!dest) return this.reply(tx, req, 500, [], 'No Route To The Other Leg');
-      this.o.sip().sendRequest(built.request, dest, {
+      const client = this.o.sip().sendRequest(built.request, dest, {
         onFinal: (res, _t, origin) => {
           // a BYE ends the call whatever the other side says; its timeout is no reason to keep the caller waiting
           const answer = req.method === 'BYE' && origin !== 'network' ? createResponse(req, 200) : relayResponse(req, res, { self: this.self, allowed: profile.headers });
@@ -309,6 +332,8 @@ export class B2bua {
           if (req.method === 'INVITE' && answer.status >= 200 && answer.status < 300) this.retransmit2xx(tx, answer);
         },
       });
+      // a re-INVITE cancelled by its sender is cancelled on the other leg (its 487 comes back through onFinal)
+      if (req.method === 'INVITE') tx.user = { onCancel: () => void client.cancel() };
     });
   }
 
@@ -334,7 +359,7 @@ export class B2bua {
           });
           const dest = nextHop(built.request);
           if (!dest) return resolve(0);
-          this.o.sip().sendRequest(built.request, dest, { onFinal: (res, _t, origin) => resolve(origin === 'network' ? res.status : 0) });
+          const client = this.o.sip().sendRequest(built.request, dest, { onFinal: (res, _t, origin) => resolve(origin === 'network' ? res.status : 0) });
         });
       const [a, b] = await Promise.all([bye('a'), bye('b')]);
       this.log.info({ id, reason, a, b }, 'call torn down');
@@ -344,18 +369,25 @@ export class B2bua {
 
   /** Calls whose call length limit passed: BYE on both legs. */
   async expire(nowMs = Date.now()): Promise<number> {
-    let n = 0;
-    for (const id of await this.o.store.due(nowMs)) {
+    const ended = await Promise.all((await this.o.store.due(nowMs)).map(async (id) => {
       const r = await this.teardown(id, 'call length limit');
-      if (r) n++;
-      else await this.o.store.forget(id);
-    }
-    return n;
+      if (!r) await this.o.store.forget(id);
+      return r !== null;
+    }));
+    return ended.filter(Boolean).length;
   }
 
   /** Stop retransmitting (a stopping process). */
   close(): void {
     for (const p of this.pending2xx.values()) clearTimeout(p.timer);
     this.pending2xx.clear();
+  }
+}
+
+function safeCallId(req: SipRequest): string | undefined {
+  try {
+    return req.callId();
+  } catch {
+    return undefined;
   }
 }
