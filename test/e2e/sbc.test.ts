@@ -11,16 +11,18 @@ import { until } from '@ngcp/cli/testing';
 import { builtDaemon, daemonsBuilt, type E2eNode } from './node.js';
 import { DOMAIN, type Sub, type SubName } from './provision.js';
 import { expectOk, useProvisionedNode } from './harness.js';
+import { peeringHelpers } from './peers.js';
 import { bound, type SippRun } from './sipp.js';
 
 const built = daemonsBuilt && builtDaemon('sbc');
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
 
-const { run, lb } = useProvisionedNode((n, s) => {
+const { run, lb, closers } = useProvisionedNode((n, s) => {
   node = n;
   subs = s;
 }, { when: built, sections: { proxy: { sbc: { enable: true } } } });
+const { peeringGroup, peer, accRows } = peeringHelpers({ node: () => node, run, closers });
 
 async function register(sub: Sub, port: number, expires = 300): Promise<void> {
   expectOk(await run({
@@ -83,6 +85,46 @@ describe.runIf(built)('calls through the sbc (proxy.sbc.enable)', { timeout: 150
       return k.length >= 2 ? k : undefined;
     }, 10_000, 200);
     expect(kinds).toEqual(['start', 'stop']);
+    expect(await node.acc.byCallId(aCallId)).toEqual([]);
+  });
+
+  it('a call to an external number: A leg authenticated, the B leg goes out to the peer, accounted once with the peer', async () => {
+    const p = await peer('127.0.0.61', 'uas-answer-expect-bye.xml');
+    const [peerId] = await peeringGroup(1, '49', [{ address: '127.0.0.61', port: p.port }]);
+    const aPort = await freePort({ udp: true, tcp: true });
+    const uac = run({
+      scenario: 'uac-call-expect-200.xml', remote: lb(), localPort: aPort, service: '4989000111',
+      auth: { user: subs.alice.user, password: subs.alice.password, uri: `4989000111@${DOMAIN}` }, keys: { user: subs.alice.user, rtp_port: 4000 }, pauseMs: 500, limitMs: 60_000,
+    });
+    expectOk(await uac.done);
+    expectOk(await p.run.done);
+    const aCallId = (await uac.logged('CALL_ID')).trim();
+    const bCallId = (await p.run.logged('CALL_ID')).trim();
+    expect(bCallId).not.toBe(aCallId);
+    expect((await p.run.done).messages).not.toMatch(/X-NGCP/i);
+    const rows = await accRows(bCallId, 2);
+    expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.src_user])).toEqual([['INVITE', '200', peerId, 'alice'], ['BYE', '200', peerId, 'alice']]);
+    expect(await node.acc.byCallId(aCallId)).toEqual([]);
+  });
+
+  it('a call from a peer to a subscriber: no digest on either leg (X-NGCP-Caller names the peer), accounted once with the peer', async () => {
+    const bPort = await freePort({ udp: true, tcp: true });
+    await register(subs.bob, bPort);
+    const bob = run({ scenario: 'uas-answer-expect-bye.xml', localPort: bPort, keys: { user: 'bob', rtp_port: 4002 }, limitMs: 60_000 });
+    await bound(bPort);
+    const [peerId] = await peeringGroup(3, null, [{ address: '127.0.0.62', port: 5060 }]);
+    const uac = run({ scenario: 'uac-peer-call-expect-200.xml', remote: lb(), localIp: '127.0.0.62', localPort: await freePort({ udp: true }), service: subs.bob.number, keys: { user: '4989111222' }, pauseMs: 500, limitMs: 60_000 });
+    try {
+      expectOk(await uac.done);
+      expectOk(await bob.done);
+    } finally {
+      await register(subs.bob, bPort, 0).catch(() => undefined);
+    }
+    const aCallId = (await uac.logged('CALL_ID')).trim();
+    const bCallId = (await bob.logged('CALL_ID')).trim();
+    expect(bCallId).not.toBe(aCallId);
+    const rows = await accRows(bCallId, 2);
+    expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.dst_user])).toEqual([['INVITE', '200', peerId, 'bob'], ['BYE', '200', peerId, 'bob']]);
     expect(await node.acc.byCallId(aCallId)).toEqual([]);
   });
 
