@@ -78,7 +78,13 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
         timer = setInterval(() => {
           if (expiring || redis.status !== 'ready') return;
           expiring = true;
-          b2bua!.expire().catch((err: Error) => log.warn({ err: err.message }, 'call length sweep failed')).finally(() => (expiring = false));
+          b2bua!.expire()
+            .catch((err: Error) => {
+              // a standby's Redis is a read-only replica: the active node's sbc ends those calls
+              if (/READONLY/.test(err.message)) log.debug({ err: err.message }, 'call length sweep skipped (read-only redis)');
+              else log.warn({ err: err.message }, 'call length sweep failed');
+            })
+            .finally(() => (expiring = false));
         }, EXPIRE_EVERY_MS);
         timer.unref();
         log.info({ sip: `udp:${self.address}:${self.port}`, proxy: config.proxy, profiles: [...profiles.keys()] }, 'sbc started');
