@@ -15,6 +15,7 @@ import { lbDaemon } from '@ngcp/lb';
 import { mediactlDaemon } from '@ngcp/mediactl';
 import { mediatorDaemon } from '@ngcp/mediator';
 import { proxyDaemon } from '@ngcp/proxy';
+import { sbcDaemon } from '@ngcp/sbc';
 import { getIn, initConfigDir, loadConfig, nodePaths, parseKeyPath, renderNode, type NodePaths, type RenderedFile } from '@ngcp/config';
 import { parseDaemonConfig, type DaemonConfigDefinition } from '@ngcp/daemon';
 import { freePort, redisRaw } from '@ngcp/testkit';
@@ -46,6 +47,7 @@ const DEFINITIONS: Record<string, DaemonConfigDefinition<unknown>> = {
   proxy: proxyDaemon as unknown as DaemonConfigDefinition<unknown>,
   mediactl: mediactlDaemon as unknown as DaemonConfigDefinition<unknown>,
   mediator: mediatorDaemon as unknown as DaemonConfigDefinition<unknown>,
+  sbc: sbcDaemon as unknown as DaemonConfigDefinition<unknown>,
 };
 
 /** Per daemon file: key path in the rendered file → the secret (or a path of the node) it must carry exactly. */

@@ -15,6 +15,7 @@ import { expectOk, useProvisionedNode } from './harness.js';
 import { DOMAIN, type Sub, type SubName } from './provision.js';
 import { RtpEndpoint } from './rtp.js';
 import { bound, type SippRun } from './sipp.js';
+import { peeringHelpers } from './peers.js';
 
 let node: E2eNode;
 let subs: Record<SubName, Sub>;
@@ -27,44 +28,7 @@ const { closers, run, lb } = useProvisionedNode((n, s) => {
 
 
 
-/** JSON-RPC on the proxy's control endpoint (worker 0). */
-async function proxyRpc<T>(method: string): Promise<T> {
-  const res = await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control!}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method }) });
-  const j = (await res.json()) as { result?: T; error?: unknown };
-  if (j.error) throw new Error(`${method}: ${JSON.stringify(j.error)}`);
-  return j.result as T;
-}
-
-interface PeerSpec { address: string; port: number; weight?: number; probe?: boolean }
-let seq = 0;
-/** A peering group with its servers and one rule, through the REST API; resolves once the proxy has loaded them. */
-async function peeringGroup(priority: number, prefix: string | null, servers: PeerSpec[]): Promise<number[]> {
-  const g = await node.api.ok<{ id: number }>('POST', '/api/peeringgroups', { name: `carrier-${++seq}`, priority });
-  if (prefix !== null) await node.api.ok('POST', '/api/peeringrules', { group_id: g.id, callee_prefix: prefix });
-  const ids: number[] = [];
-  for (const s of servers) {
-    const c = await node.api.ok<{ id: number }>('POST', '/api/peeringservers', { group_id: g.id, name: `peer-${seq}-${ids.length + 1}`, host: s.address, port: s.port, weight: s.weight ?? 1, probe: s.probe ?? false });
-    ids.push(c.id);
-  }
-  const loaded = await until(async () => {
-    const list = await proxyRpc<{ servers: Array<{ id: number }> }>('peering.list');
-    return ids.every((id) => list.servers.some((s) => s.id === id)) ? true : undefined;
-  }, 15_000, 100);
-  if (!loaded) throw new Error('the proxy did not load the new peering servers');
-  // every proxy worker gets the same ngcp:changes message; give the others a moment too
-  await new Promise((r) => setTimeout(r, 300));
-  return ids;
-}
-
-/** A sipp UAS standing for a peering server on `address`. */
-async function peer(address: string, scenario: string, keys: Record<string, string | number> = {}): Promise<{ run: SippRun; port: number; rtp: RtpEndpoint }> {
-  const port = await freePort({ udp: true });
-  const rtp = await RtpEndpoint.open();
-  closers.push(() => rtp.close());
-  const r = run({ scenario, localIp: address, localPort: port, keys: { user: 'carrier', contact_host: address, rtp_port: rtp.port, ...keys }, limitMs: 60_000 });
-  await bound(port);
-  return { run: r, port, rtp };
-}
+const { peeringGroup, peer, accRows, groups } = peeringHelpers({ node: () => node, run, closers });
 
 function callOut(from: Sub, to: string, scenario: string, o: { rtpPort?: number; pauseMs?: number } = {}): Promise<SippRun> {
   return freePort({ udp: true }).then((port) => run({
@@ -74,12 +38,6 @@ function callOut(from: Sub, to: string, scenario: string, o: { rtpPort?: number;
   }));
 }
 
-async function accRows(callId: string, n: number) {
-  return (await until(async () => {
-    const rows = await node.acc.byCallId(callId);
-    return rows.length >= n ? rows : undefined;
-  }, 10_000, 200)) ?? (await node.acc.byCallId(callId));
-}
 
 describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
   it('a call to an external number: the first server answers 503, the second 200 — both hit, RTP through rtpengine, BYE ok, acc names the peer', async () => {
@@ -179,8 +137,8 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     // Redis peer:state by the other worker within a probe round: the next call is not tried at all
     await new Promise((r) => setTimeout(r, 2500));
     const metrics = await (await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control!}/metrics`)).text();
-    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${seq}-1"[^}]*\\} 0`));
-    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${seq}-2"[^}]*\\} 0`));
+    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${groups()}-1"[^}]*\\} 0`));
+    expect(metrics).toMatch(new RegExp(`proxy_peer_up\\{server="peer-${groups()}-2"[^}]*\\} 0`));
     for (let i = 0; i < 2; i++) {
       const again = await callOut(subs.alice, `4430123456${i}`, 'uac-call-offline-expect-480.xml');
       expectOk(await again.done);

@@ -52,6 +52,8 @@ export interface SippResult {
   failed: number;
   /** stdout/stderr tail, errors and message trace: for failure messages. */
   report: string;
+  /** The whole message trace (-trace_msg): every message sipp sent and received, as on the wire. */
+  messages: string;
 }
 
 export interface SippRun {
@@ -106,7 +108,7 @@ export function sipp(o: SippOptions): SippRun {
         `--- messages\n${read(msgFile).slice(-6000)}`,
       ].join('\n');
       finalLog = read(logFile);
-      resolve({ code, successful: count('Successful call'), failed: count('Failed call'), report });
+      resolve({ code, successful: count('Successful call'), failed: count('Failed call'), report, messages: read(msgFile) });
       if (!process.env.E2E_KEEP_SIPP) rmSync(cwd, { recursive: true, force: true });
     }),
   );

@@ -79,6 +79,18 @@ export interface ProxyConfig {
     /** DNS servers (`ip[:port]`) for peer host names; empty: /etc/resolv.conf */
     dns_servers: string[];
   };
+  /**
+   * The B2BUA (docs/sbc.md): when enabled, every initial INVITE from a subscriber or a peer is
+   * authenticated here, then sent to the sbc; its B leg comes back (recognised by `address`,
+   * trusted) and is routed as a call is without the sbc. Absent or `enable: false`: no sbc.
+   */
+  sbc?: {
+    enable: boolean;
+    /** the sbc's SIP listener `ip:port` */
+    address: string;
+    /** the profile the sbc applies (`X-NGCP-SBC-Profile`) */
+    profile: string;
+  };
   db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number };
   redis: { host: string; port: number; password?: string; db: number };
   log: { level: string };
@@ -148,6 +160,14 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
         dns_servers: { type: 'array', items: str },
       },
     },
+    sbc: {
+      type: 'object', additionalProperties: false, required: ['enable', 'address', 'profile'],
+      properties: {
+        enable: { type: 'boolean' },
+        address: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+):[0-9]{1,5}$|^$' },
+        profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+      },
+    },
     db: {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
       properties: {
@@ -178,5 +198,6 @@ export const proxyConfigDefaults = {
   userban: { enable: false, max_failures: 5, source_max_failures: 20, window_s: 300, ban_s: 3600, exempt: [] as string[] },
   lb: '',
   peering: { attempt_timeout_ms: 5000, down_after: 3, probe_interval_ms: 10_000, probe_timeout_ms: 2000, dns_servers: [] as string[] },
+  sbc: { enable: false, address: '', profile: 'default' },
   log: { level: 'info' },
 } as const;

@@ -1,6 +1,6 @@
 /** What the request handlers share: config, stores, SIP stack and the answer helpers. */
 import type { Logger } from 'pino';
-import type { ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
+import type { Destination, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
 import { createResponse, newTag, parseMessage } from '@ngcp/sip';
 import type { Authenticator } from './auth.js';
 import type { CallFeatures } from './features/call-features.js';
@@ -31,6 +31,8 @@ export interface ProxyContext {
   peering?: Peering;
   /** number handling and call restrictions (features/): rewrite rules, NCOS, block lists, CLIR, limits */
   features: CallFeatures;
+  /** the B2BUA initial INVITEs go through (docs/sbc.md); null/absent: none */
+  sbc?: { dest: Destination; profile: string } | null;
 }
 
 /** Send a response through the server transaction, counting finals by method and status. */

@@ -19,6 +19,7 @@ export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
     if (r.default_expires < r.min_expires || r.default_expires > r.max_expires) {
       out.push({ path: 'registrar.default_expires', message: `must lie between min_expires (${r.min_expires}) and max_expires (${r.max_expires})` });
     }
+    if (c.sbc?.enable && !/:\d+$/.test(c.sbc.address)) out.push({ path: 'sbc.address', message: 'must be ip:port when sbc.enable is true' });
     return out;
   },
   // worker 0 (the process pm2 runs) on control.port; a forked worker on an ephemeral one

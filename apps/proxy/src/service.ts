@@ -218,6 +218,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       self = { address: bound[0]!.address, port: bound[0]!.port, ...(opts.workerPorts?.length ? { ports: opts.workerPorts } : {}) };
       Object.assign(ctx, {
         config, logger, sip, self, dir, location, calls, acc, media, metrics, peering, features,
+        sbc: sbcOf(config),
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
@@ -329,6 +330,13 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     address: () => self,
   };
   return service;
+}
+
+/** The sbc the proxy hands INVITEs to (`sbc.enable`), or null. */
+function sbcOf(config: ProxyConfig): ProxyContext['sbc'] {
+  if (!config.sbc?.enable) return null;
+  const a = parseHostPort(config.sbc.address);
+  return a ? { dest: { transport: 'udp', ...a }, profile: config.sbc.profile } : null;
 }
 
 /** `host:port` (the `lb` key) → address; '' or unusable → null. */

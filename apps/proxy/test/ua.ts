@@ -33,9 +33,10 @@ export class Ua {
     this.digest = new DigestClient({ username: user, password });
   }
 
-  async start(): Promise<this> {
+  /** Listen on `port` (default: any free one). */
+  async start(port = 0): Promise<this> {
     this.stack = createSipStack({
-      listen: [{ transport: 'udp', address: this.host, port: 0 }],
+      listen: [{ transport: 'udp', address: this.host, port }],
       resolver: false,
       transport: { role: 'uas' },
       onRequest: (tx, req) => {

@@ -136,14 +136,32 @@ export interface ProxyConfig {
   forward_max_hops?: number;
   /** CFT ring timeout (s) when the forward has none; a serial forward destination's no-answer time (default 15) */
   forward_ring_timeout_s?: number;
+  /** initial INVITEs through the B2BUA (docs/sbc.md); absent: `{ enable: false }` */
+  sbc?: { enable: boolean; profile?: string };
+}
+
+export interface SbcProfileConfig {
+  /** header fields passed from one leg to the other (default: apps/sbc DEFAULT_HEADERS) */
+  headers?: string[];
+  /** REFER within a call: `reject` (403; the default and, in this release, the only choice) */
+  refer?: 'reject';
+  /** BYE both legs this long after the answer; 0 none; absent: `sbc.max_call_length_s` */
+  max_call_length_s?: number;
 }
 
 export interface SbcConfig {
   enable: boolean;
   port: number;
   control_port: number;
+  /** not enforced yet (session timers are the next slice of the sbc) */
   session_timer_s: number;
   max_call_length_s: number;
+  /** the profile applied when the proxy names none (default `default`) */
+  default_profile?: string;
+  /** profiles by name (apps/sbc/README.md); default: `{ default: {} }` */
+  profiles?: Record<string, SbcProfileConfig>;
+  /** seconds a call's state stays in Redis without an in-dialog request (default 86400) */
+  call_ttl_s?: number;
 }
 
 export interface AppserverConfig {
@@ -382,8 +400,27 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
       forward_max_hops: { type: 'integer', minimum: 1, maximum: 20 },
       forward_ring_timeout_s: { type: 'integer', minimum: 1, maximum: 600 },
-    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s']),
-    sbc: obj<SbcConfig>({ enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 } }),
+      sbc: optional(obj({ enable: bool, profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }), ['profile']),
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc']),
+    sbc: optional(obj<SbcConfig>({
+      enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 },
+      default_profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+      profiles: {
+        type: 'object',
+        minProperties: 1,
+        propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+        additionalProperties: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            headers: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: "^[A-Za-z0-9!%*_+`'~.-]+$" } },
+            refer: { type: 'string', enum: ['reject'] },
+            max_call_length_s: { type: 'integer', minimum: 0 },
+          },
+        },
+      },
+      call_ttl_s: { type: 'integer', minimum: 60 },
+    }), ['default_profile', 'profiles', 'call_ttl_s']),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
       enable: bool,

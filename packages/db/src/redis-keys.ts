@@ -46,6 +46,14 @@ export const redisKeys = {
   dispatcherState: () => 'dispatcher:state',
   /** HASH: field = peering_servers.id, value = JSON `PeerServerState` (the proxies' view of which peers are down). */
   peerState: () => 'peer:state',
+  /** STRING: JSON `SbcCall` of apps/sbc (both legs' dialogs); TTL `call_ttl_s`, refreshed by every in-dialog request. */
+  sbcCall: (id: string) => `sbc:call:${id}`,
+  /** STRING: the sbc call id a leg's Call-ID belongs to (one key per leg); same TTL as the call. */
+  sbcLeg: (callId: string) => `sbc:leg:${callId}`,
+  /** SET: the ids of the sbc's answered calls (members whose `sbc:call:` expired are dropped by the sbc's sweep). */
+  sbcCalls: () => 'sbc:calls',
+  /** SORTED SET: member = sbc call id, score = when its call length limit ends it (ms since the epoch). */
+  sbcDeadlines: () => 'sbc:deadlines',
 } as const;
 
 export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;

@@ -22,6 +22,7 @@ import {
   clientAddress, copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
 import type { AuthOutcome } from '../auth.js';
+import { SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
 import { selectBestResponse } from '../routing/best-response.js';
 import { calleeCandidates } from '../routing/callee.js';
 import { planLooseRoute } from '../routing/loose-route.js';
@@ -138,9 +139,12 @@ export class InviteSession {
     const { ctx, req, tx } = this;
     const from = req.from().uri;
     if (!from.isSip || !from.user) return void reply(ctx, tx, req, 403, { reason: 'Bad From' });
+    // the B leg of a call the sbc took (docs/sbc.md): a trusted source, authenticated on the A leg
+    const sbc = ctx.sbc ?? null;
+    if (sbc && this.source.address === sbc.dest.address && this.source.port === sbc.dest.port) return this.runFromSbc(from.user, from.hostname);
     // from a peering server (matched by source address): no digest, the callee by number
     const peer = ctx.peering?.bySourceAddress(this.clientAddress());
-    if (peer) return this.runFromPeer(peer, from.user, from.hostname);
+    if (peer) return sbc ? this.toSbc(`peer:${peer.id}`) : this.runFromPeer(peer, from.user, from.hostname);
     // calls.auth false: benchmark/lab only (config.ts) — the caller is the From AoR, unchallenged
     const auth = ctx.config.calls.auth === false ? await this.callerByFrom(from.user, from.hostname) : await ctx.auth.authenticate(req, from.hostname, true, from.user, this.clientAddress());
     if (!auth.ok) {
@@ -152,7 +156,47 @@ export class InviteSession {
       this.log.info({ reason: auth.reason, user: `${from.user}@${from.hostname}` }, 'invite refused');
       return void reply(ctx, tx, req, 403);
     }
-    const caller = auth.subscriber;
+    if (sbc) return this.toSbc('sub');
+    return this.runFromSubscriber(auth.subscriber, from.user);
+  }
+
+  /**
+   * The A leg of a call through the sbc (docs/sbc.md): the caller is authenticated; the INVITE
+   * goes to the sbc unchanged but for our Via and Record-Route, the profile and who the caller
+   * is (`X-NGCP-Caller`: `sub` = the From AoR, `peer:<id>`). No call record, media or
+   * accounting here: the B leg has them, so the call is counted once.
+   */
+  private async toSbc(caller: string): Promise<void> {
+    const { ctx, req, tx } = this;
+    const plan = planLooseRoute(req.routes(), req.requestUri(), ctx.self);
+    if (req.routes().length > plan.popTop) return void reply(ctx, tx, req, 403, { reason: 'Preloaded Route Not Allowed' });
+    const sbc = ctx.sbc!;
+    tx.user = { onCancel: () => this.onCallerCancel() };
+    this.log.debug({ caller }, 'A leg to the sbc');
+    this.fork({ binding: { contact: req.uri, expires: 0 }, id: newBranch(), dest: sbc.dest }, undefined, undefined, [
+      [SBC_PROFILE_FIELD, sbc.profile],
+      [SBC_CALLER_FIELD, caller],
+    ]);
+  }
+
+  /** The B leg from the sbc: the caller as the A leg's `X-NGCP-Caller` says, then routed as any call. */
+  private async runFromSbc(fromUser: string, fromHost: string): Promise<void> {
+    const { ctx, req, tx } = this;
+    const who = req.get(SBC_CALLER_FIELD)?.trim() ?? 'sub';
+    const peerId = /^peer:(\d+)$/.exec(who)?.[1];
+    if (peerId !== undefined) {
+      const peer = ctx.peering?.allServers().find((s) => s.id === Number(peerId));
+      if (!peer) return void reply(ctx, tx, req, 403, { reason: 'Unknown Peer' });
+      return this.runFromPeer(peer, fromUser, fromHost);
+    }
+    const auth = await this.callerByFrom(fromUser, fromHost);
+    if (!auth.ok) return void reply(ctx, tx, req, 403);
+    return this.runFromSubscriber(auth.subscriber, fromUser);
+  }
+
+  /** An authenticated subscriber's call: number handling, callee or peers, admission, then the branches. */
+  private async runFromSubscriber(caller: Extract<AuthOutcome, { ok: true }>['subscriber'], fromUser: string): Promise<void> {
+    const { ctx, req, tx } = this;
     const plan = planLooseRoute(req.routes(), req.requestUri(), ctx.self);
     if (req.routes().length > plan.popTop) return void reply(ctx, tx, req, 403, { reason: 'Preloaded Route Not Allowed' });
 
@@ -177,7 +221,7 @@ export class InviteSession {
     if (!callee && ctx.peering) {
       const number = dialledNumber(inbound.callee);
       if (number !== null) {
-        const s = new PeerSearch(ctx.peering, number, inbound.callerNumber ?? dialledNumber(from.user) ?? from.user, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
+        const s = new PeerSearch(ctx.peering, number, inbound.callerNumber ?? dialledNumber(fromUser) ?? fromUser, (srv, err) => this.log.warn({ server: srv.name, host: srv.host, err: err.message }, 'peering server did not resolve; skipped'));
         if (s.routable) search = s;
       }
     }
@@ -670,7 +714,7 @@ export class InviteSession {
     return { binding, id: newBranch(), dest };
   }
 
-  private fork(plan: Plan, body: Buffer | undefined, peer?: PeerAttempt): Branch {
+  private fork(plan: Plan, body: Buffer | undefined, peer?: PeerAttempt, fields: Array<[string, string]> = []): Branch {
     const { ctx } = this;
     const { binding, dest } = plan;
     const branch: Branch = { binding, id: plan.id, provisional: false, ...(peer ? { peer } : {}), ...(this.stage ? { stage: this.stage } : {}) };
@@ -678,6 +722,9 @@ export class InviteSession {
     const out = copyRequest(this.req);
     out.uri = binding.contact;
     out.remove('route');
+    // with an sbc the platform's own fields are set here only: a UA's never reach the sbc, the sbc's never go on
+    if (ctx.sbc) for (const key of new Set(out.headers.map((h) => h.key).filter((k) => k.startsWith('x-ngcp-')))) out.remove(key);
+    for (const [n, v] of fields) out.append(n, v);
     // a peer is inside the trust domain (RFC 3325): it gets P-Asserted-Identity even for CLIR
     if (this.identity) applyIdentity(out, this.identity, peer !== undefined);
     // a forwarded call says who forwarded it and why (RFC 5806), newest first
@@ -707,7 +754,7 @@ export class InviteSession {
     branch.timer = undefined;
     // a branch CANCELled at a ring timeout (the call went on to a forward) rings no more upstream
     if (this.finished || branch.superseded) return;
-    if (this.call.state === 'init') {
+    if (this.hasCall && this.call.state === 'init') {
       this.call.state = 'ringing';
       this.ctx.calls.update(this.call.call_id, { state: 'ringing' }).catch(() => undefined);
     }
@@ -743,6 +790,8 @@ export class InviteSession {
           ctx.calls.update(this.call.call_id, calleeFields(branch.stage.callee)).catch(() => undefined);
         }
         for (const b of this.branches) if (b !== branch && b.final === undefined) b.tx?.cancel({ reason: 'SIP;cause=200;text="Call completed elsewhere"' });
+      }
+      if (first && this.hasCall) {
         const toTag = res.to().tag ?? '';
         Object.assign(this.call, { state: 'answered', answer_time: String(nowS()), to_tag: toTag });
         ctx.calls.update(this.call.call_id, { state: 'answered', answer_time: this.call.answer_time, to_tag: toTag }).catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
@@ -759,7 +808,7 @@ export class InviteSession {
     if (origin === 'network') branch.response = res;
     if (branch.peer) return this.peerResult(branch, res.status);
     // other branches still ring: say in Redis that this one is done (a takeover must not CANCEL it)
-    if (this.branches.some((b) => b.final === undefined)) ctx.calls.setFinal(this.call.call_id, branch.id, res.status).catch(() => undefined);
+    if (this.hasCall && this.branches.some((b) => b.final === undefined)) ctx.calls.setFinal(this.call.call_id, branch.id, res.status).catch(() => undefined);
     if (res.status >= 600) for (const b of this.branches) if (b !== branch && b.final === undefined) b.tx?.cancel();
     this.maybeFinish();
   }

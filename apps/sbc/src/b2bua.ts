@@ -1,0 +1,393 @@
+/**
+ * The B2BUA: an INVITE from the proxy (the A leg) gets a new B leg sent back through the
+ * proxy; responses, ACK, CANCEL, BYE, re-INVITE, UPDATE, INFO and other in-dialog
+ * requests are relayed from one leg to the other (legs.ts builds each message, headers.ts
+ * decides which fields cross). SDP passes through untouched: media stays with the
+ * proxy/mediactl. An answered call lives in Redis (store.ts), so in-dialog requests and
+ * the end of a call work from any sbc process; an unanswered one lives in this process.
+ */
+import type { Logger } from 'pino';
+import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
+import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog, SipParseError } from '@ngcp/sip';
+import type { ResolvedProfile } from './config.js';
+import { requestedProfile } from './headers.js';
+import { bLegInvite, nextHop, relayRequest, relayResponse, type Self } from './legs.js';
+import type { SbcMetrics } from './metrics.js';
+import { other, type CallStore, type SbcCall, type Side } from './store.js';
+
+export interface B2buaOptions {
+  node: string;
+  self: Self;
+  /** where B legs go: the proxy */
+  proxy: Destination;
+  profiles: ReadonlyMap<string, ResolvedProfile>;
+  defaultProfile: string;
+  store: CallStore;
+  logger: Logger;
+  metrics: SbcMetrics;
+  /** the stack, once started */
+  sip: () => SipStack;
+  /** T1 and the longest wait of the 2xx retransmission (RFC 3261 §13.3.1.4); default 500 ms, 32 s */
+  t1Ms?: number;
+}
+
+/** An INVITE still unanswered: only in this process. */
+interface EarlyCall {
+  id: string;
+  profile: ResolvedProfile;
+  aTx: ServerTransaction;
+  aReq: SipRequest;
+  bReq: SipRequest;
+  bTx: ClientTransaction | null;
+  /** our To-tag towards A per B To-tag (each early dialog of B is one of A) */
+  aTags: Map<string, string>;
+  /** the call once a 2xx came */
+  answered: SbcCall | null;
+  createdAt: number;
+}
+
+export interface TeardownResult {
+  id: string;
+  /** final status of the BYE on each leg; 0 when none came */
+  a: number;
+  b: number;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE';
+
+export class B2bua {
+  private readonly early = new Map<string, EarlyCall>();
+  /** 2xx to INVITEs sent to a leg, retransmitted until that leg's ACK (key: Call-ID + CSeq) */
+  private readonly pending2xx = new Map<string, { timer: NodeJS.Timeout; until: number }>();
+  /** ACKs we sent for 2xx (key: Call-ID + CSeq): sent again when the 2xx is */
+  private readonly sentAcks = new Map<string, { ack: SipRequest; dest: Destination; at: number }>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly log: Logger;
+  private readonly t1: number;
+  /** our listener (Via, Contact); the daemon sets the bound port after start */
+  self: Self;
+
+  constructor(private readonly o: B2buaOptions) {
+    this.self = o.self;
+    this.log = o.logger.child({ component: 'b2bua' });
+    this.t1 = o.t1Ms ?? 500;
+  }
+
+  /** Calls being set up in this process (each has two legs). */
+  earlyCount(): number {
+    return this.early.size;
+  }
+
+  // ---- requests --------------------------------------------------------------------
+
+  onRequest(tx: ServerTransaction, req: SipRequest): void {
+    this.o.metrics.requests.inc({ method: req.method });
+    let work: Promise<void>;
+    try {
+      work = req.to().tag ? this.inDialog(tx, req) : this.outOfDialog(tx, req);
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    work.catch((err: unknown) => {
+      // a header that does not parse is the sender's fault (its status, 400 by default); anything else is ours
+      const status = err instanceof SipParseError ? (err.status ?? 400) : 500;
+      this.log.warn({ callId: safeCallId(req), method: req.method, status, err: (err as Error).message }, 'request failed');
+      if (tx.canRespond(status)) this.respond(tx, req.method, createResponse(req, status, { toTag: newTag(), ...(status === 500 ? { headers: [['Retry-After', '5']] } : {}) }));
+    });
+  }
+
+  private respond(tx: ServerTransaction, method: string, res: SipResponse): void {
+    if (tx.respond(res) && res.status >= 200) this.o.metrics.responses.inc({ method, status: String(res.status) });
+  }
+
+  private reply(tx: ServerTransaction, req: SipRequest, status: number, headers: Array<[string, string]> = [], reason?: string): void {
+    this.respond(tx, req.method, createResponse(req, status, { toTag: newTag(), headers, ...(reason ? { reason } : {}) }));
+  }
+
+  private async outOfDialog(tx: ServerTransaction, req: SipRequest): Promise<void> {
+    if (req.method === 'OPTIONS') return this.reply(tx, req, 200, [['Allow', ALLOW]]);
+    if (req.method !== 'INVITE') return this.reply(tx, req, 405, [['Allow', ALLOW]]);
+    const name = requestedProfile(req) ?? this.o.defaultProfile;
+    const profile = this.o.profiles.get(name);
+    if (!profile) {
+      this.log.warn({ callId: req.callId(), profile: name }, 'INVITE names an unknown profile; answered 500');
+      return this.reply(tx, req, 500, [], 'Unknown SBC Profile');
+    }
+    const required = req.optionTags('require');
+    if (required.length > 0) return this.reply(tx, req, 420, [['Unsupported', required.join(', ')]]);
+    if (this.early.has(req.callId())) return this.reply(tx, req, 482); // a second INVITE of the same call (a loop or a fork back to us)
+    const ec: EarlyCall = {
+      id: newCallId(),
+      profile,
+      aTx: tx,
+      aReq: req,
+      bReq: bLegInvite(req, { self: this.self, callId: newCallId(), fromTag: newTag(), cseq: 1, allowed: profile.headers }),
+      bTx: null,
+      aTags: new Map(),
+      answered: null,
+      createdAt: Date.now(),
+    };
+    this.early.set(req.callId(), ec);
+    tx.user = { onCancel: () => this.cancelB(ec, 'CANCEL from the caller') };
+    ec.bTx = this.o.sip().sendRequest(ec.bReq, this.o.proxy, {
+      onProvisional: (res) => this.bProvisional(ec, res),
+      onFinal: (res, _tx, origin) => void this.bFinal(ec, res, origin).catch((err: unknown) => this.log.error({ callId: req.callId(), err: (err as Error).message }, 'relaying the B leg answer failed')),
+      onTerminated: () => {
+        if (this.early.get(req.callId()) === ec && ec.answered === null) this.early.delete(req.callId());
+      },
+    });
+    this.log.debug({ id: ec.id, a: req.callId(), b: ec.bReq.callId(), profile: profile.name }, 'B leg sent');
+  }
+
+  private cancelB(ec: EarlyCall, why: string): void {
+    this.log.debug({ id: ec.id, why }, 'cancelling the B leg');
+    ec.bTx?.cancel({ reason: 'SIP;cause=487;text="Request Terminated"' });
+  }
+
+  private aTag(ec: EarlyCall, bTag: string | undefined): string {
+    const key = bTag ?? '';
+    let t = ec.aTags.get(key);
+    if (!t) ec.aTags.set(key, (t = newTag()));
+    return t;
+  }
+
+  private bProvisional(ec: EarlyCall, res: SipResponse): void {
+    if (res.status === 100 || ec.answered) return;
+    const toTag = this.aTag(ec, res.to().tag);
+    this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag, dialogCreating: true }));
+  }
+
+  private async bFinal(ec: EarlyCall, res: SipResponse, origin: FinalOrigin): Promise<void> {
+    const aCallId = ec.aReq.callId();
+    if (res.status >= 300 || res.status < 200) {
+      this.early.delete(aCallId);
+      if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
+      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, res.to().tag) }));
+      return;
+    }
+    const bTag = res.to().tag;
+    if (ec.answered) {
+      if (bTag === ec.answered.b.dialog.id.remoteTag) return this.resendAck(res);
+      // a 2xx of a second fork: ACK and end it (RFC 3261 §13.2.2.4)
+      return this.endStrayFork(ec, res);
+    }
+    let bDialog: DialogRecord;
+    let aRes: SipResponse;
+    let aDialog: DialogRecord;
+    try {
+      bDialog = createUacDialog(ec.bReq, res);
+      aRes = relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, bTag), dialogCreating: true });
+      aDialog = createUasDialog(ec.aReq, aRes);
+    } catch (err) {
+      // a 2xx without a Contact or a tag, or an A leg without one: no dialog to keep
+      this.early.delete(aCallId);
+      this.log.warn({ id: ec.id, err: (err as Error).message }, 'answer unusable for a dialog; caller answered 502');
+      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 502, { toTag: this.aTag(ec, bTag) }));
+      return;
+    }
+    const now = Date.now();
+    const limit = ec.profile.maxCallLengthS;
+    const call: SbcCall = {
+      id: ec.id, node: this.o.node, profile: ec.profile.name,
+      a: { dialog: aDialog, inviteSeq: null },
+      b: { dialog: bDialog, inviteSeq: ec.bReq.cseq().seq },
+      createdAt: ec.createdAt, answeredAt: now, deadline: limit > 0 ? now + limit * 1000 : null,
+    };
+    ec.answered = call;
+    try {
+      await this.o.store.save(call);
+    } catch (err) {
+      // a call the platform cannot end later is not connected
+      this.log.error({ id: ec.id, err: (err as Error).message }, 'call state not saved to redis; ending the call');
+      this.early.delete(aCallId);
+      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 500, { toTag: this.aTag(ec, bTag), headers: [['Retry-After', '5']] }));
+      await this.endStrayFork(ec, res);
+      return;
+    }
+    this.respond(ec.aTx, 'INVITE', aRes);
+    this.retransmit2xx(ec.aTx, aRes);
+    // the transaction absorbs INVITE retransmissions now; the early entry only guards against a second 2xx
+    setTimeout(() => this.early.get(aCallId) === ec && this.early.delete(aCallId), 64 * this.t1).unref();
+    this.log.info({ id: ec.id, a: aCallId, b: ec.bReq.callId(), profile: ec.profile.name, deadline: call.deadline }, 'call answered');
+  }
+
+  /** A 2xx we ACKed already came again: the ACK went missing. */
+  private resendAck(res: SipResponse): void {
+    const sent = this.sentAcks.get(`${res.callId()} ${res.cseq().seq}`);
+    if (sent) void this.o.sip().send(sent.ack, sent.dest).catch(() => undefined);
+  }
+
+  private async endStrayFork(ec: EarlyCall, res: SipResponse): Promise<void> {
+    const d = createUacDialog(ec.bReq, res);
+    const ack = relayRequest(d, 'ACK', null, { self: this.self, allowed: ec.profile.headers, cseq: ec.bReq.cseq().seq });
+    const dest = nextHop(ack.request);
+    if (dest) await this.o.sip().send(ack.request, dest).catch(() => undefined);
+    const bye = relayRequest(ack.dialog, 'BYE', null, { self: this.self, allowed: ec.profile.headers });
+    const byeDest = nextHop(bye.request);
+    if (byeDest) this.o.sip().sendRequest(bye.request, byeDest, {});
+  }
+
+  /** §13.3.1.4: the UAS core retransmits its 2xx (T1 doubling up to T2) until the ACK, for at most 64·T1. */
+  private retransmit2xx(tx: ServerTransaction, res: SipResponse): void {
+    const key = `${res.callId()} ${res.cseq().seq}`;
+    const until = Date.now() + 64 * this.t1;
+    let interval = this.t1;
+    const tick = (): void => {
+      if (Date.now() >= until || !tx.respond(res)) {
+        this.pending2xx.delete(key);
+        return;
+      }
+      interval = Math.min(interval * 2, 8 * this.t1);
+      const timer = setTimeout(tick, interval);
+      timer.unref();
+      this.pending2xx.set(key, { timer, until });
+    };
+    const timer = setTimeout(tick, interval);
+    timer.unref();
+    this.pending2xx.set(key, { timer, until });
+  }
+
+  onAck(ack: SipRequest): void {
+    let key: string;
+    try {
+      key = `${ack.callId()} ${ack.cseq().seq}`;
+    } catch {
+      return; // an ACK that does not parse cannot be answered: dropped
+    }
+    const p = this.pending2xx.get(key);
+    if (p) {
+      clearTimeout(p.timer);
+      this.pending2xx.delete(key);
+    }
+    void this.relayAck(ack).catch((err: unknown) => this.log.warn({ callId: ack.callId(), err: (err as Error).message }, 'ACK not relayed'));
+  }
+
+  private async relayAck(ack: SipRequest): Promise<void> {
+    const found = await this.o.store.byLeg(ack.callId());
+    if (!found) return;
+    const { call, side } = found;
+    const leg = call[other(side)];
+    if (leg.inviteSeq === null) return;
+    const profile = this.profileOf(call);
+    const built = relayRequest(leg.dialog, 'ACK', ack, { self: this.self, allowed: profile.headers, cseq: leg.inviteSeq });
+    const dest = nextHop(built.request);
+    if (!dest) return;
+    const now = Date.now();
+    this.sentAcks.set(`${leg.dialog.id.callId} ${leg.inviteSeq}`, { ack: built.request, dest, at: now });
+    for (const [k, v] of this.sentAcks) if (now - v.at > 64 * this.t1) this.sentAcks.delete(k);
+    await this.o.sip().send(built.request, dest);
+  }
+
+  private profileOf(call: SbcCall): ResolvedProfile {
+    return this.o.profiles.get(call.profile) ?? this.o.profiles.get(this.o.defaultProfile)!;
+  }
+
+  /** Run `fn` after every earlier `fn` of the same call (the state read-modify-write of one call is serial in this process). */
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chain = prev.then(() => mine);
+    this.locks.set(key, chain);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(key) === chain) this.locks.delete(key);
+    }
+  }
+
+  private async inDialog(tx: ServerTransaction, req: SipRequest): Promise<void> {
+    const callId = req.callId();
+    const id = await this.o.store.idOf(callId);
+    if (!id) return this.reply(tx, req, 481);
+    await this.locked(id, async () => {
+      const call = await this.o.store.get(id);
+      const side: Side | null = !call ? null : call.a.dialog.id.callId === callId ? 'a' : call.b.dialog.id.callId === callId ? 'b' : null;
+      if (!call || !side) return this.reply(tx, req, 481);
+      const profile = this.profileOf(call);
+      const check = receiveInDialog(call[side].dialog, req);
+      if (!check.ok) return this.reply(tx, req, check.status, [], check.reason);
+      call[side].dialog = check.dialog;
+      if (req.method === 'REFER' && profile.refer === 'reject') {
+        await this.o.store.save(call);
+        return this.reply(tx, req, 403, [], 'REFER Not Allowed');
+      }
+      const o = other(side);
+      const built = relayRequest(call[o].dialog, req.method, req, { self: this.self, allowed: profile.headers });
+      call[o].dialog = built.dialog;
+      if (req.method === 'INVITE') call[o].inviteSeq = built.request.cseq().seq;
+      const dest = nextHop(built.request);
+      if (req.method === 'BYE') {
+        await this.o.store.remove(call);
+        this.log.info({ id, from: side }, 'call ended by BYE');
+      } else await this.o.store.save(call);
+      if (!dest) return this.reply(tx, req, 500, [], 'No Route To The Other Leg');
+      const client = this.o.sip().sendRequest(built.request, dest, {
+        onFinal: (res, _t, origin) => {
+          // a BYE ends the call whatever the other side says; its timeout is no reason to keep the caller waiting
+          const answer = req.method === 'BYE' && origin !== 'network' ? createResponse(req, 200) : relayResponse(req, res, { self: this.self, allowed: profile.headers });
+          this.respond(tx, req.method, answer);
+          if (req.method === 'INVITE' && answer.status >= 200 && answer.status < 300) this.retransmit2xx(tx, answer);
+        },
+      });
+      // a re-INVITE cancelled by its sender is cancelled on the other leg (its 487 comes back through onFinal)
+      if (req.method === 'INVITE') tx.user = { onCancel: () => void client.cancel() };
+    });
+  }
+
+  // ---- ending calls ------------------------------------------------------------------
+
+  /** BYE on both legs of an answered call (RPC `calls.teardown`, the call length limit); null when there is no such call. */
+  async teardown(id: string, reason: string): Promise<TeardownResult | null> {
+    return this.locked(id, async () => {
+      const call = await this.o.store.get(id);
+      if (!call) {
+        const ec = [...this.early.values()].find((e) => e.id === id && !e.answered);
+        if (!ec) return null;
+        this.cancelB(ec, reason);
+        return { id, a: 0, b: 0 };
+      }
+      await this.o.store.remove(call);
+      this.o.metrics.teardowns.inc({ reason });
+      const profile = this.profileOf(call);
+      const bye = (side: Side): Promise<number> =>
+        new Promise((resolve) => {
+          const built = relayRequest(call[side].dialog, 'BYE', null, {
+            self: this.self, allowed: profile.headers, headers: [['Reason', `SIP;cause=200;text="${reason}"`]],
+          });
+          const dest = nextHop(built.request);
+          if (!dest) return resolve(0);
+          const client = this.o.sip().sendRequest(built.request, dest, { onFinal: (res, _t, origin) => resolve(origin === 'network' ? res.status : 0) });
+        });
+      const [a, b] = await Promise.all([bye('a'), bye('b')]);
+      this.log.info({ id, reason, a, b }, 'call torn down');
+      return { id, a, b };
+    });
+  }
+
+  /** Calls whose call length limit passed: BYE on both legs. */
+  async expire(nowMs = Date.now()): Promise<number> {
+    const ended = await Promise.all((await this.o.store.due(nowMs)).map(async (id) => {
+      const r = await this.teardown(id, 'call length limit');
+      if (!r) await this.o.store.forget(id);
+      return r !== null;
+    }));
+    return ended.filter(Boolean).length;
+  }
+
+  /** Stop retransmitting (a stopping process). */
+  close(): void {
+    for (const p of this.pending2xx.values()) clearTimeout(p.timer);
+    this.pending2xx.clear();
+  }
+}
+
+function safeCallId(req: SipRequest): string | undefined {
+  try {
+    return req.callId();
+  } catch {
+    return undefined;
+  }
+}

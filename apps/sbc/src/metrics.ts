@@ -1,0 +1,42 @@
+/** The sbc's Prometheus metrics, registered on the Registry the daemon passes in. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface SbcMetrics {
+  requests: Counter<'method'>;
+  responses: Counter<'method' | 'status'>;
+  teardowns: Counter<'reason'>;
+}
+
+export interface SbcGauges {
+  /** answered calls (Redis) */
+  callsLive(): Promise<number>;
+  /** calls being set up in this process */
+  earlyCalls(): number;
+}
+
+export function createSbcMetrics(registry: Registry, gauges: SbcGauges): SbcMetrics {
+  const registers = [registry];
+  new Gauge({
+    name: 'sbc_calls_live',
+    help: 'Calls the sbc holds: answered calls (in Redis, this node) and calls being set up (this process)',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      this.set({ state: 'answered' }, await gauges.callsLive().catch(() => 0));
+      this.set({ state: 'early' }, gauges.earlyCalls());
+    },
+  });
+  new Gauge({
+    name: 'sbc_legs_live',
+    help: 'Legs of the calls the sbc holds (two per call)',
+    registers,
+    async collect() {
+      this.set(2 * ((await gauges.callsLive().catch(() => 0)) + gauges.earlyCalls()));
+    },
+  });
+  return {
+    requests: new Counter({ name: 'sbc_requests_total', help: 'SIP requests received (ACK and CANCEL excluded), by method', labelNames: ['method'], registers }),
+    responses: new Counter({ name: 'sbc_responses_total', help: 'Final responses the sbc sent, by method of the request and status', labelNames: ['method', 'status'], registers }),
+    teardowns: new Counter({ name: 'sbc_teardowns_total', help: 'Calls the sbc ended itself with BYE on both legs, by why (call length limit, control request)', labelNames: ['reason'], registers }),
+  };
+}

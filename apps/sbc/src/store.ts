@@ -1,0 +1,131 @@
+/**
+ * The sbc's calls in Redis (packages/db/REDIS.md, `sbc:*`): an answered call's two
+ * dialogs with their tags, CSeqs and route sets, so that any sbc process — this one
+ * after a restart, or the other node's — can carry on in-dialog requests and end the call
+ * with a BYE on both legs. Written once the call is answered, updated on every in-dialog
+ * request, deleted when it ends.
+ */
+import type { Redis } from 'ioredis';
+import { redisKeys } from '@ngcp/db';
+import type { DialogRecord } from '@ngcp/sip';
+
+/** One leg of a call, from the sbc's side. */
+export interface SbcLeg {
+  dialog: DialogRecord;
+  /** CSeq of the last INVITE the sbc sent on this leg (its ACK carries the same number). */
+  inviteSeq: number | null;
+}
+
+/** Value of `sbc:call:<id>`. */
+export interface SbcCall {
+  id: string;
+  node: string;
+  profile: string;
+  /** A: the leg that came in (the sbc is its UAS); B: the leg the sbc made (its UAC). */
+  a: SbcLeg;
+  b: SbcLeg;
+  /** ms since the epoch */
+  createdAt: number;
+  answeredAt: number;
+  /** ms since the epoch when the call length limit ends it; null without a limit */
+  deadline: number | null;
+}
+
+export type Side = 'a' | 'b';
+export const other = (s: Side): Side => (s === 'a' ? 'b' : 'a');
+
+export class CallStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlS: number,
+  ) {}
+
+  /** Save (create or update) a call: its value, both legs' index keys, the set of calls and its deadline. */
+  async save(call: SbcCall): Promise<void> {
+    const m = this.redis.multi()
+      .set(redisKeys.sbcCall(call.id), JSON.stringify(call), 'EX', this.ttlS)
+      .set(redisKeys.sbcLeg(call.a.dialog.id.callId), call.id, 'EX', this.ttlS)
+      .set(redisKeys.sbcLeg(call.b.dialog.id.callId), call.id, 'EX', this.ttlS)
+      .sadd(redisKeys.sbcCalls(), call.id);
+    if (call.deadline !== null) m.zadd(redisKeys.sbcDeadlines(), call.deadline, call.id);
+    await exec(m);
+  }
+
+  async get(id: string): Promise<SbcCall | null> {
+    return parse(await this.redis.get(redisKeys.sbcCall(id)));
+  }
+
+  /** The id of the call a leg's Call-ID belongs to. */
+  idOf(callId: string): Promise<string | null> {
+    return this.redis.get(redisKeys.sbcLeg(callId));
+  }
+
+  /** The call a leg's Call-ID belongs to, and which leg it is. */
+  async byLeg(callId: string): Promise<{ call: SbcCall; side: Side } | null> {
+    const id = await this.idOf(callId);
+    if (!id) return null;
+    const call = await this.get(id);
+    if (!call) return null;
+    if (call.a.dialog.id.callId === callId) return { call, side: 'a' };
+    if (call.b.dialog.id.callId === callId) return { call, side: 'b' };
+    return null;
+  }
+
+  /** Forget a call; true when this call removed it (a second end finds nothing). */
+  async remove(call: SbcCall): Promise<boolean> {
+    const r = await exec(this.redis.multi()
+      .del(redisKeys.sbcCall(call.id))
+      .del(redisKeys.sbcLeg(call.a.dialog.id.callId), redisKeys.sbcLeg(call.b.dialog.id.callId))
+      .srem(redisKeys.sbcCalls(), call.id)
+      .zrem(redisKeys.sbcDeadlines(), call.id));
+    return r[0] === 1;
+  }
+
+  /** Ids of calls whose call length limit has passed. */
+  async due(nowMs: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(redisKeys.sbcDeadlines(), '-inf', nowMs, 'LIMIT', 0, limit);
+  }
+
+  /** Drop an id from the deadlines and the set (its call is gone). */
+  async forget(id: string): Promise<void> {
+    await exec(this.redis.multi().zrem(redisKeys.sbcDeadlines(), id).srem(redisKeys.sbcCalls(), id));
+  }
+
+  /** The answered calls (at most `limit`), dropping ids whose call expired. */
+  async list(limit: number): Promise<SbcCall[]> {
+    const ids = (await this.redis.smembers(redisKeys.sbcCalls())).slice(0, limit);
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(ids.map((id) => redisKeys.sbcCall(id)));
+    const out: SbcCall[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const c = parse(values[i] ?? null);
+      if (c) out.push(c);
+      else await this.forget(ids[i]!);
+    }
+    return out;
+  }
+
+  count(): Promise<number> {
+    return this.redis.scard(redisKeys.sbcCalls());
+  }
+}
+
+function parse(v: string | null): SbcCall | null {
+  if (!v) return null;
+  try {
+    return JSON.parse(v) as SbcCall;
+  } catch {
+    return null;
+  }
+}
+
+async function exec(m: ReturnType<Redis['multi']>): Promise<unknown[]> {
+  const r = await m.exec();
+  if (!r) throw new Error('redis transaction aborted');
+  const out: unknown[] = [];
+  for (const [err, v] of r) {
+    if (err) throw err;
+    out.push(v);
+  }
+  return out;
+}

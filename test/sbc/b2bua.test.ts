@@ -1,0 +1,257 @@
+/**
+ * The sbc process (apps/sbc/dist/main.js, config from NGCP_SBC_CONFIG) between two sipp
+ * user agents, with a private Redis: A (the caller's side, where the proxy hands calls
+ * over) sends to the sbc; the sbc's "proxy" is B's sipp, so the B leg arrives there.
+ * Checked on the wire (sipp's message traces): nothing of one leg's path (Call-ID, tags,
+ * Via, Contact, ports) nor any internal field reaches the other; re-INVITE, INFO, BYE from
+ * either side, CANCEL, REFER refused; the call length limit; `calls.teardown`; and a sbc
+ * killed mid-call and restarted still ends the call (its legs are in Redis).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { until } from '@ngcp/cli/testing';
+import { RpcClient } from '@ngcp/rpc';
+import { freePort, startRedis, type RedisInstance } from '@ngcp/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sipp, type SippOptions, type SippResult, type SippRun } from '../e2e/sipp.js';
+
+const MAIN = resolve(import.meta.dirname, '../../apps/sbc/dist/main.js');
+const HOST = '127.0.0.1';
+
+let redis: RedisInstance;
+let dir: string;
+let sbcPort: number;
+let controlPort: number;
+let bPort: number;
+let aPort: number;
+let rpc: RpcClient;
+let sbc: { child: ChildProcess; exited: Promise<number | null>; output: () => string } | undefined;
+const runs: SippRun[] = [];
+
+function startSbc(): NonNullable<typeof sbc> {
+  const path = join(dir, 'sbc.yml');
+  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: path }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, output: () => out };
+}
+
+async function healthy(): Promise<void> {
+  const ok = await until(async () => (await rpc.call<{ ok: boolean }>('health').catch(() => undefined))?.ok || undefined, 15_000, 100);
+  if (!ok) throw new Error(`sbc not healthy:\n${sbc?.output()}`);
+}
+
+beforeAll(async () => {
+  redis = await startRedis({ password: 'sbc"pw' });
+  dir = mkdtempSync(join(tmpdir(), 'ngcp-sbc-'));
+  sbcPort = await freePort({ udp: true, host: HOST });
+  bPort = await freePort({ udp: true, host: HOST });
+  aPort = await freePort({ udp: true, host: HOST });
+  controlPort = await freePort({ tcp: true, host: HOST });
+  writeFileSync(join(dir, 'sbc.yml'), [
+    'node: t1',
+    `listen: { address: ${HOST}, udp_port: ${sbcPort} }`,
+    `control: { address: ${HOST}, port: ${controlPort} }`,
+    'log: { level: info }',
+    `proxy: "${HOST}:${bPort}"`,
+    'profiles:',
+    '  default: {}',
+    '  short: { max_call_length_s: 2 }',
+    `redis: { host: ${HOST}, port: ${redis.port}, password: ${JSON.stringify(redis.password)}, db: 0 }`,
+    '',
+  ].join('\n'));
+  rpc = new RpcClient(`http://${HOST}:${controlPort}/`, { timeoutMs: 5000 });
+  sbc = startSbc();
+  await healthy();
+}, 120_000);
+
+afterAll(async () => {
+  for (const r of runs) r.kill();
+  rpc?.close();
+  if (sbc && sbc.child.exitCode === null) {
+    sbc.child.kill('SIGTERM');
+    await sbc.exited;
+  }
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+const KEYS = { user: 'alice', domain: 'sbc.test', rtp_port: 4000, profile: 'default' };
+
+function run(o: Omit<SippOptions, 'scenario'> & { scenario: string }): SippRun {
+  const r = sipp({ ...o, scenario: join('../../sbc/scenarios', o.scenario), localIp: HOST, keys: { ...KEYS, ...o.keys } });
+  runs.push(r);
+  return r;
+}
+
+/** B (callee's side) listening, then A calling through the sbc; both results. */
+async function call(a: string, b: string, o: { pauseMs?: number; bPauseMs?: number; profile?: string; during?: () => Promise<void> } = {}): Promise<[SippResult, SippResult]> {
+  const bRun = run({ scenario: b, localPort: bPort, keys: { user: 'bob' }, ...(o.bPauseMs !== undefined ? { pauseMs: o.bPauseMs } : {}), limitMs: 40_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const aRun = run({
+    scenario: a, remote: { address: HOST, port: sbcPort }, localPort: aPort, service: 'bob', limitMs: 40_000,
+    ...(o.pauseMs !== undefined ? { pauseMs: o.pauseMs } : {}), ...(o.profile ? { keys: { profile: o.profile } } : {}),
+  });
+  if (o.during) await o.during();
+  return Promise.all([aRun.done, bRun.done]);
+}
+
+function expectOk(r: SippResult): void {
+  expect(r.code, r.report).toBe(0);
+  expect(r.successful, r.report).toBe(1);
+}
+
+/** Call-IDs and tags a trace shows (every message of the one call it made). */
+function idsOf(trace: string): { callIds: Set<string>; tags: Set<string> } {
+  return {
+    callIds: new Set([...trace.matchAll(/^Call-ID:\s*(\S+)/gim)].map((m) => m[1]!)),
+    tags: new Set([...trace.matchAll(/;tag=([^;>\s]+)/gi)].map((m) => m[1]!)),
+  };
+}
+
+/** The messages a sipp trace shows as received (its own sent ones left out). */
+function received(trace: string): string {
+  return trace.split(/^-{20,}.*$/m).filter((block) => /message received/.test(block)).join('\n');
+}
+
+interface CallSummary { id: string; a: { call_id: string }; b: { call_id: string }; profile: string }
+const listCalls = async (): Promise<CallSummary[]> => (await rpc.call<{ calls: CallSummary[] }>('calls.list')).calls;
+
+describe('sbc between two UAs', () => {
+  it('relays a call with re-INVITE and INFO, refuses REFER, and shows neither leg anything of the other (on the wire)', async () => {
+    const [a, b] = await call('uac-sbc-full-expect-200.xml', 'uas-sbc-full-expect-bye.xml', { pauseMs: 200 });
+    expectOk(a);
+    expectOk(b);
+    const A = idsOf(a.messages);
+    const B = idsOf(b.messages);
+    expect(A.callIds.size).toBe(1);
+    expect(B.callIds.size).toBe(1);
+    const [aCallId] = [...A.callIds];
+    const [bCallId] = [...B.callIds];
+    expect(bCallId).not.toBe(aCallId);
+    // A's Call-ID, tags and port never reach B; B's never reach A
+    expect(b.messages).not.toContain(aCallId!);
+    expect(a.messages).not.toContain(bCallId!);
+    const aOwnTag = [...A.tags].find((t) => t.includes('SIPpTag00'))!;
+    const bOwnTag = [...B.tags].find((t) => t.includes('SIPpTag01'))!;
+    expect(b.messages).not.toContain(aOwnTag);
+    expect(a.messages).not.toContain(bOwnTag);
+    expect(b.messages).not.toContain(`:${aPort}`);
+    expect(a.messages).not.toContain(`:${bPort}`);
+    // internal fields and fields outside the whitelist stay on their side
+    const toA = received(a.messages);
+    const toB = received(b.messages);
+    expect(toB).toMatch(/^INVITE /m);
+    expect(toA).toMatch(/^SIP\/2.0 200 OK/m);
+    expect(toB).not.toMatch(/X-NGCP|P-NGCP|secret-from-a|sbc-test-a|100rel/i);
+    expect(toA).not.toMatch(/X-NGCP|secret-from-b|sbc-test-b/i);
+    // what the whitelist lets through does pass, and so do the bodies
+    expect(b.messages).toMatch(/^Allow: INVITE, ACK, BYE, CANCEL, UPDATE, INFO/m);
+    expect(b.messages).toMatch(/^Supported: timer\s*$/m);
+    expect(b.messages).toContain('Signal=5');
+    expect(b.messages).toMatch(/o=- 2 2 IN IP4/);
+    expect(b.messages).not.toMatch(/^REFER /m);
+    expect(a.messages).toMatch(/SIP\/2.0 403 REFER Not Allowed/);
+    // the call is gone after the BYE
+    expect(await listCalls()).toEqual([]);
+  });
+
+  it('relays a BYE from the callee', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-bye.xml', 'uas-sbc-answer-then-bye.xml', { bPauseMs: 500 });
+    expectOk(a);
+    expectOk(b);
+    expect(await listCalls()).toEqual([]);
+  });
+
+  it('relays a CANCEL: the callee sees it, the caller gets 487', async () => {
+    const [a, b] = await call('uac-sbc-cancel-expect-487.xml', 'uas-sbc-ring-expect-cancel.xml');
+    expectOk(a);
+    expectOk(b);
+    expect(await listCalls()).toEqual([]);
+  });
+
+  it('ends a call at its profile’s call length limit with a BYE on both legs', async () => {
+    const started = Date.now();
+    let seen: CallSummary[] = [];
+    const [a, b] = await call('uac-sbc-call-expect-bye.xml', 'uas-sbc-answer-expect-bye.xml', {
+      profile: 'short',
+      during: async () => {
+        seen = (await until(async () => {
+          const l = await listCalls();
+          return l.length > 0 ? l : undefined;
+        }, 10_000)) ?? [];
+      },
+    });
+    expectOk(a);
+    expectOk(b);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.profile).toBe('short');
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(2000);
+    expect(took).toBeLessThan(10_000);
+    expect(a.messages).toMatch(/Reason: SIP;cause=200;text="call length limit"/);
+    expect(await listCalls()).toEqual([]);
+    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    expect(metrics).toMatch(/sbc_teardowns_total\{reason="call length limit"[^}]*\} 1/);
+    expect(metrics).toMatch(/sbc_requests_total\{method="INVITE"/);
+  });
+
+  it('calls.teardown ends a call by id on both legs; an unknown id is an error', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-bye.xml', 'uas-sbc-answer-expect-bye.xml', {
+      during: async () => {
+        const l = await until(async () => {
+          const c = await listCalls();
+          return c.length > 0 ? c : undefined;
+        }, 10_000);
+        expect(l).toHaveLength(1);
+        expect(await rpc.call('calls.teardown', { id: l![0]!.id })).toEqual({ id: l![0]!.id, a: 200, b: 200 });
+      },
+    });
+    expectOk(a);
+    expectOk(b);
+    await expect(rpc.call('calls.teardown', { id: 'nope' })).rejects.toThrow(/no call nope/);
+    await expect(rpc.call('calls.teardown', {})).rejects.toThrow(/params.id/);
+  });
+
+  it('a sbc killed mid-call and restarted ends the call: BYE from the caller, 200 on both sides', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-200.xml', 'uas-sbc-answer-expect-bye.xml', {
+      pauseMs: 6000,
+      during: async () => {
+        const l = await until(async () => {
+          const c = await listCalls();
+          return c.length > 0 ? c : undefined;
+        }, 10_000);
+        expect(l).toHaveLength(1);
+        const old = sbc!;
+        old.child.kill('SIGKILL');
+        await old.exited;
+        sbc = startSbc();
+        await healthy();
+        expect((await listCalls()).map((c) => c.id)).toEqual([l![0]!.id]);
+      },
+    });
+    expectOk(a);
+    expectOk(b);
+    expect(await listCalls()).toEqual([]);
+  });
+});
+
+describe('sbc config', () => {
+  it('a config naming a missing default profile exits 78 naming the key', async () => {
+    const path = join(dir, 'bad.yml');
+    writeFileSync(path, [
+      `listen: { address: ${HOST}, udp_port: 0 }`, `control: { address: ${HOST}, port: 0 }`, `proxy: "${HOST}:5060"`,
+      'default_profile: nope', `redis: { host: ${HOST}, port: 1, db: 0 }`, '',
+    ].join('\n'));
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: path }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(78);
+    expect(err).toMatch(/default_profile: names no profile/);
+  });
+});
