@@ -28,7 +28,7 @@ const { closers, run, lb } = useProvisionedNode((n, s) => {
 
 
 
-const { peeringGroup, peer, accRows, groups } = peeringHelpers({ node: () => node, run, closers });
+const { peeringGroup, peer, accRows, groups, proxyRpc } = peeringHelpers({ node: () => node, run, closers });
 
 function callOut(from: Sub, to: string, scenario: string, o: { rtpPort?: number; pauseMs?: number } = {}): Promise<SippRun> {
   return freePort({ udp: true }).then((port) => run({
