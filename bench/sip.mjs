@@ -2,8 +2,8 @@
 // SIP benchmark: the same sipp load against Kamailio 5.6 (the anchors' configs, adapted)
 // and against our daemons, job by job, in ONE run, on 127.0.9.x only.
 //
-//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher,chain] [--dur 8] [--reg-rates 2000,4000,…]
-//                      [--proxy-rates …] [--disp-rates …] [--chain-rates …] [--sides kamailio,kamailio-tm,ours]
+//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher,chain,features] [--dur 8] [--reg-rates 2000,4000,…]
+//                      [--proxy-rates …] [--disp-rates …] [--chain-rates …] [--features-rates …] [--sides kamailio,kamailio-tm,ours]
 //                      [--workers N] [--profile] [--json FILE]
 //   ./ngcp bench sip
 //
@@ -25,6 +25,13 @@
 //               with digest auth (auth_db over db_text, nonce_count replay check) and acc, vs our
 //               lb → our proxy (calls.auth on, nonce counts and call state in Redis, accounting in
 //               MariaDB) → uas_rr.xml registered as the callee
+//   features    ours only, compared with the chain job's rows of the same run (issue #10 "Speed"): the
+//               chain plus number handling and LCR — sipp calls 0<national number> (uac_auth_rr.xml,
+//               -s), the domain's rewrite rule set normalises the callee to E.164 (43…), the caller
+//               (with a primary number) gets a P-Asserted-Identity, its NCOS and concurrent-call slots
+//               are checked, the callee is no subscriber, so a peering rule (prefix 43) picks a group
+//               and the peer server: the sipp UAS (uas_rr.xml) on 5070 acting as the carrier.
+//               Provisioned through the API app itself (in-process, against the run's MariaDB).
 // Our daemons run with the V8 flags pm2 gives them in production (SIP_DAEMON_NODE_ARGS), and our
 // proxy with --workers processes (default: one per core, as proxy.workers 0 in production; worker i
 // on SUT:5060+i, docs/workers.md). In production the lb spreads calls over the workers by Call-ID;
@@ -61,13 +68,15 @@ const RATES = {
   proxy: list(opt('proxy-rates', '100,250,500,1000,1500,2000')).map(Number),
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
   chain: list(opt('chain-rates', '100,250,500,750,1000,1500')).map(Number),
+  features: list(opt('features-rates', '100,250,500,750,1000,1500')).map(Number),
 };
 const PROFILE = args.includes('--profile');
 // kamailio-tm runs for the dispatcher job only (the others are stateful already)
 const SIDES = list(opt('sides', 'kamailio,kamailio-tm,kamailio-full,ours'));
 for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'kamailio-full', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, kamailio-full, ours)`);
 // kamailio-tm: the dispatcher job only (the others are stateful already); kamailio-full: the proxy job only
-const sidesOf = (job) => SIDES.filter((x) => (x !== 'kamailio-tm' || job === 'dispatcher') && (x !== 'kamailio-full' || job === 'proxy'));
+// features: ours only (its Kamailio and no-features rows are the chain job's, same run)
+const sidesOf = (job) => SIDES.filter((x) => (x !== 'kamailio-tm' || job === 'dispatcher') && (x !== 'kamailio-full' || job === 'proxy') && (job !== 'features' || x === 'ours'));
 const isKam = (side) => side.startsWith('kamailio');
 // proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
 const HOLD_MS = Number(opt('hold-ms', '0'));
@@ -83,6 +92,9 @@ const LB_INT = '127.0.9.4'; // our lb's internal side, port 5060
 const AUX = '127.0.9.5'; // Redis 6399, control ports 9060/9062
 const PROXY = '127.0.9.6'; // chain job: the proxy behind the lb (Kamailio's, or ours on 5060+i)
 const REDIS_PORT = 6399;
+// features job: the callee as the caller dials it (national format) and as the peer gets it (E.164)
+const FEATURES_DIALED = '01234567';
+const FEATURES_E164 = '431234567';
 // our daemons' log level (BENCH_LOG_LEVEL=info to see why calls fail; warn while measuring)
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 // BENCH_PROXY_DIST=apps/proxy/<dir>: run our proxy from another build (a copy of apps/proxy/dist of an
@@ -399,7 +411,7 @@ async function startOurChain(dir) {
 }
 
 async function startOurs(job, dir) {
-  if (job === 'chain') return startOurChain(dir);
+  if (job === 'chain' || job === 'features') return startOurChain(dir);
   const redis = await startRedis(dir);
   let cfg; let app; let name;
   if (job === 'registrar' || job === 'proxy') {
@@ -462,6 +474,57 @@ async function startDirectory() {
     await db.destroy();
   }
 }
+/**
+ * features job: rewrite rules, a primary number for the caller and LCR to the sipp UAS, through
+ * the API app itself (its validation, the rows it writes), in-process on the run's MariaDB with
+ * a Redis of its own for the change notifications (the proxy reads everything at its start).
+ */
+let featuresProvisioned = false;
+async function provisionFeatures() {
+  if (featuresProvisioned) return;
+  const dir = join(work, 'features-provision');
+  mkdirSync(dir, { recursive: true });
+  const redisProc = await startRedis(dir);
+  const { buildApp, ensureAdmin, resolveConfig } = await import(join(root, 'apps/api/dist/index.js'));
+  const { createDb } = await import(join(root, 'packages/db/dist/index.js'));
+  const { Redis } = await import(join(root, 'apps/api/node_modules/ioredis/built/index.js'));
+  const dbCfg = { host: mariadb.host, port: mariadb.port, user: mariadb.user, password: mariadb.password, database: mariadb.database };
+  const admin = { login: 'bench-admin', password: 'bench-admin-password-1' };
+  const config = resolveConfig({ tls: { enabled: false }, db: dbCfg, redis: { host: AUX, port: REDIS_PORT }, admin, log: { level: 'silent', requests: false } });
+  const db = createDb({ ...dbCfg, pool: { max: 2 } });
+  const redis = new Redis({ host: AUX, port: REDIS_PORT, lazyConnect: true });
+  const app = buildApp(config, { db, redis });
+  try {
+    await app.ready();
+    await ensureAdmin(db, config);
+    const auth = `Basic ${Buffer.from(`${admin.login}:${admin.password}`).toString('base64')}`;
+    const api = async (method, url, body) => {
+      const r = await app.inject({ method, url, headers: { authorization: auth, 'content-type': 'application/json' }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+      if (r.statusCode < 200 || r.statusCode > 299) throw new Error(`features provisioning: ${method} ${url}: ${r.statusCode} ${r.body}`);
+      return r.body ? JSON.parse(r.body) : undefined;
+    };
+    const domain = (await api('GET', `/api/domains?domain=${UAC}`)).items[0];
+    const sub = (await api('GET', `/api/subscribers?username=sipp&domain=${UAC}`)).items[0];
+    if (!domain || !sub) throw new Error('features provisioning: the directory has no domain/subscriber sipp');
+    const r = await app.inject({ method: 'PATCH', url: `/api/subscribers/${sub.id}`, headers: { authorization: auth, 'content-type': 'application/json-patch+json' }, payload: JSON.stringify([{ op: 'replace', path: '/primary_number', value: '4311111111' }]) });
+    if (r.statusCode !== 200) throw new Error(`features provisioning: the caller's number: ${r.statusCode} ${r.body}`);
+    const set = await api('POST', '/api/rewriterulesets', { name: 'bench-at' });
+    await api('POST', '/api/rewriterules', { set_id: set.id, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 });
+    await api('POST', '/api/rewriterules', { set_id: set.id, direction: 'in', field: 'caller', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 });
+    await api('POST', '/api/rewriterules', { set_id: set.id, direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 });
+    await api('PUT', `/api/domainpreferences/${domain.id}`, { rewrite_rule_set_id: set.id });
+    const group = await api('POST', '/api/peeringgroups', { name: 'bench-carrier', priority: 1 });
+    await api('POST', '/api/peeringrules', { group_id: group.id, callee_prefix: '43' });
+    await api('POST', '/api/peeringservers', { group_id: group.id, name: 'bench-uas', host: UAS, port: 5070, weight: 1, probe: false });
+    featuresProvisioned = true;
+  } finally {
+    await app.close().catch(() => undefined);
+    await db.destroy().catch(() => undefined);
+    redis.disconnect();
+    await stop(redisProc);
+  }
+}
+
 /** Rows in an accounting table of the proxy job's MariaDB (ours: acc, kamailio-full: kam_acc). */
 function accRows(table) {
   const r = spawnSync('mariadb', ['-S', mariadb.socket, '-u', mariadb.user, `-p${mariadb.password ?? ''}`, '-N', '-B', '-e', `SELECT COUNT(*) FROM ${table}`, mariadb.database]);
@@ -601,16 +664,19 @@ async function step(job, side, rate) {
     } else if (job === 'chain') {
       if (side === 'ours') await registerUas({ address: UAS, port: 5070 });
       uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
+    } else if (job === 'features') {
+      uas.push(await startUas(dir, 5070, 'uas_rr.xml')); // the peer server: no registration
     }
-    const accTable = side === 'kamailio-full' ? 'kam_acc' : (job === 'proxy' || job === 'chain') && side === 'ours' ? 'acc' : null;
+    const accTable = side === 'kamailio-full' ? 'kam_acc' : (job === 'proxy' || job === 'chain' || job === 'features') && side === 'ours' ? 'acc' : null;
     const acc0 = accTable ? accRows(accTable) : 0;
     const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
     const cmd0 = side === 'ours' || side === 'kamailio-full' ? redisCommandStats() : null;
     const rss0 = rssSumKb(sut.pids());
     const hold = job === 'proxy' && HOLD_MS > 0;
-    const scenario = { registrar: 'register.xml', chain: 'uac_auth_rr.xml' }[job] ?? 'uac_rr.xml';
+    const scenario = { registrar: 'register.xml', chain: 'uac_auth_rr.xml', features: 'uac_auth_rr.xml' }[job] ?? 'uac_rr.xml';
     // the digest uri is the Request-URI (sipp's default is the remote address), as our proxy checks (RFC 3261 §22.4)
-    const auth = job === 'chain' ? ['-au', 'sipp', '-ap', 'bench-password', '-auth_uri', `service@${SUT}:5060`] : [];
+    const callee = job === 'features' ? FEATURES_DIALED : 'service';
+    const auth = job === 'chain' || job === 'features' ? ['-au', 'sipp', '-ap', 'bench-password', '-auth_uri', `${callee}@${SUT}:5060`, '-s', callee] : [];
     r = await runUac(dir, scenario, rate, sut, uas, !hold ? { extra: auth } : {
       extra: ['-d', String(HOLD_MS)],
       // near the end of the sending: ≈ rate × hold calls are established at once
@@ -639,7 +705,7 @@ async function step(job, side, rate) {
       await sleep(1000);
       r.acc_rows = accRows(accTable) - acc0;
     }
-    if ((job === 'proxy' || job === 'chain') && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
+    if ((job === 'proxy' || job === 'chain' || job === 'features') && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
     if (job === 'registrar') {
       const rss1 = rssSumKb(sut.pids());
       if (isKam(side)) {
@@ -669,7 +735,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100} sut_ms/unit=${c.sut_ms_per_unit}${r.redis_cmds_per_unit !== undefined ? ` redis_cmds/unit=${r.redis_cmds_per_unit} ${JSON.stringify(r.redis_cmds)}` : ''}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' || job === 'features' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100} sut_ms/unit=${c.sut_ms_per_unit}${r.redis_cmds_per_unit !== undefined ? ` redis_cmds/unit=${r.redis_cmds_per_unit} ${JSON.stringify(r.redis_cmds)}` : ''}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 
@@ -682,8 +748,9 @@ async function main() {
   preflight();
   log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout.toString().split('\n')[0]}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
   for (const job of JOBS) {
-    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher, chain)`);
-    if ((job === 'proxy' || job === 'chain') && !mariadb) await startDirectory();
+    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher, chain, features)`);
+    if ((job === 'proxy' || job === 'chain' || job === 'features') && !mariadb) await startDirectory();
+    if (job === 'features') await provisionFeatures();
     for (const side of sidesOf(job)) {
       let bad = 0;
       for (const rate of RATES[job]) {
@@ -713,12 +780,28 @@ async function main() {
     if (sides.includes('kamailio-tm')) results.summary.push(rowOf(job, `${job} (Kamailio t_relay: equal work)`, 'kamailio-tm'));
     if (sides.includes('kamailio-full')) results.summary.push(rowOf(job, `${job} (Kamailio with Redis call state + MariaDB acc: equal work)`, 'kamailio-full'));
   }
+  // issue #10: the features' cost = the chain with them against the chain without them, same run
+  if (JOBS.includes('features') && JOBS.includes('chain') && SIDES.includes('ours')) {
+    const f = { clean: best('features', 'ours', isClean), strict: best('features', 'ours', isStrict) };
+    const c = { clean: best('chain', 'ours', isClean), strict: best('chain', 'ours', isStrict) };
+    const k = SIDES.includes('kamailio') ? best('chain', 'kamailio', isClean) : undefined;
+    results.features = {
+      features_clean: f.clean?.achieved ?? 0, chain_clean: c.clean?.achieved ?? 0, kamailio_chain_clean: k?.achieved ?? null,
+      ratio_to_chain: c.clean?.achieved ? Math.round(((f.clean?.achieved ?? 0) / c.clean.achieved) * 100) / 100 : null,
+      ratio_to_kamailio: k?.achieved ? Math.round(((f.clean?.achieved ?? 0) / k.achieved) * 100) / 100 : null,
+      cpu_per_call_ms: { features: f.clean ? Math.round((f.clean.cpu.sut * 10) / f.clean.achieved * 100) / 100 : null, chain: c.clean ? Math.round((c.clean.cpu.sut * 10) / c.clean.achieved * 100) / 100 : null },
+    };
+  }
   results.ended = new Date().toISOString();
   results.loadavg_end = loadavg();
   console.log('\n| job | Kamailio 0 failed | ours 0 failed | ratio | Kamailio 0 failed + 0 retrans | ours 0 failed + 0 retrans | ratio |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results.summary) {
     console.log(`| ${r.job} | ${r.kamailio.clean}/s (${r.kamailio.clean_cpu ?? '-'} %) | ${r.ours.clean}/s (${r.ours.clean_cpu ?? '-'} %) | ${r.ratio_clean ?? '-'} | ${r.kamailio.strict}/s | ${r.ours.strict}/s | ${r.ratio_strict ?? '-'} |`);
+  }
+  if (results.features) {
+    const f = results.features;
+    console.log(`\nfeatures (rewrite rules, NCOS, concurrent-call slots, PAI, one LCR lookup per call): ${f.features_clean}/s at 0 failed; the chain without them ${f.chain_clean}/s → ${f.ratio_to_chain ?? '-'}× (cost ${f.ratio_to_chain === null ? '-' : `${Math.round((1 - f.ratio_to_chain) * 100)} %`}); Kamailio's chain ${f.kamailio_chain_clean ?? '-'}/s → ${f.ratio_to_kamailio ?? '-'}×; our lb+proxy CPU-ms per call ${f.cpu_per_call_ms.features} vs ${f.cpu_per_call_ms.chain}`);
   }
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
   log(`per-step logs kept in ${work}`);

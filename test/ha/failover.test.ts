@@ -27,11 +27,11 @@
  */
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sipp, type SippRun } from '../e2e/sipp.js';
 import { RtpAgent, rtpFlowingSince, rtpResumed, type RtpGap } from './rtp-flow.js';
 import {
-  apiCurl, cli, freshLab, hbdMetrics, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, transitionsTo,
+  apiCurl, cli, freshLab, hbdStory, hbdMetrics, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run, signalNamespace, transitionsTo,
 } from './lab.js';
 
 const skip = labSkipReason();
@@ -102,6 +102,10 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     // the other lab tests of the suite (lab, media) may hold the lab for several minutes
     ({ release, dir, api } = await freshLab({ sharedIp: SHARED, domain: DOMAIN, users: Object.fromEntries(USERS.map((u) => [u, PASSWORD(u)])) }));
   }, LAB_SETUP_TIMEOUT_MS);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail' && dir) console.log(`hbd on both nodes after the failed test "${ctx.task.name}":\n${hbdStory(dir)}`);
+  });
 
   afterAll(async () => {
     for (const a of agents) a.kill();
@@ -183,6 +187,26 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     const r = await run('mariadb', ['-S', join(root, 'var/run/mysqld.sock'), '-uroot', `-p${pw}`, '-N', '-B', 'ngcp', '-e', `SELECT kind FROM acc WHERE callid = '${callId.replace(/'/g, '')}' ORDER BY kind`], { limitMs: 10_000 });
     return r.out.split('\n').map((x) => x.trim()).filter(Boolean);
   }
+  /** A command to `node`'s Redis (internal address, its password from the node's constants.yml). */
+  async function redisCmd(node: Node, ...args: string[]): Promise<string> {
+    const pw = /redis_password: "?([^"\n]+)"?/.exec(readFileSync(join(dir, node, 'etc/ngcp-config/constants.yml'), 'utf8'))![1]!;
+    const r = await run('redis-cli', ['-h', '127.0.0.2', '-p', '6379', '--no-auth-warning', '-a', pw, ...args], { ns: node, limitMs: 10_000 });
+    return r.out.trim();
+  }
+  /**
+   * An OPTIONS from `source` (an address of the client namespace) to the shared IP: whether
+   * anything answered within 2 s (a banned source's packets get no answer at all).
+   */
+  async function answersFrom(source: string): Promise<boolean> {
+    const script = `const d=require('node:dgram').createSocket('udp4');d.bind(0,'${source}',()=>{const p=d.address().port;` +
+      `const m='OPTIONS sip:${DOMAIN} SIP/2.0\\r\\nVia: SIP/2.0/UDP ${source}:'+p+';branch=z9hG4bK'+Date.now()+'\\r\\nMax-Forwards: 70\\r\\n` +
+      `From: <sip:probe@${DOMAIN}>;tag=p1\\r\\nTo: <sip:${DOMAIN}>\\r\\nCall-ID: ban-'+Date.now()+'\\r\\nCSeq: 1 OPTIONS\\r\\nContent-Length: 0\\r\\n\\r\\n';` +
+      `d.send(m,5060,'${SHARED}')});d.on('message',()=>{console.log('ANSWERED');process.exit(0)});setTimeout(()=>{console.log('SILENT');process.exit(0)},2000);`;
+    const r = await run('node', ['-e', script], { ns: 'client', limitMs: 10_000 });
+    return r.out.includes('ANSWERED');
+  }
+  let banSeq = 0;
+
   /** Both sides of a call succeeded (BYE → 200 on both) and the active node has exactly one start and one stop record. */
   async function callEndedCleanly(uac: SippRun, uas: SippRun, callId: string, node: Node, what: string): Promise<void> {
     const [a, b] = await Promise.all([uac.done, uas.done]);
@@ -337,6 +361,14 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     const old = await currentActive();
     const next = fault === 'crosslink' ? old : other(old);
     const before = { old: transitionsTo(await hbdMetrics(old), 'active'), next: transitionsTo(await hbdMetrics(next), 'active') };
+    // a ban (issue #9: bans survive): written on the active node's Redis, on the standby by replication before the fault
+    const banned = `10.77.0.${160 + banSeq++}`;
+    await run('ip', ['-n', 'client', 'addr', 'add', `${banned}/24`, 'dev', 'eth0']);
+    expect(await redisCmd(old, 'SET', `ipban:${banned}`, JSON.stringify({ reason: `failover test (${fault})`, banned_at: Math.floor(Date.now() / 1000) }), 'EX', '600')).toBe('OK');
+    // announced as the lb announces its own (its active node learns it now; a standby loads every ban when it becomes active)
+    await redisCmd(old, 'PUBLISH', 'ngcp:changes', JSON.stringify({ entity: 'ipban', id: banned, op: 'create', ts: Date.now() }));
+    for (let i = 0; i < 50 && !(await redisCmd(other(old), 'EXISTS', `ipban:${banned}`)).startsWith('1'); i++) await sleep(100);
+    expect(await redisCmd(other(old), 'EXISTS', `ipban:${banned}`), `ipban:${banned} replicated to ${other(old)}`).toBe('1');
 
     // one after the other: a Node process starting is a burst of CPU, and hbd shares the machine
     const rtpAgents: Array<Agents | undefined> = [];
@@ -358,6 +390,8 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     await waitActive(next, 15_000);
     const takeoverMs = Date.now() - faultAt;
     expect(await ipHolders(), `shared IP after ${fault} (${takeoverMs} ms)`).toContain(next);
+    // the concurrent-call counters moved with the calls (issue #9): the new active counts the live ones
+    const liveCounted = (await redisCmd(next, 'KEYS', 'conc:sub:*')).split('\n').filter(Boolean).length;
 
     const tCalls = Date.now();
     const results = new Map<Stage, unknown>();
@@ -369,6 +403,16 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
         results.set(r.stage, e);
       }
     }));
+
+    // …and once every call has ended (every way: BYE from either side, CANCEL, failure) they are empty
+    let conc = '';
+    for (let i = 0; i < 50; i++) {
+      conc = await redisCmd(next, 'KEYS', 'conc:*');
+      if (conc === '') break;
+      await sleep(100);
+    }
+    expect(conc, `conc:* sets left on ${next} after every call of ${fault} ended`).toBe('');
+    if (stages.some((s) => s === 'answered' || s === 'reinvite')) expect(liveCounted, `conc:sub:* sets on ${next} right after ${fault}, calls up`).toBeGreaterThan(0);
 
     // the pair: the new node active once and only once, the old node back as standby and staying so
     // (the transition counters below see any flap; the samples see the state settle)
@@ -395,6 +439,14 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
     }
     const regs = JSON.stringify((await curl(SHARED, 'GET', '/api/registrations')).json);
     for (const s of stages) expect(regs, `registration of ${STAGE_USERS[s].user} after ${fault}`).toContain(`${STAGE_USERS[s].user}@${DOMAIN}`);
+    // the ban holds on the active node after the fault: listed by the API, and its source gets no answer
+    // while another source of the same namespace does (the probe itself works)
+    const listed = JSON.stringify((await curl(SHARED, 'GET', '/api/bannedips?rows=100')).json);
+    expect(listed, `ipban ${banned} listed after ${fault}`).toContain(`"${banned}"`);
+    expect(await answersFrom(banned), `${banned} (banned) answered by ${next} after ${fault}`).toBe(false);
+    expect(await answersFrom(CLIENT), `${CLIENT} (not banned) answered by ${next} after ${fault}`).toBe(true);
+    await curl(SHARED, 'DELETE', `/api/bannedips/${banned}`);
+    await run('ip', ['-n', 'client', 'addr', 'del', `${banned}/24`, 'dev', 'eth0']).catch(() => undefined);
     return results;
   }
 

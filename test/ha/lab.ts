@@ -255,3 +255,25 @@ export async function freshLab(o: { sharedIp: string; domain: string; users: Rec
     throw e;
   }
 }
+
+/**
+ * What hbd decided on each node, for a failed test's output: the lab's logs are removed with
+ * the lab, and a CI run keeps only what the test printed. The role changes, the peer roles
+ * seen, refused requests and failed steps, and the worst event-loop pauses — from
+ * `<dir>/<node>/var/log/hbd.log`, the last `lines` of them per node.
+ */
+export function hbdStory(dir: string, lines = 40): string {
+  const keep = /role change|peer role|request refused|step failed|becoming|now (active|standby)|stall|drift|handing|took over/;
+  return ['sp1', 'sp2']
+    .map((node) => {
+      let text = '';
+      try {
+        text = readFileSync(join(dir, node, 'var/log/hbd.log'), 'utf8');
+      } catch (e) {
+        return `--- ${node}: no hbd.log (${(e as Error).message})`;
+      }
+      const picked = text.split('\n').filter((l) => keep.test(l)).slice(-lines);
+      return `--- ${node} hbd.log (last ${picked.length} decisions)\n${picked.join('\n')}`;
+    })
+    .join('\n');
+}

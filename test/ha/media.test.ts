@@ -13,9 +13,9 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sipp } from '../e2e/sipp.js';
-import { apiCurl, cli, freshLab, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run } from './lab.js';
+import { apiCurl, cli, freshLab, hbdStory, LAB_SETUP_TIMEOUT_MS, labSkipReason, presentNamespaces, recordedLabDir, run } from './lab.js';
 import { RtpAgent, rtpFlowing, rtpGap } from './rtp-flow.js';
 
 const skip = labSkipReason();
@@ -44,6 +44,10 @@ describe.skipIf(skip !== undefined)(`media across a failover in the lab${skip ? 
   beforeAll(async () => {
     ({ release, dir, api } = await freshLab({ sharedIp: SHARED, domain: DOMAIN, users: USERS }));
   }, LAB_SETUP_TIMEOUT_MS);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail' && dir) console.log(`hbd on both nodes after the failed test "${ctx.task.name}":\n${hbdStory(dir)}`);
+  });
 
   afterAll(async () => {
     for (const a of agents) a.kill();

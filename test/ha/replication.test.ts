@@ -20,6 +20,9 @@ import {
   type RedisTarget,
 } from '@ngcp/services';
 import { startMariaDb, startRedis } from '@ngcp/testkit';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -163,6 +166,30 @@ describe('MariaDB GTID replication', () => {
     expect(await until(async () => ((await rows(a)).length === 5 ? rows(a) : undefined))).toEqual(['one', 'two', 'three', 'four', 'five']);
     const s = await mariadbReplicationStatus(admin(a));
     expect(s.following).toMatchObject({ io: 'Yes', sql: 'Yes' });
+  });
+
+  it('a re-seed whose dump breaks off (the lead died mid-dump) changes nothing on the follower: no database dropped, no half load', async () => {
+    await mariadbLead(admin(a), account);
+    await insert(a, 'a-alone'); // a diverged again: the next follow must re-seed
+    const before = await rows(a);
+    const dir = mkdtempSync(join(tmpdir(), 'fake-dump-'));
+    try {
+      // what a dump cut off by a dead lead looks like: it had begun with the DROP DATABASE
+      const broken = join(dir, 'broken-dump');
+      writeFileSync(broken, `#!/bin/sh\necho 'DROP DATABASE IF EXISTS \`${b.database}\`;'\necho 'CREATE DATABASE \`${b.database}\`;'\nexit 2\n`, { mode: 0o755 });
+      // and one that exits 0 without mariadb-dump's closing line
+      const cut = join(dir, 'cut-dump');
+      writeFileSync(cut, `#!/bin/sh\necho 'DROP DATABASE IF EXISTS \`${b.database}\`;'\nexit 0\n`, { mode: 0o755 });
+      for (const dumpBinary of [broken, cut]) {
+        await expect(mariadbFollow(admin(a), peer(b), account, { databases: [b.database], dumpBinary })).rejects.toMatchObject({ code: 'REPLICATION_RESEED_FAILED' });
+        expect(await rows(a)).toEqual(before);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // the real dump then re-seeds it
+    expect((await follow(a, b)).reseeded).toBe(true);
+    expect(await rows(a)).toEqual(await rows(b));
   });
 
   it('fails clearly when the lead cannot be reached', async () => {

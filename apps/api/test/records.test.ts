@@ -80,6 +80,26 @@ describe('cdrs', () => {
     expect(bad.statusCode).toBe(422);
     expect(bad.data.fields.map((f: { field: string }) => f.field)).toEqual(['call_status']);
   });
+
+  it('CDRs with the same init_time: list pages and the CSV export give each exactly once (ties ordered by id; the export pages by keyset, past paging.max_rows)', async () => {
+    const at = new Date('2023-03-03T03:03:03Z');
+    const base = { call_status: 'ok' as const, call_code: '200', source_domain: domain, destination_domain: domain, init_time: at, duration: 1 };
+    // one more than paging.max_rows (1000), so the export needs a second page inside the tie
+    const rows = Array.from({ length: 1001 }, (_, i) => ({ ...base, call_id: `tie-${i}` }));
+    for (let i = 0; i < rows.length; i += 250) await h().db('cdrs').insert(rows.slice(i, i + 250));
+    const window = { start: '2023-03-03T00:00:00Z', end: '2023-03-04T00:00:00Z' };
+    const seen: string[] = [];
+    for (let page = 1; page <= 3; page++) {
+      const r = await call(app(), 'GET', '/api/cdrs', { query: { ...window, rows: 400, page, order_by: 'init_time' } });
+      seen.push(...r.data.items.map((c: { call_id: string }) => c.call_id));
+    }
+    expect(seen).toHaveLength(1001);
+    expect(new Set(seen).size).toBe(1001);
+    const csv = await call(app(), 'GET', '/api/cdrs/export.csv', { query: window });
+    const ids = [...csv.body.matchAll(/,(tie-\d+),/g)].map((m) => m[1]);
+    expect(ids).toHaveLength(1001);
+    expect(new Set(ids).size).toBe(1001);
+  });
 });
 
 describe('voicemails', () => {

@@ -32,6 +32,8 @@ export interface PingConfig {
   dev?: string | null;
   interval_ms: number;
   timeout_ms: number;
+  /** Failed probes in a row before a ping node counts as unreached (default 2). */
+  fall?: number;
 }
 
 export interface HbdRedisConfig {
@@ -150,6 +152,7 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
         dev: { ...dev, nullable: true },
         interval_ms: { type: 'integer', minimum: 20, maximum: 60_000 },
         timeout_ms: { type: 'integer', minimum: 10, maximum: 10_000 },
+        fall: { type: 'integer', minimum: 1, maximum: 10, nullable: true },
       },
       required: ['method', 'port', 'interval_ms', 'timeout_ms'],
       additionalProperties: false,
@@ -240,7 +243,7 @@ export const hbdDefaults = {
   interval_ms: 100,
   deadtime_ms: 300,
   pingnodes: [],
-  ping: { method: 'tcp', port: 7, interval_ms: 200, timeout_ms: 150 },
+  ping: { method: 'tcp', port: 7, interval_ms: 200, timeout_ms: 150, fall: 2 },
   shared_ips: [],
   notify: [],
   jobs: [],

@@ -252,6 +252,9 @@ export class HaNode implements Daemon {
     const now = performance.now();
     const gap = now - this.lastTick;
     this.lastTick = now;
+    const cpu = process.cpuUsage();
+    const cpuMs = (cpu.user + cpu.system - this.lastTickCpuUs) / 1000;
+    this.lastTickCpuUs = cpu.user + cpu.system;
     const late = gap - this.cfg.interval_ms;
     if (late / 1000 > this.tickLateMaxS) {
       this.tickLateMaxS = late / 1000;
@@ -260,7 +263,9 @@ export class HaNode implements Daemon {
     // R10: this node's own stall (SIGSTOP, a long pause) is not the peer's death: listen again.
     if (gap > this.cfg.interval_ms + Math.max(this.cfg.interval_ms, this.cfg.deadtime_ms / 2)) {
       this.listeningSince = now;
-      this.log.warn({ gap_ms: Math.round(gap) }, 'own stall: listening for the peer again before any takeover');
+      // cpu_ms tells the two kinds of stall apart: ≈ gap_ms — this process was busy (blocking
+      // work on its loop); ≪ gap_ms — it was not scheduled (machine overloaded, SIGSTOP, a VM pause)
+      this.log.warn({ gap_ms: Math.round(gap), cpu_ms: Math.round(cpuMs) }, 'own stall: listening for the peer again before any takeover');
     }
     for (const p of this.cfg.paths) {
       const seen = this.lastSeenByPath.get(p.name);
@@ -271,6 +276,8 @@ export class HaNode implements Daemon {
   }
 
   private tickLateMaxS = 0;
+  /** process CPU time (user + system, µs) at the last tick */
+  private lastTickCpuUs = 0;
 
   // ---- the audit ----------------------------------------------------------------------
 

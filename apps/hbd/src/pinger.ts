@@ -4,6 +4,9 @@
  *  - `tcp`: connect to `ip:port`; a connection or a refusal (RST) means the host
  *    answered; a timeout or an unreachable error means it did not;
  *  - `arping`: one ARP request (`arping -c 1 -w <s> -I <dev> <ip>`), exit 0 = reached.
+ * A ping node counts as unreached only after `fall` failed probes in a row (keepalived's
+ * `fall`): one probe lost to a loaded machine must not make the peer take over by R5 —
+ * with a single ping node, "the active reaches none" is an immediate takeover.
  */
 import { connect } from 'node:net';
 import type { PingConfig } from './config.js';
@@ -12,12 +15,18 @@ import { run } from './steps.js';
 export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
+    let settled = false;
     const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(t);
       s.destroy();
       resolve(ok);
     };
-    const t = setTimeout(() => done(false), timeoutMs);
+    // A timer that fires after an event-loop stall runs before the poll phase that would
+    // deliver a connect/RST already waiting: look at I/O once more (setImmediate runs after
+    // the poll phase) before calling the host unreached.
+    const t = setTimeout(() => setImmediate(() => done(false)), timeoutMs);
     s.once('connect', () => done(true));
     s.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED'));
   });
@@ -35,21 +44,30 @@ export class Pinger {
   reachable = 0;
   /** Completed rounds (0: the node does not know its ping count yet). */
   rounds = 0;
-  /** Per ping node, the result of the last round. */
+  /** Per ping node, whether it counts as reached (after the `fall` hysteresis). */
   readonly last = new Map<string, boolean>();
+  /** Per ping node, failed probes in a row. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly nodes: readonly string[],
     private readonly cfg: PingConfig,
     private readonly onRound: (reachable: number) => void = () => undefined,
+    /** One probe of one ping node (tests replace it). */
+    private readonly probe: (ip: string) => Promise<boolean> = (ip) =>
+      this.cfg.method === 'arping' && this.cfg.dev ? arpingProbe(ip, this.cfg.dev, this.cfg.timeout_ms) : tcpProbe(ip, this.cfg.port, this.cfg.timeout_ms),
   ) {}
 
   async round(): Promise<number> {
-    const results = await Promise.all(
-      this.nodes.map((ip) => (this.cfg.method === 'arping' && this.cfg.dev ? arpingProbe(ip, this.cfg.dev, this.cfg.timeout_ms) : tcpProbe(ip, this.cfg.port, this.cfg.timeout_ms))),
-    );
-    this.nodes.forEach((ip, i) => this.last.set(ip, results[i] === true));
-    this.reachable = results.filter(Boolean).length;
+    const results = await Promise.all(this.nodes.map((ip) => this.probe(ip)));
+    const fall = Math.max(1, this.cfg.fall ?? 2);
+    this.nodes.forEach((ip, i) => {
+      const failed = results[i] === true ? 0 : (this.failures.get(ip) ?? 0) + 1;
+      this.failures.set(ip, failed);
+      // before the first success, a node that never answered is unreached from its first failure
+      this.last.set(ip, failed === 0 || (failed < fall && this.last.get(ip) === true));
+    });
+    this.reachable = [...this.last.values()].filter(Boolean).length;
     this.rounds++;
     this.onRound(this.reachable);
     return this.reachable;

@@ -189,6 +189,8 @@ export interface HeartbeatConfig {
   /** How ping nodes are probed: `tcp` connect to ping_port (a refusal counts as reached) or `arping` on the public interface. */
   ping_method: 'tcp' | 'arping';
   ping_port: number;
+  /** Failed probes in a row before a ping node counts as unreached (default 2): one probe lost on a loaded node is no reason for a takeover. */
+  ping_fall?: number;
   /** Tie-break when both nodes claim the role with the same epoch: the higher priority wins, then the lower node name (set per node in config.node.<name>.yml). */
   priority: number;
   /** make_standby / SIGTERM on the active: how long hbd waits for the peer to take over. */
@@ -396,11 +398,12 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       pingnodes: { type: 'array', items: ip },
       ping_method: { type: 'string', enum: ['tcp', 'arping'] },
       ping_port: port,
+      ping_fall: { type: 'integer', minimum: 1, maximum: 10 },
       priority: { type: 'integer', minimum: 0, maximum: 1000 },
       switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
       disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'media', 'mariadb', 'notify', 'jobs'] } },
       audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
-    }), ['audit_interval_ms']),
+    }), ['audit_interval_ms', 'ping_fall']),
     api: optional(obj<ApiConfig>({
       enable: bool,
       port,

@@ -14,12 +14,14 @@
  * MariaDB needs pair settings (my.cnf of a node with a peer): distinct `server_id`,
  * `log_bin`, `log_slave_updates`, `gtid_strict_mode`, `read_only` at start. A follower
  * whose GTID history is not a prefix of the lead's (it wrote while it led alone, or the
- * lead's binlog no longer holds its position) is re-seeded: its local binlog is reset and
- * the lead's databases are copied with `mariadb-dump --gtid --master-data` (over the
- * replication account), then it replicates from the dump's position.
+ * lead's binlog no longer holds its position) is re-seeded: the lead's databases are
+ * dumped with `mariadb-dump --gtid --master-data` (over the replication account) to a
+ * file; only a complete dump resets the local binlog and is loaded, then the node
+ * replicates from the dump's position. A failed dump changes nothing here.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
@@ -407,8 +409,6 @@ function optionsFile(dir: string, name: string, o: Record<string, string | numbe
  */
 async function reseedFrom(c: Connection, t: MariaDbAdmin, lead: { host: string; port: number }, account: ReplicationAccount, opts: MariaDbFollowOptions): Promise<void> {
   if (!opts.databases.length) throw new ReplicationError('REPLICATION_RESEED_FAILED', 'mariadb: re-seed needs the databases to copy');
-  await c.query('RESET MASTER');
-  await c.query("SET GLOBAL gtid_slave_pos = ''");
   const dir = mkdtempSync(join(tmpdir(), 'ngcp-reseed-'));
   try {
     const dumpCnf = optionsFile(dir, 'dump.cnf', { host: lead.host, port: lead.port, user: account.user, password: account.password });
@@ -419,28 +419,56 @@ async function reseedFrom(c: Connection, t: MariaDbAdmin, lead: { host: string; 
     });
     const dumpBin = findBinary(['mariadb-dump', 'mysqldump'], opts.dumpBinary);
     const clientBin = findBinary(['mariadb', 'mysql'], opts.clientBinary);
-    const dump = spawn(dumpBin, [`--defaults-extra-file=${dumpCnf}`, '--single-transaction', '--gtid', '--master-data=1', '--routines', '--events', '--triggers', '--add-drop-database', '--databases', ...opts.databases], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const load = spawn(clientBin, [`--defaults-extra-file=${loadCnf}`, '--init-command=SET SESSION sql_log_bin=0'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    dump.stdout.pipe(load.stdin);
     let errs = '';
-    dump.stderr.on('data', (d: Buffer) => (errs += `dump: ${d.toString()}`));
-    load.stderr.on('data', (d: Buffer) => (errs += `load: ${d.toString()}`));
-    const exit = (p: ReturnType<typeof spawn>): Promise<number> =>
+    const exit = (p: ReturnType<typeof spawn>, who: string): Promise<number> =>
       new Promise((res) => {
+        p.stderr?.on('data', (d: Buffer) => (errs += `${who}: ${d.toString()}`));
         p.on('error', (e) => {
-          errs += `${e.message}\n`;
+          errs += `${who}: ${e.message}\n`;
           res(127);
         });
         p.on('close', (code) => res(code ?? 1));
       });
-    const [dc, lc] = await Promise.all([exit(dump), exit(load)]);
-    if (dc !== 0 || lc !== 0) {
-      throw new ReplicationError('REPLICATION_RESEED_FAILED', `mariadb: re-seed from ${lead.host}:${lead.port} failed (mariadb-dump exit ${dc}, mariadb exit ${lc}): ${errs.trim().slice(0, 2000)}`);
+    // 1. The whole dump to a file first (0600 in a 0700 dir: it holds the credentials'
+    //    hashes). Piped straight into the local server, a lead that died mid-dump (a
+    //    flapping pair) left this node with its databases dropped (`--add-drop-database`)
+    //    and half loaded — and it may be the next active node.
+    const file = join(dir, 'dump.sql');
+    const out = createWriteStream(file, { mode: 0o600 });
+    const dump = spawn(dumpBin, [`--defaults-extra-file=${dumpCnf}`, '--single-transaction', '--gtid', '--master-data=1', '--routines', '--events', '--triggers', '--add-drop-database', '--databases', ...opts.databases], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    dump.stdout!.pipe(out);
+    const [dc] = await Promise.all([exit(dump, 'dump'), new Promise<void>((res) => out.on('close', () => res()))]);
+    if (dc !== 0 || !(await dumpComplete(file))) {
+      throw new ReplicationError('REPLICATION_RESEED_FAILED', `mariadb: re-seed from ${lead.host}:${lead.port} failed (mariadb-dump exit ${dc}${dc === 0 ? ', the dump is incomplete' : ''}); nothing was changed here: ${errs.trim().slice(0, 2000)}`);
+    }
+    // 2. Only now forget the local history and load the complete dump.
+    await c.query('RESET MASTER');
+    await c.query("SET GLOBAL gtid_slave_pos = ''");
+    const load = spawn(clientBin, [`--defaults-extra-file=${loadCnf}`, '--init-command=SET SESSION sql_log_bin=0'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    createReadStream(file).pipe(load.stdin!);
+    const lc = await exit(load, 'load');
+    if (lc !== 0) {
+      throw new ReplicationError('REPLICATION_RESEED_FAILED', `mariadb: re-seed from ${lead.host}:${lead.port}: loading the dump failed (mariadb exit ${lc}): ${errs.trim().slice(0, 2000)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** mariadb-dump ends a dump it finished with a `-- Dump completed` comment line. */
+async function dumpComplete(file: string): Promise<boolean> {
+  const { size } = await stat(file);
+  if (size === 0) return false;
+  const fh = await open(file, 'r');
+  try {
+    const len = Math.min(size, 512);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    return buf.toString('utf8').includes('-- Dump completed');
+  } finally {
+    await fh.close();
   }
 }
 

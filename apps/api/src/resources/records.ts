@@ -58,7 +58,8 @@ function csvField(v: unknown): string {
 /**
  * GET /api/cdrs/export.csv — the CDRs the list would return (same filters, same scope for
  * the caller's role), all pages, oldest first, as CSV with a header row; at most `limit` rows.
- * Streamed page by page (paging.max_rows per query), so a large export holds one page in memory.
+ * Streamed page by page (paging.max_rows per query, keyset on (init_time, id), so a CDR the
+ * mediator writes meanwhile neither repeats nor hides a row), one page in memory at a time.
  */
 export function registerCdrExport(app: FastifyInstance, services: Services): void {
   const { max_rows: maxRows } = services.config.paging;
@@ -76,12 +77,16 @@ export function registerCdrExport(app: FastifyInstance, services: Services): voi
       async function* lines(): AsyncGenerator<string> {
         yield `${columns.join(',')}\r\n`;
         let sent = 0;
-        for (let page = 1; sent < limit; page++) {
+        let after: { value: unknown; id: number | string } | undefined;
+        while (sent < limit) {
           const rows = Math.min(maxRows, limit - sent);
-          const res = await cdrs.list!(c, { page, rows, order_by: 'init_time', order_by_direction: 'asc', filters });
+          // keyset paging on (init_time, id): a CDR written during the export shifts no page
+          const res = await cdrs.list!(c, { page: 1, rows, order_by: 'init_time', order_by_direction: 'asc', filters, after, count: false });
           if (res.items.length === 0) break;
           yield res.items.map((it) => `${columns.map((k) => csvField((it as unknown as Record<string, unknown>)[k])).join(',')}\r\n`).join('');
           sent += res.items.length;
+          const last = res.items.at(-1)!;
+          after = { value: last.init_time, id: last.id };
           if (res.items.length < rows) break;
         }
       }

@@ -26,6 +26,13 @@ export interface ListQuery {
   order_by_direction: 'asc' | 'desc';
   /** the resource's own filter parameters, as given */
   filters: Record<string, unknown>;
+  /**
+   * Keyset paging (export): only rows after this (order_by value, id) in the list's order;
+   * `page` is then ignored. Unlike an OFFSET, a row written meanwhile shifts nothing.
+   */
+  after?: { value: unknown; id: number | string };
+  /** false: skip counting the total (`total` is then -1) */
+  count?: boolean;
 }
 
 export interface Page<T> { total: number; items: T[] }

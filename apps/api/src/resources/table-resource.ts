@@ -119,12 +119,21 @@ export function tableResource<T extends Item>(spec: TableSpec<T>, withTimestamps
         if (col?.filter && v !== undefined) applyFilter(qb, `${spec.table}.${k}`, col.filter, v);
         else if (v !== undefined) spec.extraFilters?.[k]?.apply(qb, v);
       }
-      const [count] = await qb.clone().clearSelect().count({ n: '*' });
-      const rows = await qb
-        .select(names.map((n) => `${spec.table}.${n}`))
-        .orderBy(`${spec.table}.${q.order_by ?? spec.defaultOrder ?? 'id'}`, q.order_by_direction)
-        .limit(q.rows)
-        .offset((q.page - 1) * q.rows);
+      const [count] = q.count === false ? [{ n: -1 }] : await qb.clone().clearSelect().count({ n: '*' });
+      const key = `${spec.table}.${q.order_by ?? spec.defaultOrder ?? 'id'}`;
+      const id = `${spec.table}.id`;
+      if (q.after) {
+        const { value, id: lastId } = q.after;
+        const cmp = q.order_by_direction === 'asc' ? '>' : '<';
+        // a date column comes back as an ISO string: compare as the stored type
+        const v = columns[q.order_by ?? spec.defaultOrder ?? 'id']?.date && typeof value === 'string' ? new Date(value) : value;
+        if (key === id) qb.where(id, cmp, lastId as number);
+        else qb.where((w: Knex.QueryBuilder) => w.where(key, cmp, v as string).orWhere((e: Knex.QueryBuilder) => e.where(key, v as string).andWhere(id, cmp, lastId as number)));
+      }
+      qb.select(names.map((n) => `${spec.table}.${n}`)).orderBy(key, q.order_by_direction);
+      // rows with equal sort values keep one order from page to page
+      if (key !== id) qb.orderBy(id, q.order_by_direction);
+      const rows = await qb.limit(q.rows).offset(q.after ? 0 : (q.page - 1) * q.rows);
       return { total: Number(count?.n ?? 0), items: rows.map(toItem) };
     },
     get,
