@@ -11,7 +11,7 @@ import type { ClientTransaction, Destination, ServerTransaction, SipRequest, Sip
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
 import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
-  clientAddress, copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
+  clientAddress, copyRequest, decrementMaxForwards, hasSdp, lazyChild, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
 import type { AuthOutcome } from '../auth.js';
 import { SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
@@ -73,7 +73,7 @@ export class InviteSession {
   private readonly initTime = new Date();
 
   constructor(private ctx: ProxyContext, private tx: ServerTransaction, private req: SipRequest, private source: Source) {
-    this.log = ctx.logger.child({ component: 'invite', callId: req.callId() });
+    this.log = lazyChild(ctx.logger, { component: 'invite', callId: req.callId() });
   }
 
   async run(): Promise<void> {
@@ -168,7 +168,11 @@ export class InviteSession {
     }
     // NCOS, block lists, CLIR, concurrent-call limits (a call to nobody is only checked, not counted)
     const wantsPrivacy = callerAsksPrivacy(req);
-    const admission = await ctx.features.admit(this.call.call_id, inbound, callee, wantsPrivacy, { count: callee !== undefined || search !== undefined });
+    const admitting = ctx.features.admit(this.call.call_id, inbound, callee, wantsPrivacy, { count: callee !== undefined || search !== undefined });
+    // the callee's bindings are read meanwhile: the lookup and the admission script share one Redis round trip (auto-pipelining)
+    const bindings = callee ? ctx.location.lookup(`${callee.username}@${callee.domain}`) : undefined;
+    bindings?.catch(() => undefined); // awaited in callSubscriber; unused when the call is refused
+    const admission = await admitting;
     if (!admission.ok) return void this.fail(admission.status, admission.reason, [['Reason', admission.header]]);
     this.concKeys = admission.concKeys;
     if (this.concKeys.length > 0) this.call.conc = this.concKeys.join(' ');
@@ -178,7 +182,7 @@ export class InviteSession {
     }
     if (!callee) return void this.fail(404, 'Not Found');
     this.identity = await ctx.features.identityForSubscriber(inbound, admission.anonymous, callee);
-    return this.callSubscriber(callee);
+    return this.callSubscriber(callee, bindings);
   }
 
   /** An INVITE from a peering server: to the subscriber who owns the dialled number, without authentication. */
@@ -205,10 +209,10 @@ export class InviteSession {
   }
 
   /** Fork to every binding of a subscriber of the platform. */
-  private async callSubscriber(callee: Callee): Promise<void> {
+  private async callSubscriber(callee: Callee, lookup?: Promise<LocationBinding[]>): Promise<void> {
     const { ctx, req } = this;
     Object.assign(this.call, { callee_subscriber_id: String(callee.subscriberId), callee_user: callee.username, callee_domain: callee.domain });
-    const bindings = await ctx.location.lookup(`${callee.username}@${callee.domain}`);
+    const bindings = await (lookup ?? ctx.location.lookup(`${callee.username}@${callee.domain}`));
     if (bindings.length === 0) return void this.fail(480, 'Temporarily Unavailable');
 
     // the call exists from here on; with the branches it forks to, so that a proxy without
