@@ -97,6 +97,9 @@ const FEATURES_DIALED = '01234567';
 const FEATURES_E164 = '431234567';
 // our daemons' log level (BENCH_LOG_LEVEL=info to see why calls fail; warn while measuring)
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
+// BENCH_PROXY_DIST=apps/proxy/<dir>: run our proxy from another build (a copy of apps/proxy/dist of an
+// earlier commit, kept inside apps/proxy so that its imports resolve) for before/after in the same minutes
+const PROXY_MAIN = join(process.env.BENCH_PROXY_DIST ?? 'apps/proxy/dist', 'main.js');
 const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 const NCPU = cpus().length;
 
@@ -198,7 +201,7 @@ function preflight() {
     if (v < 8388608 && spawnSync('sysctl', ['-q', '-w', `${k}=8388608`]).status === 0) sysctlRestore.push([k, v]);
   }
 }
-for (const d of ['apps/proxy/dist/main.js', 'apps/lb/dist/main.js']) {
+for (const d of [PROXY_MAIN, 'apps/lb/dist/main.js']) {
   if (!existsSync(join(root, d))) throw new Error(`${d} missing: build first (pnpm exec turbo run build)`);
 }
 
@@ -350,6 +353,13 @@ function redisUsedMemory() {
   const r = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'INFO', 'memory']).stdout.toString();
   return Number(/used_memory:(\d+)/.exec(r)?.[1] ?? NaN);
 }
+/** INFO commandstats: total calls per command (our side's Redis) */
+function redisCommandStats() {
+  const r = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'INFO', 'commandstats']).stdout?.toString() ?? '';
+  const o = {};
+  for (const m of r.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) o[m[1]] = Number(m[2]);
+  return o;
+}
 function redisKeys() {
   return Number(spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'DBSIZE']).stdout.toString().trim());
 }
@@ -389,7 +399,7 @@ async function startOurChain(dir) {
   };
   writeFileSync(join(dir, 'proxy.yml'), yaml(proxyCfg));
   writeFileSync(join(dir, 'lb.yml'), yaml(lbCfg));
-  const px = start(process.execPath, [...nodeArgs('proxy', dir), join(root, 'apps/proxy/dist/main.js'), '--config', join(dir, 'proxy.yml')], { cwd: root, out: join(dir, 'proxy.log') });
+  const px = start(process.execPath, [...nodeArgs('proxy', dir), join(root, PROXY_MAIN), '--config', join(dir, 'proxy.yml')], { cwd: root, out: join(dir, 'proxy.log') });
   for (let i = 0; i < WORKERS; i++) await waitUdp(PROXY, 5060 + i, `proxy worker ${i}`, 15000);
   const lb = start(process.execPath, [...nodeArgs('lb', dir), join(root, 'apps/lb/dist/main.js'), '--config', join(dir, 'lb.yml')], { cwd: root, out: join(dir, 'lb.log') });
   await waitUdp(SUT, 5060, 'lb', 15000);
@@ -408,7 +418,7 @@ async function startOurs(job, dir) {
     // the same proxy for both jobs: the registrar job needs no database (REGISTER without
     // auth touches only Redis); the proxy job routes calls unchallenged with a real MariaDB
     name = 'proxy';
-    app = 'apps/proxy/dist/main.js';
+    app = PROXY_MAIN;
     const db = job === 'proxy' ? mariaDbCfg(10) : NO_DB;
     cfg = {
       node: 'bench', listen: { address: SUT, udp_port: 5060 }, control: { address: AUX, port: 9062 }, workers: WORKERS,
@@ -611,6 +621,9 @@ async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } 
   if (win.length >= 2) {
     const a = win[0]; const b = win.at(-1); const e = b.t - a.t;
     for (const k of ['sut', 'aux', 'uac', 'uas']) cpu[k] = Math.round(((b[k] - a[k]) / HZ / e) * 100);
+    // CPU-ms of the SUT per unit of work (call / REGISTER) over the window, at the offered rate:
+    // robust to a busy machine as long as the step is clean
+    cpu.sut_ms_per_unit = Math.round((((b.sut - a.sut) / HZ) * 1000 / (e * rate)) * 100) / 100;
     cpu.machine = Math.round((NCPU - (b.idle - a.idle) / HZ / e) * 100);
   }
   // the UACs' counts summed; the elapsed time of the longest
@@ -657,6 +670,7 @@ async function step(job, side, rate) {
     const accTable = side === 'kamailio-full' ? 'kam_acc' : (job === 'proxy' || job === 'chain' || job === 'features') && side === 'ours' ? 'acc' : null;
     const acc0 = accTable ? accRows(accTable) : 0;
     const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
+    const cmd0 = side === 'ours' || side === 'kamailio-full' ? redisCommandStats() : null;
     const rss0 = rssSumKb(sut.pids());
     const hold = job === 'proxy' && HOLD_MS > 0;
     const scenario = { registrar: 'register.xml', chain: 'uac_auth_rr.xml', features: 'uac_auth_rr.xml' }[job] ?? 'uac_rr.xml';
@@ -674,6 +688,18 @@ async function step(job, side, rate) {
       },
     });
     if (hold) r.hold_ms = HOLD_MS;
+    if (cmd0) {
+      // Redis commands per unit of work (successful calls / REGISTERs), by command
+      const cmd1 = redisCommandStats();
+      const per = {};
+      let total = 0;
+      for (const [k, v] of Object.entries(cmd1)) {
+        const d = v - (cmd0[k] ?? 0);
+        if (d > 0 && k !== 'info') { per[k] = Math.round((d / Math.max(1, r.ok)) * 100) / 100; total += d; }
+      }
+      r.redis_cmds_per_unit = Math.round((total / Math.max(1, r.ok)) * 100) / 100;
+      r.redis_cmds = per;
+    }
     // both sides of an equal-work row account every call (start + stop); the writers are asynchronous
     if (accTable) {
       await sleep(1000);
@@ -709,7 +735,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' || job === 'features' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' || job === 'features' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100} sut_ms/unit=${c.sut_ms_per_unit}${r.redis_cmds_per_unit !== undefined ? ` redis_cmds/unit=${r.redis_cmds_per_unit} ${JSON.stringify(r.redis_cmds)}` : ''}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 

@@ -75,6 +75,29 @@ export function hasSdp(msg: SipRequest | SipResponse): boolean {
   return ct === undefined || ct.toLowerCase().startsWith('application/sdp');
 }
 
+/** The logging calls the request handlers make (a pino Logger has them). */
+export interface Log {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * A child logger made only when a line is written at an enabled level: pino's `child()`
+ * serializes its bindings (through the redaction) at once, which per INVITE and per BYE cost
+ * more than the lines, nearly always none, that the handler logs.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Log {
+  let child: Logger | undefined;
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (obj: object, msg?: string): void => {
+    if (!parent.isLevelEnabled(level)) return;
+    child ??= parent.child(bindings);
+    child[level](obj, msg);
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 /** Seconds since the epoch. */
 export const nowS = (): number => Math.floor(Date.now() / 1000);
 

@@ -68,6 +68,31 @@ describe('calls', () => {
     ]);
   });
 
+  it('a call (INVITE with credentials, 180, 200, ACK, BYE) costs the proxy six Redis round trips', async () => {
+    // Redis counts the reads it processes on client sockets: one per round trip (a pipelined batch is one).
+    // nonce count; admission + the callee's bindings (one batch); the call stored; ringing; answered; removed at the BYE
+    const reads = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await h().redis.info('stats'))![1]);
+    const { domain, a, b } = await pair();
+    const calls = 4;
+    let total = 0;
+    for (let i = 0; i < calls; i++) {
+      const r0 = await reads();
+      const calling = a.invite(`sip:b@${domain}`);
+      const inc = await b.next('INVITE');
+      b.answer(inc, 180, false);
+      await new Promise((r) => setTimeout(r, 50)); // the ringing update apart from the answer, as on a real phone
+      const bDialog = b.answer(inc, 200)!;
+      expect((await calling).final.status).toBe(200);
+      await until(() => b.acks.length > i, 'ACK at B');
+      expect((await b.inDialog(bDialog)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 200)); // the removal, issued with the BYE's 200, reaches Redis
+      total += (await reads()) - r0 - 1; // −1: the INFO itself
+    }
+    await until(async () => (await h().redis.keys('call:*')).length === 0, 'calls removed');
+    expect(total / calls).toBeGreaterThanOrEqual(6);
+    expect(total / calls).toBeLessThan(6.5); // 7 when the callee lookup waited for the admission
+  });
+
   it('A calls B by number and hangs up himself', async () => {
     const { a, b } = await pair({ numberB: '4319990001' });
     const calling = a.invite('sip:4319990001@127.0.0.1');

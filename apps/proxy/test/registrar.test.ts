@@ -123,4 +123,19 @@ describe('registrar', () => {
     await old.stop();
     await fresh.stop();
   });
+  it('an authenticated REGISTER costs two Redis round trips: the binding read shares one with the nonce-count check', async () => {
+    // Redis counts the reads it processes on client sockets: one per round trip (a pipelined batch is one)
+    const reads = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await h().redis.info('stats'))![1]);
+    const users = Array.from({ length: 10 }, (_, i) => ({ username: `rt${i}`, password: `rt-pw-${i}-x` }));
+    const domain = await provision(h(), users);
+    const uas = await Promise.all(users.map((u) => ua(u.username, domain, u.password)));
+    for (const a of uas) expect((await a.register({ expires: 300 })).final.status).toBe(200); // HA1 cache warm
+    const r0 = await reads();
+    // each: REGISTER → 401 (no Redis), REGISTER with credentials → nonce count + bindings read, then the write
+    for (const a of uas) expect((await a.register({ expires: 300 })).final.status).toBe(200);
+    const perRegister = ((await reads()) - r0 - 1) / uas.length; // −1: the INFO itself
+    expect(perRegister).toBeGreaterThanOrEqual(2);
+    expect(perRegister).toBeLessThan(2.5); // 3 when the read waited for the nonce check (a stray sweep may add one)
+    for (const a of uas) await a.stop();
+  });
 });

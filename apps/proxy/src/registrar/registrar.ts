@@ -34,7 +34,13 @@ export async function handleRegister(ctx: ProxyContext, tx: ServerTransaction, r
   const domain = to.hostname;
   const aor = `${username}@${domain}`;
   // registrar.auth false: benchmark/lab only (config.ts), no challenge at all
-  const auth = ctx.config.registrar.auth === false ? { ok: true as const } : await ctx.auth.authenticate(req, domain, false, username, clientAddress(req, source));
+  const withAuth = ctx.config.registrar.auth !== false;
+  // a REGISTER with credentials: its stored bindings are read meanwhile, so the read and the
+  // nonce-count check (RedisNonceCountStore) share one Redis round trip (auto-pipelining);
+  // without credentials it is challenged and nothing is read
+  const loading = withAuth && req.has('authorization') ? ctx.location.load(aor) : undefined;
+  loading?.catch(() => undefined); // awaited below; unused when refused
+  const auth = !withAuth ? { ok: true as const } : await ctx.auth.authenticate(req, domain, false, username, clientAddress(req, source));
   if (!auth.ok) {
     if ('challenge' in auth) {
       reply(ctx, tx, req, 401, { headers: auth.challenge.map((v) => ['WWW-Authenticate', v] as [string, string]) });
@@ -58,7 +64,7 @@ export async function handleRegister(ctx: ProxyContext, tx: ServerTransaction, r
     return;
   }
   const now = Math.floor(Date.now() / 1000);
-  const stored = await ctx.location.load(aor);
+  const stored = await (loading ?? ctx.location.load(aor));
   const expiresHeader = req.expires();
   const ua = req.get('user-agent');
   const d = decideRegister(stored, {

@@ -17,16 +17,23 @@
  * INVITE's branch. The key is `auth.nonce_secret`, the same on both nodes (rendered from
  * credentials.sip_nonce_secret), with a label of its own.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { SipRequest } from '@ngcp/sip';
 import { MAGIC_COOKIE } from '@ngcp/sip';
 
 const PREFIX = `${MAGIC_COOKIE}px`;
+
+/** The key as a KeyObject, made once (a string key is copied into a new one by every createHmac). */
+let keyCache: { key: string; obj: KeyObject } | undefined;
+function keyObject(key: string): KeyObject {
+  if (keyCache?.key !== key) keyCache = { key, obj: createSecretKey(Buffer.from(key, 'utf8')) };
+  return keyCache.obj;
+}
 
 /** `z9hG4bKpx<hash>`: the same for every copy of `req` (as received, before we touch it) on either node. */
 export function dialogBranch(req: SipRequest, key: string): string {
   const top = req.topVia();
   const text = `ngcp-proxy-branch\n${req.uri}\n${req.callId()}\n${req.from().tag ?? ''}\n${req.to().tag ?? ''}\n${req.cseq().seq}\n` +
     `${req.elements('route').join(',')}\n${top ? `${top.branch ?? ''}|${top.sentBy}` : ''}`;
-  return PREFIX + createHmac('sha1', key).update(text).digest('hex').slice(0, 24);
+  return PREFIX + createHmac('sha1', keyObject(key)).update(text).digest('hex').slice(0, 24);
 }

@@ -9,7 +9,7 @@
  */
 import type { ClientTransactionUser, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
 import { newBranch } from '@ngcp/sip';
-import { copyRequest, decrementMaxForwards, hasSdp, ourVia, reply, respond, type ProxyContext } from '../context.js';
+import { copyRequest, decrementMaxForwards, hasSdp, lazyChild, ourVia, reply, respond, type Log, type ProxyContext } from '../context.js';
 import { dialogBranch } from '../routing/branch.js';
 import { planLooseRoute } from '../routing/loose-route.js';
 import { exchangeSdp } from './media-call.js';
@@ -43,7 +43,7 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
   const callId = req.callId();
   const fromTag = req.from().tag ?? '';
   const toTag = req.to().tag ?? '';
-  const log = ctx.logger.child({ component: 'dialog', callId });
+  const log = lazyChild(ctx.logger, { component: 'dialog', callId });
   let call: CallRecord | undefined;
   // a re-INVITE without SDP asks for an offer in its 2xx (the answer then comes in the ACK)
   const offered = hasSdp(req);
@@ -105,7 +105,7 @@ const END_CALL_ATTEMPTS = 20;
 const END_CALL_RETRY_MS = 250;
 
 /** The call is over (BYE answered): media deleted, `call:` removed, stop record. Idempotent. */
-export async function endCall(ctx: ProxyContext, callId: string, status: number, reason: string, log = ctx.logger): Promise<void> {
+export async function endCall(ctx: ProxyContext, callId: string, status: number, reason: string, log: Log = ctx.logger): Promise<void> {
   let call: CallRecord | undefined;
   // At a takeover the shared IP moves before hbd promotes this node's Redis: a BYE answered
   // in that window meets a read-only replica. Try again for a while (the steps take ~0.1 s),
@@ -160,7 +160,7 @@ export function forwardAck(ctx: ProxyContext, ack: SipRequest): void {
 /** The late offer's answer in an ACK through mediactl (the ACK is forwarded unchanged if that fails: it cannot be refused). */
 async function answerInAck(ctx: ProxyContext, ack: SipRequest, out: SipRequest): Promise<void> {
   const callId = ack.callId();
-  const log = ctx.logger.child({ component: 'dialog', callId });
+  const log = lazyChild(ctx.logger, { component: 'dialog', callId });
   try {
     const call = await ctx.calls.get(callId);
     if (call?.media !== '1') return;

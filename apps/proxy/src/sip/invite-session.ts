@@ -19,7 +19,7 @@ import type { ClientTransaction, Destination, ServerTransaction, SipRequest, Sip
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
 import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
-  clientAddress, copyRequest, decrementMaxForwards, hasSdp, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
+  clientAddress, copyRequest, decrementMaxForwards, hasSdp, lazyChild, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
 import type { AuthOutcome } from '../auth.js';
 import { SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
@@ -131,7 +131,7 @@ export class InviteSession {
   private targetKeys: string[] = [];
 
   constructor(private ctx: ProxyContext, private tx: ServerTransaction, private req: SipRequest, private source: Source) {
-    this.log = ctx.logger.child({ component: 'invite', callId: req.callId() });
+    this.log = lazyChild(ctx.logger, { component: 'invite', callId: req.callId() });
     this.chain = new ForwardChain(ctx.config.calls.forward_max_hops ?? 5);
   }
 
@@ -227,7 +227,11 @@ export class InviteSession {
     }
     // NCOS, block lists, CLIR, concurrent-call limits (a call to nobody is only checked, not counted)
     const wantsPrivacy = callerAsksPrivacy(req);
-    const admission = await ctx.features.admit(this.call.call_id, inbound, callee, wantsPrivacy, { count: callee !== undefined || search !== undefined });
+    const admitting = ctx.features.admit(this.call.call_id, inbound, callee, wantsPrivacy, { count: callee !== undefined || search !== undefined });
+    // the callee's bindings are read meanwhile: the lookup and the admission script share one Redis round trip (auto-pipelining)
+    const bindings = callee ? ctx.location.lookup(`${callee.username}@${callee.domain}`) : undefined;
+    bindings?.catch(() => undefined); // awaited in callSubscriber; unused when the call is refused
+    const admission = await admitting;
     if (!admission.ok) return void this.fail(admission.status, admission.reason, [['Reason', admission.header]]);
     this.concKeys = admission.concKeys;
     if (this.concKeys.length > 0) this.call.conc = this.concKeys.join(' ');
@@ -236,7 +240,7 @@ export class InviteSession {
     if (search) return this.route(() => this.runToPeers(search));
     if (!callee) return void this.fail(404, 'Not Found');
     this.targetKeys = ctx.features.calleeKeys(callee);
-    return this.route(() => this.callSubscriber(callee));
+    return this.route(() => this.callSubscriber(callee, bindings));
   }
 
   /** An INVITE from a peering server: to the subscriber who owns the dialled number, without authentication. */
@@ -316,7 +320,7 @@ export class InviteSession {
    * A subscriber's stage: its forwards first (CFU: no ringing), then a fork to every binding,
    * with the CFT timer. Runs inside `route()`; an empty stage (no binding) ends there.
    */
-  private async callSubscriber(callee: Callee): Promise<void> {
+  private async callSubscriber(callee: Callee, lookup?: Promise<LocationBinding[]>): Promise<void> {
     const { ctx, req } = this;
     const st = this.newStage('subscriber', callee);
     this.chain.enter(callee.subscriberId);
@@ -342,7 +346,8 @@ export class InviteSession {
     } else if (this.peerCaller) {
       this.identity = await ctx.features.identityForSubscriber(this.peerCaller.inbound, this.peerCaller.anonymous, callee);
     }
-    const bindings = await ctx.location.lookup(`${callee.username}@${callee.domain}`);
+    // the first callee's bindings were read beside the admission (one Redis round trip)
+    const bindings = await (lookup ?? ctx.location.lookup(`${callee.username}@${callee.domain}`));
     if (this.done() || bindings.length === 0) return;
 
     // the call exists from here on; with the branches it forks to, so that a proxy without
@@ -502,7 +507,7 @@ export class InviteSession {
       case 'voicemail':
         // no app-server yet (docs/routing.md): the destination is left out
         skipped.voicemail++;
-        this.log.info('forward to voicemail: no voicemail server yet; destination skipped');
+        this.log.info({ destination: 'voicemail' }, 'forward to voicemail: no voicemail server yet; destination skipped');
         return false;
       case 'invalid':
         skipped.invalid++;

@@ -40,7 +40,7 @@ export interface AccountingOptions {
   maxQueue?: number;
   /** ms between retries. Default 1000. */
   retryMs?: number;
-  /** ms a record waits for others to share its INSERT. Default 10. */
+  /** ms a record waits for others to share its INSERT. Default 50 (bench/README.md "CPU per call"). */
   batchMs?: number;
   /** rows per INSERT at most. Default 200. */
   maxBatch?: number;
@@ -65,7 +65,7 @@ export class AccountingWriter {
     }
     this.batch.push(rec);
     if (this.batch.length >= (this.opts.maxBatch ?? 200)) this.sendBatch();
-    else this.batchTimer ??= setTimeout(() => this.sendBatch(), this.opts.batchMs ?? 10);
+    else this.batchTimer ??= setTimeout(() => this.sendBatch(), this.opts.batchMs ?? 50);
   }
 
   private sendBatch(): void {

@@ -37,6 +37,9 @@ export const finalField = (branch: string): string => `final:${branch}`;
 const UPDATE_LUA =
   "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) end return 1";
 
+/** The call's creation: HSET of every field and EXPIRE, atomically, as one command (a MULTI is four). */
+const PUT_LUA = "redis.call('HSET', KEYS[1], unpack(ARGV, 2)); redis.call('EXPIRE', KEYS[1], ARGV[1]) return 1";
+
 /** HSET of one field on an existing call, answering the whole hash after the write (false when gone). */
 const SET_FINAL_LUA =
   "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('HGETALL', KEYS[1]) end return false";
@@ -56,6 +59,7 @@ redis.call('DEL', KEYS[1])
 return h`;
 
 type UpdatingRedis = Redis & {
+  ngcpCallPut(key: string, ttl: string, ...fieldValues: string[]): Promise<number>;
   ngcpCallRemove(key: string, callId: string): Promise<string[]>;
   ngcpCallUpdate(key: string, ttl: string, ...fieldValues: string[]): Promise<number>;
   ngcpCallSetFinal(key: string, field: string, value: string): Promise<string[] | null>;
@@ -68,6 +72,7 @@ export class CallStore {
     if (!('ngcpCallUpdate' in redis)) {
       redis.defineCommand('ngcpCallUpdate', { numberOfKeys: 1, lua: UPDATE_LUA });
     }
+    if (!('ngcpCallPut' in redis)) redis.defineCommand('ngcpCallPut', { numberOfKeys: 1, lua: PUT_LUA });
     if (!('ngcpCallSetFinal' in redis)) redis.defineCommand('ngcpCallSetFinal', { numberOfKeys: 1, lua: SET_FINAL_LUA });
     if (!('ngcpCallRemove' in redis)) redis.defineCommand('ngcpCallRemove', { numberOfKeys: 1, lua: REMOVE_LUA });
     this.redis = redis as UpdatingRedis;
@@ -75,8 +80,12 @@ export class CallStore {
 
   async put(rec: CallRecord): Promise<void> {
     const key = redisKeys.call(rec.call_id);
-    const fields = Object.fromEntries(Object.entries(rec).filter(([, v]) => v !== undefined)) as Record<string, string>;
-    await this.redis.multi().hset(key, fields).expire(key, this.ttlSeconds).exec();
+    const args: string[] = [];
+    for (const k in rec) {
+      const v = rec[k as keyof CallRecord];
+      if (v !== undefined) args.push(k, v);
+    }
+    await this.redis.ngcpCallPut(key, String(this.ttlSeconds), ...args);
   }
 
   async update(callId: string, fields: Partial<CallRecord>): Promise<void> {
