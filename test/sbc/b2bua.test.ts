@@ -61,6 +61,7 @@ beforeAll(async () => {
     'profiles:',
     '  default: {}',
     '  short: { max_call_length_s: 2 }',
+    '  translating: { reply_translation: { "503": { code: 480, reason: "Temporarily Unavailable" } } }',
     `redis: { host: ${HOST}, port: ${redis.port}, password: ${JSON.stringify(redis.password)}, db: 0 }`,
     '',
   ].join('\n'));
@@ -237,6 +238,29 @@ describe('sbc between two UAs', () => {
     expectOk(a);
     expectOk(b);
     expect(await listCalls()).toEqual([]);
+  });
+});
+
+describe('sbc profile features', () => {
+  it('translates a final reply of B for A (503 → 480); B gets the ACK of its 503', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-error.xml', 'uas-sbc-reject-503.xml', { profile: 'translating' });
+    expectOk(a);
+    expectOk(b);
+    const toA = received(a.messages);
+    expect(toA).toMatch(/^SIP\/2.0 480 Temporarily Unavailable/m);
+    expect(toA).not.toMatch(/503/);
+    expect(toA).toMatch(/^Reason: Q.850;cause=34/m); // whitelisted fields of B's answer still pass
+    expect(received(b.messages)).toMatch(/^ACK /m);
+    expect(await listCalls()).toEqual([]);
+    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    expect(metrics).toMatch(/sbc_responses_total\{method="INVITE",status="480"[^}]*\} 1/);
+  });
+
+  it('a profile without a translation passes the 503 as it came', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-error.xml', 'uas-sbc-reject-503.xml');
+    expectOk(a);
+    expectOk(b);
+    expect(received(a.messages)).toMatch(/^SIP\/2.0 503 Service Unavailable/m);
   });
 });
 

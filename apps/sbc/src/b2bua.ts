@@ -162,7 +162,10 @@ export class B2bua {
     if (res.status >= 300 || res.status < 200) {
       this.early.delete(aCallId);
       if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
-      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, res.to().tag) }));
+      // the profile's reply translation; the ACK of B's own status is the transaction's (RFC 3261 §17.1.1.3)
+      const translate = res.status >= 300 ? ec.profile.replyTranslation.get(res.status) : undefined;
+      if (translate) this.log.debug({ id: ec.id, status: res.status, to: translate.code }, 'B leg final translated');
+      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, res.to().tag), ...(translate ? { translate } : {}) }));
       return;
     }
     const bTag = res.to().tag;

@@ -81,6 +81,8 @@ export interface RelayResponseOptions {
   toTag?: string;
   /** A dialog-creating response (initial INVITE): Record-Route of `req` copied back (§12.1.1). */
   dialogCreating?: boolean;
+  /** Another status and reason than `res`'s (reply-code translation of the profile). */
+  translate?: { code: number; reason: string };
 }
 
 /**
@@ -89,11 +91,11 @@ export interface RelayResponseOptions {
  * INVITE/UPDATE (a 3xx's Contact is the other side's and is not passed).
  */
 export function relayResponse(req: SipRequest, res: SipResponse, o: RelayResponseOptions): SipResponse {
-  const status = res.status;
+  const status = o.translate?.code ?? res.status;
   const headers = copiedFields(res, o.allowed);
   if (status > 100 && status < 300 && TARGET_REFRESH.has(req.method)) headers.unshift(['Contact', ourContact(o.self)]);
   const out = createResponse(req, status, {
-    reason: res.reason,
+    reason: o.translate?.reason ?? res.reason,
     headers,
     ...(o.toTag !== undefined ? { toTag: o.toTag } : {}),
     ...(o.dialogCreating ? { copyRecordRoute: true } : {}),
