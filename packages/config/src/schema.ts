@@ -145,6 +145,8 @@ export interface SbcProfileConfig {
   max_call_length_s?: number;
   /** final replies (≥ 300) of the B leg's INVITE sent to A as another code: `{ "503": { code: 480, reason?: "…" } }` */
   reply_translation?: Record<string, { code: number; reason?: string }>;
+  /** codecs (encoding names) removed from the SDP crossing between the legs, e.g. `[PCMA, G729]` */
+  codecs_deny?: string[];
 }
 
 export interface SbcConfig {
@@ -422,6 +424,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
                 properties: { code: { type: 'integer', minimum: 300, maximum: 699 }, reason: { type: 'string', pattern: '^[^\\x00-\\x1f\\x7f]{1,128}$' } },
               },
             },
+            codecs_deny: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' } },
           },
         },
       },
