@@ -62,7 +62,7 @@ beforeAll(async () => {
     'profiles:',
     '  default: {}',
     '  short: { max_call_length_s: 2 }',
-    '  translating: { reply_translation: { "503": { code: 480, reason: "Temporarily Unavailable" } } }',
+    '  translating: { reply_translation: { "503": { code: 480, reason: "Temporarily Unavailable" }, "487": { code: 486 } } }',
     '  nopcma: { codecs_deny: [PCMA] }',
     '  nopcmu: { codecs_deny: [pcmu] }',
     `redis: { host: ${HOST}, port: ${redis.port}, password: ${JSON.stringify(redis.password)}, db: 0 }`,
@@ -257,6 +257,13 @@ describe('sbc profile features', () => {
     expect(await listCalls()).toEqual([]);
     const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
     expect(metrics).toMatch(/sbc_responses_total\{method="INVITE",status="480"[^}]*\} 1/);
+  });
+
+  it('never translates the 487 of a cancelled INVITE: the caller who cancelled gets 487', async () => {
+    const [a, b] = await call('uac-sbc-cancel-expect-487.xml', 'uas-sbc-ring-expect-cancel.xml', { profile: 'translating' });
+    expectOk(a);
+    expectOk(b);
+    expect(received(a.messages)).not.toMatch(/^SIP\/2.0 486/m);
   });
 
   it('a profile without a translation passes the 503 as it came', async () => {

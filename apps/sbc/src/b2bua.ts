@@ -43,6 +43,8 @@ interface EarlyCall {
   aTags: Map<string, string>;
   /** the call once a 2xx came */
   answered: SbcCall | null;
+  /** the B INVITE was cancelled (A's CANCEL, a teardown): its 487 is relayed as it is */
+  cancelled: boolean;
   createdAt: number;
 }
 
@@ -139,6 +141,7 @@ export class B2bua {
       bTx: null,
       aTags: new Map(),
       answered: null,
+      cancelled: false,
       createdAt: Date.now(),
     };
     this.early.set(req.callId(), ec);
@@ -155,6 +158,7 @@ export class B2bua {
 
   private cancelB(ec: EarlyCall, why: string): void {
     this.log.debug({ id: ec.id, why }, 'cancelling the B leg');
+    ec.cancelled = true;
     ec.bTx?.cancel({ reason: 'SIP;cause=487;text="Request Terminated"' });
   }
 
@@ -176,8 +180,9 @@ export class B2bua {
     if (res.status >= 300 || res.status < 200) {
       this.early.delete(aCallId);
       if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
-      // the profile's reply translation; the ACK of B's own status is the transaction's (RFC 3261 §17.1.1.3)
-      const translate = res.status >= 300 ? ec.profile.replyTranslation.get(res.status) : undefined;
+      // the profile's reply translation (not of a cancelled INVITE: the canceller gets its 487, RFC 3261 §9.2);
+      // the ACK of B's own status is the transaction's (§17.1.1.3)
+      const translate = res.status >= 300 && !ec.cancelled ? ec.profile.replyTranslation.get(res.status) : undefined;
       if (translate) this.log.debug({ id: ec.id, status: res.status, to: translate.code }, 'B leg final translated');
       this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag: this.aTag(ec, res.to().tag), ...(translate ? { translate } : {}) }));
       return;

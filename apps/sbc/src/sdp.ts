@@ -76,6 +76,7 @@ export function filterCodecs(body: Buffer, deny: ReadonlySet<string>): SdpFilter
     m.rtp = m.rtp.filter((r) => !gone(r.payload));
     m.fmtp = m.fmtp.filter((f) => !gone(f.payload));
     if (m.rtcpFb) m.rtcpFb = m.rtcpFb.filter((f) => f.payload === '*' || !gone(f.payload));
+    if (m.rtcpFbTrrInt) m.rtcpFbTrrInt = m.rtcpFbTrrInt.filter((f) => f.payload === '*' || !gone(f.payload));
   }
   if (removed.length === 0) return { body, removed, usable: true };
   return { body: Buffer.from(write(session)), removed, usable: rtpLive === 0 || rtpKept > 0 };
