@@ -8,6 +8,7 @@
  * killed mid-call and restarted still ends the call (its legs are in Redis).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -61,6 +62,9 @@ beforeAll(async () => {
     'profiles:',
     '  default: {}',
     '  short: { max_call_length_s: 2 }',
+    '  translating: { reply_translation: { "503": { code: 480, reason: "Temporarily Unavailable" }, "487": { code: 486 } } }',
+    '  nopcma: { codecs_deny: [PCMA] }',
+    '  nopcmu: { codecs_deny: [pcmu] }',
     `redis: { host: ${HOST}, port: ${redis.port}, password: ${JSON.stringify(redis.password)}, db: 0 }`,
     '',
   ].join('\n'));
@@ -240,18 +244,110 @@ describe('sbc between two UAs', () => {
   });
 });
 
+describe('sbc profile features', () => {
+  it('translates a final reply of B for A (503 → 480); B gets the ACK of its 503', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-error.xml', 'uas-sbc-reject-503.xml', { profile: 'translating' });
+    expectOk(a);
+    expectOk(b);
+    const toA = received(a.messages);
+    expect(toA).toMatch(/^SIP\/2.0 480 Temporarily Unavailable/m);
+    expect(toA).not.toMatch(/503/);
+    expect(toA).toMatch(/^Reason: Q.850;cause=34/m); // whitelisted fields of B's answer still pass
+    expect(received(b.messages)).toMatch(/^ACK /m);
+    expect(await listCalls()).toEqual([]);
+    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    expect(metrics).toMatch(/sbc_responses_total\{method="INVITE",status="480"[^}]*\} 1/);
+  });
+
+  it('never translates the 487 of a cancelled INVITE: the caller who cancelled gets 487', async () => {
+    const [a, b] = await call('uac-sbc-cancel-expect-487.xml', 'uas-sbc-ring-expect-cancel.xml', { profile: 'translating' });
+    expectOk(a);
+    expectOk(b);
+    expect(received(a.messages)).not.toMatch(/^SIP\/2.0 486/m);
+  });
+
+  it('a profile without a translation passes the 503 as it came', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-error.xml', 'uas-sbc-reject-503.xml');
+    expectOk(a);
+    expectOk(b);
+    expect(received(a.messages)).toMatch(/^SIP\/2.0 503 Service Unavailable/m);
+  });
+});
+
+describe('sbc codec filter', () => {
+  it('removes a denied codec from the offer B gets and from the answer A gets (on the wire)', async () => {
+    const [a, b] = await call('uac-sbc-codecs-expect-200.xml', 'uas-sbc-codecs-answer-expect-bye.xml', { profile: 'nopcma' });
+    expectOk(a);
+    expectOk(b);
+    const toB = received(b.messages);
+    const toA = received(a.messages);
+    expect(toB).toMatch(/^INVITE /m);
+    expect(toB).toMatch(/^m=audio 4000 RTP\/AVP 0 101\s*$/m);
+    expect(toB).toMatch(/^a=rtpmap:0 PCMU\/8000/m);
+    expect(toB).toMatch(/^a=fmtp:101 0-16/m);
+    expect(toB).not.toMatch(/PCMA|rtpmap:8 /);
+    expect(toA).toMatch(/^SIP\/2.0 200 OK/m);
+    expect(toA).toMatch(/^m=audio 4000 RTP\/AVP 0 101\s*$/m);
+    expect(toA).not.toMatch(/PCMA|rtpmap:8 /);
+    // the profile without a filter passes the SDP as it came
+    const [a2, b2] = await call('uac-sbc-codecs-expect-200.xml', 'uas-sbc-codecs-answer-expect-bye.xml');
+    expectOk(a2);
+    expectOk(b2);
+    expect(received(b2.messages)).toMatch(/^m=audio 4000 RTP\/AVP 8 0 101\s*$/m);
+  });
+
+  it('answers 488 to an offer left without a codec; nothing reaches B', async () => {
+    // B's place (the sbc's "proxy") held by a plain socket that counts what arrives
+    const bSock = createSocket('udp4');
+    const toB: string[] = [];
+    bSock.on('message', (m) => toB.push(m.toString()));
+    await new Promise<void>((r) => bSock.bind(bPort, HOST, r));
+    try {
+      const a = await run({ scenario: 'uac-sbc-call-expect-error.xml', remote: { address: HOST, port: sbcPort }, localPort: aPort, service: 'bob', keys: { profile: 'nopcmu' }, limitMs: 20_000 }).done;
+      expectOk(a);
+      const toA = received(a.messages);
+      expect(toA).toMatch(/^SIP\/2.0 488 Not Acceptable Here/m);
+      expect(toA).toMatch(/^Warning: 305 sbc "Incompatible media format"/m);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(toB).toEqual([]);
+    } finally {
+      bSock.close();
+    }
+    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    expect(metrics).toMatch(/sbc_responses_total\{method="INVITE",status="488"[^}]*\} 1/);
+    expect(await listCalls()).toEqual([]);
+  });
+});
+
 describe('sbc config', () => {
-  it('a config naming a missing default profile exits 78 naming the key', async () => {
+  const refused = async (lines: string[]): Promise<{ code: number | null; err: string }> => {
     const path = join(dir, 'bad.yml');
     writeFileSync(path, [
       `listen: { address: ${HOST}, udp_port: 0 }`, `control: { address: ${HOST}, port: 0 }`, `proxy: "${HOST}:5060"`,
-      'default_profile: nope', `redis: { host: ${HOST}, port: 1, db: 0 }`, '',
+      `redis: { host: ${HOST}, port: 1, db: 0 }`, ...lines, '',
     ].join('\n'));
     const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: path }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    expect(code).toBe(78);
-    expect(err).toMatch(/default_profile: names no profile/);
+    return { code, err };
+  };
+
+  it('a config naming a missing default profile exits 78 naming the key', async () => {
+    const r = await refused(['default_profile: nope']);
+    expect(r.code).toBe(78);
+    expect(r.err).toMatch(/default_profile: names no profile/);
+  });
+
+  it('a bad reply translation or codec name exits 78 naming the key', async () => {
+    const key = await refused(['profiles: { default: { reply_translation: { "200": { code: 480 } } } }']);
+    expect(key.code).toBe(78);
+    expect(key.err).toMatch(/profiles\.default\.reply_translation\[200\]: must be a final response code 300\.\.699/);
+    const target = await refused(['profiles: { default: { reply_translation: { "503": { code: 200 } } } }']);
+    expect(target.code).toBe(78);
+    expect(target.err).toMatch(/profiles\.default\.reply_translation\[503\]\.code: must be >= 300/);
+    const codec = await refused(['profiles: { default: { codecs_deny: ["PC MA"] } }']);
+    expect(codec.code).toBe(78);
+    expect(codec.err).toMatch(/profiles\.default\.codecs_deny\[0\]: has a bad format/);
   });
 });

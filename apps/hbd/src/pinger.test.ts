@@ -5,13 +5,14 @@ import { Pinger, tcpProbe } from './pinger.js';
 const CFG = { method: 'tcp' as const, port: 7, interval_ms: 200, timeout_ms: 150 };
 
 /** A Pinger whose probes answer from a script: one boolean per ping node per round. */
-function scripted(nodes: string[], rounds: boolean[][], fall?: number): Pinger {
+function scripted(nodes: string[], rounds: Array<Array<boolean | 'unreachable'>>, fall?: number): Pinger {
   let r = -1;
   let i = 0;
   return new Pinger(nodes, { ...CFG, ...(fall === undefined ? {} : { fall }) }, () => undefined, async () => {
     if (i % nodes.length === 0) r++;
     i++;
-    return rounds[r]![(i - 1) % nodes.length]!;
+    const v = rounds[r]![(i - 1) % nodes.length]!;
+    return v === 'unreachable' ? 'unreachable' : v ? 'reached' : 'lost';
   });
 }
 
@@ -30,6 +31,13 @@ describe('Pinger: a ping node counts as unreached only after `fall` failed probe
     expect(p.last.get('10.0.0.1')).toBe(false);
   });
 
+  it('no route to the ping node (its link is down) counts at once, whatever fall says', async () => {
+    const p = scripted(['10.0.0.1'], [[true], ['unreachable'], [true]], 3);
+    expect(await p.round()).toBe(1);
+    expect(await p.round()).toBe(0);
+    expect(await p.round()).toBe(1);
+  });
+
   it('fall 1: every failed probe counts at once', async () => {
     const p = scripted(['10.0.0.1'], [[true], [false]], 1);
     expect(await p.round()).toBe(1);
@@ -45,7 +53,7 @@ describe('tcpProbe', () => {
     server = createServer((s) => s.destroy());
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    expect(await tcpProbe('127.0.0.1', port, 150)).toBe(true);
+    expect(await tcpProbe('127.0.0.1', port, 150)).toBe('reached');
   });
 
   it('a connection already answered while the event loop was blocked past the timeout still counts as reached', async () => {
@@ -55,6 +63,6 @@ describe('tcpProbe', () => {
     const probe = tcpProbe('127.0.0.1', port, 20);
     const until = Date.now() + 80; // a stall longer than the probe's timeout
     while (Date.now() < until) { /* block the loop */ }
-    expect(await probe).toBe(true);
+    expect(await probe).toBe('reached');
   });
 });

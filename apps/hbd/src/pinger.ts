@@ -4,19 +4,27 @@
  *  - `tcp`: connect to `ip:port`; a connection or a refusal (RST) means the host
  *    answered; a timeout or an unreachable error means it did not;
  *  - `arping`: one ARP request (`arping -c 1 -w <s> -I <dev> <ip>`), exit 0 = reached.
- * A ping node counts as unreached only after `fall` failed probes in a row (keepalived's
- * `fall`): one probe lost to a loaded machine must not make the peer take over by R5 —
- * with a single ping node, "the active reaches none" is an immediate takeover.
+ * A probe that got no answer in time (a timeout, arping's silence) counts only after `fall`
+ * of them in a row (keepalived's `fall`): one probe lost to a loaded machine must not make
+ * the peer take over by R5 — with a single ping node, "the active reaches none" is an
+ * immediate takeover. A refusal by the kernel itself (no route: ENETUNREACH, EHOSTUNREACH,
+ * ENETDOWN — the node's link is down) is no loss but a fact, and counts at once: a node cut
+ * off from its network says so within one probe round.
  */
 import { connect } from 'node:net';
 import type { PingConfig } from './config.js';
 import { run } from './steps.js';
 
-export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolean> {
+/** reached: the host answered; lost: no answer in time; unreachable: the kernel has no way there (at once). */
+export type ProbeResult = 'reached' | 'lost' | 'unreachable';
+
+const NO_ROUTE = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN']);
+
+export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     let settled = false;
-    const done = (ok: boolean): void => {
+    const done = (ok: ProbeResult): void => {
       if (settled) return;
       settled = true;
       clearTimeout(t);
@@ -26,15 +34,16 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
     // A timer that fires after an event-loop stall runs before the poll phase that would
     // deliver a connect/RST already waiting: look at I/O once more (setImmediate runs after
     // the poll phase) before calling the host unreached.
-    const t = setTimeout(() => setImmediate(() => done(false)), timeoutMs);
-    s.once('connect', () => done(true));
-    s.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED'));
+    const t = setTimeout(() => setImmediate(() => done('lost')), timeoutMs);
+    s.once('connect', () => done('reached'));
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'reached' : NO_ROUTE.has(e.code ?? '') ? 'unreachable' : 'lost'));
   });
 }
 
-export async function arpingProbe(host: string, dev: string, timeoutMs: number): Promise<boolean> {
+export async function arpingProbe(host: string, dev: string, timeoutMs: number): Promise<ProbeResult> {
   const r = await run(['arping', '-c', '1', '-w', String(Math.max(1, Math.ceil(timeoutMs / 1000))), '-I', dev, host], timeoutMs + 1000);
-  return r.code === 0;
+  // arping says "Network is down" for a device that is down: no answer can come
+  return r.code === 0 ? 'reached' : /network is down|no such device/i.test(r.output) ? 'unreachable' : 'lost';
 }
 
 export class Pinger {
@@ -54,7 +63,7 @@ export class Pinger {
     private readonly cfg: PingConfig,
     private readonly onRound: (reachable: number) => void = () => undefined,
     /** One probe of one ping node (tests replace it). */
-    private readonly probe: (ip: string) => Promise<boolean> = (ip) =>
+    private readonly probe: (ip: string) => Promise<ProbeResult> = (ip) =>
       this.cfg.method === 'arping' && this.cfg.dev ? arpingProbe(ip, this.cfg.dev, this.cfg.timeout_ms) : tcpProbe(ip, this.cfg.port, this.cfg.timeout_ms),
   ) {}
 
@@ -62,10 +71,11 @@ export class Pinger {
     const results = await Promise.all(this.nodes.map((ip) => this.probe(ip)));
     const fall = Math.max(1, this.cfg.fall ?? 2);
     this.nodes.forEach((ip, i) => {
-      const failed = results[i] === true ? 0 : (this.failures.get(ip) ?? 0) + 1;
+      const r = results[i];
+      const failed = r === 'reached' ? 0 : (this.failures.get(ip) ?? 0) + 1;
       this.failures.set(ip, failed);
       // before the first success, a node that never answered is unreached from its first failure
-      this.last.set(ip, failed === 0 || (failed < fall && this.last.get(ip) === true));
+      this.last.set(ip, r === 'reached' || (r === 'lost' && failed < fall && this.last.get(ip) === true));
     });
     this.reachable = [...this.last.values()].filter(Boolean).length;
     this.rounds++;

@@ -2,8 +2,8 @@
  * The B2BUA: an INVITE from the proxy (the A leg) gets a new B leg sent back through the
  * proxy; responses, ACK, CANCEL, BYE, re-INVITE, UPDATE, INFO and other in-dialog
  * requests are relayed from one leg to the other (legs.ts builds each message, headers.ts
- * decides which fields cross). SDP passes through untouched: media stays with the
- * proxy/mediactl. An answered call lives in Redis (store.ts), so in-dialog requests and
+ * decides which fields cross; sdp.ts applies a profile's codec filter, else SDP passes
+ * untouched: media stays with the proxy/mediactl). An answered call lives in Redis (store.ts), so in-dialog requests and
  * the end of a call work from any sbc process; an unanswered one lives in this process.
  */
 import type { Logger } from 'pino';
@@ -11,7 +11,7 @@ import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerT
 import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog, SipParseError } from '@ngcp/sip';
 import type { ResolvedProfile } from './config.js';
 import { requestedProfile } from './headers.js';
-import { bLegInvite, nextHop, relayRequest, relayResponse, type Self } from './legs.js';
+import { bLegInvite, nextHop, offerUnusable, relayRequest, relayResponse, type Self } from './legs.js';
 import type { SbcMetrics } from './metrics.js';
 import { other, type CallStore, type SbcCall, type Side } from './store.js';
 
@@ -43,6 +43,8 @@ interface EarlyCall {
   aTags: Map<string, string>;
   /** the call once a 2xx came */
   answered: SbcCall | null;
+  /** the B INVITE was cancelled (A's CANCEL, a teardown): its 487 is relayed as it is */
+  cancelled: boolean;
   createdAt: number;
 }
 
@@ -100,6 +102,19 @@ export class B2bua {
     if (tx.respond(res) && res.status >= 200) this.o.metrics.responses.inc({ method, status: String(res.status) });
   }
 
+  /** What the leg mapping takes of a profile. */
+  private legOpts(profile: ResolvedProfile): { self: Self; allowed: ReadonlySet<string>; codecsDeny: ReadonlySet<string> } {
+    return { self: this.self, allowed: profile.headers, codecsDeny: profile.codecsDeny };
+  }
+
+  /** 488 to an offer the profile's codec filter left without a codec (RFC 3261 §21.4.26; Warning 305, §20.43). */
+  private rejectOffer(tx: ServerTransaction, req: SipRequest, profile: ResolvedProfile): boolean {
+    if (!offerUnusable(req, profile.codecsDeny)) return false;
+    this.log.info({ callId: req.callId(), method: req.method, profile: profile.name }, 'offer has no codec the profile allows; answered 488');
+    this.reply(tx, req, 488, [['Warning', '305 sbc "Incompatible media format"']]);
+    return true;
+  }
+
   private reply(tx: ServerTransaction, req: SipRequest, status: number, headers: Array<[string, string]> = [], reason?: string): void {
     this.respond(tx, req.method, createResponse(req, status, { toTag: newTag(), headers, ...(reason ? { reason } : {}) }));
   }
@@ -116,15 +131,17 @@ export class B2bua {
     const required = req.optionTags('require');
     if (required.length > 0) return this.reply(tx, req, 420, [['Unsupported', required.join(', ')]]);
     if (this.early.has(req.callId())) return this.reply(tx, req, 482); // a second INVITE of the same call (a loop or a fork back to us)
+    if (this.rejectOffer(tx, req, profile)) return;
     const ec: EarlyCall = {
       id: newCallId(),
       profile,
       aTx: tx,
       aReq: req,
-      bReq: bLegInvite(req, { self: this.self, callId: newCallId(), fromTag: newTag(), cseq: 1, allowed: profile.headers }),
+      bReq: bLegInvite(req, { ...this.legOpts(profile), callId: newCallId(), fromTag: newTag(), cseq: 1 }),
       bTx: null,
       aTags: new Map(),
       answered: null,
+      cancelled: false,
       createdAt: Date.now(),
     };
     this.early.set(req.callId(), ec);
@@ -141,6 +158,7 @@ export class B2bua {
 
   private cancelB(ec: EarlyCall, why: string): void {
     this.log.debug({ id: ec.id, why }, 'cancelling the B leg');
+    ec.cancelled = true;
     ec.bTx?.cancel({ reason: 'SIP;cause=487;text="Request Terminated"' });
   }
 
@@ -154,7 +172,7 @@ export class B2bua {
   private bProvisional(ec: EarlyCall, res: SipResponse): void {
     if (res.status === 100 || ec.answered) return;
     const toTag = this.aTag(ec, res.to().tag);
-    this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag, dialogCreating: true }));
+    this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag, dialogCreating: true }));
   }
 
   private async bFinal(ec: EarlyCall, res: SipResponse, origin: FinalOrigin): Promise<void> {
@@ -162,7 +180,11 @@ export class B2bua {
     if (res.status >= 300 || res.status < 200) {
       this.early.delete(aCallId);
       if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
-      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, res.to().tag) }));
+      // the profile's reply translation (not of a cancelled INVITE: the canceller gets its 487, RFC 3261 §9.2);
+      // the ACK of B's own status is the transaction's (§17.1.1.3)
+      const translate = res.status >= 300 && !ec.cancelled ? ec.profile.replyTranslation.get(res.status) : undefined;
+      if (translate) this.log.debug({ id: ec.id, status: res.status, to: translate.code }, 'B leg final translated');
+      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag: this.aTag(ec, res.to().tag), ...(translate ? { translate } : {}) }));
       return;
     }
     const bTag = res.to().tag;
@@ -176,7 +198,7 @@ export class B2bua {
     let aDialog: DialogRecord;
     try {
       bDialog = createUacDialog(ec.bReq, res);
-      aRes = relayResponse(ec.aReq, res, { self: this.self, allowed: ec.profile.headers, toTag: this.aTag(ec, bTag), dialogCreating: true });
+      aRes = relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag: this.aTag(ec, bTag), dialogCreating: true });
       aDialog = createUasDialog(ec.aReq, aRes);
     } catch (err) {
       // a 2xx without a Contact or a tag, or an A leg without one: no dialog to keep
@@ -219,10 +241,10 @@ export class B2bua {
 
   private async endStrayFork(ec: EarlyCall, res: SipResponse): Promise<void> {
     const d = createUacDialog(ec.bReq, res);
-    const ack = relayRequest(d, 'ACK', null, { self: this.self, allowed: ec.profile.headers, cseq: ec.bReq.cseq().seq });
+    const ack = relayRequest(d, 'ACK', null, { ...this.legOpts(ec.profile), cseq: ec.bReq.cseq().seq });
     const dest = nextHop(ack.request);
     if (dest) await this.o.sip().send(ack.request, dest).catch(() => undefined);
-    const bye = relayRequest(ack.dialog, 'BYE', null, { self: this.self, allowed: ec.profile.headers });
+    const bye = relayRequest(ack.dialog, 'BYE', null, this.legOpts(ec.profile));
     const byeDest = nextHop(bye.request);
     if (byeDest) this.o.sip().sendRequest(bye.request, byeDest, {});
   }
@@ -269,7 +291,7 @@ export class B2bua {
     const leg = call[other(side)];
     if (leg.inviteSeq === null) return;
     const profile = this.profileOf(call);
-    const built = relayRequest(leg.dialog, 'ACK', ack, { self: this.self, allowed: profile.headers, cseq: leg.inviteSeq });
+    const built = relayRequest(leg.dialog, 'ACK', ack, { ...this.legOpts(profile), cseq: leg.inviteSeq });
     const dest = nextHop(built.request);
     if (!dest) return;
     const now = Date.now();
@@ -314,8 +336,12 @@ export class B2bua {
         await this.o.store.save(call);
         return this.reply(tx, req, 403, [], 'REFER Not Allowed');
       }
+      if (this.rejectOffer(tx, req, profile)) {
+        await this.o.store.save(call);
+        return;
+      }
       const o = other(side);
-      const built = relayRequest(call[o].dialog, req.method, req, { self: this.self, allowed: profile.headers });
+      const built = relayRequest(call[o].dialog, req.method, req, this.legOpts(profile));
       call[o].dialog = built.dialog;
       if (req.method === 'INVITE') call[o].inviteSeq = built.request.cseq().seq;
       const dest = nextHop(built.request);
@@ -327,7 +353,7 @@ export class B2bua {
       const client = this.o.sip().sendRequest(built.request, dest, {
         onFinal: (res, _t, origin) => {
           // a BYE ends the call whatever the other side says; its timeout is no reason to keep the caller waiting
-          const answer = req.method === 'BYE' && origin !== 'network' ? createResponse(req, 200) : relayResponse(req, res, { self: this.self, allowed: profile.headers });
+          const answer = req.method === 'BYE' && origin !== 'network' ? createResponse(req, 200) : relayResponse(req, res, this.legOpts(profile));
           this.respond(tx, req.method, answer);
           if (req.method === 'INVITE' && answer.status >= 200 && answer.status < 300) this.retransmit2xx(tx, answer);
         },
@@ -355,7 +381,7 @@ export class B2bua {
       const bye = (side: Side): Promise<number> =>
         new Promise((resolve) => {
           const built = relayRequest(call[side].dialog, 'BYE', null, {
-            self: this.self, allowed: profile.headers, headers: [['Reason', `SIP;cause=200;text="${reason}"`]],
+            ...this.legOpts(profile), headers: [['Reason', `SIP;cause=200;text="${reason}"`]],
           });
           const dest = nextHop(built.request);
           if (!dest) return resolve(0);

@@ -4,6 +4,7 @@
  * Schema (checked once at start by the daemon skeleton) and the defaults of the keys a
  * hand-written file may omit. Keys: README.md.
  */
+import { reasonPhrase } from '@ngcp/sip';
 import { whitelist } from './headers.js';
 import { commonSchemas, type ControlConfig, type DaemonConfigProblem, type DbConnConfig, type JSONSchemaType, type LogConfig, type RedisConnConfig } from '@ngcp/daemon';
 
@@ -21,6 +22,24 @@ export interface SbcProfile {
   refer?: 'reject';
   /** BYE both legs this long after the answer; 0: no limit; absent: the top-level `max_call_length_s`. */
   max_call_length_s?: number;
+  /**
+   * Final responses (≥ 300) of the B leg's INVITE answered to the A leg with another code:
+   * by the code B sent (`"503"`), the code (300..699) and reason phrase (default: the
+   * code's standard phrase) A gets. Absent: every code passes as it came.
+   */
+  reply_translation?: Record<string, { code: number; reason?: string }>;
+  /**
+   * Codecs (encoding names as in `a=rtpmap`, case-insensitive; static payload types by
+   * their RFC 3551 name) removed from every SDP crossing between the legs (docs/sbc.md).
+   * Absent or empty: SDP passes untouched.
+   */
+  codecs_deny?: string[];
+}
+
+/** What A gets instead of a final response of B. */
+export interface ReplyTranslation {
+  code: number;
+  reason: string;
 }
 
 /** A profile with every key resolved. */
@@ -30,6 +49,10 @@ export interface ResolvedProfile {
   headers: ReadonlySet<string>;
   refer: 'reject';
   maxCallLengthS: number;
+  /** by the B leg's status */
+  replyTranslation: ReadonlyMap<number, ReplyTranslation>;
+  /** upper-case encoding names */
+  codecsDeny: ReadonlySet<string>;
 }
 
 export interface SbcConfig {
@@ -64,6 +87,22 @@ const profileSchema = {
     headers: { type: 'array', items: headerName, uniqueItems: true, nullable: true },
     refer: { type: 'string', enum: ['reject'], nullable: true },
     max_call_length_s: { type: 'integer', minimum: 0, maximum: 31_536_000, nullable: true },
+    // the keys (status codes) are checked by checkSbcConfig, which names the bad one
+    reply_translation: {
+      type: 'object',
+      nullable: true,
+      required: [],
+      additionalProperties: {
+        type: 'object',
+        properties: {
+          code: { type: 'integer', minimum: 300, maximum: 699 },
+          reason: { type: 'string', pattern: '^[^\\x00-\\x1f\\x7f]{1,128}$', nullable: true },
+        },
+        required: ['code'],
+        additionalProperties: false,
+      },
+    },
+    codecs_deny: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' }, uniqueItems: true, nullable: true },
   },
   required: [],
   additionalProperties: false,
@@ -118,6 +157,11 @@ export function checkSbcConfig(c: SbcConfig): DaemonConfigProblem[] {
   if (!Object.hasOwn(c.profiles, c.default_profile)) out.push({ path: 'default_profile', message: `names no profile (have ${Object.keys(c.profiles).join(', ')})` });
   const port = Number(c.proxy.slice(c.proxy.lastIndexOf(':') + 1));
   if (!(port >= 1 && port <= 65535)) out.push({ path: 'proxy', message: 'the port must be 1..65535' });
+  for (const [name, p] of Object.entries(c.profiles)) {
+    for (const key of Object.keys(p.reply_translation ?? {})) {
+      if (!/^[3-6][0-9]{2}$/.test(key)) out.push({ path: `profiles.${name}.reply_translation.${key}`, message: 'must be a final response code 300..699 (the B leg\'s status)' });
+    }
+  }
   return out;
 }
 
@@ -136,6 +180,8 @@ export function resolveProfiles(c: SbcConfig): Map<string, ResolvedProfile> {
       headers: whitelist(p.headers ?? DEFAULT_HEADERS),
       refer: p.refer ?? 'reject',
       maxCallLengthS: p.max_call_length_s ?? c.max_call_length_s,
+      replyTranslation: new Map(Object.entries(p.reply_translation ?? {}).map(([from, t]) => [Number(from), { code: t.code, reason: t.reason ?? reasonPhrase(t.code) }])),
+      codecsDeny: new Set((p.codecs_deny ?? []).map((n) => n.toUpperCase())),
     });
   }
   return out;

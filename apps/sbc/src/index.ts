@@ -1,16 +1,18 @@
 /**
  * @ngcp/sbc — the B2BUA: a new leg for every call the proxy hands over, topology hiding,
- * header whitelist and call length limit per profile, leg state in Redis. See README.md.
+ * header whitelist, reply translation, codec filter and call length limit per profile, leg state in Redis. See README.md.
  */
 export { sbcDaemon } from './daemon.js';
 export { B2bua } from './b2bua.js';
 export type { B2buaOptions, TeardownResult } from './b2bua.js';
 export { sbcSchema, sbcDefaults, checkSbcConfig, resolveProfiles, DEFAULT_HEADERS } from './config.js';
-export type { SbcConfig, SbcProfile, ResolvedProfile } from './config.js';
+export type { SbcConfig, SbcProfile, ResolvedProfile, ReplyTranslation } from './config.js';
 export { PROFILE_HEADER, CALLER_FIELD, proxyContextFields, OWN_FIELDS, copiedFields, isInternalField, passes, requestedProfile, whitelist } from './headers.js';
-export { bLegInvite, nextHop, ourContact, relayRequest, relayResponse } from './legs.js';
+export { bLegInvite, nextHop, offerUnusable, ourContact, relayRequest, relayResponse } from './legs.js';
 export type { Self } from './legs.js';
 export { CallStore } from './store.js';
 export type { SbcCall, SbcLeg, Side } from './store.js';
 export { createSbcMetrics } from './metrics.js';
 export type { SbcMetrics } from './metrics.js';
+export { filterCodecs, isSdp } from './sdp.js';
+export type { SdpFilterResult } from './sdp.js';

@@ -71,6 +71,38 @@ describe('profiles', () => {
   });
 });
 
+describe('reply translation', () => {
+  const cfg = (reply_translation: unknown): SbcConfig =>
+    ({ ...sbcDefaults, proxy: '127.0.0.1:5062', profiles: { default: {}, peer: { reply_translation } } }) as unknown as SbcConfig;
+
+  it('resolves by the B status; the reason defaults to the code’s standard phrase', () => {
+    const p = resolveProfiles(cfg({ '503': { code: 480 }, '404': { code: 604, reason: 'Nobody Here' } })).get('peer')!;
+    expect(p.replyTranslation.get(503)).toEqual({ code: 480, reason: 'Temporarily Unavailable' });
+    expect(p.replyTranslation.get(404)).toEqual({ code: 604, reason: 'Nobody Here' });
+    expect(profiles.get('default')!.replyTranslation.size).toBe(0);
+  });
+
+  it('refuses keys that are no final error code, naming the key', () => {
+    const problems = checkSbcConfig(cfg({ '200': { code: 480 }, '503': { code: 480 }, abc: { code: 480 }, '3000': { code: 480 } }));
+    expect(problems.map((p) => p.path)).toEqual(['profiles.peer.reply_translation.200', 'profiles.peer.reply_translation.3000', 'profiles.peer.reply_translation.abc']);
+    expect(problems[0]!.message).toMatch(/300\.\.699/);
+  });
+
+  it('a B 503 relayed as the translated status: A’s Via/Call-ID, our To-tag, whitelisted fields; the ACK is the transaction’s', () => {
+    const a = aInvite();
+    const b = bLegInvite(a, { self: SELF, callId: 'b-call@sbc', fromTag: 'btag', cseq: 1, allowed });
+    const b503 = parseMessage(createResponse(b, 503, { toTag: 'bobtag', headers: [['Retry-After', '30'], ['Reason', 'Q.850;cause=34']] }).toBuffer()) as SipResponse;
+    const res = relayResponse(a, b503, { self: SELF, allowed, toTag: 'atag', translate: { code: 480, reason: 'Temporarily Unavailable' } });
+    expect(res.status).toBe(480);
+    expect(res.reason).toBe('Temporarily Unavailable');
+    expect(res.callId()).toBe(a.callId());
+    expect(res.to().tag).toBe('atag');
+    expect(res.get('reason')).toBe('Q.850;cause=34');
+    expect(res.toBuffer().toString()).not.toMatch(/503|bobtag|b-call/);
+    expect(relayResponse(a, b503, { self: SELF, allowed, toTag: 'atag' }).status).toBe(503);
+  });
+});
+
 describe('B leg INVITE', () => {
   const b = bLegInvite(aInvite(), { self: SELF, callId: 'b-call@sbc', fromTag: 'btag', cseq: 1, allowed });
   const text = b.toBuffer().toString();

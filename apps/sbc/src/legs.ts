@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { DialogRecord, Destination, SipRequest, SipResponse } from '@ngcp/sip';
 import { createInDialogRequest, createResponse, NameAddr, newBranch, SipRequest as Request } from '@ngcp/sip';
 import { copiedFields, proxyContextFields } from './headers.js';
+import { filterCodecs, isSdp } from './sdp.js';
 
 /** The sbc's own SIP address (its listener). */
 export interface Self {
@@ -31,19 +32,28 @@ export function ourVia(self: Self): string {
 /** Methods whose request carries a Contact (target refresh, RFC 3261 §12.2; RFC 3311). */
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
 
-function copyBody(from: SipRequest | SipResponse, to: SipRequest | SipResponse): void {
+/** The body of one leg's message on the other's: SDP through the profile's codec filter (sdp.ts), anything else as it is. */
+function copyBody(from: SipRequest | SipResponse, to: SipRequest | SipResponse, deny: ReadonlySet<string> | undefined): void {
   if (from.body.length === 0) return;
-  to.setBody(from.body, from.get('content-type') ?? 'application/sdp');
+  const type = from.get('content-type') ?? 'application/sdp';
+  const filtered = deny && isSdp(type) ? filterCodecs(from.body, deny) : null;
+  to.setBody(filtered ? filtered.body : from.body, type);
 }
 
-export interface BLegOptions {
+/** What every leg mapping takes of the profile. */
+interface ProfileOptions {
+  /** The profile's whitelist (header keys). */
+  allowed: ReadonlySet<string>;
+  /** The profile's denied codecs (upper-case encoding names); absent or empty: SDP untouched. */
+  codecsDeny?: ReadonlySet<string>;
+}
+
+export interface BLegOptions extends ProfileOptions {
   self: Self;
   /** The B leg's own Call-ID and From-tag. */
   callId: string;
   fromTag: string;
   cseq: number;
-  /** The profile's whitelist (header keys). */
-  allowed: ReadonlySet<string>;
 }
 
 /**
@@ -70,17 +80,18 @@ export function bLegInvite(a: SipRequest, o: BLegOptions): SipRequest {
     ...proxyContextFields(a),
   ];
   const req = new Request('INVITE', a.requestUri().toString(), headers);
-  copyBody(a, req);
+  copyBody(a, req, o.codecsDeny);
   return req;
 }
 
-export interface RelayResponseOptions {
+export interface RelayResponseOptions extends ProfileOptions {
   self: Self;
-  allowed: ReadonlySet<string>;
   /** Our To-tag towards the side that sent `req` (added when its To has none). */
   toTag?: string;
   /** A dialog-creating response (initial INVITE): Record-Route of `req` copied back (§12.1.1). */
   dialogCreating?: boolean;
+  /** Another status and reason than `res`'s (reply-code translation of the profile). */
+  translate?: { code: number; reason: string };
 }
 
 /**
@@ -89,22 +100,21 @@ export interface RelayResponseOptions {
  * INVITE/UPDATE (a 3xx's Contact is the other side's and is not passed).
  */
 export function relayResponse(req: SipRequest, res: SipResponse, o: RelayResponseOptions): SipResponse {
-  const status = res.status;
+  const status = o.translate?.code ?? res.status;
   const headers = copiedFields(res, o.allowed);
   if (status > 100 && status < 300 && TARGET_REFRESH.has(req.method)) headers.unshift(['Contact', ourContact(o.self)]);
   const out = createResponse(req, status, {
-    reason: res.reason,
+    reason: o.translate?.reason ?? res.reason,
     headers,
     ...(o.toTag !== undefined ? { toTag: o.toTag } : {}),
     ...(o.dialogCreating ? { copyRecordRoute: true } : {}),
   });
-  copyBody(res, out);
+  copyBody(res, out, o.codecsDeny);
   return out;
 }
 
-export interface RelayRequestOptions {
+export interface RelayRequestOptions extends ProfileOptions {
   self: Self;
-  allowed: ReadonlySet<string>;
   /** CSeq to use (the ACK of an INVITE: that INVITE's); default: the dialog's next. */
   cseq?: number;
   /** Extra fields (a Reason of our own BYE). */
@@ -127,8 +137,17 @@ export function relayRequest(leg: DialogRecord, method: string, req: SipRequest 
     headers,
     ...(o.cseq !== undefined ? { cseq: o.cseq } : {}),
   });
-  if (req) copyBody(req, built.request);
+  if (req) copyBody(req, built.request, o.codecsDeny);
   return built;
+}
+
+/**
+ * Whether `req` (an INVITE or UPDATE: its SDP is an offer, RFC 3264/3311) carries an offer
+ * the profile's codec filter leaves without any codec: the offerer gets 488.
+ */
+export function offerUnusable(req: SipRequest, deny: ReadonlySet<string>): boolean {
+  if ((req.method !== 'INVITE' && req.method !== 'UPDATE') || !isSdp(req.get('content-type') ?? 'application/sdp')) return false;
+  return filterCodecs(req.body, deny)?.usable === false;
 }
 
 /**

@@ -147,6 +147,10 @@ export interface SbcProfileConfig {
   refer?: 'reject';
   /** BYE both legs this long after the answer; 0 none; absent: `sbc.max_call_length_s` */
   max_call_length_s?: number;
+  /** final replies (≥ 300) of the B leg's INVITE sent to A as another code: `{ "503": { code: 480, reason?: "…" } }` */
+  reply_translation?: Record<string, { code: number; reason?: string }>;
+  /** codecs (encoding names) removed from the SDP crossing between the legs, e.g. `[PCMA, G729]` */
+  codecs_deny?: string[];
 }
 
 export interface SbcConfig {
@@ -416,6 +420,17 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
             headers: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: "^[A-Za-z0-9!%*_+`'~.-]+$" } },
             refer: { type: 'string', enum: ['reject'] },
             max_call_length_s: { type: 'integer', minimum: 0 },
+            reply_translation: {
+              type: 'object',
+              propertyNames: { pattern: '^[3-6][0-9]{2}$' },
+              additionalProperties: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['code'],
+                properties: { code: { type: 'integer', minimum: 300, maximum: 699 }, reason: { type: 'string', pattern: '^[^\\x00-\\x1f\\x7f]{1,128}$' } },
+              },
+            },
+            codecs_deny: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' } },
           },
         },
       },
