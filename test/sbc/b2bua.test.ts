@@ -124,6 +124,15 @@ function received(trace: string): string {
 
 interface CallSummary { id: string; a: { call_id: string }; b: { call_id: string }; profile: string }
 const listCalls = async (): Promise<CallSummary[]> => (await rpc.call<{ calls: CallSummary[] }>('calls.list')).calls;
+/** The call list once the call is up: exactly one call. */
+async function theOneCall(): Promise<CallSummary[]> {
+  const l = await until(async () => {
+    const c = await listCalls();
+    return c.length > 0 ? c : undefined;
+  }, 10_000);
+  expect(l).toHaveLength(1);
+  return l!;
+}
 
 describe('sbc between two UAs', () => {
   it('relays a call with re-INVITE and INFO, refuses REFER, and shows neither leg anything of the other (on the wire)', async () => {
@@ -207,12 +216,8 @@ describe('sbc between two UAs', () => {
   it('calls.teardown ends a call by id on both legs; an unknown id is an error', async () => {
     const [a, b] = await call('uac-sbc-call-expect-bye.xml', 'uas-sbc-answer-expect-bye.xml', {
       during: async () => {
-        const l = await until(async () => {
-          const c = await listCalls();
-          return c.length > 0 ? c : undefined;
-        }, 10_000);
-        expect(l).toHaveLength(1);
-        expect(await rpc.call('calls.teardown', { id: l![0]!.id })).toEqual({ id: l![0]!.id, a: 200, b: 200 });
+        const l = await theOneCall();
+        expect(await rpc.call('calls.teardown', { id: l[0]!.id })).toEqual({ id: l[0]!.id, a: 200, b: 200 });
       },
     });
     expectOk(a);
@@ -225,17 +230,13 @@ describe('sbc between two UAs', () => {
     const [a, b] = await call('uac-sbc-call-expect-200.xml', 'uas-sbc-answer-expect-bye.xml', {
       pauseMs: 6000,
       during: async () => {
-        const l = await until(async () => {
-          const c = await listCalls();
-          return c.length > 0 ? c : undefined;
-        }, 10_000);
-        expect(l).toHaveLength(1);
+        const l = await theOneCall();
         const old = sbc!;
         old.child.kill('SIGKILL');
         await old.exited;
         sbc = startSbc();
         await healthy();
-        expect((await listCalls()).map((c) => c.id)).toEqual([l![0]!.id]);
+        expect((await listCalls()).map((c) => c.id)).toEqual([l[0]!.id]);
       },
     });
     expectOk(a);
