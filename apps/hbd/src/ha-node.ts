@@ -354,6 +354,15 @@ export class HaNode implements Daemon {
       pingAdvantageSince: this.pingAdvantageSince,
       request,
     });
+    // R10 on every path: a takeover decided outside the tick (a ping round, a beat) while the
+    // tick itself is overdue means this process's loop is behind — stalled, or the machine
+    // paused it — and the peer's beats may be the ones not read yet. The overdue tick runs
+    // next, sees the gap and listens again (R10) or decides itself.
+    if (request === null && this.timer && d.role === 'active' && this.role === 'standby' && now - this.lastTick > this.cfg.interval_ms * 1.5) {
+      this.m.takeoversDeferred.inc();
+      this.log.info({ rule: d.rule, tick_overdue_ms: Math.round(now - this.lastTick - this.cfg.interval_ms) }, 'takeover deferred: own tick overdue');
+      return d;
+    }
     this.lastDecision = d;
     if (d.refused) {
       this.log.warn({ rule: d.rule, reason: d.refused }, 'request refused');

@@ -16,6 +16,7 @@ export interface HbdMetrics {
   stepFailures: Counter<'step' | 'direction'>;
   drift: Counter<'step'>;
   tickLateMax: Gauge;
+  takeoversDeferred: Counter;
   loopDelay: LoopDelayWatch;
 }
 
@@ -41,6 +42,7 @@ export function createHbdMetrics(registry: Registry): HbdMetrics {
     stepFailures: new Counter({ name: 'hbd_step_failures_total', help: 'Failed steps, by direction', labelNames: ['step', 'direction'], registers }),
     drift: new Counter({ name: 'hbd_drift_total', help: 'Audits that found the world off the role (e.g. a restarted Redis back as master on the standby) and ran the step again, by step', labelNames: ['step'], registers }),
     tickLateMax: new Gauge({ name: 'hbd_tick_late_max_seconds', help: 'Worst lateness of the heartbeat timer since start', registers }),
+    takeoversDeferred: new Counter({ name: 'hbd_takeovers_deferred_total', help: 'Takeovers decided outside the tick while the tick was overdue (own loop behind), left to the tick (R10)', registers }),
     loopDelay,
   };
   new Gauge({
