@@ -12,7 +12,7 @@ import type { HbdConfig } from './config.js';
 import { createHbdMetrics, type HbdMetrics } from './metrics.js';
 import { Pinger } from './pinger.js';
 import { raisePriority } from './priority.js';
-import { decide, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
+import { decide, deferTakeover, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
 import { buildSteps, StepError, type HaStep, type StepContext } from './steps.js';
 
 export interface HaNodeOptions {
@@ -271,7 +271,7 @@ export class HaNode implements Daemon {
       const seen = this.lastSeenByPath.get(p.name);
       this.m.peerAlive.set({ path: p.name }, seen !== undefined && now - seen <= this.cfg.deadtime_ms ? 1 : 0);
     }
-    this.evaluate();
+    this.evaluate(null, true);
     this.sendBeat();
   }
 
@@ -336,7 +336,7 @@ export class HaNode implements Daemon {
     return this.isPeerAlive() && this.peer?.role === 'active';
   }
 
-  private evaluate(request: 'make_active' | 'make_standby' | null = null): Decision | null {
+  private evaluate(request: 'make_active' | 'make_standby' | null = null, fromTick = false): Decision | null {
     if (this.stopping && request !== 'make_standby') return null;
     const now = performance.now();
     const pings = this.pinger.reachable;
@@ -354,11 +354,8 @@ export class HaNode implements Daemon {
       pingAdvantageSince: this.pingAdvantageSince,
       request,
     });
-    // R10 on every path: a takeover decided outside the tick (a ping round, a beat) while the
-    // tick itself is overdue means this process's loop is behind — stalled, or the machine
-    // paused it — and the peer's beats may be the ones not read yet. The overdue tick runs
-    // next, sees the gap and listens again (R10) or decides itself.
-    if (request === null && this.timer && d.role === 'active' && this.role === 'standby' && now - this.lastTick > this.cfg.interval_ms * 1.5) {
+    // R10 on every path (deferTakeover, role-machine.ts)
+    if (this.timer && deferTakeover({ fromTick, request, role: this.role, decided: d.role, now, lastTick: this.lastTick, intervalMs: this.cfg.interval_ms })) {
       this.m.takeoversDeferred.inc();
       this.log.info({ rule: d.rule, tick_overdue_ms: Math.round(now - this.lastTick - this.cfg.interval_ms) }, 'takeover deferred: own tick overdue');
       return d;

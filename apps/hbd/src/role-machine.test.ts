@@ -1,6 +1,6 @@
 /** Every rule of docs/ha.md (R1..R10) against the pure role machine, with fake observations. */
 import { describe, expect, it } from 'vitest';
-import { decide, peerAlive, winsTie, type HaInput, type PeerView, type SelfView } from './role-machine.js';
+import { deferTakeover, decide, peerAlive, winsTie, type HaInput, type PeerView, type SelfView } from './role-machine.js';
 
 const DEAD = 300;
 
@@ -169,5 +169,21 @@ describe('R10: own stall is not the peer\'s death', () => {
     expect(frozen).toMatchObject({ role: 'standby', epoch: 5 });
     const after = decide(input({ self: { role: 'standby', epoch: 5 }, peer: { role: 'active', epoch: 5 } }));
     expect(after.role).toBe('standby');
+  });
+});
+
+describe('R10 on every path: a takeover decided outside an overdue tick is left to the tick', () => {
+  const base = { fromTick: false, request: null, role: 'standby', decided: 'active', now: 10_000, lastTick: 10_000 - 100, intervalMs: 100 } as const;
+  it('a ping round or a beat deciding a takeover while the tick is 97 ms overdue (CI, both VMs paused) is deferred', () => {
+    expect(deferTakeover({ ...base, lastTick: 10_000 - 197 })).toBe(true);
+  });
+  it('the same takeover with the tick on time is not deferred', () => {
+    expect(deferTakeover({ ...base, lastTick: 10_000 - 120 })).toBe(false);
+  });
+  it('the tick itself, a request and any decision other than standby → active are never deferred', () => {
+    expect(deferTakeover({ ...base, lastTick: 0, fromTick: true })).toBe(false);
+    expect(deferTakeover({ ...base, lastTick: 0, request: 'make_active' })).toBe(false);
+    expect(deferTakeover({ ...base, lastTick: 0, role: 'active', decided: 'standby' })).toBe(false);
+    expect(deferTakeover({ ...base, lastTick: 0, role: 'active', decided: 'active' })).toBe(false);
   });
 });

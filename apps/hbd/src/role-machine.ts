@@ -57,6 +57,29 @@ export interface Decision {
   refused?: string;
 }
 
+/**
+ * R10 on every path: a takeover decided outside the tick (a ping round, a beat arriving)
+ * while the tick itself is overdue by more than half an interval means this process's loop
+ * is behind — stalled, or the machine paused it — and the peer's beats may be among the
+ * events not read yet. Such a takeover is left to the overdue tick, which sees the gap and
+ * listens again (R10) or decides itself. Requests (make_active/make_standby) and the tick's
+ * own evaluation are never deferred.
+ */
+export function deferTakeover(input: {
+  /** the evaluation comes from the tick itself */
+  fromTick: boolean;
+  request: 'make_active' | 'make_standby' | null;
+  role: Role;
+  decided: Role;
+  now: number;
+  lastTick: number;
+  intervalMs: number;
+}): boolean {
+  if (input.fromTick || input.request !== null) return false;
+  if (input.role !== 'standby' || input.decided !== 'active') return false;
+  return input.now - input.lastTick > input.intervalMs * 1.5;
+}
+
 /** R2: the peer is alive while an accepted beat arrived on any path within the deadtime. */
 export function peerAlive(input: Pick<HaInput, 'now' | 'deadtimeMs' | 'peerLastSeen'>): boolean {
   return input.peerLastSeen !== null && input.now - input.peerLastSeen <= input.deadtimeMs;
