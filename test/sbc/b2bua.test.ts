@@ -366,11 +366,11 @@ const valueOf = (metrics: string, re: RegExp): number => Number(re.exec(metrics)
 const REFRESH_FAILED = /sbc_session_refresh_total\{result="failed"[^}]*\} (\d+)/;
 const ENDED_BY_TIMER = /sbc_teardowns_total\{reason="session timer expired"[^}]*\} (\d+)/;
 
-/** A call (profile `timers`) whose B leg dies under the session timer: BYE on both legs, one teardown and one failed refresh counted. */
-async function callEndedByTimer(bScenario: string): Promise<{ tookMs: number }> {
+/** A call (profile `timers`) with a leg that dies under the session timer: BYE on both legs, one teardown and `failed` refreshes of the sbc counted. */
+async function callEndedByTimer(bScenario: string, o: { aScenario?: string; failed?: number } = {}): Promise<{ tookMs: number; a: SippResult }> {
   const before = await metricsText();
   const started = Date.now();
-  const [a, b] = await call('uac-sbc-timer-answer-refreshes-expect-bye.xml', bScenario, { profile: 'timers' });
+  const [a, b] = await call(o.aScenario ?? 'uac-sbc-timer-answer-refreshes-expect-bye.xml', bScenario, { profile: 'timers' });
   const tookMs = Date.now() - started;
   expectOk(a);
   expectOk(b);
@@ -379,8 +379,8 @@ async function callEndedByTimer(bScenario: string): Promise<{ tookMs: number }> 
   expect(await listCalls()).toEqual([]);
   const after = await metricsText();
   expect(valueOf(after, ENDED_BY_TIMER) - valueOf(before, ENDED_BY_TIMER)).toBe(1);
-  expect(valueOf(after, REFRESH_FAILED) - valueOf(before, REFRESH_FAILED)).toBe(1);
-  return { tookMs };
+  expect(valueOf(after, REFRESH_FAILED) - valueOf(before, REFRESH_FAILED)).toBe(o.failed ?? 1);
+  return { tookMs, a };
 }
 
 describe('sbc session timers (RFC 4028)', () => {
@@ -446,6 +446,15 @@ describe('sbc session timers (RFC 4028)', () => {
   it('a refresh answered 481 ends the call on both legs', async () => {
     const { tookMs } = await callEndedByTimer('uas-sbc-timer-481-refresh-expect-bye.xml');
     expect(tookMs).toBeLessThan(4500); // the refresh goes at 1 s
+  });
+
+  it('a peer that chose to refresh and does not: BYE on both legs min(32 s, interval/3) before its session ends', async () => {
+    const { tookMs, a } = await callEndedByTimer('uas-sbc-timer-answer-refreshes-expect-bye.xml', { aScenario: 'uac-sbc-timer-refresher-uac-silent-expect-bye.xml', failed: 0 });
+    const toA = received(a.messages);
+    expect(toA).toMatch(/^Session-Expires: 2;refresher=uac\s*$/m); // A is the refresher of its leg, as it asked
+    expect(toA).toMatch(/^Require: timer\s*$/m);
+    expect(toA).not.toMatch(/^(UPDATE|INVITE) /m); // the sbc never refreshed A
+    expect(tookMs).toBeLessThan(4000); // given up 1.33 s after the answer
   });
 
   // last in the file: the unanswered refresh INVITE goes on being retransmitted to B's port (its transaction's 32 s)
