@@ -4,8 +4,10 @@
  * over) sends to the sbc; the sbc's "proxy" is B's sipp, so the B leg arrives there.
  * Checked on the wire (sipp's message traces): nothing of one leg's path (Call-ID, tags,
  * Via, Contact, ports) nor any internal field reaches the other; re-INVITE, INFO, BYE from
- * either side, CANCEL, REFER refused; the call length limit; `calls.teardown`; and a sbc
- * killed mid-call and restarted still ends the call (its legs are in Redis).
+ * either side, CANCEL, REFER refused; the call length limit; `calls.teardown`; a sbc
+ * killed mid-call and restarted still ends the call (its legs are in Redis); session
+ * timers (RFC 4028): refreshes keep a call up, a leg that stops answering ends it on both
+ * sides, 422 both ways, and a restarted sbc carries the timers on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -65,6 +67,9 @@ beforeAll(async () => {
     '  translating: { reply_translation: { "503": { code: 480, reason: "Temporarily Unavailable" }, "487": { code: 486 } } }',
     '  nopcma: { codecs_deny: [PCMA] }',
     '  nopcmu: { codecs_deny: [pcmu] }',
+    // session timers with intervals short enough for a test (the floor of min_se_s is 1 s)
+    '  timers: { session_timer_s: 2, min_se_s: 2 }',
+    '  timers6: { session_timer_s: 6, min_se_s: 2 }',
     `redis: { host: ${HOST}, port: ${redis.port}, password: ${JSON.stringify(redis.password)}, db: 0 }`,
     '',
   ].join('\n'));
@@ -121,6 +126,8 @@ function idsOf(trace: string): { callIds: Set<string>; tags: Set<string> } {
 function received(trace: string): string {
   return trace.split(/^-{20,}.*$/m).filter((block) => /message received/.test(block)).join('\n');
 }
+
+const metricsText = async (): Promise<string> => (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
 
 interface CallSummary { id: string; a: { call_id: string }; b: { call_id: string }; profile: string }
 const listCalls = async (): Promise<CallSummary[]> => (await rpc.call<{ calls: CallSummary[] }>('calls.list')).calls;
@@ -208,7 +215,7 @@ describe('sbc between two UAs', () => {
     expect(took).toBeLessThan(10_000);
     expect(a.messages).toMatch(/Reason: SIP;cause=200;text="call length limit"/);
     expect(await listCalls()).toEqual([]);
-    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    const metrics = await metricsText();
     expect(metrics).toMatch(/sbc_teardowns_total\{reason="call length limit"[^}]*\} 1/);
     expect(metrics).toMatch(/sbc_requests_total\{method="INVITE"/);
   });
@@ -256,7 +263,7 @@ describe('sbc profile features', () => {
     expect(toA).toMatch(/^Reason: Q.850;cause=34/m); // whitelisted fields of B's answer still pass
     expect(received(b.messages)).toMatch(/^ACK /m);
     expect(await listCalls()).toEqual([]);
-    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    const metrics = await metricsText();
     expect(metrics).toMatch(/sbc_responses_total\{method="INVITE",status="480"[^}]*\} 1/);
   });
 
@@ -314,7 +321,7 @@ describe('sbc codec filter', () => {
     } finally {
       bSock.close();
     }
-    const metrics = await (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+    const metrics = await metricsText();
     expect(metrics).toMatch(/sbc_responses_total\{method="INVITE",status="488"[^}]*\} 1/);
     expect(await listCalls()).toEqual([]);
   });
@@ -350,5 +357,110 @@ describe('sbc config', () => {
     const codec = await refused(['profiles: { default: { codecs_deny: ["PC MA"] } }']);
     expect(codec.code).toBe(78);
     expect(codec.err).toMatch(/profiles\.default\.codecs_deny\[0\]: has a bad format/);
+  });
+});
+
+const count = (text: string, re: RegExp): number => text.match(re)?.length ?? 0;
+/** The value of the one series `re` matches (its group 1); 0 when absent. */
+const valueOf = (metrics: string, re: RegExp): number => Number(re.exec(metrics)?.[1] ?? 0);
+const REFRESH_FAILED = /sbc_session_refresh_total\{result="failed"[^}]*\} (\d+)/;
+const ENDED_BY_TIMER = /sbc_teardowns_total\{reason="session timer expired"[^}]*\} (\d+)/;
+
+/** A call (profile `timers`) with a leg that dies under the session timer: BYE on both legs, one teardown and `failed` refreshes of the sbc counted. */
+async function callEndedByTimer(bScenario: string, o: { aScenario?: string; failed?: number } = {}): Promise<{ tookMs: number; a: SippResult }> {
+  const before = await metricsText();
+  const started = Date.now();
+  const [a, b] = await call(o.aScenario ?? 'uac-sbc-timer-answer-refreshes-expect-bye.xml', bScenario, { profile: 'timers' });
+  const tookMs = Date.now() - started;
+  expectOk(a);
+  expectOk(b);
+  expect(received(a.messages)).toMatch(/^Reason: SIP;cause=408;text="session timer expired"/m);
+  expect(received(b.messages)).toMatch(/^BYE /m);
+  expect(await listCalls()).toEqual([]);
+  const after = await metricsText();
+  expect(valueOf(after, ENDED_BY_TIMER) - valueOf(before, ENDED_BY_TIMER)).toBe(1);
+  expect(valueOf(after, REFRESH_FAILED) - valueOf(before, REFRESH_FAILED)).toBe(o.failed ?? 1);
+  return { tookMs, a };
+}
+
+describe('sbc session timers (RFC 4028)', () => {
+  it('refreshes each leg where it is the refresher: the call stays up past 3 intervals, then ends by BYE', async () => {
+    const started = Date.now();
+    const [a, b] = await call('uac-sbc-timer-answer-6-refreshes-then-bye.xml', 'uas-sbc-timer-answer-refreshes-expect-bye.xml', { profile: 'timers' });
+    expectOk(a);
+    expectOk(b);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(6000); // 3 intervals of 2 s
+    const toA = received(a.messages);
+    const toB = received(b.messages);
+    // B's INVITE asks for the profile's interval; B does no timers and allows no UPDATE: the sbc re-INVITEs it
+    // with the SDP B was offered, unchanged (same o= version)
+    expect(toB).toMatch(/^Session-Expires: 2\s*$/m);
+    expect(toB).toMatch(/^Min-SE: 2\s*$/m);
+    expect(toB).toMatch(/^Supported: timer\s*$/m);
+    expect(count(toB, /^INVITE /gm)).toBeGreaterThanOrEqual(4);
+    expect(new Set(toB.match(/^o=.*$/gm))).toEqual(new Set(['o=- 1 1 IN IP4 127.0.0.1']));
+    expect(toB).not.toMatch(/^UPDATE /m);
+    // A supports timers and asked for none: the sbc refreshes it, by UPDATE (A allows it); A hung up after the 6th
+    expect(toA).toMatch(/^Session-Expires: 2;refresher=uas\s*$/m);
+    expect(toA).toMatch(/^Require: timer\s*$/m);
+    expect(new Set(toA.match(/^CSeq: \d+ UPDATE/gm)).size).toBe(6); // distinct UPDATEs (a retransmission shows twice)
+    expect(await listCalls()).toEqual([]);
+    expect(valueOf(await metricsText(), /sbc_session_refresh_total\{result="ok"[^}]*\} (\d+)/)).toBeGreaterThanOrEqual(6 + 3);
+  });
+
+  it('retries B’s 422 with its Min-SE, and answers 422 with its own Min-SE to a Session-Expires below it', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-200.xml', 'uas-sbc-timer-422-then-answer-expect-bye.xml', { profile: 'timers', pauseMs: 500 });
+    expectOk(a);
+    expectOk(b);
+    const toB = received(b.messages);
+    expect([...toB.matchAll(/^Session-Expires: (\S+)/gm)].map((m) => m[1]).slice(0, 2)).toEqual(['2', '3']);
+    expect([...toB.matchAll(/^Min-SE: (\S+)/gm)].map((m) => m[1]).slice(0, 2)).toEqual(['2', '3']);
+    expect(received(a.messages)).not.toMatch(/^SIP\/2.0 422/m); // B's 422 stays on the B leg
+    const small = await run({ scenario: 'uac-sbc-timer-too-small-expect-422.xml', remote: { address: HOST, port: sbcPort }, localPort: aPort, service: 'bob', keys: { profile: 'timers' }, limitMs: 20_000 }).done;
+    expectOk(small);
+    expect(received(small.messages)).toMatch(/^Min-SE: 2\s*$/m);
+  });
+
+  it('a restarted sbc carries the session timers on (they are in Redis)', async () => {
+    const [a, b] = await call('uac-sbc-timer-answer-refreshes-expect-bye.xml', 'uas-sbc-timer-answer-refreshes-expect-bye.xml', {
+      profile: 'timers6',
+      during: async () => {
+        const [c] = await theOneCall();
+        const old = sbc!;
+        old.child.kill('SIGKILL');
+        await old.exited;
+        sbc = startSbc();
+        await healthy();
+        // the new process (its counters start at 0) sends both legs' refreshes, due 3 s after the answer
+        const refreshed = await until(async () => /sbc_session_refresh_total\{result="ok"[^}]*\} [2-9]/.test(await metricsText()) || undefined, 10_000, 200);
+        expect(refreshed).toBe(true);
+        expect(await rpc.call('calls.teardown', { id: c!.id })).toEqual({ id: c!.id, a: 200, b: 200 });
+      },
+    });
+    expectOk(a);
+    expectOk(b);
+    expect(count(received(b.messages), /^INVITE /gm)).toBeGreaterThanOrEqual(2);
+    expect(count(received(a.messages), /^UPDATE /gm)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a refresh answered 481 ends the call on both legs', async () => {
+    const { tookMs } = await callEndedByTimer('uas-sbc-timer-481-refresh-expect-bye.xml');
+    expect(tookMs).toBeLessThan(4500); // the refresh goes at 1 s
+  });
+
+  it('a peer that chose to refresh and does not: BYE on both legs min(32 s, interval/3) before its session ends', async () => {
+    const { tookMs, a } = await callEndedByTimer('uas-sbc-timer-answer-refreshes-expect-bye.xml', { aScenario: 'uac-sbc-timer-refresher-uac-silent-expect-bye.xml', failed: 0 });
+    const toA = received(a.messages);
+    expect(toA).toMatch(/^Session-Expires: 2;refresher=uac\s*$/m); // A is the refresher of its leg, as it asked
+    expect(toA).toMatch(/^Require: timer\s*$/m);
+    expect(toA).not.toMatch(/^(UPDATE|INVITE) /m); // the sbc never refreshed A
+    expect(tookMs).toBeLessThan(4000); // given up 1.33 s after the answer
+  });
+
+  // last in the file: the unanswered refresh INVITE goes on being retransmitted to B's port (its transaction's 32 s)
+  it('a leg that stops answering its refresh ends the call: BYE on both legs within the interval', async () => {
+    const { tookMs } = await callEndedByTimer('uas-sbc-timer-ignore-refresh-expect-bye.xml');
+    // B's session ends 2 s after the answer (its refresh at 1 s unanswered); without the timer the call would last until sipp's limit
+    expect(tookMs).toBeLessThan(5000);
   });
 });

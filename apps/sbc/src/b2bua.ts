@@ -1,7 +1,8 @@
 /**
  * The B2BUA: an INVITE from the proxy (the A leg) gets a new B leg sent back through the
  * proxy; responses, ACK, CANCEL, BYE, re-INVITE, UPDATE, INFO and other in-dialog
- * requests are relayed from one leg to the other (legs.ts builds each message, headers.ts
+ * requests are relayed from one leg to the other; session timers (RFC 4028) are negotiated
+ * on each leg here and run by refresh.ts (legs.ts builds each message, headers.ts
  * decides which fields cross; sdp.ts applies a profile's codec filter, else SDP passes
  * untouched: media stays with the proxy/mediactl). An answered call lives in Redis (store.ts), so in-dialog requests and
  * the end of a call work from any sbc process; an unanswered one lives in this process.
@@ -9,6 +10,8 @@
 import type { Logger } from 'pino';
 import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
 import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog, SipParseError } from '@ngcp/sip';
+import { SessionRefresher, sdpOf } from './refresh.js';
+import { addTimerSupport, arm, negotiateAsUac, negotiateAsUas, requestFields, retryInterval, type UasOutcome } from './session-timer.js';
 import type { ResolvedProfile } from './config.js';
 import { requestedProfile } from './headers.js';
 import { bLegInvite, nextHop, offerUnusable, relayRequest, relayResponse, type Self } from './legs.js';
@@ -46,6 +49,10 @@ interface EarlyCall {
   /** the B INVITE was cancelled (A's CANCEL, a teardown): its 487 is relayed as it is */
   cancelled: boolean;
   createdAt: number;
+  /** session timers: A's leg as negotiated from its INVITE, what the B INVITE asks for (null: off), 422s retried */
+  aTimer: Extract<UasOutcome, { ok: true }> | null;
+  bAsked: { interval: number; minSe: number } | null;
+  retried422: number;
 }
 
 export interface TeardownResult {
@@ -66,6 +73,7 @@ export class B2bua {
   private readonly locks = new Map<string, Promise<void>>();
   private readonly log: Logger;
   private readonly t1: number;
+  private readonly refresher: SessionRefresher;
   /** our listener (Via, Contact); the daemon sets the bound port after start */
   self: Self;
 
@@ -73,6 +81,12 @@ export class B2bua {
     this.self = o.self;
     this.log = o.logger.child({ component: 'b2bua' });
     this.t1 = o.t1Ms ?? 500;
+    this.refresher = new SessionRefresher({
+      store: o.store, metrics: o.metrics, logger: this.log, sip: o.sip,
+      locked: (id, fn) => this.locked(id, fn),
+      teardown: (id, reason, cause) => this.teardown(id, reason, cause),
+      legOpts: (call) => this.legOpts(this.profileOf(call)),
+    });
   }
 
   /** Calls being set up in this process (each has two legs). */
@@ -128,32 +142,55 @@ export class B2bua {
       this.log.warn({ callId: req.callId(), profile: name }, 'INVITE names an unknown profile; answered 500');
       return this.reply(tx, req, 500, [], 'Unknown SBC Profile');
     }
-    const required = req.optionTags('require');
+    // with session timers on, the sbc supports `timer` (RFC 4028) itself
+    const required = req.optionTags('require').filter((t) => !(profile.timer && t.toLowerCase() === 'timer'));
     if (required.length > 0) return this.reply(tx, req, 420, [['Unsupported', required.join(', ')]]);
     if (this.early.has(req.callId())) return this.reply(tx, req, 482); // a second INVITE of the same call (a loop or a fork back to us)
     if (this.rejectOffer(tx, req, profile)) return;
+    // session timers (RFC 4028 §9): A's Session-Expires below our Min-SE gets 422
+    const aTimer = profile.timer ? negotiateAsUas(req, profile.timer) : null;
+    if (aTimer && !aTimer.ok) {
+      if (aTimer.status === 422) return this.reply(tx, req, 422, [['Min-SE', String(aTimer.minSe)]]);
+      return this.reply(tx, req, 400, [], aTimer.reason);
+    }
     const ec: EarlyCall = {
       id: newCallId(),
       profile,
       aTx: tx,
       aReq: req,
-      bReq: bLegInvite(req, { ...this.legOpts(profile), callId: newCallId(), fromTag: newTag(), cseq: 1 }),
+      bReq: req, // set by sendB
       bTx: null,
       aTags: new Map(),
       answered: null,
       cancelled: false,
       createdAt: Date.now(),
+      aTimer,
+      bAsked: profile.timer ? { interval: profile.timer.interval, minSe: profile.timer.minSe } : null,
+      retried422: 0,
     };
     this.early.set(req.callId(), ec);
     tx.user = { onCancel: () => this.cancelB(ec, 'CANCEL from the caller') };
-    ec.bTx = this.o.sip().sendRequest(ec.bReq, this.o.proxy, {
+    this.sendB(ec, newCallId(), newTag(), 1);
+    this.log.debug({ id: ec.id, a: req.callId(), b: ec.bReq.callId(), profile: profile.name }, 'B leg sent');
+  }
+
+  /** The B leg's INVITE (again after a 422: same Call-ID and From-tag, the next CSeq), with the session timer the sbc asks for. */
+  private sendB(ec: EarlyCall, callId: string, fromTag: string, cseq: number): void {
+    const aCallId = ec.aReq.callId();
+    ec.bReq = bLegInvite(ec.aReq, { ...this.legOpts(ec.profile), callId, fromTag, cseq });
+    if (ec.bAsked) {
+      for (const [n, v] of requestFields(ec.bAsked.interval, ec.bAsked.minSe)) ec.bReq.append(n, v);
+      addTimerSupport(ec.bReq);
+    }
+    const bTx: ClientTransaction = this.o.sip().sendRequest(ec.bReq, this.o.proxy, {
       onProvisional: (res) => this.bProvisional(ec, res),
-      onFinal: (res, _tx, origin) => void this.bFinal(ec, res, origin).catch((err: unknown) => this.log.error({ callId: req.callId(), err: (err as Error).message }, 'relaying the B leg answer failed')),
+      onFinal: (res, _tx, origin) => void this.bFinal(ec, res, origin).catch((err: unknown) => this.log.error({ callId: aCallId, err: (err as Error).message }, 'relaying the B leg answer failed')),
       onTerminated: () => {
-        if (this.early.get(req.callId()) === ec && ec.answered === null) this.early.delete(req.callId());
+        // a transaction replaced by the retry after a 422 leaves the call alone
+        if (this.early.get(aCallId) === ec && ec.answered === null && ec.bTx === bTx) this.early.delete(aCallId);
       },
     });
-    this.log.debug({ id: ec.id, a: req.callId(), b: ec.bReq.callId(), profile: profile.name }, 'B leg sent');
+    ec.bTx = bTx;
   }
 
   private cancelB(ec: EarlyCall, why: string): void {
@@ -177,6 +214,17 @@ export class B2bua {
 
   private async bFinal(ec: EarlyCall, res: SipResponse, origin: FinalOrigin): Promise<void> {
     const aCallId = ec.aReq.callId();
+    // RFC 4028 §7.4: a 422 names the Min-SE of B's side; the INVITE goes again asking for that (twice at most)
+    if (res.status === 422 && origin === 'network' && ec.bAsked && !ec.cancelled && ec.retried422 < 2 && res.cseq().seq === ec.bReq.cseq().seq) {
+      const next = retryInterval(res, ec.bAsked.interval);
+      if (next !== null) {
+        ec.retried422++;
+        ec.bAsked = { interval: next, minSe: Math.max(ec.bAsked.minSe, next) };
+        this.log.debug({ id: ec.id, interval: next }, 'B leg answered 422; INVITE sent again with its Min-SE');
+        this.sendB(ec, ec.bReq.callId(), ec.bReq.from().tag!, ec.bReq.cseq().seq + 1);
+        return;
+      }
+    }
     if (res.status >= 300 || res.status < 200) {
       this.early.delete(aCallId);
       if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
@@ -215,6 +263,15 @@ export class B2bua {
       b: { dialog: bDialog, inviteSeq: ec.bReq.cseq().seq },
       createdAt: ec.createdAt, answeredAt: now, deadline: limit > 0 ? now + limit * 1000 : null,
     };
+    if (ec.aTimer && ec.bAsked) {
+      // each leg's timer on its own: A's as its INVITE asked (our 2xx says so), B's as its 2xx says (RFC 4028 §9, §7.2)
+      for (const [n, v] of ec.aTimer.responseFields) aRes.append(n, v);
+      addTimerSupport(aRes);
+      call.a.timer = arm(ec.aTimer.timer, now);
+      call.b.timer = arm(negotiateAsUac(res, ec.bAsked), now);
+      call.a.sdp = sdpOf(aRes);
+      call.b.sdp = sdpOf(ec.bReq);
+    }
     ec.answered = call;
     try {
       await this.o.store.save(call);
@@ -294,6 +351,7 @@ export class B2bua {
     const built = relayRequest(leg.dialog, 'ACK', ack, { ...this.legOpts(profile), cseq: leg.inviteSeq });
     const dest = nextHop(built.request);
     if (!dest) return;
+    if (leg.timer && sdpOf(built.request)) await this.refresher.keepSdp(call.id, other(side), sdpOf(built.request));
     const now = Date.now();
     this.sentAcks.set(`${leg.dialog.id.callId} ${leg.inviteSeq}`, { ack: built.request, dest, at: now });
     for (const [k, v] of this.sentAcks) if (now - v.at > 64 * this.t1) this.sentAcks.delete(k);
@@ -341,7 +399,20 @@ export class B2bua {
         return;
       }
       const o = other(side);
+      // a refresh (re-INVITE, UPDATE) of a leg with session timers: negotiated as its UAS (422 below our Min-SE)
+      const timed = (req.method === 'INVITE' || req.method === 'UPDATE') && call.a.timer && call.b.timer ? this.refresher.asUas(call[side].timer!, profile, req) : null;
+      if (timed && !timed.ok) {
+        await this.o.store.save(call);
+        if (timed.status === 422) return this.reply(tx, req, 422, [['Min-SE', String(timed.minSe)]]);
+        return this.reply(tx, req, 400, [], timed.reason);
+      }
       const built = relayRequest(call[o].dialog, req.method, req, this.legOpts(profile));
+      const oTimer = call[o].timer;
+      if (timed?.ok && oTimer) {
+        // the relayed request refreshes the other leg too: our Session-Expires for it, the refresher kept
+        for (const [n, v] of requestFields(oTimer.interval, oTimer.minSe, oTimer.refresher === 'sbc' ? 'uac' : 'uas')) built.request.append(n, v);
+        addTimerSupport(built.request);
+      }
       call[o].dialog = built.dialog;
       if (req.method === 'INVITE') call[o].inviteSeq = built.request.cseq().seq;
       const dest = nextHop(built.request);
@@ -354,6 +425,12 @@ export class B2bua {
         onFinal: (res, _t, origin) => {
           // a BYE ends the call whatever the other side says; its timeout is no reason to keep the caller waiting
           const answer = req.method === 'BYE' && origin !== 'network' ? createResponse(req, 200) : relayResponse(req, res, this.legOpts(profile));
+          if (timed?.ok && oTimer && origin === 'network' && res.status >= 200 && res.status < 300) {
+            for (const [n, v] of timed.responseFields) answer.append(n, v);
+            addTimerSupport(answer);
+            // both legs refreshed; the SDP of each (offer on the other leg, answer on this one) is the one in force now
+            void this.refresher.refreshedThrough(id, { side, timer: timed.timer, sdp: sdpOf(answer) }, { res, asked: oTimer, sdp: sdpOf(built.request) });
+          }
           this.respond(tx, req.method, answer);
           if (req.method === 'INVITE' && answer.status >= 200 && answer.status < 300) this.retransmit2xx(tx, answer);
         },
@@ -366,31 +443,34 @@ export class B2bua {
   // ---- ending calls ------------------------------------------------------------------
 
   /** BYE on both legs of an answered call (RPC `calls.teardown`, the call length limit); null when there is no such call. */
-  async teardown(id: string, reason: string): Promise<TeardownResult | null> {
-    return this.locked(id, async () => {
-      const call = await this.o.store.get(id);
-      if (!call) {
+  async teardown(id: string, reason: string, cause = 200): Promise<TeardownResult | null> {
+    // the call leaves Redis under the lock; the BYEs are not waited for under it (a dead leg's takes 32 s)
+    const call = await this.locked(id, async (): Promise<SbcCall | TeardownResult | null> => {
+      const found = await this.o.store.get(id);
+      if (!found) {
         const ec = [...this.early.values()].find((e) => e.id === id && !e.answered);
         if (!ec) return null;
         this.cancelB(ec, reason);
         return { id, a: 0, b: 0 };
       }
-      await this.o.store.remove(call);
+      await this.o.store.remove(found);
       this.o.metrics.teardowns.inc({ reason });
-      const profile = this.profileOf(call);
-      const bye = (side: Side): Promise<number> =>
-        new Promise((resolve) => {
-          const built = relayRequest(call[side].dialog, 'BYE', null, {
-            ...this.legOpts(profile), headers: [['Reason', `SIP;cause=200;text="${reason}"`]],
-          });
-          const dest = nextHop(built.request);
-          if (!dest) return resolve(0);
-          const client = this.o.sip().sendRequest(built.request, dest, { onFinal: (res, _t, origin) => resolve(origin === 'network' ? res.status : 0) });
-        });
-      const [a, b] = await Promise.all([bye('a'), bye('b')]);
-      this.log.info({ id, reason, a, b }, 'call torn down');
-      return { id, a, b };
+      return found;
     });
+    if (!call || !('node' in call)) return call; // no such call, or one still ringing (cancelled)
+    const profile = this.profileOf(call);
+    const bye = (side: Side): Promise<number> =>
+      new Promise((resolve) => {
+        const built = relayRequest(call[side].dialog, 'BYE', null, {
+          ...this.legOpts(profile), headers: [['Reason', `SIP;cause=${cause};text="${reason}"`]],
+        });
+        const dest = nextHop(built.request);
+        if (!dest) return resolve(0);
+        this.o.sip().sendRequest(built.request, dest, { onFinal: (res, _t, origin) => resolve(origin === 'network' ? res.status : 0) });
+      });
+    const [a, b] = await Promise.all([bye('a'), bye('b')]);
+    this.log.info({ id, reason, a, b }, 'call torn down');
+    return { id, a, b };
   }
 
   /** Calls whose call length limit passed: BYE on both legs. */
@@ -401,6 +481,11 @@ export class B2bua {
       return r !== null;
     }));
     return ended.filter(Boolean).length;
+  }
+
+  /** Session timers due (session refreshes to send, legs given up on: BYE on both); refresh.ts. */
+  sessionTimers(nowMs = Date.now()): Promise<number> {
+    return this.refresher.sweep(nowMs);
   }
 
   /** Stop retransmitting (a stopping process). */

@@ -6,6 +6,7 @@
  */
 import { reasonPhrase } from '@ngcp/sip';
 import { whitelist } from './headers.js';
+import { TIMER_FIELDS, type TimerPolicy } from './session-timer.js';
 import { commonSchemas, type ControlConfig, type DaemonConfigProblem, type DbConnConfig, type JSONSchemaType, type LogConfig, type RedisConnConfig } from '@ngcp/daemon';
 
 /** What the sbc applies to one call; the proxy names it (README.md, docs/sbc.md). */
@@ -34,6 +35,14 @@ export interface SbcProfile {
    * Absent or empty: SDP passes untouched.
    */
   codecs_deny?: string[];
+  /**
+   * Session timers (RFC 4028): the interval (s) the sbc asks for on each leg and refreshes
+   * where it is the refresher; 0: off (Session-Expires/Min-SE then pass between the legs as
+   * the whitelist says). Absent: the top-level `session_timer_s`.
+   */
+  session_timer_s?: number;
+  /** The smallest session interval (s) the sbc accepts (its Min-SE); absent: the top-level `min_se_s`. */
+  min_se_s?: number;
 }
 
 /** What A gets instead of a final response of B. */
@@ -53,6 +62,8 @@ export interface ResolvedProfile {
   replyTranslation: ReadonlyMap<number, ReplyTranslation>;
   /** upper-case encoding names */
   codecsDeny: ReadonlySet<string>;
+  /** Session timers (session-timer.ts); null: off. */
+  timer: TimerPolicy | null;
 }
 
 export interface SbcConfig {
@@ -70,8 +81,10 @@ export interface SbcConfig {
   profiles: Record<string, SbcProfile>;
   /** The limit of a profile without its own `max_call_length_s` (config.yml `sbc.max_call_length_s`). */
   max_call_length_s: number;
-  /** Session timers (RFC 4028) are not enforced by this release; the key is accepted for the next one. */
+  /** Session timers (RFC 4028) of a profile without its own `session_timer_s`: the interval asked for (s); 0 off. */
   session_timer_s: number;
+  /** The Min-SE (s) of a profile without its own `min_se_s` (RFC 4028 recommends 90; at least 1). */
+  min_se_s: number;
   /** How long a call's state stays in Redis without any request in it (refreshed by every in-dialog request). */
   call_ttl_s: number;
   redis: RedisConnConfig;
@@ -103,6 +116,8 @@ const profileSchema = {
       },
     },
     codecs_deny: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' }, uniqueItems: true, nullable: true },
+    session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400, nullable: true },
+    min_se_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true },
   },
   required: [],
   additionalProperties: false,
@@ -124,12 +139,13 @@ export const sbcSchema: JSONSchemaType<SbcConfig> = {
     default_profile: { type: 'string', minLength: 1 },
     profiles: { type: 'object', required: [], additionalProperties: profileSchema, minProperties: 1 },
     max_call_length_s: { type: 'integer', minimum: 0, maximum: 31_536_000 },
-    session_timer_s: { type: 'integer', minimum: 0 },
+    session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 },
+    min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },
     call_ttl_s: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     redis: commonSchemas.redis,
     db: { ...commonSchemas.db, nullable: true },
   },
-  required: ['node', 'listen', 'control', 'log', 'proxy', 'default_profile', 'profiles', 'max_call_length_s', 'session_timer_s', 'call_ttl_s', 'redis'],
+  required: ['node', 'listen', 'control', 'log', 'proxy', 'default_profile', 'profiles', 'max_call_length_s', 'session_timer_s', 'min_se_s', 'call_ttl_s', 'redis'],
   additionalProperties: false,
 } as unknown as JSONSchemaType<SbcConfig>;
 
@@ -148,6 +164,7 @@ export const sbcDefaults = {
   profiles: { default: {} },
   max_call_length_s: 0,
   session_timer_s: 0,
+  min_se_s: 90,
   call_ttl_s: 86_400,
 } as const satisfies Partial<SbcConfig>;
 
@@ -158,6 +175,12 @@ export function checkSbcConfig(c: SbcConfig): DaemonConfigProblem[] {
   const port = Number(c.proxy.slice(c.proxy.lastIndexOf(':') + 1));
   if (!(port >= 1 && port <= 65535)) out.push({ path: 'proxy', message: 'the port must be 1..65535' });
   for (const [name, p] of Object.entries(c.profiles)) {
+    const timer = profileTimer(c, p);
+    if (timer && timer.interval < timer.minSe) {
+      // the key at fault: the profile's own, else the top-level one it inherits (named once)
+      const path = p.session_timer_s !== undefined ? `profiles.${name}.session_timer_s` : 'session_timer_s';
+      if (!out.some((x) => x.path === path)) out.push({ path, message: `${timer.interval} is below the Min-SE in force (${timer.minSe}; min_se_s)` });
+    }
     for (const key of Object.keys(p.reply_translation ?? {})) {
       if (!/^[3-6][0-9]{2}$/.test(key)) out.push({ path: `profiles.${name}.reply_translation.${key}`, message: 'must be a final response code 300..699 (the B leg\'s status)' });
     }
@@ -171,17 +194,28 @@ export function parseHostPort(v: string): { address: string; port: number } {
   return { address: v.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(v.slice(i + 1)) };
 }
 
+/** A profile's session timer policy (its own keys, else the top-level ones); null when off. */
+function profileTimer(c: SbcConfig, p: SbcProfile): TimerPolicy | null {
+  const interval = p.session_timer_s ?? c.session_timer_s;
+  return interval > 0 ? { interval, minSe: p.min_se_s ?? c.min_se_s } : null;
+}
+
 /** The profiles of a config with their defaults filled in. */
 export function resolveProfiles(c: SbcConfig): Map<string, ResolvedProfile> {
   const out = new Map<string, ResolvedProfile>();
   for (const [name, p] of Object.entries(c.profiles)) {
+    const timer = profileTimer(c, p);
+    const headers = whitelist(p.headers ?? DEFAULT_HEADERS);
+    // with timers on, each leg's Session-Expires / Min-SE are the sbc's own (session-timer.ts)
+    if (timer) for (const k of TIMER_FIELDS) headers.delete(k);
     out.set(name, {
       name,
-      headers: whitelist(p.headers ?? DEFAULT_HEADERS),
+      headers,
       refer: p.refer ?? 'reject',
       maxCallLengthS: p.max_call_length_s ?? c.max_call_length_s,
       replyTranslation: new Map(Object.entries(p.reply_translation ?? {}).map(([from, t]) => [Number(from), { code: t.code, reason: t.reason ?? reasonPhrase(t.code) }])),
       codecsDeny: new Set((p.codecs_deny ?? []).map((n) => n.toUpperCase())),
+      timer,
     });
   }
   return out;

@@ -1,6 +1,6 @@
 /**
  * The sbc as a daemon of the skeleton: its config file, the SIP stack on the internal
- * address, Redis, the B2BUA, the call length limit's sweep, and the control methods
+ * address, Redis, the B2BUA, the sweep of call length limits and session timers, and the control methods
  * (`calls.list`, `calls.teardown`).
  */
 import { Redis } from 'ioredis';
@@ -11,9 +11,12 @@ import { createSipStack } from '@ngcp/sip';
 import { B2bua } from './b2bua.js';
 import { checkSbcConfig, parseHostPort, resolveProfiles, sbcDefaults, sbcSchema, type SbcConfig } from './config.js';
 import { createSbcMetrics } from './metrics.js';
+import type { LegTimer } from './session-timer.js';
 import { CallStore, type SbcCall } from './store.js';
 
-/** How often the call length limits are checked. */
+const legTimer = (t: LegTimer) => ({ interval_s: t.interval, refresher: t.refresher, method: t.method, expires: new Date(t.expiresAt).toISOString() });
+
+/** How often the call length limits and the session timers are checked. */
 const EXPIRE_EVERY_MS = 250;
 
 export const sbcDaemon: DaemonDefinition<SbcConfig> = {
@@ -48,6 +51,7 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
     const metrics = createSbcMetrics(registry, { callsLive: () => store.count(), earlyCalls: () => b2bua?.earlyCount() ?? 0 });
     let timer: NodeJS.Timeout | undefined;
     let expiring = false;
+    let timing = false;
 
     const summary = (c: SbcCall) => ({
       id: c.id, profile: c.profile, node: c.node,
@@ -55,6 +59,8 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
       b: { call_id: c.b.dialog.id.callId, from: c.b.dialog.localUri, to: c.b.dialog.remoteUri },
       created: new Date(c.createdAt).toISOString(), answered: new Date(c.answeredAt).toISOString(),
       ends: c.deadline === null ? null : new Date(c.deadline).toISOString(),
+      // session timers per leg: interval (s), who refreshes, when the leg is given up without a refresh
+      timers: c.a.timer && c.b.timer ? { a: legTimer(c.a.timer), b: legTimer(c.b.timer) } : null,
     });
 
     return {
@@ -75,16 +81,21 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
         b2bua.self = self;
         // not fatal: ioredis keeps retrying; INVITEs meanwhile get 500
         await redis.connect().catch(() => undefined);
+        // a standby's Redis is a read-only replica: the active node's sbc ends and refreshes those calls
+        const quiet = (what: string) => (err: Error) => {
+          if (/READONLY/.test(err.message)) log.debug({ err: err.message }, `${what} sweep skipped (read-only redis)`);
+          else log.warn({ err: err.message }, `${what} sweep failed`);
+        };
         timer = setInterval(() => {
-          if (expiring || redis.status !== 'ready') return;
-          expiring = true;
-          b2bua!.expire()
-            .catch((err: Error) => {
-              // a standby's Redis is a read-only replica: the active node's sbc ends those calls
-              if (/READONLY/.test(err.message)) log.debug({ err: err.message }, 'call length sweep skipped (read-only redis)');
-              else log.warn({ err: err.message }, 'call length sweep failed');
-            })
-            .finally(() => (expiring = false));
+          if (redis.status !== 'ready') return;
+          if (!expiring) {
+            expiring = true;
+            b2bua!.expire().catch(quiet('call length')).finally(() => (expiring = false));
+          }
+          if (!timing) {
+            timing = true;
+            b2bua!.sessionTimers().catch(quiet('session timer')).finally(() => (timing = false));
+          }
         }, EXPIRE_EVERY_MS);
         timer.unref();
         log.info({ sip: `udp:${self.address}:${self.port}`, proxy: config.proxy, profiles: [...profiles.keys()] }, 'sbc started');
@@ -106,7 +117,7 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
         sip: sip ? `udp:${self.address}:${self.port}` : null,
       }),
       methods: {
-        /** The answered calls: `{ calls: [{ id, profile, a: {call_id, from, to}, b: {…}, created, answered, ends }] }`. */
+        /** The answered calls: `{ calls: [{ id, profile, a: {call_id, from, to}, b: {…}, created, answered, ends, timers }] }`. */
         'calls.list': async (params) => {
           const limit = Number((params as { limit?: unknown } | undefined)?.limit ?? 1000);
           return { calls: (await store.list(Number.isInteger(limit) && limit > 0 ? limit : 1000)).map(summary) };

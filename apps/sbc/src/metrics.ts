@@ -5,6 +5,8 @@ export interface SbcMetrics {
   requests: Counter<'method'>;
   responses: Counter<'method' | 'status'>;
   teardowns: Counter<'reason'>;
+  /** the sbc's own session refreshes (RFC 4028) by outcome: ok (2xx), rejected (another final; tried again), failed (timeout, 408, 481: the call ends) */
+  refreshes: Counter<'result'>;
 }
 
 export interface SbcGauges {
@@ -37,6 +39,7 @@ export function createSbcMetrics(registry: Registry, gauges: SbcGauges): SbcMetr
   return {
     requests: new Counter({ name: 'sbc_requests_total', help: 'SIP requests received (ACK and CANCEL excluded), by method', labelNames: ['method'], registers }),
     responses: new Counter({ name: 'sbc_responses_total', help: 'Final responses the sbc sent, by method of the request and status', labelNames: ['method', 'status'], registers }),
-    teardowns: new Counter({ name: 'sbc_teardowns_total', help: 'Calls the sbc ended itself with BYE on both legs, by why (call length limit, control request)', labelNames: ['reason'], registers }),
+    teardowns: new Counter({ name: 'sbc_teardowns_total', help: 'Calls the sbc ended itself with BYE on both legs, by why (call length limit, session timer expired, control request)', labelNames: ['reason'], registers }),
+    refreshes: new Counter({ name: 'sbc_session_refresh_total', help: 'Session refreshes (RFC 4028) the sbc sent, by result: ok (2xx), rejected (another final response; retried), failed (timeout, 408, 481: the call is ended)', labelNames: ['result'], registers }),
   };
 }

@@ -3,17 +3,23 @@
  * dialogs with their tags, CSeqs and route sets, so that any sbc process — this one
  * after a restart, or the other node's — can carry on in-dialog requests and end the call
  * with a BYE on both legs. Written once the call is answered, updated on every in-dialog
- * request, deleted when it ends.
+ * request, deleted when it ends. Each leg also carries its session timer (session-timer.ts) and
+ * last SDP; `sbc:timers` orders the calls by when their timers next need the sbc.
  */
 import type { Redis } from 'ioredis';
 import { redisKeys } from '@ngcp/db';
 import type { DialogRecord } from '@ngcp/sip';
+import { nextDue, type LegTimer } from './session-timer.js';
 
 /** One leg of a call, from the sbc's side. */
 export interface SbcLeg {
   dialog: DialogRecord;
   /** CSeq of the last INVITE the sbc sent on this leg (its ACK carries the same number). */
   inviteSeq: number | null;
+  /** The leg's session timer (RFC 4028, session-timer.ts); absent or null: none. */
+  timer?: LegTimer | null;
+  /** The last SDP the sbc sent on this leg (offer or answer): the body of its refresh re-INVITEs. */
+  sdp?: { body: string; type: string } | null;
 }
 
 /** Value of `sbc:call:<id>`. */
@@ -48,6 +54,9 @@ export class CallStore {
       .set(redisKeys.sbcLeg(call.b.dialog.id.callId), call.id, 'EX', this.ttlS)
       .sadd(redisKeys.sbcCalls(), call.id);
     if (call.deadline !== null) m.zadd(redisKeys.sbcDeadlines(), call.deadline, call.id);
+    const due = timerDue(call);
+    if (due !== null) m.zadd(redisKeys.sbcTimers(), due, call.id);
+    else m.zrem(redisKeys.sbcTimers(), call.id);
     await exec(m);
   }
 
@@ -77,7 +86,8 @@ export class CallStore {
       .del(redisKeys.sbcCall(call.id))
       .del(redisKeys.sbcLeg(call.a.dialog.id.callId), redisKeys.sbcLeg(call.b.dialog.id.callId))
       .srem(redisKeys.sbcCalls(), call.id)
-      .zrem(redisKeys.sbcDeadlines(), call.id));
+      .zrem(redisKeys.sbcDeadlines(), call.id)
+      .zrem(redisKeys.sbcTimers(), call.id));
     return r[0] === 1;
   }
 
@@ -86,9 +96,14 @@ export class CallStore {
     return this.redis.zrangebyscore(redisKeys.sbcDeadlines(), '-inf', nowMs, 'LIMIT', 0, limit);
   }
 
-  /** Drop an id from the deadlines and the set (its call is gone). */
+  /** Ids of calls whose session timer needs the sbc (a refresh to send, a leg to give up on). */
+  async timersDue(nowMs: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(redisKeys.sbcTimers(), '-inf', nowMs, 'LIMIT', 0, limit);
+  }
+
+  /** Drop an id from the deadlines, the timers and the set (its call is gone). */
   async forget(id: string): Promise<void> {
-    await exec(this.redis.multi().zrem(redisKeys.sbcDeadlines(), id).srem(redisKeys.sbcCalls(), id));
+    await exec(this.redis.multi().zrem(redisKeys.sbcDeadlines(), id).zrem(redisKeys.sbcTimers(), id).srem(redisKeys.sbcCalls(), id));
   }
 
   /** The answered calls (at most `limit`), dropping ids whose call expired. */
@@ -108,6 +123,12 @@ export class CallStore {
   count(): Promise<number> {
     return this.redis.scard(redisKeys.sbcCalls());
   }
+}
+
+/** When the call's session timers next need the sbc (the earlier leg); null without timers. */
+export function timerDue(call: SbcCall): number | null {
+  const due = [nextDue(call.a.timer), nextDue(call.b.timer)].filter((d): d is number => d !== null);
+  return due.length > 0 ? Math.min(...due) : null;
 }
 
 function parse(v: string | null): SbcCall | null {

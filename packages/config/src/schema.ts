@@ -151,14 +151,20 @@ export interface SbcProfileConfig {
   reply_translation?: Record<string, { code: number; reason?: string }>;
   /** codecs (encoding names) removed from the SDP crossing between the legs, e.g. `[PCMA, G729]` */
   codecs_deny?: string[];
+  /** session timers (RFC 4028): the interval asked for on each leg, refreshed by the sbc where it is the refresher; 0 off; absent: `sbc.session_timer_s` */
+  session_timer_s?: number;
+  /** the smallest session interval accepted (Min-SE); absent: `sbc.min_se_s` */
+  min_se_s?: number;
 }
 
 export interface SbcConfig {
   enable: boolean;
   port: number;
   control_port: number;
-  /** not enforced yet (session timers are the next slice of the sbc) */
+  /** session timers (RFC 4028) of a profile without its own: the interval the sbc asks for (s); 0 off */
   session_timer_s: number;
+  /** the Min-SE (s) of a profile without its own (default 90) */
+  min_se_s?: number;
   max_call_length_s: number;
   /** the profile applied when the proxy names none (default `default`) */
   default_profile?: string;
@@ -407,7 +413,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       sbc: optional(obj({ enable: bool, profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }), ['profile']),
     }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc']),
     sbc: optional(obj<SbcConfig>({
-      enable: bool, port, control_port: port, session_timer_s: posInt, max_call_length_s: { type: 'integer', minimum: 0 },
+      enable: bool, port, control_port: port, session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 }, max_call_length_s: { type: 'integer', minimum: 0 },
+      min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },
       default_profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
       profiles: {
         type: 'object',
@@ -431,11 +438,13 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
               },
             },
             codecs_deny: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' } },
+            session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 },
+            min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },
           },
         },
       },
       call_ttl_s: { type: 'integer', minimum: 60 },
-    }), ['default_profile', 'profiles', 'call_ttl_s']),
+    }), ['default_profile', 'profiles', 'call_ttl_s', 'min_se_s']),
     appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
     mediactl: obj<MediactlConfig>({
       enable: bool,

@@ -54,6 +54,8 @@ export const redisKeys = {
   sbcCalls: () => 'sbc:calls',
   /** SORTED SET: member = sbc call id, score = when its call length limit ends it (ms since the epoch). */
   sbcDeadlines: () => 'sbc:deadlines',
+  /** SORTED SET: member = sbc call id, score = when its session timers next need the sbc (ms since the epoch: a refresh to send, a leg to give up on). */
+  sbcTimers: () => 'sbc:timers',
 } as const;
 
 export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;

@@ -35,6 +35,7 @@ const PRETTY: Record<string, string> = {
   'rseq': 'RSeq',
   'p-asserted-identity': 'P-Asserted-Identity',
   'p-preferred-identity': 'P-Preferred-Identity',
+  'min-se': 'Min-SE', // RFC 4028
 };
 
 /** Fast path: exact spellings seen on the wire → canonical key. */
