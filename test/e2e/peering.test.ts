@@ -123,6 +123,23 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     await node.api.ok('PUT', `/api/callforwards/${subs.bob.id}`, {});
   });
 
+  it('a peer that challenges is authenticated (issue #11): credentials set through the API, the INVITE re-sent through the lb with Authorization (sipp verifies it), one 200, BYE ok', async () => {
+    // the scenario of the proxy's own test (apps/proxy/test/scenarios): 401, then verifyauth for trunk-user/trunk-secret
+    const p = await peer('127.0.0.61', '../../../apps/proxy/test/scenarios/uas-peer-401-verify-auth-then-answer.xml');
+    const [id] = await peeringGroup(1, '3640', [{ address: '127.0.0.61', port: p.port }]);
+    const s = await node.api.ok<Record<string, unknown>>('GET', `/api/peeringservers/${id}`);
+    const before = (await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages;
+    await node.api.ok('PUT', `/api/peeringservers/${id}`, { group_id: s.group_id, name: s.name, host: s.host, port: s.port, auth_username: 'trunk-user', auth_password: 'trunk-secret' });
+    expect(await until(async () => ((await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages > before ? true : undefined), 10_000, 50)).toBe(true);
+    // every proxy worker gets the change; give the others a moment to reload
+    await new Promise((r) => setTimeout(r, 500));
+    const uac = await callOut(subs.alice, '3640123456', 'uac-call-expect-200.xml', { pauseMs: 300 });
+    expectOk(await uac.done);
+    expectOk(await p.run.done);
+    const callId = (await p.run.logged('CALL_ID')).trim();
+    expect((await accRows(callId, 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id], ['BYE', '200', id]]);
+  });
+
   it('all peers down: nothing answers — 408 after the attempts, not a hung call; then both marked down on every worker: 480 at once', async () => {
     const dead1 = await freePort({ udp: true });
     const dead2 = await freePort({ udp: true });

@@ -299,6 +299,63 @@ describe('peering', () => {
     expect((await call(app(), 'GET', r.headers.location as string)).statusCode).toBe(404);
   });
 
+  it('digest credentials of a peering server: the password is write-only, the fields go together, 422 names the field', async () => {
+    const g = await call(app(), 'POST', '/api/peeringgroups', { body: { name: uniq('authgrp') } });
+    const s = await call(app(), 'POST', '/api/peeringservers', {
+      body: { group_id: g.data.id, name: 'gw', host: '203.0.113.40', auth_username: 'trunk-1', auth_password: 'trunk-secret', auth_realm: 'carrier.example' },
+    });
+    expect(s.statusCode, s.body).toBe(201);
+    const url = s.headers.location as string;
+    expect(s.data).toMatchObject({ auth_username: 'trunk-1', auth_realm: 'carrier.example' });
+    expect(s.data).not.toHaveProperty('auth_password');
+    expect(s.body).not.toContain('trunk-secret');
+    const got = await call(app(), 'GET', url);
+    expect(got.data).not.toHaveProperty('auth_password');
+    expect(JSON.stringify((await call(app(), 'GET', '/api/peeringservers', { query: { group_id: g.data.id } })).data)).not.toContain('trunk-secret');
+    const journal = await h().db('journal').where({ entity: 'peering_server', entity_id: String(s.data.id) });
+    expect(journal.length).toBeGreaterThan(0);
+    expect(JSON.stringify(journal)).not.toContain('trunk-secret');
+    const row = async () => h().db('peering_servers').where('id', s.data.id).first('auth_username', 'auth_password', 'auth_realm');
+    expect(await row()).toEqual({ auth_username: 'trunk-1', auth_password: 'trunk-secret', auth_realm: 'carrier.example' });
+    // PATCH and PUT without the password keep it; a new one replaces it
+    expect((await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: '/weight', value: 7 }] })).statusCode).toBe(200);
+    expect((await row()).auth_password).toBe('trunk-secret');
+    const put = await call(app(), 'PUT', url, { body: { group_id: g.data.id, name: 'gw', host: '203.0.113.40', auth_username: 'trunk-2' } });
+    expect(put.statusCode, put.body).toBe(200);
+    expect(await row()).toEqual({ auth_username: 'trunk-2', auth_password: 'trunk-secret', auth_realm: null });
+    await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'add', path: '/auth_password', value: 'new-secret' }] });
+    expect((await row()).auth_password).toBe('new-secret');
+    // each bad value is refused by its field, and changes nothing
+    const refused: Array<[Record<string, unknown>, string]> = [
+      [{ auth_username: 'trunk', auth_password: '' }, 'auth_password'],
+      [{ auth_username: 'bad\r\nX-Injected: 1', auth_password: 'pw' }, 'auth_username'],
+      [{ auth_username: 'trunk', auth_password: 'pw', auth_realm: 'a\nb' }, 'auth_realm'],
+      [{ auth_username: 'x'.repeat(128), auth_password: 'pw' }, 'auth_username'],
+      [{ auth_username: 42, auth_password: 'pw' }, 'auth_username'],
+      [{ auth_password: 'pw' }, 'auth_username'],
+      [{ auth_realm: 'carrier.example' }, 'auth_username'],
+    ];
+    for (const [extra, field] of refused) {
+      const res = await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 'bad', host: '203.0.113.41', ...extra } });
+      expect(res.statusCode, JSON.stringify(extra)).toBe(422);
+      expect([...new Set(res.data.fields.map((f: { field: string }) => f.field))], JSON.stringify(extra)).toEqual([field]);
+    }
+    // a username without any password (none given, none stored) is refused naming the password
+    const noPw = await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 'np', host: '203.0.113.42', auth_username: 'trunk' } });
+    expect(noPw.statusCode).toBe(422);
+    expect(noPw.data.fields).toEqual([{ field: 'auth_password', message: 'is required with auth_username' }]);
+    const plain = await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 'plain', host: '203.0.113.43' } });
+    expect(plain.data).toMatchObject({ auth_username: null, auth_realm: null });
+    const setUser = await call(app(), 'PATCH', plain.headers.location as string, { patch: true, body: [{ op: 'replace', path: '/auth_username', value: 'u' }] });
+    expect(setUser.statusCode).toBe(422);
+    expect(setUser.data.fields[0].field).toBe('auth_password');
+    expect((await call(app(), 'GET', url)).data).toMatchObject({ auth_username: 'trunk-2', weight: 1 }); // the PUT above reset the weight; the refused writes changed nothing
+    // no username: no authentication, the stored password goes with it
+    expect((await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: '/auth_username', value: null }] })).statusCode).toBe(200);
+    expect(await row()).toEqual({ auth_username: null, auth_password: null, auth_realm: null });
+    await call(app(), 'DELETE', g.headers.location as string);
+  });
+
   it('peering is admin only', async () => {
     const res = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
     const login = uniq('pr');

@@ -319,6 +319,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         servers: peering.allServers().map((s) => ({
           id: s.id, name: s.name, group_id: s.groupId, host: s.host, port: s.port, transport: s.transport, weight: s.weight, probe: s.probe,
           up: !peering.health.isDown(s.id),
+          // who the proxy answers this server's challenges as (never the password)
+          auth: s.auth ? { username: s.auth.username, realm: s.auth.realm } : null,
         })),
       }),
       'peering.reload': async () => {

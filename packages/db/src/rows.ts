@@ -73,7 +73,12 @@ export type Transport = 'udp' | 'tcp' | 'tls';
 /** peering_servers */
 export interface PeeringServerRow {
   id: number; group_id: number; name: string; host: string; port: number; transport: Transport; weight: number;
-  probe: Flag; enabled: Flag; created_at: Date; updated_at: Date;
+  probe: Flag; enabled: Flag;
+  /** digest credentials towards the server (migration 0007); NULL: its challenges are not answered */
+  auth_username: string | null; auth_password: string | null;
+  /** answer only challenges of this realm; NULL: any */
+  auth_realm: string | null;
+  created_at: Date; updated_at: Date;
 }
 
 /** peering_rules */

@@ -44,13 +44,14 @@ describe('migrations', () => {
       seen.push(await tables(db));
     }
     expect(seen.at(-1)).toEqual([]);
-    // each step leaves a subset of the tables before it (0005 and 0006 alter tables only)
+    // each step leaves a subset of the tables before it (0005, 0006 and 0007 alter tables only)
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1]).toEqual(expect.arrayContaining(seen[i]!));
     expect(new Set(seen.map((s) => s.length)).size, 'the table-creating migrations each removed theirs').toBe(5);
   });
 
   it('0005-acc-kind: rows written before get their kind, duplicates of a kind collapse to the first', async () => {
     await migrate.latest(db);
+    expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
     expect((await migrate.down(db)).names).toEqual(['0006-mediation']);
     expect((await migrate.down(db)).names).toEqual(['0005-acc-kind']);
     const t = new Date();
@@ -81,11 +82,26 @@ describe('migrations', () => {
     expect(await tables(db)).toEqual(ALL_TABLES);
   });
 
-  it('no column stores a clear-text SIP or web password', async () => {
+  it('no column stores a clear-text SIP or web password (but the one the platform itself answers peers with)', async () => {
     const [rows] = (await db.raw(
       "SELECT TABLE_NAME t, COLUMN_NAME c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND COLUMN_NAME LIKE '%pass%'",
     )) as [{ t: string; c: string }[]];
-    expect(rows.map((r) => `${r.t}.${r.c}`).sort()).toEqual(['api_users.password_hash', 'subscribers.webpassword_hash']);
+    // peering_servers.auth_password (0007): the platform is the digest client towards a peer and
+    // needs the secret for whatever realm the peer names; the API never returns it
+    expect(rows.map((r) => `${r.t}.${r.c}`).sort()).toEqual(['api_users.password_hash', 'peering_servers.auth_password', 'subscribers.webpassword_hash']);
+  });
+
+  it('0007-peer-auth: credentials of a peering server, all nullable; down drops them', async () => {
+    await migrate.latest(db);
+    const [gid] = (await db('peering_groups').insert({ name: 'm7' })) as [number];
+    const [sid] = (await db('peering_servers').insert({ group_id: gid, name: 's', host: '192.0.2.1' })) as [number];
+    expect(await db('peering_servers').where('id', sid).first('auth_username', 'auth_password', 'auth_realm')).toEqual({ auth_username: null, auth_password: null, auth_realm: null });
+    await db('peering_servers').where('id', sid).update({ auth_username: 'trunk1', auth_password: 'pw', auth_realm: 'carrier.example' });
+    expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
+    const cols = Object.keys((await db('peering_servers').where('id', sid).first()) as Record<string, unknown>);
+    expect(cols.filter((c) => c.startsWith('auth_'))).toEqual([]);
+    await migrate.latest(db);
+    await db('peering_groups').where('id', gid).delete();
   });
 });
 

@@ -70,9 +70,32 @@ export const peeringGroups = tableResource({
 
 const HOST = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9._:\\[\\]-]+$', description: 'IP address or host name' };
 
+/** A digest parameter sent in a quoted string: printable, no control characters (no header injection). */
+const DIGEST_TEXT = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\x00-\\x1f\\x7f]+$' });
+
+/**
+ * The credentials go together: a password needs a username and the reverse (on replace the stored
+ * password counts: it is write-only, absent = unchanged); no username = no authentication, so the
+ * password and realm go with it.
+ */
+async function checkPeerAuth(c: Ctx, data: Record<string, unknown>, current?: Item): Promise<void> {
+  const user = data.auth_username ?? null;
+  if (user === null) {
+    if (typeof data.auth_password === 'string') throw validationError([{ field: 'auth_username', message: 'is required with auth_password' }]);
+    if (data.auth_realm !== null && data.auth_realm !== undefined) throw validationError([{ field: 'auth_username', message: 'is required with auth_realm' }]);
+    data.auth_password = null;
+    return;
+  }
+  if (typeof data.auth_password === 'string') return;
+  const stored = current && data.auth_password === undefined
+    ? ((await c.db('peering_servers').where('id', current.id).first('auth_password')) as { auth_password: string | null } | undefined)?.auth_password ?? null
+    : null;
+  if (stored === null) throw validationError([{ field: 'auth_password', message: 'is required with auth_username' }]);
+}
+
 export const peeringServers = tableResource({
   name: 'peeringservers', entity: 'peering_server', schemaId: 'PeeringServer', table: 'peering_servers',
-  description: 'SIP servers of a peering group: weight for load sharing, probe = OPTIONS pings, enabled.',
+  description: 'SIP servers of a peering group: weight for load sharing, probe = OPTIONS pings, enabled; auth_username/auth_password/auth_realm: the digest credentials the proxy answers a 401/407 of the server with (the password is write-only: never returned; absent on PUT = unchanged).',
   columns: {
     group_id: { schema: ID, required: true, filter: 'eq' },
     name: { schema: { type: 'string', minLength: 1, maxLength: 127 }, required: true, filter: 'like', sortable: true },
@@ -82,9 +105,13 @@ export const peeringServers = tableResource({
     weight: { schema: { type: 'integer', minimum: 0, maximum: 1000 }, default: 1 },
     probe: { schema: { type: 'boolean' }, bool: true, default: false },
     enabled: { schema: { type: 'boolean' }, bool: true, default: true, filter: 'eq' },
+    auth_username: { schema: { ...nullable(DIGEST_TEXT(127)), description: 'digest username towards the server; null: its challenges are not answered' } },
+    auth_password: { schema: { ...nullable({ ...DIGEST_TEXT(255), writeOnly: true }), description: 'digest password (write-only; absent on PUT = unchanged; null with auth_username null)' }, writeOnly: true, required: false },
+    auth_realm: { schema: { ...nullable(DIGEST_TEXT(255)), description: 'answer only challenges of this realm; null: any realm' } },
   },
   roles: ADMIN_ONLY,
   notify: true,
+  prepare: (c, data, current) => checkPeerAuth(c, data, current),
 });
 
 export const peeringRules = tableResource({

@@ -33,6 +33,7 @@ export interface PeeringOptions {
 export interface PeeringMetrics {
   attempts: Counter<'server' | 'result'>;
   up: Gauge<'server'>;
+  auth: Counter<'server' | 'result'>;
 }
 
 export function createPeeringMetrics(registry: Registry): PeeringMetrics {
@@ -40,6 +41,10 @@ export function createPeeringMetrics(registry: Registry): PeeringMetrics {
   return {
     attempts: new Counter({
       name: 'proxy_peer_attempts_total', help: 'Call attempts to peering servers, by server name and result (answered, next = 408/5xx/timeout, stop = the callee\'s 3xx/4xx/6xx, cancelled)',
+      labelNames: ['server', 'result'], registers,
+    }),
+    auth: new Counter({
+      name: 'proxy_peer_auth_total', help: 'Digest challenges (401/407) of peering servers, by server and result (answered = INVITE re-sent with credentials; rejected = challenged again; no-credentials, no-usable-challenge = not answered)',
       labelNames: ['server', 'result'], registers,
     }),
     up: new Gauge({ name: 'proxy_peer_up', help: 'Peering server state: 1 up, 0 marked down (skipped by calls, probed with OPTIONS)', labelNames: ['server'], registers, aggregator: 'min' }),
@@ -50,7 +55,7 @@ export function createPeeringMetrics(registry: Registry): PeeringMetrics {
 export async function loadPeeringRows(db: Db): Promise<PeeringRows> {
   const [groups, servers, rules, prefs] = await Promise.all([
     db('peering_groups').select('id', 'name', 'priority'),
-    db('peering_servers').select('id', 'group_id', 'name', 'host', 'port', 'transport', 'weight', 'probe', 'enabled'),
+    db('peering_servers').select('id', 'group_id', 'name', 'host', 'port', 'transport', 'weight', 'probe', 'enabled', 'auth_username', 'auth_password', 'auth_realm'),
     db('peering_rules').select('id', 'group_id', 'callee_prefix', 'caller_pattern', 'callee_pattern', 'enabled'),
     db('peer_preferences as p').join('preference_defs as d', 'd.id', 'p.attribute_id').select('p.peering_server_id', 'd.attribute', 'p.value'),
   ]);

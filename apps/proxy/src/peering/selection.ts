@@ -21,7 +21,12 @@ export interface PeerServer {
   e164ToRuri: boolean;
   /** peer preference rewrite_rule_set_id: how numbers are shown to this peer (direction out); null: as stored (E.164) */
   rewriteSetId: number | null;
+  /** digest credentials a 401/407 of this server is answered with (peer-auth.ts); null: not answered */
+  auth: PeerCredentials | null;
 }
+
+/** `peering_servers.auth_*`: realm null = answer any realm. */
+export interface PeerCredentials { username: string; password: string; realm: string | null }
 
 export interface PeerGroup { id: number; name: string; priority: number; servers: PeerServer[] }
 
@@ -37,7 +42,10 @@ export interface PeeringTable {
 /** The provisioning rows as read from MariaDB (enabled flags as 0/1 or booleans). */
 export interface PeeringRows {
   groups: Array<{ id: number; name: string; priority: number }>;
-  servers: Array<{ id: number; group_id: number; name: string; host: string; port: number; transport: string; weight: number; probe: unknown; enabled: unknown }>;
+  servers: Array<{
+    id: number; group_id: number; name: string; host: string; port: number; transport: string; weight: number; probe: unknown; enabled: unknown;
+    auth_username?: string | null; auth_password?: string | null; auth_realm?: string | null;
+  }>;
   rules: Array<{ id: number; group_id: number; callee_prefix: string | null; caller_pattern: string | null; callee_pattern: string | null; enabled: unknown }>;
   /** peer_preferences joined with their definition: (server id, attribute, value) */
   prefs: Array<{ peering_server_id: number; attribute: string; value: string }>;
@@ -85,6 +93,7 @@ export function buildPeeringTable(rows: PeeringRows, onBad: (bad: BadRow) => voi
     const server: PeerServer = {
       id: s.id, groupId: s.group_id, name: s.name, host: s.host.replace(/^\[(.*)\]$/, '$1'), port: s.port, transport: s.transport as PeerTransport,
       weight: s.weight, probe: truthy(s.probe), e164ToRuri: e164.has(s.id), rewriteSetId: rewriteSets.get(s.id) ?? null,
+      auth: credentialsOf(s),
     };
     servers.set(s.id, server);
     group.servers.push(server);
@@ -108,6 +117,12 @@ export function buildPeeringTable(rows: PeeringRows, onBad: (bad: BadRow) => voi
     }
   }
   return { groups, servers, rules };
+}
+
+/** A server's credentials: a username and a password (both non-empty), else none. */
+function credentialsOf(s: PeeringRows['servers'][number]): PeerCredentials | null {
+  if (!s.auth_username || !s.auth_password) return null;
+  return { username: s.auth_username, password: s.auth_password, realm: s.auth_realm ? s.auth_realm : null };
 }
 
 export const EMPTY_TABLE: PeeringTable = { groups: new Map(), servers: new Map(), rules: [] };

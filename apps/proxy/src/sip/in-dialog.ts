@@ -18,10 +18,16 @@ import type { CallRecord } from '../store/call-store.js';
 import { callType } from '../store/accounting.js';
 import { timedMedia } from './media-call.js';
 import { absorbAck } from './takeover.js';
+import { cseqShift } from '../peering/peer-auth.js';
 
-/** Copy, pop our Route entries, decrement Max-Forwards; undefined when not routable. */
-function routed(ctx: ProxyContext, req: SipRequest): { out: SipRequest; dest: Destination } | { error: number; reason: string; notOurs?: true } {
-  const plan = planLooseRoute(req.routes(), req.requestUri(), ctx.self);
+/**
+ * Copy, pop our Route entries, decrement Max-Forwards; undefined when not routable. In a dialog
+ * whose INVITE a peer challenged (peering/peer-auth.ts) a request of the caller's side goes on
+ * with its CSeq shifted as our Route entry says (`shift`: how much; its responses go back unshifted).
+ */
+function routed(ctx: ProxyContext, req: SipRequest): { out: SipRequest; dest: Destination; shift: number } | { error: number; reason: string; notOurs?: true } {
+  const routes = req.routes();
+  const plan = planLooseRoute(routes, req.requestUri(), ctx.self);
   if (!plan.ownRouteSeen && plan.newRequestUri === undefined) return { error: 404, reason: 'Not Record-Routed Here', notOurs: true };
   if (!plan.next) return { error: 404, reason: 'No Route' };
   const out = copyRequest(req);
@@ -33,13 +39,18 @@ function routed(ctx: ProxyContext, req: SipRequest): { out: SipRequest; dest: De
   }
   for (let i = 0; i < plan.popTop; i++) out.removeFirstElement('route');
   decrementMaxForwards(out);
-  return { out, dest: plan.next };
+  const shift = plan.popTop > 0 ? cseqShift(routes.slice(0, plan.popTop), req.from().tag) : 0;
+  if (shift > 0) {
+    const cseq = req.cseq();
+    out.set('CSeq', `${cseq.seq + shift} ${cseq.method}`);
+  }
+  return { out, dest: plan.next, shift };
 }
 
 export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, req: SipRequest, _source: Source): Promise<void> {
   const r = routed(ctx, req);
   if ('error' in r) return void reply(ctx, tx, req, r.error, { reason: r.reason });
-  const { out, dest } = r;
+  const { out, dest, shift } = r;
   const callId = req.callId();
   const fromTag = req.from().tag ?? '';
   const toTag = req.to().tag ?? '';
@@ -63,6 +74,7 @@ export async function handleInDialog(ctx: ProxyContext, tx: ServerTransaction, r
   }
   const relay = async (res: SipResponse): Promise<void> => {
     res.popVia();
+    if (shift > 0) res.set('CSeq', req.get('cseq') ?? '');
     const ex = media && res.status < 300 && hasSdp(res) ? sdpExchange({ kind: 'response', method: req.method, requestHadSdp: offered, fromTag, toTag }) : undefined;
     if (ex) {
       try {

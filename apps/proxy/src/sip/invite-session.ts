@@ -15,7 +15,7 @@
  * over every stage not forwarded (RFC 3261 §16.7). A CANCEL from the caller reaches the
  * branches of whatever stage rings.
  */
-import type { ClientTransaction, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
+import type { ClientTransaction, ClientTransactionUser, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
 import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
 import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
@@ -39,6 +39,7 @@ import { exchangeSdp, timedMedia } from './media-call.js';
 import { dialledNumber, PeerSearch, type PeerAttempt } from '../peering/peer-search.js';
 import { peerRequestTarget } from '../peering/peer-request.js';
 import { attemptVerdict, type PeerServer } from '../peering/selection.js';
+import { answerPeerChallenge, isChallenge, resendWithCredentials, shiftedRecordRoute } from '../peering/peer-auth.js';
 import { sdpExchange } from './sdp-exchange.js';
 
 interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
@@ -59,6 +60,13 @@ interface Branch {
   stage?: Stage;
   /** a forward replaced the branch's stage (or it was CANCELled at a ring timeout): its final is not the call's */
   superseded?: boolean;
+  /** a peer attempt: the INVITE as sent and where (a 401/407 is answered by re-sending it, peering/peer-auth.ts) */
+  sent?: SipRequest;
+  dest?: Destination;
+  /** the peer's challenge was answered once: a second one is not (no loop) */
+  authAnswered?: boolean;
+  /** the reason phrase of a final the proxy booked for the branch itself (no response to relay) */
+  reason?: string;
 }
 
 /** One target of the call: a subscriber's bindings, or an LCR search to peers. */
@@ -663,16 +671,24 @@ export class InviteSession {
   }
 
   /** Book an attempt's final (not 2xx) and go on: next attempt, or end of the search. */
-  private peerResult(branch: Branch, status: number): void {
-    if (this.bookAttempt(branch, status)) return void this.nextPeerAttempt();
+  private peerResult(branch: Branch, status: number, result?: 'auth-failed'): void {
+    if (this.bookAttempt(branch, status, result)) return void this.nextPeerAttempt();
     this.searching = false;
     this.maybeFinish();
   }
 
-  /** Count an attempt's final (not 2xx) in the metrics and the server's health; true when the search goes on. */
-  private bookAttempt(branch: Branch, status: number): boolean {
+  /**
+   * Count an attempt's final (not 2xx) in the metrics and the server's health; true when the
+   * search goes on. A failed authentication goes on to the next server but says nothing about
+   * the server's health (it answered).
+   */
+  private bookAttempt(branch: Branch, status: number, result?: 'auth-failed'): boolean {
     const a = branch.peer!;
     const peering = this.ctx.peering!;
+    if (result === 'auth-failed') {
+      peering.metrics.attempts.inc({ server: a.server.name, result: 'next' });
+      return this.searching && !this.cancelled;
+    }
     const verdict = this.cancelled && status === 487 ? 'cancelled' : attemptVerdict(status);
     peering.metrics.attempts.inc({ server: a.server.name, result: verdict });
     if (verdict === 'next') peering.health.failure(a.server.id);
@@ -745,11 +761,58 @@ export class InviteSession {
       branch.final = peer ? 503 : 480;
       return branch;
     }
-    branch.tx = ctx.sip.sendRequest(out, dest, {
+    if (peer) Object.assign(branch, { sent: out, dest });
+    branch.tx = ctx.sip.sendRequest(out, dest, this.branchUser(branch));
+    return branch;
+  }
+
+  private branchUser(branch: Branch): ClientTransactionUser {
+    return {
       onProvisional: (res) => void this.onProvisional(branch, res),
       onFinal: (res, _tx, origin) => void this.onFinal(branch, res, origin),
-    });
-    return branch;
+    };
+  }
+
+  /**
+   * A peering server challenged the attempt (401/407): answered once with the server's
+   * credentials — the INVITE re-sent to the same address (CSeq + 1, a new branch, our
+   * Record-Route carrying the CSeq shift, peering/peer-auth.ts) — and the attempt goes on.
+   * False when it is not answered: no credentials, no usable challenge, or a second
+   * challenge (the credentials were refused); the attempt then ends as an authentication failure.
+   */
+  private answerChallenge(branch: Branch, res: SipResponse): boolean {
+    const { ctx } = this;
+    const a = branch.peer!;
+    const metrics = ctx.peering!.metrics;
+    if (branch.authAnswered) {
+      metrics.auth.inc({ server: a.server.name, result: 'rejected' });
+      this.log.warn({ server: a.server.name, status: res.status }, 'peering server refused our credentials; attempt failed');
+      return false;
+    }
+    const sent = branch.sent;
+    const answer = answerPeerChallenge(a.server.auth, res, sent ?? this.req);
+    if (!answer.ok || !sent || !branch.dest) {
+      metrics.auth.inc({ server: a.server.name, result: answer.ok ? 'unanswered' : answer.reason });
+      this.log.warn({ server: a.server.name, status: res.status, reason: answer.ok ? 'not resendable' : answer.reason }, 'peering server challenge not answered; attempt failed');
+      return false;
+    }
+    const id = newBranch();
+    // the peer's dialog counts from the re-sent CSeq, the caller's from its own
+    const shift = sent.cseq().seq + 1 - this.req.cseq().seq;
+    const out = resendWithCredentials(sent, answer, ourVia(ctx, id), shiftedRecordRoute(ourRecordRoute(ctx), this.req.from().tag ?? '', shift));
+    Object.assign(branch, { id, sent: out, authAnswered: true, provisional: false, response: undefined });
+    metrics.auth.inc({ server: a.server.name, result: 'answered' });
+    this.log.info({ server: a.server.name, status: res.status, realm: answer.realm }, 'peering server challenged; INVITE re-sent with credentials');
+    // the takeover record names the branch in progress and the CSeq it was sent with
+    if (this.hasCall) {
+      const fork = JSON.stringify({ from: out.get('from') ?? '', to: out.get('to') ?? '', cseq: out.cseq().seq } satisfies CallFork);
+      this.ctx.calls.update(this.call.call_id, { fork, branches: branchesJson([{ binding: branch.binding, id, dest: branch.dest }]) })
+        .catch((err: Error) => this.log.warn({ err: err.message }, 'call update failed'));
+    }
+    branch.tx = ctx.sip.sendRequest(out, branch.dest, this.branchUser(branch));
+    if (branch.timer) clearTimeout(branch.timer);
+    branch.timer = setTimeout(() => this.onAttemptTimeout(branch), ctx.peering!.attemptTimeoutMs);
+    return true;
   }
 
   private async onProvisional(branch: Branch, res: SipResponse): Promise<void> {
@@ -809,6 +872,14 @@ export class InviteSession {
     if (this.finished) return;
     // an attempt given up on (timed out) keeps its 408, a branch cancelled at a ring timeout its 487
     if (branch.final !== undefined) return;
+    if (branch.peer && isChallenge(res.status) && origin === 'network') {
+      if (!this.cancelled && this.searching && this.answerChallenge(branch, res)) return;
+      // a peer's challenge never reaches the caller (its phone would answer it with the
+      // subscriber's own credentials): the attempt failed — the next server, else 500
+      branch.final = 500;
+      branch.reason = 'Peer Authentication Failed';
+      return this.peerResult(branch, 500, 'auth-failed');
+    }
     branch.final = res.status;
     if (origin === 'network') branch.response = res;
     if (branch.peer) return this.peerResult(branch, res.status);
@@ -857,10 +928,12 @@ export class InviteSession {
       if (chosen.response && best.status === chosen.response.status) {
         chosen.response.popVia();
         this.restoreFrom(chosen.response);
+        this.restoreCSeq(chosen.response);
         void this.end(best.status, chosen.response.reason);
         respond(this.ctx, this.tx, 'INVITE', chosen.response);
         return;
       }
+      if (chosen.reason && best.status === chosen.final) return void this.fail(best.status, chosen.reason);
     } else if (best) {
       const x = this.synthetic[best.index - live.length]!;
       if (x.status === best.status) return void this.fail(x.status, x.reason, x.headers);
@@ -906,11 +979,17 @@ export class InviteSession {
     if (this.identity) res.set('From', this.req.get('from') ?? '');
   }
 
+  /** Responses to an INVITE re-sent with credentials (CSeq + 1) go back with the caller's CSeq. */
+  private restoreCSeq(res: SipResponse): void {
+    if (res.cseq().seq !== this.req.cseq().seq) res.set('CSeq', this.req.get('cseq') ?? '');
+  }
+
   /** Relay a response upstream: our Via off, SDP through mediactl (an answer, or the offer of a late-offer call). */
   private async relay(res: SipResponse): Promise<void> {
     const { ctx } = this;
     res.popVia();
     this.restoreFrom(res);
+    this.restoreCSeq(res);
     if (this.media && hasSdp(res) && (res.status < 300)) {
       const toTag = res.to().tag ?? '';
       const key = `${toTag}\n${res.body.toString('latin1')}`;
