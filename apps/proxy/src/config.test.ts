@@ -11,17 +11,21 @@ const loadProxyConfig = (path: string) => loadDaemonConfig(proxyDaemon, path);
 
 const DEFAULTS = resolve(import.meta.dirname, '../../../ngcp-config');
 let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
-function render(secret: string): string {
+function render(secret: string, node = 'self'): string {
   dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
+  dirs.push(dir);
   const root = join(dir, 'root');
   const configDir = join(root, 'etc/ngcp-config');
   initConfigDir(DEFAULTS, configDir);
   const constants = join(configDir, 'constants.yml');
   writeFileSync(constants, readFileSync(constants, 'utf8').replace(/^  db_password: .*$/m, `  db_password: ${JSON.stringify(secret)}`));
   const r = renderNode({
-    loaded: loadConfig({ configDir, node: 'self' }), paths: nodePaths(root), templateDirs: [join(DEFAULTS, 'templates')],
+    loaded: loadConfig({ configDir, node }), paths: nodePaths(root), templateDirs: [join(DEFAULTS, 'templates')],
     apps: { proxy: '/apps/proxy/dist/main.js' }, bins: { mariadbd: '/x', redisServer: '/x', rtpengine: '/x' }, nodeBin: '/usr/bin/node', cwd: '/checkout', isRoot: false,
   } as Parameters<typeof renderNode>[0]);
   const file = r.files.find((f) => f.path === 'etc/ngcp/proxy.yml');
@@ -43,6 +47,16 @@ describe('proxy.yml', () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it("names the peer's MariaDB for accounting on a node of a pair (its crosslink address), none on a single node", () => {
+    expect(loadProxyConfig(render('plain-secret-3')).accounting).toEqual({ peer_db: null });
+    expect(loadProxyConfig(render('plain-secret-3', 'sp1')).accounting).toEqual({ peer_db: { host: '10.78.0.2', port: 3306 } });
+    expect(loadProxyConfig(render('plain-secret-3', 'sp2')).accounting).toEqual({ peer_db: { host: '10.78.0.1', port: 3306 } });
+    // a proxy.yml without the key (rendered before it existed, or written by hand) still loads
+    const f = render('plain-secret-3', 'sp1');
+    writeFileSync(f, readFileSync(f, 'utf8').replace(/^accounting:\n.*\n/m, ''));
+    expect(loadProxyConfig(f).accounting).toBeUndefined();
+  });
+
   it('keeps a password with quotes, backslashes and # intact', () => {
     const nasty = 'p"a\\ss#w: \'rd';
     expect(loadProxyConfig(render(nasty)).db.password).toBe(nasty);
@@ -61,6 +75,7 @@ describe('proxy.yml', () => {
 
   it('refuses a bad file naming the key', () => {
     dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
+    dirs.push(dir);
     const f = join(dir, 'proxy.yml');
     writeFileSync(f, 'listen: { address: 127.0.0.2, udp_port: 99999 }\n');
     expect(() => loadProxyConfig(f)).toThrow(/proxy\.yml.*listen\.udp_port/);

@@ -92,6 +92,13 @@ export interface ProxyConfig {
     profile: string;
   };
   db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number };
+  /**
+   * Accounting on a node of a pair (docs/takeover.md "Accounting at a switchover"): `peer_db` is
+   * the peer node's MariaDB (its crosslink address, where replication reaches it; the same
+   * user, password and database as `db`), where rows go while this node is standby. Absent or
+   * null (a single node): always `db`.
+   */
+  accounting?: { peer_db: { host: string; port: number } | null };
   redis: { host: string; port: number; password?: string; db: number };
   log: { level: string };
 }
@@ -172,6 +179,15 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
       properties: {
         host: str, port, socket: { type: 'string', nullable: true }, user: str, password: { type: 'string' }, database: str, pool_max: posInt,
+      },
+    },
+    accounting: {
+      type: 'object', additionalProperties: false, required: ['peer_db'],
+      properties: {
+        peer_db: {
+          type: 'object', nullable: true, additionalProperties: false, required: ['host', 'port'],
+          properties: { host: str, port },
+        },
       },
     },
     redis: {

@@ -4,6 +4,7 @@
  * address, and `build()` turning the service into a Daemon.
  */
 import type { DaemonConfigProblem, DaemonDefinition } from '@ngcp/daemon';
+import type { RpcHandler } from '@ngcp/rpc';
 import { proxyConfigDefaults, proxyConfigSchema, type ProxyConfig } from './config.js';
 import { createProxyService } from './service.js';
 import { serveWorkerChannel, workerConfig, workerIndex, workerPorts, WorkerPool } from './workers.js';
@@ -38,7 +39,14 @@ export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
     const pool = index === 0 && base.workers > 1 && process.argv[1]
       ? new WorkerPool({ count: base.workers, script: process.argv[1], args: process.argv.slice(2), logger })
       : null;
-    if (index > 0) serveWorkerChannel(ctx.metrics, logger);
+    if (index > 0) serveWorkerChannel(ctx.metrics, logger, (role) => svc.setRole(role));
+    // hbd's `ha.role` reaches worker 0 (the control endpoint); the workers hear it from there
+    const haRole: RpcHandler = async (params, rpc) => {
+      const r = (await svc.methods['ha.role']!(params, rpc)) as { role: 'active' | 'standby' };
+      pool?.setRole(r.role);
+      return r;
+    };
+    const methods = pool ? { ...svc.methods, 'ha.role': haRole } : svc.methods;
     return {
       start: async () => {
         await svc.start();
@@ -56,7 +64,7 @@ export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
         return pool ? { ...st, worker: index, workers: pool.status() } : { ...st, worker: index };
       },
       reload: () => svc.reload(),
-      methods: svc.methods,
+      methods,
       ...(pool ? { metricsText: () => pool.metricsText(ctx.metrics) } : {}),
     };
   },

@@ -16,16 +16,34 @@ export interface ProxyMetrics {
   mediaRpc: Histogram<'method'>;
   /** messages of an INVITE transaction this proxy does not have (sip/takeover.ts), by event */
   takeover: Counter<'event'>;
+  /** accounting rows by server (`local`, `peer`) and result (`written`, `duplicate`, `refused`) */
+  accRows: Counter<'target' | 'result'>;
+  /** changes of the accounting writer's server, by new target and reason */
+  accSwitches: Counter<'to' | 'reason'>;
 }
 
 export interface MetricSources {
   transactionsLive(): number;
   registrationsActive(): Promise<number> | number;
   callsLive(): Promise<number> | number;
+  /** accounting rows waiting for a server (this process) */
+  accQueued?(): number;
+  /** where this process writes accounting rows now */
+  accTarget?(): 'local' | 'peer';
 }
 
 export function createProxyMetrics(registry: Registry, src: MetricSources): ProxyMetrics {
   const registers = [registry];
+  // the accounting writer's state, read at scrape time (summed over workers: processes per target)
+  new Gauge({ name: 'acc_rows_queued', help: 'Accounting rows waiting for a server (refused, retried)', registers, collect() { this.set(src.accQueued?.() ?? 0); } });
+  new Gauge({
+    name: 'acc_target', help: 'Processes writing accounting rows to each server now (local: this node\'s MariaDB, peer: the other node\'s)', labelNames: ['target'], registers,
+    collect() {
+      const t = src.accTarget?.() ?? 'local';
+      this.set({ target: 'local' }, t === 'local' ? 1 : 0);
+      this.set({ target: 'peer' }, t === 'peer' ? 1 : 0);
+    },
+  });
   return {
     requests: new Counter({ name: 'sip_requests_total', help: 'SIP requests received, by method', labelNames: ['method'], registers }),
     responses: new Counter({ name: 'sip_responses_total', help: 'Final SIP responses sent upstream, by request method and status', labelNames: ['method', 'status'], registers }),
@@ -50,5 +68,11 @@ export function createProxyMetrics(registry: Registry, src: MetricSources): Prox
       name: 'sip_takeover_total', help: 'Messages of INVITE transactions another proxy (or process) forwarded, handled from Redis state, by event (ack-absorbed, response-relayed, cancel-forwarded, …)',
       labelNames: ['event'], registers,
     }),
+    accRows: new Counter({
+      name: 'acc_rows_total', help: 'Accounting rows by server (local: this node\'s MariaDB, peer: the other node\'s, while this one is standby) and result (written, duplicate, refused: queued for a retry)',
+      labelNames: ['target', 'result'], registers,
+    }),
+    accSwitches: new Counter({ name: 'acc_target_switches_total', help: 'Changes of the server accounting rows go to, by new target and reason (ha.role, read-only, peer-unreachable)', labelNames: ['to', 'reason'], registers }),
   };
 }
+

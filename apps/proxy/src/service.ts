@@ -24,7 +24,7 @@ import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
 import { cancelWithoutInvite, onStrayResponse } from './sip/takeover.js';
-import { AccountingWriter } from './store/accounting.js';
+import { AccountingWriter, type NodeRole } from './store/accounting.js';
 import { CallStore } from './store/call-store.js';
 import { ChangeListener } from './store/change-listener.js';
 import { SubscriberDirectory } from './store/directory.js';
@@ -40,6 +40,8 @@ export interface ProxyServiceOptions {
   media?: MediaControl;
   /** knex instance to use instead of one made from `config.db` (closed by the caller then) */
   db?: Db;
+  /** knex instance of the peer node's MariaDB instead of one made from `config.accounting.peer_db` (closed by the caller then) */
+  peerDb?: Db;
   /** this process's worker index (docs/workers.md); workers beyond 0 leave the Redis-wide gauges to worker 0 */
   worker?: number;
   /** every worker's UDP port: a Route naming any of them is ours */
@@ -57,10 +59,12 @@ export interface ProxyService {
   stats(): Promise<Record<string, unknown>>;
   /** drop the provisioning caches (control `reload`) */
   reload(): Promise<void>;
-  /** control methods: `location.lookup`, `location.list`, `calls.list`, `proxy.stats` */
+  /** control methods: `location.lookup`, `location.list`, `calls.list`, `proxy.stats`, `ha.role`, … */
   methods: Record<string, ControlHandler>;
   /** the bound SIP address (after start) */
   address(): { address: string; port: number };
+  /** the node's role as hbd tells it (`ha.role`; a forked worker hears it from worker 0) */
+  setRole(role: NodeRole): void;
 }
 
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, PRACK, INFO, REFER, NOTIFY';
@@ -100,7 +104,6 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const dir = new SubscriberDirectory(db, logger);
   const location = new LocationStore(redis);
   const calls = new CallStore(redis, config.calls.ttl_s);
-  const acc = new AccountingWriter(db, logger);
   // brute-force protection (security.userban): counted in Redis, bans decided from memory
   const ub = config.userban;
   let bans: UserBans | null = null;
@@ -143,6 +146,24 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     // node-wide counts (SCAN of Redis): worker 0 answers them, the sum over workers takes the max
     registrationsActive: async () => (worker === 0 ? (await location.aors(1_000_000)).length : 0),
     callsLive: () => (worker === 0 ? calls.count() : 0),
+    accQueued: () => acc.queued,
+    accTarget: () => acc.target,
+  });
+  // a node of a pair writes accounting rows to the active node's MariaDB: its own, or the peer's while standby
+  const peerAt = config.accounting?.peer_db;
+  const peerDb = opts.peerDb ?? (peerAt
+    ? createDb({ host: peerAt.host, port: peerAt.port, user: config.db.user, password: config.db.password, database: config.db.database, pool: { max: 2 }, acquireTimeoutMs: 3000 })
+    : null);
+  const acc = new AccountingWriter(db, logger, {
+    ...(peerDb ? { peer: peerDb } : {}),
+    events: {
+      written: (target, written, duplicates) => {
+        metrics.accRows.inc({ target, result: 'written' }, written);
+        metrics.accRows.inc({ target, result: 'duplicate' }, duplicates);
+      },
+      failed: (target, rows) => metrics.accRows.inc({ target, result: 'refused' }, rows),
+      switched: (to, reason) => metrics.accSwitches.inc({ to, reason }),
+    },
   });
   if (ub.enable) {
     bans = new UserBans(redis, logger, {
@@ -264,6 +285,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       mediactl?.close();
       resolver.close();
       if (!opts.db) await db.destroy();
+      if (peerDb && !opts.peerDb) await peerDb.destroy();
     },
     async health() {
       const redisOk = redis.status === 'ready';
@@ -284,7 +306,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         transport: s?.transport,
         draining: s?.draining ?? false,
         cache: { ...dir.size(), ...dir.stats },
-        accounting: { ...acc.stats, queued: acc.queued },
+        accounting: { ...acc.stats, queued: acc.queued, target: acc.target },
         takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
         peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id) },
@@ -315,6 +337,14 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         return { calls: await calls.list(Number.isFinite(limit) && limit > 0 ? limit : 1000) };
       },
       'proxy.stats': () => service.stats(),
+      // hbd tells every daemon its node's role (apps/hbd notify step): accounting rows go to the
+      // active node's MariaDB — ours when active, the peer's while standby (docs/takeover.md)
+      'ha.role': (params) => {
+        const role = (params as { role?: unknown } | undefined)?.role;
+        if (role !== 'active' && role !== 'standby') throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'params.role must be "active" or "standby"');
+        service.setRole(role);
+        return { role, accounting: acc.target };
+      },
       'peering.list': () => ({
         servers: peering.allServers().map((s) => ({
           id: s.id, name: s.name, group_id: s.groupId, host: s.host, port: s.port, transport: s.transport, weight: s.weight, probe: s.probe,
@@ -330,6 +360,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       ...featureMethods(features),
     },
     address: () => self,
+    setRole: (role) => acc.setRole(role),
   };
   return service;
 }

@@ -9,6 +9,9 @@
  *
  * Metrics: worker 0 asks every worker for its registry as JSON over the IPC channel and
  * serves the sum (prom-client `AggregatorRegistry.aggregate`) on its `/metrics`.
+ *
+ * The node's role (hbd's `ha.role`, which reaches worker 0's control endpoint) goes to every
+ * worker over the same channel; a worker forked later asks worker 0 for it when it starts.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -51,11 +54,19 @@ export function workerPorts(c: ProxyConfig): number[] {
 
 interface MetricsRequest { type: 'ngcp:metrics'; id: number }
 interface MetricsReply { type: 'ngcp:metrics'; id: number; metrics: MetricsJson }
+/** worker 0 → worker: the node's role; worker → worker 0 (`role` absent): which is it? */
+interface RoleMessage { type: 'ngcp:ha-role'; role?: WorkerRole }
+type WorkerRole = 'active' | 'standby';
 
-/** In a forked worker: answer worker 0's metrics requests; exit when worker 0 is gone. */
-export function serveWorkerChannel(registry: Registry, logger: Logger): void {
+/**
+ * In a forked worker: answer worker 0's metrics requests, take the node's role from it
+ * (`onRole`; asked for once at start); exit when worker 0 is gone.
+ */
+export function serveWorkerChannel(registry: Registry, logger: Logger, onRole?: (role: WorkerRole) => void): void {
   if (!process.send) return;
   process.on('message', (m: unknown) => {
+    const role = (m as Partial<RoleMessage>)?.type === 'ngcp:ha-role' ? (m as RoleMessage).role : undefined;
+    if (role === 'active' || role === 'standby') return onRole?.(role);
     const req = m as Partial<MetricsRequest>;
     const id = req?.id;
     if (req?.type !== 'ngcp:metrics' || typeof id !== 'number') return;
@@ -68,6 +79,7 @@ export function serveWorkerChannel(registry: Registry, logger: Logger): void {
     logger.warn('worker 0 is gone; exiting');
     process.exit(0);
   });
+  if (onRole) process.send?.({ type: 'ngcp:ha-role' } satisfies RoleMessage);
 }
 
 export interface WorkerPoolOptions {
@@ -101,6 +113,7 @@ export class WorkerPool {
   private stopping = false;
   private nextId = 1;
   private readonly pending = new Map<number, (m: MetricsJson | null) => void>();
+  private role: WorkerRole | null = null;
 
   constructor(private readonly opts: WorkerPoolOptions) {
     for (let i = 1; i < opts.count; i++) this.slots.push({ index: i, child: null, startedAt: 0, restarts: 0, delayMs: opts.restartDelayMs ?? 500, timer: null });
@@ -120,6 +133,7 @@ export class WorkerPool {
     s.child = child;
     s.startedAt = Date.now();
     child.on('message', (m: unknown) => {
+      if ((m as Partial<RoleMessage>)?.type === 'ngcp:ha-role') return this.tellRole(child);
       const r = m as Partial<MetricsReply>;
       if (r?.type === 'ngcp:metrics' && typeof r.id === 'number') this.pending.get(r.id)?.(r.metrics ?? null);
     });
@@ -156,6 +170,19 @@ export class WorkerPool {
       }));
     }
     await Promise.all(waits);
+  }
+
+  /** The node's role (hbd's `ha.role`) to every running worker, and to each one forked later. */
+  setRole(role: WorkerRole): void {
+    this.role = role;
+    for (const s of this.slots) if (s.child) this.tellRole(s.child);
+  }
+
+  private tellRole(child: ChildProcess): void {
+    if (this.role === null || !child.connected) return;
+    child.send({ type: 'ngcp:ha-role', role: this.role } satisfies RoleMessage, (err) => {
+      if (err) this.opts.logger.warn({ pid: child.pid, err: err.message }, 'role not sent to worker');
+    });
   }
 
   /** pid, uptime and restarts of each forked worker (index ≥ 1). */

@@ -3,7 +3,8 @@
  * `workers: 2` forks worker 1 on `udp_port + 1`. Both answer SIP; a binding written through
  * one worker routes a call set up through the other (the state is in Redis); the control
  * endpoint of worker 0 sums both workers' metrics; a SIGKILLed worker 1 is forked again; a
- * SIGKILLed worker 0 takes worker 1 with it (no orphan keeps the port); SIGTERM stops both.
+ * SIGKILLed worker 0 takes worker 1 with it (no orphan keeps the port); SIGTERM stops both;
+ * hbd's `ha.role` at worker 0 reaches worker 1 (and a worker 1 forked again).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,11 +38,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Started { port: number; control: string; out: () => string }
 
-async function startWorkers(): Promise<Started> {
+async function startWorkers(extra: Record<string, unknown> = {}): Promise<Started> {
   const port = await freeConsecutivePorts(2, { udp: true, host: '127.0.0.1' });
   ports = [port, port + 1];
   const controlPort = await freePort();
-  const config = { ...h().config, media: false, workers: 2, listen: { address: '127.0.0.1', udp_port: port }, control: { address: '127.0.0.1', port: controlPort }, log: { level: 'info' } };
+  const config = { ...h().config, media: false, workers: 2, listen: { address: '127.0.0.1', udp_port: port }, control: { address: '127.0.0.1', port: controlPort }, log: { level: 'info' }, ...extra };
   const file = join(dir, `proxy-${port}.json`);
   writeFileSync(file, JSON.stringify(config));
   const p = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], cwd: resolve(import.meta.dirname, '..') });
@@ -145,5 +146,25 @@ describe('proxy workers', { timeout: 180_000 }, () => {
     });
     expect(code, w.out()).toBe(0);
     expect(() => process.kill(pid1!, 0)).toThrow();
+  });
+
+  it("hbd's ha.role at worker 0 reaches worker 1 (acc_target summed over both), and a worker 1 forked again asks for it", async () => {
+    // the peer's MariaDB: any address will do, nothing is written here
+    const w = await startWorkers({ accounting: { peer_db: { host: h().config.db.host, port: h().config.db.port } } });
+    const target = async (t: 'local' | 'peer'): Promise<number> =>
+      metricValue(await (await fetch(`${w.control}metrics`)).text(), new RegExp(`^acc_target\\{target="${t}"[^}]*\\} (\\d+)`, 'm'));
+    await until(async () => (await target('local')) === 2, 'both workers writing to their own node');
+    expect(await rpc(w.control, 'ha.role', { role: 'standby', epoch: 2, node: 'sp1' })).toEqual({ role: 'standby', accounting: 'peer' });
+    await until(async () => (await target('peer')) === 2, 'both workers writing to the peer');
+    const [pid1] = await workerPids(w.control);
+    process.kill(pid1!, 'SIGKILL');
+    await until(async () => {
+      const [p] = await workerPids(w.control);
+      return p !== null && p !== pid1;
+    }, 'worker 1 forked again', 60_000);
+    await until(async () => (await target('peer')) === 2, 'the new worker 1 asked worker 0 for the role', 60_000);
+    await rpc(w.control, 'ha.role', { role: 'active', epoch: 3, node: 'sp1' });
+    await until(async () => (await target('local')) === 2, 'both workers back to local');
+    await expect(rpc(w.control, 'ha.role', { role: 'primary' })).rejects.toThrow(/params\.role/);
   });
 });
