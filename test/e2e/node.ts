@@ -54,7 +54,7 @@ export interface E2eNode {
  * bursts, and a few wrong passwords on purpose; the production defaults (250 packets per 5 s
  * per source, 5 wrong passwords) could ban the suite's own load, so the e2e node says what it
  * allows: 5000 packets per second per source, 50 wrong passwords per user, 200 failures per
- * source. test/e2e/bans.test.ts runs its own node with low thresholds.
+ * source. test/e2e/bans.cases.ts (sbc-bans.test.ts) runs on a node with low thresholds.
  */
 export const E2E_SECTIONS = {
   lb: { tls_enable: true },

@@ -54,7 +54,8 @@ export type ControlHandler = RpcHandler;
 
 export interface ProxyService {
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** Answers new requests 503 and waits up to `drainMs` (default 5000) for live transactions to end, then closes. */
+  stop(o?: { drainMs?: number }): Promise<void>;
   health(): Promise<{ ok: boolean; [k: string]: unknown }>;
   stats(): Promise<Record<string, unknown>>;
   /** drop the provisioning caches (control `reload`) */
@@ -269,13 +270,13 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       if (config.registrar.auth === false) log.warn({ setting: 'registrar.auth' }, 'REGISTER is not authenticated (benchmark/lab setting)');
       log.info({ sip: `udp:${self.address}:${self.port}`, worker, media: config.media }, 'proxy started');
     },
-    async stop() {
+    async stop(o = {}) {
       if (dropTimer) clearInterval(dropTimer);
       prober.stop();
       peering.close();
       if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
-        await sip.drain(5000);
+        await sip.drain(o.drainMs ?? 5000);
         await sip.close();
       }
       started = false;

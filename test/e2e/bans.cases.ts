@@ -1,9 +1,10 @@
 /**
  * Issue #10 "Protection at the lb", end to end on one node brought up by the real `ngcp up`
- * (its own node: thresholds low enough to hit, unlike the shared E2E_SECTIONS):
+ * (thresholds low enough to hit, unlike E2E_SECTIONS; run by sbc-bans.test.ts after the sbc
+ * cases, on their node, so the calls here cross the sbc too):
  *   - a source flooding the lb (sipp -i 127.0.0.3, OPTIONS at 10× security.ipban.max_requests)
  *     is banned — listed in GET /api/bannedips, its packets unanswered — while a second source
- *     (127.0.0.4: caller and callee) places calls through lb → proxy → mediactl with 0 failed;
+ *     (127.0.0.4: caller and callee) places calls through lb → proxy (→ sbc) → mediactl with 0 failed;
  *     DELETE /api/bannedips/127.0.0.3 and the source is answered again;
  *   - a user whose password is guessed (sipp from 127.0.0.5) is banned after
  *     security.userban.max_failures — listed in GET /api/bannedusers, its REGISTER from

@@ -1,5 +1,6 @@
 /**
- * Calls through the B2BUA on a node of its own (`proxy.sbc.enable: true`, docs/sbc.md):
+ * Calls through the B2BUA on a node with `proxy.sbc.enable: true` (docs/sbc.md; run by
+ * sbc-bans.test.ts, before the ban cases that share the node):
  * lb → proxy (A leg, authenticated) → sbc → proxy (B leg, trusted: no second challenge)
  * → lb → callee. On the wire: the caller and the callee each see their own leg only (Call-ID,
  * tags), no internal X-NGCP- field; the B leg's SDP goes through mediactl; the call is

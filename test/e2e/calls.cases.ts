@@ -4,7 +4,8 @@
  * what is checked is what a user would check — sipp's exit code and call counts, the
  * API's registrations and calls, the acc rows in MariaDB, RTP packets counted on both sides.
  *
- * One node for the whole file. The harness checks run now; the SIP cases need
+ * Run by one-node.test.ts, first, on the node it shares with features.cases.ts and
+ * peering.cases.ts. The harness checks run now; the SIP cases need
  * apps/{lb,proxy,mediactl}/dist/main.js.
  */
 import { readFileSync } from 'node:fs';
@@ -186,7 +187,7 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     const a = await RtpEndpoint.open();
     closers.push(() => a.close());
     await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (uas, b) => {
-      const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-200.xml', { rtpPort: a.port, pauseMs: 6000 });
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-200.xml', { rtpPort: a.port, pauseMs: 4000 });
       const m = await mediaBothWays(uac, a, uas, b);
       const callId = (await uac.logged('CALL_ID')).trim();
       const live = await node.api.calls();
@@ -360,7 +361,7 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
     const a = await RtpEndpoint.open();
     closers.push(() => a.close());
     await withCallee(subs.bob, 'uas-late-offer-expect-bye.xml', async (uas, b) => {
-      const { uac } = await call(subs.alice, 'bob', 'uac-call-late-offer-expect-200.xml', { rtpPort: a.port, pauseMs: 6000 });
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-late-offer-expect-200.xml', { rtpPort: a.port, pauseMs: 4000 });
       // RTP = the port in the 200's offer A received, and in the ACK's answer B received
       const m = await mediaBothWays(uac, a, uas, b);
       const callId = (await uac.logged('CALL_ID')).trim();
@@ -386,7 +387,7 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
     closers.push(() => a.close(), () => a2.close());
     await withCallee(subs.bob, 'uas-answer-reinvite-expect-bye.xml', async (uas, b) => {
       // the re-INVITE leaves 4 s after the ACK, the BYE -d ms after the re-INVITE's ACK
-      const { uac } = await call(subs.alice, 'bob', 'uac-call-reinvite-expect-200.xml', { rtpPort: a.port, pauseMs: 5000, keys: { rtp_port2: a2.port } });
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-reinvite-expect-200.xml', { rtpPort: a.port, pauseMs: 3500, keys: { rtp_port2: a2.port } });
       const first = await mediaBothWays(uac, a, uas, b);
       expect(first.aGot).toBeGreaterThanOrEqual(20);
       const callId = (await uac.logged('CALL_ID')).trim();
@@ -419,7 +420,7 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
     closers.push(() => a.close(), () => a2.close());
     await withCallee(subs.bob, 'uas-answer-then-reinvite-without-sdp.xml', async (uas, b) => {
       // B's re-INVITE leaves 3 s after the ACK; A's BYE -d ms after the re-INVITE's ACK
-      const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-reinvite-without-sdp.xml', { rtpPort: a.port, pauseMs: 5000, keys: { rtp_port2: a2.port } });
+      const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-reinvite-without-sdp.xml', { rtpPort: a.port, pauseMs: 3500, keys: { rtp_port2: a2.port } });
       const first = await mediaBothWays(uac, a, uas, b);
       expect(first.bGot).toBeGreaterThanOrEqual(20);
       const callId = (await uac.logged('CALL_ID')).trim();
