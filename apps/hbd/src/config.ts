@@ -114,6 +114,12 @@ export interface HbdConfig {
   audit_interval_ms: number;
   /** Scheduling priority hbd gives itself at start (-20..19; below 0 needs root), so busy neighbours cannot starve its beats. */
   nice: number;
+  /**
+   * SCHED_RR real-time priority (1-99) hbd gives every thread of itself at start, with
+   * reset-on-fork so the commands it runs stay ordinary; 0: none (only \`nice\`). Needs root
+   * (CAP_SYS_NICE); refused → a warning and \`nice\` alone.
+   */
+  realtime_priority: number;
 }
 
 const ipv4 = { type: 'string', format: 'ip' } as const;
@@ -226,12 +232,13 @@ export const hbdSchema: JSONSchemaType<HbdConfig> = {
     switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
     step_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
     nice: { type: 'integer', minimum: -20, maximum: 19 },
+    realtime_priority: { type: 'integer', minimum: 0, maximum: 99 },
     audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
   },
   required: [
     'node', 'peer', 'priority', 'control', 'log', 'interval_ms', 'deadtime_ms', 'key', 'paths', 'pingnodes', 'ping',
     'shared_ips', 'notify', 'jobs', 'disabled_steps', 'switchover_timeout_ms', 'step_timeout_ms', 'nice',
-    'audit_interval_ms',
+    'audit_interval_ms', 'realtime_priority',
   ],
   additionalProperties: false,
 };
@@ -251,6 +258,7 @@ export const hbdDefaults = {
   switchover_timeout_ms: 5000,
   step_timeout_ms: 3000,
   nice: -10,
+  realtime_priority: 10,
   audit_interval_ms: 2000,
 } as const satisfies Partial<HbdConfig>;
 

@@ -4,6 +4,7 @@
  * steps that make the role true (steps.ts), run one change at a time.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Daemon, HealthReport, Logger, Registry, RpcHandler } from '@ngcp/daemon';
 import { RpcError, RPC_ERRORS } from '@ngcp/rpc';
@@ -11,7 +12,7 @@ import { BeatFilter, decodeBeat, encodeBeat, initialSeq, type Beat } from './bea
 import type { HbdConfig } from './config.js';
 import { createHbdMetrics, type HbdMetrics } from './metrics.js';
 import { Pinger } from './pinger.js';
-import { raisePriority } from './priority.js';
+import { raisePriority, raiseRealtime } from './priority.js';
 import { decide, deferTakeover, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
 import { buildSteps, StepError, type HaStep, type StepContext } from './steps.js';
 
@@ -88,11 +89,23 @@ export class HaNode implements Daemon {
   }
 
   async start(): Promise<void> {
+    // libuv starts its thread pool at the first use; start it now, so that its threads are
+    // among the ones given the priority below (threads made later by a SCHED_RR thread with
+    // reset-on-fork would start as ordinary ones)
+    await stat('/').catch(() => undefined);
     try {
       const r = raisePriority(this.cfg.nice);
       if (r.failed) this.log.warn({ nice: this.cfg.nice, threads: r.threads, failed: r.failed, err: r.firstError }, 'some threads kept their scheduling priority');
     } catch (e) {
       this.log.warn({ nice: this.cfg.nice, err: (e as Error).message }, 'cannot raise the scheduling priority; beats may be late under CPU load');
+    }
+    if (this.cfg.realtime_priority > 0) {
+      try {
+        raiseRealtime(this.cfg.realtime_priority);
+        this.log.info({ realtime_priority: this.cfg.realtime_priority }, 'running SCHED_RR');
+      } catch (e) {
+        this.log.warn({ realtime_priority: this.cfg.realtime_priority, err: (e as Error).message }, 'cannot run real-time (SCHED_RR); only nice: beats may be late under CPU load');
+      }
     }
     this.m.loopDelay.enable();
     // R1: join as standby — drop a stale shared IP (and follow the peer) before anything else.

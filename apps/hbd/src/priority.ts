@@ -8,6 +8,7 @@
  * standby took over. So every thread of the process gets the value; threads started later
  * inherit it from the thread that starts them.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
@@ -51,4 +52,36 @@ export function raisePriority(nice: number, set: (tid: number, nice: number) => 
   }
   if (!ok) throw new Error(firstError ?? 'no thread took the priority');
   return { threads: ok, failed: tids.length - ok, ...(firstError ? { firstError } : {}) };
+}
+
+export type RunCommand = (cmd: string, argv: string[]) => { status: number | null; stderr: string; error?: Error };
+
+const runSync: RunCommand = (cmd, argv) => {
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 5000 });
+  return { status: r.status, stderr: r.stderr ?? '', ...(r.error ? { error: r.error } : {}) };
+};
+
+/** chrt's argv: SCHED_RR at `priority` for every thread of `pid`, children reset to SCHED_OTHER. */
+export function realtimeArgv(priority: number, pid: number): string[] {
+  return ['--rr', '--reset-on-fork', '--all-tasks', '--pid', String(priority), String(pid)];
+}
+
+/**
+ * Real-time scheduling (SCHED_RR) for every thread of this process, as keepalived
+ * (`vrrp_rt_priority`) and corosync run theirs. `nice` only weighs hbd against the other
+ * SCHED_OTHER tasks: with ten runnable tasks on two cores the soak of 2026-12-07 saw the
+ * active hbd go 314 ms without being scheduled (deadtime 300 ms) and the standby took over.
+ * A SCHED_RR thread runs as soon as it is runnable, ahead of every ordinary task; the
+ * kernel's real-time throttling (`sched_rt_runtime_us`, 95 % by default) still bounds it,
+ * and hbd needs a few percent of a core. Reset-on-fork: the commands hbd runs (`ip`,
+ * `arping`, pm2 for the jobs) start as ordinary tasks. Done with util-linux's `chrt`, which
+ * Node cannot do itself (no sched_setscheduler binding). Throws with chrt's message when
+ * refused (no CAP_SYS_NICE, a cgroup without real-time budget): the caller warns and keeps
+ * `nice`.
+ */
+export function raiseRealtime(priority: number, pid: number = process.pid, run: RunCommand = runSync): void {
+  if (!(Number.isInteger(priority) && priority >= 1 && priority <= 99)) throw new Error(`real-time priority ${priority} not in 1..99`);
+  const r = run('chrt', realtimeArgv(priority, pid));
+  if (r.error) throw new Error(`chrt: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`chrt exited ${r.status}: ${r.stderr.trim() || 'no message'}`);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '@ngcp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { raisePriority } from '../src/priority.js';
+import { raisePriority, raiseRealtime } from '../src/priority.js';
 
 const MAIN = resolve(import.meta.dirname, '../dist/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'hbd-prio-'));
@@ -24,24 +24,39 @@ function threadNices(pid: number): number[] {
   });
 }
 
+/** [policy, rt_priority] of each thread of `pid` (stat fields 41 and 40; SCHED_RR = 2). */
+function threadPolicies(pid: number): Array<[number, number]> {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [Number(f[38]), Number(f[37])];
+  });
+}
+
+/** Starts dist/main.js with an hbd.yml of `extra` lines; resolves once it is ready. */
+async function startHbd(name: string, extra: string[]) {
+  const [control, port] = [await freePort({ host: '127.0.0.1' }), await freePort({ udp: true, host: '127.0.0.1' })];
+  const config = join(dir, `${name}.yml`);
+  writeFileSync(config, [
+    'node: sp1', 'peer: sp2', `control: { address: 127.0.0.1, port: ${control} }`, 'key: "test-heartbeat-key-0123456789abcdef"',
+    'paths:', `  - { name: crosslink, address: 127.0.0.1, peer_address: 127.0.0.1, port: ${port} }`,
+    'disabled_steps: [shared_ip, arp, redis, mariadb, notify, jobs]', ...extra, '',
+  ].join('\n'));
+  const child = spawn(process.execPath, [MAIN, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const seen = { out: '' };
+  child.stdout.on('data', (d: Buffer) => (seen.out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (seen.out += d.toString()));
+  const until = Date.now() + 20_000;
+  while (!seen.out.includes('daemon ready') && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  return { child, seen };
+}
+
 describe('hbd scheduling priority', () => {
   it('every thread of the hbd process gets the configured nice', async () => {
     expect(existsSync(MAIN), 'apps/hbd is built').toBe(true);
-    const [control, port] = [await freePort({ host: '127.0.0.1' }), await freePort({ udp: true, host: '127.0.0.1' })];
-    const config = join(dir, 'hbd.yml');
-    writeFileSync(config, [
-      'node: sp1', 'peer: sp2', `control: { address: 127.0.0.1, port: ${control} }`, 'key: "test-heartbeat-key-0123456789abcdef"',
-      'paths:', `  - { name: crosslink, address: 127.0.0.1, peer_address: 127.0.0.1, port: ${port} }`,
-      'disabled_steps: [shared_ip, arp, redis, mariadb, notify, jobs]', 'nice: 7', '',
-    ].join('\n'));
-    const child = spawn(process.execPath, [MAIN, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const { child, seen } = await startHbd('nice', ['nice: 7', 'realtime_priority: 0']);
     try {
-      const until = Date.now() + 20_000;
-      while (!out.includes('daemon ready') && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
-      expect(out, out).toContain('daemon ready');
+      expect(seen.out, seen.out).toContain('daemon ready');
       const nices = threadNices(child.pid!);
       expect(nices.length, 'node has worker threads').toBeGreaterThan(3);
       expect(nices).toEqual(nices.map(() => 7));
@@ -49,6 +64,28 @@ describe('hbd scheduling priority', () => {
       child.kill('SIGKILL');
     }
   }, 30_000);
+
+  it.runIf(process.getuid?.() === 0)('as root every thread runs SCHED_RR at realtime_priority', async () => {
+    const { child, seen } = await startHbd('rt', ['realtime_priority: 5']);
+    try {
+      expect(seen.out, seen.out).toContain('daemon ready');
+      expect(seen.out).toContain('running SCHED_RR');
+      const policies = threadPolicies(child.pid!);
+      expect(policies.length, 'node has worker threads').toBeGreaterThan(3);
+      expect(policies).toEqual(policies.map(() => [2, 5]));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('raiseRealtime runs chrt for every thread with reset-on-fork and throws its message when refused', () => {
+    const runs: Array<[string, string[]]> = [];
+    raiseRealtime(10, 4242, (cmd, argv) => (runs.push([cmd, argv]), { status: 0, stderr: '' }));
+    expect(runs).toEqual([['chrt', ['--rr', '--reset-on-fork', '--all-tasks', '--pid', '10', '4242']]]);
+    expect(() => raiseRealtime(10, 4242, () => ({ status: 1, stderr: 'chrt: failed to set pid 4242\'s policy: Operation not permitted\n' }))).toThrow('Operation not permitted');
+    expect(() => raiseRealtime(10, 4242, () => ({ status: null, stderr: '', error: new Error('spawnSync chrt ENOENT') }))).toThrow('ENOENT');
+    expect(() => raiseRealtime(0, 4242, () => ({ status: 0, stderr: '' }))).toThrow('1..99');
+  });
 
   it('raisePriority sets each thread, reports the ones that refused, and throws when none took it', () => {
     const calls: Array<[number, number]> = [];

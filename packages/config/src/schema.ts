@@ -231,6 +231,8 @@ export interface HeartbeatConfig {
   disabled_steps: Array<'shared_ip' | 'arp' | 'redis' | 'media' | 'mariadb' | 'notify' | 'jobs'>;
   /** Between role changes, how often hbd re-checks Redis' role, MariaDB's read_only and the shared IP against the role (0: never; default 2000, so a config dir made before the key existed still loads). */
   audit_interval_ms?: number;
+  /** hbd runs SCHED_RR at this real-time priority (1-99; 0: only \`nice\`), as keepalived's vrrp_rt_priority / corosync do; default 10. */
+  realtime_priority?: number;
 }
 
 export interface ApiConfig {
@@ -470,7 +472,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       switchover_timeout_ms: { type: 'integer', minimum: 100, maximum: 120_000 },
       disabled_steps: { type: 'array', items: { type: 'string', enum: ['shared_ip', 'arp', 'redis', 'media', 'mariadb', 'notify', 'jobs'] } },
       audit_interval_ms: { type: 'integer', minimum: 0, maximum: 600_000 },
-    }), ['audit_interval_ms', 'ping_fall']),
+      realtime_priority: { type: 'integer', minimum: 0, maximum: 99 },
+    }), ['audit_interval_ms', 'ping_fall', 'realtime_priority']),
     api: optional(obj<ApiConfig>({
       enable: bool,
       port,
