@@ -5,7 +5,7 @@
  * HA1s come from MariaDB through the SubscriberDirectory cache.
  */
 import type { SubscriberCredentials } from '@ngcp/db';
-import { DigestServer, type DigestVerifyResult, type NonceCountStore, type SipRequest } from '@ngcp/sip';
+import { DigestServer, parseAuthHeader, type DigestVerifyResult, type NonceCountStore, type SipRequest } from '@ngcp/sip';
 import type { SubscriberDirectory } from './store/directory.js';
 import type { UserBans } from './store/user-bans.js';
 
@@ -102,4 +102,28 @@ export class Authenticator {
     if (found.status !== 'active') return { ok: false, forbidden: true, reason: `subscriber-${found.status}` };
     return { ok: true, subscriber: found };
   }
+}
+
+/**
+ * Removes the credentials of `realm` from a request about to be forwarded (RFC 3261 §22.3:
+ * they were for us; Kamailio's `consume_credentials()`): the subscriber's digest — username,
+ * response, our nonce — never goes on to a callee, a peer or the sbc. Credentials for another
+ * realm, and values that are not parseable credentials, stay (a proxy beyond us may be their
+ * realm). Returns how many were removed.
+ */
+export function consumeCredentials(msg: SipRequest, realm: string, header: 'proxy-authorization' | 'authorization' = 'proxy-authorization'): number {
+  const values = msg.getAll(header);
+  if (values.length === 0) return 0;
+  const ours = realm.toLowerCase();
+  const keep = values.filter((v) => {
+    try {
+      return parseAuthHeader(v).params.find((p) => p.name.toLowerCase() === 'realm')?.value.toLowerCase() !== ours;
+    } catch {
+      return true;
+    }
+  });
+  if (keep.length === values.length) return 0;
+  msg.remove(header);
+  for (const v of keep) msg.append(header, v);
+  return values.length - keep.length;
 }

@@ -21,7 +21,7 @@ import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
   clientAddress, copyRequest, decrementMaxForwards, hasSdp, lazyChild, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
-import type { AuthOutcome } from '../auth.js';
+import { consumeCredentials, type AuthOutcome } from '../auth.js';
 import { SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
 import { selectBestResponse } from '../routing/best-response.js';
 import { calleeCandidates } from '../routing/callee.js';
@@ -115,6 +115,8 @@ export class InviteSession {
   /** the caller as features/ saw it, for the identity each peer is shown (its own rewrite set) */
   private peerCaller?: { inbound: InboundResult; anonymous: boolean };
   private body: Buffer | undefined;
+  /** The realm the caller's digest answered (ours): its credentials are removed from what is forwarded. */
+  private credentialsRealm?: string;
   /** how the callee is shown the caller (features: rewrite out, PAI, CLIR); the From of every branch */
   private identity?: Identity;
   /** the `conc:*` sets this call is counted in (features: concurrent-call limits) */
@@ -164,6 +166,8 @@ export class InviteSession {
       this.log.info({ reason: auth.reason, user: `${from.user}@${from.hostname}` }, 'invite refused');
       return void reply(ctx, tx, req, 403);
     }
+    // the digest was for us: it is not forwarded (fork)
+    if (ctx.config.calls.auth !== false) this.credentialsRealm = from.hostname;
     if (sbc) return this.toSbc('sub');
     return this.runFromSubscriber(auth.subscriber, from.user);
   }
@@ -743,6 +747,7 @@ export class InviteSession {
     const out = copyRequest(this.req);
     out.uri = binding.contact;
     out.remove('route');
+    if (this.credentialsRealm !== undefined) consumeCredentials(out, this.credentialsRealm);
     // with an sbc the platform's own fields are set here only: a UA's never reach the sbc, the sbc's never go on
     if (ctx.sbc) for (const key of new Set(out.headers.map((h) => h.key).filter((k) => k.startsWith('x-ngcp-')))) out.remove(key);
     for (const [n, v] of fields) out.append(n, v);
