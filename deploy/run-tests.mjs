@@ -42,27 +42,59 @@ if (idle) {
   typecheck = Promise.resolve({ failed: r.status !== 0, output: '' });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'ngcp-test-'));
-const out = join(dir, 'results.json');
-const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
-const child = spawn('pnpm', args, { stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
-child.on('exit', async (code, signal) => {
-  let summary = null;
-  try {
-    const r = JSON.parse(readFileSync(out, 'utf8'));
-    // a run can fail with no failed test (a suite that did not load, an unhandled error): count it once
-    const failed = r.numFailedTests + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
-    summary = { passed: r.numPassedTests, failed, skipped: r.numPendingTests + r.numTodoTests };
-  } catch {
-    // vitest died before writing results
+// Two phases when the whole suite runs (no arguments): first every file but the HA ones,
+// NGCP_TEST_WORKERS files at a time (default 2: vitest's own default on this 2-core VM is one
+// worker, and most files wait on timers, sipp and services far more than they compute); then
+// the lab and the real hbd processes (test/ha, apps/hbd/test), one file at a time and alone —
+// takeover timing and RTP gaps are what they assert. NGCP_TEST_WORKERS=1 gives the old single
+// serial run's order of work in two steps. With arguments (a project, a file) one run, as given.
+const extra = process.argv.slice(2);
+const workers = String(Math.max(1, Number(process.env.NGCP_TEST_WORKERS ?? 2) || 1));
+const phases = extra.length > 0
+  ? [{ name: null, env: {}, args: extra }]
+  : [
+      { name: `parallel (${workers} files at a time)`, env: { NGCP_TEST_PHASE: 'parallel' }, args: [`--maxWorkers=${workers}`, '--minWorkers=1'] },
+      { name: 'serial (the lab and hbd processes, alone)', env: { NGCP_TEST_PHASE: 'serial' }, args: ['--project', 'e2e', '--project', 'hbd', '--maxWorkers=1', '--minWorkers=1'] },
+    ];
+
+/** One vitest run; resolves to { code, summary } (summary null when vitest wrote no results). */
+function runVitest(phase) {
+  const dir = mkdtempSync(join(tmpdir(), 'ngcp-test-'));
+  const out = join(dir, 'results.json');
+  const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...phase.args];
+  if (phase.name) console.log(`\n=== tests, phase ${phase.name}\n`);
+  const child = spawn('pnpm', args, { stdio: 'inherit', env: { ...process.env, ...phase.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      let summary = null;
+      try {
+        const r = JSON.parse(readFileSync(out, 'utf8'));
+        // a run can fail with no failed test (a suite that did not load, an unhandled error): count it once
+        const failed = r.numFailedTests + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
+        summary = { passed: r.numPassedTests, failed, skipped: r.numPendingTests + r.numTodoTests };
+      } catch {
+        // vitest died before writing results
+      }
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code: code ?? (signal ? 1 : 0), summary });
+    });
+  });
+}
+
+let total = { passed: 0, failed: 0, skipped: 0 };
+let code = 0;
+for (const phase of phases) {
+  const r = await runVitest(phase);
+  if (r.code !== 0) code = r.code;
+  if (r.summary) for (const k of Object.keys(total)) total[k] += r.summary[k];
+  else {
+    total.failed += 1; // a phase that wrote no results counts as one failure
+    code ||= 1;
   }
-  rmSync(dir, { recursive: true, force: true });
-  const tc = await typecheck;
-  if (tc.failed) console.error(`${tc.output ? `\n--- type check\n${tc.output.trimEnd()}\n` : ''}\ntype check FAILED (see above)`);
-  else if (idle) console.log('\ntype check passed');
-  if (summary) {
-    summary.failed += tc.failed ? 1 : 0;
-    console.log(`\n${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`);
-  }
-  process.exit(tc.failed ? 1 : (code ?? (signal ? 1 : 0)));
-});
+}
+const tc = await typecheck;
+if (tc.failed) console.error(`${tc.output ? `\n--- type check\n${tc.output.trimEnd()}\n` : ''}\ntype check FAILED (see above)`);
+else if (idle) console.log('\ntype check passed');
+total.failed += tc.failed ? 1 : 0;
+console.log(`\n${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
+process.exit(tc.failed ? 1 : code);
