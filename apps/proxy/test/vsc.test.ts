@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
-import { peeringServer, provision, until, useHarness } from './harness.js';
+import { peeringServer, subscriberParties, until, useHarness, type Party } from './harness.js';
 import { received, sippUas, type SippUas } from './sipp.js';
 import { Ua } from './ua.js';
 
@@ -22,8 +22,10 @@ const h = useHarness(async () => {
   };
 });
 const stops: Array<() => Promise<void> | void> = [];
+const started: Ua[] = [];
 afterEach(async () => {
   for (const s of stops.splice(0).reverse()) await s();
+  for (const u of started.splice(0)) await u.stop();
 });
 
 /** The app-server stand-in for one call (sipp on `appserver.address`). */
@@ -37,25 +39,8 @@ async function expectAnnounced(uas: SippUas, name: string): Promise<void> {
   expect(invites.map((i) => i.startLine)).toEqual([`INVITE sip:announce.${name}@${APPSERVER}:${appPort} SIP/2.0`]);
 }
 
-let numSeq = 0;
-const num = (): string => `43${String(process.pid % 1000).padStart(3, '0')}${String(++numSeq).padStart(4, '0')}`;
-
-interface Party { ua: Ua; id: number; number: string }
-
-/** Subscribers of a new domain, registered but for those in `unregistered`. */
-async function parties(names: string[], unregistered: string[] = []): Promise<{ domain: string; p: Record<string, Party> }> {
-  const users = names.map((n) => ({ username: n, password: `${n}-password-1`, number: num() }));
-  const domain = await provision(h(), users);
-  const p: Record<string, Party> = {};
-  for (const u of users) {
-    const list = await h().api('GET', `/api/subscribers?domain=${domain}&username=${u.username}`);
-    const ua = await new Ua(u.username, domain, u.password, h().proxy.address()).start();
-    stops.push(() => ua.stop());
-    if (!unregistered.includes(u.username)) expect((await ua.register()).final.status).toBe(200);
-    p[u.username] = { ua, id: list.data.items.find((s: { username: string }) => s.username === u.username).id, number: u.number };
-  }
-  return { domain, p };
-}
+/** Subscribers of a new domain with their UAs (harness.ts); those in `unregistered` do not register. */
+const parties = (names: string[], unregistered: string[] = []) => subscriberParties(h(), names, { started, unregistered });
 
 const forwardsOf = async (sub: Party) => (await h().api('GET', `/api/callforwards/${sub.id}`)).data;
 const journalOf = async (sub: Party) => (await h().api('GET', `/api/journal?entity=call_forwards&entity_id=${sub.id}`)).data.items as Array<Record<string, unknown>>;

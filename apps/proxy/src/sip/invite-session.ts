@@ -101,6 +101,9 @@ interface PendingForward { type: ForwardType; destinations: ForwardDestination[]
 
 type Plan = { binding: LocationBinding; id: string; dest: Destination | undefined };
 
+/** An app-server that neither rings (1xx beyond 100) nor answers an announcement within this is given up (docs/routing.md "Announcements"). */
+const ANNOUNCEMENT_ANSWER_MS = 2000;
+
 export class InviteSession {
   private branches: Branch[] = [];
   private answered = false;
@@ -276,6 +279,7 @@ export class InviteSession {
    */
   private async runStarCode(caller: Caller, star: Exclude<StarCode, { action: 'call' }>): Promise<void> {
     const { ctx, req } = this;
+    this.tx.user = { onCancel: () => this.onCallerCancel() };
     let ok = star.action !== 'error';
     if (star.action === 'set' || star.action === 'clear') {
       // the number as any dialled number: the caller's rewrite rules (direction in) make it E.164
@@ -288,10 +292,11 @@ export class InviteSession {
     } else if (star.action === 'error') this.log.info({ code: star.code, reason: star.reason }, 'malformed star code');
     const name = ok ? vscAnnouncement(star) : 'vsc-error';
     ctx.metrics.vsc.inc({ code: star.code, result: !ok ? 'error' : star.action === 'set' ? 'set' : 'cleared' });
+    // the caller CANCELled meanwhile (answered 487 already): the code stays applied
+    if (this.done()) return;
     const dialled = req.requestUri().user ?? '';
     this.call = this.subscriberCall(caller, dialled, dialled);
     this.hasCall = true;
-    this.tx.user = { onCancel: () => this.onCallerCancel() };
     if (this.announce(name)) return;
     if (name === 'vsc-error') return void this.fail(484, 'Invalid Star Code');
     this.fail(603, name === 'vsc-ok' ? 'Call Forward Set' : 'Call Forward Cleared');
@@ -314,9 +319,20 @@ export class InviteSession {
       this.newStage('appserver');
       const plan: Plan = { binding: { contact: announcementUri(name, at), expires: 0 }, id: newBranch(), dest: at };
       if (!(await this.storeStage([plan])) || this.done()) return;
-      this.fork(plan, this.body);
+      const branch = this.fork(plan, this.body);
+      if (branch.final === undefined) branch.timer = setTimeout(() => this.onAnnouncementTimeout(branch), ANNOUNCEMENT_ANSWER_MS);
     });
     return true;
+  }
+
+  /** The app-server neither rings nor answers the announcement in time: CANCELled, and the call ends as without it. */
+  private onAnnouncementTimeout(branch: Branch): void {
+    branch.timer = undefined;
+    if (branch.final !== undefined || this.finished || this.answered) return;
+    this.log.warn({ name: this.announcement?.name, ms: ANNOUNCEMENT_ANSWER_MS }, 'app-server did not answer the announcement; cancelled');
+    branch.tx?.cancel();
+    branch.final = 408;
+    this.maybeFinish();
   }
 
   /**
