@@ -225,7 +225,7 @@ export class InviteSession {
     this.fromSubscriber = true;
     // star codes (features/vsc.ts): a forward set or cleared, confirmed by an announcement; *31*<number> is a call with CLIR
     const star = ctx.vsc ? parseStarCode(ruri.user, ctx.vsc.codes) : null;
-    if (star && star.action !== 'call') return this.runStarCode(caller, star);
+    if (star && star.action !== 'call') return this.runStarCode(caller, star, ruri.user ?? '');
     if (star) ctx.metrics.vsc.inc({ code: star.code, result: 'call' });
     const dialled = star ? star.number : (ruri.user ?? '');
     // number handling (features/): caller and callee to E.164 with the caller's rewrite set, before the lookup
@@ -277,8 +277,8 @@ export class InviteSession {
    * `vsc-ok`, `vsc-cleared`, or `vsc-error` for a malformed code or a number the check refuses.
    * Without an app-server the caller gets a final response saying the same.
    */
-  private async runStarCode(caller: Caller, star: Exclude<StarCode, { action: 'call' }>): Promise<void> {
-    const { ctx, req } = this;
+  private async runStarCode(caller: Caller, star: Exclude<StarCode, { action: 'call' }>, dialled: string): Promise<void> {
+    const { ctx } = this;
     this.tx.user = { onCancel: () => this.onCallerCancel() };
     let ok = star.action !== 'error';
     if (star.action === 'set' || star.action === 'clear') {
@@ -294,7 +294,6 @@ export class InviteSession {
     ctx.metrics.vsc.inc({ code: star.code, result: !ok ? 'error' : star.action === 'set' ? 'set' : 'cleared' });
     // the caller CANCELled meanwhile (answered 487 already): the code stays applied
     if (this.done()) return;
-    const dialled = req.requestUri().user ?? '';
     this.call = this.subscriberCall(caller, dialled, dialled);
     this.hasCall = true;
     if (this.announce(name)) return;
