@@ -188,6 +188,15 @@ describe('failed-call announcements (announcements.enable)', { timeout: 60_000 }
     await expectAnnounced(uas, 'number-unknown');
   });
 
+  it('an app-server that does not answer at all: the caller gets the original 486 within the announcement\'s answer time (not Timer B\'s 32 s)', async () => {
+    const { domain, p } = await parties(['a', 'b']);
+    const t0 = Date.now();
+    const calling = p.a!.ua.invite(`sip:b@${domain}`);
+    p.b!.ua.answer(await p.b!.ua.next('INVITE'), 486);
+    expect((await calling).final.status).toBe(486);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
   it('a call from a peer is untouched: an unregistered subscriber gives the peer the bare 480', async () => {
     const { p } = await parties(['b'], ['b']);
     const { peer } = await peeringServer(h(), '127.0.0.65', null);
