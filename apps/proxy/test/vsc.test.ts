@@ -167,7 +167,7 @@ describe('failed-call announcements (announcements.enable)', { timeout: 60_000 }
       const x = await h().db('acc').where({ callid: busy.req.callId() }).orderBy('id');
       return x.length >= 2 ? x : undefined;
     }, 'acc start and stop');
-    expect(rows.map((r: { kind: string }) => r.kind)).toEqual(['start', 'stop']);
+    expect(rows!.map((r: { kind: string }) => r.kind)).toEqual(['start', 'stop']);
     expect(await metric('proxy_announcements_total')).toMatch(/name="busy"\} 1/);
   });
 
