@@ -5,7 +5,7 @@
  * and after a reconnect.
  */
 import type { Redis } from 'ioredis';
-import { CHANGES_CHANNEL, type ChangeNotification, type ChangeOp } from '@ngcp/db';
+import { publishChange, type ChangeNotification, type ChangeOp } from '@ngcp/db';
 
 export class Notifier {
   readonly stats = { published: 0, failed: 0 };
@@ -17,14 +17,14 @@ export class Notifier {
   ) {}
 
   publish(entity: string, id: number | string, op: ChangeOp): void {
-    const n: ChangeNotification = { entity, id, op, ts: this.now() };
-    this.redis.publish(CHANGES_CHANNEL, JSON.stringify(n)).then(
+    const ts = this.now();
+    publishChange(this.redis, entity, id, op, ts).then(
       () => {
         this.stats.published++;
       },
       (err: unknown) => {
         this.stats.failed++;
-        this.onError(err, n);
+        this.onError(err, { entity, id, op, ts });
       },
     );
   }

@@ -73,6 +73,22 @@ describe('proxy.yml', () => {
     expect(loadProxyConfig(f).calls.auth).toBe(false);
   });
 
+  it('star codes on with sip:provider\'s codes, announcements off, the app-server at its internal address (none when appserver.enable is false); equal codes refused', () => {
+    const f = render('plain-secret-4');
+    const c = loadProxyConfig(f);
+    expect(c.vsc).toEqual({ enable: true, cfu_code: '72', cfb_code: '90', cft_code: '92', cfna_code: '93', clir_code: '31' });
+    expect(c.announcements).toEqual({ enable: false });
+    expect(c.appserver).toEqual({ address: '127.0.0.2:5070' });
+    const base = readFileSync(f, 'utf8');
+    writeFileSync(f, base.replace(/^  cfb_code: .*$/m, '  cfb_code: "72"'));
+    expect(() => loadProxyConfig(f)).toThrow(/vsc\.cfb_code.*vsc\.cfu_code/);
+    writeFileSync(f, base.replace(/^  cfu_code: .*$/m, '  cfu_code: "7x"'));
+    expect(() => loadProxyConfig(f)).toThrow(/vsc\.cfu_code/);
+    // a proxy.yml from before the keys loads with the defaults
+    writeFileSync(f, base.replace(/^(appserver|vsc|announcements):\n(  .*\n)*/gm, ''));
+    expect(loadProxyConfig(f)).toMatchObject({ appserver: { address: '' }, vsc: { enable: true, cfu_code: '72' }, announcements: { enable: false } });
+  });
+
   it('refuses a bad file naming the key', () => {
     dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
     dirs.push(dir);

@@ -91,6 +91,16 @@ export interface ProxyConfig {
     /** the profile the sbc applies (`X-NGCP-SBC-Profile`) */
     profile: string;
   };
+  /**
+   * The app-server (announcements, docs/routing.md "Star codes" and "Announcements"): calls go
+   * to `sip:announce.<name>@<address>`. Absent or '': none (star codes are answered without an
+   * announcement, failed calls get their bare final).
+   */
+  appserver?: { address: string };
+  /** Star codes (features/vsc.ts): `enable` (default true) and the codes, digits (sip:provider's defaults 72, 90, 92, 93, 31). */
+  vsc?: { enable: boolean; cfu_code: string; cfb_code: string; cft_code: string; cfna_code: string; clir_code: string };
+  /** A subscriber's call that ends with 404/486/480/408/402/403 at the proxy goes to the app-server's announcement instead (default false). */
+  announcements?: { enable: boolean };
   db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number };
   /**
    * Accounting on a node of a pair (docs/takeover.md "Accounting at a switchover"): `peer_db` is
@@ -107,6 +117,8 @@ const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const portOr0 = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
 const str = { type: 'string', minLength: 1 } as const;
+/** a star code's digits (`72` in `*72*<number>`) */
+const vscCode = { type: 'string', pattern: '^[0-9]{1,4}$' } as const;
 
 export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
   type: 'object',
@@ -175,6 +187,20 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
         profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
       },
     },
+    appserver: {
+      type: 'object', additionalProperties: false, required: ['address'],
+      properties: { address: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+):[0-9]{1,5}$|^$' } },
+    },
+    vsc: {
+      type: 'object', additionalProperties: false, required: ['enable', 'cfu_code', 'cfb_code', 'cft_code', 'cfna_code', 'clir_code'],
+      properties: {
+        enable: { type: 'boolean' }, cfu_code: vscCode, cfb_code: vscCode, cft_code: vscCode, cfna_code: vscCode, clir_code: vscCode,
+      },
+    },
+    announcements: {
+      type: 'object', additionalProperties: false, required: ['enable'],
+      properties: { enable: { type: 'boolean' } },
+    },
     db: {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
       properties: {
@@ -215,5 +241,8 @@ export const proxyConfigDefaults = {
   lb: '',
   peering: { attempt_timeout_ms: 5000, down_after: 3, probe_interval_ms: 10_000, probe_timeout_ms: 2000, dns_servers: [] as string[] },
   sbc: { enable: false, address: '', profile: 'default' },
+  appserver: { address: '' },
+  vsc: { enable: true, cfu_code: '72', cfb_code: '90', cft_code: '92', cfna_code: '93', clir_code: '31' },
+  announcements: { enable: false },
   log: { level: 'info' },
 } as const;

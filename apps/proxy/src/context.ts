@@ -4,6 +4,7 @@ import type { Destination, ServerTransaction, SipRequest, SipResponse, SipStack 
 import { createResponse, newTag, parseMessage } from '@ngcp/sip';
 import type { Authenticator } from './auth.js';
 import type { CallFeatures } from './features/call-features.js';
+import type { StarCodes } from './features/vsc-apply.js';
 import type { ProxyConfig } from './config.js';
 import type { MediaControl } from './media/media-control.js';
 import type { Peering } from './peering/peering.js';
@@ -33,6 +34,10 @@ export interface ProxyContext {
   features: CallFeatures;
   /** the B2BUA initial INVITEs go through (docs/sbc.md); null/absent: none */
   sbc?: { dest: Destination; profile: string } | null;
+  /** the app-server's SIP address (announcements, docs/routing.md); null/absent: none */
+  appserver?: Destination | null;
+  /** star codes (features/vsc-apply.ts); null/absent: `vsc.enable` false */
+  vsc?: StarCodes | null;
 }
 
 /** Send a response through the server transaction, counting finals by method and status. */

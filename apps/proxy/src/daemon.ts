@@ -21,6 +21,14 @@ export const proxyDaemon: DaemonDefinition<ProxyConfig> = {
       out.push({ path: 'registrar.default_expires', message: `must lie between min_expires (${r.min_expires}) and max_expires (${r.max_expires})` });
     }
     if (c.sbc?.enable && !/:\d+$/.test(c.sbc.address)) out.push({ path: 'sbc.address', message: 'must be ip:port when sbc.enable is true' });
+    if (c.vsc) {
+      const seen = new Map<string, string>();
+      for (const key of ['cfu_code', 'cfb_code', 'cft_code', 'cfna_code', 'clir_code'] as const) {
+        const other = seen.get(c.vsc[key]);
+        if (other) out.push({ path: `vsc.${key}`, message: `must differ from vsc.${other} (${c.vsc[key]})` });
+        seen.set(c.vsc[key], key);
+      }
+    }
     return out;
   },
   // worker 0 (the process pm2 runs) on control.port; a forked worker on an ephemeral one

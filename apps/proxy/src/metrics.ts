@@ -20,6 +20,10 @@ export interface ProxyMetrics {
   accRows: Counter<'target' | 'result'>;
   /** changes of the accounting writer's server, by new target and reason */
   accSwitches: Counter<'to' | 'reason'>;
+  /** star codes dialled, by code (cfu, cfb, cft, cfna, clir) and result (set, cleared, call, error) */
+  vsc: Counter<'code' | 'result'>;
+  /** calls sent to an app-server announcement, by name (vsc-ok, busy, number-unknown, …) */
+  announcements: Counter<'name'>;
 }
 
 export interface MetricSources {
@@ -73,6 +77,8 @@ export function createProxyMetrics(registry: Registry, src: MetricSources): Prox
       labelNames: ['target', 'result'], registers,
     }),
     accSwitches: new Counter({ name: 'acc_target_switches_total', help: 'Changes of the server accounting rows go to, by new target and reason (ha.role, read-only, peer-unreachable)', labelNames: ['to', 'reason'], registers }),
+    vsc: new Counter({ name: 'proxy_vsc_total', help: 'Star codes dialled, by code (cfu, cfb, cft, cfna, clir) and result (set, cleared, call: CLIR call placed, error)', labelNames: ['code', 'result'], registers }),
+    announcements: new Counter({ name: 'proxy_announcements_total', help: 'Calls sent to an app-server announcement, by name (vsc-ok, vsc-cleared, vsc-error, number-unknown, busy, unavailable, no-credit, not-allowed)', labelNames: ['name'], registers }),
   };
 }
 

@@ -12,6 +12,7 @@ import type { ServerTransaction, SipRequest, SipStack, TransportSource as Source
 import { answerCancel, createSipStack, SipParseError, SipResolver } from '@ngcp/sip';
 import { Authenticator } from './auth.js';
 import { createFeatures, featureMethods } from './features/index.js';
+import { StarCodes } from './features/vsc-apply.js';
 import { proxyConfigDefaults, type ProxyConfig } from './config.js';
 import { reply, type ProxyContext } from './context.js';
 import { rpcMediaControl, type MediaControl } from './media/media-control.js';
@@ -122,6 +123,15 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     shared: new PeerStateStore(redis, config.node, logger.child({ component: 'peering' })),
   });
   const features = createFeatures({ db, redis, logger, callTtlSeconds: config.calls.ttl_s, registry: opts.metrics });
+  // star codes (docs/routing.md "Star codes"): absent config = sip:provider's codes, enabled
+  const vscConfig = { ...proxyConfigDefaults.vsc, ...config.vsc };
+  const starCodes = vscConfig.enable
+    ? new StarCodes({
+      db, redis, store: features.store, logger,
+      codes: { cfu: vscConfig.cfu_code, cfb: vscConfig.cfb_code, cft: vscConfig.cft_code, cfna: vscConfig.cfna_code, clir: vscConfig.clir_code },
+      cftRingTimeoutS: config.calls.forward_ring_timeout_s ?? 15,
+    })
+    : null;
   const changes = new ChangeListener(sub, logger, {
     onChange: (n) => {
       dir.onChange(n);
@@ -241,6 +251,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       Object.assign(ctx, {
         config, logger, sip, self, dir, location, calls, acc, media, metrics, peering, features,
         sbc: sbcOf(config),
+        appserver: appserverOf(config),
+        vsc: starCodes,
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
           nonceCounts: new RedisNonceCountStore(redis, config.auth.nonce_ttl_s),
@@ -371,6 +383,12 @@ function sbcOf(config: ProxyConfig): ProxyContext['sbc'] {
   if (!config.sbc?.enable) return null;
   const a = parseHostPort(config.sbc.address);
   return a ? { dest: { transport: 'udp', ...a }, profile: config.sbc.profile } : null;
+}
+
+/** The app-server announcements go to (`appserver.address`), or null. */
+function appserverOf(config: ProxyConfig): ProxyContext['appserver'] {
+  const a = parseHostPort(config.appserver?.address ?? '');
+  return a ? { transport: 'udp', ...a } : null;
 }
 
 /** `host:port` (the `lb` key) → address; '' or unusable → null. */

@@ -7,7 +7,7 @@
  * (call_type, destination) and the concurrent-call sets back at zero.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { peeringServer, provision, RPC_CTX, until, useHarness } from './harness.js';
+import { peeringServer, RPC_CTX, subscriberParties, until, useHarness, type Party } from './harness.js';
 import { PeerUa, Ua } from './ua.js';
 
 const PROMPT = 2000;
@@ -18,26 +18,8 @@ afterEach(async () => {
   for (const u of started.splice(0)) await u.stop();
 });
 
-let numSeq = 0;
-const num = (): string => `43${String(process.pid % 1000).padStart(3, '0')}${String(++numSeq).padStart(4, '0')}`;
-
-interface Party { ua: Ua; id: number; number: string; user: string }
-
-/** Subscribers of a new domain; those in `unregistered` do not register. */
-async function parties(names: string[], unregistered: string[] = []): Promise<{ domain: string; p: Record<string, Party> }> {
-  const users = names.map((n) => ({ username: n, password: `${n}-password-1`, number: num() }));
-  const domain = await provision(h(), users);
-  const p: Record<string, Party> = {};
-  for (const u of users) {
-    const list = await h().api('GET', `/api/subscribers?domain=${domain}&username=${u.username}`);
-    const sub = list.data.items.find((s: { username: string }) => s.username === u.username);
-    const ua = await new Ua(u.username, domain, u.password, h().proxy.address()).start();
-    started.push(ua);
-    if (!unregistered.includes(u.username)) expect((await ua.register()).final.status).toBe(200);
-    p[u.username] = { ua, id: sub.id, number: u.number, user: u.username };
-  }
-  return { domain, p };
-}
+/** Subscribers of a new domain with their UAs (harness.ts); those in `unregistered` do not register. */
+const parties = (names: string[], unregistered: string[] = []) => subscriberParties(h(), names, { started, unregistered });
 
 type Dest = { type: 'number' | 'uri' | 'voicemail'; destination: string | null };
 /** PUT /api/callforwards/:id and wait until the proxy heard of it. */

@@ -7,14 +7,14 @@ import { useMariaDb, useRedis } from '@ngcp/testkit/vitest';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { buildApp, ensureAdmin, resolveConfig } from '@ngcp/api';
 import { createDb, migrate, type Db } from '@ngcp/db';
 import { createProxyService, type ProxyService } from '../src/service.js';
 import { proxyConfigDefaults, type ProxyConfig } from '../src/config.js';
 import type { MediaControl } from '../src/media/media-control.js';
 import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
-import { PeerUa } from './ua.js';
+import { PeerUa, Ua } from './ua.js';
 
 /** The context a control method gets from the RpcServer. */
 export const RPC_CTX = { logger: pino({ level: 'silent' }) };
@@ -141,6 +141,32 @@ export async function provision(h: Harness, users: Array<{ username: string; pas
     if (s.status !== 201) throw new Error(`subscriber: ${s.status} ${JSON.stringify(s.data)}`);
   }
   return domain;
+}
+
+let numberSeq = 0;
+/** A primary number no other test process takes (43 + the pid's last digits + a sequence). */
+export const testNumber = (): string => `43${String(process.pid % 1000).padStart(3, '0')}${String(++numberSeq).padStart(4, '0')}`;
+
+export interface Party { ua: Ua; id: number; number: string; user: string }
+
+/**
+ * Subscribers `names` of a new domain (password `<name>-password-1`, a primary number each),
+ * provisioned through the API, each with a started UA (pushed to `started`: stop them after the
+ * test) registered — but for those in `unregistered`.
+ */
+export async function subscriberParties(h: Harness, names: string[], o: { started: Ua[]; unregistered?: string[] }): Promise<{ domain: string; p: Record<string, Party> }> {
+  const users = names.map((n) => ({ username: n, password: `${n}-password-1`, number: testNumber() }));
+  const domain = await provision(h, users);
+  const p: Record<string, Party> = {};
+  for (const u of users) {
+    const list = await h.api('GET', `/api/subscribers?domain=${domain}&username=${u.username}`);
+    const sub = list.data.items.find((s: { username: string }) => s.username === u.username);
+    const ua = await new Ua(u.username, domain, u.password, h.proxy.address()).start();
+    o.started.push(ua);
+    if (!o.unregistered?.includes(u.username)) expect((await ua.register()).final.status).toBe(200);
+    p[u.username] = { ua, id: sub.id, number: u.number, user: u.username };
+  }
+  return { domain, p };
 }
 
 /** Poll `fn` until it returns a truthy value (readiness under load, not timing). */

@@ -138,6 +138,10 @@ export interface ProxyConfig {
   forward_ring_timeout_s?: number;
   /** initial INVITEs through the B2BUA (docs/sbc.md); absent: `{ enable: false }` */
   sbc?: { enable: boolean; profile?: string };
+  /** star codes (docs/routing.md "Star codes"); absent: enabled with sip:provider's codes */
+  vsc?: { enable: boolean; cfu_code?: string; cfb_code?: string; cft_code?: string; cfna_code?: string; clir_code?: string };
+  /** failed calls of subscribers to the app-server's announcement; absent: `{ enable: false }` */
+  announcements?: { enable: boolean };
 }
 
 export interface SbcProfileConfig {
@@ -325,6 +329,8 @@ export interface NgcpConfig {
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const bool = { type: 'boolean' } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
+/** a star code's digits (`72` in `*72*<number>`), quoted in YAML */
+const vscCode = { type: 'string', pattern: '^[0-9]{1,4}$' } as const;
 const nonNegInt = { type: 'integer', minimum: 0 } as const;
 const ip = { type: 'string', format: 'ip' } as const;
 /** A generated secret: `ngcpcfg init` replaces the shipped `@generate` placeholders. */
@@ -413,7 +419,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       forward_max_hops: { type: 'integer', minimum: 1, maximum: 20 },
       forward_ring_timeout_s: { type: 'integer', minimum: 1, maximum: 600 },
       sbc: optional(obj({ enable: bool, profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }), ['profile']),
-    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc']),
+      vsc: optional(obj({
+        enable: bool, cfu_code: vscCode, cfb_code: vscCode, cft_code: vscCode, cfna_code: vscCode, clir_code: vscCode,
+      }), ['cfu_code', 'cfb_code', 'cft_code', 'cfna_code', 'clir_code']),
+      announcements: obj({ enable: bool }),
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc', 'vsc', 'announcements']),
     sbc: optional(obj<SbcConfig>({
       enable: bool, port, control_port: port, session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 }, max_call_length_s: { type: 'integer', minimum: 0 },
       min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },

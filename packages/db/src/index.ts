@@ -28,6 +28,14 @@ export type { PreferenceDef, PreferenceMap, PreferenceValue } from './repo/prefe
 export { getCallForwards, getRewriteRules, applyRewriteRules, getNcosLevel, ncosAllows, findPeeringRoutes } from './repo/routing.js';
 export type { CallForwardMap, CallForwardDestination, RewriteRule, NcosLevel, PeeringRoute } from './repo/routing.js';
 
+export {
+  CALL_FORWARDS_ENTITY, CALL_FORWARD_TYPES, CALL_FORWARD_RING_TIMEOUT, CALL_FORWARD_MAX_DESTINATIONS, emptyCallForwardSet, readCallForwardDocs, checkCallForwards,
+  replaceCallForwards, removeCallForwards, updateCallForwards,
+} from './repo/call-forwards.js';
+export type { CallForwardDoc, CallForwardSet, CallForwardDocDestination, CallForwardFieldError, CallForwardCheck } from './repo/call-forwards.js';
+export { insertJournal, publishChange } from './repo/journal.js';
+export type { JournalActor, JournalChange, ChangePublisher } from './repo/journal.js';
+
 export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
 

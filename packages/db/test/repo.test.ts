@@ -5,6 +5,7 @@ import {
   applyRewriteRules, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertAccs, insertCdr, insertVoicemail,
   createReader, readerFor, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+  CALL_FORWARDS_ENTITY, checkCallForwards, publishChange, readCallForwardDocs, replaceCallForwards, updateCallForwards,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
 
@@ -230,5 +231,53 @@ describe('writes of the SIP side', () => {
     const msg = await db('voicemail_messages').where('id', vm).first();
     expect(msg).toMatchObject({ box_id: box, folder: 'INBOX', is_read: 0, duration: 7 });
     expect(Buffer.from(msg.audio).toString()).toBe('RIFF');
+  });
+});
+
+describe('call forward writes (the API\'s and the star codes\' one path)', () => {
+  it('updateCallForwards changes one type, keeps the others, checks, journals; a refused change writes nothing', async () => {
+    const [bobId] = (await db('subscribers').insert({
+      uuid: crypto.randomUUID(), domain_id: domainId, customer_id: customerId, username: 'bob-cf', ...subscriberHa1('bob-cf', 'example.org', 'pw'),
+    })) as [number];
+    const actor = { apiUserId: null, login: 'sip:bob-cf@example.org', role: 'subscriber', remoteAddr: '192.0.2.9' };
+    const base = checkCallForwards({ cfb: { enabled: true, destinations: [{ type: 'number', destination: '+4930002' }] }, cft: { ringtimeout: 20, destinations: [{ type: 'voicemail', destination: null }] } });
+    if (!base.ok) throw new Error(JSON.stringify(base.errors));
+    expect(base.doc.cfb.destinations).toEqual([{ type: 'number', destination: '4930002' }]);
+    await replaceCallForwards(db, bobId, base.doc);
+
+    const r = await updateCallForwards(db, bobId, { cfu: (c) => ({ ...c, destinations: [{ type: 'number', destination: '+4930003' }] }) }, actor);
+    expect(r.ok).toBe(true);
+    const doc = (await readCallForwardDocs(db, [bobId])).get(bobId)!;
+    expect(doc).toEqual({
+      id: bobId, cfu: { enabled: true, destinations: [{ type: 'number', destination: '4930003' }] }, cfb: { enabled: true, destinations: [{ type: 'number', destination: '4930002' }] },
+      cfna: { enabled: true, ringtimeout: null, destinations: [] }, cft: { enabled: true, ringtimeout: 20, destinations: [{ type: 'voicemail', destination: null }] },
+    });
+    expect((await getCallForwards(db, bobId)).cfu.destinations).toEqual([{ type: 'number', destination: '4930003' }]);
+    const rows = await db('journal').where({ entity: CALL_FORWARDS_ENTITY, entity_id: String(bobId) });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ api_user_id: null, login: 'sip:bob-cf@example.org', role: 'subscriber', remote_addr: '192.0.2.9', op: 'update' });
+    expect(JSON.parse(rows[0].content)).toEqual(doc);
+
+    const refused = await updateCallForwards(db, bobId, { cfu: (c) => ({ ...c, destinations: [{ type: 'number', destination: '0' }] }), cft: (c) => ({ ...c, ringtimeout: 2 }) }, actor);
+    expect(refused).toEqual({ ok: false, errors: [{ field: 'cfu/destinations/0/destination', message: 'must be an E.164 number' }, { field: 'cft/ringtimeout', message: 'must be an integer from 5 to 300' }] });
+    expect((await readCallForwardDocs(db, [bobId])).get(bobId)).toEqual(doc);
+    expect(await db('journal').where({ entity: CALL_FORWARDS_ENTITY, entity_id: String(bobId) })).toHaveLength(1);
+  });
+
+  it('checkCallForwards names every wrong field', () => {
+    const r = checkCallForwards({
+      cfu: { destinations: [{ type: 'uri', destination: 'sip:nohost' }, { type: 'voicemail', destination: '1' }] },
+      cft: { destinations: [{ type: 'number', destination: '4930000' }] },
+      cfb: { destinations: Array.from({ length: 11 }, () => ({ type: 'number' as const, destination: '4930000' })) },
+    });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.errors.map((e) => e.field)).toEqual(['cfu/destinations/0/destination', 'cfu/destinations/1/destination', 'cfb/destinations', 'cft/ringtimeout']);
+  });
+
+  it('publishChange sends the ChangeNotification on ngcp:changes', async () => {
+    const sent: Array<[string, string]> = [];
+    const n = await publishChange({ publish: async (ch, msg) => void sent.push([ch, msg]) }, CALL_FORWARDS_ENTITY, 7, 'update', 1234);
+    expect(n).toEqual({ entity: 'call_forwards', id: 7, op: 'update', ts: 1234 });
+    expect(sent).toEqual([['ngcp:changes', JSON.stringify(n)]]);
   });
 });

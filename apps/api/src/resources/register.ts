@@ -1,6 +1,6 @@
 /** Routes for a declared Resource. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Knex } from '@ngcp/db';
+import { insertJournal, type Knex } from '@ngcp/db';
 import { apiError, unsupportedMediaType, validationError, type FieldError } from '../errors.js';
 import { applyPatch, deepEqual, PatchError, PATCH_SCHEMA, type PatchOp } from '../http/json-patch.js';
 import { idParams, listOf, pagingQuery, type JsonSchema } from '../http/schemas.js';
@@ -43,10 +43,10 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
       const c = ctx(req, trx);
       const res = await fn(c);
       if (r.journal !== false) {
-        await trx('journal').insert({
-          api_user_id: c.principal.apiUserId ?? null, login: c.principal.login, role: c.principal.role, remote_addr: req.ip,
-          entity: r.entity, entity_id: String(res.id), op, content: JSON.stringify(r.journalContent ? r.journalContent(res) : res),
-        });
+        await insertJournal(
+          trx, { apiUserId: c.principal.apiUserId ?? null, login: c.principal.login, role: c.principal.role, remoteAddr: req.ip },
+          { entity: r.entity, entityId: res.id, op, content: r.journalContent ? r.journalContent(res) : res },
+        );
       }
       return res;
     });

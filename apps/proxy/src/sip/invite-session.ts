@@ -41,8 +41,11 @@ import { peerRequestTarget } from '../peering/peer-request.js';
 import { attemptVerdict, type PeerServer } from '../peering/selection.js';
 import { answerPeerChallenge, isChallenge, resendWithCredentials, shiftedRecordRoute } from '../peering/peer-auth.js';
 import { sdpExchange } from './sdp-exchange.js';
+import { announcementUri, failureAnnouncement, type AnnouncementName } from '../features/announcements.js';
+import { parseStarCode, vscAnnouncement, type StarCode } from '../features/vsc.js';
 
 interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
+type Caller = Extract<AuthOutcome, { ok: true }>['subscriber'];
 
 interface Branch {
   binding: LocationBinding;
@@ -69,9 +72,9 @@ interface Branch {
   reason?: string;
 }
 
-/** One target of the call: a subscriber's bindings, or an LCR search to peers. */
+/** One target of the call: a subscriber's bindings, an LCR search to peers, or an app-server announcement. */
 interface Stage {
-  kind: 'subscriber' | 'peer';
+  kind: 'subscriber' | 'peer' | 'appserver';
   callee?: Callee;
   forwards?: Forwards;
   /** this.branches[first…] are the stage's */
@@ -97,6 +100,9 @@ interface Synthetic { status: number; reason: string; headers?: Array<[string, s
 interface PendingForward { type: ForwardType; destinations: ForwardDestination[]; ringTimeoutMs: number }
 
 type Plan = { binding: LocationBinding; id: string; dest: Destination | undefined };
+
+/** An app-server that neither rings (1xx beyond 100) nor answers an announcement within this is given up (docs/routing.md "Announcements"). */
+const ANNOUNCEMENT_ANSWER_MS = 2000;
 
 export class InviteSession {
   private branches: Branch[] = [];
@@ -139,6 +145,10 @@ export class InviteSession {
   /** the `conc:*` keys of the caller, and of the current target subscriber (a forward moves the call's count) */
   private callerKeys: string[] = [];
   private targetKeys: string[] = [];
+  /** a subscriber's call (not a peer's): a failed one may go to an announcement */
+  private fromSubscriber = false;
+  /** the call went to an app-server announcement; `original` sends the final it replaced (when the app-server fails) */
+  private announcement?: { name: AnnouncementName; original?: () => void };
 
   constructor(private ctx: ProxyContext, private tx: ServerTransaction, private req: SipRequest, private source: Source) {
     this.log = lazyChild(ctx.logger, { component: 'invite', callId: req.callId() });
@@ -207,7 +217,7 @@ export class InviteSession {
   }
 
   /** An authenticated subscriber's call: number handling, callee or peers, admission, then the branches. */
-  private async runFromSubscriber(caller: Extract<AuthOutcome, { ok: true }>['subscriber'], fromUser: string): Promise<void> {
+  private async runFromSubscriber(caller: Caller, fromUser: string): Promise<void> {
     const { ctx, req, tx } = this;
     const plan = planLooseRoute(req.routes(), req.requestUri(), ctx.self);
     if (req.routes().length > plan.popTop) return void reply(ctx, tx, req, 403, { reason: 'Preloaded Route Not Allowed' });
@@ -216,17 +226,16 @@ export class InviteSession {
     if (!ruri.isSip) return void reply(ctx, tx, req, 416);
     const hostIsIp = ruri.hostType !== 'name';
     if (!hostIsIp && !(await ctx.dir.domainServed(ruri.hostname))) return void reply(ctx, tx, req, 404, { reason: 'Domain Not Served' });
+    this.fromSubscriber = true;
+    // star codes (features/vsc.ts): a forward set or cleared, confirmed by an announcement; *31*<number> is a call with CLIR
+    const star = ctx.vsc ? parseStarCode(ruri.user, ctx.vsc.codes) : null;
+    if (star && star.action !== 'call') return this.runStarCode(caller, star, ruri.user ?? '');
+    if (star) ctx.metrics.vsc.inc({ code: star.code, result: 'call' });
+    const dialled = star ? star.number : (ruri.user ?? '');
     // number handling (features/): caller and callee to E.164 with the caller's rewrite set, before the lookup
-    const inbound = await ctx.features.inbound(caller, ruri.user ?? '');
+    const inbound = await ctx.features.inbound(caller, dialled);
     const callee = await this.findCallee(inbound.callee, ruri.hostname, hostIsIp, caller.domain);
-    const dialled = ruri.user ?? '';
-    const srcIp = this.clientAddress();
-    this.call = {
-      call_id: req.callId(), caller: `${caller.username}@${caller.domain}`, callee: callee ? `${callee.username}@${callee.domain}` : dialled,
-      state: 'init', start_time: String(nowS()), caller_subscriber_id: String(caller.subscriberId), node: ctx.config.node,
-      from_tag: req.from().tag ?? '', caller_user: caller.username, caller_domain: caller.domain, dialled, src_ip: srcIp,
-      ...(caller.customerId != null ? { customer_id: String(caller.customerId) } : {}),
-    };
+    this.call = this.subscriberCall(caller, callee ? `${callee.username}@${callee.domain}` : dialled, dialled);
     this.hasCall = true;
     // not on the platform: outbound LCR over the peering groups (docs/routing.md), with the number as rewritten inbound (E.164)
     let search: PeerSearch | undefined;
@@ -238,7 +247,7 @@ export class InviteSession {
       }
     }
     // NCOS, block lists, CLIR, concurrent-call limits (a call to nobody is only checked, not counted)
-    const wantsPrivacy = callerAsksPrivacy(req);
+    const wantsPrivacy = star !== null || callerAsksPrivacy(req);
     const admitting = ctx.features.admit(this.call.call_id, inbound, callee, wantsPrivacy, { count: callee !== undefined || search !== undefined });
     // the callee's bindings are read meanwhile: the lookup and the admission script share one Redis round trip (auto-pipelining)
     const bindings = callee ? ctx.location.lookup(`${callee.username}@${callee.domain}`) : undefined;
@@ -253,6 +262,93 @@ export class InviteSession {
     if (!callee) return void this.fail(404, 'Not Found');
     this.targetKeys = ctx.features.calleeKeys(callee);
     return this.route(() => this.callSubscriber(callee, bindings));
+  }
+
+  /** `call:<id>` of a subscriber's call (the callee as far as known). */
+  private subscriberCall(caller: Caller, callee: string, dialled: string): CallRecord {
+    const { ctx, req } = this;
+    return {
+      call_id: req.callId(), caller: `${caller.username}@${caller.domain}`, callee,
+      state: 'init', start_time: String(nowS()), caller_subscriber_id: String(caller.subscriberId), node: ctx.config.node,
+      from_tag: req.from().tag ?? '', caller_user: caller.username, caller_domain: caller.domain, dialled, src_ip: this.clientAddress(),
+      ...(caller.customerId != null ? { customer_id: String(caller.customerId) } : {}),
+    };
+  }
+
+  /**
+   * A star code that sets or clears a call forward (features/vsc.ts): written through the API's
+   * code (features/vsc-apply.ts), then the call goes to the announcement that confirms it —
+   * `vsc-ok`, `vsc-cleared`, or `vsc-error` for a malformed code or a number the check refuses.
+   * Without an app-server the caller gets a final response saying the same.
+   */
+  private async runStarCode(caller: Caller, star: Exclude<StarCode, { action: 'call' }>, dialled: string): Promise<void> {
+    const { ctx } = this;
+    this.tx.user = { onCancel: () => this.onCallerCancel() };
+    let ok = star.action !== 'error';
+    if (star.action === 'set' || star.action === 'clear') {
+      // the number as any dialled number: the caller's rewrite rules (direction in) make it E.164
+      const number = star.action === 'set' ? (await ctx.features.inbound(caller, star.number)).callee : null;
+      const r = await ctx.vsc!.setForward(caller, star.code, number, this.clientAddress());
+      if (!r.ok) {
+        ok = false;
+        this.log.info({ code: star.code, reason: r.reason }, 'star code refused');
+      } else this.log.info({ code: star.code, action: star.action, number }, 'call forward changed by star code');
+    } else if (star.action === 'error') this.log.info({ code: star.code, reason: star.reason }, 'malformed star code');
+    const name = ok ? vscAnnouncement(star) : 'vsc-error';
+    ctx.metrics.vsc.inc({ code: star.code, result: !ok ? 'error' : star.action === 'set' ? 'set' : 'cleared' });
+    // the caller CANCELled meanwhile (answered 487 already): the code stays applied
+    if (this.done()) return;
+    this.call = this.subscriberCall(caller, dialled, dialled);
+    this.hasCall = true;
+    if (this.announce(name)) return;
+    if (name === 'vsc-error') return void this.fail(484, 'Invalid Star Code');
+    this.fail(603, name === 'vsc-ok' ? 'Call Forward Set' : 'Call Forward Cleared');
+  }
+
+  /**
+   * Send the call to the app-server's announcement `name` (a stage of one branch to
+   * `sip:announce.<name>@<app-server>`, media as for any callee): the caller gets the
+   * app-server's answer, the app-server ends the call. `original` sends the final the
+   * announcement replaces, should the app-server not answer it. False without an app-server.
+   */
+  private announce(name: AnnouncementName, original?: () => void): boolean {
+    const { ctx } = this;
+    const at = ctx.appserver;
+    if (!at) return false;
+    this.announcement = { name, ...(original ? { original } : {}) };
+    ctx.metrics.announcements.inc({ name });
+    this.log.info({ name }, 'call to an announcement');
+    void this.route(async () => {
+      this.newStage('appserver');
+      const plan: Plan = { binding: { contact: announcementUri(name, at), expires: 0 }, id: newBranch(), dest: at };
+      if (!(await this.storeStage([plan])) || this.done()) return;
+      const branch = this.fork(plan, this.body);
+      if (branch.final === undefined) branch.timer = setTimeout(() => this.onAnnouncementTimeout(branch), ANNOUNCEMENT_ANSWER_MS);
+    });
+    return true;
+  }
+
+  /** The app-server neither rings nor answers the announcement in time: CANCELled, and the call ends as without it. */
+  private onAnnouncementTimeout(branch: Branch): void {
+    branch.timer = undefined;
+    if (branch.final !== undefined || this.finished || this.answered) return;
+    this.log.warn({ name: this.announcement?.name, ms: ANNOUNCEMENT_ANSWER_MS }, 'app-server did not answer the announcement; cancelled');
+    branch.tx?.cancel();
+    branch.final = 408;
+    this.maybeFinish();
+  }
+
+  /**
+   * The call of a subscriber would end with `status` (no branch answered): with
+   * `announcements.enable`, a 404/486/480/408/402/403 goes to the matching announcement instead
+   * (true); `original` sends that final if the app-server fails. Once per call, not after a CANCEL.
+   */
+  private announceFailure(status: number, original: () => void): boolean {
+    const name = failureAnnouncement(status);
+    if (name === undefined || !this.fromSubscriber || !this.hasCall || this.announcement || this.cancelled) return false;
+    if (!this.ctx.config.announcements?.enable || !this.ctx.appserver) return false;
+    this.finished = false;
+    return this.announce(name, original);
   }
 
   /** An INVITE from a peering server: to the subscriber who owns the dialled number, without authentication. */
@@ -592,7 +688,10 @@ export class InviteSession {
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'media.offer failed');
         this.media = false; // nothing to delete
-        this.fail(503, 'Media Unavailable');
+        // an announcement that cannot have media: the caller gets the final it replaced
+        const original = this.announcement?.original;
+        if (original) original();
+        else this.fail(503, 'Media Unavailable');
         return false;
       }
     }
@@ -926,16 +1025,23 @@ export class InviteSession {
     this.finished = true;
     this.clearRingTimer();
     if (this.cancelled) return void this.fail(487, 'Request Terminated');
+    // the app-server did not answer the announcement: the caller gets the final it replaced
+    if (this.announcement?.original) return this.announcement.original();
     const live = this.branches.filter((b) => !b.superseded);
     const best = selectBestResponse([...live.map((b) => b.final!), ...this.synthetic.map((x) => x.status)]);
     if (best && best.index < live.length) {
       const chosen = live[best.index]!;
-      if (chosen.response && best.status === chosen.response.status) {
-        chosen.response.popVia();
-        this.restoreFrom(chosen.response);
-        this.restoreCSeq(chosen.response);
-        void this.end(best.status, chosen.response.reason);
-        respond(this.ctx, this.tx, 'INVITE', chosen.response);
+      const res = chosen.response;
+      if (res && best.status === res.status) {
+        const relay = (): void => {
+          this.finished = true;
+          res.popVia();
+          this.restoreFrom(res);
+          this.restoreCSeq(res);
+          void this.end(best.status, res.reason);
+          respond(this.ctx, this.tx, 'INVITE', res);
+        };
+        if (!this.announceFailure(best.status, relay)) relay();
         return;
       }
       if (chosen.reason && best.status === chosen.final) return void this.fail(best.status, chosen.reason);
@@ -946,8 +1052,12 @@ export class InviteSession {
     void this.fail(best?.status ?? 480);
   }
 
-  /** Answer the caller ourselves and end the call. */
+  /** Answer the caller ourselves and end the call (or announce why, `announceFailure`). */
   private fail(status: number, reason?: string, headers?: Array<[string, string]>): void {
+    if (!this.announceFailure(status, () => this.sendFinal(status, reason, headers))) this.sendFinal(status, reason, headers);
+  }
+
+  private sendFinal(status: number, reason?: string, headers?: Array<[string, string]>): void {
     this.finished = true;
     const res = createResponse(this.req, status, { toTag: newTag(), ...(reason ? { reason } : {}), ...(headers ? { headers } : {}) });
     respond(this.ctx, this.tx, 'INVITE', res);
