@@ -117,12 +117,14 @@ export class Announcer {
     const required = req.optionTags('require');
     if (required.length > 0) return reject(420, [['Unsupported', required.join(', ')]], 'Require');
     if (this.calls.has(callId)) return this.reply(tx, req, 482); // the same call again: a loop
+    const contacts = req.contacts();
+    if (contacts === '*' || contacts.length !== 1) return reject(400, [], 'an INVITE needs one Contact (RFC 3261 §8.1.1.8)');
     let remote: RemoteMedia | null = null;
     if (req.body.length > 0) {
       const type = (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/sdp') return reject(415, [['Accept', 'application/sdp']], `body of type ${type || 'none'}`);
       const offer = readRemote(req.body);
-      if (!offer.ok) return reject(488, [['Warning', `305 appserver "${offer.reason}"`]], offer.reason);
+      if (!offer.ok) return reject(488, [['Warning', `305 appserver "${offer.reason.replaceAll('"', "'")}"`]], offer.reason);
       remote = offer.media;
     }
     let cancelled = false;

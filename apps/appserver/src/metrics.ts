@@ -10,7 +10,7 @@ export interface AppserverMetrics {
  * The `result` of a call: `completed` (played to the end, our BYE), `caller_hangup` (BYE
  * from the caller first), `cancelled`, `no_ack` (no ACK for our 200 in 64·T1: BYE),
  * `not_found` (404: no such sound; `name` is then `unknown`, so a scan cannot grow the
- * label set), `rejected` (420, 415, 488: nothing we can play to), `failed` (500: no RTP port), `shutdown` (the daemon stopped: BYE).
+ * label set), `rejected` (400 without Contact, 420, 415, 488, or no usable answer in a late offer's ACK), `failed` (500: no RTP port), `shutdown` (the daemon stopped: BYE).
  */
 export type CallResult = 'completed' | 'caller_hangup' | 'cancelled' | 'no_ack' | 'not_found' | 'rejected' | 'failed' | 'shutdown';
 
