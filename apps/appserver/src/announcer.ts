@@ -102,7 +102,8 @@ export class Announcer {
     if (req.method === 'OPTIONS') return this.reply(tx, req, 200, [['Allow', ALLOW], ['Accept', 'application/sdp']]);
     if (req.method !== 'INVITE') return this.reply(tx, req, 405, [['Allow', ALLOW]]);
     const callId = req.callId();
-    const name = ANNOUNCE.exec(req.requestUri().user ?? '')?.[1];
+    const ruri = req.requestUri();
+    const name = ruri.isSip ? ANNOUNCE.exec(ruri.user ?? '')?.[1] : undefined;
     const sound = name === undefined ? undefined : this.o.sounds().get(name);
     if (!sound) {
       this.log.info({ callId, ruri: req.uri }, 'no such announcement; answered 404');
