@@ -173,7 +173,10 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     t.write('config.node.self.yml', 'appserver:\n  sounds_dir: /srv/sounds\n  announce_repeat: 2\n');
     expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver).toMatchObject({ sounds_dir: '/srv/sounds', announce_repeat: 2 });
     t.write('config.node.self.yml', 'appserver:\n  sounds_dir: sounds\n  announce_repeat: 0\n');
-    expect(issuesOf().map((i) => [i.path, i.line])).toEqual([['appserver.sounds_dir', 2], ['appserver.announce_repeat', 3]]);
+    expect(issuesOf().map((i) => [i.path, i.line, i.message]).sort()).toEqual([
+      ['appserver.announce_repeat', 3, expect.stringContaining('>= 1')],
+      ['appserver.sounds_dir', 2, 'has a bad format (got "sounds")'], // an absolute path
+    ]);
   });
 
   it('ranges, peers and interface types are checked', () => {
