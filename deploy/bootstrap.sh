@@ -11,7 +11,8 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 # wrk: the HTTP load generator of bench/api.mjs (C, keep-alive HTTPS, Lua scripts)
 # procps: sysctl (ip_nonlocal_bind in each lab node); curl: the lab tests reach the API
 # from the client namespace — without it they would skip on a fresh machine
-DEB_PACKAGES=(mariadb-server mariadb-client redis-server rtpengine-daemon sip-tester wrk iproute2 iputils-arping procps curl git ca-certificates openssl)
+# espeak-ng, sox: the build renders the app-server's announcements with them (apps/appserver/README.md)
+DEB_PACKAGES=(mariadb-server mariadb-client redis-server rtpengine-daemon sip-tester wrk iproute2 iputils-arping procps curl git ca-certificates openssl espeak-ng sox)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

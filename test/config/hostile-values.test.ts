@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { apiConfigDefinition } from '@ngcp/api';
+import { appserverDaemon } from '@ngcp/appserver';
 import { lbDaemon } from '@ngcp/lb';
 import { mediactlDaemon } from '@ngcp/mediactl';
 import { mediatorDaemon } from '@ngcp/mediator';
@@ -43,6 +44,7 @@ type Secret = keyof typeof SECRETS;
  */
 const DEFINITIONS: Record<string, DaemonConfigDefinition<unknown>> = {
   api: apiConfigDefinition as DaemonConfigDefinition<unknown>,
+  appserver: appserverDaemon as unknown as DaemonConfigDefinition<unknown>,
   lb: lbDaemon as unknown as DaemonConfigDefinition<unknown>,
   proxy: proxyDaemon as unknown as DaemonConfigDefinition<unknown>,
   mediactl: mediactlDaemon as unknown as DaemonConfigDefinition<unknown>,
@@ -67,7 +69,8 @@ const DAEMON_FILES: Record<string, Expect> = {
   proxy: { ...db, ...redisPw, 'auth.nonce_secret': { secret: 'sip_nonce_secret' } },
   mediactl: redisPw,
   sbc: { ...db, ...redisPw },
-  appserver: db,
+  // the operator's sounds under the hostile node root (config.yml `appserver.sounds_dir`, set below)
+  appserver: { ...db, sounds_dir: { path: (p) => `${p.root}/var/sounds` } },
   hbd: { key: { secret: 'heartbeat_key' } },
   mediator: db,
 };
@@ -91,6 +94,7 @@ beforeAll(async () => {
   const cfg = parseDocument(readFileSync(join(configDir, 'config.yml'), 'utf8'));
   cfg.setIn(['redis', 'port'], redisPort);
   cfg.setIn(['rtpproxy', 'ng_port'], await freePort({ udp: true, host: '127.0.0.2' }));
+  cfg.setIn(['appserver', 'sounds_dir'], `${root}/var/sounds`);
   writeFileSync(join(configDir, 'config.yml'), cfg.toString());
   paths = nodePaths(root);
   const loaded = loadConfig({ configDir, node: 'self' });

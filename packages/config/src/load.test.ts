@@ -164,6 +164,21 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     expect(() => loadConfig({ configDir: t.configDir, node: 'self' })).not.toThrow();
   });
 
+  it("the app-server's optional keys: absent is fine, a relative sounds_dir or a repeat of 0 is refused naming the key", () => {
+    // a config dir older than the keys
+    const cfg = readFileSync(join(t.configDir, 'config.yml'), 'utf8');
+    t.write('config.yml', cfg.replace(/^  (announce_repeat|sounds_dir):.*\n/gm, ''));
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver).not.toHaveProperty('sounds_dir');
+    t.write('config.yml', cfg);
+    t.write('config.node.self.yml', 'appserver:\n  sounds_dir: /srv/sounds\n  announce_repeat: 2\n');
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver).toMatchObject({ sounds_dir: '/srv/sounds', announce_repeat: 2 });
+    t.write('config.node.self.yml', 'appserver:\n  sounds_dir: sounds\n  announce_repeat: 0\n');
+    expect(issuesOf().map((i) => [i.path, i.line, i.message]).sort()).toEqual([
+      ['appserver.announce_repeat', 3, expect.stringContaining('>= 1')],
+      ['appserver.sounds_dir', 2, 'has a bad format (got "sounds")'], // an absolute path
+    ]);
+  });
+
   it('ranges, peers and interface types are checked', () => {
     t.write('config.node.self.yml', 'rtpproxy:\n  minport: 40000\n  maxport: 30000\n');
     expect(issuesOf()[0]).toMatchObject({ path: 'rtpproxy.maxport', message: expect.stringContaining('below rtpproxy.minport') });

@@ -182,8 +182,13 @@ export interface AppserverConfig {
   enable: boolean;
   port: number;
   control_port: number;
+  /** the announcements' RTP sockets (one per call, even ports) on the internal address */
   rtp_min: number;
   rtp_max: number;
+  /** plays of an announcement before the app-server's BYE (default 1) */
+  announce_repeat?: number;
+  /** absolute path of the operator's sounds: `<name>.wav` (8 kHz mono 16-bit PCM) replaces or adds `announce.<name>`; absent/null: none */
+  sounds_dir?: string | null;
 }
 
 export interface MediactlConfig {
@@ -457,7 +462,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       },
       call_ttl_s: { type: 'integer', minimum: 60 },
     }), ['default_profile', 'profiles', 'call_ttl_s', 'min_se_s']),
-    appserver: obj<AppserverConfig>({ enable: bool, port, control_port: port, rtp_min: port, rtp_max: port }),
+    appserver: optional(obj<AppserverConfig>({
+      enable: bool, port, control_port: port, rtp_min: port, rtp_max: port,
+      announce_repeat: { type: 'integer', minimum: 1, maximum: 100, nullable: true },
+      sounds_dir: { type: 'string', pattern: '^/', nullable: true },
+    }), ['announce_repeat', 'sounds_dir']),
     mediactl: obj<MediactlConfig>({
       enable: bool,
       control_port: port,

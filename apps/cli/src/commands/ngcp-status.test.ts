@@ -14,8 +14,9 @@ describe('ngcp-status live counters', () => {
       'sip_requests_total{daemon="proxy",method="INVITE"} 40',
       'process_cpu_seconds_total 1.5',
       'calls_live NaN-garbage',
+      'appserver_active_calls{daemon="appserver"} 2',
     ].join('\n');
-    expect(liveCounters(text)).toEqual({ transactions: 3, registrations: 2, calls: 1, proxies_up: 1 });
+    expect(liveCounters(text)).toEqual({ transactions: 3, registrations: 2, calls: 1, proxies_up: 1, announcements: 2 });
     expect(liveCounters('')).toEqual({});
   });
 

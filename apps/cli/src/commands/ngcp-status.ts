@@ -34,6 +34,7 @@ export const LIVE_GAUGES: ReadonlyArray<readonly [metric: string, label: string]
   ['media_sessions_live', 'media'],
   ['lb_dispatch_destination_up', 'proxies_up'],
   ['rtpengine_up', 'rtpengines_up'],
+  ['appserver_active_calls', 'announcements'],
 ];
 
 /** Sums each gauge of LIVE_GAUGES over its label sets in a Prometheus text exposition. */
