@@ -6,15 +6,11 @@
  * Authorization only: the 401 case); for the 407 case the test recomputes the digest from
  * sipp's message trace with node:crypto (RFC 2617 §3.2.2), independently of @ngcp/sip.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SipRequest } from '@ngcp/sip';
-import { freePort } from '@ngcp/testkit';
 import { provision, RPC_CTX, uniq, until, useHarness } from './harness.js';
+import { branchOf, cseqOf, received, sippUas as startSippUas, tagOf, type SippUas, type Traced } from './sipp.js';
 import { Ua } from './ua.js';
 
 const h = useHarness({ peering: { attempt_timeout_ms: 3000, down_after: 3, probe_interval_ms: 60_000, probe_timeout_ms: 500, dns_servers: [] } });
@@ -23,71 +19,11 @@ afterEach(async () => {
   for (const s of stops.splice(0).reverse()) await s();
 });
 
-const SCENARIOS = join(import.meta.dirname, 'scenarios');
+/** A sipp UAS on `address` running one call of a scenario of ./scenarios (stopped after the test). */
+const sippUas = (scenario: string, address: string, limitMs?: number): Promise<SippUas> => startSippUas(scenario, address, stops, limitMs);
+
 const TRUNK = { user: 'trunk-user', password: 'trunk-secret', realm: 'carrier.example' };
 
-interface Traced { dir: 'received' | 'sent'; text: string; startLine: string; header(name: string): string | undefined }
-interface SippUas { address: string; port: number; done: Promise<{ code: number | null; report: string; messages: Traced[] }> }
-
-/** A sipp UAS on `address` running one call of a scenario of ./scenarios, bounded in time (then killed by PID). */
-async function sippUas(scenario: string, address: string, limitMs = 20_000): Promise<SippUas> {
-  const port = await freePort({ udp: true, host: address });
-  const cwd = mkdtempSync(join(tmpdir(), 'proxy-peer-auth-sipp-'));
-  const msgFile = join(cwd, 'messages.log');
-  const args = [
-    '-sf', join(SCENARIOS, scenario), '-i', address, '-p', String(port), '-t', 'u1', '-m', '1', '-nostdin',
-    '-timeout', `${Math.ceil(limitMs / 1000)}s`, '-timeout_error', '-trace_msg', '-message_file', msgFile, '-trace_err', '-error_file', join(cwd, 'errors.log'),
-  ];
-  const p = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
-  let out = '';
-  p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  p.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const killer = setTimeout(() => p.kill('SIGKILL'), limitMs + 5000);
-  const done = new Promise<{ code: number | null; report: string; messages: Traced[] }>((resolve) => p.on('exit', (code) => {
-    clearTimeout(killer);
-    const read = (f: string): string => (existsSync(join(cwd, f)) ? readFileSync(join(cwd, f), 'utf8') : '');
-    const trace = read('messages.log');
-    resolve({ code, report: `sipp ${args.join(' ')} → ${code}\n${out.slice(-1500)}\n--- errors\n${read('errors.log').slice(-2000)}\n--- messages\n${trace.slice(-5000)}`, messages: parseTrace(trace) });
-    rmSync(cwd, { recursive: true, force: true });
-  }));
-  stops.push(async () => {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    await done;
-  });
-  // ready once its UDP socket is bound (/proc/net/udp lists local address:port in hex)
-  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  await until(() => p.exitCode !== null || readFileSync('/proc/net/udp', 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[1]?.endsWith(hexPort)), 'sipp bound');
-  return { address, port, done };
-}
-
-/** sipp's -trace_msg file: blocks "UDP message received|sent …" followed by the message. */
-function parseTrace(trace: string): Traced[] {
-  const out: Traced[] = [];
-  for (const block of trace.split(/^-{10,}.*$/m)) {
-    const m = /^\s*UDP message (received|sent)[^\n]*\n+([\s\S]*)$/.exec(block);
-    if (!m) continue;
-    const text = m[2]!.replace(/\r/g, '');
-    const lines = text.split('\n');
-    out.push({
-      dir: m[1] as 'received' | 'sent', text, startLine: lines[0]!.trim(),
-      header: (name) => lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(name.length + 1).trim(),
-    });
-  }
-  return out;
-}
-
-/** The requests of a method sipp received, each once (a retransmission has the same branch and CSeq). */
-function received(msgs: Traced[], method: string): Traced[] {
-  const seen = new Set<string>();
-  return msgs.filter((x) => {
-    if (x.dir !== 'received' || !x.startLine.startsWith(`${method} `)) return false;
-    const key = `${x.header('Via')}\n${x.header('CSeq')}`;
-    return !seen.has(key) && Boolean(seen.add(key));
-  });
-}
-const cseqOf = (t: Traced): number => Number(/^(\d+)/.exec(t.header('CSeq') ?? '')?.[1]);
-const branchOf = (t: Traced): string | undefined => /branch=([^;,\s]+)/.exec(t.header('Via') ?? '')?.[1];
-const tagOf = (v: string | undefined): string | undefined => /;tag=([^;\s]+)/.exec(v ?? '')?.[1];
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 function digestParams(v: string): Record<string, string> {
   const out: Record<string, string> = {};
