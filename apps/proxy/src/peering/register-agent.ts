@@ -16,7 +16,7 @@ import type { Destination, SipRequest, SipResponse, Target } from '@ngcp/sip';
 import { newCallId, newTag } from '@ngcp/sip';
 import { answerPeerChallenge } from './peer-auth.js';
 import { peerHop } from './peer-request.js';
-import { aorOf, backoffMs, bindingOf, buildRegister, contactOf, refreshDelayMs, registerVerdict, registrarUri, type ContactAddress } from './peer-register.js';
+import { aorOf, backoffMs, bindingOf, buildRegister, contactOf, refreshDelayMs, registerVerdict, registrarUri, type ContactAddress, type RegisterVerdict } from './peer-register.js';
 import type { PeerCredentials, PeerServer } from './selection.js';
 
 /** A REGISTER's final response; `origin` other than network: a local 408 (timeout) or 503 (transport error). */
@@ -189,7 +189,7 @@ export class PeerRegisterAgent {
   private async register(e: Entry): Promise<void> {
     if (e.gone || !e.rec) return;
     let asked = e.askedS;
-    let verdict;
+    let verdict: RegisterVerdict;
     for (let round = 0; ; round++) {
       const out = await this.exchange(e, asked);
       if (e.gone) return;
@@ -278,7 +278,7 @@ export class PeerRegisterAgent {
       }
       if (round === 0 && (res.status === 401 || res.status === 407)) {
         const answer = answerPeerChallenge(s.auth, res, req);
-        if (!answer.ok) return { kind: 'final', res };
+        if (!answer.ok) return { kind: 'error', reason: `${res.status} not answerable (${answer.reason})` };
         authorization = { header: answer.header, value: answer.value };
         continue;
       }
