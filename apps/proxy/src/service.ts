@@ -21,7 +21,7 @@ import { createPeeringMetrics, Peering } from './peering/peering.js';
 import { PeerProber } from './peering/prober.js';
 import { PeerStateStore } from './peering/peer-state-store.js';
 import { RedisPeerRegStore } from './peering/peer-reg-store.js';
-import { createRegisterMetrics, PeerRegisterAgent } from './peering/register-agent.js';
+import { createRegisterMetrics, PeerRegisterAgent, type RegistrationState } from './peering/register-agent.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
@@ -179,7 +179,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const prober = new PeerProber(peering, () => sip, () => self, logger, { intervalMs: peeringConfig.probe_interval_ms, timeoutMs: peeringConfig.probe_timeout_ms });
   // outbound registration to peers (docs/routing.md): a singleton of the pair — worker 0 of the
   // active node only. A node of a pair (accounting.peer_db set) waits for hbd's word; a single node is active.
-  const regAgent = worker === 0 ? new PeerRegisterAgent({
+  const regAgent: PeerRegisterAgent | null = worker === 0 ? new PeerRegisterAgent({
     send: (req, dest) => new Promise((resolve) => {
       sip.sendRequest(req, dest, { onFinal: (res, _tx, origin) => resolve({ res, origin }) });
     }),
@@ -194,7 +194,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     retryMinMs: (peeringConfig.register_retry_min_s ?? 30) * 1000,
     retryMaxMs: Math.max(peeringConfig.register_retry_max_s ?? 600, peeringConfig.register_retry_min_s ?? 30) * 1000,
     logger,
-    requests: createRegisterMetrics(opts.metrics, () => regAgent?.snapshot().map((x) => x.state) ?? []).requests,
+    requests: createRegisterMetrics(opts.metrics, (): RegistrationState[] => regAgent?.snapshot().map((x) => x.state) ?? []).requests,
   }) : null;
   if (regAgent) peering.onLoaded(() => regAgent.update(peering.allServers()));
 

@@ -56,10 +56,10 @@ describe('outbound registration to a peering server', () => {
   it('registers (401 answered, credentials checked by sipp), refreshes before the granted 4 s with the same Call-ID and growing CSeq; disabling the server un-REGISTERs', async () => {
     const uas = await sippUas();
     const { id, url } = await registeringServer(uas);
-    const reg = await until(async () => {
+    const reg = (await until(async () => {
       const r = await registration(url);
       return r.state === 'registered' ? r : null;
-    }, 'registered');
+    }, 'registered'))!;
     expect(reg.last_code).toBe(200);
     const expiresIn = Date.parse(reg.expires_at!) - Date.now();
     expect(expiresIn).toBeGreaterThan(0);
@@ -103,10 +103,10 @@ describe('outbound registration to a peering server', () => {
   it('a wrong password: failed with the registrar\'s 403, tried again after the backoff; deleting the server ends it', async () => {
     const uas = await sippUas();
     const { id, url } = await registeringServer(uas, { auth_password: 'wrong-secret' });
-    const reg = await until(async () => {
+    const reg = (await until(async () => {
       const r = await registration(url);
       return r.state === 'failed' ? r : null;
-    }, 'failed');
+    }, 'failed'))!;
     expect(reg).toMatchObject({ state: 'failed', expires_at: null, last_code: 403 });
     expect(reg.last_reason).toMatch(/403/);
     await until(async () => ((await stored(id))?.failures ?? 0) >= 2, 'tried again');

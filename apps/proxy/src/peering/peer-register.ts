@@ -100,7 +100,7 @@ export function registerVerdict(res: SipResponse, contact: string, askedS: numbe
 
 /** The expiry of our Contact in a 2xx (its `expires` parameter, else Expires); undefined when neither says. */
 export function grantedExpires(res: SipResponse, contact: string): number | undefined {
-  let contacts;
+  let contacts: ReturnType<SipResponse['contacts']>;
   try {
     contacts = res.contacts();
   } catch {
