@@ -48,7 +48,7 @@ export async function sippUas(scenario: string, address: string, stops: Array<()
 
 /**
  * sipp's -trace_msg file: blocks "UDP message received|sent …" followed by the message, each after
- * a separator line with the time (`----- <date>\t<time>\t<epoch s>.<µs>`): `at` in ms, NaN if none.
+ * a separator line with sipp's local time (`----- 2026-12-07 14:57:40.588232`): `at` in ms, NaN if none.
  */
 export function parseTrace(trace: string): Traced[] {
   const out: Traced[] = [];
@@ -56,11 +56,11 @@ export function parseTrace(trace: string): Traced[] {
   for (let i = 0; i < parts.length; i++) {
     const m = /^\s*UDP message (received|sent)[^\n]*\n+([\s\S]*)$/.exec(parts[i]!);
     if (!m) continue;
-    const t = /(\d{9,11})\.(\d{6})\s*$/.exec(parts[i - 1] ?? '');
+    const t = /(\d{4}-\d\d-\d\d)[ \t](\d\d:\d\d:\d\d)\.(\d{6})\s*$/.exec(parts[i - 1] ?? '');
     const text = m[2]!.replace(/\r/g, '');
     const lines = text.split('\n');
     out.push({
-      dir: m[1] as 'received' | 'sent', text, startLine: lines[0]!.trim(), at: t ? Number(t[1]) * 1000 + Number(t[2]) / 1000 : NaN,
+      dir: m[1] as 'received' | 'sent', text, startLine: lines[0]!.trim(), at: t ? new Date(`${t[1]}T${t[2]}`).getTime() + Number(t[3]) / 1000 : NaN,
       header: (name) => lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(name.length + 1).trim(),
     });
   }
