@@ -63,6 +63,15 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await vi.advanceTimersByTimeAsync(0);
 }
 
+/** An active agent following `servers`, once its first registrations ran. */
+async function running(servers: PeerServer[] = [server()], o: Parameters<typeof agent>[0] = {}): Promise<PeerRegisterAgent> {
+  const a = agent(o);
+  a.setActive(true);
+  a.update(servers);
+  await settle();
+  return a;
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
   sent = [];
@@ -90,10 +99,7 @@ describe('pure timing', () => {
 
 describe('registration agent', () => {
   it('registers through the lb: challenge answered once (same Call-ID, CSeq + 1), then refreshes at 80 % of the grant with the next CSeq', async () => {
-    const a = agent();
-    a.setActive(true);
-    a.update([server()]);
-    await settle();
+    const a = await running();
     expect(sent).toHaveLength(2);
     const [r1, r2] = sent as [SipRequest, SipRequest];
     expect(r1.uri).toBe('sip:carrier.example');
@@ -122,10 +128,7 @@ describe('registration agent', () => {
 
   it('honours a shorter grant (Contact expires) and never counts on more than it asked for', async () => {
     script = () => ok([['Contact', '<sip:trunk@203.0.113.10:5060>;expires=50']]);
-    const a = agent();
-    a.setActive(true);
-    a.update([server()]);
-    await settle();
+    const a = await running();
     await vi.advanceTimersByTimeAsync(39_000);
     expect(sent).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1500);
@@ -133,20 +136,14 @@ describe('registration agent', () => {
     a.stop();
     sent = [];
     script = () => ok([['Expires', '7200']]);
-    const b = agent();
-    b.setActive(true);
-    b.update([server({ id: 8 })]);
-    await settle();
+    const b = await running([server({ id: 8 })]);
     expect(store.m.get(8)?.granted_s).toBe(600);
     b.stop();
   });
 
   it('423 Interval Too Brief: asks again at once with Min-Expires, and keeps asking for it', async () => {
     script = (req) => (Number(req.get('expires')) < 900 ? new SipResponse(423, 'Interval Too Brief', [['Min-Expires', '900']]) : ok([['Expires', '900']]));
-    const a = agent();
-    a.setActive(true);
-    a.update([server()]);
-    await settle();
+    const a = await running();
     expect(sent.map((r) => r.get('expires'))).toEqual(['600', '900']);
     expect(sent.map(cseq)).toEqual([1, 2]);
     expect(store.m.get(7)).toMatchObject({ state: 'registered', granted_s: 900 });
@@ -157,10 +154,7 @@ describe('registration agent', () => {
 
   it('failures: refused credentials (a second challenge) → failed, retried with a doubling backoff up to the max; success resets it', async () => {
     script = () => challenge(); // the registrar never accepts
-    const a = agent({ retryMinMs: 1000, retryMaxMs: 4000 });
-    a.setActive(true);
-    a.update([server()]);
-    await settle();
+    const a = await running([server()], { retryMinMs: 1000, retryMaxMs: 4000 });
     // answered once, not twice
     expect(sent).toHaveLength(2);
     expect(store.m.get(7)).toMatchObject({ state: 'failed', last_code: 401, last_reason: 'challenged again (credentials refused)', failures: 1 });
@@ -185,20 +179,14 @@ describe('registration agent', () => {
     for (const [answer, code, reason] of [[new SipResponse(403, 'Forbidden'), 403, '403 Forbidden'], [new SipResponse(503, 'Service Unavailable'), 503, '503 Service Unavailable'], ['timeout', 408, '408 Request Timeout']] as const) {
       script = () => answer;
       store = new MemStore();
-      const a = agent();
-      a.setActive(true);
-      a.update([server()]);
-      await settle();
+      const a = await running();
       expect(store.m.get(7), String(code)).toMatchObject({ state: 'failed', last_code: code, last_reason: reason });
       a.stop();
     }
   });
 
   it('a standby agent sends nothing; becoming active it refreshes the stored binding: same Call-ID and From tag, the next CSeq', async () => {
-    const first = agent();
-    first.setActive(true);
-    first.update([server()]);
-    await settle();
+    const first = await running();
     const made = store.m.get(7)!;
     first.stop(); // the old active node is gone
     sent = [];
@@ -222,10 +210,7 @@ describe('registration agent', () => {
   });
 
   it('a server removed (disabled/deleted) is un-REGISTERed (Expires: 0, same Call-ID) and its state deleted', async () => {
-    const a = agent();
-    a.setActive(true);
-    a.update([server()]);
-    await settle();
+    const a = await running();
     const callId = sent[0]!.callId();
     sent = [];
     a.update([]);
@@ -241,10 +226,7 @@ describe('registration agent', () => {
   });
 
   it('new credentials: the old binding removed with the old ones, a new Call-ID registered with the new ones', async () => {
-    const a = agent();
-    a.setActive(true);
-    a.update([server()]);
-    await settle();
+    const a = await running();
     const oldCallId = sent[0]!.callId();
     sent = [];
     a.update([server({ auth: { username: 'trunk', password: 'new-secret', realm: null } })]);
