@@ -140,6 +140,33 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     expect((await accRows(callId, 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id], ['BYE', '200', id]]);
   });
 
+  it('outbound registration (issue #11): the platform REGISTERs at a carrier through the lb — Contact at the lb\'s public address, the 401 answered (sipp verifies it), refreshed, un-REGISTERed when disabled', async () => {
+    // the carrier's registrar of the proxy's own test: 401, then verifyauth for trunk-user/trunk-secret, 200 granting 4 s; ends after the un-REGISTER
+    const p = await peer('127.0.0.62', '../../../apps/proxy/test/scenarios/uas-registrar-401-verify-auth.xml');
+    const [id] = await peeringGroup(1, null, [{ address: '127.0.0.62', port: p.port }]);
+    const s = await node.api.ok<Record<string, unknown>>('GET', `/api/peeringservers/${id}`);
+    const put = { group_id: s.group_id, name: s.name, host: s.host, port: s.port, auth_username: 'trunk-user', auth_password: 'trunk-secret', register_enable: true, register_expires_s: 60 };
+    await node.api.ok('PUT', `/api/peeringservers/${id}`, put);
+    type Reg = { state: string; expires_at: string | null; last_code: number | null };
+    const reg = async (): Promise<Reg> => (await node.api.ok<{ registration: Reg }>('GET', `/api/peeringservers/${id}`)).registration;
+    const first = await until(async () => ((await reg()).state === 'registered' ? reg() : undefined), 15_000, 100);
+    expect(first?.last_code).toBe(200);
+    // it left through the lb's public listener, with the lb's public address in the Contact
+    const line = await p.run.logged('REGISTER');
+    expect(line).toContain(`Contact: <sip:trunk-user@${lb().address}:${lb().port}>`);
+    expect(line).toMatch(new RegExp(`Via: SIP/2.0/UDP ${lb().address.replace(/\./g, '\\.')}:${lb().port};`));
+    // a refresh before the 4 s grant runs out moves expires_at
+    const refreshed = await until(async () => {
+      const r = await reg();
+      return r.state === 'registered' && r.expires_at !== first!.expires_at ? r : undefined;
+    }, 10_000, 100);
+    expect(Date.parse(refreshed!.expires_at!)).toBeGreaterThan(Date.parse(first!.expires_at!));
+    await node.api.ok('PUT', `/api/peeringservers/${id}`, { ...put, enabled: false });
+    // sipp ends only after answering a REGISTER with Expires 0
+    expectOk(await p.run.done);
+    expect((await reg()).state).toBe('disabled');
+  });
+
   it('all peers down: nothing answers — 408 after the attempts, not a hung call; then both marked down on every worker: 480 at once', async () => {
     const dead1 = await freePort({ udp: true });
     const dead2 = await freePort({ udp: true });

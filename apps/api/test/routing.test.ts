@@ -356,6 +356,62 @@ describe('peering', () => {
     await call(app(), 'DELETE', g.headers.location as string);
   });
 
+  it('outbound registration of a peering server: fields with defaults, 422 without credentials, live state read from Redis peerreg:<id>', async () => {
+    const g = await call(app(), 'POST', '/api/peeringgroups', { body: { name: uniq('reggrp') } });
+    const creds = { auth_username: 'trunk-r', auth_password: 'trunk-secret' };
+    const plain = await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 'gw', host: '203.0.113.60', ...creds } });
+    expect(plain.statusCode, plain.body).toBe(201);
+    expect(plain.data).toMatchObject({
+      register_enable: false, register_expires_s: 600, register_user: null, register_domain: null, register_contact_user: null,
+      registration: { state: 'disabled', expires_at: null, last_code: null, last_reason: null, last_attempt_at: null },
+    });
+    const url = plain.headers.location as string;
+    const on = await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: '/register_enable', value: true }, { op: 'replace', path: '/register_contact_user', value: '4930123456' }] });
+    expect(on.statusCode, on.body).toBe(200);
+    expect(on.data).toMatchObject({ register_enable: true, register_contact_user: '4930123456', registration: { state: 'unregistered', expires_at: null } });
+    // the state the proxy's agent wrote
+    const at = Date.now();
+    await h().redis.set(`peerreg:${plain.data.id}`, JSON.stringify({
+      state: 'registered', call_id: 'c1@x', cseq: 3, from_tag: 't', binding: 'b', aor: 'trunk-r@203.0.113.60', contact: 'sip:4930123456@192.0.2.1:5060',
+      expires_at: at + 600_000, granted_s: 600, last_code: 200, last_reason: 'OK', last_attempt_at: at, failures: 0,
+    }));
+    const got = await call(app(), 'GET', url);
+    expect(got.data.registration).toEqual({ state: 'registered', expires_at: new Date(at + 600_000).toISOString(), last_code: 200, last_reason: 'OK', last_attempt_at: new Date(at).toISOString() });
+    const listed = await call(app(), 'GET', '/api/peeringservers', { query: { group_id: g.data.id } });
+    expect(listed.data.items[0].registration.state).toBe('registered');
+    // the live state cannot be written, and does not go into the journal
+    const ro = await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: '/registration/state', value: 'failed' }] });
+    expect(ro.statusCode).toBe(422);
+    expect(ro.data.fields[0].field).toBe('registration');
+    const journal = await h().db('journal').where({ entity: 'peering_server', entity_id: String(plain.data.id) });
+    expect(JSON.stringify(journal)).not.toContain('registration');
+    // a disabled server shows disabled, whatever Redis still holds
+    expect((await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: '/enabled', value: false }] })).data.registration.state).toBe('disabled');
+    // bad values are refused by their field
+    const refused: Array<[Record<string, unknown>, string]> = [
+      [{ register_enable: true }, 'register_enable'],
+      [{ ...creds, register_enable: true, register_expires_s: 5 }, 'register_expires_s'],
+      [{ ...creds, register_enable: true, register_expires_s: 100_000 }, 'register_expires_s'],
+      [{ ...creds, register_user: 'a b' }, 'register_user'],
+      [{ ...creds, register_contact_user: 'x@y' }, 'register_contact_user'],
+      [{ ...creds, register_domain: 'bad domain' }, 'register_domain'],
+      [{ ...creds, register_enable: 'yes' }, 'register_enable'],
+    ];
+    for (const [extra, field] of refused) {
+      const res = await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 'bad', host: '203.0.113.61', ...extra } });
+      expect(res.statusCode, JSON.stringify(extra)).toBe(422);
+      expect([...new Set(res.data.fields.map((f: { field: string }) => f.field))], JSON.stringify(extra)).toEqual([field]);
+    }
+    const noCreds = await call(app(), 'POST', '/api/peeringservers', { body: { group_id: g.data.id, name: 'nc', host: '203.0.113.62', register_enable: true } });
+    expect(noCreds.data.fields[0].message).toMatch(/needs credentials: auth_username and auth_password/);
+    // removing the credentials of a registering server is refused too
+    const rm = await call(app(), 'PATCH', url, { patch: true, body: [{ op: 'replace', path: '/enabled', value: true }, { op: 'replace', path: '/auth_username', value: null }] });
+    expect(rm.statusCode).toBe(422);
+    expect(rm.data.fields[0].field).toBe('register_enable');
+    await h().redis.del(`peerreg:${plain.data.id}`);
+    await call(app(), 'DELETE', g.headers.location as string);
+  });
+
   it('peering is admin only', async () => {
     const res = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
     const login = uniq('pr');

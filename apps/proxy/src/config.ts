@@ -78,6 +78,15 @@ export interface ProxyConfig {
     probe_timeout_ms: number;
     /** DNS servers (`ip[:port]`) for peer host names; empty: /etc/resolv.conf */
     dns_servers: string[];
+    /** outbound registration (docs/routing.md): the first retry after a failure (s, default 30), doubling up to `register_retry_max_s` (default 600) */
+    register_retry_min_s?: number;
+    register_retry_max_s?: number;
+    /**
+     * The address peers reach the platform at — the lb's public listener (the shared IP on a pair) —
+     * for the Contact of outbound registrations: `port` for UDP/TCP, `tls_port` for TLS. Absent: the
+     * proxy's own listen address (no lb: the in-process tests).
+     */
+    public?: { address: string; port: number; tls_port: number } | null;
   };
   /**
    * The B2BUA (docs/sbc.md): when enabled, every initial INVITE from a subscriber or a peer is
@@ -177,6 +186,12 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
         probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
         probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
         dns_servers: { type: 'array', items: str },
+        register_retry_min_s: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
+        register_retry_max_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true },
+        public: {
+          type: 'object', nullable: true, additionalProperties: false, required: ['address', 'port', 'tls_port'],
+          properties: { address: str, port, tls_port: port },
+        },
       },
     },
     sbc: {
@@ -239,7 +254,7 @@ export const proxyConfigDefaults = {
   // a hand-written proxy.yml without the key (the benches) runs without it; config.yml's security.userban turns it on
   userban: { enable: false, max_failures: 5, source_max_failures: 20, window_s: 300, ban_s: 3600, exempt: [] as string[] },
   lb: '',
-  peering: { attempt_timeout_ms: 5000, down_after: 3, probe_interval_ms: 10_000, probe_timeout_ms: 2000, dns_servers: [] as string[] },
+  peering: { attempt_timeout_ms: 5000, down_after: 3, probe_interval_ms: 10_000, probe_timeout_ms: 2000, dns_servers: [] as string[], register_retry_min_s: 30, register_retry_max_s: 600 },
   sbc: { enable: false, address: '', profile: 'default' },
   appserver: { address: '' },
   vsc: { enable: true, cfu_code: '72', cfb_code: '90', cft_code: '92', cfna_code: '93', clir_code: '31' },

@@ -21,6 +21,8 @@ import { createProxyMetrics } from './metrics.js';
 import { createPeeringMetrics, Peering } from './peering/peering.js';
 import { PeerProber } from './peering/prober.js';
 import { PeerStateStore } from './peering/peer-state-store.js';
+import { RedisPeerRegStore } from './peering/peer-reg-store.js';
+import { createRegisterMetrics, PeerRegisterAgent, type RegistrationState } from './peering/register-agent.js';
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
@@ -185,6 +187,26 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
   const seenDrops = new Map<string, number>();
   const ctx = {} as ProxyContext;
   const prober = new PeerProber(peering, () => sip, () => self, logger, { intervalMs: peeringConfig.probe_interval_ms, timeoutMs: peeringConfig.probe_timeout_ms });
+  // outbound registration to peers (docs/routing.md): a singleton of the pair — worker 0 of the
+  // active node only. A node of a pair (accounting.peer_db set) waits for hbd's word; a single node is active.
+  const regAgent: PeerRegisterAgent | null = worker === 0 ? new PeerRegisterAgent({
+    send: (req, dest) => new Promise((resolve) => {
+      sip.sendRequest(req, dest, { onFinal: (res, _tx, origin) => resolve({ res, origin }) });
+    }),
+    store: new RedisPeerRegStore(redis),
+    targets: (s) => peering.targets(s),
+    lb: peering.lb,
+    self: () => self,
+    contact: () => (config.peering?.public
+      ? { address: config.peering.public.address, port: config.peering.public.port, tlsPort: config.peering.public.tls_port }
+      : { address: self.address, port: self.port, tlsPort: self.port }),
+    node: config.node,
+    retryMinMs: (peeringConfig.register_retry_min_s ?? 30) * 1000,
+    retryMaxMs: Math.max(peeringConfig.register_retry_max_s ?? 600, peeringConfig.register_retry_min_s ?? 30) * 1000,
+    logger,
+    requests: createRegisterMetrics(opts.metrics, (): RegistrationState[] => regAgent?.snapshot().map((x) => x.state) ?? []).requests,
+  }) : null;
+  if (regAgent) peering.onLoaded(() => regAgent.update(peering.allServers()));
 
   const onRequest = (tx: ServerTransaction, req: SipRequest, source: Source): void => {
     metrics.requests.inc({ method: req.method });
@@ -269,6 +291,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       await peering.reload();
       await peering.sync();
       prober.start();
+      regAgent?.setActive(!config.accounting?.peer_db);
       dropTimer = setInterval(countTransportDrops, 5000);
       dropTimer.unref();
       if (worker === 0) {
@@ -285,6 +308,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
     async stop(o = {}) {
       if (dropTimer) clearInterval(dropTimer);
       prober.stop();
+      regAgent?.stop();
       peering.close();
       if (sweepTimer) clearInterval(sweepTimer);
       if (started) {
@@ -322,7 +346,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         accounting: { ...acc.stats, queued: acc.queued, target: acc.target },
         takeover: Object.fromEntries((await metrics.takeover.get()).values.map((v) => [String(v.labels.event), v.value])),
         changes: changes.stats,
-        peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id) },
+        peering: { ...peering.stats, probes: prober.stats, down: peering.health.snapshot().filter((x) => x.down).map((x) => x.id), registrations: regAgent ? { active: regAgent.isActive, ...regAgent.stats } : null },
         features: { refused: features.stats, cache: { ...features.store.size(), ...features.store.stats } },
         forwards: features.forwardStats,
       };
@@ -366,6 +390,8 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
           auth: s.auth ? { username: s.auth.username, realm: s.auth.realm } : null,
         })),
       }),
+      // the registration agent's view (worker 0; empty on a standby node — the API shows Redis `peerreg:`)
+      'peering.registrations': () => ({ active: regAgent?.isActive ?? false, registrations: regAgent?.snapshot() ?? [] }),
       'peering.reload': async () => {
         await peering.reload();
         return { ...peering.stats };
@@ -373,7 +399,10 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       ...featureMethods(features),
     },
     address: () => self,
-    setRole: (role) => acc.setRole(role),
+    setRole: (role) => {
+      acc.setRole(role);
+      regAgent?.setActive(role === 'active');
+    },
   };
   return service;
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SipRequest } from '@ngcp/sip';
 import { provision, RPC_CTX, uniq, until, useHarness } from './harness.js';
-import { received, sippUas as startSipp, type SippUas, type Traced } from './sipp.js';
+import { branchOf, cseqOf, received, sippUas as startSippUas, tagOf, type SippUas, type Traced } from './sipp.js';
 import { Ua } from './ua.js';
 
 const h = useHarness({ peering: { attempt_timeout_ms: 3000, down_after: 3, probe_interval_ms: 60_000, probe_timeout_ms: 500, dns_servers: [] } });
@@ -19,11 +19,11 @@ afterEach(async () => {
   for (const s of stops.splice(0).reverse()) await s();
 });
 
+/** A sipp UAS on `address` running one call of a scenario of ./scenarios (stopped after the test). */
+const sippUas = (scenario: string, address: string): Promise<SippUas> => startSippUas(scenario, address, stops);
+
 const TRUNK = { user: 'trunk-user', password: 'trunk-secret', realm: 'carrier.example' };
 
-const cseqOf = (t: Traced): number => Number(/^(\d+)/.exec(t.header('CSeq') ?? '')?.[1]);
-const branchOf = (t: Traced): string | undefined => /branch=([^;,\s]+)/.exec(t.header('Via') ?? '')?.[1];
-const tagOf = (v: string | undefined): string | undefined => /;tag=([^;\s]+)/.exec(v ?? '')?.[1];
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 function digestParams(v: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -32,7 +32,6 @@ function digestParams(v: string): Record<string, string> {
 }
 
 /** A sipp UAS for one call of a scenario (test/sipp.ts), stopped after the test. */
-const sippUas = (scenario: string, address: string): Promise<SippUas> => startSipp(scenario, address, stops);
 
 let nextHost = 71;
 let prefixSeq = 810;

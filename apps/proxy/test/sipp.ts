@@ -1,7 +1,7 @@
 /**
  * A sipp UAS standing where another element is (a peering server, the app-server): one call of a
  * scenario of ./scenarios on its own loopback address, bounded in time (then killed by its PID),
- * with its message trace parsed for the test's assertions.
+ * with its message trace parsed for the test's assertions (each message with the time sipp logged it at).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { until } from './harness.js';
 
 const SCENARIOS = join(import.meta.dirname, 'scenarios');
 
-export interface Traced { dir: 'received' | 'sent'; text: string; startLine: string; header(name: string): string | undefined }
+export interface Traced { dir: 'received' | 'sent'; text: string; startLine: string; at: number; header(name: string): string | undefined }
 export interface SippUas { address: string; port: number; done: Promise<{ code: number | null; report: string; messages: Traced[] }> }
 
 /**
@@ -52,16 +52,21 @@ export async function sippUas(
   return { address, port, done };
 }
 
-/** sipp's -trace_msg file: blocks "UDP message received|sent …" followed by the message. */
+/**
+ * sipp's -trace_msg file: blocks "UDP message received|sent …" followed by the message, each after
+ * a separator line with sipp's local time (`----- 2026-12-07 14:57:40.588232`): `at` in ms, NaN if none.
+ */
 export function parseTrace(trace: string): Traced[] {
   const out: Traced[] = [];
-  for (const block of trace.split(/^-{10,}.*$/m)) {
-    const m = /^\s*UDP message (received|sent)[^\n]*\n+([\s\S]*)$/.exec(block);
+  const parts = trace.split(/^(-{10,}.*)$/m);
+  for (let i = 0; i < parts.length; i++) {
+    const m = /^\s*UDP message (received|sent)[^\n]*\n+([\s\S]*)$/.exec(parts[i]!);
     if (!m) continue;
+    const t = /(\d{4}-\d\d-\d\d)[ \t](\d\d:\d\d:\d\d)\.(\d{6})\s*$/.exec(parts[i - 1] ?? '');
     const text = m[2]!.replace(/\r/g, '');
     const lines = text.split('\n');
     out.push({
-      dir: m[1] as 'received' | 'sent', text, startLine: lines[0]!.trim(),
+      dir: m[1] as 'received' | 'sent', text, startLine: lines[0]!.trim(), at: t ? new Date(`${t[1]}T${t[2]}`).getTime() + Number(t[3]) / 1000 : NaN,
       header: (name) => lines.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))?.slice(name.length + 1).trim(),
     });
   }
@@ -77,3 +82,6 @@ export function received(msgs: Traced[], method: string): Traced[] {
     return !seen.has(key) && Boolean(seen.add(key));
   });
 }
+export const cseqOf = (t: Traced): number => Number(/^(\d+)/.exec(t.header('CSeq') ?? '')?.[1]);
+export const branchOf = (t: Traced): string | undefined => /branch=([^;,\s]+)/.exec(t.header('Via') ?? '')?.[1];
+export const tagOf = (v: string | undefined): string | undefined => /;tag=([^;\s]+)/.exec(v ?? '')?.[1];

@@ -132,6 +132,9 @@ export interface ProxyConfig {
   peering_probe_interval_ms?: number;
   /** a probe without an answer within this (ms) fails (default 2000) */
   peering_probe_timeout_ms?: number;
+  /** outbound registration to peers (docs/routing.md): first retry after a failure (s, default 30), doubling up to the max (s, default 600) */
+  peering_register_retry_min_s?: number;
+  peering_register_retry_max_s?: number;
   /** call forwards (docs/routing.md): forwards one call may take; one more ends it with 483 (default 5) */
   forward_max_hops?: number;
   /** CFT ring timeout (s) when the forward has none; a serial forward destination's no-answer time (default 15) */
@@ -421,6 +424,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       peering_down_after: { type: 'integer', minimum: 1, maximum: 1000 },
       peering_probe_interval_ms: { type: 'integer', minimum: 100, maximum: 3_600_000 },
       peering_probe_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+      peering_register_retry_min_s: { type: 'integer', minimum: 1, maximum: 3600 },
+      peering_register_retry_max_s: { type: 'integer', minimum: 1, maximum: 86_400 },
       forward_max_hops: { type: 'integer', minimum: 1, maximum: 20 },
       forward_ring_timeout_s: { type: 'integer', minimum: 1, maximum: 600 },
       sbc: optional(obj({ enable: bool, profile: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }), ['profile']),
@@ -428,7 +433,7 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         enable: bool, cfu_code: vscCode, cfb_code: vscCode, cft_code: vscCode, cfna_code: vscCode, clir_code: vscCode,
       }), ['cfu_code', 'cfb_code', 'cft_code', 'cfna_code', 'clir_code']),
       announcements: obj({ enable: bool }),
-    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc', 'vsc', 'announcements']),
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'peering_register_retry_min_s', 'peering_register_retry_max_s', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc', 'vsc', 'announcements']),
     sbc: optional(obj<SbcConfig>({
       enable: bool, port, control_port: port, session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 }, max_call_length_s: { type: 'integer', minimum: 0 },
       min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },

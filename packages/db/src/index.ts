@@ -39,7 +39,7 @@ export type { JournalActor, JournalChange, ChangePublisher } from './repo/journa
 export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
 
-export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS, keyDeadlines } from './redis-keys.js';
-export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState, PeerServerState, ScanPttlClient } from './redis-keys.js';
+export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS, keyDeadlines, parsePeerRegistration } from './redis-keys.js';
+export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState, PeerServerState, PeerRegistration, ScanPttlClient } from './redis-keys.js';
 
 export type * from './rows.js';

@@ -46,6 +46,8 @@ export const redisKeys = {
   dispatcherState: () => 'dispatcher:state',
   /** HASH: field = peering_servers.id, value = JSON `PeerServerState` (the proxies' view of which peers are down). */
   peerState: () => 'peer:state',
+  /** STRING: JSON `PeerRegistration` — the outbound registration of the platform at a peering server (the proxy's agent, active node only). */
+  peerReg: (serverId: number) => `peerreg:${serverId}`,
   /** STRING: JSON `SbcCall` of apps/sbc (both legs' dialogs); TTL `call_ttl_s`, refreshed by every in-dialog request. */
   sbcCall: (id: string) => `sbc:call:${id}`,
   /** STRING: the sbc call id a leg's Call-ID belongs to (one key per leg); same TTL as the call. */
@@ -58,7 +60,7 @@ export const redisKeys = {
   sbcTimers: () => 'sbc:timers',
 } as const;
 
-export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*' } as const;
+export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*', peerReg: 'peerreg:*' } as const;
 
 /** One registered contact of an AoR (value of a `location:<aor>` hash field). */
 export interface LocationBinding {
@@ -99,6 +101,57 @@ export interface PeerServerState {
   at: number;
   /** the node whose proxy wrote it */
   node?: string;
+}
+
+/**
+ * The platform's registration at a peering server (value of `peerreg:<server id>`), written by
+ * the proxy's registration agent before every REGISTER it sends and on every answer, so the
+ * agent of the node that becomes active carries on with the same Call-ID and the next CSeq.
+ */
+export interface PeerRegistration {
+  state: 'registered' | 'failed' | 'unregistered' | 'registering';
+  call_id: string;
+  /** the CSeq of the last REGISTER sent (the next one uses cseq + 1) */
+  cseq: number;
+  from_tag: string;
+  /** what the binding is: `<aor> <contact> <registrar target>`; another value means another binding (a new Call-ID) */
+  binding: string;
+  aor: string;
+  contact: string;
+  /** ms since the epoch: when the binding runs out (registered only; else null) */
+  expires_at: number | null;
+  /** the expiry the server granted (s), null before the first 200 */
+  granted_s: number | null;
+  /** status of the last final answer (408 for a timeout), null before the first */
+  last_code: number | null;
+  last_reason: string | null;
+  /** ms since the epoch */
+  last_attempt_at: number | null;
+  /** failures in a row (the backoff step) */
+  failures: number;
+  node?: string;
+}
+
+const PEER_REG_STATES = new Set(['registered', 'failed', 'unregistered', 'registering']);
+
+/** A `peerreg:` value, or null when absent or not usable. */
+export function parsePeerRegistration(v: string | null): PeerRegistration | null {
+  if (!v) return null;
+  try {
+    const r = JSON.parse(v) as Partial<PeerRegistration>;
+    if (!r || typeof r !== 'object' || !PEER_REG_STATES.has(r.state as string)) return null;
+    if (typeof r.call_id !== 'string' || !r.call_id || typeof r.from_tag !== 'string' || !Number.isInteger(r.cseq) || (r.cseq as number) < 0) return null;
+    if (typeof r.binding !== 'string' || typeof r.aor !== 'string' || typeof r.contact !== 'string') return null;
+    return {
+      state: r.state!, call_id: r.call_id, cseq: r.cseq!, from_tag: r.from_tag, binding: r.binding, aor: r.aor, contact: r.contact,
+      expires_at: typeof r.expires_at === 'number' ? r.expires_at : null, granted_s: typeof r.granted_s === 'number' ? r.granted_s : null,
+      last_code: typeof r.last_code === 'number' ? r.last_code : null, last_reason: typeof r.last_reason === 'string' ? r.last_reason : null,
+      last_attempt_at: typeof r.last_attempt_at === 'number' ? r.last_attempt_at : null, failures: Number.isInteger(r.failures) ? r.failures! : 0,
+      ...(typeof r.node === 'string' ? { node: r.node } : {}),
+    };
+  } catch {
+    return null;
+  }
 }
 
 /** One forked branch of a ringing INVITE (element of the `branches` JSON of `call:<call-id>`). */

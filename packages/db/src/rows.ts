@@ -78,6 +78,9 @@ export interface PeeringServerRow {
   auth_username: string | null; auth_password: string | null;
   /** answer only challenges of this realm; NULL: any */
   auth_realm: string | null;
+  /** outbound registration (migration 0009): on/off, the Expires asked for, AoR user/domain and Contact user (NULL = the defaults, docs/routing.md) */
+  register_enable: Flag; register_expires_s: number;
+  register_user: string | null; register_domain: string | null; register_contact_user: string | null;
   created_at: Date; updated_at: Date;
 }
 

@@ -51,6 +51,7 @@ describe('migrations', () => {
 
   it('0005-acc-kind: rows written before get their kind, duplicates of a kind collapse to the first', async () => {
     await migrate.latest(db);
+    expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
     expect((await migrate.down(db)).names).toEqual(['0006-mediation']);
     expect((await migrate.down(db)).names).toEqual(['0005-acc-kind']);
@@ -97,9 +98,25 @@ describe('migrations', () => {
     const [sid] = (await db('peering_servers').insert({ group_id: gid, name: 's', host: '192.0.2.1' })) as [number];
     expect(await db('peering_servers').where('id', sid).first('auth_username', 'auth_password', 'auth_realm')).toEqual({ auth_username: null, auth_password: null, auth_realm: null });
     await db('peering_servers').where('id', sid).update({ auth_username: 'trunk1', auth_password: 'pw', auth_realm: 'carrier.example' });
+    expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
     const cols = Object.keys((await db('peering_servers').where('id', sid).first()) as Record<string, unknown>);
     expect(cols.filter((c) => c.startsWith('auth_'))).toEqual([]);
+    await migrate.latest(db);
+    await db('peering_groups').where('id', gid).delete();
+  });
+
+  it('0009-peer-register: registration off with 600 s by default, the names NULL-able; down drops them', async () => {
+    await migrate.latest(db);
+    const [gid] = (await db('peering_groups').insert({ name: 'm9' })) as [number];
+    const [sid] = (await db('peering_servers').insert({ group_id: gid, name: 's', host: '192.0.2.9' })) as [number];
+    const cols = ['register_enable', 'register_expires_s', 'register_user', 'register_domain', 'register_contact_user'];
+    expect(await db('peering_servers').where('id', sid).first(cols)).toEqual({ register_enable: 0, register_expires_s: 600, register_user: null, register_domain: null, register_contact_user: null });
+    await db('peering_servers').where('id', sid).update({ register_enable: 1, register_expires_s: 120, register_user: 'trunk1', register_domain: 'carrier.example', register_contact_user: '4930123' });
+    expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
+    const left = Object.keys((await db('peering_servers').where('id', sid).first()) as Record<string, unknown>);
+    expect(left.filter((c) => c.startsWith('register_'))).toEqual([]);
+    expect(left).toContain('auth_username');
     await migrate.latest(db);
     await db('peering_groups').where('id', gid).delete();
   });

@@ -1,6 +1,7 @@
 /** Rewrite rule sets and rules, NCOS levels (with their patterns), peering groups, servers and rules. */
-import { validationError, type FieldError } from '../errors.js';
-import { ID, nullable, object, REGEX } from '../http/schemas.js';
+import { parsePeerRegistration, redisKeys } from '@ngcp/db';
+import { apiError, validationError, type FieldError } from '../errors.js';
+import { DATE_TIME, ID, nullable, object, REGEX } from '../http/schemas.js';
 import { iso, ROLES, type Ctx, type Item, type Resource } from './resource.js';
 import { assertNotReferenced } from './preferences.js';
 import { tableResource } from './table-resource.js';
@@ -93,9 +94,19 @@ async function checkPeerAuth(c: Ctx, data: Record<string, unknown>, current?: It
   if (stored === null) throw validationError([{ field: 'auth_password', message: 'is required with auth_username' }]);
 }
 
-export const peeringServers = tableResource({
+/** The user part of a SIP URI (RFC 3261 §25.1 `user`, unescaped characters and %-escapes). */
+const SIP_USER = { type: 'string', minLength: 1, maxLength: 127, pattern: "^[A-Za-z0-9\\-_.!~*'()&=+$,;?/%]+$" };
+
+/** Registering needs credentials: `register_enable` without a username (and so a password) is refused. */
+function checkPeerRegister(data: Record<string, unknown>): void {
+  if (data.register_enable === true && (data.auth_username ?? null) === null) {
+    throw validationError([{ field: 'register_enable', message: 'needs credentials: auth_username and auth_password (the peer challenges the REGISTER)' }]);
+  }
+}
+
+const peeringServerTable = tableResource({
   name: 'peeringservers', entity: 'peering_server', schemaId: 'PeeringServer', table: 'peering_servers',
-  description: 'SIP servers of a peering group: weight for load sharing, probe = OPTIONS pings, enabled; auth_username/auth_password/auth_realm: the digest credentials the proxy answers a 401/407 of the server with (the password is write-only: never returned; absent on PUT = unchanged).',
+  description: 'SIP servers of a peering group: weight for load sharing, probe = OPTIONS pings, enabled; auth_username/auth_password/auth_realm: the digest credentials the proxy answers a 401/407 of the server with (the password is write-only: never returned; absent on PUT = unchanged); register_*: outbound registration of the platform at the server (needs the credentials), its live state read-only in `registration`.',
   columns: {
     group_id: { schema: ID, required: true, filter: 'eq' },
     name: { schema: { type: 'string', minLength: 1, maxLength: 127 }, required: true, filter: 'like', sortable: true },
@@ -108,11 +119,71 @@ export const peeringServers = tableResource({
     auth_username: { schema: { ...nullable(DIGEST_TEXT(127)), description: 'digest username towards the server; null: its challenges are not answered' } },
     auth_password: { schema: { ...nullable({ ...DIGEST_TEXT(255), writeOnly: true }), description: 'digest password (write-only; absent on PUT = unchanged; null with auth_username null)' }, writeOnly: true, required: false },
     auth_realm: { schema: { ...nullable(DIGEST_TEXT(255)), description: 'answer only challenges of this realm; null: any realm' } },
+    register_enable: { schema: { type: 'boolean', description: 'REGISTER the platform at this server (needs auth_username/auth_password); the active node\'s proxy keeps the binding fresh' }, bool: true, default: false, filter: 'eq' },
+    register_expires_s: { schema: { type: 'integer', minimum: 30, maximum: 86400, description: 'the Expires asked for (s); the server may grant less' }, default: 600 },
+    register_user: { schema: { ...nullable(SIP_USER), description: 'the AoR\'s user; null: auth_username' } },
+    register_domain: { schema: { ...nullable(HOST), description: 'the AoR\'s domain and the REGISTER\'s Request-URI; null: auth_realm, else host' } },
+    register_contact_user: { schema: { ...nullable(SIP_USER), description: 'the user part of the registered Contact (what the peer calls); null: the AoR\'s user' } },
   },
   roles: ADMIN_ONLY,
   notify: true,
-  prepare: (c, data, current) => checkPeerAuth(c, data, current),
+  prepare: async (c, data, current) => {
+    await checkPeerAuth(c, data, current);
+    checkPeerRegister(data);
+  },
 });
+
+const REGISTRATION = object({
+  state: { type: 'string', enum: ['registered', 'failed', 'unregistered', 'disabled'], description: 'disabled: register_enable or enabled is off; unregistered: no binding (yet)' },
+  expires_at: { ...nullable(DATE_TIME), description: 'when the granted binding runs out' },
+  last_code: { ...nullable({ type: 'integer' }), description: 'status of the last answer to a REGISTER (408: no answer)' },
+  last_reason: nullable({ type: 'string' }),
+  last_attempt_at: nullable(DATE_TIME),
+}, ['state', 'expires_at', 'last_code', 'last_reason', 'last_attempt_at'], { readOnly: true, description: 'live state of the outbound registration (Redis peerreg:<id>, written by the active node\'s proxy); read-only' });
+
+/** Each server's `registration`, read from Redis `peerreg:<id>`; Redis away → 503 (as the other live resources). */
+async function withRegistration(c: Ctx, items: Item[]): Promise<Item[]> {
+  if (items.length === 0) return items;
+  let values: Array<string | null>;
+  try {
+    values = await c.services.redis.mget(items.map((i) => redisKeys.peerReg(Number(i.id))));
+  } catch (err) {
+    throw apiError('NGCP_API_UNAVAILABLE', 'Redis is unavailable', { cause: err });
+  }
+  return items.map((item, i) => {
+    const r = parsePeerRegistration(values[i] ?? null);
+    const on = item.register_enable === true && item.enabled === true;
+    const ms = (v: number | null | undefined): string | null => (typeof v === 'number' ? new Date(v).toISOString() : null);
+    return {
+      ...item,
+      registration: {
+        state: !on ? 'disabled' : r?.state === 'registered' || r?.state === 'failed' ? r.state : 'unregistered',
+        expires_at: on && r?.state === 'registered' ? ms(r.expires_at) : null,
+        last_code: r?.last_code ?? null, last_reason: r?.last_reason ?? null, last_attempt_at: ms(r?.last_attempt_at),
+      },
+    };
+  });
+}
+
+export const peeringServers: Resource = {
+  ...peeringServerTable,
+  itemSchema: { ...peeringServerTable.itemSchema, properties: { ...(peeringServerTable.itemSchema.properties as Record<string, unknown>), registration: REGISTRATION }, required: [...(peeringServerTable.itemSchema.required as string[]), 'registration'] },
+  list: async (c, q) => {
+    const page = await peeringServerTable.list!(c, q);
+    return { ...page, items: await withRegistration(c, page.items) };
+  },
+  get: async (c, id) => {
+    const item = await peeringServerTable.get!(c, id);
+    return item ? (await withRegistration(c, [item]))[0] : undefined;
+  },
+  create: async (c, body) => (await withRegistration(c, [await peeringServerTable.create!(c, body)]))[0]!,
+  replace: async (c, id, body, current) => (await withRegistration(c, [await peeringServerTable.replace!(c, id, body, current)]))[0]!,
+  // the journal keeps what was provisioned, not the live state
+  journalContent: (item) => {
+    const { registration: _live, ...rest } = item;
+    return rest;
+  },
+};
 
 export const peeringRules = tableResource({
   name: 'peeringrules', entity: 'peering_rule', schemaId: 'PeeringRule', table: 'peering_rules',

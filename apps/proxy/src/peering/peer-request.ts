@@ -22,9 +22,14 @@ const hostOf = (h: string): string => (h.includes(':') ? `[${h}]` : h);
 export function peerRequestTarget(server: PeerServer, target: Pick<Target, 'transport' | 'address' | 'port'>, callee: string, lb: { address: string; port: number } | null): PeerRequestTarget {
   const tp = server.transport === 'udp' ? '' : `;transport=${server.transport}`;
   const ruri = `sip:${peerRuriUser(server, callee)}@${hostOf(server.host)}:${server.port}${tp}`;
+  return { ruri, ...peerHop(target, lb) };
+}
+
+/** The next hop of any request to a peer's resolved target (calls, probes, REGISTER): the lb with a Route carrying the target, or the target itself (UDP only). */
+export function peerHop(target: Pick<Target, 'transport' | 'address' | 'port'>, lb: { address: string; port: number } | null): Omit<PeerRequestTarget, 'ruri'> {
   if (lb) {
     const received = `sip:${hostOf(target.address)}:${target.port}${target.transport === 'udp' ? '' : `%3Btransport%3D${target.transport}`}`;
-    return { ruri, route: [`<sip:${hostOf(lb.address)}:${lb.port};lr;received=${received}>`], dest: { transport: 'udp', address: lb.address, port: lb.port } };
+    return { route: [`<sip:${hostOf(lb.address)}:${lb.port};lr;received=${received}>`], dest: { transport: 'udp', address: lb.address, port: lb.port } };
   }
-  return { ruri, route: [], dest: target.transport === 'udp' ? { transport: 'udp', address: target.address, port: target.port } : undefined };
+  return { route: [], dest: target.transport === 'udp' ? { transport: 'udp', address: target.address, port: target.port } : undefined };
 }

@@ -55,7 +55,8 @@ export function createPeeringMetrics(registry: Registry): PeeringMetrics {
 export async function loadPeeringRows(db: Db): Promise<PeeringRows> {
   const [groups, servers, rules, prefs] = await Promise.all([
     db('peering_groups').select('id', 'name', 'priority'),
-    db('peering_servers').select('id', 'group_id', 'name', 'host', 'port', 'transport', 'weight', 'probe', 'enabled', 'auth_username', 'auth_password', 'auth_realm'),
+    db('peering_servers').select('id', 'group_id', 'name', 'host', 'port', 'transport', 'weight', 'probe', 'enabled', 'auth_username', 'auth_password', 'auth_realm',
+      'register_enable', 'register_expires_s', 'register_user', 'register_domain', 'register_contact_user'),
     db('peering_rules').select('id', 'group_id', 'callee_prefix', 'caller_pattern', 'callee_pattern', 'enabled'),
     db('peer_preferences as p').join('preference_defs as d', 'd.id', 'p.attribute_id').select('p.peering_server_id', 'd.attribute', 'p.value'),
   ]);
@@ -70,6 +71,7 @@ export class Peering {
   private loading: Promise<void> | null = null;
   private again = false;
   private loadedOnce = false;
+  private loadedListeners: Array<() => void> = [];
   readonly health: PeerHealth;
   readonly stats = { loads: 0, loadFailures: 0, badRows: 0, groups: 0, servers: 0, rules: 0 };
   private log: Logger;
@@ -141,6 +143,12 @@ export class Peering {
     this.loadedOnce = true;
     Object.assign(this.stats, { loads: this.stats.loads + 1, badRows: bad, groups: table.groups.size, servers: table.servers.size, rules: table.rules.length });
     this.log.info({ groups: table.groups.size, servers: table.servers.size, rules: table.rules.length, skipped: bad }, 'peering table loaded');
+    for (const fn of this.loadedListeners) fn();
+  }
+
+  /** Called after every table load (the registration agent follows the servers that want registering). */
+  onLoaded(fn: () => void): void {
+    this.loadedListeners.push(fn);
   }
 
   /** Take over the states other proxies saw (Redis `peer:state`); a Redis failure leaves ours as they are. */

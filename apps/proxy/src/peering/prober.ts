@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { ClientTransaction, Destination, SipStack } from '@ngcp/sip';
 import { newBranch, newCallId, newTag, SipRequest } from '@ngcp/sip';
 import type { Peering } from './peering.js';
+import { peerHop } from './peer-request.js';
 import { attemptVerdict, type PeerServer } from './selection.js';
 
 export interface PeerProberOptions {
@@ -83,16 +84,10 @@ export class PeerProber {
       const tp = t.transport === 'udp' ? '' : `;transport=${t.transport}`;
       const ruri = `sip:${host}:${t.port}${tp}`;
       const headers: Array<[string, string]> = [['Via', `SIP/2.0/UDP ${self.address}:${self.port};branch=${newBranch()}`], ['Max-Forwards', '70']];
-      const lb = this.peering.lb;
-      let dest: Destination;
-      if (lb) {
-        headers.push(['Route', `<sip:${lb.address}:${lb.port};lr;received=sip:${host}:${t.port}${t.transport === 'udp' ? '' : `%3Btransport%3D${t.transport}`}>`]);
-        dest = { transport: 'udp', address: lb.address, port: lb.port };
-      } else if (t.transport === 'udp') {
-        dest = { transport: 'udp', address: t.address, port: t.port };
-      } else {
-        return done(false, 'no lb for a tcp/tls peer');
-      }
+      const hop = peerHop(t, this.peering.lb);
+      const dest: Destination | undefined = hop.dest;
+      if (!dest) return done(false, 'no lb for a tcp/tls peer');
+      for (const r of hop.route) headers.push(['Route', r]);
       headers.push(
         ['From', `<sip:ngcp-proxy@${self.address}>;tag=${newTag()}`], ['To', `<${ruri}>`], ['Call-ID', newCallId(self.address)],
         ['CSeq', '1 OPTIONS'], ['User-Agent', 'ngcp-proxy peer probe'], ['Content-Length', '0'],

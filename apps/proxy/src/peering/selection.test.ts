@@ -71,7 +71,7 @@ describe('buildPeeringTable', () => {
 });
 
 describe('orderServers', () => {
-  const s = (id: number, weight: number): PeerServer => ({ id, groupId: 1, name: `s${id}`, host: '127.0.0.1', port: 5060, transport: 'udp', weight, probe: false, e164ToRuri: false, rewriteSetId: null, auth: null });
+  const s = (id: number, weight: number): PeerServer => ({ id, groupId: 1, name: `s${id}`, host: '127.0.0.1', port: 5060, transport: 'udp', weight, probe: false, e164ToRuri: false, rewriteSetId: null, auth: null, register: null });
   it('weighted random: a server comes first in proportion to its weight; weight 0 last', () => {
     const servers = [s(1, 1), s(2, 3), s(3, 0)];
     let seed = 1;
@@ -106,7 +106,7 @@ describe('attemptVerdict (failover order)', () => {
 });
 
 describe('peerRuriUser', () => {
-  const base = { id: 1, groupId: 1, name: 'x', host: 'h', port: 5060, transport: 'udp' as const, weight: 1, probe: false, rewriteSetId: null, auth: null };
+  const base = { id: 1, groupId: 1, name: 'x', host: 'h', port: 5060, transport: 'udp' as const, weight: 1, probe: false, rewriteSetId: null, auth: null, register: null };
   it('E.164 with + only when the peer wants it', () => {
     expect(peerRuriUser({ ...base, e164ToRuri: true }, '4312345')).toBe('+4312345');
     expect(peerRuriUser({ ...base, e164ToRuri: false }, '+4312345')).toBe('4312345');
@@ -137,7 +137,7 @@ describe('PeerHealth', () => {
 });
 
 describe('peerRequestTarget', () => {
-  const server = { id: 1, groupId: 1, name: 'x', host: 'sip.carrier.example', port: 5060, transport: 'tcp' as const, weight: 1, probe: false, e164ToRuri: true, rewriteSetId: null, auth: null };
+  const server = { id: 1, groupId: 1, name: 'x', host: 'sip.carrier.example', port: 5060, transport: 'tcp' as const, weight: 1, probe: false, e164ToRuri: true, rewriteSetId: null, auth: null, register: null };
   it('through the lb: Route of the lb with the resolved target as received (escaped transport), R-URI as provisioned', () => {
     expect(peerRequestTarget(server, { transport: 'tcp', address: '192.0.2.7', port: 5070 }, '4930123', { address: '127.0.0.2', port: 5060 })).toEqual({
       ruri: 'sip:+4930123@sip.carrier.example:5060;transport=tcp',

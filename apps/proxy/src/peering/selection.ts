@@ -23,6 +23,19 @@ export interface PeerServer {
   rewriteSetId: number | null;
   /** digest credentials a 401/407 of this server is answered with (peer-auth.ts); null: not answered */
   auth: PeerCredentials | null;
+  /** outbound registration (register_* columns, defaults applied); null: the server is not registered at */
+  register: PeerRegisterSpec | null;
+}
+
+/** What the registration agent registers at a server (docs/routing.md "Outbound registration to peers"). */
+export interface PeerRegisterSpec {
+  /** the AoR: `user@domain`; the REGISTER's Request-URI is `sip:<domain>` */
+  user: string;
+  domain: string;
+  /** the Contact's user part */
+  contactUser: string;
+  /** the Expires asked for (s) */
+  expires: number;
 }
 
 /** `peering_servers.auth_*`: realm null = answer any realm. */
@@ -45,6 +58,7 @@ export interface PeeringRows {
   servers: Array<{
     id: number; group_id: number; name: string; host: string; port: number; transport: string; weight: number; probe: unknown; enabled: unknown;
     auth_username?: string | null; auth_password?: string | null; auth_realm?: string | null;
+    register_enable?: unknown; register_expires_s?: number | null; register_user?: string | null; register_domain?: string | null; register_contact_user?: string | null;
   }>;
   rules: Array<{ id: number; group_id: number; callee_prefix: string | null; caller_pattern: string | null; callee_pattern: string | null; enabled: unknown }>;
   /** peer_preferences joined with their definition: (server id, attribute, value) */
@@ -94,7 +108,14 @@ export function buildPeeringTable(rows: PeeringRows, onBad: (bad: BadRow) => voi
       id: s.id, groupId: s.group_id, name: s.name, host: s.host.replace(/^\[(.*)\]$/, '$1'), port: s.port, transport: s.transport as PeerTransport,
       weight: s.weight, probe: truthy(s.probe), e164ToRuri: e164.has(s.id), rewriteSetId: rewriteSets.get(s.id) ?? null,
       auth: credentialsOf(s),
+      register: null,
     };
+    if (truthy(s.register_enable)) {
+      const reg = registerSpecOf(s, server);
+      // a registration that cannot be made (no credentials, no user) is reported; calls still use the server
+      if (typeof reg === 'string') onBad({ table: 'peering_servers', id: s.id, reason: `registration not made: ${reg}` });
+      else server.register = reg;
+    }
     servers.set(s.id, server);
     group.servers.push(server);
   }
@@ -123,6 +144,26 @@ export function buildPeeringTable(rows: PeeringRows, onBad: (bad: BadRow) => voi
 function credentialsOf(s: PeeringRows['servers'][number]): PeerCredentials | null {
   if (!s.auth_username || !s.auth_password) return null;
   return { username: s.auth_username, password: s.auth_password, realm: s.auth_realm ? s.auth_realm : null };
+}
+
+const SIP_USER = /^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$/;
+
+/**
+ * The registration of a server with `register_enable`: user = register_user, else auth_username;
+ * domain = register_domain, else auth_realm, else the host; Contact user = register_contact_user,
+ * else the AoR's user. A reason (string) when it cannot be made: registering needs credentials.
+ */
+export function registerSpecOf(s: PeeringRows['servers'][number], server: Pick<PeerServer, 'host' | 'auth'>): PeerRegisterSpec | string {
+  if (!server.auth) return 'no credentials (auth_username, auth_password)';
+  const user = s.register_user || server.auth.username;
+  const domain = s.register_domain || server.auth.realm || server.host;
+  const contactUser = s.register_contact_user || user;
+  const expires = s.register_expires_s ?? 600;
+  if (!SIP_USER.test(user)) return `bad user ${JSON.stringify(user)}`;
+  if (!SIP_USER.test(contactUser)) return `bad contact user ${JSON.stringify(contactUser)}`;
+  if (!HOST.test(domain)) return `bad domain ${JSON.stringify(domain)}`;
+  if (!Number.isInteger(expires) || expires < 1) return `bad expires ${String(expires)}`;
+  return { user, domain: domain.replace(/^\[(.*)\]$/, '$1'), contactUser, expires };
 }
 
 export const EMPTY_TABLE: PeeringTable = { groups: new Map(), servers: new Map(), rules: [] };
