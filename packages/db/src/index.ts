@@ -28,6 +28,9 @@ export type { PreferenceDef, PreferenceMap, PreferenceValue } from './repo/prefe
 export { getCallForwards, getRewriteRules, applyRewriteRules, getNcosLevel, ncosAllows, findPeeringRoutes } from './repo/routing.js';
 export type { CallForwardMap, CallForwardDestination, RewriteRule, NcosLevel, PeeringRoute } from './repo/routing.js';
 
+export { findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall } from './repo/prepaid.js';
+export type { PrepaidAccount, BillingFee, PrepaidSettlement } from './repo/prepaid.js';
+
 export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
 

@@ -66,6 +66,12 @@ export interface Resource<T extends Item = Item> {
   create?(ctx: Ctx, body: Record<string, unknown>): Promise<T>;
   replace?(ctx: Ctx, id: T['id'], body: Record<string, unknown>, current: T): Promise<T>;
   remove?(ctx: Ctx, id: T['id'], current: T): Promise<void>;
+  /**
+   * PATCH with a plain JSON body (`application/json`, validated against `schema`) besides
+   * RFC 6902 (`application/json-patch+json`): a change that is not a new document, e.g. a
+   * top-up that must add to the stored value atomically. Runs like every write (transaction, journal).
+   */
+  patchJson?: { schema: JsonSchema; apply(ctx: Ctx, id: T['id'], body: Record<string, unknown>, current: T): Promise<T> };
   /** after a committed write (e.g. clear the auth cache) */
   afterWrite?(services: Services, op: 'create' | 'update' | 'delete', item: T): void;
   /** journal content for an item (default: the item itself) */
