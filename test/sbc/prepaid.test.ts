@@ -8,18 +8,16 @@
  * after 2 s charged 2 s once, also across a sbc killed and restarted mid-call; two concurrent
  * calls sharing one balance never spend more than it holds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { until } from '@ngcp/cli/testing';
 import { createDb, getBalance, migrate, subscriberHa1, type Db } from '@ngcp/db';
 import { RpcClient } from '@ngcp/rpc';
 import { freePort, startMariaDb, startRedis, type MariaDbInstance, type RedisInstance } from '@ngcp/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bound, sipp, type SippOptions, type SippResult, type SippRun } from '../e2e/sipp.js';
-
-const MAIN = resolve(import.meta.dirname, '../../apps/sbc/dist/main.js');
+import { startSbcProcess, stopSbcProcess, waitHealthy, type SbcProcess } from './process.js';
 const HOST = '127.0.0.1';
 const DOMAIN = 'prepaid.test';
 /** the fee of 49…: 600 units a minute = 10 a second, by the second */
@@ -35,22 +33,11 @@ let bPort: number;
 let aPorts: number[];
 let rpc: RpcClient;
 let customerId: number;
-let sbc: { child: ChildProcess; exited: Promise<number | null>; output: () => string } | undefined;
+let sbc: SbcProcess | undefined;
 const runs: SippRun[] = [];
 
-function startSbc(): NonNullable<typeof sbc> {
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: join(dir, 'sbc.yml') }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, exited, output: () => out };
-}
-
-async function healthy(): Promise<void> {
-  const ok = await until(async () => (await rpc.call<{ ok: boolean }>('health').catch(() => undefined))?.ok || undefined, 15_000, 100);
-  if (!ok) throw new Error(`sbc not healthy:\n${sbc?.output()}`);
-}
+const startSbc = (): SbcProcess => startSbcProcess(join(dir, 'sbc.yml'));
+const healthy = (): Promise<void> => waitHealthy(rpc, sbc);
 
 beforeAll(async () => {
   [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
@@ -91,10 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of runs) r.kill();
   rpc?.close();
-  if (sbc && sbc.child.exitCode === null) {
-    sbc.child.kill('SIGTERM');
-    await sbc.exited;
-  }
+  await stopSbcProcess(sbc);
   await db?.destroy();
   await Promise.all([redis?.stop(), mariadb?.stop()]);
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkSbcConfig, prepaidSettings, resolveProfiles, sbcDefaults, type SbcConfig } from './config.js';
 import { billedSeconds, calleeNumber, chargeOf, costOf, findFee, nextGrant, prefixesOf, secondsFor, talkSeconds, type Fee } from './rating.js';
 
 const perMinute: Fee = { destination: '', price: 1200, first: 60, next: 60 }; // 0.12/min billed by the minute
@@ -97,5 +98,28 @@ describe('quotas', () => {
     const free: Fee = { destination: '800', price: 0, first: 60, next: 60 };
     expect(nextGrant(free, 300, 0, 0, 0)).toEqual({ seconds: 300, held: 0, extra: 0 });
     expect(nextGrant(free, 300, 300, 0, -10)).toEqual({ seconds: 600, held: 0, extra: 0 });
+  });
+});
+
+describe('prepaid config', () => {
+  const db = { host: '127.0.0.1', port: 3306, user: 'ngcp', password: 'pw', database: 'ngcp' };
+  const cfg = (over: Partial<SbcConfig>): SbcConfig => ({ ...sbcDefaults, proxy: '127.0.0.1:5062', ...over } as unknown as SbcConfig);
+
+  it('on by default when the database is configured, with a 300 s quota; off without it or when disabled', () => {
+    expect(prepaidSettings(cfg({ db }))).toEqual({ enabled: true, quotaS: 300 });
+    expect(prepaidSettings(cfg({ db, prepaid: { quota_s: 60 } }))).toEqual({ enabled: true, quotaS: 60 });
+    expect(prepaidSettings(cfg({ db, prepaid: { enable: false } })).enabled).toBe(false);
+    expect(prepaidSettings(cfg({})).enabled).toBe(false);
+  });
+
+  it('per profile: on unless the profile says prepaid: false', () => {
+    const p = resolveProfiles(cfg({ profiles: { default: {}, emergency: { prepaid: false } } }));
+    expect(p.get('default')!.prepaid).toBe(true);
+    expect(p.get('emergency')!.prepaid).toBe(false);
+  });
+
+  it('refuses prepaid.enable: true without a database, naming the key', () => {
+    expect(checkSbcConfig(cfg({ prepaid: { enable: true } }))).toEqual([{ path: 'prepaid.enable', message: 'prepaid needs the database (db)' }]);
+    expect(checkSbcConfig(cfg({ db, prepaid: { enable: true } }))).toEqual([]);
   });
 });

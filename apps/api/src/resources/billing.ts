@@ -6,7 +6,8 @@
  */
 import { validationError } from '../errors.js';
 import { DATE_TIME, ID, nullable, object } from '../http/schemas.js';
-import { iso, ROLES, type Ctx, type Item, type Page, type Resource } from './resource.js';
+import { iso, pageOf, ROLES, type Ctx, type Item, type Page, type Resource } from './resource.js';
+import { ADMIN_WRITE, DESCRIPTION } from './routing.js';
 import { scopeCustomerColumn } from './scope.js';
 import { tableResource } from './table-resource.js';
 
@@ -14,7 +15,6 @@ import { tableResource } from './table-resource.js';
 const MAX_UNITS = 1_000_000_000_000_000;
 const UNITS = (description: string) => ({ type: 'integer', minimum: 0, maximum: MAX_UNITS, description }) as const;
 const INTERVAL = (description: string) => ({ type: 'integer', minimum: 1, maximum: 3600, description }) as const;
-const ADMIN_WRITE = { list: ROLES.adminReseller, get: ROLES.adminReseller, create: ROLES.admin, update: ROLES.admin, delete: ROLES.admin } as const;
 
 export const billingProfiles = tableResource({
   name: 'billingprofiles', entity: 'billing_profile', schemaId: 'BillingProfile', table: 'billing_profiles',
@@ -22,7 +22,7 @@ export const billingProfiles = tableResource({
   columns: {
     name: { schema: { type: 'string', minLength: 1, maxLength: 127 }, required: true, filter: 'like', sortable: true },
     currency: { schema: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 code; amounts are in 1/10000 of it' }, default: 'EUR', filter: 'eq' },
-    description: { schema: nullable({ type: 'string', maxLength: 255 }) },
+    description: { schema: DESCRIPTION },
   },
   roles: ADMIN_WRITE,
 });
@@ -106,12 +106,10 @@ export const customerBalances: Resource<CustomerBalance> = {
   filters: { customer_id: ID },
   sortable: ['id'],
   roles: { list: ROLES.adminReseller, get: ROLES.adminReseller, update: ROLES.adminReseller },
-  async list(c, q): Promise<Page<CustomerBalance>> {
+  list(c, q): Promise<Page<CustomerBalance>> {
     const qb = query(c);
     if (q.filters.customer_id !== undefined) qb.where('c.id', q.filters.customer_id as number);
-    const [count] = await qb.clone().clearSelect().count({ n: '*' });
-    const rows = (await qb.orderBy('c.id', q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows)) as Row[];
-    return { total: Number(count?.n ?? 0), items: rows.map(toItem) };
+    return pageOf(qb, q, 'c.id', toItem);
   },
   get: (c, id) => get(c, id as number),
   replace: (c, id, body) => setBalance(c, id as number, body.cash_balance as number),

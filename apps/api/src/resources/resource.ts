@@ -84,6 +84,13 @@ export const ROLES = {
   all: ['admin', 'reseller', 'subscriber'],
 } as const satisfies Record<string, readonly Role[]>;
 
+/** One page of a per-owner document list: the total, then the rows of the page ordered by `orderColumn`, as items. */
+export async function pageOf<R, T>(qb: Knex.QueryBuilder, q: ListQuery, orderColumn: string, toItem: (row: R) => T): Promise<Page<T>> {
+  const [count] = await qb.clone().clearSelect().count({ n: '*' });
+  const rows = (await qb.orderBy(orderColumn, q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows)) as R[];
+  return { total: Number((count as { n?: unknown } | undefined)?.n ?? 0), items: rows.map(toItem) };
+}
+
 /** Rows → API: 0/1 flags to booleans, dates to ISO strings. */
 export function iso(d: Date | string | null | undefined): string | null {
   if (d == null) return null;
