@@ -117,7 +117,9 @@ function expectOk(r: SippResult): void {
 }
 
 const metricsText = async (): Promise<string> => (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
-const counter = (text: string, name: string, labels = ''): number => Number(new RegExp(`^${name}${labels ? `\\{${labels}[^}]*\\}` : '(\\{[^}]*\\})?'} (\\S+)$`, 'm').exec(text)?.[2] ?? 0);
+/** A counter's value in the metrics text (0 when absent); `labels`: the first label(s), e.g. `result="cut"`. */
+const counter = (text: string, name: string, labels = ''): number =>
+  Number(new RegExp(`^${name}${labels ? `\\{${labels}[^}]*\\}` : '(?:\\{[^}]*\\})?'} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
 const CUT = /^Reason: SIP;cause=402;text="credit exhausted"/m;
 
 describe('prepaid calls through the sbc', () => {
@@ -185,11 +187,15 @@ describe('prepaid calls through the sbc', () => {
     const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 3000 });
     // answered: the call and its credit are in Redis
     await until(async () => ((await rpc.call<{ calls: unknown[] }>('calls.list')).calls.length > 0 ? true : undefined), 10_000, 50);
+    await new Promise((r) => setTimeout(r, 300)); // A's ACK relayed to B before the kill
     const old = sbc!;
     old.child.kill('SIGKILL');
     await old.exited;
     sbc = startSbc();
     await healthy();
+    const listed = (await rpc.call<{ calls: { prepaid: { customer: number; destination: string; granted_s: number } | null }[] }>('calls.list')).calls;
+    expect(listed.map((c) => c.prepaid)).toEqual([expect.objectContaining({ customer: customerId, destination: '49' })]);
+    expect(listed[0]!.prepaid!.granted_s).toBeGreaterThanOrEqual(2);
     expectOk(await a.done);
     expectOk(await b.done);
     // the restarted process reserved the second quota (2 s → 4 s held) and the BYE after 3 s was charged 3 s

@@ -67,6 +67,10 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
       ends: c.deadline === null ? null : new Date(c.deadline).toISOString(),
       // session timers per leg: interval (s), who refreshes, when the leg is given up without a refresh
       timers: c.a.timer && c.b.timer ? { a: legTimer(c.a.timer), b: legTimer(c.b.timer) } : null,
+      // a prepaid call's credit: whose balance, the fee's destination, talk time granted, units held, when the grant runs out
+      prepaid: c.prepaid
+        ? { customer: c.prepaid.customer, destination: c.prepaid.fee.destination, granted_s: c.prepaid.granted, held: c.prepaid.held, until: c.prepaid.until === null ? null : new Date(c.prepaid.until).toISOString() }
+        : null,
     });
 
     return {
