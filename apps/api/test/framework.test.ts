@@ -288,6 +288,7 @@ describe('every resource', () => {
     { url: '/api/apiusers', field: 'login', make: async () => ({ login: uniq('au'), password: 'apiuser-pw', role: 'admin' }) },
     { url: '/api/preferencedefs', field: 'attribute', make: async () => ({ attribute: uniq('pd').toLowerCase(), data_type: 'int', levels: ['domain'] }) },
     { url: '/api/rewriterulesets', field: 'name', make: async () => ({ name: uniq('set') }) },
+    { url: '/api/billingprofiles', field: 'name', make: async () => ({ name: uniq('bp') }) },
     { url: '/api/ncoslevels', field: 'level', make: async () => ({ level: uniq('lvl') }) },
     { url: '/api/peeringgroups', field: 'name', make: async () => ({ name: uniq('grp') }) },
     {
