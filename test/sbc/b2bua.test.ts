@@ -317,11 +317,9 @@ describe('sbc config', () => {
       `listen: { address: ${HOST}, udp_port: 0 }`, `control: { address: ${HOST}, port: 0 }`, `proxy: "${HOST}:5060"`,
       `redis: { host: ${HOST}, port: 1, db: 0 }`, ...lines, '',
     ].join('\n'));
-    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: path }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    return { code, err };
+    const p = startSbcProcess(path);
+    const code = await p.exited;
+    return { code, err: p.output() };
   };
 
   it('a config naming a missing default profile exits 78 naming the key', async () => {
