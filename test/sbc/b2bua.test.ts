@@ -9,18 +9,16 @@
  * timers (RFC 4028): refreshes keep a call up, a leg that stops answering ends it on both
  * sides, 422 both ways, and a restarted sbc carries the timers on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { until } from '@ngcp/cli/testing';
 import { RpcClient } from '@ngcp/rpc';
 import { freePort, startRedis, type RedisInstance } from '@ngcp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sipp, type SippOptions, type SippResult, type SippRun } from '../e2e/sipp.js';
-
-const MAIN = resolve(import.meta.dirname, '../../apps/sbc/dist/main.js');
+import { startSbcProcess, stopSbcProcess, waitHealthy, type SbcProcess } from './process.js';
 const HOST = '127.0.0.1';
 
 let redis: RedisInstance;
@@ -30,23 +28,11 @@ let controlPort: number;
 let bPort: number;
 let aPort: number;
 let rpc: RpcClient;
-let sbc: { child: ChildProcess; exited: Promise<number | null>; output: () => string } | undefined;
+let sbc: SbcProcess | undefined;
 const runs: SippRun[] = [];
 
-function startSbc(): NonNullable<typeof sbc> {
-  const path = join(dir, 'sbc.yml');
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: path }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, exited, output: () => out };
-}
-
-async function healthy(): Promise<void> {
-  const ok = await until(async () => (await rpc.call<{ ok: boolean }>('health').catch(() => undefined))?.ok || undefined, 15_000, 100);
-  if (!ok) throw new Error(`sbc not healthy:\n${sbc?.output()}`);
-}
+const startSbc = (): SbcProcess => startSbcProcess(join(dir, 'sbc.yml'));
+const healthy = (): Promise<void> => waitHealthy(rpc, sbc);
 
 beforeAll(async () => {
   redis = await startRedis({ password: 'sbc"pw' });
@@ -81,10 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of runs) r.kill();
   rpc?.close();
-  if (sbc && sbc.child.exitCode === null) {
-    sbc.child.kill('SIGTERM');
-    await sbc.exited;
-  }
+  await stopSbcProcess(sbc);
   await redis?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
@@ -334,11 +317,9 @@ describe('sbc config', () => {
       `listen: { address: ${HOST}, udp_port: 0 }`, `control: { address: ${HOST}, port: 0 }`, `proxy: "${HOST}:5060"`,
       `redis: { host: ${HOST}, port: 1, db: 0 }`, ...lines, '',
     ].join('\n'));
-    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, NGCP_SBC_CONFIG: path }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    return { code, err };
+    const p = startSbcProcess(path);
+    const code = await p.exited;
+    return { code, err: p.output() };
   };
 
   it('a config naming a missing default profile exits 78 naming the key', async () => {

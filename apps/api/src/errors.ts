@@ -153,7 +153,7 @@ export function fromDbError(err: unknown): ApiError | undefined {
 const MULTIWORD_TABLES = [
   'api_users', 'api_tokens', 'rewrite_rule_sets', 'rewrite_rules', 'ncos_levels', 'ncos_patterns', 'peering_groups',
   'peering_servers', 'peering_rules', 'call_forwards', 'preference_defs', 'voicemail_boxes', 'voicemail_messages',
-  'domain_preferences', 'customer_preferences', 'subscriber_preferences', 'peer_preferences',
+  'domain_preferences', 'customer_preferences', 'subscriber_preferences', 'peer_preferences', 'billing_profiles', 'billing_fees',
 ];
 
 function fieldOfKey(a: string, b: string): string {

@@ -8,6 +8,7 @@
  * the end of a call work from any sbc process; an unanswered one lives in this process.
  */
 import type { Logger } from 'pino';
+import type { Knex } from '@ngcp/db';
 import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
 import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog, SipParseError } from '@ngcp/sip';
 import { SessionRefresher, sdpOf } from './refresh.js';
@@ -16,6 +17,7 @@ import type { ResolvedProfile } from './config.js';
 import { requestedProfile } from './headers.js';
 import { bLegInvite, nextHop, offerUnusable, relayRequest, relayResponse, type Self } from './legs.js';
 import type { SbcMetrics } from './metrics.js';
+import { PrepaidControl, type PrepaidState } from './prepaid.js';
 import { other, type CallStore, type SbcCall, type Side } from './store.js';
 
 export interface B2buaOptions {
@@ -32,6 +34,8 @@ export interface B2buaOptions {
   sip: () => SipStack;
   /** T1 and the longest wait of the 2xx retransmission (RFC 3261 §13.3.1.4); default 500 ms, 32 s */
   t1Ms?: number;
+  /** prepaid (prepaid.ts): the database and the talk time reserved at a time; absent or null: off */
+  prepaid?: { db: Knex; quotaS: number } | null;
 }
 
 /** An INVITE still unanswered: only in this process. */
@@ -53,6 +57,8 @@ interface EarlyCall {
   aTimer: Extract<UasOutcome, { ok: true }> | null;
   bAsked: { interval: number; minSe: number } | null;
   retried422: number;
+  /** a prepaid call's first quota, reserved at the INVITE (prepaid.ts); released if the call is not answered */
+  prepaid: PrepaidState | null;
 }
 
 export interface TeardownResult {
@@ -74,6 +80,7 @@ export class B2bua {
   private readonly log: Logger;
   private readonly t1: number;
   private readonly refresher: SessionRefresher;
+  private readonly prepaid: PrepaidControl | null;
   /** our listener (Via, Contact); the daemon sets the bound port after start */
   self: Self;
 
@@ -87,6 +94,13 @@ export class B2bua {
       teardown: (id, reason, cause) => this.teardown(id, reason, cause),
       legOpts: (call) => this.legOpts(this.profileOf(call)),
     });
+    this.prepaid = o.prepaid
+      ? new PrepaidControl({
+        db: o.prepaid.db, quotaS: o.prepaid.quotaS, store: o.store, metrics: o.metrics, logger: this.log,
+        locked: (id, fn) => this.locked(id, fn),
+        teardown: (id, reason, cause) => this.teardown(id, reason, cause),
+      })
+      : null;
   }
 
   /** Calls being set up in this process (each has two legs). */
@@ -153,8 +167,21 @@ export class B2bua {
       if (aTimer.status === 422) return this.reply(tx, req, 422, [['Min-SE', String(aTimer.minSe)]]);
       return this.reply(tx, req, 400, [], aTimer.reason);
     }
+    const id = newCallId();
+    // prepaid (docs/sbc.md): the destination's fee and a first quota reserved, or 402
+    let prepaid: PrepaidState | null = null;
+    if (this.prepaid) {
+      const auth = await this.prepaid.authorize(req, profile);
+      if (!auth.ok) return this.reply(tx, req, 402);
+      prepaid = auth.state;
+      // cancelled while the balance was asked (the transaction answered 487): nothing to set up
+      if (!tx.canRespond(200) || this.early.has(req.callId())) {
+        if (prepaid) await this.prepaid.settle(id, prepaid, null);
+        return;
+      }
+    }
     const ec: EarlyCall = {
-      id: newCallId(),
+      id,
       profile,
       aTx: tx,
       aReq: req,
@@ -167,6 +194,7 @@ export class B2bua {
       aTimer,
       bAsked: profile.timer ? { interval: profile.timer.interval, minSe: profile.timer.minSe } : null,
       retried422: 0,
+      prepaid,
     };
     this.early.set(req.callId(), ec);
     tx.user = { onCancel: () => this.cancelB(ec, 'CANCEL from the caller') };
@@ -227,6 +255,7 @@ export class B2bua {
     }
     if (res.status >= 300 || res.status < 200) {
       this.early.delete(aCallId);
+      this.releaseUnanswered(ec);
       if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
       // the profile's reply translation (not of a cancelled INVITE: the canceller gets its 487, RFC 3261 §9.2);
       // the ACK of B's own status is the transaction's (§17.1.1.3)
@@ -251,6 +280,7 @@ export class B2bua {
     } catch (err) {
       // a 2xx without a Contact or a tag, or an A leg without one: no dialog to keep
       this.early.delete(aCallId);
+      this.releaseUnanswered(ec);
       this.log.warn({ id: ec.id, err: (err as Error).message }, 'answer unusable for a dialog; caller answered 502');
       this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 502, { toTag: this.aTag(ec, bTag) }));
       return;
@@ -263,6 +293,8 @@ export class B2bua {
       b: { dialog: bDialog, inviteSeq: ec.bReq.cseq().seq },
       createdAt: ec.createdAt, answeredAt: now, deadline: limit > 0 ? now + limit * 1000 : null,
     };
+    // a prepaid call talks until its first quota runs out (then the sweep reserves the next, or cuts it)
+    if (ec.prepaid) call.prepaid = { ...ec.prepaid, until: now + ec.prepaid.granted * 1000 };
     if (ec.aTimer && ec.bAsked) {
       // each leg's timer on its own: A's as its INVITE asked (our 2xx says so), B's as its 2xx says (RFC 4028 §9, §7.2)
       for (const [n, v] of ec.aTimer.responseFields) aRes.append(n, v);
@@ -279,6 +311,7 @@ export class B2bua {
       // a call the platform cannot end later is not connected
       this.log.error({ id: ec.id, err: (err as Error).message }, 'call state not saved to redis; ending the call');
       this.early.delete(aCallId);
+      this.releaseUnanswered(ec);
       this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 500, { toTag: this.aTag(ec, bTag), headers: [['Retry-After', '5']] }));
       await this.endStrayFork(ec, res);
       return;
@@ -288,6 +321,14 @@ export class B2bua {
     // the transaction absorbs INVITE retransmissions now; the early entry only guards against a second 2xx
     setTimeout(() => this.early.get(aCallId) === ec && this.early.delete(aCallId), 64 * this.t1).unref();
     this.log.info({ id: ec.id, a: aCallId, b: ec.bReq.callId(), profile: ec.profile.name, deadline: call.deadline }, 'call answered');
+  }
+
+  /** A prepaid call that was not answered (or not connected): its reservation released, nothing charged. */
+  private releaseUnanswered(ec: EarlyCall): void {
+    if (!ec.prepaid || !this.prepaid || ec.answered !== null) return;
+    const p = ec.prepaid;
+    ec.prepaid = null;
+    void this.prepaid.settle(ec.id, p, null);
   }
 
   /** A 2xx we ACKed already came again: the ACK went missing. */
@@ -417,6 +458,8 @@ export class B2bua {
       if (req.method === 'INVITE') call[o].inviteSeq = built.request.cseq().seq;
       const dest = nextHop(built.request);
       if (req.method === 'BYE') {
+        // charged before the call leaves Redis: a process that dies in between settles nothing twice (settle is idempotent)
+        await this.prepaid?.settleCall(call);
         await this.o.store.remove(call);
         this.log.info({ id, from: side }, 'call ended by BYE');
       } else await this.o.store.save(call);
@@ -453,6 +496,11 @@ export class B2bua {
         this.cancelB(ec, reason);
         return { id, a: 0, b: 0 };
       }
+      if (found.prepaid && this.prepaid) {
+        // a standby's Redis is read-only: the save throws there before anything is charged
+        await this.o.store.save(found);
+        await this.prepaid.settleCall(found);
+      }
       await this.o.store.remove(found);
       this.o.metrics.teardowns.inc({ reason });
       return found;
@@ -483,9 +531,16 @@ export class B2bua {
     return ended.filter(Boolean).length;
   }
 
-  /** Session timers due (session refreshes to send, legs given up on: BYE on both); refresh.ts. */
-  sessionTimers(nowMs = Date.now()): Promise<number> {
-    return this.refresher.sweep(nowMs);
+  /**
+   * The calls of `sbc:timers` that are due: a prepaid grant run out (the next quota, or the
+   * call cut: prepaid.ts), session refreshes to send, legs given up on (BYE on both; refresh.ts).
+   * Returns how many calls were ended.
+   */
+  async sessionTimers(nowMs = Date.now()): Promise<number> {
+    if (!this.prepaid) return this.refresher.sweep(nowMs);
+    const ids = await this.o.store.timersDue(nowMs);
+    const ended = await Promise.all(ids.map(async (id) => (await this.prepaid!.due(id, nowMs)) || this.refresher.due(id)));
+    return ended.filter(Boolean).length;
   }
 
   /** Stop retransmitting (a stopping process). */

@@ -43,6 +43,8 @@ export interface SbcProfile {
   session_timer_s?: number;
   /** The smallest session interval (s) the sbc accepts (its Min-SE); absent: the top-level `min_se_s`. */
   min_se_s?: number;
+  /** Prepaid customers' calls through this profile are rated and reserved (docs/sbc.md "Prepaid"); default true, false: the profile's calls are never prepaid (e.g. emergency). */
+  prepaid?: boolean;
 }
 
 /** What A gets instead of a final response of B. */
@@ -64,6 +66,8 @@ export interface ResolvedProfile {
   codecsDeny: ReadonlySet<string>;
   /** Session timers (session-timer.ts); null: off. */
   timer: TimerPolicy | null;
+  /** prepaid applies to the profile's calls */
+  prepaid: boolean;
 }
 
 export interface SbcConfig {
@@ -88,8 +92,15 @@ export interface SbcConfig {
   /** How long a call's state stays in Redis without any request in it (refreshed by every in-dialog request). */
   call_ttl_s: number;
   redis: RedisConnConfig;
-  /** The node's MariaDB: not used by this release (prepaid will); accepted so the rendered file loads. */
+  /** The node's MariaDB: prepaid customers, fees and balances. Without it prepaid is off. */
   db?: DbConnConfig;
+  /** Prepaid (docs/sbc.md): `enable` (default true; needs `db`), `quota_s` (default 300): the talk time reserved at a time. */
+  prepaid?: PrepaidConfig;
+}
+
+export interface PrepaidConfig {
+  enable?: boolean;
+  quota_s?: number;
 }
 
 const headerName = { type: 'string', pattern: "^[A-Za-z0-9!%*_+`'~.-]+$" } as const;
@@ -118,6 +129,7 @@ const profileSchema = {
     codecs_deny: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' }, uniqueItems: true, nullable: true },
     session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400, nullable: true },
     min_se_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true },
+    prepaid: { type: 'boolean', nullable: true },
   },
   required: [],
   additionalProperties: false,
@@ -144,6 +156,13 @@ export const sbcSchema: JSONSchemaType<SbcConfig> = {
     call_ttl_s: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     redis: commonSchemas.redis,
     db: { ...commonSchemas.db, nullable: true },
+    prepaid: {
+      type: 'object',
+      nullable: true,
+      properties: { enable: { type: 'boolean', nullable: true }, quota_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true } },
+      required: [],
+      additionalProperties: false,
+    },
   },
   required: ['node', 'listen', 'control', 'log', 'proxy', 'default_profile', 'profiles', 'max_call_length_s', 'session_timer_s', 'min_se_s', 'call_ttl_s', 'redis'],
   additionalProperties: false,
@@ -168,12 +187,18 @@ export const sbcDefaults = {
   call_ttl_s: 86_400,
 } as const satisfies Partial<SbcConfig>;
 
+/** Prepaid is on when not disabled and the database is configured; the quota (s) reserved at a time. */
+export function prepaidSettings(c: SbcConfig): { enabled: boolean; quotaS: number } {
+  return { enabled: (c.prepaid?.enable ?? true) && c.db != null, quotaS: c.prepaid?.quota_s ?? 300 };
+}
+
 /** Checks across keys: the default profile must exist; the proxy's port must be a port. */
 export function checkSbcConfig(c: SbcConfig): DaemonConfigProblem[] {
   const out: DaemonConfigProblem[] = [];
   if (!Object.hasOwn(c.profiles, c.default_profile)) out.push({ path: 'default_profile', message: `names no profile (have ${Object.keys(c.profiles).join(', ')})` });
   const port = Number(c.proxy.slice(c.proxy.lastIndexOf(':') + 1));
   if (!(port >= 1 && port <= 65535)) out.push({ path: 'proxy', message: 'the port must be 1..65535' });
+  if (c.prepaid?.enable === true && c.db == null) out.push({ path: 'prepaid.enable', message: 'prepaid needs the database (db)' });
   for (const [name, p] of Object.entries(c.profiles)) {
     const timer = profileTimer(c, p);
     if (timer && timer.interval < timer.minSe) {
@@ -216,6 +241,7 @@ export function resolveProfiles(c: SbcConfig): Map<string, ResolvedProfile> {
       replyTranslation: new Map(Object.entries(p.reply_translation ?? {}).map(([from, t]) => [Number(from), { code: t.code, reason: t.reason ?? reasonPhrase(t.code) }])),
       codecsDeny: new Set((p.codecs_deny ?? []).map((n) => n.toUpperCase())),
       timer,
+      prepaid: p.prepaid ?? true,
     });
   }
   return out;

@@ -4,12 +4,13 @@
  * (`calls.list`, `calls.teardown`).
  */
 import { Redis } from 'ioredis';
+import { createDb, type Db } from '@ngcp/db';
 import type { DaemonDefinition } from '@ngcp/daemon';
 import { RPC_ERRORS, RpcError } from '@ngcp/daemon';
 import type { SipStack } from '@ngcp/sip';
 import { createSipStack } from '@ngcp/sip';
 import { B2bua } from './b2bua.js';
-import { checkSbcConfig, parseHostPort, resolveProfiles, sbcDefaults, sbcSchema, type SbcConfig } from './config.js';
+import { checkSbcConfig, parseHostPort, prepaidSettings, resolveProfiles, sbcDefaults, sbcSchema, type SbcConfig } from './config.js';
 import { createSbcMetrics } from './metrics.js';
 import type { LegTimer } from './session-timer.js';
 import { CallStore, type SbcCall } from './store.js';
@@ -45,6 +46,11 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
     });
     const store = new CallStore(redis, config.call_ttl_s);
     const profiles = resolveProfiles(config);
+    // prepaid (docs/sbc.md): balances and fees in MariaDB; lazy pool, no connection until the first prepaid lookup
+    const prepaid = prepaidSettings(config);
+    const db: Db | null = prepaid.enabled && config.db
+      ? createDb({ ...config.db, pool: { min: 0, max: config.db.pool_max ?? 4 }, acquireTimeoutMs: 3000 })
+      : null;
     let sip: SipStack | null = null;
     let self = { address: config.listen.address, port: config.listen.udp_port };
     let b2bua: B2bua | null = null;
@@ -61,6 +67,10 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
       ends: c.deadline === null ? null : new Date(c.deadline).toISOString(),
       // session timers per leg: interval (s), who refreshes, when the leg is given up without a refresh
       timers: c.a.timer && c.b.timer ? { a: legTimer(c.a.timer), b: legTimer(c.b.timer) } : null,
+      // a prepaid call's credit: whose balance, the fee's destination, talk time granted, units held, when the grant runs out
+      prepaid: c.prepaid
+        ? { customer: c.prepaid.customer, destination: c.prepaid.fee.destination, granted_s: c.prepaid.granted, held: c.prepaid.held, until: c.prepaid.until === null ? null : new Date(c.prepaid.until).toISOString() }
+        : null,
     });
 
     return {
@@ -75,6 +85,7 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
         b2bua = new B2bua({
           node: config.node, self, proxy: { transport: 'udp', ...parseHostPort(config.proxy) }, profiles, defaultProfile: config.default_profile,
           store, logger, metrics, sip: () => sip!,
+          prepaid: db ? { db, quotaS: prepaid.quotaS } : null,
         });
         const [bound] = await sip.start();
         self = { address: config.listen.address, port: bound!.port };
@@ -98,7 +109,7 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
           }
         }, EXPIRE_EVERY_MS);
         timer.unref();
-        log.info({ sip: `udp:${self.address}:${self.port}`, proxy: config.proxy, profiles: [...profiles.keys()] }, 'sbc started');
+        log.info({ sip: `udp:${self.address}:${self.port}`, proxy: config.proxy, profiles: [...profiles.keys()], prepaid: db ? { quota_s: prepaid.quotaS } : false }, 'sbc started');
       },
       async stop() {
         if (timer) clearInterval(timer);
@@ -108,6 +119,7 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
           await sip.close();
         }
         redis.disconnect();
+        await db?.destroy();
       },
       health: () => ({ ok: sip !== null && redis.status === 'ready', sip: sip !== null, redis: redis.status === 'ready' }),
       stats: async () => ({

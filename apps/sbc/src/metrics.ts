@@ -7,6 +7,10 @@ export interface SbcMetrics {
   teardowns: Counter<'reason'>;
   /** the sbc's own session refreshes (RFC 4028) by outcome: ok (2xx), rejected (another final; tried again), failed (timeout, 408, 481: the call ends) */
   refreshes: Counter<'result'>;
+  /** prepaid calls by outcome: allowed (a first quota reserved), no_credit / no_fee (402), cut (credit exhausted mid-call) */
+  prepaidCalls: Counter<'result'>;
+  /** units charged to prepaid balances */
+  prepaidCharged: Counter;
 }
 
 export interface SbcGauges {
@@ -40,6 +44,8 @@ export function createSbcMetrics(registry: Registry, gauges: SbcGauges): SbcMetr
     requests: new Counter({ name: 'sbc_requests_total', help: 'SIP requests received (ACK and CANCEL excluded), by method', labelNames: ['method'], registers }),
     responses: new Counter({ name: 'sbc_responses_total', help: 'Final responses the sbc sent, by method of the request and status', labelNames: ['method', 'status'], registers }),
     teardowns: new Counter({ name: 'sbc_teardowns_total', help: 'Calls the sbc ended itself with BYE on both legs, by why (call length limit, session timer expired, control request)', labelNames: ['reason'], registers }),
+    prepaidCalls: new Counter({ name: 'sbc_prepaid_calls_total', help: 'Prepaid calls by result: allowed (first quota reserved), no_credit and no_fee (answered 402), cut (BYE on both legs when the credit ran out)', labelNames: ['result'], registers }),
+    prepaidCharged: new Counter({ name: 'sbc_prepaid_charged_total', help: 'Amount charged to prepaid balances, in units (1/10000 of the currency)', registers }),
     refreshes: new Counter({ name: 'sbc_session_refresh_total', help: 'Session refreshes (RFC 4028) the sbc sent, by result: ok (2xx), rejected (another final response; retried), failed (timeout, 408, 481: the call is ended)', labelNames: ['result'], registers }),
   };
 }

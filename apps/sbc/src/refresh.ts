@@ -63,7 +63,8 @@ export class SessionRefresher {
     return ended.filter(Boolean).length;
   }
 
-  private async due(id: string): Promise<boolean> {
+  /** One call from `sbc:timers`: its refreshes sent, or it ended when a leg is dead; true when ended. */
+  async due(id: string): Promise<boolean> {
     const dead = await this.d.locked(id, async () => {
       const call = await this.d.store.get(id);
       if (!call) {

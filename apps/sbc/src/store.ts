@@ -4,11 +4,13 @@
  * after a restart, or the other node's — can carry on in-dialog requests and end the call
  * with a BYE on both legs. Written once the call is answered, updated on every in-dialog
  * request, deleted when it ends. Each leg also carries its session timer (session-timer.ts) and
- * last SDP; `sbc:timers` orders the calls by when their timers next need the sbc.
+ * last SDP; a prepaid call its credit (prepaid.ts); `sbc:timers` orders the calls by when their
+ * timers (session timers, the end of a prepaid grant) next need the sbc.
  */
 import type { Redis } from 'ioredis';
 import { redisKeys } from '@ngcp/db';
 import type { DialogRecord } from '@ngcp/sip';
+import type { PrepaidState } from './prepaid.js';
 import { nextDue, type LegTimer } from './session-timer.js';
 
 /** One leg of a call, from the sbc's side. */
@@ -35,6 +37,8 @@ export interface SbcCall {
   answeredAt: number;
   /** ms since the epoch when the call length limit ends it; null without a limit */
   deadline: number | null;
+  /** A prepaid call's credit (prepaid.ts): customer, fee, talk time granted, units held, when the grant runs out; absent or null: not prepaid. */
+  prepaid?: PrepaidState | null;
 }
 
 export type Side = 'a' | 'b';
@@ -125,9 +129,9 @@ export class CallStore {
   }
 }
 
-/** When the call's session timers next need the sbc (the earlier leg); null without timers. */
+/** When the call's session timers or its prepaid grant next need the sbc (the earliest); null without either. */
 export function timerDue(call: SbcCall): number | null {
-  const due = [nextDue(call.a.timer), nextDue(call.b.timer)].filter((d): d is number => d !== null);
+  const due = [nextDue(call.a.timer), nextDue(call.b.timer), call.prepaid?.until ?? null].filter((d): d is number => d !== null);
   return due.length > 0 ? Math.min(...due) : null;
 }
 

@@ -162,6 +162,8 @@ export interface SbcProfileConfig {
   session_timer_s?: number;
   /** the smallest session interval accepted (Min-SE); absent: `sbc.min_se_s` */
   min_se_s?: number;
+  /** prepaid customers' calls through this profile are rated and reserved (default true; false: never prepaid) */
+  prepaid?: boolean;
 }
 
 export interface SbcConfig {
@@ -179,6 +181,8 @@ export interface SbcConfig {
   profiles?: Record<string, SbcProfileConfig>;
   /** seconds a call's state stays in Redis without an in-dialog request (default 86400) */
   call_ttl_s?: number;
+  /** prepaid (docs/sbc.md): `enable` (default true), `quota_s` — talk time reserved at a time (default 300) */
+  prepaid?: { enable?: boolean; quota_s?: number };
 }
 
 export interface AppserverConfig {
@@ -462,11 +466,19 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
             codecs_deny: { type: 'array', uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9._+-]{1,32}$' } },
             session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 },
             min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },
+            prepaid: { type: 'boolean', nullable: true },
           },
         },
       },
       call_ttl_s: { type: 'integer', minimum: 60 },
-    }), ['default_profile', 'profiles', 'call_ttl_s', 'min_se_s']),
+      prepaid: {
+        type: 'object',
+        nullable: true,
+        additionalProperties: false,
+        required: [],
+        properties: { enable: { type: 'boolean', nullable: true }, quota_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true } },
+      },
+    }), ['default_profile', 'profiles', 'call_ttl_s', 'min_se_s', 'prepaid']),
     appserver: optional(obj<AppserverConfig>({
       enable: bool, port, control_port: port, rtp_min: port, rtp_max: port,
       announce_repeat: { type: 'integer', minimum: 1, maximum: 100, nullable: true },

@@ -35,6 +35,8 @@ export {
 export type { CallForwardDoc, CallForwardSet, CallForwardDocDestination, CallForwardFieldError, CallForwardCheck } from './repo/call-forwards.js';
 export { insertJournal, publishChange } from './repo/journal.js';
 export type { JournalActor, JournalChange, ChangePublisher } from './repo/journal.js';
+export { findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall } from './repo/prepaid.js';
+export type { PrepaidAccount, BillingFee, PrepaidSettlement } from './repo/prepaid.js';
 
 export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
 export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';

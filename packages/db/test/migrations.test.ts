@@ -6,9 +6,9 @@ import { freshDb } from './helpers.js';
 const mariadb = useMariaDb({ grantAll: true });
 
 const ALL_TABLES = [
-  'acc', 'api_tokens', 'api_users', 'call_forwards', 'cdrs', 'customer_preferences', 'customers', 'domain_preferences',
-  'domains', 'journal', 'ncos_levels', 'ncos_patterns', 'numbers', 'peer_preferences', 'peering_groups', 'peering_rules',
-  'peering_servers', 'preference_defs', 'resellers', 'rewrite_rule_sets', 'rewrite_rules', 'subscriber_preferences',
+  'acc', 'api_tokens', 'api_users', 'billing_fees', 'billing_profiles', 'call_forwards', 'cdrs', 'customer_balances', 'customer_preferences', 'customers',
+  'domain_preferences', 'domains', 'journal', 'ncos_levels', 'ncos_patterns', 'numbers', 'peer_preferences', 'peering_groups', 'peering_rules',
+  'peering_servers', 'preference_defs', 'prepaid_charges', 'resellers', 'rewrite_rule_sets', 'rewrite_rules', 'subscriber_preferences',
   'subscribers', 'voicemail_boxes', 'voicemail_messages',
 ];
 
@@ -44,6 +44,8 @@ describe('migrations', () => {
       seen.push(await tables(db));
     }
     expect(seen.at(-1)).toEqual([]);
+    // the first step (0008) took its tables away
+    expect(ALL_TABLES.filter((t) => !seen[0]!.includes(t))).toEqual(['billing_fees', 'billing_profiles', 'customer_balances', 'prepaid_charges']);
     // each step leaves a subset of the tables before it (0005, 0006 and 0007 alter tables only)
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1]).toEqual(expect.arrayContaining(seen[i]!));
     expect(new Set(seen.map((s) => s.length)).size, 'the table-creating migrations each removed theirs').toBe(5);
@@ -52,6 +54,7 @@ describe('migrations', () => {
   it('0005-acc-kind: rows written before get their kind, duplicates of a kind collapse to the first', async () => {
     await migrate.latest(db);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
+    expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
     expect((await migrate.down(db)).names).toEqual(['0006-mediation']);
     expect((await migrate.down(db)).names).toEqual(['0005-acc-kind']);
@@ -99,6 +102,7 @@ describe('migrations', () => {
     expect(await db('peering_servers').where('id', sid).first('auth_username', 'auth_password', 'auth_realm')).toEqual({ auth_username: null, auth_password: null, auth_realm: null });
     await db('peering_servers').where('id', sid).update({ auth_username: 'trunk1', auth_password: 'pw', auth_realm: 'carrier.example' });
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
+    expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
     const cols = Object.keys((await db('peering_servers').where('id', sid).first()) as Record<string, unknown>);
     expect(cols.filter((c) => c.startsWith('auth_'))).toEqual([]);
@@ -119,6 +123,27 @@ describe('migrations', () => {
     expect(left).toContain('auth_username');
     await migrate.latest(db);
     await db('peering_groups').where('id', gid).delete();
+  });
+
+  it('0008-prepaid: profiles, fees, customers prepaid and billing profile, balances, charges; down removes them', async () => {
+    await migrate.latest(db);
+    const [pid] = (await db('billing_profiles').insert({ name: 'm8' })) as [number];
+    await db('billing_fees').insert({ billing_profile_id: pid, destination: '49', price_per_minute: 600, first_interval: 1, next_interval: 1 });
+    await expect(db('billing_fees').insert({ billing_profile_id: pid, destination: '49' })).rejects.toThrow(/uq_billing_fees_destination/);
+    const [cid] = (await db('customers').insert({ name: 'm8', billing_profile_id: pid })) as [number];
+    expect(await db('customers').where('id', cid).first('prepaid', 'billing_profile_id')).toEqual({ prepaid: 0, billing_profile_id: pid });
+    await expect(db('billing_profiles').where('id', pid).delete()).rejects.toThrow(/fk_customers_billing_profile_id/);
+    await db('customer_balances').insert({ customer_id: cid, cash_balance: 9_007_199_254_740 });
+    expect(await db('customer_balances').where('customer_id', cid).first('cash_balance', 'reserved')).toEqual({ cash_balance: 9_007_199_254_740, reserved: 0 });
+    await db('customers').where('id', cid).delete();
+    expect(await db('customer_balances').where('customer_id', cid).first()).toBeUndefined();
+    expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
+    expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
+    const [colRows] = (await db.raw("SELECT COLUMN_NAME c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers'")) as [{ c: string }[]];
+    expect(colRows.map((r) => r.c)).not.toContain('prepaid');
+    expect(colRows.map((r) => r.c)).not.toContain('billing_profile_id');
+    expect(await tables(db)).not.toContain('billing_fees');
+    await migrate.latest(db);
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRewriteRules, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertAccs, insertCdr, insertVoicemail,
-  createReader, readerFor, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+  createReader, readerFor, findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
   CALL_FORWARDS_ENTITY, checkCallForwards, publishChange, readCallForwardDocs, replaceCallForwards, updateCallForwards,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
@@ -279,5 +279,50 @@ describe('call forward writes (the API\'s and the star codes\' one path)', () =>
     const n = await publishChange({ publish: async (ch, msg) => void sent.push([ch, msg]) }, CALL_FORWARDS_ENTITY, 7, 'update', 1234);
     expect(n).toEqual({ entity: 'call_forwards', id: 7, op: 'update', ts: 1234 });
     expect(sent).toEqual([['ngcp:changes', JSON.stringify(n)]]);
+
+describe('prepaid (0008)', () => {
+  it('finds the prepaid account of a subscriber and the fees of the candidate prefixes', async () => {
+    const [pid] = (await db('billing_profiles').insert({ name: 'pp-lookup', currency: 'EUR' })) as [number];
+    await db('billing_fees').insert([
+      { billing_profile_id: pid, destination: '', price_per_minute: 100 },
+      { billing_profile_id: pid, destination: '49', price_per_minute: 600, first_interval: 1, next_interval: 1 },
+      { billing_profile_id: pid, destination: '4930', price_per_minute: 300, first_interval: 30, next_interval: 6 },
+    ]);
+    const [cid] = (await db('customers').insert({ name: 'pp', prepaid: true, billing_profile_id: pid })) as [number];
+    await db('subscribers').insert({ uuid: crypto.randomUUID(), domain_id: domainId, customer_id: cid, username: 'pp-carol', ...subscriberHa1('pp-carol', 'example.org', 'pw') });
+    expect(await findPrepaidAccount(db, 'pp-carol', 'example.org')).toMatchObject({ customerId: cid, prepaid: true, billingProfileId: pid });
+    expect(await findPrepaidAccount(db, 'alice', 'example.org')).toMatchObject({ customerId, prepaid: false, billingProfileId: null });
+    expect(await findPrepaidAccount(db, 'nobody', 'example.org')).toBeUndefined();
+    const fees = await findBillingFees(db, pid, ['4940', '494', '49', '4', '']);
+    expect(fees.sort((a, b) => a.destination.localeCompare(b.destination))).toEqual([
+      { destination: '', price: 100, first: 60, next: 60 },
+      { destination: '49', price: 600, first: 1, next: 1 },
+    ]);
+  });
+
+  it('reserves only what the balance has free, also against concurrent reservations', async () => {
+    const [cid] = (await db('customers').insert({ name: 'pp-reserve', prepaid: true })) as [number];
+    expect(await reserveCredit(db, cid, 10)).toBe(false); // no balance row
+    await db('customer_balances').insert({ customer_id: cid, cash_balance: 100 });
+    const results = await Promise.all(Array.from({ length: 5 }, () => reserveCredit(db, cid, 30)));
+    expect(results.filter(Boolean)).toHaveLength(3);
+    expect(await getBalance(db, cid)).toEqual({ cash: 100, reserved: 90, available: 10 });
+    expect(await reserveCredit(db, cid, 11)).toBe(false);
+    expect(await reserveCredit(db, cid, 10)).toBe(true);
+    expect(await reserveCredit(db, cid, 0)).toBe(true);
+  });
+
+  it('settles a call once: the charge and the release in one transaction, a second settlement changes nothing', async () => {
+    const [cid] = (await db('customers').insert({ name: 'pp-settle', prepaid: true })) as [number];
+    await db('customer_balances').insert({ customer_id: cid, cash_balance: 100, reserved: 50 });
+    const s = { callId: `pp-${process.pid}-1`, customerId: cid, seconds: 2, amount: 20, released: 30 };
+    const both = await Promise.all([settlePrepaidCall(db, s), settlePrepaidCall(db, s)]);
+    expect(both.filter(Boolean)).toHaveLength(1);
+    expect(await settlePrepaidCall(db, { ...s, amount: 25 })).toBe(false);
+    expect(await getBalance(db, cid)).toEqual({ cash: 80, reserved: 20, available: 60 });
+    expect(await db('prepaid_charges').where('call_id', s.callId).first('customer_id', 'seconds', 'amount', 'released')).toEqual({ customer_id: cid, seconds: 2, amount: 20, released: 30 });
+    // an unanswered call releases its reservation and is charged nothing
+    expect(await settlePrepaidCall(db, { callId: `pp-${process.pid}-2`, customerId: cid, seconds: 0, amount: 0, released: 20 })).toBe(true);
+    expect(await getBalance(db, cid)).toEqual({ cash: 80, reserved: 0, available: 80 });
   });
 });

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { apiUsers, tokens } from './access.js';
+import { billingFees, billingProfiles, customerBalances } from './billing.js';
 import { callForwards } from './callforwards.js';
 import { customers, resellers } from './customers.js';
 import { domains } from './domains.js';
@@ -17,7 +18,7 @@ import { subscribers } from './subscribers.js';
 import { voicemailSettings } from './voicemailsettings.js';
 
 export const RESOURCES = [
-  domains, customers, subscribers, numbers,
+  domains, customers, subscribers, numbers, billingProfiles, billingFees, customerBalances,
   subscriberPreferences, domainPreferences, customerPreferences, peeringServerPreferences, preferenceDefs,
   callForwards, rewriteRuleSets, rewriteRules, ncosLevels, peeringGroups, peeringServers, peeringRules,
   cdrs, voicemails, voicemailSettings, journal,

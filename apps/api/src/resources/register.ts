@@ -112,19 +112,29 @@ export function registerResource<T extends Item>(app: FastifyInstance, services:
         return write(req, 'update', async (c) => r.replace!(c, id, req.body as Record<string, unknown>, await loadOr404(c, id)));
       },
     });
+    // a resource with a plain-JSON PATCH (patchJson) takes both content types, each with its own body schema
+    const patchJson = r.patchJson;
+    const isPlainJson = (req: FastifyRequest): boolean => /^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''));
     app.patch(`${base}/:id`, {
       schema: {
-        tags, summary: `Patch one of ${r.name} (RFC 6902)`, security, params, consumes: ['application/json-patch+json'],
-        body: PATCH_SCHEMA, response: { 200: itemRef, ...errorResponses(401, 403, 404, 409, 415, 422) },
+        tags, summary: `Patch one of ${r.name} (RFC 6902${patchJson ? '; or a plain JSON change' : ''})`, security, params,
+        ...(patchJson
+          ? { body: { content: { 'application/json-patch+json': { schema: PATCH_SCHEMA }, 'application/json': { schema: patchJson.schema } } } }
+          : { consumes: ['application/json-patch+json'], body: PATCH_SCHEMA }),
+        response: { 200: itemRef, ...errorResponses(401, 403, 404, 409, 415, 422) },
       },
       onRequest: guard('update'),
       preValidation: async (req) => {
+        if (patchJson && isPlainJson(req)) return;
         if (!String(req.headers['content-type'] ?? '').startsWith('application/json-patch+json')) {
           throw unsupportedMediaType('PATCH', req.headers['content-type']);
         }
       },
       handler: async (req) => {
         const id = (req.params as { id: T['id'] }).id;
+        if (patchJson && isPlainJson(req)) {
+          return write(req, 'update', async (c) => patchJson.apply(c, id, req.body as Record<string, unknown>, await loadOr404(c, id)));
+        }
         const validate = req.compileValidationSchema(replaceSchema, 'body');
         return write(req, 'update', async (c) => {
           const current = await loadOr404(c, id);

@@ -66,6 +66,12 @@ export interface Resource<T extends Item = Item> {
   create?(ctx: Ctx, body: Record<string, unknown>): Promise<T>;
   replace?(ctx: Ctx, id: T['id'], body: Record<string, unknown>, current: T): Promise<T>;
   remove?(ctx: Ctx, id: T['id'], current: T): Promise<void>;
+  /**
+   * PATCH with a plain JSON body (`application/json`, validated against `schema`) besides
+   * RFC 6902 (`application/json-patch+json`): a change that is not a new document, e.g. a
+   * top-up that must add to the stored value atomically. Runs like every write (transaction, journal).
+   */
+  patchJson?: { schema: JsonSchema; apply(ctx: Ctx, id: T['id'], body: Record<string, unknown>, current: T): Promise<T> };
   /** after a committed write (e.g. clear the auth cache) */
   afterWrite?(services: Services, op: 'create' | 'update' | 'delete', item: T): void;
   /** journal content for an item (default: the item itself) */
@@ -77,6 +83,13 @@ export const ROLES = {
   adminReseller: ['admin', 'reseller'],
   all: ['admin', 'reseller', 'subscriber'],
 } as const satisfies Record<string, readonly Role[]>;
+
+/** One page of a per-owner document list: the total, then the rows of the page ordered by `orderColumn`, as items. */
+export async function pageOf<R, T>(qb: Knex.QueryBuilder, q: ListQuery, orderColumn: string, toItem: (row: R) => T): Promise<Page<T>> {
+  const [count] = await qb.clone().clearSelect().count({ n: '*' });
+  const rows = (await qb.orderBy(orderColumn, q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows)) as R[];
+  return { total: Number((count as { n?: unknown } | undefined)?.n ?? 0), items: rows.map(toItem) };
+}
 
 /** Rows → API: 0/1 flags to booleans, dates to ISO strings. */
 export function iso(d: Date | string | null | undefined): string | null {

@@ -21,8 +21,9 @@ function checkRegexes(data: Record<string, unknown>, fields: string[]): void {
   if (errors.length) throw validationError(errors);
 }
 
-const DESCRIPTION = nullable({ type: 'string', maxLength: 255 });
-const ADMIN_WRITE = { list: ROLES.adminReseller, get: ROLES.adminReseller, create: ROLES.admin, update: ROLES.admin, delete: ROLES.admin } as const;
+export const DESCRIPTION = nullable({ type: 'string', maxLength: 255 });
+/** admin writes, resellers read (provisioning shared by all customers) */
+export const ADMIN_WRITE = { list: ROLES.adminReseller, get: ROLES.adminReseller, create: ROLES.admin, update: ROLES.admin, delete: ROLES.admin } as const;
 const ADMIN_ONLY = { list: ROLES.admin, get: ROLES.admin, create: ROLES.admin, update: ROLES.admin, delete: ROLES.admin } as const;
 
 export const rewriteRuleSets = tableResource({

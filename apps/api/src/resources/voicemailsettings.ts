@@ -15,7 +15,7 @@
 import { hashPassword, type Knex } from '@ngcp/db';
 import { validationError } from '../errors.js';
 import { ID, nullable, object } from '../http/schemas.js';
-import { ROLES, type Ctx, type Item, type Page, type Resource } from './resource.js';
+import { pageOf, ROLES, type Ctx, type Item, type Page, type Resource } from './resource.js';
 import { scopeSubscriberColumn } from './scope.js';
 
 export type VoicemailSettings = Item & { id: number; email: string | null; attach: boolean; delete_after_email: boolean; pin_set: boolean };
@@ -70,12 +70,10 @@ export const voicemailSettings: Resource<VoicemailSettings> = {
   filters: { subscriber_id: ID },
   sortable: ['id'],
   roles: { list: ROLES.all, get: ROLES.all, update: ROLES.all },
-  async list(c, q): Promise<Page<VoicemailSettings>> {
+  list(c, q): Promise<Page<VoicemailSettings>> {
     const qb = query(c);
     if (q.filters.subscriber_id !== undefined) qb.where('s.id', q.filters.subscriber_id as number);
-    const [count] = await qb.clone().clearSelect().count({ n: '*' });
-    const rows = (await qb.orderBy('s.id', q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows)) as Row[];
-    return { total: Number(count?.n ?? 0), items: rows.map(toItem) };
+    return pageOf(qb, q, 's.id', toItem);
   },
   get: (c, id) => get(c, id as number),
   async replace(c, id, body) {

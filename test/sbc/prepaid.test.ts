@@ -1,0 +1,233 @@
+/**
+ * Prepaid in the sbc (docs/sbc.md "Prepaid"): the process (apps/sbc/dist/main.js) between two
+ * sipp UAs with a private Redis and a private, migrated MariaDB holding the prepaid customer,
+ * its billing profile (10 units a second to 49…, rated 1/1) and its balance. A's INVITE carries
+ * `X-NGCP-Caller: sub` as the proxy's would; the quota is 2 s so that cut-offs come in seconds.
+ * Checked: 402 without credit or without a fee (nothing reserved, nothing reaches B); a
+ * balance for 3 s cut by BYE on both legs after ≈3 s and used up exactly; a call hung up
+ * after 2 s charged 2 s once, also across a sbc killed and restarted mid-call; two concurrent
+ * calls sharing one balance never spend more than it holds.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { until } from '@ngcp/cli/testing';
+import { createDb, getBalance, migrate, subscriberHa1, type Db } from '@ngcp/db';
+import { RpcClient } from '@ngcp/rpc';
+import { freePort, startMariaDb, startRedis, type MariaDbInstance, type RedisInstance } from '@ngcp/testkit';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bound, sipp, type SippOptions, type SippResult, type SippRun } from '../e2e/sipp.js';
+import { startSbcProcess, stopSbcProcess, waitHealthy, type SbcProcess } from './process.js';
+const HOST = '127.0.0.1';
+const DOMAIN = 'prepaid.test';
+/** the fee of 49…: 600 units a minute = 10 a second, by the second */
+const PER_SECOND = 10;
+
+let redis: RedisInstance;
+let mariadb: MariaDbInstance;
+let db: Db;
+let dir: string;
+let sbcPort: number;
+let controlPort: number;
+let bPort: number;
+let aPorts: number[];
+let rpc: RpcClient;
+let customerId: number;
+let sbc: SbcProcess | undefined;
+const runs: SippRun[] = [];
+
+const startSbc = (): SbcProcess => startSbcProcess(join(dir, 'sbc.yml'));
+const healthy = (): Promise<void> => waitHealthy(rpc, sbc);
+
+beforeAll(async () => {
+  [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
+  db = createDb({ ...mariadb.connectionConfig(), pool: { max: 3 } });
+  await migrate.latest(db);
+  const [domainId] = (await db('domains').insert({ domain: DOMAIN })) as [number];
+  const [profileId] = (await db('billing_profiles').insert({ name: 'prepaid-test', currency: 'EUR' })) as [number];
+  await db('billing_fees').insert({ billing_profile_id: profileId, destination: '49', price_per_minute: 60 * PER_SECOND, first_interval: 1, next_interval: 1 });
+  [customerId] = (await db('customers').insert({ name: 'prepaid', prepaid: true, billing_profile_id: profileId })) as [number];
+  await db('customer_balances').insert({ customer_id: customerId, cash_balance: 0 });
+  await db('subscribers').insert({ uuid: crypto.randomUUID(), domain_id: domainId, customer_id: customerId, username: 'alice', ...subscriberHa1('alice', DOMAIN, 'pw') });
+
+  dir = mkdtempSync(join(tmpdir(), 'ngcp-sbc-prepaid-'));
+  sbcPort = await freePort({ udp: true, host: HOST });
+  bPort = await freePort({ udp: true, host: HOST });
+  // one port for each A that may run at once; the restarted sbc's call gets one of its own (a late BYE reaches no other test)
+  aPorts = [await freePort({ udp: true, host: HOST }), await freePort({ udp: true, host: HOST }), await freePort({ udp: true, host: HOST })];
+  controlPort = await freePort({ tcp: true, host: HOST });
+  const m = mariadb.connectionConfig();
+  writeFileSync(join(dir, 'sbc.yml'), [
+    'node: t1',
+    `listen: { address: ${HOST}, udp_port: ${sbcPort} }`,
+    `control: { address: ${HOST}, port: ${controlPort} }`,
+    'log: { level: info }',
+    `proxy: "${HOST}:${bPort}"`,
+    'profiles:',
+    '  default: {}',
+    '  free: { prepaid: false }',
+    'prepaid: { quota_s: 2 }',
+    `db: { host: ${m.host}, port: ${m.port}, user: ${m.user}, password: ${JSON.stringify(m.password)}, database: ${m.database} }`,
+    `redis: { host: ${HOST}, port: ${redis.port}, db: 0 }`,
+    '',
+  ].join('\n'));
+  rpc = new RpcClient(`http://${HOST}:${controlPort}/`, { timeoutMs: 5000 });
+  sbc = startSbc();
+  await healthy();
+}, 120_000);
+
+afterAll(async () => {
+  for (const r of runs) r.kill();
+  rpc?.close();
+  await stopSbcProcess(sbc);
+  await db?.destroy();
+  await Promise.all([redis?.stop(), mariadb?.stop()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+beforeEach(async () => {
+  await db('prepaid_charges').del();
+});
+
+const setBalance = (cash: number) => db('customer_balances').where('customer_id', customerId).update({ cash_balance: cash, reserved: 0 });
+const charges = async () => (await db('prepaid_charges').orderBy('created_at').select('seconds', 'amount', 'released')) as { seconds: number; amount: number; released: number }[];
+
+function run(o: Omit<SippOptions, 'scenario'> & { scenario: string }): SippRun {
+  const r = sipp({ ...o, scenario: join('../../sbc/scenarios', o.scenario), localIp: HOST, keys: { user: 'alice', domain: DOMAIN, rtp_port: 4000, profile: 'default', ...o.keys }, limitMs: 30_000 });
+  runs.push(r);
+  return r;
+}
+
+/** B listening for `calls` calls, answering each and expecting its BYE. */
+async function callee(calls = 1): Promise<SippRun> {
+  const b = run({ scenario: 'uas-sbc-answer-expect-bye.xml', localPort: bPort, keys: { user: 'bob' }, calls });
+  await bound(bPort);
+  return b;
+}
+
+/** A (the prepaid subscriber alice) calling `number` through the sbc from its `n`th port. */
+const caller = (scenario: string, number: string, o: { n?: number; pauseMs?: number; profile?: string } = {}): SippRun =>
+  run({
+    scenario, remote: { address: HOST, port: sbcPort }, localPort: aPorts[o.n ?? 0]!, service: number,
+    ...(o.pauseMs !== undefined ? { pauseMs: o.pauseMs } : {}), ...(o.profile ? { keys: { profile: o.profile } } : {}),
+  });
+
+function expectOk(r: SippResult): void {
+  expect(r.code, r.report).toBe(0);
+  expect(r.successful, r.report).toBe(1);
+}
+
+const metricsText = async (): Promise<string> => (await fetch(`http://${HOST}:${controlPort}/metrics`)).text();
+/** A counter's value in the metrics text (0 when absent); `labels`: the first label(s), e.g. `result="cut"`. */
+const counter = (text: string, name: string, labels = ''): number =>
+  Number(new RegExp(`^${name}${labels ? `\\{${labels}[^}]*\\}` : '(?:\\{[^}]*\\})?'} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+const CUT = /^Reason: SIP;cause=402;text="credit exhausted"/m;
+
+describe('prepaid calls through the sbc', () => {
+  it('402 without credit for the first interval, and to a destination without a fee; nothing reserved, nothing reaches B', async () => {
+    await setBalance(PER_SECOND - 1);
+    const before = await metricsText();
+    expectOk(await caller('uac-prepaid-call-expect-402.xml', '4930123').done);
+    await setBalance(1000);
+    expectOk(await caller('uac-prepaid-call-expect-402.xml', '1555').done);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 1000, reserved: 0, available: 1000 });
+    expect(await charges()).toEqual([]);
+    const after = await metricsText();
+    expect(counter(after, 'sbc_prepaid_calls_total', 'result="no_credit"') - counter(before, 'sbc_prepaid_calls_total', 'result="no_credit"')).toBe(1);
+    expect(counter(after, 'sbc_prepaid_calls_total', 'result="no_fee"') - counter(before, 'sbc_prepaid_calls_total', 'result="no_fee"')).toBe(1);
+  });
+
+  it('a profile with prepaid off lets the same call through unrated', async () => {
+    await setBalance(0);
+    const b = await callee();
+    const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 200, profile: 'free' });
+    expectOk(await a.done);
+    expectOk(await b.done);
+    expect(await charges()).toEqual([]);
+  });
+
+  it('a balance for 3 s: the call is cut by BYE on both legs after ≈3 s and the balance is used up exactly', async () => {
+    await setBalance(3 * PER_SECOND);
+    const b = await callee();
+    const started = Date.now();
+    const a = caller('uac-prepaid-call-expect-bye.xml', '+4930123');
+    const [ra, rb] = [await a.done, await b.done];
+    const took = Date.now() - started;
+    expectOk(ra);
+    expectOk(rb);
+    expect(ra.messages).toMatch(CUT);
+    expect(rb.messages).toMatch(CUT);
+    expect(took).toBeGreaterThanOrEqual(3000);
+    expect(took).toBeLessThan(6000);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 0, reserved: 0, available: 0 });
+    expect(await charges()).toEqual([{ seconds: 3, amount: 30, released: 30 }]);
+    const m = await metricsText();
+    expect(counter(m, 'sbc_prepaid_calls_total', 'result="cut"')).toBeGreaterThanOrEqual(1);
+    expect(counter(m, 'sbc_teardowns_total', 'reason="credit exhausted"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a call hung up by A after 2 s is charged 2 s, once, and its reservation released', async () => {
+    await setBalance(1000);
+    const before = counter(await metricsText(), 'sbc_prepaid_charged_total');
+    const b = await callee();
+    const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 2000 });
+    expectOk(await a.done);
+    expectOk(await b.done);
+    // released: the 2 s quota, or 4 s when the BYE came just after the sweep reserved the next one
+    const c = await charges();
+    expect(c).toHaveLength(1);
+    expect(c[0]).toMatchObject({ seconds: 2, amount: 20 });
+    expect([20, 40]).toContain(c[0]!.released);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 980, reserved: 0, available: 980 });
+    expect(counter(await metricsText(), 'sbc_prepaid_charged_total') - before).toBe(20);
+  });
+
+  it('a sbc killed mid-call and restarted carries the credit on: the call extends its quota and is charged once at the BYE', async () => {
+    await setBalance(1000);
+    const b = await callee();
+    const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 6000, n: 2 });
+    // answered: the call and its credit are in Redis
+    await until(async () => ((await rpc.call<{ calls: unknown[] }>('calls.list')).calls.length > 0 ? true : undefined), 10_000, 50);
+    await new Promise((r) => setTimeout(r, 300)); // A's ACK relayed to B before the kill
+    const old = sbc!;
+    old.child.kill('SIGKILL');
+    await old.exited;
+    sbc = startSbc();
+    await healthy();
+    const listed = (await rpc.call<{ calls: { prepaid: { customer: number; destination: string; granted_s: number } | null }[] }>('calls.list')).calls;
+    expect(listed.map((c) => c.prepaid)).toEqual([expect.objectContaining({ customer: customerId, destination: '49' })]);
+    expect(listed[0]!.prepaid!.granted_s).toBeGreaterThanOrEqual(2);
+    expectOk(await a.done);
+    expectOk(await b.done);
+    // charged once, for the ≈6 s talked (later when A's BYE had to be sent again while the sbc was starting);
+    // the quotas after the first (2 s) were reserved by the restarted process: more than 2 s held
+    const c = await charges();
+    expect(c).toHaveLength(1);
+    const [{ seconds, amount, released }] = c as [{ seconds: number; amount: number; released: number }];
+    expect(seconds).toBeGreaterThanOrEqual(6);
+    expect(seconds).toBeLessThanOrEqual(8);
+    expect(amount).toBe(seconds * PER_SECOND);
+    expect(released).toBeGreaterThanOrEqual(amount);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 1000 - amount, reserved: 0, available: 1000 - amount });
+  });
+
+  it('two concurrent calls share one balance: both are cut, together they spend exactly what it held', async () => {
+    await setBalance(5 * PER_SECOND);
+    const b = await callee(2);
+    const first = caller('uac-prepaid-call-expect-bye.xml', '4930123', { n: 0 });
+    await until(async () => ((await getBalance(db, customerId))!.reserved > 0 ? true : undefined), 10_000, 50);
+    const second = caller('uac-prepaid-call-expect-bye.xml', '4930124', { n: 1 });
+    const [r1, r2] = await Promise.all([first.done, second.done]);
+    expectOk(r1);
+    expectOk(r2);
+    const rb = await b.done;
+    expect(rb.code, rb.report).toBe(0);
+    expect(r1.messages).toMatch(CUT);
+    expect(r2.messages).toMatch(CUT);
+    const c = await charges();
+    expect(c).toHaveLength(2);
+    expect(c.reduce((s, x) => s + x.amount, 0)).toBe(5 * PER_SECOND);
+    expect(c.reduce((s, x) => s + x.seconds, 0)).toBe(5);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 0, reserved: 0, available: 0 });
+  });
+});
