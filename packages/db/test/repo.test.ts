@@ -279,6 +279,8 @@ describe('call forward writes (the API\'s and the star codes\' one path)', () =>
     const n = await publishChange({ publish: async (ch, msg) => void sent.push([ch, msg]) }, CALL_FORWARDS_ENTITY, 7, 'update', 1234);
     expect(n).toEqual({ entity: 'call_forwards', id: 7, op: 'update', ts: 1234 });
     expect(sent).toEqual([['ngcp:changes', JSON.stringify(n)]]);
+  });
+});
 
 describe('prepaid (0008)', () => {
   it('finds the prepaid account of a subscriber and the fees of the candidate prefixes', async () => {
