@@ -18,6 +18,7 @@ import { INTERNAL, type E2eNode } from './node.js';
 import { expectOk, useProvisionedNode } from './harness.js';
 import { DOMAIN, type Sub, type SubName } from './provision.js';
 import { bound, type SippRun } from './sipp.js';
+import { RtpEndpoint } from './rtp.js';
 
 /** s a call:<id> lives without in-dialog traffic: a dead call is released after it */
 const CALL_TTL = 10;
@@ -303,5 +304,51 @@ describe('call forwards (issue #10 "Done when")', { timeout: 180_000 }, () => {
     await forwards(subs.bob, {});
     await forwards(subs.carol, {});
     expect(await until(async () => ((await allZero(subs.alice, subs.bob, subs.carol, subs.dave)) ? true : undefined), 3000, 100)).toBe(true);
+  });
+});
+
+describe('star codes through the app-server (issue #11 "Done when": star codes set and clear forwards)', { timeout: 180_000 }, () => {
+  type Forwards = { cfu: { destinations: Array<{ type: string; destination: string | null }> } };
+  const forwardsOf = async (sub: Sub): Promise<Forwards> => node.api.ok<Forwards>('GET', `/api/callforwards/${sub.id}`);
+
+  /** `sub` dials `code`: the app-server answers through the node's media path, plays its confirmation (counted here), then hangs up. */
+  async function dialStarCode(sub: Sub, code: string): Promise<number> {
+    const rtp = await RtpEndpoint.open();
+    try {
+      const port = await freePort({ udp: true, tcp: true });
+      const uac = run({
+        scenario: 'uac-call-expect-bye.xml', remote: lb(), localPort: port, service: code,
+        auth: { user: sub.user, password: sub.password, uri: `${code}@${DOMAIN}` }, keys: { user: sub.user, rtp_port: rtp.port }, limitMs: 60_000,
+      });
+      // the confirmation comes from rtpengine (the proxy's media path), not from the app-server directly
+      const towards = Number((await uac.logged('RTP', 30_000)).split(' ').at(-1));
+      await rtp.send('127.0.0.1', towards, 5, 20);
+      expectOk(await uac.done); // …and the app-server's BYE ended the call, answered 200
+      expect([...rtp.received.sources].every((s) => s === `127.0.0.1:${towards}`), [...rtp.received.sources].join(',')).toBe(true);
+      return rtp.received.packets;
+    } finally {
+      await rtp.close();
+    }
+  }
+
+  it('*72*<carol> sets bob\'s CFU (heard as an announcement, seen in the API), alice\'s call then reaches carol; #72# clears it', async () => {
+    const heard = await dialStarCode(subs.bob, `*72*${subs.carol.number}`);
+    expect(heard, 'RTP packets of the confirmation (≥ 0.5 s)').toBeGreaterThanOrEqual(25);
+    const set = await forwardsOf(subs.bob);
+    expect(set.cfu.destinations).toHaveLength(1);
+    expect(set.cfu.destinations[0]!.destination).toContain(subs.carol.number);
+
+    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+      await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (bob) => {
+        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
+        expectOk(await uac.done);
+        expectOk(await carol.done);
+        expect(bob.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
+      });
+    });
+
+    // '#' is not allowed in a SIP URI's user part: phones send it escaped
+    expect(await dialStarCode(subs.bob, '%2372%23')).toBeGreaterThanOrEqual(25);
+    expect((await forwardsOf(subs.bob)).cfu.destinations).toEqual([]);
   });
 });
