@@ -63,6 +63,19 @@ async function call(from: Sub, to: string, scenario: string, o: { calls?: number
   });
 }
 
+/** bob forwards to carol: alice calls bob, carol answers, bob's phone never rings; `then` checks more while both are registered. */
+async function aliceCallsBobCarolAnswers(then?: (uac: SippRun) => Promise<void>): Promise<void> {
+  await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
+    await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (bob) => {
+      const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
+      expectOk(await uac.done);
+      expectOk(await carol.done);
+      expect(bob.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
+      await then?.(uac);
+    });
+  });
+}
+
 /** JSON-RPC to the proxy's control endpoint (worker 0). */
 async function proxyRpc<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch(`http://${INTERNAL}:${node.t.ports.proxy_control}/`, {
@@ -195,21 +208,15 @@ describe('call forwards (issue #10 "Done when")', { timeout: 180_000 }, () => {
 
   it('CFU: alice calls bob, who forwards everything to carol — bob\'s phone never rings, carol answers; acc typed cfu with carol as destination', async () => {
     await forwards(subs.bob, { cfu: { destinations: [toNumber(subs.carol)] } });
-    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
-      await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (bob) => {
-        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
-        expectOk(await uac.done);
-        expectOk(await carol.done);
-        expect(bob.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
-        const rows = await accOf(await callIdOf(uac), 2);
-        expect(rows.map((r) => [r.method, r.sip_code, r.dst_user, r.call_type])).toEqual([['INVITE', '200', 'carol', 'cfu'], ['BYE', '200', 'carol', 'cfu']]);
-        // the mediator makes one CDR of it, typed by the forward, from alice to carol, bob as dialled
-        const callId = await callIdOf(uac);
-        type Cdr = { call_type: string; call_status: string; source_user: string; destination_user: string; destination_user_in: string };
-        const cdrOf = async (): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
-        const cdrs = (await until(async () => ((await cdrOf()).length > 0 ? cdrOf() : undefined), 20_000, 250)) ?? [];
-        expect(cdrs.map((c) => [c.call_type, c.call_status, c.source_user, c.destination_user, c.destination_user_in])).toEqual([['cfu', 'ok', 'alice', 'carol', 'bob']]);
-      });
+    await aliceCallsBobCarolAnswers(async (uac) => {
+      const rows = await accOf(await callIdOf(uac), 2);
+      expect(rows.map((r) => [r.method, r.sip_code, r.dst_user, r.call_type])).toEqual([['INVITE', '200', 'carol', 'cfu'], ['BYE', '200', 'carol', 'cfu']]);
+      // the mediator makes one CDR of it, typed by the forward, from alice to carol, bob as dialled
+      const callId = await callIdOf(uac);
+      type Cdr = { call_type: string; call_status: string; source_user: string; destination_user: string; destination_user_in: string };
+      const cdrOf = async (): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+      const cdrs = (await until(async () => ((await cdrOf()).length > 0 ? cdrOf() : undefined), 20_000, 250)) ?? [];
+      expect(cdrs.map((c) => [c.call_type, c.call_status, c.source_user, c.destination_user, c.destination_user_in])).toEqual([['cfu', 'ok', 'alice', 'carol', 'bob']]);
     });
     await forwards(subs.bob, {});
   });
@@ -338,14 +345,7 @@ describe('star codes through the app-server (issue #11 "Done when": star codes s
     expect(set.cfu.destinations).toHaveLength(1);
     expect(set.cfu.destinations[0]!.destination).toContain(subs.carol.number);
 
-    await withCallee(subs.carol, 'uas-answer-expect-bye.xml', async (carol) => {
-      await withCallee(subs.bob, 'uas-answer-expect-bye.xml', async (bob) => {
-        const uac = await call(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 200 });
-        expectOk(await uac.done);
-        expectOk(await carol.done);
-        expect(bob.logLines().some((l) => l.startsWith('CALL_ID '))).toBe(false);
-      });
-    });
+    await aliceCallsBobCarolAnswers();
 
     // '#' is not allowed in a SIP URI's user part: phones send it escaped
     expect(await dialStarCode(subs.bob, '%2372%23')).toBeGreaterThanOrEqual(25);

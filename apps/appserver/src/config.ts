@@ -30,12 +30,7 @@ export const appserverSchema: JSONSchemaType<AppserverConfig> = {
   type: 'object',
   properties: {
     node: { type: 'string', minLength: 1 },
-    listen: {
-      type: 'object',
-      properties: { address: { type: 'string', format: 'ip' }, udp_port: { type: 'integer', minimum: 0, maximum: 65535 } },
-      required: ['address', 'udp_port'],
-      additionalProperties: false,
-    },
+    listen: commonSchemas.udpListen,
     control: commonSchemas.control,
     log: commonSchemas.log,
     rtp: { type: 'object', properties: { min: port, max: port }, required: ['min', 'max'], additionalProperties: false },

@@ -139,12 +139,7 @@ export const sbcSchema: JSONSchemaType<SbcConfig> = {
   type: 'object',
   properties: {
     node: { type: 'string', minLength: 1 },
-    listen: {
-      type: 'object',
-      properties: { address: { type: 'string', format: 'ip' }, udp_port: { type: 'integer', minimum: 0, maximum: 65535 } },
-      required: ['address', 'udp_port'],
-      additionalProperties: false,
-    },
+    listen: commonSchemas.udpListen,
     control: commonSchemas.control,
     log: commonSchemas.log,
     proxy: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[0-9A-Za-z.-]+):[0-9]{1,5}$' },

@@ -22,7 +22,7 @@ export { ensureCertificate, selfSigned } from './tls.js';
 export type { CertificateConfig, KeyPair } from './tls.js';
 
 export { commonSchemas, LOG_LEVELS } from './schemas.js';
-export type { CommonSchemas, ControlConfig, LogConfig, LogLevel, RedisConnConfig, DbConnConfig } from './schemas.js';
+export type { CommonSchemas, ControlConfig, LogConfig, LogLevel, RedisConnConfig, DbConnConfig, UdpListenConfig } from './schemas.js';
 
 export type { Daemon, DaemonContext, DaemonDefinition, DaemonConfigDefinition, DaemonConfigProblem, HealthReport, DeepPartial } from './types.js';
 

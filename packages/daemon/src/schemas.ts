@@ -81,11 +81,25 @@ const db: JSONSchemaType<DbConnConfig> = {
   additionalProperties: false,
 };
 
+/** A SIP daemon's UDP listener on one address (0: a free port, tests). */
+export interface UdpListenConfig {
+  address: string;
+  udp_port: number;
+}
+
+const udpListen: JSONSchemaType<UdpListenConfig> = {
+  type: 'object',
+  properties: { address: { type: 'string', format: 'ip' }, udp_port: { type: 'integer', minimum: 0, maximum: 65535 } },
+  required: ['address', 'udp_port'],
+  additionalProperties: false,
+};
+
 export interface CommonSchemas {
+  udpListen: JSONSchemaType<UdpListenConfig>;
   control: JSONSchemaType<ControlConfig>;
   log: JSONSchemaType<LogConfig>;
   redis: JSONSchemaType<RedisConnConfig>;
   db: JSONSchemaType<DbConnConfig>;
 }
 
-export const commonSchemas: Readonly<CommonSchemas> = { control, log, redis, db };
+export const commonSchemas: Readonly<CommonSchemas> = { udpListen, control, log, redis, db };
