@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Knex } from '@ngcp/db';
-import { findBillingFees, findPrepaidAccount, getBalance, reserveCredit, settlePrepaidCall } from '@ngcp/db';
+import { findBillingFees, findPrepaidAccount, getBalance, reserveCredit, settlePrepaidCall, TtlCache, type PrepaidAccount } from '@ngcp/db';
 import type { SipRequest } from '@ngcp/sip';
 import type { ResolvedProfile } from './config.js';
 import { CALLER_FIELD } from './headers.js';
@@ -50,13 +50,25 @@ export interface PrepaidDeps {
   locked<T>(id: string, fn: () => Promise<T>): Promise<T>;
   /** BYE on both legs */
   teardown(id: string, reason: string, cause: number): Promise<unknown>;
+  /** clock of the account cache (tests) */
+  now?: () => number;
 }
+
+/**
+ * How long a subscriber's account (customer, prepaid or not, billing profile) is reused: every
+ * subscriber's INVITE through the sbc needs it, most customers are not prepaid, and their calls
+ * should neither cost a MariaDB read each nor fail while MariaDB is briefly away. A customer
+ * made prepaid (or not) through the API takes effect within this time; the balance and the
+ * fees are read per call.
+ */
+export const ACCOUNT_CACHE_MS = 10_000;
 
 /** How often a reservation is tried again when another call of the customer took the money between the read and the update. */
 const RESERVE_TRIES = 5;
 
 export class PrepaidControl {
   private readonly log: Logger;
+  private readonly accounts = new TtlCache<PrepaidAccount | undefined>(100_000);
 
   constructor(private readonly d: PrepaidDeps) {
     this.log = d.logger.child({ component: 'prepaid' });
@@ -72,7 +84,7 @@ export class PrepaidControl {
     if (!profile.prepaid || req.get(CALLER_FIELD)?.trim() !== 'sub') return { ok: true, state: null };
     const from = req.from().uri;
     if (!from.isSip || !from.user) return { ok: true, state: null };
-    const account = await findPrepaidAccount(this.d.db, from.user, from.hostname);
+    const account = await this.account(from.user, from.hostname);
     if (!account?.prepaid) return { ok: true, state: null };
     const ruri = req.requestUri();
     const number = calleeNumber(ruri.isSip ? (ruri.user ?? undefined) : undefined);
@@ -93,6 +105,17 @@ export class PrepaidControl {
     this.d.metrics.prepaidCalls.inc({ result: 'allowed' });
     this.log.debug({ ...ctx, fee: fee.destination, granted: grant.seconds, held: grant.held }, 'prepaid quota reserved');
     return { ok: true, state: { customer: account.customerId, fee, granted: grant.seconds, held: grant.held, until: null } };
+  }
+
+  /** The subscriber's account, from MariaDB at most once per ACCOUNT_CACHE_MS (an unknown one too). */
+  private async account(user: string, domain: string): Promise<PrepaidAccount | undefined> {
+    const key = `${user}@${domain.toLowerCase()}`;
+    const now = (this.d.now ?? Date.now)();
+    const cached = this.accounts.get(key, now);
+    if (cached !== null) return cached;
+    const found = await findPrepaidAccount(this.d.db, user, domain);
+    this.accounts.set(key, found, now + ACCOUNT_CACHE_MS);
+    return found;
   }
 
   /** The next grant reserved on the balance (see rating.ts `nextGrant`); null when the balance has not even one interval more. */

@@ -45,3 +45,4 @@ export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS, keyDeadlines, parsePeerRegi
 export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState, PeerServerState, PeerRegistration, ScanPttlClient } from './redis-keys.js';
 
 export type * from './rows.js';
+export { TtlCache } from './ttl-cache.js';

@@ -6,9 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChangeNotification, Db, NumberTarget, SubscriberCredentials } from '@ngcp/db';
-import { domainExists, findSubscriberCredentials, lookupNumber } from '@ngcp/db';
-
-interface Entry<T> { value: T; until: number }
+import { domainExists, findSubscriberCredentials, lookupNumber, TtlCache } from '@ngcp/db';
 
 export interface DirectoryOptions {
   /** seconds a found entry stays (notifications drop it earlier). Default 300. */
@@ -18,33 +16,6 @@ export interface DirectoryOptions {
   /** entries per map at most. Default 100 000. */
   maxEntries?: number;
   now?: () => number;
-}
-
-class TtlCache<T> {
-  private map = new Map<string, Entry<T>>();
-  constructor(private max: number) {}
-  get(key: string, now: number): T | undefined | null {
-    const e = this.map.get(key);
-    if (!e) return null;
-    if (e.until <= now) {
-      this.map.delete(key);
-      return null;
-    }
-    return e.value;
-  }
-  set(key: string, value: T, until: number): void {
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
-    this.map.set(key, { value, until });
-  }
-  deleteWhere(pred: (v: T) => boolean): void {
-    for (const [k, e] of this.map) if (pred(e.value)) this.map.delete(k);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-  get size(): number {
-    return this.map.size;
-  }
 }
 
 export class SubscriberDirectory {
