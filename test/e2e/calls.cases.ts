@@ -217,23 +217,22 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     }, { pauseMs: 1500 });
   });
 
+  /** alice's call that `uacScenario` expects to fail with `code`: one acc failure record, kept for the CDR case below as `status`. */
+  async function failedCall(callee: string, uacScenario: string, code: string, status: string, uas?: SippRun): Promise<void> {
+    const { uac } = await call(subs.alice, callee, uacScenario);
+    expectOk(await uac.done);
+    if (uas) expectOk(await uas.done);
+    const callId = await uac.logged('CALL_ID');
+    expect(await accFailure(callId, code)).toContainEqual(['INVITE', code]);
+    mediated.set(callId.trim(), status);
+  }
+
   it('B busy: 486 relayed to A; acc failure 486', async () => {
-    await withCallee(subs.bob, 'uas-busy-expect-486.xml', async (uas) => {
-      const { uac } = await call(subs.alice, 'bob', 'uac-call-busy-expect-486.xml');
-      expectOk(await uac.done);
-      expectOk(await uas.done);
-      const callId = await uac.logged('CALL_ID');
-      expect(await accFailure(callId, '486')).toContainEqual(['INVITE', '486']);
-      mediated.set(callId.trim(), 'busy');
-    });
+    await withCallee(subs.bob, 'uas-busy-expect-486.xml', (uas) => failedCall('bob', 'uac-call-busy-expect-486.xml', '486', 'busy', uas));
   });
 
   it('B not registered: 480; acc failure 480', async () => {
-    const { uac } = await call(subs.alice, 'dave', 'uac-call-offline-expect-480.xml');
-    expectOk(await uac.done);
-    const callId = await uac.logged('CALL_ID');
-    expect(await accFailure(callId, '480')).toContainEqual(['INVITE', '480']);
-    mediated.set(callId.trim(), 'offline');
+    await failedCall('dave', 'uac-call-offline-expect-480.xml', '480', 'offline');
   });
 
   it('unknown callee: 404', async () => {
@@ -242,14 +241,7 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
   });
 
   it('CANCEL before answer reaches B (200 + 487); acc failure 487', async () => {
-    await withCallee(subs.bob, 'uas-ring-expect-cancel.xml', async (uas) => {
-      const { uac } = await call(subs.alice, 'bob', 'uac-call-cancel-expect-487.xml');
-      expectOk(await uac.done);
-      expectOk(await uas.done);
-      const callId = await uac.logged('CALL_ID');
-      expect(await accFailure(callId, '487')).toContainEqual(['INVITE', '487']);
-      mediated.set(callId.trim(), 'cancel');
-    });
+    await withCallee(subs.bob, 'uas-ring-expect-cancel.xml', (uas) => failedCall('bob', 'uac-call-cancel-expect-487.xml', '487', 'cancel', uas));
   });
 
   it('the mediator turns each of those calls into one CDR: GET /api/cdrs (answered with its duration, busy, offline, cancelled) and the CSV export', async () => {
