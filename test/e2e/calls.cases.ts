@@ -154,6 +154,24 @@ async function mediaBothWays(uac: SippRun, a: RtpEndpoint, uas: SippRun, b: RtpE
   return { aGot: a.received.packets, bGot: b.received.packets, towardsA, towardsB, conn };
 }
 
+/**
+ * After a re-INVITE moved A's media to the port of `a2`: RTP both ways through rtpengine's ports of
+ * the new exchange (`towardsA2`, `towardsB2`), and nothing more to A's old port (`a`).
+ */
+async function mediaMovedToNewPort(ep: { a: RtpEndpoint; a2: RtpEndpoint; b: RtpEndpoint }, towardsA2: number, towardsB2: number): Promise<void> {
+  const { a, a2, b } = ep;
+  const aBefore = a.received.packets;
+  const bBefore = b.received.packets;
+  await Promise.all([a2.send('127.0.0.1', towardsA2, 25, 20), b.send('127.0.0.1', towardsB2, 25, 20)]);
+  await until(async () => (a2.received.packets >= 20 && b.received.packets - bBefore >= 20 ? true : undefined), 5000);
+  expect(a2.received.packets, 'RTP at the new port').toBeGreaterThanOrEqual(20);
+  expect(a2.from(b.ssrc)).toBe(true);
+  expect([...a2.received.sources]).toEqual([`127.0.0.1:${towardsA2}`]);
+  expect(b.received.packets - bBefore, 'RTP from the new port reaches B').toBeGreaterThanOrEqual(20);
+  expect(b.from(a2.ssrc)).toBe(true);
+  expect(a.received.packets, 'nothing more to the old port').toBe(aBefore);
+}
+
 describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeout: 120_000 }, () => {
   it('REGISTER with a wrong password is refused (403) and binds nothing', async () => {
     const port = await freePort({ udp: true });
@@ -387,17 +405,8 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
       const towardsB2 = Number((await uas.logged('RTP2', 30_000)).split(' ').at(-1)); // m= of the re-INVITE B received
       expect([towardsA2, towardsB2]).not.toContain(a2.port);
       expect([towardsA2, towardsB2]).not.toContain(b.port);
-      const aBefore = a.received.packets;
-      const bBefore = b.received.packets;
-      await Promise.all([a2.send('127.0.0.1', towardsA2, 25, 20), b.send('127.0.0.1', towardsB2, 25, 20)]);
-      await until(async () => (a2.received.packets >= 20 && b.received.packets - bBefore >= 20 ? true : undefined), 5000);
-      expect(a2.received.packets, 'RTP at the new port').toBeGreaterThanOrEqual(20);
-      expect(a2.from(b.ssrc)).toBe(true);
-      expect([...a2.received.sources]).toEqual([`127.0.0.1:${towardsA2}`]);
-      expect(b.received.packets - bBefore, 'RTP from the new port reaches B').toBeGreaterThanOrEqual(20);
-      expect(b.from(a2.ssrc)).toBe(true);
+      await mediaMovedToNewPort({ a, a2, b }, towardsA2, towardsB2);
       expect([...b.received.sources].every((s) => s === `127.0.0.1:${towardsB2}` || s === `127.0.0.1:${first.towardsB}`)).toBe(true);
-      expect(a.received.packets, 'nothing more to the old port').toBe(aBefore);
       expectOk(await uac.done);
       expectOk(await uas.done);
       expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
@@ -421,16 +430,7 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
       expect(await uac.logged('REINVITE_CONTENT_LENGTH'), 'the re-INVITE reached A without SDP').toBe('0');
       expect([towardsA2, towardsB2]).not.toContain(a2.port);
       expect([towardsA2, towardsB2]).not.toContain(b.port);
-      const aBefore = a.received.packets;
-      const bBefore = b.received.packets;
-      await Promise.all([a2.send('127.0.0.1', towardsA2, 25, 20), b.send('127.0.0.1', towardsB2, 25, 20)]);
-      await until(async () => (a2.received.packets >= 20 && b.received.packets - bBefore >= 20 ? true : undefined), 5000);
-      expect(a2.received.packets, 'RTP at the new port').toBeGreaterThanOrEqual(20);
-      expect(a2.from(b.ssrc)).toBe(true);
-      expect([...a2.received.sources]).toEqual([`127.0.0.1:${towardsA2}`]);
-      expect(b.received.packets - bBefore, 'RTP from the new port reaches B').toBeGreaterThanOrEqual(20);
-      expect(b.from(a2.ssrc)).toBe(true);
-      expect(a.received.packets, 'nothing more to the old port').toBe(aBefore);
+      await mediaMovedToNewPort({ a, a2, b }, towardsA2, towardsB2);
       expectOk(await uac.done);
       expectOk(await uas.done);
       expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
