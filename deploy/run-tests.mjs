@@ -57,13 +57,34 @@ const phases = extra.length > 0
       { name: 'serial (the lab and hbd processes, alone)', env: { NGCP_TEST_PHASE: 'serial' }, args: ['--project', 'e2e', '--project', 'hbd', '--maxWorkers=1', '--minWorkers=1'] },
     ];
 
-/** One vitest run; resolves to { code, summary } (summary null when vitest wrote no results). */
+/** The first `lines` lines of a message (without stack frames in node_modules), indented. */
+function head(msg, lines = 14) {
+  const all = msg.trimEnd().split('\n').filter((l) => !/^\s+at .*node_modules/.test(l));
+  return all.slice(0, lines).map((l) => `    ${l}`).join('\n') + (all.length > lines ? `\n    … ${all.length - lines} more lines in the phase's output` : '');
+}
+
+/** What deploy/failures-reporter.mjs wrote: each failed test, suite or file with its message. */
+function readFailures(file, phaseName) {
+  let lines = [];
+  try {
+    lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return []; // nothing failed (or vitest died first: counted below)
+  }
+  return lines.map((l) => {
+    const f = JSON.parse(l);
+    return `${phaseName ? `[${phaseName}] ` : ''}${f.where}\n${head(f.message)}`;
+  });
+}
+
+/** One vitest run; resolves to { code, summary, failures } (summary null when vitest wrote no results). */
 function runVitest(phase) {
   const dir = mkdtempSync(join(tmpdir(), 'ngcp-test-'));
   const out = join(dir, 'results.json');
-  const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...phase.args];
+  const failuresFile = join(dir, 'failures.jsonl');
+  const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--reporter=${join(import.meta.dirname, 'failures-reporter.mjs')}`, `--outputFile.json=${out}`, ...phase.args];
   if (phase.name) console.log(`\n=== tests, phase ${phase.name}\n`);
-  const child = spawn('pnpm', args, { stdio: 'inherit', env: { ...process.env, ...phase.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
+  const child = spawn('pnpm', args, { stdio: 'inherit', env: { ...process.env, ...phase.env, NGCP_TEST_FAILURES: failuresFile, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } });
   return new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       let summary = null;
@@ -75,23 +96,28 @@ function runVitest(phase) {
       } catch {
         // vitest died before writing results
       }
+      const failures = readFailures(failuresFile, phase.name?.split(' ')[0]);
       rmSync(dir, { recursive: true, force: true });
-      resolve({ code: code ?? (signal ? 1 : 0), summary });
+      resolve({ code: code ?? (signal ? 1 : 0), summary, failures });
     });
   });
 }
 
 let total = { passed: 0, failed: 0, skipped: 0 };
 let code = 0;
+const failures = [];
 for (const phase of phases) {
   const r = await runVitest(phase);
+  failures.push(...r.failures);
   if (r.code !== 0) code = r.code;
   if (r.summary) for (const k of Object.keys(total)) total[k] += r.summary[k];
   else {
     total.failed += 1; // a phase that wrote no results counts as one failure
+    failures.push(`${phase.name ? `[${phase.name.split(' ')[0]}] ` : ''}vitest ended (code ${r.code}) without writing its results`);
     code ||= 1;
   }
 }
+if (failures.length > 0) console.log(`\n=== what failed (${failures.length}; each in full in its phase's output above)\n\n${failures.join('\n\n')}`);
 const tc = await typecheck;
 if (tc.failed) console.error(`${tc.output ? `\n--- type check\n${tc.output.trimEnd()}\n` : ''}\ntype check FAILED (see above)`);
 else if (idle) console.log('\ntype check passed');

@@ -64,7 +64,7 @@ export function useProvisionedNode(onUp: (node: E2eNode, subs: Record<SubName, S
       if (!f.wanted) return;
       const node = await startNode(f.sections);
       f.node = node;
-      if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}`);
+      if (node.up.code !== 0) throw new Error(`ngcp up failed (${node.up.code}):\n${node.up.out}\n${node.up.err}\n${node.logTails()}`);
       const subs = await provision(node.api);
       for (const cb of f.onUp) cb(node, subs);
     }, 240_000);

@@ -8,7 +8,7 @@
  *
  * `stop()` stops only this node's processes (its own pm2 home, by PID) and removes the dir.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKOUT, makeNode, until, type Result, type TestNode } from '@ngcp/cli/testing';
 import { ApiClient } from './api.js';
@@ -43,6 +43,8 @@ export interface E2eNode {
   killAndAwaitRestart(name: string, timeoutMs?: number): Promise<{ before: number; after: number }>;
   /** The tail of a process's log (var/log/<name>.log), for failure messages. */
   logTail(name: string, lines?: number): string;
+  /** The tail of every log under var/log, each under its name (when `ngcp up` failed: which process and why). */
+  logTails(lines?: number): string;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,14 @@ export async function startNode(sections: NodeSections = {}): Promise<E2eNode> {
     logTail(name, lines = 40) {
       const f = join(t.root, 'var/log', `${name}.log`);
       return existsSync(f) ? readFileSync(f, 'utf8').split('\n').slice(-lines).join('\n') : `(no ${f})`;
+    },
+    logTails(lines = 15) {
+      const dir = join(t.root, 'var/log');
+      if (!existsSync(dir)) return `(no ${dir})`;
+      return readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => `--- ${f}\n${node.logTail(f.slice(0, -'.log'.length), lines)}`)
+        .join('\n');
     },
     async stop() {
       await node.acc.close().catch(() => undefined);

@@ -33,8 +33,12 @@ export interface PortRange {
   release(): void;
 }
 
-/** Single ports (freePort). */
-const SINGLE_MIN = 20000;
+/**
+ * Single ports (freePort). Above 20000, not at it: the app-server's default RTP range is
+ * 10000–20000 inclusive (appserver.rtp_min/rtp_max), and a test node's internal UDP port at
+ * 20000 made ngcpcfg refuse the node's config as a port clash.
+ */
+const SINGLE_MIN = 20001;
 const SINGLE_MAX = 32000; // exclusive
 /** Port ranges (rtpengine media ports), allocated in CHUNK-sized, aligned chunks. */
 const RANGE_MIN = 10000;
