@@ -28,6 +28,16 @@ let subs: Record<SubName, Sub>;
 /** calls the mediator must turn into CDRs: Call-ID → the CDR status expected */
 const mediated = new Map<string, string>();
 
+type Cdr = { call_id: string; call_status: string; call_code: string; duration: number; init_time: string; start_time: string | null; source_subscriber_id: number | null; destination_subscriber_id: number | null; source_user: string };
+const cdrsOf = async (callId: string): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+/** The call's CDRs once there is one (empty after 20 s). */
+const awaitCdrs = async (callId: string): Promise<Cdr[]> => (await until(async () => ((await cdrsOf(callId)).length > 0 ? cdrsOf(callId) : undefined), 20_000, 250)) ?? [];
+/** The mediator's control RPC (`mediator.stats`: passes since its start, the last pass). */
+async function mediatorStats(): Promise<{ passes: number; backlog: number }> {
+  const r = await fetch(`http://${INTERNAL}:${node.t.ports.mediator_control}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'mediator.stats' }) });
+  return ((await r.json()) as { result: { passes: number; backlog: number } }).result;
+}
+
 const { closers, run, lb } = useProvisionedNode((n, s) => {
   node = n;
   subs = s;
@@ -226,6 +236,15 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     });
   });
 
+  it('the answered call has its CDR; then the mediator stops (ngcp-service stop mediator): the failed calls below stay accounting records until it runs again', async () => {
+    const [answered] = [...mediated.keys()];
+    expect(answered, 'the answered call ran').toBeDefined();
+    expect((await awaitCdrs(answered!)).map((c) => c.call_status)).toEqual(['ok']);
+    const r = await node.t.cmd('ngcp-service', ['stop', 'mediator']);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(await node.pid('mediator')).toBeUndefined();
+  });
+
   it('A calls B, B hangs up: BYE along the route reaches A; acc start + stop', async () => {
     await withCallee(subs.bob, 'uas-answer-then-bye.xml', async (uas) => {
       const { uac } = await call(subs.alice, 'bob', 'uac-call-expect-bye.xml');
@@ -262,25 +281,40 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
     await withCallee(subs.bob, 'uas-ring-expect-cancel.xml', (uas) => failedCall('bob', 'uac-call-cancel-expect-487.xml', '487', 'cancel', uas));
   });
 
-  it('the mediator turns each of those calls into one CDR: GET /api/cdrs (answered with its duration, busy, offline, cancelled) and the CSV export', async () => {
+  it('the mediator started again turns each of those calls into one CDR — the answered one (mediated before the stop) not twice — and a SIGKILLed mediator restarted by pm2 writes none again: GET /api/cdrs and the CSV export', async () => {
     expect(builtDaemon('mediator'), 'apps/mediator is built').toBe(true);
+    // stopped: the busy, offline and cancelled calls are records only
+    const whileStopped = new Map<string, number>();
+    for (const [callId, status] of mediated) if (status !== 'ok') whileStopped.set(callId, (await cdrsOf(callId)).length);
+    const started = await node.t.cmd('ngcp-service', ['start', 'mediator']); // first: the later files' cases want it whatever fails here
+    expect(started.code, started.out + started.err).toBe(0);
     expect(mediated.size, 'the calls above ran').toBe(4);
-    type Cdr = { call_id: string; call_status: string; call_code: string; duration: number; init_time: string; start_time: string | null; source_subscriber_id: number | null; destination_subscriber_id: number | null; source_user: string };
-    const cdrOf = async (callId: string): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
-    for (const [callId, status] of mediated) {
-      const cdrs = (await until(async () => ((await cdrOf(callId)).length > 0 ? cdrOf(callId) : undefined), 20_000, 250)) ?? [];
-      expect(cdrs.map((c) => c.call_status), `CDR of ${callId} (mediator log: ${node.logTail('mediator', 5)})`).toEqual([status]);
-      const [c] = cdrs;
-      expect(c).toMatchObject({ source_user: 'alice', source_subscriber_id: subs.alice.id });
-      if (status === 'ok') {
-        expect(c!.duration).toBeGreaterThan(1);
-        expect(c!.destination_subscriber_id).toBe(subs.bob.id);
-        expect(Date.parse(c!.start_time!)).toBeGreaterThanOrEqual(Date.parse(c!.init_time));
-      } else expect(c!.duration).toBe(0);
-    }
+    expect([...whileStopped.values()], 'no CDR while the mediator was stopped').toEqual([0, 0, 0]);
+    const check = async (): Promise<void> => {
+      for (const [callId, status] of mediated) {
+        const cdrs = await awaitCdrs(callId);
+        expect(cdrs.map((c) => c.call_status), `CDR of ${callId} (mediator log: ${node.logTail('mediator', 5)})`).toEqual([status]);
+        const [c] = cdrs;
+        expect(c).toMatchObject({ source_user: 'alice', source_subscriber_id: subs.alice.id });
+        if (status === 'ok') {
+          expect(c!.duration).toBeGreaterThan(1);
+          expect(c!.destination_subscriber_id).toBe(subs.bob.id);
+          expect(Date.parse(c!.start_time!)).toBeGreaterThanOrEqual(Date.parse(c!.init_time));
+        } else expect(c!.duration).toBe(0);
+      }
+    };
+    await check();
+    // a hard restart: the new mediator's passes find nothing to write twice
+    await node.killAndAwaitRestart('mediator');
+    const passed = await until(async () => {
+      const st = await mediatorStats().catch(() => undefined);
+      return st && st.passes >= 2 && st.backlog === 0 ? st : undefined;
+    }, 20_000, 250);
+    expect(passed, `the restarted mediator ran its passes (log: ${node.logTail('mediator', 5)})`).toBeDefined();
+    await check();
     const csv = await node.api.request<string>('GET', '/api/cdrs/export.csv');
     expect(csv.status).toBe(200);
-    for (const callId of mediated.keys()) expect(String(csv.body)).toContain(callId);
+    for (const callId of mediated.keys()) expect(String(csv.body).split(callId).length - 1, `${callId} once in the CSV`).toBe(1);
   });
 
   it("two contacts of B ring in parallel; the first to answer wins, the other is CANCELled", async () => {

@@ -206,18 +206,29 @@ describe('call forwards (issue #10 "Done when")', { timeout: 180_000 }, () => {
     return rows.length >= n ? rows : undefined;
   }, 10_000, 200)) ?? (await node.acc.byCallId(callId));
 
-  it('CFU: alice calls bob, who forwards everything to carol — bob\'s phone never rings, carol answers; acc typed cfu with carol as destination', async () => {
+  it('CFU: alice calls bob, who forwards everything to carol — bob\'s phone never rings, carol answers; acc typed cfu with carol as destination; with the mediator stopped during the call, one CDR once it runs again', async () => {
     await forwards(subs.bob, { cfu: { destinations: [toNumber(subs.carol)] } });
-    await aliceCallsBobCarolAnswers(async (uac) => {
-      const rows = await accOf(await callIdOf(uac), 2);
-      expect(rows.map((r) => [r.method, r.sip_code, r.dst_user, r.call_type])).toEqual([['INVITE', '200', 'carol', 'cfu'], ['BYE', '200', 'carol', 'cfu']]);
-      // the mediator makes one CDR of it, typed by the forward, from alice to carol, bob as dialled
-      const callId = await callIdOf(uac);
-      type Cdr = { call_type: string; call_status: string; source_user: string; destination_user: string; destination_user_in: string };
-      const cdrOf = async (): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
-      const cdrs = (await until(async () => ((await cdrOf()).length > 0 ? cdrOf() : undefined), 20_000, 250)) ?? [];
-      expect(cdrs.map((c) => [c.call_type, c.call_status, c.source_user, c.destination_user, c.destination_user_in])).toEqual([['cfu', 'ok', 'alice', 'carol', 'bob']]);
-    });
+    const stopped = await node.t.cmd('ngcp-service', ['stop', 'mediator']);
+    expect(stopped.code, stopped.out + stopped.err).toBe(0);
+    try {
+      await aliceCallsBobCarolAnswers(async (uac) => {
+        const rows = await accOf(await callIdOf(uac), 2);
+        expect(rows.map((r) => [r.method, r.sip_code, r.dst_user, r.call_type])).toEqual([['INVITE', '200', 'carol', 'cfu'], ['BYE', '200', 'carol', 'cfu']]);
+        // the mediator, started again, makes one CDR of it, typed by the forward, from alice to carol, bob as dialled
+        const callId = await callIdOf(uac);
+        type Cdr = { call_type: string; call_status: string; source_user: string; destination_user: string; destination_user_in: string };
+        const cdrOf = async (): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+        const beforeStart = await cdrOf();
+        const started = await node.t.cmd('ngcp-service', ['start', 'mediator']);
+        expect(started.code, started.out + started.err).toBe(0);
+        expect(beforeStart, 'no CDR while the mediator was stopped').toEqual([]);
+        const cdrs = (await until(async () => ((await cdrOf()).length > 0 ? cdrOf() : undefined), 20_000, 250)) ?? [];
+        expect(cdrs.map((c) => [c.call_type, c.call_status, c.source_user, c.destination_user, c.destination_user_in])).toEqual([['cfu', 'ok', 'alice', 'carol', 'bob']]);
+      });
+    } finally {
+      // the later cases want the mediator: started again even if this case failed (a no-op when it runs)
+      await node.t.cmd('ngcp-service', ['start', 'mediator']);
+    }
     await forwards(subs.bob, {});
   });
 
