@@ -1,0 +1,315 @@
+/**
+ * Voicemail end to end against the daemon as a process, with a private MariaDB: a raw UDP
+ * SIP caller with an RTP socket of its own (it sends a G.711 tone with a lost, a duplicated
+ * and a reordered packet, and RFC 4733 digits), and a UDP socket standing in for the
+ * proxy's internal listener, which answers the MWI NOTIFYs 200. Everything on 127.0.0.1.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createDb, depositVoicemail, migrate, subscriberHa1, voicemailFile, type Db } from '@ngcp/db';
+import { allocatePortRange, freePort, releasePort } from '@ngcp/testkit';
+import { useMariaDb } from '@ngcp/testkit/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linearToUlaw, parseRtpHeader, readWav, rtpPacket, telephoneEventPayload, ulawToLinear, writeWav } from '../src/index.js';
+import { HOST, metric, sleep, startAppserver, type Appserver } from './helpers.js';
+
+const mariadb = useMariaDb();
+let db: Db;
+let as: Appserver;
+let range: Awaited<ReturnType<typeof allocatePortRange>>;
+let spool: string;
+let proxy: FakeProxy;
+let aliceId: number;
+let carolId: number;
+
+const MAX_MESSAGE_S = 3;
+
+/** The proxy's internal listener as MWI sees it: every NOTIFY kept, answered 200. */
+interface FakeProxy { port: number; notifies: string[]; socket: Socket }
+
+async function fakeProxy(): Promise<FakeProxy> {
+  const port = await freePort({ udp: true, host: HOST });
+  const socket = createSocket('udp4');
+  const notifies: string[] = [];
+  socket.on('message', (msg, rinfo) => {
+    const text = msg.toString();
+    if (!text.startsWith('NOTIFY ')) return;
+    notifies.push(text);
+    const keep = text.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
+    const reply = ['SIP/2.0 200 OK', ...keep.map((l) => (/^To:/i.test(l) ? `${l};tag=proxy` : l)), 'Content-Length: 0', '', ''].join('\r\n');
+    socket.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => socket.bind(port, HOST, r));
+  return { port, notifies, socket };
+}
+
+/** The body of a NOTIFY. */
+const bodyOf = (m: string): string => m.slice(m.indexOf('\r\n\r\n') + 4);
+
+/** A sine of `hz` at amplitude `amp`, `ms` long, from sample `phase` on. */
+function sine(hz: number, ms: number, amp = 8000, phase = 0): Int16Array {
+  const out = new Int16Array((ms * 8) | 0);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(amp * Math.sin((2 * Math.PI * hz * (i + phase)) / 8000));
+  return out;
+}
+
+/** The power of `hz` in `s` (Goertzel), normalised so a full-scale-`amp` sine gives about amp²/4. */
+function tone(s: Int16Array, hz: number): number {
+  const k = 2 * Math.cos((2 * Math.PI * hz) / 8000);
+  let a = 0;
+  let b = 0;
+  for (const x of s) {
+    const c = x + k * a - b;
+    b = a;
+    a = c;
+  }
+  return (a * a + b * b - k * a * b) / (s.length * s.length);
+}
+
+/** A caller: SIP over one UDP socket, RTP over another; what arrives is kept. */
+class Caller {
+  readonly sip: string[] = [];
+  readonly rtp: Array<{ at: number; header: ReturnType<typeof parseRtpHeader> }> = [];
+  toTag = '';
+  remoteRtp = 0;
+  private cseq = 1;
+  private seq = 1000;
+  private ts = 50_000;
+  private readonly ssrc = 0x5eed;
+
+  private constructor(readonly sipSock: Socket, readonly rtpSock: Socket, readonly sipPort: number, readonly rtpPort: number, readonly callId: string, readonly user: string) {
+    sipSock.on('message', (m) => {
+      const t = m.toString();
+      this.sip.push(t);
+      if (t.startsWith('BYE ')) this.answer(t, 200);
+    });
+    rtpSock.on('message', (m) => this.rtp.push({ at: Date.now(), header: parseRtpHeader(m) }));
+  }
+
+  static async open(user: string, callId: string): Promise<Caller> {
+    const bind = async (): Promise<Socket> => {
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, HOST, r));
+      return s;
+    };
+    const sipSock = await bind();
+    const rtpSock = await bind();
+    return new Caller(sipSock, rtpSock, sipSock.address().port, rtpSock.address().port, callId, user);
+  }
+
+  private send(text: string): void {
+    this.sipSock.send(text, as.sipPort, HOST);
+  }
+
+  private answer(req: string, status: number): void {
+    const keep = req.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
+    this.send([`SIP/2.0 ${status} OK`, ...keep, 'Content-Length: 0', '', ''].join('\r\n'));
+  }
+
+  private request(method: string, extra: string[] = [], body = ''): void {
+    const seq = method === 'ACK' ? 1 : this.cseq++;
+    const to = `To: <sip:${this.user}@${HOST}>${this.toTag ? `;tag=${this.toTag}` : ''}`;
+    this.send([
+      `${method} sip:${this.user}@${HOST}:${as.sipPort} SIP/2.0`, `Via: SIP/2.0/UDP ${HOST}:${this.sipPort};branch=z9hG4bK-${this.callId}-${method}-${seq}`, 'Max-Forwards: 70',
+      'From: "Bob" <sip:4930111@example.org>;tag=bob1', to, `Call-ID: ${this.callId}`, `CSeq: ${seq} ${method}`, `Contact: <sip:bob@${HOST}:${this.sipPort}>`,
+      ...extra, `Content-Length: ${Buffer.byteLength(body)}`, '', body,
+    ].join('\r\n'));
+  }
+
+  /** INVITE with an offer of PCMU and telephone-event/8000 (payload type 101); the status of the final answer, ACKed. */
+  async invite(extra: string[] = []): Promise<number> {
+    const sdp = ['v=0', `o=- 1 1 IN IP4 ${HOST}`, 's=-', `c=IN IP4 ${HOST}`, 't=0 0', `m=audio ${this.rtpPort} RTP/AVP 0 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15', 'a=sendrecv', ''].join('\r\n');
+    this.request('INVITE', [...extra, 'Content-Type: application/sdp'], sdp);
+    const final = await this.waitSip((m) => /^SIP\/2\.0 [2-6]\d\d .*\r\n[\s\S]*CSeq: 1 INVITE/.test(m), 5000);
+    const status = Number(final.slice(8, 11));
+    this.toTag = /\r\nTo:[^\r]*;tag=([^;\r]+)/i.exec(final)?.[1] ?? '';
+    if (status === 200) {
+      this.remoteRtp = Number(/m=audio (\d+)/.exec(final)![1]);
+      this.answerSdp = final.slice(final.indexOf('\r\n\r\n') + 4);
+      this.request('ACK');
+    }
+    return status;
+  }
+
+  answerSdp = '';
+
+  async bye(): Promise<void> {
+    this.request('BYE');
+    await this.waitSip((m) => /^SIP\/2\.0 200[\s\S]*CSeq: \d+ BYE/.test(m), 5000);
+  }
+
+  async waitSip(match: (m: string) => boolean, ms: number): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = this.sip.find(match);
+      if (m) return m;
+      if (Date.now() > end) throw new Error(`no such SIP message in ${ms} ms; got:\n${this.sip.map((x) => x.split('\r\n')[0]).join('\n')}`);
+      await sleep(10);
+    }
+  }
+
+  /** RTP packets of 20 ms of `samples` each, paced 20 ms; `mangle` may drop (null) or add packets. */
+  async sendAudio(samples: Int16Array, mangle: (i: number, p: Buffer) => Buffer[] = (_i, p) => [p]): Promise<void> {
+    const start = Date.now();
+    let held: Buffer[] = [];
+    for (let i = 0; i * 160 < samples.length; i++) {
+      const payload = Buffer.from(samples.subarray(i * 160, (i + 1) * 160).map(linearToUlaw));
+      const p = rtpPacket({ payloadType: 0, sequence: this.seq++ & 0xffff, timestamp: this.ts, ssrc: this.ssrc, marker: i === 0 }, payload);
+      this.ts += 160;
+      for (const out of [...mangle(i, p), ...held]) this.rtpSock.send(out, this.remoteRtp, HOST);
+      held = [];
+      const wait = start + 20 * (i + 1) - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+  }
+
+  /** One RFC 4733 digit: three packets of the event, then three end packets (one RTP timestamp). */
+  async digit(d: string): Promise<void> {
+    const event = '0123456789*#'.indexOf(d);
+    const ts = this.ts;
+    for (let i = 0; i < 6; i++) {
+      const end = i >= 3;
+      const p = rtpPacket({ payloadType: 101, sequence: this.seq++ & 0xffff, timestamp: ts, ssrc: this.ssrc, marker: i === 0 }, telephoneEventPayload({ event, end, volume: 10, duration: 160 * Math.min(i + 1, 4) }));
+      this.rtpSock.send(p, this.remoteRtp, HOST);
+      await sleep(20);
+    }
+    this.ts += 160 * 6;
+  }
+
+  /** The audio that arrived since `from` (ms epoch), decoded. */
+  heardSince(from: number): Int16Array {
+    const packets = this.rtp.filter((p) => p.at >= from && p.header.payloadType === 0);
+    return Int16Array.from(packets.flatMap((p) => [...p.header.payload].map(ulawToLinear)));
+  }
+
+  close(): void {
+    this.sipSock.close();
+    this.rtpSock.close();
+  }
+}
+
+async function waitFor<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+beforeAll(async () => {
+  const m = mariadb();
+  db = createDb({ ...m.connectionConfig(), pool: { max: 3 } });
+  await migrate.latest(db);
+  const [domainId] = (await db('domains').insert({ domain: 'example.org' })) as [number];
+  [aliceId] = (await db('subscribers').insert({ uuid: crypto.randomUUID(), domain_id: domainId, username: 'alice', ...subscriberHa1('alice', 'example.org', 'pw') })) as [number];
+  [carolId] = (await db('subscribers').insert({ uuid: crypto.randomUUID(), domain_id: domainId, username: 'carol', ...subscriberHa1('carol', 'example.org', 'pw') })) as [number];
+  spool = mkdtempSync(join(tmpdir(), 'ngcp-vm-spool-'));
+  proxy = await fakeProxy();
+  range = await allocatePortRange(100, { udp: true, host: HOST });
+  as = await startAppserver(range, [
+    `db: { host: ${m.host}, port: ${m.port}, user: ${m.user}, password: "${m.password}", database: ${m.database} }`,
+    `voicemail: { dir: ${spool}, max_message_s: ${MAX_MESSAGE_S}, min_message_ms: 1000, mwi_proxy: { address: ${HOST}, port: ${proxy.port} } }`,
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await as?.stop();
+  range?.release();
+  if (proxy) {
+    proxy.socket.close();
+    releasePort(proxy.port);
+  }
+  await db?.destroy();
+  if (spool) rmSync(spool, { recursive: true, force: true });
+});
+
+/** How many packets the deposit's greeting and beep are (then the recording starts). */
+async function greetingPackets(): Promise<number> {
+  const { sounds } = await as.rpc.call<{ sounds: Array<{ name: string; duration_ms: number }> }>('appserver.sounds');
+  const ms = (n: string): number => sounds.find((s) => s.name === n)!.duration_ms;
+  // the two are played as one stream: its length rounded up to whole packets
+  return Math.ceil((ms('vm-greeting') + ms('vm-beep')) / 20) - 1;
+}
+
+/** A deposit call for alice: waits for the greeting and beep, then `send`, then `end` (our BYE, or wait for theirs). */
+async function deposit(callId: string, send: (c: Caller) => Promise<void>, end: 'caller' | 'appserver' = 'caller'): Promise<Caller> {
+  const c = await Caller.open(`vm-deposit.${aliceId}`, callId);
+  try {
+    expect(await c.invite(['P-Asserted-Identity: <sip:4930999@example.org;user=phone>'])).toBe(200);
+    expect(c.answerSdp).toMatch(/m=audio \d+ RTP\/AVP 0 101\r\n/);
+    expect(c.answerSdp).toContain('a=rtpmap:101 telephone-event/8000');
+    expect(c.answerSdp).toContain('a=sendrecv');
+    const n = await greetingPackets();
+    await waitFor(() => c.rtp.length >= n, 30_000, `the greeting and beep (${n} packets)`);
+    await sleep(150); // the beep's last packet has played out: recording
+    await send(c);
+    if (end === 'caller') await c.bye();
+    return c;
+  } finally {
+    if (end === 'caller') c.close();
+  }
+}
+
+describe('voicemail deposit', () => {
+  it('records the caller’s tone (a lost packet as 20 ms of silence, duplicate and reordering undone) to a WAV file and a row, then MWI', async () => {
+    const before = proxy.notifies.length;
+    const t0 = Date.now();
+    const c = await deposit('dep-1', async (caller) => {
+      // the caller's greeting-time audio is not part of the message: recording starts after the beep
+      // 2 s of 440 Hz: packet 50 lost, packet 20 sent twice, packets 70 and 71 swapped
+      let swapped: Buffer | null = null;
+      await caller.sendAudio(sine(440, 2000), (i, p) => {
+        if (i === 50) return [];
+        if (i === 20) return [p, p];
+        if (i === 70) {
+          swapped = p;
+          return [];
+        }
+        if (i === 71) return [p, swapped!];
+        return [p];
+      });
+    });
+    // greeting + beep heard with energy (1 kHz during the beep)
+    const heard = c.heardSince(t0);
+    expect(tone(heard.subarray(-2400), 1000)).toBeGreaterThan(1e5);
+    await waitFor(() => proxy.notifies.length > before, 10_000, 'the MWI NOTIFY');
+    const row = await db('voicemail_messages as m').join('voicemail_boxes as b', 'b.id', 'm.box_id').where('b.subscriber_id', aliceId).first('m.*');
+    expect(row).toMatchObject({ folder: 'INBOX', is_read: 0, caller: '4930999', duration: 2, audio_format: 'wav' });
+    expect(Math.abs(new Date(row.received_at).getTime() - Date.now())).toBeLessThan(10_000);
+    const file = voicemailFile(spool, row.box_id, row.id);
+    const wav = readFileSync(file);
+    expect(Buffer.from(row.audio).equals(wav)).toBe(true);
+    const samples = readWav(wav);
+    expect(samples.length).toBe(100 * 160);
+    // the lost packet is silence, its neighbours the tone; the tone is 440 Hz, not the beep's 1 kHz
+    expect(samples.subarray(50 * 160, 51 * 160).every((x) => x === 0)).toBe(true);
+    const sent = sine(440, 2000);
+    const level = tone(sent, 440);
+    expect(tone(samples, 440)).toBeGreaterThan(level * 0.9);
+    expect(tone(samples, 1000)).toBeLessThan(level * 0.01);
+    // order restored: sample by sample the recording is the tone through μ-law (but for the lost packet)
+    for (const i of [20, 70, 71, 99]) {
+      const got = samples.subarray(i * 160, (i + 1) * 160);
+      const want = sent.subarray(i * 160, (i + 1) * 160).map((x) => ulawToLinear(linearToUlaw(x)));
+      expect([...got], `packet ${i}`).toEqual([...want]);
+    }
+    const notify = proxy.notifies.at(-1)!;
+    expect(notify.split('\r\n')[0]).toBe('NOTIFY sip:alice@example.org SIP/2.0');
+    expect(notify).toMatch(/\r\nEvent: message-summary\r\n/i);
+    expect(notify).toMatch(/\r\nContent-Type: application\/simple-message-summary\r\n/i);
+    expect(notify).toMatch(/\r\nTo: <sip:alice@example.org>\r\n/i);
+    expect(notify).not.toMatch(/Subscription-State/i);
+    expect(bodyOf(notify)).toBe('Messages-Waiting: yes\r\nMessage-Account: sip:voicebox@example.org\r\nVoice-Message: 1/0\r\n');
+    const text = await waitFor(async () => {
+      const t = await as.metrics();
+      return metric(t, 'appserver_mwi_notify_total', { result: 'ok' }) === 1 && t;
+    }, 5000, 'the proxy’s 200 counted');
+    expect(metric(text, 'appserver_voicemail_messages_total', { result: 'saved' })).toBe(1);
+    expect(metric(text, 'appserver_calls_total', { name: 'vm-deposit', result: 'caller_hangup' })).toBe(1);
+  });
+});
