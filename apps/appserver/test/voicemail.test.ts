@@ -5,7 +5,7 @@
  * proxy's internal listener, which answers the MWI NOTIFYs 200. Everything on 127.0.0.1.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -311,5 +311,161 @@ describe('voicemail deposit', () => {
     }, 5000, 'the proxy’s 200 counted');
     expect(metric(text, 'appserver_voicemail_messages_total', { result: 'saved' })).toBe(1);
     expect(metric(text, 'appserver_calls_total', { name: 'vm-deposit', result: 'caller_hangup' })).toBe(1);
+  });
+
+  it('a message shorter than min_message_ms is discarded; at max_message_s the app-server hangs up and keeps what it has', async () => {
+    const count = async (): Promise<number> => Number((await db('voicemail_messages as m').join('voicemail_boxes as b', 'b.id', 'm.box_id').where('b.subscriber_id', aliceId).count({ n: '*' }))[0]!.n);
+    const before = await count();
+    await deposit('dep-short', (c) => c.sendAudio(sine(440, 500)));
+    await waitFor(async () => metric(await as.metrics(), 'appserver_voicemail_messages_total', { result: 'too_short' }) === 1, 5000, 'too_short counted');
+    expect(await count()).toBe(before);
+    // 5 s of tone against a 3 s limit: our BYE comes, the message is 3 s
+    const t0 = Date.now();
+    const c = await deposit('dep-long', (caller) => caller.sendAudio(sine(440, (MAX_MESSAGE_S + 2) * 1000)), 'appserver');
+    try {
+      const bye = await c.waitSip((m) => m.startsWith('BYE '), 10_000);
+      expect(bye).toMatch(/\r\nCall-ID: dep-long\r\n/);
+      await waitFor(async () => (await count()) === before + 1, 5000, 'the row');
+      const row = await db('voicemail_messages').orderBy('id', 'desc').first('duration', 'audio', 'caller');
+      expect(row.duration).toBe(MAX_MESSAGE_S);
+      expect(readWav(row.audio).length).toBeLessThanOrEqual(MAX_MESSAGE_S * 8000);
+      expect(readWav(row.audio).length).toBeGreaterThan((MAX_MESSAGE_S - 0.2) * 8000);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('MariaDB does not take the row: the recording is kept as a file under unsaved/, logged, and the daemon goes on', async () => {
+    await deposit('dep-nodb', async (c) => {
+      await c.sendAudio(sine(440, 1500));
+      // the table goes away while the call is on: the insert at the BYE fails
+      await db.raw('RENAME TABLE voicemail_messages TO voicemail_messages_away');
+    });
+    try {
+      await waitFor(async () => metric(await as.metrics(), 'appserver_voicemail_messages_total', { result: 'db_error' }) === 1, 10_000, 'db_error counted');
+    } finally {
+      await db.raw('RENAME TABLE voicemail_messages_away TO voicemail_messages');
+    }
+    const kept = readdirSync(join(spool, 'unsaved'));
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatch(new RegExp(`^${aliceId}-.*dep-nodb\\.wav$`));
+    const samples = readWav(readFileSync(join(spool, 'unsaved', kept[0]!)));
+    expect(samples.length).toBe(75 * 160);
+    expect(tone(samples, 440)).toBeGreaterThan(tone(sine(440, 1500), 440) * 0.9);
+    expect(as.output()).toContain('MariaDB did not take the message; the recording is kept in the file');
+    expect((await as.rpc.call<{ ok: boolean }>('health')).ok).toBe(true);
+  });
+
+  it('an unknown subscriber gets 404; the MWI control method sends a NOTIFY with the box’s counts, bad params named', async () => {
+    const c = await Caller.open('vm-deposit.999999', 'dep-404');
+    try {
+      expect(await c.invite()).toBe(404);
+    } finally {
+      c.close();
+    }
+    const before = proxy.notifies.length;
+    const r = await as.rpc.call<{ subscriber_id: number; result: string; new: number; old: number }>('appserver.mwi', { subscriber_id: carolId });
+    expect(r).toEqual({ subscriber_id: carolId, result: 'sent', new: 0, old: 0 });
+    const n = await waitFor(() => proxy.notifies.length > before && proxy.notifies.at(-1), 5000, 'the NOTIFY');
+    expect(n.split('\r\n')[0]).toBe('NOTIFY sip:carol@example.org SIP/2.0');
+    expect(bodyOf(n)).toBe('Messages-Waiting: no\r\nMessage-Account: sip:voicebox@example.org\r\nVoice-Message: 0/0\r\n');
+    await expect(as.rpc.call('appserver.mwi', { subscriber_id: 'x' })).rejects.toThrow(/subscriber_id/);
+    expect(await as.rpc.call('appserver.mwi', { subscriber_id: 999_999 })).toEqual({ subscriber_id: 999_999, result: 'no_subscriber' });
+  });
+});
+
+describe('voicemail retrieval (RFC 4733 menu)', () => {
+  it('says the counts, plays new then saved messages; 1 replays, 9 saves (Old, MWI says no new), 7 deletes (row and file), # next, then goodbye and BYE', async () => {
+    // carol: two new messages — a 1 kHz one in the row (as a deposit stores it), a 600 Hz one only as a file — and a saved 300 Hz one
+    const a = await depositVoicemail(db, carolId, { caller: '4930123', duration: 1, audio: writeWav(sine(1000, 1000)), receivedAt: new Date('2026-01-01T10:00:00Z') });
+    const b = await depositVoicemail(db, carolId, { caller: '4930456', duration: 1, receivedAt: new Date('2026-01-01T11:00:00Z') });
+    const old = await depositVoicemail(db, carolId, { caller: '4930789', duration: 1, folder: 'Old', audio: writeWav(sine(300, 1000)), receivedAt: new Date('2025-12-01T11:00:00Z') });
+    await db('voicemail_messages').where('id', old.id).update({ is_read: 1 });
+    const fileB = voicemailFile(spool, b.boxId, b.id);
+    await mkdir(dirname(fileB), { recursive: true });
+    await writeFile(fileB, writeWav(sine(600, 1000)));
+    const summary = (fresh: number, saved: number): string => `Messages-Waiting: ${fresh ? 'yes' : 'no'}\r\nMessage-Account: sip:voicebox@example.org\r\nVoice-Message: ${fresh}/${saved}\r\n`;
+    const mwiSince = (n: number): string[] => proxy.notifies.slice(n).map(bodyOf);
+    /** The audio heard in the next `ms`. */
+    const listen = async (ms: number): Promise<Int16Array> => {
+      const t = Date.now();
+      await sleep(ms);
+      return c.heardSince(t);
+    };
+    const before = proxy.notifies.length;
+    const c = await Caller.open(`vm-retrieve.${carolId}`, 'ret-1');
+    try {
+      const t0 = Date.now();
+      expect(await c.invite()).toBe(200);
+      expect(c.answerSdp).toContain('a=rtpmap:101 telephone-event/8000');
+      // message A starts: it is read now → MWI 1 new (B), 2 old
+      await waitFor(() => mwiSince(before).includes(summary(1, 2)), 30_000, 'MWI 1/2 as message A plays');
+      // the intro was spoken before A (more than a second of audio with energy)
+      const intro = c.heardSince(t0);
+      expect(intro.length).toBeGreaterThan(8000);
+      expect(intro.reduce((acc, x) => acc + x * x, 0) / intro.length).toBeGreaterThan(1e5);
+      const heardA = await listen(900);
+      expect(tone(heardA, 1000), 'message A (1 kHz) heard').toBeGreaterThan(1e6);
+      expect(tone(heardA, 600)).toBeLessThan(tone(heardA, 1000) / 10);
+      expect((await db('voicemail_messages').where('id', a.id).first('is_read')).is_read).toBe(1);
+      // the menu is spoken after it (no 1 kHz); 1 plays A again
+      await sleep(400);
+      expect(tone(await listen(500), 1000)).toBeLessThan(1e5);
+      await c.digit('1');
+      expect(tone(await listen(800), 1000), 'A again after 1').toBeGreaterThan(1e6);
+      // 9: saved → folder Old; then "message saved" and B plays: read → MWI no new
+      const n9 = proxy.notifies.length;
+      await c.digit('9');
+      await waitFor(async () => (await db('voicemail_messages').where('id', a.id).first('folder')).folder === 'Old', 5000, 'A in Old');
+      await waitFor(() => mwiSince(n9).includes(summary(0, 3)), 15_000, 'MWI 0/3 as B plays');
+      expect(tone(await listen(900), 600), 'message B (600 Hz, from its file) heard').toBeGreaterThan(1e6);
+      // 7: B deleted, row and file; "message deleted", then the saved message C
+      const n7 = proxy.notifies.length;
+      await c.digit('7');
+      await waitFor(async () => !(await db('voicemail_messages').where('id', b.id).first('id')), 5000, 'B’s row gone');
+      expect(existsSync(fileB)).toBe(false);
+      await waitFor(() => mwiSince(n7).includes(summary(0, 2)), 5000, 'MWI 0/2');
+      await waitFor(() => tone(c.heardSince(Date.now() - 300), 300) > 1e6, 10_000, 'the saved message C (300 Hz)');
+      // #: next — there is none: goodbye and our BYE
+      await c.digit('#');
+      await c.waitSip((m) => m.startsWith('BYE '), 20_000);
+      expect(await db('voicemail_messages as m').join('voicemail_boxes as bx', 'bx.id', 'm.box_id').where('bx.subscriber_id', carolId).orderBy('m.id').select('m.id', 'm.folder')).toEqual([{ id: a.id, folder: 'Old' }, { id: old.id, folder: 'Old' }]);
+      expect(metric(await as.metrics(), 'appserver_calls_total', { name: 'vm-retrieve', result: 'completed' })).toBe(1);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('an empty box: "no messages", goodbye, BYE', async () => {
+    const [domain] = await db('domains').where('domain', 'example.org').pluck('id');
+    const [daveId] = (await db('subscribers').insert({ uuid: crypto.randomUUID(), domain_id: domain, username: 'dave', ...subscriberHa1('dave', 'example.org', 'pw') })) as [number];
+    const c = await Caller.open(`vm-retrieve.${daveId}`, 'ret-empty');
+    try {
+      const t0 = Date.now();
+      expect(await c.invite()).toBe(200);
+      await c.waitSip((m) => m.startsWith('BYE '), 20_000);
+      expect(c.heardSince(t0).length).toBeGreaterThan(8000); // the prompts: more than a second of audio
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('voicemail and a stopping app-server (the last test: it stops the daemon)', () => {
+  it('SIGTERM during a deposit: our BYE, and what was recorded is written (file and row) before the process exits', async () => {
+    const before = Number((await db('voicemail_messages').count({ n: '*' }))[0]!.n);
+    const c = await deposit('dep-sigterm', (caller) => caller.sendAudio(sine(440, 2000)), 'appserver');
+    try {
+      await as.stop();
+      const bye = await c.waitSip((m) => m.startsWith('BYE '), 1000);
+      expect(bye).toMatch(/\r\nReason: SIP;cause=200;text="shutdown"\r\n/);
+      expect(Number((await db('voicemail_messages').count({ n: '*' }))[0]!.n)).toBe(before + 1);
+      const row = await db('voicemail_messages').orderBy('id', 'desc').first('id', 'box_id', 'duration', 'caller');
+      expect(row).toMatchObject({ duration: 2, caller: '4930999' });
+      expect(tone(readWav(readFileSync(voicemailFile(spool, row.box_id, row.id))), 440)).toBeGreaterThan(1e6);
+    } finally {
+      c.close();
+    }
   });
 });
