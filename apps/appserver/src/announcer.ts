@@ -14,7 +14,7 @@ import type { DialogRecord, Destination, ServerTransaction, SipRequest, SipRespo
 import { createInDialogRequest, createResponse, createUasDialog, newTag, nodeScheduler, receiveInDialog, SipParseError } from '@ngcp/sip';
 import { SILENCE } from './g711.js';
 import type { AppserverMetrics, CallResult } from './metrics.js';
-import { Pacer, RtpStream, type StreamOptions } from './rtp.js';
+import { Pacer, RtpStream } from './rtp.js';
 import { openRtpSocket } from './rtp-socket.js';
 import { answerDirection, answerSdp, offerSdp, readRemote, sends, type Direction, type RemoteMedia } from './sdp.js';
 import type { Sound } from './sounds.js';
@@ -353,46 +353,6 @@ export function announcement(sound: Sound, repeat: number): CallApp {
       pacer?.stop();
     },
   };
-}
-
-/** Plays sounds one after the other on one RTP stream (SSRC kept, sequence running on, the timestamp following the wall clock between plays). */
-export class Player {
-  private pacer: Pacer | null = null;
-  private readonly ssrc: number;
-  private nextSequence: number;
-  private readonly firstTimestamp: number;
-  private readonly t0: number;
-
-  constructor(private readonly ctx: Pick<CallContext, 'remote' | 'send' | 'clock'>) {
-    const s = new RtpStream({ encoded: Buffer.alloc(1), payloadType: 0, silence: 0, repeat: 1 });
-    this.ssrc = s.ssrc;
-    this.nextSequence = s.firstSequence;
-    this.firstTimestamp = s.firstTimestamp;
-    this.t0 = ctx.clock.now();
-  }
-
-  /** Play `encoded` (one byte per sample, the call's codec); `onEnd` when it has played out (not after stop()). */
-  play(encoded: Buffer, onEnd: () => void): void {
-    this.stop();
-    if (encoded.length === 0) return void queueMicrotask(onEnd);
-    const { codec, payloadType } = this.ctx.remote;
-    const o: StreamOptions = {
-      encoded, payloadType, silence: SILENCE[codec], repeat: 1, ssrc: this.ssrc, firstSequence: this.nextSequence,
-      firstTimestamp: (this.firstTimestamp + Math.round((this.ctx.clock.now() - this.t0) * 8)) >>> 0,
-    };
-    const stream = new RtpStream(o);
-    const pacer = new Pacer(this.ctx.clock, stream.count, (i) => {
-      this.nextSequence = (stream.firstSequence + i + 1) & 0xffff;
-      this.ctx.send(stream.packet(i));
-    }, onEnd);
-    this.pacer = pacer;
-    pacer.begin();
-  }
-
-  stop(): void {
-    this.pacer?.stop();
-    this.pacer = null;
-  }
 }
 
 /** The caller of a request: P-Asserted-Identity's (else From's) URI user, else the URI. */

@@ -4,7 +4,9 @@
  * (`sip:vm-deposit.<id>@…`, `sip:vm-retrieve.<id>@…`), and sends MWI. See README.md.
  */
 export { appserverDaemon } from './daemon.js';
-export { Announcer, nextHop, announcement, Player, callerOf } from './announcer.js';
+export { Announcer, nextHop, announcement, callerOf } from './announcer.js';
+export { Player } from './player.js';
+export type { PlayerTarget } from './player.js';
 export type { AnnouncerOptions, AnnouncementCall, CallApp, CallContext, AppResolver } from './announcer.js';
 export { appserverSchema, appserverDefaults, checkAppserverConfig } from './config.js';
 export type { AppserverConfig, VoicemailConfig } from './config.js';
