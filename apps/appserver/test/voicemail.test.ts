@@ -245,8 +245,8 @@ async function deposit(callId: string, send: (c: Caller) => Promise<void>, end: 
     expect(c.answerSdp).toContain('a=rtpmap:101 telephone-event/8000');
     expect(c.answerSdp).toContain('a=sendrecv');
     const n = await greetingPackets();
-    await waitFor(() => c.rtp.length >= n, 30_000, `the greeting and beep (${n} packets)`);
-    await sleep(150); // the beep's last packet has played out: recording
+    // all of the greeting and beep, and then quiet: the last packet has played out, recording has begun
+    await waitFor(() => c.rtp.length >= n && Date.now() - c.rtp.at(-1)!.at > 120, 30_000, `the greeting and beep (${n} packets), then quiet`);
     await send(c);
     if (end === 'caller') await c.bye();
     return c;
@@ -409,9 +409,11 @@ describe('voicemail retrieval (RFC 4733 menu)', () => {
       expect(tone(heardA, 1000), 'message A (1 kHz) heard').toBeGreaterThan(1e6);
       expect(tone(heardA, 600)).toBeLessThan(tone(heardA, 1000) / 10);
       expect((await db('voicemail_messages').where('id', a.id).first('is_read')).is_read).toBe(1);
-      // the menu is spoken after it (no 1 kHz); 1 plays A again
-      await sleep(400);
-      expect(tone(await listen(500), 1000)).toBeLessThan(1e5);
+      // the menu is spoken after it (speech, no 1 kHz); 1 plays A again
+      await waitFor(() => {
+        const last = c.heardSince(Date.now() - 300);
+        return last.length >= 1600 && tone(last, 1000) < 1e5;
+      }, 5000, 'A over, the menu playing');
       await c.digit('1');
       expect(tone(await listen(800), 1000), 'A again after 1').toBeGreaterThan(1e6);
       // 9: saved → folder Old; then "message saved" and B plays: read → MWI no new
