@@ -150,6 +150,12 @@ export class Announcer {
       this.o.metrics.calls.inc({ name: 'unknown', result: 'not_found' });
       return this.reply(tx, req, 404);
     }
+    if (!tx.canRespond(200)) {
+      // a CANCEL while the app was looked up (the database): the stack answered it 487
+      this.log.info({ callId, name: app.name }, 'cancelled before the answer');
+      this.o.metrics.calls.inc({ name: app.name, result: 'cancelled' });
+      return;
+    }
     const reject = (status: number, headers: Array<[string, string]>, why: string): void => {
       this.log.info({ callId, name: app.name, status, why }, 'call rejected');
       this.o.metrics.calls.inc({ name: app.name, result: 'rejected' });

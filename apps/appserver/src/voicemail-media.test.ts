@@ -1,5 +1,7 @@
 /** Voicemail's pure parts: RTP → PCM assembly (loss, duplicates, reordering), RFC 4733 events, RFC 3842 bodies. */
+import { parseMessage, type SipRequest } from '@ngcp/sip';
 import { describe, expect, it } from 'vitest';
+import { callerOf } from './announcer.js';
 import { DtmfDetector, parseTelephoneEvent, telephoneEventPayload } from './dtmf.js';
 import { linearToAlaw, linearToUlaw } from './g711.js';
 import { messageSummary } from './mwi.js';
@@ -94,5 +96,19 @@ describe('RFC 3842 message summary', () => {
   it('counts are spoken digit by digit', () => {
     expect(spokenNumber(0)).toEqual(['digit-0']);
     expect(spokenNumber(12)).toEqual(['digit-1', 'digit-2']);
+  });
+});
+
+describe('the caller of a message', () => {
+  const req = (headers: string[]): SipRequest => parseMessage(Buffer.from([
+    'INVITE sip:vm-deposit.1@127.0.0.1 SIP/2.0', 'Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-1', 'To: <sip:vm-deposit.1@127.0.0.1>',
+    'Call-ID: c1', 'CSeq: 1 INVITE', ...headers, 'Content-Length: 0', '', '',
+  ].join('\r\n'))) as SipRequest;
+
+  it('P-Asserted-Identity wins over From; the user part, unescaped; a tel: URI; a URI without user as it is', () => {
+    expect(callerOf(req(['From: "Bob" <sip:4930111@example.org>;tag=1', 'P-Asserted-Identity: <sip:%2B4930999@example.org;user=phone>']))).toBe('+4930999');
+    expect(callerOf(req(['From: "Bob" <sip:bob@example.org>;tag=1']))).toBe('bob');
+    expect(callerOf(req(['From: <tel:+4930123;phone-context=x>;tag=1']))).toBe('+4930123');
+    expect(callerOf(req(['From: <sip:example.org>;tag=1']))).toBe('sip:example.org');
   });
 });
