@@ -70,7 +70,7 @@ const DAEMON_FILES: Record<string, Expect> = {
   mediactl: redisPw,
   sbc: { ...db, ...redisPw },
   // the operator's sounds under the hostile node root (config.yml `appserver.sounds_dir`, set below)
-  appserver: { ...db, sounds_dir: { path: (p) => `${p.root}/var/sounds` } },
+  appserver: { ...db, sounds_dir: { path: (p) => `${p.root}/var/sounds` }, 'voicemail.dir': { path: (p) => `${p.root}/var/spool/voicemail` } },
   hbd: { key: { secret: 'heartbeat_key' } },
   mediator: db,
 };

@@ -1,10 +1,11 @@
 /**
- * The UAS of announcement calls: an INVITE to `sip:announce.<name>@<us>` is answered
- * 200 OK with SDP at once (PCMU or PCMA, whichever the offer lists first; no offer: ours,
- * answered in the ACK), the named sound goes out as RTP from a socket of its own, and a
- * BYE of ours ends the call when the sound has played `repeat` times. A BYE (or, before
- * the 200, a CANCEL) of the caller stops it at once. Calls live in this process only:
- * an announcement is short, a failover cuts it (README).
+ * The UAS of the app-server's calls: an INVITE is answered 200 OK with SDP at once (PCMU
+ * or PCMA, whichever the offer lists first; no offer: ours, answered in the ACK), with an
+ * RTP socket of its own, and handed to the call's application (`CallApp`): the
+ * announcement of `sip:announce.<name>@<us>` (the named sound played `repeat` times, then
+ * our BYE), or what `apps` makes of other Request-URIs (voicemail, voicemail.ts). A BYE
+ * (or, before the 200, a CANCEL) of the caller ends it at once. Calls live in this
+ * process only: a failover cuts them (README).
  */
 import type { Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -22,6 +23,38 @@ const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS';
 /** The user part of a Request-URI the app-server plays: `announce.<name>`. */
 const ANNOUNCE = /^announce\.(.+)$/;
 
+/** What a call's application sees of the call. */
+export interface CallContext {
+  callId: string;
+  /** The caller: the user part (else the URI) of P-Asserted-Identity, else of From. */
+  caller: string;
+  remote: RemoteMedia;
+  /** One RTP packet to the other side (nothing when our direction does not send). */
+  send(packet: Buffer): void;
+  /** End the call with our BYE (after the ACK, RFC 3261 §15). */
+  hangup(result: CallResult): void;
+  clock: TimerScheduler;
+  log: Logger;
+}
+
+/**
+ * What answers one call: started once the other side's media is known (with the 200, or at
+ * the ACK of a late offer), fed the RTP that arrives, told when the call is over.
+ */
+export interface CallApp {
+  /** The metric label and log name: the sound's name, `vm-deposit`, `vm-retrieve`. */
+  name: string;
+  /** Also take RFC 4733 telephone-event in the SDP (voicemail's menu). */
+  dtmf?: boolean;
+  start(ctx: CallContext): void;
+  onRtp?(packet: Buffer): void;
+  /** The call ended (either side's BYE, no ACK, shutdown); a promise the daemon's stop waits for (a recording being written). */
+  ended?(result: CallResult): void | Promise<void>;
+}
+
+/** The apps of Request-URIs other than `announce.<name>`: null → 404. May ask the database (a rejection → 500). */
+export type AppResolver = (user: string, req: SipRequest) => CallApp | null | Promise<CallApp | null>;
+
 export interface AnnouncerOptions {
   /** Our SIP listener (Via and Contact); its port is known once the stack listens. */
   self: () => { address: string; port: number };
@@ -36,24 +69,27 @@ export interface AnnouncerOptions {
   clock?: TimerScheduler;
   /** SIP T1 (ms): 2xx retransmission start, 64·T1 the wait for the ACK. Default 500. */
   t1?: number;
+  /** The calls that are no announcement (voicemail). */
+  apps?: AppResolver;
 }
 
 export interface AnnouncementCall {
   callId: string;
   name: string;
+  app: CallApp;
   dialog: DialogRecord;
   inviteSeq: number;
   /** answered: 200 sent, playing: RTP going out, ended: BYE sent or received */
   state: 'answered' | 'playing' | 'ended';
   acked: boolean;
-  /** The sound has played out before the ACK came: our BYE waits for it (RFC 3261 §15). */
-  byeAfterAck: boolean;
-  sound: Sound;
+  /** The app ended the call before the ACK came: our BYE waits for it (RFC 3261 §15). */
+  byeAfterAck: CallResult | null;
   socket: Socket;
   localPort: number;
   remote: RemoteMedia | null;
   direction: Direction | null;
-  pacer: Pacer | null;
+  packetsSent: number;
+  caller: string;
   createdAt: number;
   timers: NodeJS.Timeout[];
 }
@@ -63,6 +99,8 @@ export class Announcer {
   private readonly log: Logger;
   private readonly clock: TimerScheduler;
   private readonly t1: number;
+  /** What the apps still do after their call ended (a recording being saved). */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly o: AnnouncerOptions) {
     this.log = o.logger.child({ component: 'announcer' });
@@ -103,16 +141,24 @@ export class Announcer {
     if (req.method !== 'INVITE') return this.reply(tx, req, 405, [['Allow', ALLOW]]);
     const callId = req.callId();
     const ruri = req.requestUri();
-    const name = ruri.isSip ? ANNOUNCE.exec(ruri.user ?? '')?.[1] : undefined;
+    const user = ruri.isSip ? (ruri.user ?? '') : '';
+    const name = ANNOUNCE.exec(user)?.[1];
     const sound = name === undefined ? undefined : this.o.sounds().get(name);
-    if (!sound) {
-      this.log.info({ callId, ruri: req.uri }, 'no such announcement; answered 404');
+    const app = sound ? announcement(sound, this.o.repeat) : name === undefined && this.o.apps && user ? await this.o.apps(user, req) : null;
+    if (!app) {
+      this.log.info({ callId, ruri: req.uri }, 'no such announcement or service; answered 404');
       this.o.metrics.calls.inc({ name: 'unknown', result: 'not_found' });
       return this.reply(tx, req, 404);
     }
+    if (!tx.canRespond(200)) {
+      // a CANCEL while the app was looked up (the database): the stack answered it 487
+      this.log.info({ callId, name: app.name }, 'cancelled before the answer');
+      this.o.metrics.calls.inc({ name: app.name, result: 'cancelled' });
+      return;
+    }
     const reject = (status: number, headers: Array<[string, string]>, why: string): void => {
-      this.log.info({ callId, name: sound.name, status, why }, 'announcement call rejected');
-      this.o.metrics.calls.inc({ name: sound.name, result: 'rejected' });
+      this.log.info({ callId, name: app.name, status, why }, 'call rejected');
+      this.o.metrics.calls.inc({ name: app.name, result: 'rejected' });
       this.reply(tx, req, status, headers);
     };
     const required = req.optionTags('require');
@@ -132,8 +178,8 @@ export class Announcer {
     tx.user = {
       onCancel: () => {
         cancelled = true;
-        this.log.info({ callId, name: sound.name }, 'cancelled before the answer');
-        this.o.metrics.calls.inc({ name: sound.name, result: 'cancelled' });
+        this.log.info({ callId, name: app.name }, 'cancelled before the answer');
+        this.o.metrics.calls.inc({ name: app.name, result: 'cancelled' });
         this.reply(tx, req, 487);
       },
     };
@@ -142,13 +188,12 @@ export class Announcer {
       socket = await openRtpSocket(this.o.rtp.address, this.o.rtp);
     } catch (err) {
       this.log.error({ callId, err: (err as Error).message }, 'no RTP socket; answered 500');
-      this.o.metrics.calls.inc({ name: sound.name, result: 'failed' });
+      this.o.metrics.calls.inc({ name: app.name, result: 'failed' });
       if (!cancelled) this.reply(tx, req, 500, [['Retry-After', '5']]);
       return;
     }
     if (cancelled) return void socket.close();
     socket.on('error', (err) => this.log.warn({ callId, err: err.message }, 'RTP socket error'));
-    socket.on('message', () => undefined); // the caller's media (rtpengine's) is not used
     const localPort = socket.address().port;
     const local = { address: this.o.rtp.address, port: localPort, sessionId: String(Date.now()) };
     const ok = createResponse(req, 200, {
@@ -156,16 +201,20 @@ export class Announcer {
       copyRecordRoute: true,
       headers: [['Contact', `<sip:${hostOf(this.o.self().address)}:${this.o.self().port};transport=udp>`], ['Allow', ALLOW]],
     });
-    ok.setBody(remote ? answerSdp(local, remote) : offerSdp(local), 'application/sdp');
+    ok.setBody(remote ? answerSdp(local, remote, { dtmf: app.dtmf }) : offerSdp(local, { dtmf: app.dtmf }), 'application/sdp');
     const call: AnnouncementCall = {
-      callId, name: sound.name, dialog: createUasDialog(req, ok), inviteSeq: req.cseq().seq,
-      state: 'answered', acked: false, byeAfterAck: false, sound, socket, localPort, remote,
-      direction: remote ? answerDirection(remote.direction) : null, pacer: null, createdAt: Date.now(), timers: [],
+      callId, name: app.name, app, dialog: createUasDialog(req, ok), inviteSeq: req.cseq().seq,
+      state: 'answered', acked: false, byeAfterAck: null, socket, localPort, remote,
+      direction: remote ? answerDirection(remote.direction) : null, packetsSent: 0, caller: callerOf(req), createdAt: Date.now(), timers: [],
     };
     this.calls.set(callId, call);
+    // the other side's media goes to the app once it has started (the answer is known)
+    socket.on('message', (msg) => {
+      if (call.state === 'playing') call.app.onRtp?.(msg);
+    });
     tx.respond(ok);
     this.retransmit2xx(call, tx, ok);
-    this.log.info({ callId, name: sound.name, rtp: localPort, remote: remote ? `${remote.address}:${remote.port}` : 'late offer', codec: remote?.codec }, 'announcement answered');
+    this.log.info({ callId, name: app.name, rtp: localPort, remote: remote ? `${remote.address}:${remote.port}` : 'late offer', codec: remote?.codec }, 'call answered');
     // with the offer in the INVITE the media may start with our 200 (RFC 3264 §5.1)
     if (remote) this.play(call);
   }
@@ -210,23 +259,27 @@ export class Announcer {
       this.play(call);
       return;
     }
-    if (call.byeAfterAck) this.bye(call, 'completed');
+    if (call.byeAfterAck) this.bye(call, call.byeAfterAck);
   }
 
+  /** The media is known: the app starts. */
   private play(call: AnnouncementCall): void {
     const remote = call.remote!;
     const out = sends(call.direction ?? 'sendrecv', remote);
-    const stream = new RtpStream({ encoded: call.sound.encoded[remote.codec], payloadType: remote.payloadType, silence: SILENCE[remote.codec], repeat: this.o.repeat });
     call.state = 'playing';
-    call.pacer = new Pacer(this.clock, stream.count, (i) => {
-      if (!out) return;
-      call.socket.send(stream.packet(i), remote.port, remote.address);
-      this.o.metrics.rtpPackets.inc();
-    }, () => {
-      if (call.acked) this.bye(call, 'completed');
-      else call.byeAfterAck = true;
+    call.app.start({
+      callId: call.callId, caller: call.caller, remote, clock: this.clock, log: this.log.child({ callId: call.callId, app: call.name }),
+      send: (packet) => {
+        if (!out || call.state === 'ended') return;
+        call.socket.send(packet, remote.port, remote.address);
+        call.packetsSent++;
+        this.o.metrics.rtpPackets.inc();
+      },
+      hangup: (result) => {
+        if (call.acked) this.bye(call, result);
+        else call.byeAfterAck = result;
+      },
     });
-    call.pacer.begin();
   }
 
   private async inDialog(tx: ServerTransaction, req: SipRequest): Promise<void> {
@@ -237,11 +290,11 @@ export class Announcer {
     call.dialog = check.dialog;
     if (req.method === 'BYE') {
       this.reply(tx, req, 200);
-      this.log.info({ callId: call.callId, name: call.name, packets: call.pacer?.packetsSent ?? 0 }, 'caller hung up');
+      this.log.info({ callId: call.callId, name: call.name, packets: call.packetsSent }, 'caller hung up');
       return this.end(call, 'caller_hangup');
     }
     // a new offer mid-announcement is not taken (the session stays as it is, RFC 3261 §14.2)
-    if (req.method === 'INVITE' || req.method === 'UPDATE') return this.reply(tx, req, 488, [['Warning', '399 appserver "announcements take no re-offer"']]);
+    if (req.method === 'INVITE' || req.method === 'UPDATE') return this.reply(tx, req, 488, [['Warning', '399 appserver "the app-server takes no re-offer"']]);
     if (req.method === 'OPTIONS' || req.method === 'INFO') return this.reply(tx, req, 200, [['Allow', ALLOW]]);
     return this.reply(tx, req, 405, [['Allow', ALLOW]]);
   }
@@ -260,24 +313,64 @@ export class Announcer {
         onFinal: (res) => this.log.debug({ callId: call.callId, status: res.status }, 'BYE answered'),
       });
     } else this.log.warn({ callId: call.callId, target: request.uri }, 'BYE has no IP next hop; call dropped');
-    this.log.info({ callId: call.callId, name: call.name, result, packets: call.pacer?.packetsSent ?? 0 }, 'announcement ended');
+    this.log.info({ callId: call.callId, name: call.name, result, packets: call.packetsSent }, 'call ended');
     this.end(call, result);
   }
 
   private end(call: AnnouncementCall, result: CallResult): void {
     if (call.state === 'ended') return;
     call.state = 'ended';
-    call.pacer?.stop();
     for (const t of call.timers) clearTimeout(t);
     call.socket.close();
     this.calls.delete(call.callId);
     this.o.metrics.calls.inc({ name: call.name, result });
+    let after: void | Promise<void>;
+    try {
+      after = call.app.ended?.(result);
+    } catch (err) {
+      after = Promise.reject(err);
+    }
+    if (after) {
+      const p = after.catch((err: unknown) => this.log.error({ callId: call.callId, name: call.name, err: (err as Error).message }, 'ending the call failed'))
+        .finally(() => this.pending.delete(p));
+      this.pending.add(p);
+    }
   }
 
-  /** Every call ended with our BYE (a stopping daemon). */
-  close(): void {
+  /** Every call ended with our BYE (a stopping daemon); resolves when the apps are done (a recording written). */
+  async close(): Promise<void> {
     for (const call of [...this.calls.values()]) this.bye(call, 'shutdown');
+    await Promise.all([...this.pending]);
   }
+}
+
+/** An announcement: the sound played `repeat` times back to back, then our BYE. */
+export function announcement(sound: Sound, repeat: number): CallApp {
+  let pacer: Pacer | null = null;
+  return {
+    name: sound.name,
+    start(ctx) {
+      const { codec, payloadType } = ctx.remote;
+      const stream = new RtpStream({ encoded: sound.encoded[codec], payloadType, silence: SILENCE[codec], repeat });
+      pacer = new Pacer(ctx.clock, stream.count, (i) => ctx.send(stream.packet(i)), () => ctx.hangup('completed'));
+      pacer.begin();
+    },
+    ended() {
+      pacer?.stop();
+    },
+  };
+}
+
+/** The caller of a request: P-Asserted-Identity's (else From's) URI user, else the URI. */
+export function callerOf(req: SipRequest): string {
+  for (const value of [req.get('p-asserted-identity'), req.get('from')]) {
+    if (!value) continue;
+    const uri = /<([^>]+)>/.exec(value)?.[1] ?? value.split(';')[0]!.trim();
+    const user = /^(?:sips?|tel):([^@;]+)@/.exec(uri)?.[1] ?? /^tel:([^;]+)/.exec(uri)?.[1];
+    if (user) return decodeURIComponent(user).slice(0, 255);
+    if (uri) return uri.slice(0, 255);
+  }
+  return '';
 }
 
 const hostOf = (address: string): string => (isIP(address) === 6 ? `[${address}]` : address);

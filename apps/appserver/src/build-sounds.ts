@@ -3,14 +3,15 @@
  * DEFAULT_SOUNDS spoken by espeak-ng, then converted by sox to what the app-server plays
  * (8 kHz, mono, 16-bit PCM WAV, normalised to -6 dBFS) in dist/sounds/<name>.wav. Nothing
  * is downloaded. Without espeak-ng or sox the build fails and says which Debian package
- * to install (deploy/bootstrap.sh installs both).
+ * to install (deploy/bootstrap.sh installs both). The tones of DEFAULT_TONES (voicemail's
+ * beep) are synthesised by sox alone.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILTIN_SOUNDS_DIR, DEFAULT_SOUNDS } from './sound-set.js';
+import { BUILTIN_SOUNDS_DIR, DEFAULT_SOUNDS, DEFAULT_TONES } from './sound-set.js';
 import { readWav } from './wav.js';
 
 /** espeak-ng's voice and words per minute. */
@@ -39,6 +40,13 @@ export function buildSounds(outDir: string): string[] {
       execFileSync('espeak-ng', ['-v', VOICE, '-s', String(SPEED), '-w', spoken, text], { stdio: ['ignore', 'ignore', 'pipe'] });
       execFileSync('sox', [spoken, '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', converted, 'norm', '-6'], { stdio: ['ignore', 'ignore', 'pipe'] });
       readWav(readFileSync(converted)); // what the daemon will accept, or the build fails here
+      copyFileSync(converted, join(outDir, `${name}.wav`));
+      built.push(name);
+    }
+    for (const [name, synth] of Object.entries(DEFAULT_TONES)) {
+      const converted = join(work, `${name}.wav`);
+      execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', converted, ...synth, 'norm', '-6'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      readWav(readFileSync(converted));
       copyFileSync(converted, join(outDir, `${name}.wav`));
       built.push(name);
     }

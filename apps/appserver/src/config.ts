@@ -20,8 +20,21 @@ export interface AppserverConfig {
   announce_repeat: number;
   /** The operator's WAV files (8 kHz mono 16-bit): `<name>.wav` replaces or adds the sound `<name>`; null: none. */
   sounds_dir: string | null;
-  /** The node's MariaDB: not used by this release (voicemail will); accepted so the rendered file loads. */
+  /** The node's MariaDB: voicemail's boxes and messages (required with `voicemail`). */
   db?: DbConnConfig;
+  /** Voicemail (deposit, retrieval, MWI); absent or null: `vm-*` calls get 404. */
+  voicemail?: VoicemailConfig | null;
+}
+
+export interface VoicemailConfig {
+  /** Where recordings are written (absolute): `<dir>/<box id>/<message id>.wav`, `<dir>/unsaved/` when MariaDB was away. */
+  dir: string;
+  /** The longest message (s): then our BYE. */
+  max_message_s: number;
+  /** A shorter recording is discarded (ms). */
+  min_message_ms: number;
+  /** The proxy's internal SIP listener: where MWI NOTIFYs go; null: no MWI. */
+  mwi_proxy: { address: string; port: number } | null;
 }
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
@@ -37,6 +50,18 @@ export const appserverSchema: JSONSchemaType<AppserverConfig> = {
     announce_repeat: { type: 'integer', minimum: 1, maximum: 100 },
     sounds_dir: { type: 'string', minLength: 1, nullable: true },
     db: { ...commonSchemas.db, nullable: true },
+    voicemail: {
+      type: 'object',
+      nullable: true,
+      properties: {
+        dir: { type: 'string', pattern: '^/' },
+        max_message_s: { type: 'integer', minimum: 1, maximum: 600 },
+        min_message_ms: { type: 'integer', minimum: 0, maximum: 60_000 },
+        mwi_proxy: { type: 'object', nullable: true, properties: { address: { type: 'string', minLength: 1 }, port }, required: ['address', 'port'], additionalProperties: false },
+      },
+      required: ['dir', 'max_message_s', 'min_message_ms', 'mwi_proxy'],
+      additionalProperties: false,
+    },
   },
   required: ['node', 'listen', 'control', 'log', 'rtp', 'announce_repeat', 'sounds_dir'],
   additionalProperties: false,
@@ -51,7 +76,10 @@ export const appserverDefaults = {
   sounds_dir: null,
 } as const satisfies Partial<AppserverConfig>;
 
-/** Checks across keys: the RTP range must be a range. */
+/** Checks across keys: the RTP range must be a range; voicemail needs the database. */
 export function checkAppserverConfig(c: AppserverConfig): DaemonConfigProblem[] {
-  return c.rtp.min > c.rtp.max ? [{ path: 'rtp.max', message: `must be ≥ rtp.min (${c.rtp.min})` }] : [];
+  const problems: DaemonConfigProblem[] = [];
+  if (c.rtp.min > c.rtp.max) problems.push({ path: 'rtp.max', message: `must be ≥ rtp.min (${c.rtp.min})` });
+  if (c.voicemail && !c.db) problems.push({ path: 'db', message: 'voicemail needs the database (db)' });
+  return problems;
 }

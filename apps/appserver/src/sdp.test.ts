@@ -59,4 +59,22 @@ describe('SDP answer choice', () => {
     expect(o).toContain('m=audio 10004 RTP/AVP 0 8\r\n');
     expect(readRemote(o)).toMatchObject({ ok: true, media: { codec: 'PCMU', port: 10004 } });
   });
+
+  it('voicemail: telephone-event/8000 is found and answered with its payload type (RFC 4733), and offered late as 101', () => {
+    const r = readRemote(offer('8 0 96', ['a=rtpmap:96 telephone-event/8000', 'a=fmtp:96 0-16']));
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.media).toMatchObject({ codec: 'PCMA', payloadType: 8, dtmfPayloadType: 96 });
+    const a = answerSdp({ address: '127.0.0.5', port: 10002, sessionId: '7' }, r.media, { dtmf: true }).split('\r\n');
+    expect(a.slice(5)).toEqual(['m=audio 10002 RTP/AVP 8 96', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:96 telephone-event/8000', 'a=fmtp:96 0-15', 'a=ptime:20', 'a=sendrecv', '']);
+    // an announcement does not take it; telephone-event at another rate is not DTMF of ours
+    expect(answerSdp({ address: '127.0.0.5', port: 10002, sessionId: '7' }, r.media)).toContain('m=audio 10002 RTP/AVP 8\r\n');
+    expect(readRemote(offer('0 97', ['a=rtpmap:97 telephone-event/48000']))).toMatchObject({ ok: true, media: { dtmfPayloadType: null } });
+    const without = readRemote(offer('0'));
+    if (!without.ok) throw new Error(without.reason);
+    expect(answerSdp({ address: '127.0.0.5', port: 10002, sessionId: '7' }, without.media, { dtmf: true })).toContain('m=audio 10002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20');
+    const late = offerSdp({ address: '127.0.0.5', port: 10004, sessionId: '9' }, { dtmf: true });
+    expect(late).toContain('m=audio 10004 RTP/AVP 0 8 101\r\n');
+    expect(late).toContain('a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n');
+    expect(readRemote(late)).toMatchObject({ ok: true, media: { codec: 'PCMU', dtmfPayloadType: 101 } });
+  });
 });

@@ -1,7 +1,8 @@
 /**
- * SDP offer/answer (RFC 3264) for an announcement: one audio stream, PCMU or PCMA (the
- * first of the two the other side lists), our RTP socket as its address. The other
- * side is rtpengine (the proxy relays the call's media), so its SDP is plain RTP/AVP.
+ * SDP offer/answer (RFC 3264) for an app-server call: one audio stream, PCMU or PCMA (the
+ * first of the two the other side lists), our RTP socket as its address; voicemail calls
+ * also take RFC 4733 `telephone-event/8000` when it is offered (the DTMF of the menu). The
+ * other side is rtpengine (the proxy relays the call's media), so its SDP is plain RTP/AVP.
  */
 import { isIP } from 'node:net';
 import { parse } from 'sdp-transform';
@@ -16,6 +17,8 @@ export interface RemoteMedia {
   port: number;
   codec: G711Codec;
   payloadType: number;
+  /** The payload type of `telephone-event/8000` in the same m-line (RFC 4733 §7.1.1), null when not offered. */
+  dtmfPayloadType: number | null;
   /** The other side's direction (RFC 3264 §5.1; default sendrecv). */
   direction: Direction;
   /** Index of the audio m-line among all m-lines (the answer keeps their order, §6). */
@@ -50,12 +53,14 @@ export function readRemote(body: Buffer | string, accept: ReadonlySet<G711Codec>
     const address = m.connection?.ip ?? sdp.connection?.ip;
     if (!address) return { ok: false, reason: 'audio stream without a connection address (c=)' };
     const rtpmap = new Map((m.rtp ?? []).map((r) => [r.payload, r]));
+    const te = (m.rtp ?? []).find((r) => r.codec.toLowerCase() === 'telephone-event' && (r.rate === undefined || r.rate === 8000));
+    const dtmfPayloadType = te ? te.payload : null;
     for (const pt of String(m.payloads ?? '').split(' ').filter(Boolean).map(Number)) {
       const map = rtpmap.get(pt);
       const name = map ? map.codec.toUpperCase() : STATIC[pt];
       if ((name === 'PCMU' || name === 'PCMA') && accept.has(name) && (!map || map.rate === undefined || map.rate === 8000)) {
         const dir = String(m.direction ?? sdp.direction ?? 'sendrecv');
-        return { ok: true, media: { address, port: m.port, codec: name, payloadType: pt, direction: DIRECTIONS.has(dir) ? (dir as Direction) : 'sendrecv', index, lines } };
+        return { ok: true, media: { address, port: m.port, codec: name, payloadType: pt, dtmfPayloadType, direction: DIRECTIONS.has(dir) ? (dir as Direction) : 'sendrecv', index, lines } };
       }
     }
     return { ok: false, reason: 'audio stream offers neither PCMU nor PCMA' };
@@ -85,22 +90,38 @@ function head(l: Local): string[] {
   return ['v=0', `o=ngcp-appserver ${l.sessionId} 1 IN ${net} ${l.address}`, 's=announcement', `c=IN ${net} ${l.address}`, 't=0 0'];
 }
 
-/** The answer to `remote`'s offer: its audio stream with our port and its payload type of the chosen codec, every other m-line rejected (port 0). */
-export function answerSdp(local: Local, remote: RemoteMedia): string {
+/** The RFC 4733 lines of a payload type: the 16 DTMF events (§3.2, `0-15`). */
+const dtmfLines = (pt: number): string[] => [`a=rtpmap:${pt} telephone-event/8000`, `a=fmtp:${pt} 0-15`];
+
+/** The payload type our late offer gives telephone-event (a dynamic one, RFC 3551 §3). */
+export const OFFER_DTMF_PAYLOAD_TYPE = 101;
+
+/**
+ * The answer to `remote`'s offer: its audio stream with our port and its payload type of the
+ * chosen codec (with `dtmf`, also its telephone-event payload type when it offered one),
+ * every other m-line rejected (port 0).
+ */
+export function answerSdp(local: Local, remote: RemoteMedia, o: { dtmf?: boolean } = {}): string {
   const out = head(local);
   for (const [i, line] of remote.lines.entries()) {
     if (i !== remote.index) {
       out.push(`m=${line.type} 0 ${line.protocol} ${line.format}`);
       continue;
     }
-    out.push(`m=audio ${local.port} RTP/AVP ${remote.payloadType}`, `a=rtpmap:${remote.payloadType} ${remote.codec}/8000`, 'a=ptime:20', `a=${answerDirection(remote.direction)}`);
+    const te = o.dtmf ? remote.dtmfPayloadType : null;
+    out.push(`m=audio ${local.port} RTP/AVP ${remote.payloadType}${te === null ? '' : ` ${te}`}`, `a=rtpmap:${remote.payloadType} ${remote.codec}/8000`);
+    if (te !== null) out.push(...dtmfLines(te));
+    out.push('a=ptime:20', `a=${answerDirection(remote.direction)}`);
   }
   return `${out.join('\r\n')}\r\n`;
 }
 
-/** Our offer (an INVITE without SDP: the 200 offers, the ACK answers, RFC 3261 §13.2.1): PCMU and PCMA. */
-export function offerSdp(local: Local): string {
+/** Our offer (an INVITE without SDP: the 200 offers, the ACK answers, RFC 3261 §13.2.1): PCMU and PCMA, with `dtmf` also telephone-event. */
+export function offerSdp(local: Local, o: { dtmf?: boolean } = {}): string {
   const out = head(local);
-  out.push(`m=audio ${local.port} RTP/AVP ${PAYLOAD_TYPE.PCMU} ${PAYLOAD_TYPE.PCMA}`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=ptime:20', 'a=sendrecv');
+  const te = o.dtmf ? ` ${OFFER_DTMF_PAYLOAD_TYPE}` : '';
+  out.push(`m=audio ${local.port} RTP/AVP ${PAYLOAD_TYPE.PCMU} ${PAYLOAD_TYPE.PCMA}${te}`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000');
+  if (o.dtmf) out.push(...dtmfLines(OFFER_DTMF_PAYLOAD_TYPE));
+  out.push('a=ptime:20', 'a=sendrecv');
   return `${out.join('\r\n')}\r\n`;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { linearToAlaw, linearToUlaw } from './g711.js';
-import { DEFAULT_SOUNDS } from './sound-set.js';
+import { DEFAULT_SOUND_NAMES } from './sound-set.js';
 import { loadSounds } from './sounds.js';
 import { readWav, writeWav } from './wav.js';
 
@@ -20,7 +20,7 @@ function dir(): string {
 const tone = (n: number, amplitude = 8000): Int16Array => Int16Array.from({ length: n }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / 8000)));
 function builtinDir(): string {
   const d = dir();
-  for (const name of Object.keys(DEFAULT_SOUNDS)) writeFileSync(join(d, `${name}.wav`), writeWav(tone(800)));
+  for (const name of DEFAULT_SOUND_NAMES) writeFileSync(join(d, `${name}.wav`), writeWav(tone(800)));
   return d;
 }
 
@@ -58,7 +58,7 @@ describe('WAV files', () => {
 describe('the sound set', () => {
   it('loads the default set encoded in both codecs', () => {
     const set = loadSounds(builtinDir(), null);
-    expect([...set.sounds.keys()].sort()).toEqual(Object.keys(DEFAULT_SOUNDS).sort());
+    expect([...set.sounds.keys()].sort()).toEqual([...DEFAULT_SOUND_NAMES].sort());
     const busy = set.sounds.get('busy')!;
     expect(busy).toMatchObject({ source: 'builtin', samples: 800 });
     expect([...busy.encoded.PCMU]).toEqual([...tone(800)].map(linearToUlaw));
@@ -93,7 +93,7 @@ describe('the sound set', () => {
 
   it('an operator directory that cannot be read is reported, the defaults still load', () => {
     const set = loadSounds(builtinDir(), '/nonexistent/ngcp-sounds');
-    expect(set.sounds.size).toBe(Object.keys(DEFAULT_SOUNDS).length);
+    expect(set.sounds.size).toBe(DEFAULT_SOUND_NAMES.length);
     expect(set.refused).toEqual([{ file: '/nonexistent/ngcp-sounds', reason: 'directory not readable: ENOENT' }]);
   });
 });

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { encode, type G711Codec } from './g711.js';
-import { DEFAULT_SOUNDS, SOUND_NAME } from './sound-set.js';
+import { DEFAULT_SOUND_NAMES, SOUND_NAME } from './sound-set.js';
 import { readWav } from './wav.js';
 
 export interface Sound {
@@ -35,14 +35,14 @@ function load(file: string, name: string, source: Sound['source']): Sound {
 }
 
 /**
- * Loads the default set from `builtinDir` (every name of DEFAULT_SOUNDS must be there: a
+ * Loads the default set from `builtinDir` (every name of DEFAULT_SOUND_NAMES must be there: a
  * missing or unreadable one throws, the build did not run) and then `operatorDir`'s
  * `*.wav` files, which replace a default of the same name; an operator file that is not
  * 8 kHz mono 16-bit PCM, or whose name is not a sound name, is refused and listed.
  */
 export function loadSounds(builtinDir: string, operatorDir: string | null): SoundSet {
   const sounds = new Map<string, Sound>();
-  for (const name of Object.keys(DEFAULT_SOUNDS)) {
+  for (const name of DEFAULT_SOUND_NAMES) {
     const file = join(builtinDir, `${name}.wav`);
     try {
       sounds.set(name, load(file, name, 'builtin'));

@@ -179,6 +179,21 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     ]);
   });
 
+  it("the app-server's voicemail keys: optional (a config dir older than them loads), a relative dir or a limit out of range is refused naming the key", () => {
+    const cfg = readFileSync(join(t.configDir, 'config.yml'), 'utf8');
+    t.write('config.yml', cfg.replace(/^  voicemail:\n(    .*\n)+/m, ''));
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver).not.toHaveProperty('voicemail');
+    t.write('config.yml', cfg);
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver.voicemail).toEqual({ dir: null, max_message_s: 120, min_message_ms: 1000 });
+    t.write('config.node.self.yml', 'appserver:\n  voicemail:\n    dir: /srv/vm\n');
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver.voicemail).toMatchObject({ dir: '/srv/vm', max_message_s: 120 });
+    t.write('config.node.self.yml', 'appserver:\n  voicemail:\n    dir: vm\n    max_message_s: 0\n');
+    expect(issuesOf().map((i) => [i.path, i.message]).sort()).toEqual([
+      ['appserver.voicemail.dir', 'has a bad format (got "vm")'],
+      ['appserver.voicemail.max_message_s', expect.stringContaining('>= 1')],
+    ]);
+  });
+
   it('ranges, peers and interface types are checked', () => {
     t.write('config.node.self.yml', 'rtpproxy:\n  minport: 40000\n  maxport: 30000\n');
     expect(issuesOf()[0]).toMatchObject({ path: 'rtpproxy.maxport', message: expect.stringContaining('below rtpproxy.minport') });

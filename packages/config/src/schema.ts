@@ -196,6 +196,15 @@ export interface AppserverConfig {
   announce_repeat?: number;
   /** absolute path of the operator's sounds: `<name>.wav` (8 kHz mono 16-bit PCM) replaces or adds `announce.<name>`; absent/null: none */
   sounds_dir?: string | null;
+  /** voicemail (deposit, retrieval, MWI); every key optional (config dirs older than it) */
+  voicemail?: {
+    /** absolute path of the recordings; absent/null: `<node root>/var/spool/voicemail` */
+    dir?: string | null;
+    /** the longest message (s, 1..600; default 120) */
+    max_message_s?: number | null;
+    /** shorter recordings are discarded (ms; default 1000) */
+    min_message_ms?: number | null;
+  } | null;
 }
 
 export interface MediactlConfig {
@@ -483,7 +492,15 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
       enable: bool, port, control_port: port, rtp_min: port, rtp_max: port,
       announce_repeat: { type: 'integer', minimum: 1, maximum: 100, nullable: true },
       sounds_dir: { type: 'string', pattern: '^/', nullable: true },
-    }), ['announce_repeat', 'sounds_dir']),
+      voicemail: {
+        type: 'object', nullable: true, additionalProperties: false, required: [],
+        properties: {
+          dir: { type: 'string', pattern: '^/', nullable: true },
+          max_message_s: { type: 'integer', minimum: 1, maximum: 600, nullable: true },
+          min_message_ms: { type: 'integer', minimum: 0, maximum: 60_000, nullable: true },
+        },
+      },
+    }), ['announce_repeat', 'sounds_dir', 'voicemail']),
     mediactl: obj<MediactlConfig>({
       enable: bool,
       control_port: port,

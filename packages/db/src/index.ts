@@ -38,8 +38,13 @@ export type { JournalActor, JournalChange, ChangePublisher } from './repo/journa
 export { findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall } from './repo/prepaid.js';
 export type { PrepaidAccount, BillingFee, PrepaidSettlement } from './repo/prepaid.js';
 
-export { accKind, insertAcc, insertAccs, insertCdr, ensureVoicemailBox, insertVoicemail } from './repo/accounting.js';
-export type { NewAcc, NewCdr, NewVoicemail } from './repo/accounting.js';
+export { accKind, insertAcc, insertAccs, insertCdr } from './repo/accounting.js';
+export type { NewAcc, NewCdr } from './repo/accounting.js';
+export {
+  ensureVoicemailBox, insertVoicemail, depositVoicemail, voicemailFile, findVoicemailOwner, voicemailCounts, listBoxMessages, voicemailAudio,
+  markVoicemailRead, moveVoicemail, deleteVoicemail,
+} from './repo/voicemail.js';
+export type { NewVoicemail, VoicemailOwner, VoicemailCounts, BoxMessage } from './repo/voicemail.js';
 
 export { CHANGES_CHANNEL, redisKeys, REDIS_PATTERNS, keyDeadlines, parsePeerRegistration } from './redis-keys.js';
 export type { ChangeNotification, ChangeOp, LocationBinding, ActiveCall, BanEntry, CallBranch, CallFork, DispatcherDestinationState, PeerServerState, PeerRegistration, ScanPttlClient } from './redis-keys.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRewriteRules, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertAccs, insertCdr, insertVoicemail,
-  createReader, readerFor, findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+  createReader, readerFor, depositVoicemail, voicemailFile, findVoicemailOwner, voicemailCounts, listBoxMessages, voicemailAudio, markVoicemailRead, moveVoicemail, deleteVoicemail, findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
   CALL_FORWARDS_ENTITY, checkCallForwards, publishChange, readCallForwardDocs, replaceCallForwards, updateCallForwards,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
@@ -326,5 +326,38 @@ describe('prepaid (0008)', () => {
     // an unanswered call releases its reservation and is charged nothing
     expect(await settlePrepaidCall(db, { callId: `pp-${process.pid}-2`, customerId: cid, seconds: 0, amount: 0, released: 20 })).toBe(true);
     expect(await getBalance(db, cid)).toEqual({ cash: 80, reserved: 0, available: 80 });
+  });
+});
+
+describe('voicemail (repo/voicemail.ts, the app-server\'s deposit, retrieval and MWI)', () => {
+  it('owner, counts (new = INBOX unread), play order, read / save / delete', async () => {
+    const [bobId] = (await db('subscribers').insert({
+      uuid: crypto.randomUUID(), domain_id: domainId, customer_id: customerId, username: 'bob', ...subscriberHa1('bob', 'example.org', 'pw'),
+    })) as [number];
+    expect(await findVoicemailOwner(db, bobId)).toEqual({ subscriberId: bobId, username: 'bob', domain: 'example.org' });
+    expect(await findVoicemailOwner(db, 999_999)).toBeUndefined();
+    expect(await voicemailCounts(db, bobId)).toEqual({ new: 0, old: 0 });
+    const alice = await voicemailCounts(db, aliceId);
+    const older = await depositVoicemail(db, bobId, { caller: '4930111', duration: 4, audio: Buffer.from('one'), receivedAt: new Date('2026-01-01T10:00:00Z') });
+    const newer = await depositVoicemail(db, bobId, { caller: '4930222', duration: 5, receivedAt: new Date('2026-01-02T10:00:00Z') });
+    const saved = await depositVoicemail(db, bobId, { caller: '4930333', duration: 6, folder: 'Old', receivedAt: new Date('2025-12-01T10:00:00Z') });
+    expect(newer.boxId).toBe(older.boxId);
+    expect(voicemailFile('/spool/vm', older.boxId, older.id)).toBe(`/spool/vm/${older.boxId}/${older.id}.wav`);
+    expect(await voicemailCounts(db, bobId)).toEqual({ new: 2, old: 1 });
+    // new ones first (oldest first), then the saved one
+    expect((await listBoxMessages(db, bobId)).map((m) => [m.id, m.isNew, m.caller])).toEqual([[older.id, true, '4930111'], [newer.id, true, '4930222'], [saved.id, false, '4930333']]);
+    expect((await voicemailAudio(db, older.id))?.toString()).toBe('one');
+    expect(await voicemailAudio(db, newer.id)).toBeNull();
+    expect(await markVoicemailRead(db, older.id)).toBe(true);
+    expect(await voicemailCounts(db, bobId)).toEqual({ new: 1, old: 2 });
+    expect(await moveVoicemail(db, newer.id, 'Old')).toBe(true);
+    expect(await db('voicemail_messages').where('id', newer.id).first('folder', 'is_read')).toEqual({ folder: 'Old', is_read: 1 });
+    expect(await voicemailCounts(db, bobId)).toEqual({ new: 0, old: 3 });
+    expect(await deleteVoicemail(db, saved.id)).toBe(true);
+    expect(await deleteVoicemail(db, saved.id)).toBe(false);
+    expect(await markVoicemailRead(db, saved.id)).toBe(false);
+    expect(await voicemailCounts(db, bobId)).toEqual({ new: 0, old: 2 });
+    // another subscriber's box is untouched
+    expect(await voicemailCounts(db, aliceId)).toEqual(alice);
   });
 });
