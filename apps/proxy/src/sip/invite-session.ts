@@ -329,25 +329,29 @@ export class InviteSession {
   private runRetrieval(caller: Caller, dialled: string): Promise<void> {
     this.call = this.subscriberCall(caller, dialled, dialled);
     this.hasCall = true;
-    return this.route(() => this.callVoicemail('retrieve', caller.subscriberId));
+    return this.route(() => this.callVoicemail('retrieve', { subscriberId: caller.subscriberId, username: caller.username, domain: caller.domain, customerId: caller.customerId }));
   }
 
   /**
-   * A stage to subscriber `boxId`'s voicemail on the app-server (`vm-deposit.<id>` for a forward,
+   * A stage to subscriber `box`'s voicemail on the app-server (`vm-deposit.<id>` for a forward,
    * `vm-retrieve.<id>` for the voicemail number): the call's callee becomes the box
    * (`vm-<kind>.<id>@voicebox.local`, the box owner's subscriber id), media as for any callee.
+   * A deposit shows the caller as the box owner's phones would see it (its rewrite rules, CLIR).
    */
-  private async callVoicemail(kind: VoicemailKind, boxId: number): Promise<void> {
+  private async callVoicemail(kind: VoicemailKind, box: Callee): Promise<void> {
     const { ctx } = this;
     const at = ctx.appserver!;
     ctx.metrics.voicemail.inc({ kind });
-    this.log.info({ kind, box: boxId }, 'call to voicemail');
-    const user = voicemailUser(kind, boxId);
-    Object.assign(this.call, { callee: `${user}@${VOICEBOX_DOMAIN}`, callee_user: user, callee_domain: VOICEBOX_DOMAIN, callee_subscriber_id: String(boxId) });
-    // a deposit: the box owner's phones no longer ring, its concurrent-call sets let the call go (as a forward to a peer)
-    if (kind === 'deposit') await this.moveCount([]);
+    this.log.info({ kind, box: box.subscriberId }, 'call to voicemail');
+    const user = voicemailUser(kind, box.subscriberId);
+    Object.assign(this.call, { callee: `${user}@${VOICEBOX_DOMAIN}`, callee_user: user, callee_domain: VOICEBOX_DOMAIN, callee_subscriber_id: String(box.subscriberId) });
+    if (kind === 'deposit') {
+      if (this.peerCaller) this.identity = await ctx.features.identityForSubscriber(this.peerCaller.inbound, this.peerCaller.anonymous, box);
+      // the box owner's phones no longer ring: its concurrent-call sets let the call go (as for a forward to a peer)
+      await this.moveCount([]);
+    }
     if (this.done()) return;
-    await this.callAppserver(voicemailUri(kind, boxId, at), at);
+    await this.callAppserver(voicemailUri(kind, box.subscriberId, at), at);
   }
 
   /** A stage of one branch to the app-server at `uri`, given up when it neither rings nor answers within APPSERVER_ANSWER_MS. */
@@ -646,7 +650,7 @@ export class InviteSession {
       case 'voicemail':
         // the owner's box on the app-server; without one (voicemail.enable false, no app-server) the destination is left out
         if (ctx.voicemail) {
-          await this.callVoicemail('deposit', owner.subscriberId);
+          await this.callVoicemail('deposit', owner);
           return true;
         }
         skipped.voicemail++;
