@@ -117,7 +117,7 @@ describe('voicemails', () => {
     expect((await call(app(), 'GET', '/api/voicemails', { query: { subscriber_id: alice.id, folder: 'Old' } })).data.total_count).toBe(1);
     const rec = await app().inject({ method: 'GET', url: `/api/voicemails/${m1}/recording`, headers: { authorization: aliceAuth } });
     expect(rec.statusCode).toBe(200);
-    expect(rec.headers['content-type']).toBe('audio/wav');
+    expect(rec.headers['content-type']).toBe('audio/x-wav');
     expect(rec.body).toBe('RIFF....WAVE');
     expect((await app().inject({ method: 'GET', url: `/api/voicemails/${m2}/recording`, headers: { authorization: aliceAuth } })).statusCode).toBe(404);
     expect((await call(app(), 'POST', '/api/voicemails', { body: {} })).statusCode).toBe(405);
