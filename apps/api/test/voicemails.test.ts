@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertVoicemail } from '@ngcp/db';
 import { RpcServer } from '@ngcp/rpc';
 import { freePort } from '@ngcp/testkit';
-import { basic, call, createApiUser, uniq, useApi } from './helpers.js';
+import { call, scopeFixture, uniq, useApi } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'api-voicemail-'));
 const rpcPort = await freePort();
@@ -23,6 +23,7 @@ const app = () => h().app;
 /** What the app-server stand-in was asked. */
 const asked: unknown[] = [];
 let appserver: RpcServer | undefined;
+let domain: string;
 let alice: { id: number };
 let bob: { id: number };
 let aliceAuth: string;
@@ -35,16 +36,7 @@ beforeAll(async () => {
     return { sent: 1 };
   });
   await appserver.listen();
-  const domain = `${uniq('v')}.example`;
-  await call(app(), 'POST', '/api/domains', { body: { domain } });
-  const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
-  const cust = (await call(app(), 'POST', '/api/customers', { body: { name: 'A', reseller_id: r.data.id } })).data.id;
-  alice = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'alice', password: 'secret1', webpassword: 'alice-web-pw', customer_id: cust } })).data;
-  bob = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'bob', password: 'secret1' } })).data;
-  aliceAuth = basic(`alice@${domain}`, 'alice-web-pw');
-  const login = uniq('rs');
-  await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
-  resellerAuth = basic(login, 'reseller-pw');
+  ({ domain, alice, bob, aliceAuth, resellerAuth } = await scopeFixture(h(), 'v'));
 });
 afterAll(async () => {
   await appserver?.close();
@@ -127,7 +119,7 @@ describe('voicemail recordings', () => {
 
 describe('voicemails', () => {
   it('list by subscriber and folder, paged and ordered; PATCH to Old asks the app-server for the MWI of the box owner; a bad folder is 422 naming it and changes nothing', async () => {
-    const carol = (await call(app(), 'POST', '/api/subscribers', { body: { domain: (await call(app(), 'GET', `/api/subscribers/${alice.id}`)).data.domain, username: uniq('carol'), password: 'secret1' } })).data;
+    const carol = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: uniq('carol'), password: 'secret1' } })).data;
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push(await insertVoicemail(h().db, carol.id, { caller: `49301${i}`, duration: i + 1, receivedAt: new Date(Date.UTC(2026, 0, 1 + i)) }));
     const page2 = await call(app(), 'GET', '/api/voicemails', { query: { subscriber_id: carol.id, rows: 2, page: 2, order_by: 'received_at', order_by_direction: 'desc' } });
