@@ -179,6 +179,16 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
     ]);
   });
 
+  it("the proxy's voicemail keys: absent is fine, a number that is no dial string or a non-boolean enable is refused naming the key", () => {
+    const cfg = readFileSync(join(t.configDir, 'config.yml'), 'utf8');
+    t.write('config.yml', cfg.replace(/^  voicemail:\n(    .*\n)*/m, ''));
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.proxy).not.toHaveProperty('voicemail');
+    t.write('config.yml', cfg);
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.proxy.voicemail).toEqual({ enable: true, number: '2000' });
+    t.write('config.node.self.yml', 'proxy:\n  voicemail:\n    enable: "yes"\n    number: "voicebox"\n');
+    expect(issuesOf().map((i) => i.path).sort()).toEqual(['proxy.voicemail.enable', 'proxy.voicemail.number']);
+  });
+
   it('ranges, peers and interface types are checked', () => {
     t.write('config.node.self.yml', 'rtpproxy:\n  minport: 40000\n  maxport: 30000\n');
     expect(issuesOf()[0]).toMatchObject({ path: 'rtpproxy.maxport', message: expect.stringContaining('below rtpproxy.minport') });
