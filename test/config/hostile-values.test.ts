@@ -64,6 +64,8 @@ const DAEMON_FILES: Record<string, Expect> = {
     'tls.cert': { path: (p) => `${p.root}/var/api/tls/cert.pem` },
     'tls.key': { path: (p) => `${p.root}/var/api/tls/key.pem` },
     'admin.credentials_file': { path: (p) => `${p.root}/var/api/credentials.env` },
+    // the app-server's recordings (appserver.voicemail.dir absent: under the node root)
+    'voicemail.dir': { path: (p) => `${p.root}/var/spool/voicemail` },
   },
   lb: { ...db, ...redisPw },
   proxy: { ...db, ...redisPw, 'auth.nonce_secret': { secret: 'sip_nonce_secret' } },

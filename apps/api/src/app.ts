@@ -17,6 +17,7 @@ import type { Principal } from './auth/principal.js';
 import { AJV_OPTIONS, ajvFieldErrors, coerceParams } from './http/validation.js';
 import { createLogger, lazyChildLogger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { MwiTrigger } from './mwi.js';
 import { Notifier } from './notifier.js';
 import { registerAll } from './resources/index.js';
 import type { Services } from './services.js';
@@ -83,6 +84,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
     guard: new BruteForceGuard(config.bruteforce, redis, now, (err) => app.log.warn({ err }, 'cannot store api ban in redis')),
     notifier: new Notifier(redis, (err, n) => app.log.warn({ err: (err as Error).message, change: n }, 'change notification not published'), now),
     metrics: new Metrics(),
+    mwi: new MwiTrigger(config.voicemail.appserver_control, config.voicemail.mwi_timeout_ms, app.log),
     log: app.log,
   };
   app.decorate('services', services);
@@ -155,6 +157,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
   });
 
   app.addHook('onClose', async () => {
+    services.mwi.close();
     if (ownReader) await reader.close();
     if (ownDb) await db.destroy();
     if (ownRedis) redis.disconnect();

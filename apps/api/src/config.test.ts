@@ -44,6 +44,10 @@ describe('resolveConfig', () => {
       [{ bruteforce: { ban_after: 0 } }, 'bruteforce.ban_after'],
       [{ db: { pool_max: 0 } }, 'db.pool_max'],
       [{ db: { acquire_timeout_ms: 'soon' } }, 'db.acquire_timeout_ms'],
+      [{ voicemail: { dir: 'var/spool/voicemail' } }, 'voicemail.dir'],
+      [{ voicemail: { appserver_control: 'https://127.0.0.2:9070/' } }, 'voicemail.appserver_control'],
+      [{ voicemail: { appserver_control: 'http://127.0.0.2:9070/x' } }, 'voicemail.appserver_control'],
+      [{ voicemail: { mwi_timeout_ms: 0 } }, 'voicemail.mwi_timeout_ms'],
       [[], ''],
     ];
     for (const [input, key] of cases) expect(keysOf(() => resolveConfig(input)), JSON.stringify(input)).toEqual([key]);

@@ -35,6 +35,13 @@ export interface ApiConfig {
   bruteforce: { window_s: number; slow_after: number; delay_ms: number; max_delay_ms: number; ban_after: number; ban_s: number; exempt: string[] };
   paging: { default_rows: number; max_rows: number };
   body_limit: number;
+  /**
+   * Voicemail (resources/voicemails.ts): `dir` where the app-server keeps the recordings
+   * (`<dir>/<box id>/<message id>.wav`; null: none on this node), `appserver_control` the
+   * app-server's control endpoint (`http://ip:port/`) asked for `appserver.mwi` after a message
+   * changed (null: not asked), within `mwi_timeout_ms`.
+   */
+  voicemail: { dir: string | null; appserver_control: string | null; mwi_timeout_ms: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; requests: boolean };
 }
 
@@ -50,6 +57,7 @@ export const DEFAULT_CONFIG: Readonly<ApiConfig> = {
   bruteforce: { window_s: 300, slow_after: 3, delay_ms: 250, max_delay_ms: 4000, ban_after: 10, ban_s: 600, exempt: ['127.0.0.0/8', '::1'] },
   paging: { default_rows: 10, max_rows: 1000 },
   body_limit: 262_144,
+  voicemail: { dir: null, appserver_control: null, mwi_timeout_ms: 2000 },
   log: { level: 'info', requests: true },
 };
 
@@ -85,6 +93,11 @@ export const apiConfigSchema: JSONSchemaType<ApiConfig> = section<ApiConfig>({
   }),
   paging: section<ApiConfig['paging']>({ default_rows: posInt, max_rows: posInt }),
   body_limit: int,
+  voicemail: section<ApiConfig['voicemail']>({
+    dir: { type: 'string', pattern: '^/', nullable: true },
+    appserver_control: { type: 'string', pattern: '^http://[^/\\s]+/?$', nullable: true },
+    mwi_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+  }),
   log: section<ApiConfig['log']>({ level: commonSchemas.log.properties.level, requests: bool }),
 });
 

@@ -7,6 +7,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { BruteForceGuard } from './auth/bruteforce.js';
 import type { Notifier } from './notifier.js';
 import type { Metrics } from './metrics.js';
+import type { MwiTrigger } from './mwi.js';
 
 export interface Services {
   config: ApiConfig;
@@ -18,5 +19,7 @@ export interface Services {
   guard: BruteForceGuard;
   notifier: Notifier;
   metrics: Metrics;
+  /** asks the app-server for an MWI NOTIFY after a voicemail changed */
+  mwi: MwiTrigger;
   log: FastifyBaseLogger;
 }

@@ -107,3 +107,18 @@ export function expectNoSecrets(body: string, secrets: string[] = []): void {
   for (const f of SECRET_FIELDS) if (body.includes(`"${f}"`)) throw new Error(`response contains field ${f}: ${body}`);
   for (const s of secrets) if (body.includes(s)) throw new Error(`response contains a secret value`);
 }
+
+/** Who the scope tests need: a domain, alice (web password, customer of a new reseller), bob (no customer), and the reseller's API user. */
+export interface ScopeFixture { domain: string; alice: { id: number }; bob: { id: number }; aliceAuth: string; customerId: number; resellerAuth: string }
+
+export async function scopeFixture(h: Harness, prefix = 'c'): Promise<ScopeFixture> {
+  const domain = `${uniq(prefix)}.example`;
+  await call(h.app, 'POST', '/api/domains', { body: { domain } });
+  const r = await call(h.app, 'POST', '/api/resellers', { body: { name: uniq('res') } });
+  const customerId = (await call(h.app, 'POST', '/api/customers', { body: { name: 'A', reseller_id: r.data.id } })).data.id as number;
+  const alice = (await call(h.app, 'POST', '/api/subscribers', { body: { domain, username: 'alice', password: 'secret1', webpassword: 'alice-web-pw', customer_id: customerId } })).data;
+  const bob = (await call(h.app, 'POST', '/api/subscribers', { body: { domain, username: 'bob', password: 'secret1' } })).data;
+  const login = uniq('rs');
+  await createApiUser(h.db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
+  return { domain, alice, bob, aliceAuth: basic(`alice@${domain}`, 'alice-web-pw'), customerId, resellerAuth: basic(login, 'reseller-pw') };
+}

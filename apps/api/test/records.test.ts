@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { CHANGES_CHANNEL, insertCdr, insertVoicemail, redisKeys, verifyPassword, type LocationBinding } from '@ngcp/db';
-import { basic, call, createApiUser, expectNoSecrets, uniq, useApi } from './helpers.js';
+import { basic, call, expectNoSecrets, scopeFixture, uniq, useApi } from './helpers.js';
 
 const h = useApi();
 const app = () => h().app;
@@ -14,16 +14,7 @@ let custA: number;
 let resellerAuth: string;
 
 beforeAll(async () => {
-  domain = `${uniq('c')}.example`;
-  await call(app(), 'POST', '/api/domains', { body: { domain } });
-  const r = await call(app(), 'POST', '/api/resellers', { body: { name: uniq('res') } });
-  custA = (await call(app(), 'POST', '/api/customers', { body: { name: 'A', reseller_id: r.data.id } })).data.id;
-  alice = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'alice', password: 'secret1', webpassword: 'alice-web-pw', customer_id: custA } })).data;
-  bob = (await call(app(), 'POST', '/api/subscribers', { body: { domain, username: 'bob', password: 'secret1' } })).data;
-  aliceAuth = basic(`alice@${domain}`, 'alice-web-pw');
-  const login = uniq('rs');
-  await createApiUser(h().db, login, 'reseller-pw', 'reseller', { reseller_id: r.data.id });
-  resellerAuth = basic(login, 'reseller-pw');
+  ({ domain, alice, bob, aliceAuth, customerId: custA, resellerAuth } = await scopeFixture(h()));
 });
 
 describe('cdrs', () => {
@@ -117,7 +108,7 @@ describe('voicemails', () => {
     expect((await call(app(), 'GET', '/api/voicemails', { query: { subscriber_id: alice.id, folder: 'Old' } })).data.total_count).toBe(1);
     const rec = await app().inject({ method: 'GET', url: `/api/voicemails/${m1}/recording`, headers: { authorization: aliceAuth } });
     expect(rec.statusCode).toBe(200);
-    expect(rec.headers['content-type']).toBe('audio/wav');
+    expect(rec.headers['content-type']).toBe('audio/x-wav');
     expect(rec.body).toBe('RIFF....WAVE');
     expect((await app().inject({ method: 'GET', url: `/api/voicemails/${m2}/recording`, headers: { authorization: aliceAuth } })).statusCode).toBe(404);
     expect((await call(app(), 'POST', '/api/voicemails', { body: {} })).statusCode).toBe(405);

@@ -89,6 +89,18 @@ describe('proxy.yml', () => {
     expect(loadProxyConfig(f)).toMatchObject({ appserver: { address: '' }, vsc: { enable: true, cfu_code: '72' }, announcements: { enable: false } });
   });
 
+  it('voicemail on with number 2000 (quoted: a string), absent key → the same defaults; a number that is no dial string is refused naming the key', () => {
+    const f = render('plain-secret-5');
+    expect(loadProxyConfig(f).voicemail).toEqual({ enable: true, number: '2000' });
+    const base = readFileSync(f, 'utf8');
+    writeFileSync(f, base.replace(/^  number: .*$/m, '  number: "*98"'));
+    expect(loadProxyConfig(f).voicemail).toEqual({ enable: true, number: '*98' });
+    writeFileSync(f, base.replace(/^  number: .*$/m, '  number: "vm"'));
+    expect(() => loadProxyConfig(f)).toThrow(/voicemail\.number/);
+    writeFileSync(f, base.replace(/^voicemail:\n(  .*\n)*/m, ''));
+    expect(loadProxyConfig(f).voicemail).toEqual({ enable: true, number: '2000' });
+  });
+
   it('refuses a bad file naming the key', () => {
     dir = mkdtempSync(join(tmpdir(), 'proxy-config-'));
     dirs.push(dir);

@@ -110,6 +110,13 @@ export interface ProxyConfig {
   vsc?: { enable: boolean; cfu_code: string; cfb_code: string; cft_code: string; cfna_code: string; clir_code: string };
   /** A subscriber's call that ends with 404/486/480/408/402/403 at the proxy goes to the app-server's announcement instead (default false). */
   announcements?: { enable: boolean };
+  /**
+   * Voicemail (docs/routing.md "Voicemail"): forwards to voicemail go to the app-server's
+   * `vm-deposit.<subscriber id>`, a local subscriber dialling `number` (as dialled) to its own
+   * box, `vm-retrieve.<subscriber id>`; the app-server's MWI NOTIFYs are relayed to the phones.
+   * Needs `appserver.address`. Absent: enabled, number `2000`.
+   */
+  voicemail?: { enable: boolean; number: string };
   db: { host: string; port: number; socket?: string; user: string; password: string; database: string; pool_max: number };
   /**
    * Accounting on a node of a pair (docs/takeover.md "Accounting at a switchover"): `peer_db` is
@@ -128,6 +135,9 @@ const posInt = { type: 'integer', minimum: 1 } as const;
 const str = { type: 'string', minLength: 1 } as const;
 /** a star code's digits (`72` in `*72*<number>`) */
 const vscCode = { type: 'string', pattern: '^[0-9]{1,4}$' } as const;
+/** the voicemail number as a phone dials it: digits, `*`, `#`, a leading `+` */
+export const VOICEMAIL_NUMBER_PATTERN = '^\\+?[0-9*#]{1,32}$';
+const voicemailNumber = { type: 'string', pattern: VOICEMAIL_NUMBER_PATTERN } as const;
 
 export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
   type: 'object',
@@ -216,6 +226,10 @@ export const proxyConfigSchema: JSONSchemaType<ProxyConfig> = {
       type: 'object', additionalProperties: false, required: ['enable'],
       properties: { enable: { type: 'boolean' } },
     },
+    voicemail: {
+      type: 'object', additionalProperties: false, required: ['enable', 'number'],
+      properties: { enable: { type: 'boolean' }, number: voicemailNumber },
+    },
     db: {
       type: 'object', additionalProperties: false, required: ['host', 'port', 'user', 'password', 'database', 'pool_max'],
       properties: {
@@ -259,5 +273,6 @@ export const proxyConfigDefaults = {
   appserver: { address: '' },
   vsc: { enable: true, cfu_code: '72', cfb_code: '90', cft_code: '92', cfna_code: '93', clir_code: '31' },
   announcements: { enable: false },
+  voicemail: { enable: true, number: '2000' },
   log: { level: 'info' },
 } as const;

@@ -38,6 +38,8 @@ export interface ProxyContext {
   appserver?: Destination | null;
   /** star codes (features/vsc-apply.ts); null/absent: `vsc.enable` false */
   vsc?: StarCodes | null;
+  /** voicemail (features/voicemail.ts): the number subscribers dial for their box; null/absent: `voicemail.enable` false or no app-server */
+  voicemail?: { number: string } | null;
 }
 
 /** Send a response through the server transaction, counting finals by method and status. */

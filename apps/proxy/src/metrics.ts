@@ -24,6 +24,10 @@ export interface ProxyMetrics {
   vsc: Counter<'code' | 'result'>;
   /** calls sent to an app-server announcement, by name (vsc-ok, busy, number-unknown, …) */
   announcements: Counter<'name'>;
+  /** calls sent to the app-server's voicemail, by kind (deposit: a forward; retrieve: the voicemail number) */
+  voicemail: Counter<'kind'>;
+  /** MWI NOTIFYs from the app-server (features/voicemail.ts), by result */
+  mwi: Counter<'result'>;
 }
 
 export interface MetricSources {
@@ -79,6 +83,12 @@ export function createProxyMetrics(registry: Registry, src: MetricSources): Prox
     accSwitches: new Counter({ name: 'acc_target_switches_total', help: 'Changes of the server accounting rows go to, by new target and reason (ha.role, read-only, peer-unreachable)', labelNames: ['to', 'reason'], registers }),
     vsc: new Counter({ name: 'proxy_vsc_total', help: 'Star codes dialled, by code (cfu, cfb, cft, cfna, clir) and result (set, cleared, call: CLIR call placed, error)', labelNames: ['code', 'result'], registers }),
     announcements: new Counter({ name: 'proxy_announcements_total', help: 'Calls sent to an app-server announcement, by name (vsc-ok, vsc-cleared, vsc-error, number-unknown, busy, unavailable, no-credit, not-allowed)', labelNames: ['name'], registers }),
+    voicemail: new Counter({ name: 'proxy_voicemail_calls_total', help: 'Calls sent to the app-server\'s voicemail, by kind (deposit: a call forward to voicemail; retrieve: a subscriber dialled the voicemail number)', labelNames: ['kind'], registers }),
+    mwi: new Counter({
+      name: 'proxy_mwi_notify_total',
+      help: 'MWI NOTIFYs (Event: message-summary) relayed to the phones, by result (delivered: a device answered 2xx; failed: none did; no-binding: 404; forbidden: not from the app-server, 403; bad-target)',
+      labelNames: ['result'], registers,
+    }),
   };
 }
 

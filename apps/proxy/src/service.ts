@@ -26,6 +26,8 @@ import { createRegisterMetrics, PeerRegisterAgent, type RegistrationState } from
 import { handleRegister } from './registrar/registrar.js';
 import { forwardAck, handleInDialog } from './sip/in-dialog.js';
 import { InviteSession } from './sip/invite-session.js';
+import { relayMwiNotify } from './sip/mwi-relay.js';
+import { isMwiNotify } from './features/voicemail.js';
 import { cancelWithoutInvite, onStrayResponse } from './sip/takeover.js';
 import { AccountingWriter, type NodeRole } from './store/accounting.js';
 import { CallStore } from './store/call-store.js';
@@ -229,6 +231,10 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
       case 'OPTIONS':
         // keep-alive probes of the lb and requests for us: answer; for a user: not supported
         return void reply(ctx, tx, req, 200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp']] });
+      case 'NOTIFY':
+        // the app-server's MWI (sip/mwi-relay.ts: from anyone else 403); other packages out of a dialog: 481
+        if (isMwiNotify(req)) return relayMwiNotify(ctx, tx, req, source);
+        return void reply(ctx, tx, req, 481);
       default:
         if (IN_DIALOG_ONLY.has(req.method)) return void reply(ctx, tx, req, 481);
         return void reply(ctx, tx, req, 405, { headers: [['Allow', ALLOW]] });
@@ -274,6 +280,7 @@ export function createProxyService(opts: ProxyServiceOptions): ProxyService {
         config, logger, sip, self, dir, location, calls, acc, media, metrics, peering, features,
         sbc: sbcOf(config),
         appserver: appserverOf(config),
+        voicemail: voicemailOf(config),
         vsc: starCodes,
         auth: new Authenticator(dir, {
           secret: config.auth.nonce_secret, nonceTtlSeconds: config.auth.nonce_ttl_s, algorithms: config.auth.algorithms,
@@ -418,6 +425,12 @@ function sbcOf(config: ProxyConfig): ProxyContext['sbc'] {
 function appserverOf(config: ProxyConfig): ProxyContext['appserver'] {
   const a = parseHostPort(config.appserver?.address ?? '');
   return a ? { transport: 'udp', ...a } : null;
+}
+
+/** Voicemail routing (`voicemail`, absent = enabled with number 2000): only with an app-server. */
+function voicemailOf(config: ProxyConfig): ProxyContext['voicemail'] {
+  const vm = { ...proxyConfigDefaults.voicemail, ...config.voicemail };
+  return vm.enable && appserverOf(config) ? { number: vm.number } : null;
 }
 
 /** `host:port` (the `lb` key) → address; '' or unusable → null. */

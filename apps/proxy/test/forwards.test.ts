@@ -135,7 +135,7 @@ describe('call forwards', { timeout: 60_000 }, () => {
     await allZero(p.a!, p.b!, p.c!);
   });
 
-  it('serial destinations: voicemail skipped (counted), an unregistered D fails, a bad URI host skipped, then C; a destination that does not answer in the set\'s ring time gives way to the next', async () => {
+  it('serial destinations: voicemail skipped without an app-server (counted), an unregistered D fails, a bad URI host skipped, then C; a destination that does not answer in the set\'s ring time gives way to the next', async () => {
     const { domain, p } = await parties(['a', 'b', 'c', 'd', 'e'], ['d']);
     const before = await stats();
     await forwards(p.b!, { cfu: { destinations: [{ type: 'voicemail', destination: null }, to(p.d!), { type: 'uri', destination: 'sip:someone@relay.example' }, to(p.e!), to(p.c!)] } });

@@ -10,12 +10,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
 import { freePort } from '@ngcp/testkit';
 import { provision, until, useHarness } from './harness.js';
-import { sdp, Ua } from './ua.js';
+import { PeerUa, sdp, Ua } from './ua.js';
 
 let sbcPort = 0;
+const APPSERVER = '127.0.0.66';
+let appPort = 0;
 const h = useHarness(async () => {
   sbcPort = await freePort({ udp: true, host: '127.0.0.1' });
-  return { sbc: { enable: true, address: `127.0.0.1:${sbcPort}`, profile: 'p1' } };
+  appPort = await freePort({ udp: true, host: APPSERVER });
+  return { sbc: { enable: true, address: `127.0.0.1:${sbcPort}`, profile: 'p1' }, appserver: { address: `${APPSERVER}:${appPort}` } };
 });
 const started: Ua[] = [];
 afterEach(async () => {
@@ -74,6 +77,26 @@ describe('proxy with the sbc (sbc.enable)', () => {
     }, 'acc start + stop of the B leg');
     expect(rows!.map((r: { method: string; sip_code: string; src_user: string }) => [r.method, r.sip_code, r.src_user])).toEqual([['INVITE', '200', 'a'], ['BYE', '200', 'a']]);
     expect(await h().db('acc').where('callid', aCallId).count({ n: '*' }).first()).toEqual({ n: 0 });
+  });
+
+  it('the voicemail number: the A leg goes to the sbc as dialled, its B leg to the caller\'s box (vm-retrieve.<id>)', async () => {
+    const domain = await provision(h(), [{ username: 'e', password: 'e-password' }]);
+    const e = await ua('e', domain, 'e-password');
+    const id = (await h().api('GET', `/api/subscribers?domain=${domain}&username=e`)).data.items[0].id as number;
+    const sbc = await ua('e', domain, 'unused', sbcPort);
+    const app = await new PeerUa(APPSERVER, h().proxy.address(), 'voicebox').start(appPort);
+    started.push(app);
+    const calling = e.send(e.build('INVITE', `sip:2000@${domain}`, `<sip:2000@${domain}>`, [['Contact', `<${e.contact}>`]], sdp(4000)));
+    const aLeg = await sbc.next('INVITE');
+    expect(aLeg.req.uri).toBe(`sip:2000@${domain}`);
+    expect(app.pending('INVITE')).toBe(0);
+    const bCalling = sbc.send(sbc.build('INVITE', `sip:2000@${domain}`, `<sip:2000@${domain}>`, [['Contact', `<${sbc.contact}>`], ['X-NGCP-Caller', 'sub']], sdp(4000)), { auth: false });
+    const inc = await app.next('INVITE');
+    expect(inc.req.uri).toBe(`sip:vm-retrieve.${id}@${APPSERVER}:${appPort}`);
+    app.answer(inc, 200);
+    expect((await bCalling).final.status).toBe(200);
+    sbc.answer(aLeg, 200);
+    expect((await calling).final.status).toBe(200);
   });
 
   it('the same fields from any other source are not trusted: 407', async () => {

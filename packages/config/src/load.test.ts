@@ -94,6 +94,11 @@ describe('loadConfig: precedence constants > node > pair > config', () => {
   });
 });
 
+/** config.yml without the `voicemail:` block of one section (the proxy and the app-server both have one). */
+function withoutVoicemail(cfg: string, section: string): string {
+  return cfg.replace(new RegExp(`(^${section}:\\n(?:(?:  .*)?\\n)*?)  voicemail:\\n(?:    .*\\n)+`, 'm'), '$1');
+}
+
 describe('loadConfig: invalid input names the file, the key and the line', () => {
   it('bad YAML', () => {
     t.write('config.node.self.yml', 'lb:\n  sip_port: 5060\n   bad: [\n');
@@ -181,7 +186,7 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
 
   it("the app-server's voicemail keys: optional (a config dir older than them loads), a relative dir or a limit out of range is refused naming the key", () => {
     const cfg = readFileSync(join(t.configDir, 'config.yml'), 'utf8');
-    t.write('config.yml', cfg.replace(/^  voicemail:\n(    .*\n)+/m, ''));
+    t.write('config.yml', withoutVoicemail(cfg, 'appserver'));
     expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver).not.toHaveProperty('voicemail');
     t.write('config.yml', cfg);
     expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.appserver.voicemail).toEqual({ dir: null, max_message_s: 120, min_message_ms: 1000 });
@@ -192,6 +197,16 @@ describe('loadConfig: invalid input names the file, the key and the line', () =>
       ['appserver.voicemail.dir', 'has a bad format (got "vm")'],
       ['appserver.voicemail.max_message_s', expect.stringContaining('>= 1')],
     ]);
+  });
+
+  it("the proxy's voicemail keys: absent is fine, a number that is no dial string or a non-boolean enable is refused naming the key", () => {
+    const cfg = readFileSync(join(t.configDir, 'config.yml'), 'utf8');
+    t.write('config.yml', withoutVoicemail(cfg, 'proxy'));
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.proxy).not.toHaveProperty('voicemail');
+    t.write('config.yml', cfg);
+    expect(loadConfig({ configDir: t.configDir, node: 'self' }).config.proxy.voicemail).toEqual({ enable: true, number: '2000' });
+    t.write('config.node.self.yml', 'proxy:\n  voicemail:\n    enable: "yes"\n    number: "voicebox"\n');
+    expect(issuesOf().map((i) => i.path).sort()).toEqual(['proxy.voicemail.enable', 'proxy.voicemail.number']);
   });
 
   it('ranges, peers and interface types are checked', () => {

@@ -145,6 +145,8 @@ export interface ProxyConfig {
   vsc?: { enable: boolean; cfu_code?: string; cfb_code?: string; cft_code?: string; cfna_code?: string; clir_code?: string };
   /** failed calls of subscribers to the app-server's announcement; absent: `{ enable: false }` */
   announcements?: { enable: boolean };
+  /** voicemail routing (docs/routing.md "Voicemail"): forwards to voicemail, the number subscribers dial for their box; absent: `{ enable: true, number: '2000' }` */
+  voicemail?: { enable: boolean; number?: string };
 }
 
 export interface SbcProfileConfig {
@@ -446,7 +448,8 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         enable: bool, cfu_code: vscCode, cfb_code: vscCode, cft_code: vscCode, cfna_code: vscCode, clir_code: vscCode,
       }), ['cfu_code', 'cfb_code', 'cft_code', 'cfna_code', 'clir_code']),
       announcements: obj({ enable: bool }),
-    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'peering_register_retry_min_s', 'peering_register_retry_max_s', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc', 'vsc', 'announcements']),
+      voicemail: optional(obj({ enable: bool, number: { type: 'string', pattern: '^\\+?[0-9*#]{1,32}$', nullable: true } }), ['number']),
+    }), ['flow_timer', 'workers', 'peering_attempt_timeout_ms', 'peering_down_after', 'peering_probe_interval_ms', 'peering_probe_timeout_ms', 'peering_register_retry_min_s', 'peering_register_retry_max_s', 'forward_max_hops', 'forward_ring_timeout_s', 'sbc', 'vsc', 'announcements', 'voicemail']),
     sbc: optional(obj<SbcConfig>({
       enable: bool, port, control_port: port, session_timer_s: { type: 'integer', minimum: 0, maximum: 86_400 }, max_call_length_s: { type: 'integer', minimum: 0 },
       min_se_s: { type: 'integer', minimum: 1, maximum: 86_400 },

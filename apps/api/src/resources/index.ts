@@ -10,11 +10,12 @@ import { apiBans, bannedIps, bannedUsers, calls, registrations } from './live.js
 import { registerMetrics } from './metrics-route.js';
 import { numbers } from './numbers.js';
 import { customerPreferences, domainPreferences, peeringServerPreferences, preferenceDefs, subscriberPreferences } from './preferences.js';
-import { cdrs, journal, registerCdrExport, registerVoicemailRecording, voicemails } from './records.js';
+import { cdrs, journal, registerCdrExport } from './records.js';
 import { registerResource } from './register.js';
 import type { Item, Resource } from './resource.js';
 import { ncosLevels, peeringGroups, peeringRules, peeringServers, rewriteRules, rewriteRuleSets } from './routing.js';
 import { subscribers } from './subscribers.js';
+import { registerVoicemailRecording, voicemails } from './voicemails.js';
 import { voicemailSettings } from './voicemailsettings.js';
 
 export const RESOURCES = [

@@ -16,6 +16,7 @@ export function registerMetrics(app: FastifyInstance, s: Services): void {
         auth: s.auth.stats,
         bruteforce: s.guard.stats,
         notifications: s.notifier.stats,
+        mwi: s.mwi.counts,
         db_pool: pool ? { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires() } : null,
         db_readers: s.reader.stats(),
         redis: s.redis.status,

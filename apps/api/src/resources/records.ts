@@ -1,8 +1,8 @@
-/** Read-mostly records: CDRs (written by the mediator), voicemails (by the appserver), the journal. */
+/** Read-mostly records: CDRs (written by the mediator), the journal. (Voicemails: voicemails.ts.) */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from '@ngcp/db';
-import { CALL_STATUSES, CALL_TYPES, VOICEMAIL_FOLDERS } from '@ngcp/db';
+import { CALL_STATUSES, CALL_TYPES } from '@ngcp/db';
 import { apiError } from '../errors.js';
 import { DATE_TIME, ID, nullable, object } from '../http/schemas.js';
 import type { Services } from '../services.js';
@@ -91,85 +91,6 @@ export function registerCdrExport(app: FastifyInstance, services: Services): voi
         }
       }
       return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="cdrs.csv"').send(Readable.from(lines()));
-    },
-  });
-}
-
-/* ---- voicemails -------------------------------------------------------------------- */
-
-export interface Voicemail extends Item {
-  id: number; subscriber_id: number; folder: string; caller: string; duration: number; received_at: string; is_read: boolean; audio_format: string; has_audio: boolean;
-}
-
-const VM_ITEM = object(
-  {
-    id: ID, subscriber_id: ID, folder: { type: 'string', enum: [...VOICEMAIL_FOLDERS] }, caller: S, duration: { type: 'integer' },
-    received_at: DATE_TIME, is_read: { type: 'boolean' }, audio_format: S, has_audio: { type: 'boolean', description: 'GET /api/voicemails/:id/recording returns it' },
-  },
-  ['id', 'subscriber_id', 'folder', 'caller', 'duration', 'received_at', 'is_read', 'audio_format', 'has_audio'],
-);
-const VM_BODY = object({ folder: { type: 'string', enum: [...VOICEMAIL_FOLDERS] }, is_read: { type: 'boolean' } }, ['folder', 'is_read']);
-
-function vmQuery(c: Ctx): Knex.QueryBuilder {
-  const qb = c.db('voicemail_messages as m')
-    .join('voicemail_boxes as b', 'b.id', 'm.box_id')
-    .select('m.id', 'b.subscriber_id', 'm.folder', 'm.caller', 'm.duration', 'm.received_at', 'm.is_read', 'm.audio_format', c.db.raw('m.audio IS NOT NULL AS has_audio'));
-  scopeSubscriberColumn(c, qb, 'b.subscriber_id');
-  return qb;
-}
-const vmItem = (r: Record<string, unknown>): Voicemail => ({
-  id: r.id as number, subscriber_id: r.subscriber_id as number, folder: r.folder as string, caller: r.caller as string, duration: r.duration as number,
-  received_at: iso(r.received_at as Date)!, is_read: Boolean(r.is_read), audio_format: r.audio_format as string, has_audio: Boolean(r.has_audio),
-});
-async function getVm(c: Ctx, id: number): Promise<Voicemail | undefined> {
-  const r = await vmQuery(c).where('m.id', id).first();
-  return r ? vmItem(r) : undefined;
-}
-
-export const voicemails: Resource<Voicemail> = {
-  name: 'voicemails',
-  entity: 'voicemail',
-  schemaId: 'Voicemail',
-  description: 'Voicemail messages (left by the appserver). Move between folders, mark read, delete. The recording: GET /api/voicemails/:id/recording.',
-  itemSchema: VM_ITEM,
-  replaceSchema: VM_BODY,
-  filters: { subscriber_id: ID, folder: { type: 'string', enum: [...VOICEMAIL_FOLDERS] }, is_read: { type: 'boolean' } },
-  sortable: ['id', 'received_at'],
-  roles: { list: ROLES.all, get: ROLES.all, update: ROLES.all, delete: ROLES.all },
-  async list(c, q) {
-    const qb = vmQuery(c);
-    if (q.filters.subscriber_id !== undefined) qb.where('b.subscriber_id', q.filters.subscriber_id as number);
-    if (q.filters.folder !== undefined) qb.where('m.folder', q.filters.folder as string);
-    if (q.filters.is_read !== undefined) qb.where('m.is_read', q.filters.is_read as boolean);
-    const [count] = await qb.clone().clearSelect().count({ n: '*' });
-    const rows = await qb.orderBy(`m.${q.order_by ?? 'id'}`, q.order_by_direction).limit(q.rows).offset((q.page - 1) * q.rows);
-    return { total: Number(count?.n ?? 0), items: rows.map(vmItem) };
-  },
-  get: (c, id) => getVm(c, id as number),
-  async replace(c, id, body) {
-    await c.db('voicemail_messages').where('id', id).update({ folder: body.folder, is_read: body.is_read });
-    return (await getVm(c, id as number))!;
-  },
-  async remove(c, id) {
-    await c.db('voicemail_messages').where('id', id).delete();
-  },
-};
-
-/** GET /api/voicemails/:id/recording — the audio, with its format as content type. */
-export function registerVoicemailRecording(app: FastifyInstance, services: Services): void {
-  app.get('/api/voicemails/:id/recording', {
-    schema: {
-      tags: ['voicemails'], summary: 'The recording of a voicemail', params: object({ id: ID }, ['id']),
-      response: { 200: { description: 'audio (audio/wav, …)', content: { 'audio/*': { schema: { type: 'string', format: 'binary' } } } }, 404: { $ref: 'ApiError#' } },
-    },
-    handler: async (req, reply) => {
-      const c: Ctx = { db: services.db, principal: req.principal!, services, req };
-      const id = (req.params as { id: number }).id;
-      const qb = c.db('voicemail_messages as m').join('voicemail_boxes as b', 'b.id', 'm.box_id').where('m.id', id).first('m.audio', 'm.audio_format');
-      scopeSubscriberColumn(c, qb, 'b.subscriber_id');
-      const row = await qb;
-      if (!row?.audio) throw apiError('NGCP_API_NOT_FOUND', `voicemail ${id} has no recording`);
-      return reply.type(`audio/${row.audio_format === 'wav' ? 'wav' : row.audio_format}`).send(Buffer.from(row.audio));
     },
   });
 }

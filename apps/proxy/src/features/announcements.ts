@@ -22,8 +22,13 @@ export function failureAnnouncement(status: number): FailureAnnouncement | undef
   return BY_STATUS[status];
 }
 
-/** `sip:announce.<name>@<host>:<port>` (an IPv6 host in brackets). */
-export function announcementUri(name: AnnouncementName, at: { address: string; port: number }): string {
+/** `sip:<user>@<host>:<port>` of the app-server (an IPv6 host in brackets): announcements and voicemail. */
+export function appserverUri(user: string, at: { address: string; port: number }): string {
   const host = at.address.includes(':') ? `[${at.address}]` : at.address;
-  return `sip:announce.${name}@${host}:${at.port}`;
+  return `sip:${user}@${host}:${at.port}`;
+}
+
+/** `sip:announce.<name>@<host>:<port>`. */
+export function announcementUri(name: AnnouncementName, at: { address: string; port: number }): string {
+  return appserverUri(`announce.${name}`, at);
 }

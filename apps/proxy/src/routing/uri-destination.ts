@@ -1,7 +1,8 @@
 /** Where a SIP URI points when no DNS is involved: the proxy routes by IP addresses only. */
 import { isIP } from 'node:net';
+import type { LocationBinding } from '@ngcp/db';
 import type { Destination, Uri } from '@ngcp/sip';
-import { parseUri, unescapeUri } from '@ngcp/sip';
+import { parseNameAddr, parseUri, unescapeUri } from '@ngcp/sip';
 
 /** `sip:host:port;transport=t` → Destination, when the host is an IP address; otherwise undefined. */
 export function uriDestination(uri: Uri): Destination | undefined {
@@ -10,6 +11,16 @@ export function uriDestination(uri: Uri): Destination | undefined {
   if (isIP(address) === 0) return undefined;
   const transport = uri.transport ?? (uri.scheme === 'sips' ? 'tls' : 'udp');
   return { transport, address, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
+}
+
+/** Where a request to a binding goes: its first Path entry (the lb), else its contact; undefined when neither names an IP address. */
+export function bindingDestination(binding: LocationBinding): Destination | undefined {
+  const path = binding.path ?? [];
+  try {
+    return uriDestination(parseNameAddr(path.length > 0 ? path[0]! : `<${binding.contact}>`, 'route').uri);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `proto:ip:port` (the LocationBinding `received` form) of a URI, or undefined. */

@@ -16,7 +16,7 @@
  * branches of whatever stage rings.
  */
 import type { ClientTransaction, ClientTransactionUser, Destination, ServerTransaction, SipRequest, SipResponse, TransportSource as Source } from '@ngcp/sip';
-import { createResponse, newBranch, newTag, parseNameAddr } from '@ngcp/sip';
+import { createResponse, newBranch, newTag } from '@ngcp/sip';
 import type { CallBranch, CallFork, LocationBinding } from '@ngcp/db';
 import {
   clientAddress, copyRequest, decrementMaxForwards, hasSdp, lazyChild, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
@@ -26,7 +26,7 @@ import { SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
 import { selectBestResponse } from '../routing/best-response.js';
 import { calleeCandidates } from '../routing/callee.js';
 import { planLooseRoute } from '../routing/loose-route.js';
-import { uriDestination } from '../routing/uri-destination.js';
+import { bindingDestination } from '../routing/uri-destination.js';
 import { inviteAccRecord } from '../store/accounting.js';
 import type { CallRecord } from '../store/call-store.js';
 import { applyIdentity, callerAsksPrivacy, fromFor, type Identity, type InboundResult } from '../features/call-features.js';
@@ -43,6 +43,7 @@ import { answerPeerChallenge, isChallenge, resendWithCredentials, shiftedRecordR
 import { sdpExchange } from './sdp-exchange.js';
 import { announcementUri, failureAnnouncement, type AnnouncementName } from '../features/announcements.js';
 import { parseStarCode, vscAnnouncement, type StarCode } from '../features/vsc.js';
+import { isVoicemailNumber, VOICEBOX_DOMAIN, voicemailUri, voicemailUser, type VoicemailKind } from '../features/voicemail.js';
 
 interface Callee { subscriberId: number; username: string; domain: string; customerId: number | null }
 type Caller = Extract<AuthOutcome, { ok: true }>['subscriber'];
@@ -96,13 +97,13 @@ interface Stage {
 /** A final the proxy makes itself for a stage that had no branch (no binding, a loop, …). */
 interface Synthetic { status: number; reason: string; headers?: Array<[string, string]> }
 
-/** The destinations of one forward still to try (serial), with the set's ring timeout. */
-interface PendingForward { type: ForwardType; destinations: ForwardDestination[]; ringTimeoutMs: number }
+/** The destinations of one forward still to try (serial), with the set's ring timeout; `owner` forwarded (its voicemail box). */
+interface PendingForward { type: ForwardType; destinations: ForwardDestination[]; ringTimeoutMs: number; owner: Callee }
 
 type Plan = { binding: LocationBinding; id: string; dest: Destination | undefined };
 
-/** An app-server that neither rings (1xx beyond 100) nor answers an announcement within this is given up (docs/routing.md "Announcements"). */
-const ANNOUNCEMENT_ANSWER_MS = 2000;
+/** An app-server that neither rings (1xx beyond 100) nor answers an announcement or a voicemail call within this is given up (docs/routing.md "Announcements"). */
+const APPSERVER_ANSWER_MS = 2000;
 
 export class InviteSession {
   private branches: Branch[] = [];
@@ -227,6 +228,8 @@ export class InviteSession {
     const hostIsIp = ruri.hostType !== 'name';
     if (!hostIsIp && !(await ctx.dir.domainServed(ruri.hostname))) return void reply(ctx, tx, req, 404, { reason: 'Domain Not Served' });
     this.fromSubscriber = true;
+    // the voicemail number as dialled (before rewrite rules and star codes): the caller's own box
+    if (ctx.voicemail && isVoicemailNumber(ruri.user, ctx.voicemail.number)) return this.runRetrieval(caller, ruri.user ?? '');
     // star codes (features/vsc.ts): a forward set or cleared, confirmed by an announcement; *31*<number> is a call with CLIR
     const star = ctx.vsc ? parseStarCode(ruri.user, ctx.vsc.codes) : null;
     if (star && star.action !== 'call') return this.runStarCode(caller, star, ruri.user ?? '');
@@ -318,21 +321,53 @@ export class InviteSession {
     this.announcement = { name, ...(original ? { original } : {}) };
     ctx.metrics.announcements.inc({ name });
     this.log.info({ name }, 'call to an announcement');
-    void this.route(async () => {
-      this.newStage('appserver');
-      const plan: Plan = { binding: { contact: announcementUri(name, at), expires: 0 }, id: newBranch(), dest: at };
-      if (!(await this.storeStage([plan])) || this.done()) return;
-      const branch = this.fork(plan, this.body);
-      if (branch.final === undefined) branch.timer = setTimeout(() => this.onAnnouncementTimeout(branch), ANNOUNCEMENT_ANSWER_MS);
-    });
+    void this.route(() => this.callAppserver(announcementUri(name, at), at));
     return true;
   }
 
-  /** The app-server neither rings nor answers the announcement in time: CANCELled, and the call ends as without it. */
-  private onAnnouncementTimeout(branch: Branch): void {
+  /** A voicemail number call (features/voicemail.ts): the caller's own box, `vm-retrieve.<id>`; no NCOS, limits or forwards. */
+  private runRetrieval(caller: Caller, dialled: string): Promise<void> {
+    this.call = this.subscriberCall(caller, dialled, dialled);
+    this.hasCall = true;
+    return this.route(() => this.callVoicemail('retrieve', { subscriberId: caller.subscriberId, username: caller.username, domain: caller.domain, customerId: caller.customerId }));
+  }
+
+  /**
+   * A stage to subscriber `box`'s voicemail on the app-server (`vm-deposit.<id>` for a forward,
+   * `vm-retrieve.<id>` for the voicemail number): the call's callee becomes the box
+   * (`vm-<kind>.<id>@voicebox.local`, the box owner's subscriber id), media as for any callee.
+   * A deposit shows the caller as the box owner's phones would see it (its rewrite rules, CLIR).
+   */
+  private async callVoicemail(kind: VoicemailKind, box: Callee): Promise<void> {
+    const { ctx } = this;
+    const at = ctx.appserver!;
+    ctx.metrics.voicemail.inc({ kind });
+    this.log.info({ kind, box: box.subscriberId }, 'call to voicemail');
+    const user = voicemailUser(kind, box.subscriberId);
+    Object.assign(this.call, { callee: `${user}@${VOICEBOX_DOMAIN}`, callee_user: user, callee_domain: VOICEBOX_DOMAIN, callee_subscriber_id: String(box.subscriberId) });
+    if (kind === 'deposit') {
+      if (this.peerCaller) this.identity = await ctx.features.identityForSubscriber(this.peerCaller.inbound, this.peerCaller.anonymous, box);
+      // the box owner's phones no longer ring: its concurrent-call sets let the call go (as for a forward to a peer)
+      await this.moveCount([]);
+    }
+    if (this.done()) return;
+    await this.callAppserver(voicemailUri(kind, box.subscriberId, at), at);
+  }
+
+  /** A stage of one branch to the app-server at `uri`, given up when it neither rings nor answers within APPSERVER_ANSWER_MS. */
+  private async callAppserver(uri: string, at: Destination): Promise<void> {
+    this.newStage('appserver');
+    const plan: Plan = { binding: { contact: uri, expires: 0 }, id: newBranch(), dest: at };
+    if (!(await this.storeStage([plan])) || this.done()) return;
+    const branch = this.fork(plan, this.body);
+    if (branch.final === undefined) branch.timer = setTimeout(() => this.onAppserverTimeout(branch), APPSERVER_ANSWER_MS);
+  }
+
+  /** The app-server neither rings nor answers in time: CANCELled, and the call ends as without it. */
+  private onAppserverTimeout(branch: Branch): void {
     branch.timer = undefined;
     if (branch.final !== undefined || this.finished || this.answered) return;
-    this.log.warn({ name: this.announcement?.name, ms: ANNOUNCEMENT_ANSWER_MS }, 'app-server did not answer the announcement; cancelled');
+    this.log.warn({ uri: branch.binding.contact, ms: APPSERVER_ANSWER_MS }, 'app-server did not answer; cancelled');
     branch.tx?.cancel();
     branch.final = 408;
     this.maybeFinish();
@@ -583,7 +618,7 @@ export class InviteSession {
     this.log.info({ type, from: `${callee.username}@${callee.domain}`, destinations: set.destinations.length, hop: this.chain.hops }, 'call forwarded');
     this.call.call_type = type;
     this.diversions.unshift(diversionHeader(st.number ?? callee.username, callee.domain, type, this.chain.hops));
-    this.pending.push({ type, destinations: [...set.destinations], ringTimeoutMs: (set.ringTimeout ?? ctx.config.calls.forward_ring_timeout_s ?? 15) * 1000 });
+    this.pending.push({ type, destinations: [...set.destinations], ringTimeoutMs: (set.ringTimeout ?? ctx.config.calls.forward_ring_timeout_s ?? 15) * 1000, owner: callee });
     if (!this.finished && this.tx.canRespond(181)) {
       respond(ctx, this.tx, 'INVITE', createResponse(this.req, 181, { reason: 'Call Is Being Forwarded' }));
     }
@@ -601,21 +636,25 @@ export class InviteSession {
           this.pending.pop();
           continue;
         }
-        if (await this.startDestination(d)) return;
+        if (await this.startDestination(d, top.owner)) return;
       }
     });
   }
 
-  /** One forward destination: true when a stage started (whatever became of it), false when skipped. */
-  private async startDestination(d: ForwardDestination): Promise<boolean> {
+  /** One forward destination of `owner`'s forward: true when a stage started (whatever became of it), false when skipped. */
+  private async startDestination(d: ForwardDestination, owner: Callee): Promise<boolean> {
     const { ctx } = this;
     const skipped = ctx.features.forwardStats.skipped;
     const t = forwardTarget(d);
     switch (t.kind) {
       case 'voicemail':
-        // no app-server yet (docs/routing.md): the destination is left out
+        // the owner's box on the app-server; without one (voicemail.enable false, no app-server) the destination is left out
+        if (ctx.voicemail) {
+          await this.callVoicemail('deposit', owner);
+          return true;
+        }
         skipped.voicemail++;
-        this.log.info({ destination: 'voicemail' }, 'forward to voicemail: no voicemail server yet; destination skipped');
+        this.log.info({ destination: 'voicemail' }, 'forward to voicemail: voicemail off or no app-server; destination skipped');
         return false;
       case 'invalid':
         skipped.invalid++;
@@ -828,14 +867,7 @@ export class InviteSession {
 
   /** A branch's id and destination, decided before the call is stored. */
   private plan(binding: LocationBinding): Plan {
-    const path = binding.path ?? [];
-    let dest: Destination | undefined;
-    try {
-      dest = uriDestination(parseNameAddr(path.length > 0 ? path[0]! : `<${binding.contact}>`, 'route').uri);
-    } catch {
-      dest = undefined;
-    }
-    return { binding, id: newBranch(), dest };
+    return { binding, id: newBranch(), dest: bindingDestination(binding) };
   }
 
   private fork(plan: Plan, body: Buffer | undefined, peer?: PeerAttempt, fields: Array<[string, string]> = []): Branch {
