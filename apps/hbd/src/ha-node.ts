@@ -14,7 +14,7 @@ import { createHbdMetrics, type HbdMetrics } from './metrics.js';
 import { Pinger } from './pinger.js';
 import { raisePriority, raiseRealtime } from './priority.js';
 import { decide, deferTakeover, peerAlive, type Decision, type PeerView, type Role } from './role-machine.js';
-import { buildSteps, StepError, type HaStep, type StepContext } from './steps.js';
+import { buildSteps, runChildrenAsOrdinary, StepError, type HaStep, type StepContext } from './steps.js';
 
 export interface HaNodeOptions {
   config: HbdConfig;
@@ -102,6 +102,8 @@ export class HaNode implements Daemon {
     if (this.cfg.realtime_priority > 0) {
       try {
         raiseRealtime(this.cfg.realtime_priority);
+        // its forks stay real-time until they exec `chrt --other 0 <command>` (steps.ts run())
+        runChildrenAsOrdinary(true);
         this.log.info({ realtime_priority: this.cfg.realtime_priority }, 'running SCHED_RR');
       } catch (e) {
         this.log.warn({ realtime_priority: this.cfg.realtime_priority, err: (e as Error).message }, 'cannot run real-time (SCHED_RR); only nice: beats may be late under CPU load');

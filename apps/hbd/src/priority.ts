@@ -61,9 +61,18 @@ const runSync: RunCommand = (cmd, argv) => {
   return { status: r.status, stderr: r.stderr ?? '', ...(r.error ? { error: r.error } : {}) };
 };
 
-/** chrt's argv: SCHED_RR at `priority` for every thread of `pid`, children reset to SCHED_OTHER. */
+/**
+ * chrt's argv: SCHED_RR at `priority` for every thread of `pid`. Not `--reset-on-fork`: a
+ * forked child must stay real-time until it has exec'd, because Node's spawn (libuv's
+ * uv_spawn) blocks the parent's event loop until the child has called execve() — a child
+ * reset to SCHED_OTHER waits for a CPU behind every runnable ordinary task first, and on a
+ * loaded machine the lab measured the active hbd 300–450 ms without a beat every audit
+ * (`ip addr show`, every 2 s) with 6–38 ms of CPU, and the standby took over. The commands
+ * themselves run as ordinary tasks: `run()` (steps.ts) execs them through
+ * `chrt --other 0` once `runChildrenAsOrdinary(true)` (see there).
+ */
 export function realtimeArgv(priority: number, pid: number): string[] {
-  return ['--rr', '--reset-on-fork', '--all-tasks', '--pid', String(priority), String(pid)];
+  return ['--rr', '--all-tasks', '--pid', String(priority), String(pid)];
 }
 
 /**
@@ -73,8 +82,8 @@ export function realtimeArgv(priority: number, pid: number): string[] {
  * active hbd go 314 ms without being scheduled (deadtime 300 ms) and the standby took over.
  * A SCHED_RR thread runs as soon as it is runnable, ahead of every ordinary task; the
  * kernel's real-time throttling (`sched_rt_runtime_us`, 95 % by default) still bounds it,
- * and hbd needs a few percent of a core. Reset-on-fork: the commands hbd runs (`ip`,
- * `arping`, pm2 for the jobs) start as ordinary tasks. Done with util-linux's `chrt`, which
+ * and hbd needs a few percent of a core. The commands hbd runs (`ip`, `arping`, pm2 for
+ * the jobs) run as ordinary tasks (realtimeArgv, `runChildrenAsOrdinary`). Done with util-linux's `chrt`, which
  * Node cannot do itself (no sched_setscheduler binding). Throws with chrt's message when
  * refused (no CAP_SYS_NICE, a cgroup without real-time budget): the caller warns and keeps
  * `nice`.

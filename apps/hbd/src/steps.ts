@@ -52,9 +52,23 @@ export class StepError extends Error {
   }
 }
 
+/** Prepended to every command `run()` starts (see runChildrenAsOrdinary). */
+let childPrefix: readonly string[] = [];
+
+/**
+ * On (hbd runs SCHED_RR, priority.ts): every command `run()` starts is exec'd through
+ * `chrt --other 0`. The forked child inherits SCHED_RR, so it reaches its first execve()
+ * (of chrt) at once — Node's spawn blocks the event loop until then — and chrt makes it an
+ * ordinary task before it execs the command: `ip`, `arping` and pm2 never run real-time.
+ */
+export function runChildrenAsOrdinary(on: boolean): void {
+  childPrefix = on ? ['chrt', '--other', '0'] : [];
+}
+
 /** Runs argv (no shell) bounded by `timeoutMs`; resolves with stderr+stdout, rejects with them on a non-zero exit. */
 export function run(argv: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  const [cmd, ...args] = argv;
+  if (!argv[0]) return Promise.reject(new Error('empty command'));
+  const [cmd, ...args] = [...childPrefix, ...argv];
   if (!cmd) return Promise.reject(new Error('empty command'));
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {

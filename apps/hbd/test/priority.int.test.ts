@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { freePort } from '@ngcp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { raisePriority, raiseRealtime } from '../src/priority.js';
@@ -78,14 +79,40 @@ describe('hbd scheduling priority', () => {
     }
   }, 30_000);
 
-  it('raiseRealtime runs chrt for every thread with reset-on-fork and throws its message when refused', () => {
+  it('raiseRealtime runs chrt for every thread (no reset-on-fork: forks stay real-time until they exec) and throws its message when refused', () => {
     const runs: Array<[string, string[]]> = [];
     raiseRealtime(10, 4242, (cmd, argv) => (runs.push([cmd, argv]), { status: 0, stderr: '' }));
-    expect(runs).toEqual([['chrt', ['--rr', '--reset-on-fork', '--all-tasks', '--pid', '10', '4242']]]);
+    expect(runs).toEqual([['chrt', ['--rr', '--all-tasks', '--pid', '10', '4242']]]);
     expect(() => raiseRealtime(10, 4242, () => ({ status: 1, stderr: 'chrt: failed to set pid 4242\'s policy: Operation not permitted\n' }))).toThrow('Operation not permitted');
     expect(() => raiseRealtime(10, 4242, () => ({ status: null, stderr: '', error: new Error('spawnSync chrt ENOENT') }))).toThrow('ENOENT');
     expect(() => raiseRealtime(0, 4242, () => ({ status: 0, stderr: '' }))).toThrow('1..99');
   });
+
+  it.runIf(process.getuid?.() === 0)('a real-time process: its forks are SCHED_RR until they exec, the commands run() starts are ordinary tasks (chrt --other)', async () => {
+    // a process of its own made real-time as hbd makes itself, then a command through run()
+    const dist = (f: string) => JSON.stringify(pathToFileURL(resolve(import.meta.dirname, '../dist', f)).href);
+    const script = [
+      `import { raiseRealtime } from ${dist('priority.js')};`,
+      `import { run, runChildrenAsOrdinary } from ${dist('steps.js')};`,
+      `import { execFile } from 'node:child_process';`,
+      'raiseRealtime(5);',
+      // the policy (stat field 41) of a shell forked by this process, straight and through run()
+      `const policy = (out) => Number(out.slice(out.lastIndexOf(')') + 2).split(' ')[38]);`,
+      `const straight = await new Promise((ok) => execFile('sh', ['-c', 'cat /proc/$$/stat'], (e, out) => ok(policy(out))));`,
+      'runChildrenAsOrdinary(true);',
+      `const viaRun = policy((await run(['sh', '-c', 'cat /proc/$$/stat'], 5000)).output);`,
+      'console.log(JSON.stringify({ straight, viaRun }));',
+    ].join('\n');
+    const out = await new Promise<string>((ok, fail) => {
+      const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      c.on('exit', (code) => (code === 0 ? ok(text) : fail(new Error(`exit ${code}: ${text}`))));
+    });
+    // SCHED_RR = 2, SCHED_OTHER = 0
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ straight: 2, viaRun: 0 });
+  }, 30_000);
 
   it('raisePriority sets each thread, reports the ones that refused, and throws when none took it', () => {
     const calls: Array<[number, number]> = [];
