@@ -19,6 +19,7 @@ import { expectOk, useProvisionedNode } from './harness.js';
 import { DOMAIN, type Sub, type SubName } from './provision.js';
 import { bound, type SippRun } from './sipp.js';
 import { RtpEndpoint } from './rtp.js';
+import { SipClient } from './sip-client.js';
 
 /** s a call:<id> lives without in-dialog traffic: a dead call is released after it */
 const CALL_TTL = 10;
@@ -361,5 +362,73 @@ describe('star codes through the app-server (issue #11 "Done when": star codes s
     // '#' is not allowed in a SIP URI's user part: phones send it escaped
     expect(await dialStarCode(subs.bob, '%2372%23')).toBeGreaterThanOrEqual(25);
     expect((await forwardsOf(subs.bob)).cfu.destinations).toEqual([]);
+  });
+});
+
+describe('voicemail through the app-server (issue #11 "Done when": voicemail deposit, MWI, retrieval)', { timeout: 180_000 }, () => {
+  type Voicemail = { id: number; subscriber_id: number; folder: string; caller: string; duration: number; is_read: boolean };
+  const boxOf = async (sub: Sub): Promise<Voicemail[]> => (await node.api.ok<{ items: Voicemail[] }>('GET', `/api/voicemails?subscriber_id=${sub.id}`)).items;
+
+  /** `sub` calls `dialled` and stays `talkMs`, sending RTP all along; resolves with the RTP packets it heard. */
+  async function talk(sub: Sub, dialled: string, talkMs: number): Promise<number> {
+    const rtp = await RtpEndpoint.open();
+    try {
+      const port = await freePort({ udp: true, tcp: true });
+      const uac = run({
+        scenario: 'uac-call-expect-200.xml', remote: lb(), localPort: port, service: dialled, pauseMs: talkMs,
+        auth: { user: sub.user, password: sub.password, uri: `${dialled}@${DOMAIN}` }, keys: { user: sub.user, rtp_port: rtp.port }, limitMs: talkMs + 60_000,
+      });
+      const towards = Number((await uac.logged('RTP', 30_000)).split(' ').at(-1));
+      await rtp.send('127.0.0.1', towards, Math.floor((talkMs - 500) / 20), 20);
+      expectOk(await uac.done); // our BYE after talkMs, answered 200
+      return rtp.received.packets;
+    } finally {
+      await rtp.close();
+    }
+  }
+
+  /** The next MWI NOTIFY bob's phone gets (answered 200): its simple-message-summary body. */
+  async function nextMwi(phone: SipClient): Promise<string> {
+    const inc = await phone.nextRequest('NOTIFY', 20_000);
+    await phone.respond(inc, 200);
+    expect(inc.req.get('event')).toBe('message-summary');
+    return inc.req.body.toString();
+  }
+
+  it("bob's CFU to voicemail: alice's call is answered by the app-server and recorded; bob's phone gets MWI (1 new), the message is in /api/voicemails with its WAV; bob calls the voicemail number, hears it, and the MWI says no new message", async () => {
+    const phone = await SipClient.open('udp', lb());
+    try {
+      expect((await phone.register({ user: subs.bob.user, password: subs.bob.password, domain: DOMAIN, expires: 300 })).final.status).toBe(200);
+      await change('PUT', `/api/callforwards/${subs.bob.id}`, { cfu: { destinations: [{ type: 'voicemail' }] } });
+      // the greeting (≈ 5 s) and the tone, then ≈ 3 s of alice's RTP recorded
+      await talk(subs.alice, 'bob', 9_000);
+      const mwi = await nextMwi(phone);
+      expect(mwi).toMatch(/^Messages-Waiting: yes\r?$/m);
+      expect(mwi).toMatch(/^Voice-Message: 1\/0/m);
+      const [msg, ...more] = await boxOf(subs.bob);
+      expect(more).toEqual([]);
+      expect(msg).toMatchObject({ subscriber_id: subs.bob.id, folder: 'INBOX', is_read: false });
+      expect(msg!.caller).toContain('alice');
+      expect(msg!.duration).toBeGreaterThanOrEqual(1);
+      const wav = await node.api.request<string>('GET', `/api/voicemailrecordings/${msg!.id}`);
+      expect(wav.status).toBe(200);
+      expect(String(wav.body).slice(0, 4)).toBe('RIFF');
+      expect(String(wav.body).slice(8, 12)).toBe('WAVE');
+
+      // retrieval: the prompts and the message are heard; playing it marks it read
+      const heard = await talk(subs.bob, '2000', 14_000);
+      expect(heard, 'RTP packets of the prompts and the message').toBeGreaterThanOrEqual(150);
+      expect(await nextMwi(phone)).toMatch(/^Messages-Waiting: no\r?$/m);
+      expect((await boxOf(subs.bob))[0]).toMatchObject({ id: msg!.id, is_read: true });
+
+      // deleting it through the API leaves the box empty (and tells the phone once more)
+      await node.api.ok('DELETE', `/api/voicemails/${msg!.id}`);
+      expect(await boxOf(subs.bob)).toEqual([]);
+      expect((await node.api.request('GET', `/api/voicemailrecordings/${msg!.id}`)).status).toBe(404);
+    } finally {
+      await change('PUT', `/api/callforwards/${subs.bob.id}`, {});
+      await phone.register({ user: subs.bob.user, password: subs.bob.password, domain: DOMAIN, expires: 0 }).catch(() => undefined);
+      await phone.close();
+    }
   });
 });
