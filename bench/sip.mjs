@@ -67,7 +67,7 @@ const opt = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
-const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher,chain'));
+const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher,chain,sbc'));
 const DUR = Number(opt('dur', '8'));
 if (!(DUR > 2 && DUR <= 10)) throw new Error('--dur must be in (2, 10] seconds');
 const RATES = {
@@ -198,9 +198,11 @@ function idleTicks() {
 function install() {
   const have = (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
   const mods = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
-  if (have('kamailio') && have('sipp') && have('kamcmd') && existsSync(join(mods, 'db_mysql.so')) && existsSync(join(mods, 'ndb_redis.so'))) return;
+  // Kamailio only when a Kamailio side runs (the sbc and features jobs are ours only)
+  const needKam = JOBS.some((j) => sidesOf(j).some(isKam));
+  if (have('sipp') && (!needKam || (have('kamailio') && have('kamcmd') && existsSync(join(mods, 'db_mysql.so')) && existsSync(join(mods, 'ndb_redis.so'))))) return;
   // kamailio-full needs MySQL (acc) and Redis (ndb_redis) modules
-  const pkgs = ['kamailio', 'kamailio-mysql-modules', 'kamailio-redis-modules', 'sip-tester'];
+  const pkgs = [...(needKam ? ['kamailio', 'kamailio-mysql-modules', 'kamailio-redis-modules'] : []), 'sip-tester'];
   log(`installing ${pkgs.join(' ')} from Debian`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['install', '-y', ...pkgs], { env, stdio: 'ignore' });
@@ -898,7 +900,7 @@ function sbcSummary() {
 async function main() {
   install();
   preflight();
-  log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout.toString().split('\n')[0]}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
+  log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout?.toString().split('\n')[0] || 'no kamailio'}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
   for (const job of JOBS) {
     if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher, chain, features, sbc)`);
     if (CALL_JOBS.has(job) && !mariadb) await startDirectory();
