@@ -2,8 +2,8 @@
 // SIP benchmark: the same sipp load against Kamailio 5.6 (the anchors' configs, adapted)
 // and against our daemons, job by job, in ONE run, on 127.0.9.x only.
 //
-//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher,chain,features] [--dur 8] [--reg-rates 2000,4000,…]
-//                      [--proxy-rates …] [--disp-rates …] [--chain-rates …] [--features-rates …] [--sides kamailio,kamailio-tm,ours]
+//   node bench/sip.mjs [--jobs registrar,proxy,dispatcher,chain,features,sbc] [--dur 8] [--reg-rates 2000,4000,…]
+//                      [--proxy-rates …] [--disp-rates …] [--chain-rates …] [--features-rates …] [--sbc-rates …] [--sides kamailio,kamailio-tm,ours]
 //                      [--workers N] [--profile] [--json FILE]
 //   ./ngcp bench sip
 //
@@ -32,6 +32,13 @@
 //               are checked, the callee is no subscriber, so a peering rule (prefix 43) picks a group
 //               and the peer server: the sipp UAS (uas_rr.xml) on 5070 acting as the carrier.
 //               Provisioned through the API app itself (in-process, against the run's MariaDB).
+//   sbc         ours only, two sides of equal work in the same run (issue #11): sipp uac_auth_rr.xml (its
+//               INVITE has an SDP offer, uas_rr.xml's 200 an SDP answer) through the chain job's lb → proxy
+//               with media (proxy.media: every SDP through our mediactl to a real rtpengine: offer on the
+//               INVITE, answer on the 200, delete on the BYE) — side `media` — against the same plus the B2BUA
+//               (proxy.sbc.enable): lb → proxy (A leg, authenticated) → sbc → proxy (B leg, trusted, call
+//               state, media, acc) → lb → UAS — side `sbc`. The sbc runs with config.yml's defaults (session
+//               timers 300 s, call length limit, prepaid on with the run's MariaDB). No RTP flows.
 // Our daemons run with the V8 flags pm2 gives them in production (SIP_DAEMON_NODE_ARGS), and our
 // proxy with --workers processes (default: one per core, as proxy.workers 0 in production; worker i
 // on SUT:5060+i, docs/workers.md). In production the lb spreads calls over the workers by Call-ID;
@@ -60,7 +67,7 @@ const opt = (name, dflt) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
 };
 const list = (s) => String(s).split(',').map((x) => x.trim()).filter(Boolean);
-const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher,chain'));
+const JOBS = list(opt('jobs', 'registrar,proxy,dispatcher,chain,sbc'));
 const DUR = Number(opt('dur', '8'));
 if (!(DUR > 2 && DUR <= 10)) throw new Error('--dur must be in (2, 10] seconds');
 const RATES = {
@@ -69,6 +76,7 @@ const RATES = {
   dispatcher: list(opt('disp-rates', '1000,2000,3000,4000,5000')).map(Number),
   chain: list(opt('chain-rates', '100,250,500,750,1000,1500')).map(Number),
   features: list(opt('features-rates', '100,250,500,750,1000,1500')).map(Number),
+  sbc: list(opt('sbc-rates', '50,100,250,500,750')).map(Number),
 };
 const PROFILE = args.includes('--profile');
 // kamailio-tm runs for the dispatcher job only (the others are stateful already)
@@ -76,8 +84,11 @@ const SIDES = list(opt('sides', 'kamailio,kamailio-tm,kamailio-full,ours'));
 for (const x of SIDES) if (!['kamailio', 'kamailio-tm', 'kamailio-full', 'ours'].includes(x)) throw new Error(`unknown side ${x} (kamailio, kamailio-tm, kamailio-full, ours)`);
 // kamailio-tm: the dispatcher job only (the others are stateful already); kamailio-full: the proxy job only
 // features: ours only (its Kamailio and no-features rows are the chain job's, same run)
-const sidesOf = (job) => SIDES.filter((x) => (x !== 'kamailio-tm' || job === 'dispatcher') && (x !== 'kamailio-full' || job === 'proxy') && (job !== 'features' || x === 'ours'));
+// sbc: ours only, its two sides (media: the chain with mediactl + rtpengine; sbc: the same plus the B2BUA)
+const sidesOf = (job) => job === 'sbc' ? (SIDES.includes('ours') ? ['media', 'sbc'] : []) : SIDES.filter((x) => (x !== 'kamailio-tm' || job === 'dispatcher') && (x !== 'kamailio-full' || job === 'proxy') && (job !== 'features' || x === 'ours'));
 const isKam = (side) => side.startsWith('kamailio');
+// the jobs whose calls our proxy authenticates, keeps in Redis and accounts in MariaDB
+const CALL_JOBS = new Set(['proxy', 'chain', 'features', 'sbc']);
 // proxy job: hold each call this long (sipp -d, the scenario's <pause/>) to measure memory per live call
 const HOLD_MS = Number(opt('hold-ms', '0'));
 const jsonOut = opt('json', null);
@@ -91,6 +102,10 @@ const UAS = '127.0.9.3'; // sipp servers, ports 5070, 5071
 const LB_INT = '127.0.9.4'; // our lb's internal side, port 5060
 const AUX = '127.0.9.5'; // Redis 6399, control ports 9060/9062
 const PROXY = '127.0.9.6'; // chain job: the proxy behind the lb (Kamailio's, or ours on 5060+i)
+// sbc job (on AUX): the sbc's SIP listener (config.yml sbc.port) and control port; mediactl's control port
+const SBC_PORT = 5080;
+const SBC_CONTROL = 9080;
+const MEDIACTL_CONTROL = 9090;
 const REDIS_PORT = 6399;
 // features job: the callee as the caller dials it (national format) and as the peer gets it (E.164)
 const FEATURES_DIALED = '01234567';
@@ -109,8 +124,11 @@ const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]
 const started = new Set();
 const sysctlRestore = [];
 let mariadb = null; // the proxy and chain jobs' MariaDB (testkit instance), one per run
+const rtpengines = new Set(); // the sbc job's rtpengines (testkit instances), one per step
 function cleanup() {
   if (mariadb) try { process.kill(mariadb.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const r of rtpengines) try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ }
+  rtpengines.clear();
   for (const p of started) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
   started.clear();
   for (const [k, v] of sysctlRestore.splice(0)) spawnSync('sysctl', ['-q', '-w', `${k}=${v}`]);
@@ -180,9 +198,11 @@ function idleTicks() {
 function install() {
   const have = (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0;
   const mods = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
-  if (have('kamailio') && have('sipp') && have('kamcmd') && existsSync(join(mods, 'db_mysql.so')) && existsSync(join(mods, 'ndb_redis.so'))) return;
+  // Kamailio only when a Kamailio side runs (the sbc and features jobs are ours only)
+  const needKam = JOBS.some((j) => sidesOf(j).some(isKam));
+  if (have('sipp') && (!needKam || (have('kamailio') && have('kamcmd') && existsSync(join(mods, 'db_mysql.so')) && existsSync(join(mods, 'ndb_redis.so'))))) return;
   // kamailio-full needs MySQL (acc) and Redis (ndb_redis) modules
-  const pkgs = ['kamailio', 'kamailio-mysql-modules', 'kamailio-redis-modules', 'sip-tester'];
+  const pkgs = [...(needKam ? ['kamailio', 'kamailio-mysql-modules', 'kamailio-redis-modules'] : []), 'sip-tester'];
   log(`installing ${pkgs.join(' ')} from Debian`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   let r = spawnSync('apt-get', ['install', '-y', ...pkgs], { env, stdio: 'ignore' });
@@ -193,7 +213,7 @@ function install() {
   }
 }
 function preflight() {
-  for (const [ip, port] of [[SUT, 5060], [UAC, 5061], [UAS, 5070], [UAS, 5071], [LB_INT, 5060], [PROXY, 5060]]) {
+  for (const [ip, port] of [[SUT, 5060], [UAC, 5061], [UAS, 5070], [UAS, 5071], [LB_INT, 5060], [PROXY, 5060], [AUX, SBC_PORT]]) {
     if (udpListening(ip, port)) throw new Error(`udp ${ip}:${port} already in use (not ours); refusing to run`);
   }
   for (const k of ['net.core.rmem_max', 'net.core.wmem_max']) {
@@ -201,7 +221,7 @@ function preflight() {
     if (v < 8388608 && spawnSync('sysctl', ['-q', '-w', `${k}=8388608`]).status === 0) sysctlRestore.push([k, v]);
   }
 }
-for (const d of [PROXY_MAIN, 'apps/lb/dist/main.js']) {
+for (const d of [PROXY_MAIN, 'apps/lb/dist/main.js', ...(JOBS.includes('sbc') ? ['apps/mediactl/dist/main.js', 'apps/sbc/dist/main.js'] : [])]) {
   if (!existsSync(join(root, d))) throw new Error(`${d} missing: build first (pnpm exec turbo run build)`);
 }
 
@@ -360,6 +380,13 @@ function redisCommandStats() {
   for (const m of r.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) o[m[1]] = Number(m[2]);
   return o;
 }
+/** keys matching a pattern in our side's Redis (db 0 unless given) */
+function redisScanCount(pattern, db = 0) {
+  return spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '-n', String(db), '--scan', '--pattern', pattern]).stdout.toString().split('\n').filter(Boolean).length;
+}
+function redisCli(...a) {
+  return spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), ...a]).stdout.toString().trim();
+}
 function redisKeys() {
   return Number(spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), 'DBSIZE']).stdout.toString().trim());
 }
@@ -380,14 +407,74 @@ function mariaDbCfg(pool) {
   return { host: mariadb.host, port: mariadb.port, socket: mariadb.socket, user: mariadb.user, password: mariadb.password, database: mariadb.database, pool_max: pool };
 }
 
-/** chain job: our proxy (auth on) on PROXY:5060+i behind our lb on SUT:5060, as `ngcp up` wires them */
-async function startOurChain(dir) {
+/** One JSON-RPC call to a daemon's control endpoint on AUX (POST /); the result, or throws. */
+async function control(port, method, params) {
+  const r = await fetch(`http://${AUX}:${port}/`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, ...(params ? { params } : {}) }),
+    signal: AbortSignal.timeout(3000),
+  });
+  const j = await r.json();
+  if (j.error) throw new Error(`${method} on :${port}: ${j.error.message}`);
+  return j.result;
+}
+async function waitHealthy(port, what, ms = 15000) {
+  let last;
+  for (let t = 0; t < ms; t += 200) {
+    try { const h = await control(port, 'health'); if (h.ok) return; last = JSON.stringify(h); } catch (e) { last = e.message; }
+    await sleep(200);
+  }
+  throw new Error(`${what} not healthy within ${ms} ms: ${last}`);
+}
+
+/**
+ * sbc job: a real rtpengine (testkit: a temp dir, a free ng port and media port block on AUX) as
+ * config.yml renders it (log level 5, its calls written to DB 1 of the node's Redis), and our
+ * mediactl in front of it on AUX:9090, where the proxy's mediactl.url points.
+ */
+async function startMedia(dir) {
+  const { startRtpengine } = await import(join(root, 'packages/testkit/dist/index.js'));
+  const rtp = await startRtpengine({ host: AUX, portCount: 2000, logLevel: 5, redis: { ...REDIS, db: 1 }, redisWrite: { ...REDIS, db: 1 }, noRedisRequired: true });
+  rtpengines.add(rtp);
+  const cfg = {
+    node: 'bench', control: { address: AUX, port: MEDIACTL_CONTROL }, log: { level: LOG_LEVEL },
+    rtpengines: [{ id: 'local', ng: `${AUX}:${rtp.ngPort}`, weight: 1 }],
+    probe_interval_ms: 1000, probe_failures: 3, ng_timeout_ms: 1000, max_call_s: 21600, redis: REDIS,
+  };
+  writeFileSync(join(dir, 'mediactl.yml'), yaml(cfg));
+  const mc = start(process.execPath, [join(root, 'apps/mediactl/dist/main.js'), '--config', join(dir, 'mediactl.yml')], { cwd: root, out: join(dir, 'mediactl.log') });
+  await waitHealthy(MEDIACTL_CONTROL, 'mediactl');
+  return { rtp, mediactl: mc, stop: async () => { await stop(mc, 'SIGTERM', 10000); await rtp.stop(); rtpengines.delete(rtp); } };
+}
+
+/** sbc job: the B2BUA as config.yml renders it (session timers, call length limit, prepaid with MariaDB) */
+async function startSbc(dir) {
+  const cfg = {
+    node: 'bench', listen: { address: AUX, udp_port: SBC_PORT }, control: { address: AUX, port: SBC_CONTROL }, log: { level: LOG_LEVEL },
+    proxy: `${PROXY}:5060`, default_profile: 'default', profiles: { default: {} },
+    max_call_length_s: 21600, session_timer_s: 300, min_se_s: 90, call_ttl_s: 86400, prepaid: { enable: true, quota_s: 300 },
+    db: mariaDbCfg(4), redis: REDIS,
+  };
+  writeFileSync(join(dir, 'sbc.yml'), yaml(cfg));
+  const p = start(process.execPath, [...nodeArgs('sbc', dir), join(root, 'apps/sbc/dist/main.js'), '--config', join(dir, 'sbc.yml')], { cwd: root, out: join(dir, 'sbc.log') });
+  await waitUdp(AUX, SBC_PORT, 'sbc', 15000);
+  await waitHealthy(SBC_CONTROL, 'sbc');
+  return p;
+}
+
+/**
+ * chain job: our proxy (auth on) on PROXY:5060+i behind our lb on SUT:5060, as `ngcp up` wires them.
+ * sbc job: `media` adds mediactl + rtpengine (proxy.media on), `sbc` also the B2BUA (proxy.sbc.enable).
+ */
+async function startOurChain(dir, { media = false, sbc = false } = {}) {
   const redis = await startRedis(dir);
+  const m = media ? await startMedia(dir) : null;
+  const sbcProc = sbc ? await startSbc(dir) : null;
   const proxyCfg = {
     node: 'bench', listen: { address: PROXY, udp_port: 5060 }, control: { address: AUX, port: 9062 }, workers: WORKERS,
     registrar: { min_expires: 60, max_expires: 43200, default_expires: 3600, max_contacts: 10, auth: false },
-    auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media: false,
-    mediactl: { url: `http://${AUX}:9090/`, timeout_ms: 2000 }, calls: { ttl_s: 7200 }, lb: `${LB_INT}:5060`,
+    auth: { nonce_secret: 'bench-nonce-secret', nonce_ttl_s: 300 }, media,
+    mediactl: { url: `http://${AUX}:${MEDIACTL_CONTROL}/`, timeout_ms: 2000 }, calls: { ttl_s: 7200 }, lb: `${LB_INT}:5060`,
+    ...(sbc ? { sbc: { enable: true, address: `${AUX}:${SBC_PORT}`, profile: 'default' } } : {}),
     db: mariaDbCfg(10), redis: REDIS, log: { level: LOG_LEVEL },
   };
   const lbCfg = {
@@ -404,14 +491,26 @@ async function startOurChain(dir) {
   const lb = start(process.execPath, [...nodeArgs('lb', dir), join(root, 'apps/lb/dist/main.js'), '--config', join(dir, 'lb.yml')], { cwd: root, out: join(dir, 'lb.log') });
   await waitUdp(SUT, 5060, 'lb', 15000);
   await sleep(1000); // the lb's domain list from MariaDB
+  // CPU per process (our daemons; rtpengine apart, not in `pids`)
+  const parts = () => ({
+    lb: [lb.pid, ...children(lb.pid)], proxy: [px.pid, ...children(px.pid)],
+    ...(sbcProc ? { sbc: [sbcProc.pid] } : {}), ...(m ? { mediactl: [m.mediactl.pid], rtpengine: [m.rtp.pid] } : {}),
+  });
   return {
-    main: lb, redis, ports: [5060], pids: () => [lb.pid, ...children(lb.pid), px.pid, ...children(px.pid)], auxPids: () => [redis.pid, mariadb.pid],
-    stop: async () => { await stop(lb, 'SIGTERM', 10000); await stop(px, 'SIGTERM', 10000); await stop(redis); },
+    main: lb, redis, media: m, sbc: sbcProc, ports: [5060], parts,
+    pids: () => Object.entries(parts()).filter(([k]) => k !== 'rtpengine').flatMap(([, p]) => p), auxPids: () => [redis.pid, mariadb.pid],
+    stop: async () => {
+      await stop(lb, 'SIGTERM', 10000); await stop(px, 'SIGTERM', 10000);
+      if (sbcProc) await stop(sbcProc, 'SIGTERM', 10000);
+      if (m) await m.stop();
+      await stop(redis);
+    },
   };
 }
 
-async function startOurs(job, dir) {
+async function startOurs(job, dir, side) {
   if (job === 'chain' || job === 'features') return startOurChain(dir);
+  if (job === 'sbc') return startOurChain(dir, { media: true, sbc: side === 'sbc' });
   const redis = await startRedis(dir);
   let cfg; let app; let name;
   if (job === 'registrar' || job === 'proxy') {
@@ -532,6 +631,30 @@ function accRows(table) {
 }
 
 /**
+ * sbc job, after a step: what is left of its calls anywhere (every count must be 0) — our call
+ * state (`call:*`, counted by the caller), mediactl's pins (`media:*`) and live sessions, the calls
+ * rtpengine itself holds (ng `list`) and wrote to Redis (DB 1), the sbc's keys (`sbc:call:*`,
+ * `sbc:leg:*`, the sets `sbc:calls`, `sbc:timers`, `sbc:deadlines`) and its own count (`stats`).
+ */
+async function leftovers(sut) {
+  const left = {
+    media_pins: redisScanCount('media:*'),
+    mediactl_sessions: (await control(MEDIACTL_CONTROL, 'stats')).sessions_live,
+    rtpengine_calls: ((await sut.media.rtp.ng('list', { limit: 10000 })).calls ?? []).length,
+    rtpengine_redis_keys: Number(redisCli('-n', '1', 'DBSIZE')),
+  };
+  if (sut.sbc) {
+    const st = await control(SBC_CONTROL, 'stats');
+    Object.assign(left, {
+      sbc_calls: st.calls, sbc_early: st.early,
+      sbc_keys: redisScanCount('sbc:call:*') + redisScanCount('sbc:leg:*'),
+      sbc_sets: Number(redisCli('SCARD', 'sbc:calls')) + Number(redisCli('ZCARD', 'sbc:timers')) + Number(redisCli('ZCARD', 'sbc:deadlines')),
+    });
+  }
+  return left;
+}
+
+/**
  * Bind service@<UAC> to the sipp UAS (one REGISTER, registrar.auth false), before the load.
  * Through our lb (chain job) the REGISTER is sent from the UAS's own address and port: the lb
  * routes to the address a REGISTER came from (NAT handling, its Path), as for any client.
@@ -611,7 +734,8 @@ async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } 
   allExited.then(() => { done = true; });
   while (!done) {
     if (onMid && mid === undefined && (Date.now() - t0) / 1000 >= DUR - 1) mid = onMid();
-    samples.push({ t: (Date.now() - t0) / 1000, sut: ticks(sut.pids()), aux: ticks(sut.auxPids()), uac: ticks(uacs.map((u) => u.pid)), uas: ticks(uasPids), idle: idleTicks(), rss: rssSumKb(sut.pids()) });
+    const parts = sut.parts ? Object.fromEntries(Object.entries(sut.parts()).map(([k, p]) => [k, ticks(p)])) : undefined;
+    samples.push({ t: (Date.now() - t0) / 1000, sut: ticks(sut.pids()), aux: ticks(sut.auxPids()), uac: ticks(uacs.map((u) => u.pid)), uas: ticks(uasPids), idle: idleTicks(), rss: rssSumKb(sut.pids()), parts });
     await Promise.race([sleep(500), allExited]);
   }
   clearTimeout(hard);
@@ -624,6 +748,8 @@ async function runUac(dir, scenario, rate, sut, uasProcs, { extra = [], onMid } 
     // CPU-ms of the SUT per unit of work (call / REGISTER) over the window, at the offered rate:
     // robust to a busy machine as long as the step is clean
     cpu.sut_ms_per_unit = Math.round((((b.sut - a.sut) / HZ) * 1000 / (e * rate)) * 100) / 100;
+    // the same per process (sbc job: lb, proxy, sbc, mediactl; rtpengine apart)
+    if (b.parts) cpu.ms_per_call = Object.fromEntries(Object.keys(b.parts).map((k) => [k, Math.round((((b.parts[k] - (a.parts[k] ?? 0)) / HZ) * 1000 / (e * rate)) * 100) / 100]));
     cpu.machine = Math.round((NCPU - (b.idle - a.idle) / HZ / e) * 100);
   }
   // the UACs' counts summed; the elapsed time of the longest
@@ -652,7 +778,8 @@ const isStrict = (r) => isClean(r) && r.retrans === 0;
 async function step(job, side, rate) {
   const dir = join(work, job, side, `r${rate}`);
   mkdirSync(dir, { recursive: true });
-  const sut = isKam(side) ? await startKamailio(job, dir, side) : await startOurs(job, dir);
+  const sut = isKam(side) ? await startKamailio(job, dir, side) : await startOurs(job, dir, side);
+  const ours = !isKam(side);
   const uas = [];
   let r;
   try {
@@ -661,22 +788,22 @@ async function step(job, side, rate) {
     } else if (job === 'proxy') {
       uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
       if (side === 'ours') await registerUas();
-    } else if (job === 'chain') {
-      if (side === 'ours') await registerUas({ address: UAS, port: 5070 });
+    } else if (job === 'chain' || job === 'sbc') {
+      if (ours) await registerUas({ address: UAS, port: 5070 });
       uas.push(await startUas(dir, 5070, 'uas_rr.xml'));
     } else if (job === 'features') {
       uas.push(await startUas(dir, 5070, 'uas_rr.xml')); // the peer server: no registration
     }
-    const accTable = side === 'kamailio-full' ? 'kam_acc' : (job === 'proxy' || job === 'chain' || job === 'features') && side === 'ours' ? 'acc' : null;
+    const accTable = side === 'kamailio-full' ? 'kam_acc' : CALL_JOBS.has(job) && ours ? 'acc' : null;
     const acc0 = accTable ? accRows(accTable) : 0;
     const mem0 = isKam(side) ? kamShmUsed() : redisUsedMemory();
-    const cmd0 = side === 'ours' || side === 'kamailio-full' ? redisCommandStats() : null;
+    const cmd0 = ours || side === 'kamailio-full' ? redisCommandStats() : null;
     const rss0 = rssSumKb(sut.pids());
     const hold = job === 'proxy' && HOLD_MS > 0;
-    const scenario = { registrar: 'register.xml', chain: 'uac_auth_rr.xml', features: 'uac_auth_rr.xml' }[job] ?? 'uac_rr.xml';
+    const scenario = { registrar: 'register.xml', chain: 'uac_auth_rr.xml', features: 'uac_auth_rr.xml', sbc: 'uac_auth_rr.xml' }[job] ?? 'uac_rr.xml';
     // the digest uri is the Request-URI (sipp's default is the remote address), as our proxy checks (RFC 3261 §22.4)
     const callee = job === 'features' ? FEATURES_DIALED : 'service';
-    const auth = job === 'chain' || job === 'features' ? ['-au', 'sipp', '-ap', 'bench-password', '-auth_uri', `${callee}@${SUT}:5060`, '-s', callee] : [];
+    const auth = job === 'chain' || job === 'features' || job === 'sbc' ? ['-au', 'sipp', '-ap', 'bench-password', '-auth_uri', `${callee}@${SUT}:5060`, '-s', callee] : [];
     r = await runUac(dir, scenario, rate, sut, uas, !hold ? { extra: auth } : {
       extra: ['-d', String(HOLD_MS)],
       // near the end of the sending: ≈ rate × hold calls are established at once
@@ -704,8 +831,13 @@ async function step(job, side, rate) {
     if (accTable) {
       await sleep(1000);
       r.acc_rows = accRows(accTable) - acc0;
+      r.acc_rows_per_call = Math.round((r.acc_rows / Math.max(1, r.ok)) * 100) / 100;
     }
-    if ((job === 'proxy' || job === 'chain' || job === 'features') && side === 'ours') r.calls_left_in_redis = spawnSync('redis-cli', ['-h', AUX, '-p', String(REDIS_PORT), '--scan', '--pattern', 'call:*']).stdout.toString().split('\n').filter(Boolean).length;
+    if (CALL_JOBS.has(job) && ours) r.calls_left_in_redis = redisScanCount('call:*');
+    if (job === 'sbc') {
+      r.left = await leftovers(sut).catch((e) => ({ error: e.message }));
+      r.left_clean = r.calls_left_in_redis === 0 && Object.values(r.left).every((v) => v === 0);
+    }
     if (job === 'registrar') {
       const rss1 = rssSumKb(sut.pids());
       if (isKam(side)) {
@@ -727,7 +859,7 @@ async function step(job, side, rate) {
     await sut.stop();
   }
   Object.assign(r, { job, side });
-  if (profileNow && side === 'ours') {
+  if (profileNow && ours) {
     const profDir = join(dir, 'cpu-prof');
     const profs = existsSync(profDir) ? readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f)) : [];
     if (profs.length > 0) r.profile = profs.length === 1 ? profs[0] : profs;
@@ -735,7 +867,7 @@ async function step(job, side, rate) {
   }
   results.steps.push(r);
   const c = r.cpu;
-  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${job === 'proxy' || job === 'chain' || job === 'features' ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100} sut_ms/unit=${c.sut_ms_per_unit}${r.redis_cmds_per_unit !== undefined ? ` redis_cmds/unit=${r.redis_cmds_per_unit} ${JSON.stringify(r.redis_cmds)}` : ''}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
+  log(`${job.padEnd(10)} ${side.padEnd(11)} target=${rate} ok=${r.ok} failed=${r.failed} unfinished=${r.unfinished} retrans=${r.retrans} warn=${r.warn} rcvbuf_drops=${r.udp_rcvbuf_drops} achieved=${r.achieved}/s cpu% sut=${c.sut} redis${CALL_JOBS.has(job) ? '+mariadb' : ''}=${c.aux} uac=${c.uac} uas=${c.uas ?? '-'} machine=${c.machine}/${NCPU * 100} sut_ms/unit=${c.sut_ms_per_unit}${r.redis_cmds_per_unit !== undefined ? ` redis_cmds/unit=${r.redis_cmds_per_unit} ${JSON.stringify(r.redis_cmds)}` : ''}${r.acc_rows !== undefined ? ` acc_rows=${r.acc_rows}` : ''}${c.ms_per_call ? ` cpu_ms/call=${JSON.stringify(c.ms_per_call)}` : ''}${r.left ? ` left=${JSON.stringify(r.left)}` : ''}${r.mem ? ` mem=${JSON.stringify(r.mem)}` : ''}${r.mid ? ` mid-step=${JSON.stringify(r.mid)}` : ''}`);
   return r;
 }
 
@@ -743,18 +875,40 @@ function best(job, side, pred) {
   return results.steps.filter((r) => r.job === job && r.side === side && pred(r)).sort((a, b) => b.achieved - a.achieved)[0];
 }
 
+/**
+ * The sbc job's closing figures: each side's best clean rate, their ratio, and CPU-ms per call of
+ * our processes (lb + proxy + sbc + mediactl; rtpengine apart) at the highest rate where both sides
+ * were clean (the same offered load; per call is not constant over the ladder), else null.
+ */
+function sbcSummary() {
+  const s = best('sbc', 'sbc', isClean); const m = best('sbc', 'media', isClean);
+  const both = results.steps.filter((r) => r.job === 'sbc' && r.side === 'sbc' && isClean(r))
+    .map((r) => r.target).filter((t) => results.steps.some((x) => x.job === 'sbc' && x.side === 'media' && x.target === t && isClean(x)));
+  const at = both.length ? Math.max(...both) : null;
+  const stepAt = (side) => results.steps.find((r) => r.job === 'sbc' && r.side === side && r.target === at);
+  const ours = (r) => (r ? Math.round(Object.entries(r.cpu.ms_per_call ?? {}).filter(([k]) => k !== 'rtpengine').reduce((a, [, v]) => a + v, 0) * 100) / 100 : null);
+  return {
+    sbc_clean: s?.achieved ?? 0, media_clean: m?.achieved ?? 0,
+    ratio: m?.achieved ? Math.round(((s?.achieved ?? 0) / m.achieved) * 100) / 100 : null,
+    cpu_at: at,
+    cpu_ms_per_call: { sbc: ours(stepAt('sbc')), media: ours(stepAt('media')) },
+    by_process: { sbc: stepAt('sbc')?.cpu.ms_per_call ?? null, media: stepAt('media')?.cpu.ms_per_call ?? null },
+    rtpengine_ms_per_call: { sbc: stepAt('sbc')?.cpu.ms_per_call?.rtpengine ?? null, media: stepAt('media')?.cpu.ms_per_call?.rtpengine ?? null },
+  };
+}
+
 async function main() {
   install();
   preflight();
-  log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout.toString().split('\n')[0]}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
+  log(`work dir ${work}; ${NCPU} cores; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${spawnSync('kamailio', ['-v']).stdout?.toString().split('\n')[0] || 'no kamailio'}; ${/SIPp v[^ ]*/.exec(spawnSync('sipp', ['-v']).stdout.toString())?.[0]}`);
   for (const job of JOBS) {
-    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher, chain, features)`);
-    if ((job === 'proxy' || job === 'chain' || job === 'features') && !mariadb) await startDirectory();
+    if (!RATES[job]) throw new Error(`unknown job ${job} (registrar, proxy, dispatcher, chain, features, sbc)`);
+    if (CALL_JOBS.has(job) && !mariadb) await startDirectory();
     if (job === 'features') await provisionFeatures();
     for (const side of sidesOf(job)) {
       let bad = 0;
       for (const rate of RATES[job]) {
-        profileNow = PROFILE && side === 'ours';
+        profileNow = PROFILE && !isKam(side);
         const r = await step(job, side, rate);
         // a ladder stops after two steps that were not clean (0 failed, ≥ 95 % of target)
         if (!isClean(r)) bad++;
@@ -792,6 +946,8 @@ async function main() {
       cpu_per_call_ms: { features: f.clean ? Math.round((f.clean.cpu.sut * 10) / f.clean.achieved * 100) / 100 : null, chain: c.clean ? Math.round((c.clean.cpu.sut * 10) / c.clean.achieved * 100) / 100 : null },
     };
   }
+  // issue #11: the full chain with the sbc against the chain with media without it, same run
+  if (JOBS.includes('sbc') && SIDES.includes('ours')) results.sbc = sbcSummary();
   results.ended = new Date().toISOString();
   results.loadavg_end = loadavg();
   console.log('\n| job | Kamailio 0 failed | ours 0 failed | ratio | Kamailio 0 failed + 0 retrans | ours 0 failed + 0 retrans | ratio |');
@@ -802,6 +958,18 @@ async function main() {
   if (results.features) {
     const f = results.features;
     console.log(`\nfeatures (rewrite rules, NCOS, concurrent-call slots, PAI, one LCR lookup per call): ${f.features_clean}/s at 0 failed; the chain without them ${f.chain_clean}/s → ${f.ratio_to_chain ?? '-'}× (cost ${f.ratio_to_chain === null ? '-' : `${Math.round((1 - f.ratio_to_chain) * 100)} %`}); Kamailio's chain ${f.kamailio_chain_clean ?? '-'}/s → ${f.ratio_to_kamailio ?? '-'}×; our lb+proxy CPU-ms per call ${f.cpu_per_call_ms.features} vs ${f.cpu_per_call_ms.chain}`);
+  }
+  if (results.sbc) {
+    console.log('\n| sbc job side | offered/s | achieved/s | failed | unfinished | retrans | CPU-ms per call: lb | proxy | sbc | mediactl | ours total | rtpengine | acc rows per call | nothing left |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of results.steps.filter((x) => x.job === 'sbc')) {
+      const p = r.cpu.ms_per_call ?? {};
+      const total = Math.round(Object.entries(p).filter(([k]) => k !== 'rtpengine').reduce((a, [, v]) => a + v, 0) * 100) / 100;
+      console.log(`| ${r.side} | ${r.target} | ${r.achieved} | ${r.failed} | ${r.unfinished} | ${r.retrans} | ${p.lb ?? '-'} | ${p.proxy ?? '-'} | ${p.sbc ?? '-'} | ${p.mediactl ?? '-'} | ${total} | ${p.rtpengine ?? '-'} | ${r.acc_rows_per_call ?? '-'} | ${r.left_clean ? 'yes' : `no ${JSON.stringify({ calls: r.calls_left_in_redis, ...r.left })}`} |`);
+    }
+    const b = results.sbc;
+    const fmt = (x) => (x === null ? '-' : x);
+    console.log(`\nsbc: ${b.sbc_clean}/s at 0 failed; the chain with media without the sbc ${b.media_clean}/s → ${fmt(b.ratio)}×; CPU-ms per call ${fmt(b.cpu_ms_per_call.sbc)} vs ${fmt(b.cpu_ms_per_call.media)}${b.cpu_at !== null ? ` (at ${b.cpu_at} calls/s; rtpengine ${fmt(b.rtpengine_ms_per_call.sbc)} vs ${fmt(b.rtpengine_ms_per_call.media)})` : ''}`);
   }
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
   log(`per-step logs kept in ${work}`);

@@ -207,6 +207,11 @@ describe('sbc between two UAs', () => {
     const [a, b] = await call('uac-sbc-call-expect-bye.xml', 'uas-sbc-answer-expect-bye.xml', {
       during: async () => {
         const l = await theOneCall();
+        // the answered call counts once: in Redis, no longer as early (sbc_legs_live = 2 × both)
+        expect(await rpc.call('stats')).toMatchObject({ calls: 1, early: 0 });
+        const metrics = await metricsText();
+        expect(metrics).toMatch(/^sbc_calls_live\{[^}]*state="early"[^}]*\} 0$/m);
+        expect(metrics).toMatch(/^sbc_legs_live(\{[^}]*\})? 2$/m);
         expect(await rpc.call('calls.teardown', { id: l[0]!.id })).toEqual({ id: l[0]!.id, a: 200, b: 200 });
       },
     });

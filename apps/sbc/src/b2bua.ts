@@ -103,9 +103,14 @@ export class B2bua {
       : null;
   }
 
-  /** Calls being set up in this process (each has two legs). */
+  /**
+   * Calls being set up in this process (each has two legs): not answered yet. An answered call
+   * stays in `early` for 64×T1 (the guard against a second 2xx) but is counted in Redis then.
+   */
   earlyCount(): number {
-    return this.early.size;
+    let n = 0;
+    for (const ec of this.early.values()) if (ec.answered === null) n++;
+    return n;
   }
 
   // ---- requests --------------------------------------------------------------------
