@@ -369,16 +369,20 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
   type Voicemail = { id: number; subscriber_id: number; folder: string; caller: string; duration: number; is_read: boolean };
   const boxOf = async (sub: Sub): Promise<Voicemail[]> => (await node.api.ok<{ items: Voicemail[] }>('GET', `/api/voicemails?subscriber_id=${sub.id}`)).items;
 
-  /** `sub` calls `dialled` and stays `talkMs`, sending RTP all along; resolves with the RTP packets it heard. */
-  async function talk(sub: Sub, dialled: string, talkMs: number): Promise<number> {
+  /** `sub` calls `dialled` (sipp `scenario`) and stays `talkMs`, sending RTP all along; resolves with the RTP packets it heard. */
+  async function talk(sub: Sub, dialled: string, talkMs: number, scenario = 'uac-call-expect-200.xml'): Promise<number> {
     const rtp = await RtpEndpoint.open();
     try {
       const port = await freePort({ udp: true, tcp: true });
       const uac = run({
-        scenario: 'uac-call-expect-200.xml', remote: lb(), localPort: port, service: dialled, pauseMs: talkMs,
+        scenario, remote: lb(), localPort: port, service: dialled, pauseMs: talkMs,
         auth: { user: sub.user, password: sub.password, uri: `${dialled}@${DOMAIN}` }, keys: { user: sub.user, rtp_port: rtp.port }, limitMs: talkMs + 60_000,
       });
-      const towards = Number((await uac.logged('RTP', 30_000)).split(' ').at(-1));
+      const answer = await uac.logged('RTP', 30_000).catch(async (e: Error) => {
+        uac.kill();
+        throw new Error(`${e.message}\n--- sipp\n${(await uac.done).report}\n--- proxy\n${node.logTail('proxy', 15)}\n--- appserver\n${node.logTail('appserver', 15)}`);
+      });
+      const towards = Number(answer.split(' ').at(-1));
       await rtp.send('127.0.0.1', towards, Math.floor((talkMs - 500) / 20), 20);
       expectOk(await uac.done); // our BYE after talkMs, answered 200
       return rtp.received.packets;
@@ -401,14 +405,14 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
       expect((await phone.register({ user: subs.bob.user, password: subs.bob.password, domain: DOMAIN, expires: 300 })).final.status).toBe(200);
       await change('PUT', `/api/callforwards/${subs.bob.id}`, { cfu: { destinations: [{ type: 'voicemail' }] } });
       // the greeting (≈ 5 s) and the tone, then ≈ 3 s of alice's RTP recorded
-      await talk(subs.alice, 'bob', 9_000);
+      await talk(subs.alice, 'bob', 9_000, 'uac-call-forwarded-expect-200.xml'); // 181 Call Is Being Forwarded first
       const mwi = await nextMwi(phone);
       expect(mwi).toMatch(/^Messages-Waiting: yes\r?$/m);
       expect(mwi).toMatch(/^Voice-Message: 1\/0/m);
       const [msg, ...more] = await boxOf(subs.bob);
       expect(more).toEqual([]);
       expect(msg).toMatchObject({ subscriber_id: subs.bob.id, folder: 'INBOX', is_read: false });
-      expect(msg!.caller).toContain('alice');
+      expect(msg!.caller, 'the caller as P-Asserted-Identity names her').toBe(subs.alice.number);
       expect(msg!.duration).toBeGreaterThanOrEqual(1);
       const wav = await node.api.request<string>('GET', `/api/voicemailrecordings/${msg!.id}`);
       expect(wav.status).toBe(200);

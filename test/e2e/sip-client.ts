@@ -71,6 +71,8 @@ export class SipClient {
   /** A client of `transport`; with TLS it trusts `ca` (PEM), or — when the lb's certificate is not known — any certificate. */
   static async open(transport: ClientTransport, dest: { address: string; port: number }, ca?: string | Buffer): Promise<SipClient> {
     const layer = new TransportLayer({ role: 'uas', tls: ca ? { ca: ca.toString() } : { rejectUnauthorized: false } });
+    // UDP sends from (and receives on) a socket of its own; TCP and TLS use their connection
+    if (transport === 'udp') await layer.listen([{ transport: 'udp', address: '127.0.0.1', port: 0 }]);
     return new SipClient(layer, transport, dest);
   }
 
