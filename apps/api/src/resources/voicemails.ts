@@ -14,10 +14,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from '@ngcp/db';
-import { VOICEMAIL_FOLDERS } from '@ngcp/db';
+import { VOICEMAIL_FOLDERS, voicemailFile } from '@ngcp/db';
 import { apiError } from '../errors.js';
 import { DATE_TIME, ID, object } from '../http/schemas.js';
 import type { Services } from '../services.js';
@@ -66,7 +65,7 @@ async function getVm(c: Ctx, id: number): Promise<Voicemail | undefined> {
 
 /** Where the app-server keeps a message's WAV on this node (apps/appserver: `<dir>/<box id>/<message id>.wav`), or null without `voicemail.dir`. */
 export function recordingFile(dir: string | null, boxId: number, messageId: number): string | null {
-  return dir ? join(dir, String(boxId), `${messageId}.wav`) : null;
+  return dir ? voicemailFile(dir, boxId, messageId) : null;
 }
 
 export const voicemails: Resource<Voicemail> = {
