@@ -54,9 +54,17 @@ async function parties(names: string[], opts: { customer?: number } = {}): Promi
 
 /** Make a provisioning change and wait until the proxy heard of it (ngcp:changes). */
 async function change<T>(fn: () => Promise<T>): Promise<T> {
-  const before = ((await h().proxy.stats()).changes as { messages: number }).messages;
+  const messages = async (): Promise<number> => ((await h().proxy.stats()).changes as { messages: number }).messages;
+  // earlier writes' notifications first (a late one would pass for this change's): the count still for 150 ms
+  let before = await messages();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = await messages();
+    if (now === before) break;
+    before = now;
+  }
   const r = await fn();
-  await until(async () => ((await h().proxy.stats()).changes as { messages: number }).messages > before, 'change notification at the proxy');
+  await until(async () => (await messages()) > before, 'change notification at the proxy');
   return r;
 }
 
@@ -82,10 +90,12 @@ async function answeredCall(from: Party, to: Party, target: string) {
 describe('rewrite rules', () => {
   it('the dialled national number is normalised (in) before the lookup; the callee sees the caller in national format (out) in From and PAI; the caller gets its own From back', async () => {
     const { domain, domainId, p } = await parties(['a', 'b']);
-    const set = await h().api('POST', '/api/rewriterulesets', { name: uniq('at') });
+    const set = await change(() => h().api('POST', '/api/rewriterulesets', { name: uniq('at') }));
     const rule = (b: Record<string, unknown>) => h().api('POST', '/api/rewriterules', { set_id: set.data.id, ...b });
-    expect((await rule({ direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 })).status).toBe(201);
-    expect((await rule({ direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 })).status).toBe(201);
+    // each change seen by the proxy before the next one counts (setPrefs below waits for "one more
+    // message than before": a rule's late notification would satisfy it before the preference's)
+    expect((await change(() => rule({ direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 }))).status).toBe(201);
+    expect((await change(() => rule({ direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 }))).status).toBe(201);
     // refused by the API, naming the field
     const bad = await rule({ direction: 'in', field: 'callee', match_pattern: '^(0', replace_pattern: '' });
     expect(bad.status).toBe(422);
@@ -124,9 +134,9 @@ describe('rewrite rules', () => {
 describe('towards a peer', () => {
   it('the dialled national number is normalised before the peering lookup; the peer (trusted) sees the caller in E.164 in From and PAI, and the PAI under Privacy: id for CLIR; the call counts', async () => {
     const { domain, domainId, p } = await parties(['a']);
-    const set = await h().api('POST', '/api/rewriterulesets', { name: uniq('at') });
-    await h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 });
-    await h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 });
+    const set = await change(() => h().api('POST', '/api/rewriterulesets', { name: uniq('at') }));
+    await change(() => h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'in', field: 'callee', match_pattern: '^0([1-9][0-9]+)$', replace_pattern: '43$1', priority: 10 }));
+    await change(() => h().api('POST', '/api/rewriterules', { set_id: set.data.id, direction: 'out', field: 'caller', match_pattern: '^43([1-9][0-9]+)$', replace_pattern: '0$1', priority: 10 }));
     await setPrefs(h(), 'domain', domainId, { rewrite_rule_set_id: set.data.id });
     const { peer } = await peeringServer(h(), '127.0.0.61', '43988');
     started.push(peer);
