@@ -97,8 +97,10 @@ export function sipp(o: SippOptions): SippRun {
   const read = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
   // the <log> lines outlive the temp dir: kept when sipp exits, before the dir goes
   let finalLog: string | undefined;
+  // 'close', not 'exit': 'exit' can come before the last of stdout is read, and the counts are
+  // taken from sipp's final statistics screen (a CI run read 0 successful calls of a passed call)
   const done = new Promise<SippResult>((resolve) =>
-    p.on('exit', (code) => {
+    p.on('close', (code) => {
       clearTimeout(timer);
       const count = (label: string): number => Number([...out.matchAll(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`, 'g'))].at(-1)?.[1] ?? 0);
       const report = [

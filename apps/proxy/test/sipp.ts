@@ -35,7 +35,7 @@ export async function sippUas(
   p.stdout.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const killer = setTimeout(() => p.kill('SIGKILL'), limitMs + 5000);
-  const done = new Promise<{ code: number | null; report: string; messages: Traced[] }>((resolve) => p.on('exit', (code) => {
+  const done = new Promise<{ code: number | null; report: string; messages: Traced[] }>((resolve) => p.on('close', (code) => { // 'close': after the last of stdout (the report's tail)
     clearTimeout(killer);
     const read = (f: string): string => (existsSync(join(cwd, f)) ? readFileSync(join(cwd, f), 'utf8') : '');
     const trace = read('messages.log');
