@@ -100,7 +100,14 @@ const allZero = async (...list: Sub[]): Promise<boolean> => {
 /** An API change, then until the proxy has heard of it (ngcp:changes; both workers subscribe alike). */
 async function change(method: string, path: string, body: unknown): Promise<void> {
   const messages = async (): Promise<number> => (await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages;
-  const before = await messages();
+  // earlier writes' notifications first (a late one would pass for this change's): the count still for 150 ms
+  let before = await messages();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = await messages();
+    if (now === before) break;
+    before = now;
+  }
   await node.api.ok(method, path, body);
   expect(await until(async () => ((await messages()) > before ? true : undefined), 10_000, 50)).toBe(true);
 }
