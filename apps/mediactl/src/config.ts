@@ -30,8 +30,10 @@ export interface MediactlConfig {
   probe_interval_ms: number;
   /** An instance is down after this many missed pings (or timed-out requests) in a row; up on the next pong. */
   probe_failures: number;
-  /** Per ng request: the longest any media.* call waits for rtpengine. */
+  /** Per ng request, retransmissions included: the longest any media.* call waits for rtpengine. */
   ng_timeout_ms: number;
+  /** An unanswered ng request is sent again (same cookie) after this many ms, then after each doubled wait, within `ng_timeout_ms`; 0 = never. */
+  ng_retransmit_ms: number;
   /** TTL of `media:<call-id>` (the longest call), refreshed by offer/answer. */
   max_call_s: number;
 }
@@ -62,9 +64,10 @@ export const mediactlSchema: JSONSchemaType<MediactlConfig> = {
     probe_interval_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
     probe_failures: { type: 'integer', minimum: 1, maximum: 100 },
     ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },
+    ng_retransmit_ms: { type: 'integer', minimum: 0, maximum: 30_000 },
     max_call_s: { type: 'integer', minimum: 60 },
   },
-  required: ['node', 'control', 'log', 'rtpengines', 'redis', 'probe_interval_ms', 'probe_failures', 'ng_timeout_ms', 'max_call_s'],
+  required: ['node', 'control', 'log', 'rtpengines', 'redis', 'probe_interval_ms', 'probe_failures', 'ng_timeout_ms', 'ng_retransmit_ms', 'max_call_s'],
   additionalProperties: false,
 };
 
@@ -74,7 +77,8 @@ export const mediactlDefaults = {
   log: { level: 'info' },
   probe_interval_ms: 1000,
   probe_failures: 3,
-  ng_timeout_ms: 1000,
+  ng_timeout_ms: 2000,
+  ng_retransmit_ms: 250,
   max_call_s: 21_600,
 } as const satisfies Partial<MediactlConfig>;
 

@@ -162,10 +162,10 @@ describe('Mediactl control methods', () => {
 
 describe('mediactl config (the daemon loader with mediactl\'s schema and check)', () => {
   const load = (c: unknown) => () => resolveDaemonConfig(mediactlDaemon, c, 'mediactl.yml');
-  const { node: _n, log: _l, probe_interval_ms: _p, probe_failures: _f, ng_timeout_ms: _t, max_call_s: _m, ...minimal } = config();
+  const { node: _n, log: _l, probe_interval_ms: _p, probe_failures: _f, ng_timeout_ms: _t, ng_retransmit_ms: _r, max_call_s: _m, ...minimal } = config();
   it('accepts the rendered keys and fills the defaults', () => {
     expect(load(config())()).toEqual(config());
-    expect(load(minimal)()).toMatchObject({ probe_interval_ms: 1000, probe_failures: 3, ng_timeout_ms: 1000, max_call_s: 21_600, log: { level: 'info' } });
+    expect(load(minimal)()).toMatchObject({ probe_interval_ms: 1000, probe_failures: 3, ng_timeout_ms: 2000, ng_retransmit_ms: 250, max_call_s: 21_600, log: { level: 'info' } });
   });
   it('refuses a bad ng address, a duplicate id, an empty list and unknown keys, naming the key', () => {
     expect(load(config({ rtpengines: [{ ng: 'localhost:2223' }] }))).toThrow(/rtpengines\[0\]\.ng/);

@@ -66,6 +66,7 @@ export class Mediactl {
       targets: resolveTargets(config.rtpengines),
       factory: opts.ngFactory ?? ngClientFactory,
       timeoutMs: config.ng_timeout_ms,
+      retransmitMs: config.ng_retransmit_ms,
       failures: config.probe_failures,
       logger: opts.logger,
       metrics: this.#metrics,

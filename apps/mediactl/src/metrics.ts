@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export interface MediaMetrics {
   ngRoundtrip: Histogram<'command' | 'instance'>;
   ngErrors: Counter<'command' | 'instance' | 'code'>;
+  ngRetransmissions: Counter<'command' | 'instance'>;
   rtpengineUp: Gauge<'instance'>;
   sessionsLive: Gauge;
   requests: Counter<'method' | 'outcome'>;
@@ -24,6 +25,12 @@ export function createMediaMetrics(registry: Registry, liveSessions: () => numbe
       name: 'ng_errors_total',
       help: 'Failed ng requests by command, instance and code (timeout, error-result, socket)',
       labelNames: ['command', 'instance', 'code'],
+      registers,
+    }),
+    ngRetransmissions: new Counter({
+      name: 'ng_retransmissions_total',
+      help: 'ng requests sent again (same cookie) because rtpengine had not answered within ng_retransmit_ms (doubling), by command and instance',
+      labelNames: ['command', 'instance'],
       registers,
     }),
     rtpengineUp: new Gauge({

@@ -23,6 +23,10 @@ export interface NgTarget {
   host: string;
   port: number;
   timeoutMs: number;
+  /** first retransmission of an unanswered request (ms), doubling; 0 none */
+  retransmitMs: number;
+  /** Called for each retransmission (for `ng_retransmissions_total`). */
+  onRetransmit: (command: string) => void;
   /** Called once per request when it settles (for `ng_roundtrip_seconds`). */
   onRoundTrip: (command: string, ms: number, ok: boolean) => void;
 }
@@ -43,4 +47,4 @@ export function ngFailure(err: unknown): { code: NgFailure; reason: string } {
 
 /** The production factory: one @ngcp/ng NgClient (on rtpengine-client) per rtpengine. */
 export const ngClientFactory: NgControlFactory = (t) =>
-  new NgClient({ host: t.host, port: t.port, timeoutMs: t.timeoutMs, onRoundTrip: t.onRoundTrip });
+  new NgClient({ host: t.host, port: t.port, timeoutMs: t.timeoutMs, retransmitMs: t.retransmitMs, onRetransmit: t.onRetransmit, onRoundTrip: t.onRoundTrip });

@@ -38,9 +38,11 @@ export interface RtpenginePoolOptions {
   targets: readonly ResolvedTarget[];
   factory: NgControlFactory;
   timeoutMs: number;
+  /** first retransmission of an unanswered ng request (ms), doubling within timeoutMs; absent or 0: none */
+  retransmitMs?: number;
   failures: number;
   logger: Logger;
-  metrics?: Pick<MediaMetrics, 'ngRoundtrip' | 'ngErrors' | 'rtpengineUp'> | undefined;
+  metrics?: (Pick<MediaMetrics, 'ngRoundtrip' | 'ngErrors' | 'rtpengineUp'> & Partial<Pick<MediaMetrics, 'ngRetransmissions'>>) | undefined;
 }
 
 export class RtpenginePool {
@@ -65,6 +67,8 @@ export class RtpenginePool {
           host: t.host,
           port: t.port,
           timeoutMs: opts.timeoutMs,
+          retransmitMs: opts.retransmitMs ?? 0,
+          onRetransmit: (command) => this.#metrics?.ngRetransmissions?.inc({ command, instance: t.id }),
           onRoundTrip: (command, ms) => this.#metrics?.ngRoundtrip.observe({ command, instance: t.id }, ms / 1000),
         }),
         healthy: false,

@@ -3,9 +3,9 @@
  * RpcClient) against two real rtpengines and a real Redis (private, from @ngcp/testkit):
  * SDP rewritten, RTP really relayed both ways, weighted spread and pinning, a restarted
  * mediactl on the same Redis, failover of new calls and UNAVAILABLE for pinned calls when
- * one rtpengine is stopped (by PID).
+ * one rtpengine is stopped (by PID); a lost ng datagram retransmitted (same cookie) and counted.
  */
-import { startRedis, startRtpengine, type RedisInstance, type RtpengineInstance } from '@ngcp/testkit';
+import { lossyRelay, startRedis, startRtpengine, type RedisInstance, type RtpengineInstance } from '@ngcp/testkit';
 import { Redis } from 'ioredis';
 import { startDaemon, type RunningDaemon } from '@ngcp/daemon';
 import { RpcClient } from '@ngcp/rpc';
@@ -49,6 +49,7 @@ function config(): MediactlConfig {
     probe_interval_ms: 100,
     probe_failures: 2,
     ng_timeout_ms: 500,
+    ng_retransmit_ms: 100,
     max_call_s: 3600,
   };
 }
@@ -60,8 +61,8 @@ interface Started {
   stop: () => Promise<void>;
 }
 
-async function newMediactl(): Promise<Started> {
-  const d = await startDaemon(mediactlDaemon, config(), { logger: silentLogger });
+async function newMediactl(cfg: MediactlConfig = config()): Promise<Started> {
+  const d = await startDaemon(mediactlDaemon, cfg, { logger: silentLogger });
   const rpc = new RpcClient(d.url, { timeoutMs: 5000 });
   const entry = { d, rpc };
   services.push(entry);
@@ -138,6 +139,35 @@ describe('mediactl with real rtpengine and Redis', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a lost ng datagram is sent again with the same cookie: the call gets its SDP, ng_retransmissions_total counts it', async () => {
+    // every request's first datagram is lost between mediactl and rtpengine e1
+    const relay = await lossyRelay(e1.ngHost, e1.ngPort, 'request');
+    const { call, metrics, stop } = await newMediactl({ ...config(), rtpengines: [{ id: 'lossy', ng: `127.0.0.1:${relay.port}`, weight: 1 }] });
+    try {
+      await until('the lossy instance up (its pings get through on the retransmission)', async () => /rtpengine_up\{instance="lossy"[^}]*\} 1/.test(await metrics()));
+      const a = await rtpEndpoint('127.0.0.3');
+      const callId = `retx-${Date.now()}@test`;
+      try {
+        const off = await call<SdpResult>('media.offer', { call_id: callId, from_tag: 'ta', sdp: sdpFor(a.address, a.port, 1) });
+        expect(off.instance).toBe('lossy');
+        expect(inRange('e1', sdpAudio(off.sdp).port)).toBe(true);
+        const text = await metrics();
+        expect(Number(/ng_retransmissions_total\{command="offer",instance="lossy"[^}]*\} (\d+)/.exec(text)?.[1])).toBe(1);
+        expect(text).not.toMatch(/ng_errors_total\{command="offer"/);
+        // the offer's cookie (its reply carries the SDP) crossed the relay twice: lost, then sent again
+        const offerCookie = [...relay.replies.entries()].find(([, r]) => r.some((t) => t.includes('m=audio')))?.[0];
+        expect(offerCookie).toBeDefined();
+        expect(relay.requests.get(offerCookie as string)).toBe(2);
+      } finally {
+        await call('media.delete', { call_id: callId }).catch(() => undefined);
+        await a.close();
+      }
+    } finally {
+      await stop();
+      await relay.close();
     }
   });
 

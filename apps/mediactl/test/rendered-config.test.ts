@@ -50,11 +50,30 @@ describe('rendered etc/ngcp/mediactl.yml', () => {
       rtpengines: [{ id: 'local', ng: '127.0.0.2:2223', weight: 1 }],
       probe_interval_ms: 1000,
       probe_failures: 3,
-      ng_timeout_ms: 1000,
+      ng_timeout_ms: 2000,
+      ng_retransmit_ms: 250,
       max_call_s: 21_600,
       redis: { host: '127.0.0.2', port: 6379, db: 0 },
     });
     expect(resolveTargets(cfg.rtpengines)[0]).toMatchObject({ host: '127.0.0.2', port: 2223 });
+  });
+
+  it('renders ng_retransmit_ms 250 from a config.yml older than the key, and the proxy waits longer than mediactl', () => {
+    const root = join(dir, 'root');
+    const configDir = join(root, 'etc/ngcp-config');
+    initConfigDir(DEFAULTS, configDir);
+    const yml = join(configDir, 'config.yml');
+    const before = readFileSync(yml, 'utf8');
+    const without = before.replace(/^ {2}ng_retransmit_ms:.*\n/m, '').replace(/^( {2}ng_timeout_ms:) \d+/m, '$1 1500');
+    expect(without).not.toContain('ng_retransmit_ms');
+    writeFileSync(yml, without);
+    expect(renderWith(root, configDir)).toMatchObject({ ng_timeout_ms: 1500, ng_retransmit_ms: 250 });
+    const { files } = renderNode({
+      loaded: loadConfig({ configDir, node: 'self' }),
+      paths: nodePaths(root), templateDirs: [join(DEFAULTS, 'templates')], apps: {}, bins: {}, nodeBin: '/usr/bin/node', cwd: '/checkout', isRoot: false,
+    });
+    const proxy = files.find((f) => f.path === 'etc/ngcp/proxy.yml')?.content ?? '';
+    expect(proxy).toMatch(/mediactl:\n  url: [^\n]+\n(?:  #[^\n]*\n)*  timeout_ms: 2500\n/);
   });
 
   it('keeps a Redis password with quotes, backslashes and a newline intact', () => {

@@ -216,8 +216,10 @@ export interface MediactlConfig {
   probe_interval_ms: number;
   /** Missed pings (or timed-out requests) in a row before an rtpengine counts as down. */
   probe_failures: number;
-  /** The longest wait for one ng answer (bounds every media request). */
+  /** The longest wait for one ng answer, retransmissions included (bounds every media request). */
   ng_timeout_ms: number;
+  /** Resend an unanswered ng request (same cookie) after this many ms, doubling; 0 never; absent: 250. */
+  ng_retransmit_ms?: number;
   /** TTL of the Redis pin `media:<call-id>`: the longest call. */
   max_call_s: number;
 }
@@ -504,14 +506,15 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         },
       },
     }), ['announce_repeat', 'sounds_dir', 'voicemail']),
-    mediactl: obj<MediactlConfig>({
+    mediactl: optional(obj<MediactlConfig>({
       enable: bool,
       control_port: port,
       probe_interval_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
       probe_failures: { type: 'integer', minimum: 1, maximum: 100 },
       ng_timeout_ms: { type: 'integer', minimum: 50, maximum: 30_000 },
+      ng_retransmit_ms: { type: 'integer', minimum: 0, maximum: 30_000, nullable: true },
       max_call_s: { type: 'integer', minimum: 60 },
-    }),
+    }), ['ng_retransmit_ms']),
     rtpproxy: optional(obj<RtpproxyConfig>({ enable: bool, ng_port: port, cli_port: port, minport: port, maxport: port, log_level: { type: 'integer', minimum: 0, maximum: 7 } }), ['cli_port']),
     qos: obj<QosConfig>({ tos_rtp: { type: 'integer', minimum: 0, maximum: 255 } }),
     heartbeat: optional(obj<HeartbeatConfig>({

@@ -19,8 +19,17 @@ export type NgParams = Record<string, unknown>;
 export interface NgClientOptions {
   host: string;
   port: number;
-  /** Per request; default 2000 ms. */
+  /** Per request, retransmissions included; default 2000 ms. */
   timeoutMs?: number;
+  /**
+   * The first retransmission of an unanswered request (the same datagram, the same cookie)
+   * after this many ms, each next one after twice the wait before it, as long as `timeoutMs`
+   * leaves room; 0 = none. Default 0. rtpengine answers a cookie it has seen from its
+   * cookie cache, so an offer retransmitted is done once.
+   */
+  retransmitMs?: number;
+  /** Called for each retransmission sent: the ng command. */
+  onRetransmit?: (command: string) => void;
   /** Called once per request when it settles: the ng command, its round-trip time, and whether it got a non-error result. */
   onRoundTrip?: (command: string, ms: number, ok: boolean) => void;
 }
@@ -46,8 +55,12 @@ export class NgClient {
   readonly host: string;
   readonly port: number;
   readonly timeoutMs: number;
+  readonly retransmitMs: number;
   readonly #onRoundTrip: NgClientOptions['onRoundTrip'];
+  readonly #onRetransmit: NgClientOptions['onRetransmit'];
   readonly #lib: Library;
+  /** the datagram the library sent last (it sends synchronously inside the command call): what a retransmission repeats */
+  #lastSent: { msg: Buffer | string; port: number; host: string } | undefined;
   readonly #pending = new Set<() => void>();
   #closed: Promise<void> | undefined;
 
@@ -57,13 +70,23 @@ export class NgClient {
     this.host = opts.host;
     this.port = opts.port;
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.retransmitMs = opts.retransmitMs ?? 0;
+    if (!Number.isFinite(this.retransmitMs) || this.retransmitMs < 0) throw new TypeError(`NgClient: retransmitMs must be 0 or more, got ${opts.retransmitMs}`);
     this.#onRoundTrip = opts.onRoundTrip;
+    this.#onRetransmit = opts.onRetransmit;
     // a loopback rtpengine is asked from loopback: never open a socket on other addresses for it
     const loopback = opts.host.startsWith('127.');
     this.#lib = new rtpengine.Client({ timeout: this.timeoutMs, ...(loopback ? { localAddress: '127.0.0.1' } : {}) });
     // the library emits 'error' for socket errors and malformed replies; without a listener
     // an EventEmitter would throw. Requests still settle (timeout or send error).
     this.#lib.on('error', () => undefined);
+    // remember each datagram as the library sends it, to retransmit it unchanged
+    const socket = this.#lib.socket;
+    const send = socket.send.bind(socket) as (msg: Buffer | string, port: number, host: string, cb?: (err: Error | null) => void) => void;
+    (socket as unknown as { send: typeof send }).send = (msg, port, host, cb) => {
+      this.#lastSent = { msg, port, host };
+      send(msg, port, host, cb);
+    };
     // a reply that arrives after its request timed out is expected on UDP: drop it quietly
     // (the library would print it with console.log and emit an error)
     const deliver = this.#lib._onParsedMessage.bind(this.#lib);
@@ -112,9 +135,11 @@ export class NgClient {
     const where = `${this.host}:${this.port}`;
     return new Promise<NgResult>((resolve, reject) => {
       let settled = false;
+      let retransmission: NodeJS.Timeout | undefined;
       const settle = (err: NgError | null, value?: NgResult): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(retransmission);
         this.#pending.delete(abort);
         this.#onRoundTrip?.(command, performance.now() - t0, err === null);
         if (err) reject(err);
@@ -122,12 +147,15 @@ export class NgClient {
       };
       const abort = (): void => settle(new NgError('socket', command, `ng '${command}' to ${where}: the client was closed with the request pending`));
       this.#pending.add(abort);
+      this.#lastSent = undefined;
       const sent = (method as (port: number, host: string, opts: NgParams) => Promise<Record<string, unknown>>).call(
         this.#lib,
         this.port,
         this.host,
         withoutUndefined(params),
       );
+      const datagram = this.#lastSent as { msg: Buffer | string; port: number; host: string } | undefined;
+      if (datagram && this.retransmitMs > 0) this.#retransmit(datagram, command, () => settled, (t) => (retransmission = t), t0);
       sent.then(
         (data) => {
           const result = typeof data?.['result'] === 'string' ? (data['result'] as string) : '';
@@ -152,6 +180,28 @@ export class NgClient {
         },
       );
     });
+  }
+
+  /**
+   * Sends `datagram` again after `retransmitMs`, then after twice that, … while the request is
+   * pending and a retransmission still leaves time for a reply within `timeoutMs` (at least half
+   * the first wait).
+   */
+  #retransmit(datagram: { msg: Buffer | string; port: number; host: string }, command: string, settled: () => boolean, arm: (t: NodeJS.Timeout) => void, t0: number): void {
+    let wait = this.retransmitMs;
+    let at = wait;
+    const next = (): void => {
+      if (at + this.retransmitMs / 2 > this.timeoutMs) return;
+      arm(setTimeout(() => {
+        if (settled() || this.#closed) return;
+        this.#onRetransmit?.(command);
+        this.#lib.socket.send(datagram.msg, datagram.port, datagram.host, () => undefined);
+        wait *= 2;
+        at = performance.now() - t0 + wait;
+        next();
+      }, Math.max(0, at - (performance.now() - t0))));
+    };
+    next();
   }
 
   /** Closes the socket; every pending request rejects with NgError 'socket'. Idempotent. */

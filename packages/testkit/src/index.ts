@@ -12,6 +12,8 @@ export type { RedisOptions } from './redis.js';
 export { startRtpengine } from './rtpengine.js';
 export type { RtpengineOptions } from './rtpengine.js';
 export { sweepStaleDirs } from './dirs.js';
+export { lossyRelay } from './lossy-relay.js';
+export type { LossyRelay } from './lossy-relay.js';
 
 // what tests use of the production launchers, from one import
 export { redisRaw, stopInstanceInDir, runningInstance, readState, STATE_FILE, stopPid, ServiceStartError, pidAlive } from '@ngcp/services';
