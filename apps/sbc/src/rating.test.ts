@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkSbcConfig, prepaidSettings, resolveProfiles, sbcDefaults, type SbcConfig } from './config.js';
-import { billedSeconds, calleeNumber, chargeOf, costOf, findFee, nextGrant, prefixesOf, secondsFor, talkSeconds, type Fee } from './rating.js';
+import { billedSeconds, calleeNumber, chargeOf, costOf, findFee, nextGrant, prefixesOf, secondsFor, strandedCharge, talkSeconds, type Fee } from './rating.js';
 
 const perMinute: Fee = { destination: '', price: 1200, first: 60, next: 60 }; // 0.12/min billed by the minute
 const perSecond: Fee = { destination: '49', price: 600, first: 1, next: 1 }; // 10 units a second
@@ -121,5 +121,28 @@ describe('prepaid config', () => {
   it('refuses prepaid.enable: true without a database, naming the key', () => {
     expect(checkSbcConfig(cfg({ prepaid: { enable: true } }))).toEqual([{ path: 'prepaid.enable', message: 'prepaid needs the database (db)' }]);
     expect(checkSbcConfig(cfg({ db, prepaid: { enable: true } }))).toEqual([]);
+  });
+});
+
+describe('a stranded reservation (the sweep)', () => {
+  const t0 = 1_700_000_000_000;
+  it('charges a never answered call nothing, whatever it held', () => {
+    expect(strandedCharge({ fee: perSecond, granted: 300, held: 3000, answeredAt: null, updatedAt: t0 + 60_000 })).toEqual({ seconds: 0, amount: 0 });
+  });
+
+  it('charges an answered call from the answer to the last quota granted, rated with its fee', () => {
+    // answered at t0, the second quota granted 300.2 s later: 300 s proven, 10 units a second
+    expect(strandedCharge({ fee: perSecond, granted: 600, held: 6000, answeredAt: t0, updatedAt: t0 + 300_200 })).toEqual({ seconds: 300, amount: 3000 });
+    // by the minute: 61 s cost two minutes
+    expect(strandedCharge({ fee: perMinute, granted: 120, held: 240, answeredAt: t0, updatedAt: t0 + 61_000 })).toEqual({ seconds: 61, amount: 240 });
+  });
+
+  it('charges nothing for a call lost within its first quota (only its answer was seen)', () => {
+    expect(strandedCharge({ fee: perSecond, granted: 300, held: 3000, answeredAt: t0, updatedAt: t0 })).toEqual({ seconds: 0, amount: 0 });
+  });
+
+  it('never charges more than granted nor than held', () => {
+    expect(strandedCharge({ fee: perSecond, granted: 5, held: 50, answeredAt: t0, updatedAt: t0 + 9_000 })).toEqual({ seconds: 5, amount: 50 });
+    expect(strandedCharge({ fee: perSecond, granted: 10, held: 30, answeredAt: t0, updatedAt: t0 + 9_000 })).toEqual({ seconds: 9, amount: 30 });
   });
 });
