@@ -288,7 +288,7 @@ describe('prepaid calls through the sbc', () => {
     a.kill();
     b.kill();
     await Promise.all([a.done, b.done]);
-    await until(async () => ((await reservations()).length === 0 ? true : undefined), 15_000, 50);
+    expect(await until(async () => ((await reservations()).length === 0 ? true : undefined), 15_000, 50), 'swept').toBe(true);
     // what the row proves: from the answer to the second quota's grant (rating.ts strandedCharge)
     const proven = Math.round((row!.updated_at.getTime() - row!.answered_at!.getTime()) / 1000);
     expect(proven).toBeGreaterThanOrEqual(2);
@@ -305,7 +305,8 @@ describe('prepaid calls through the sbc', () => {
     const before = counter(await metricsText(), 'sbc_prepaid_charged_total');
     const b = await callee();
     const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 3000, n: 2 });
-    await until(async () => ((await db('prepaid_reservations').whereNotNull('answered_at').first()) ? true : undefined), 10_000, 20);
+    const id = await until(async () => (await rpc.call<{ calls: { id: string }[] }>('calls.list')).calls[0]?.id, 10_000, 20);
+    expect(await until(async () => ((await db('prepaid_reservations').where('call_id', id!).whereNotNull('answered_at').first()) ? true : undefined), 5_000, 20)).toBe(true);
     await db.destroy();
     await mariadb.stop();
     // the call goes on and ends normally; its settlement fails and waits for its retry

@@ -553,7 +553,8 @@ export class B2bua {
   /** The sweep of stale prepaid reservations (prepaid.ts): how many were closed; 0 with prepaid off. */
   async prepaidSweep(nowMs = Date.now()): Promise<number> {
     if (!this.prepaid) return 0;
-    const ringing = new Set([...this.early.values()].map((e) => e.id));
+    // the calls ringing here (an answered call stays in `early` for 64×T1 but is in Redis)
+    const ringing = new Set([...this.early.values()].filter((e) => e.answered === null).map((e) => e.id));
     return this.prepaid.sweep(nowMs, (id) => ringing.has(id));
   }
 
