@@ -155,7 +155,7 @@ export class PrepaidControl {
       // atomic: only while cash − reserved still covers it; another call may have reserved meanwhile
       const r = await reservePrepaidCall(this.d.db, {
         callId: id, customerId: customer, extra: grant.extra, held: grant.held, granted: grant.seconds, first,
-        ...(first ? { fee } : { answeredAt }), now: Date.now(),
+        fee, ...(first ? {} : { answeredAt }), now: Date.now(),
       });
       if (r === 'ok') return grant;
       if (r === 'gone') return 'gone';

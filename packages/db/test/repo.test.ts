@@ -358,8 +358,15 @@ describe('prepaid (0008)', () => {
     expect(await db('prepaid_reservations').where('call_id', callId).first()).toBeUndefined();
     expect(await db('prepaid_charges').where('call_id', callId).first('seconds', 'amount', 'released')).toEqual({ seconds: 4, amount: 40, released: 60 });
     // a next quota of a call whose row is gone reserves nothing
-    expect(await reservePrepaidCall(db, { callId, customerId: cid, extra: 10, held: 70, granted: 7, first: false, now: t0 + 9000 })).toBe('gone');
+    expect(await reservePrepaidCall(db, { callId, customerId: cid, extra: 10, held: 70, granted: 7, first: false, fee, now: t0 + 9000 })).toBe('gone');
     expect(await getBalance(db, cid)).toEqual({ cash: 60, reserved: 0, available: 60 });
+    // a call reserved before 0011 (no row, no charge) gets its row at its next quota, holding all it holds
+    await db('customer_balances').where('customer_id', cid).update({ reserved: 20 });
+    const legacy = `${callId}-legacy`;
+    expect(await reservePrepaidCall(db, { callId: legacy, customerId: cid, extra: 10, held: 30, granted: 3, first: false, fee, answeredAt: t0, now: t0 + 2000 })).toBe('ok');
+    expect(await db('prepaid_reservations').where('call_id', legacy).first('held', 'granted', 'answered_at')).toEqual({ held: 30, granted: 3, answered_at: new Date(t0) });
+    expect(await settlePrepaidCall(db, { callId: legacy, customerId: cid, seconds: 2, amount: 20, released: 20 })).toBe(true);
+    expect(await getBalance(db, cid)).toEqual({ cash: 40, reserved: 0, available: 40 });
   });
 });
 

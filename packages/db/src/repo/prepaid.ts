@@ -86,7 +86,7 @@ export interface PrepaidReservation {
   granted: number;
   /** the first quota (the INVITE) creates the call's row; a next one updates it */
   first: boolean;
-  /** the first quota: the fee to keep for a later rating */
+  /** the fee to keep for a later rating (the first quota; a next one: to recreate the row of a call reserved before migration 0011) */
   fee?: ReservationFee;
   /** a next quota: when the call was answered (ms) */
   answeredAt?: number | null;
@@ -107,7 +107,8 @@ const affected = (r: unknown): number => (r as [{ affectedRows: number }])[0].af
  * in ONE transaction (BEGIN, the row, the balance's conditional UPDATE, COMMIT: 4 round
  * trips), so a reservation never exists without its row. 'ok'; 'no_credit' when cash minus
  * everything reserved does not cover `extra` (nothing changed); 'gone' for a next quota of
- * a call whose row is gone (settled or swept: nothing changed).
+ * a call whose row is gone because it was settled or swept (nothing changed). A next quota of
+ * a call without a row nor a charge (reserved before migration 0011) creates its row.
  */
 export async function reservePrepaidCall(db: Knex, r: PrepaidReservation): Promise<'ok' | 'no_credit' | 'gone'> {
   const now = new Date(r.now);
@@ -125,7 +126,16 @@ export async function reservePrepaidCall(db: Knex, r: PrepaidReservation): Promi
           held: r.held, granted: r.granted, updated_at: now,
           ...(r.answeredAt != null ? { answered_at: trx.raw('COALESCE(answered_at, ?)', [new Date(r.answeredAt)]) } : {}),
         });
-        if (n !== 1) throw new Rollback('gone');
+        if (n !== 1) {
+          // a call reserved before migration 0011 has no row: it gets one now; a settled or swept call (its charge row exists) does not
+          const settled = await trx('prepaid_charges').where('call_id', r.callId).first('call_id');
+          if (settled || !r.fee) throw new Rollback('gone');
+          await trx('prepaid_reservations').insert({
+            call_id: r.callId, customer_id: r.customerId, held: r.held, granted: r.granted,
+            destination: r.fee.destination, price_per_minute: r.fee.price, first_interval: r.fee.first, next_interval: r.fee.next,
+            created_at: now, answered_at: r.answeredAt != null ? new Date(r.answeredAt) : null, updated_at: now,
+          });
+        }
       }
       if (r.extra > 0) {
         const n = await trx('customer_balances')
