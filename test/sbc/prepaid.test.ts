@@ -7,6 +7,10 @@
  * balance for 3 s cut by BYE on both legs after ≈3 s and used up exactly; a call hung up
  * after 2 s charged 2 s once, also across a sbc killed and restarted mid-call; two concurrent
  * calls sharing one balance never spend more than it holds.
+ * Reservations that cannot leak (`prepaid_reservations`, the sweep after `stale_after_s` = 3 s,
+ * the settlement's retry): a sbc SIGKILLed while a call rings, an answered call whose Redis
+ * state is lost, MariaDB stopped at a call's end and started again. MariaDB runs in a data
+ * dir of this test on a fixed port so that it can be stopped and started again.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +18,7 @@ import { join } from 'node:path';
 import { until } from '@ngcp/cli/testing';
 import { createDb, getBalance, migrate, subscriberHa1, type Db } from '@ngcp/db';
 import { RpcClient } from '@ngcp/rpc';
-import { freePort, startMariaDb, startRedis, type MariaDbInstance, type RedisInstance } from '@ngcp/testkit';
+import { freePort, redisRaw, startMariaDb, startRedis, type MariaDbInstance, type RedisInstance } from '@ngcp/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bound, sipp, type SippOptions, type SippResult, type SippRun } from '../e2e/sipp.js';
 import { startSbcProcess, stopSbcProcess, waitHealthy, type SbcProcess } from './process.js';
@@ -34,13 +38,18 @@ let aPorts: number[];
 let rpc: RpcClient;
 let customerId: number;
 let sbc: SbcProcess | undefined;
+let dbPort: number;
 const runs: SippRun[] = [];
+/** the test's MariaDB: in `dir`, on `dbPort` (stopped and started again by a test) */
+const startDb = (): Promise<MariaDbInstance> => startMariaDb({ dataDir: join(dir, 'mariadb'), port: dbPort, durable: false });
 
 const startSbc = (): SbcProcess => startSbcProcess(join(dir, 'sbc.yml'));
 const healthy = (): Promise<void> => waitHealthy(rpc, sbc);
 
 beforeAll(async () => {
-  [redis, mariadb] = await Promise.all([startRedis(), startMariaDb()]);
+  dir = mkdtempSync(join(tmpdir(), 'ngcp-sbc-prepaid-'));
+  dbPort = await freePort({ tcp: true, host: HOST });
+  [redis, mariadb] = await Promise.all([startRedis(), startDb()]);
   db = createDb({ ...mariadb.connectionConfig(), pool: { max: 3 } });
   await migrate.latest(db);
   const [domainId] = (await db('domains').insert({ domain: DOMAIN })) as [number];
@@ -50,7 +59,6 @@ beforeAll(async () => {
   await db('customer_balances').insert({ customer_id: customerId, cash_balance: 0 });
   await db('subscribers').insert({ uuid: crypto.randomUUID(), domain_id: domainId, customer_id: customerId, username: 'alice', ...subscriberHa1('alice', DOMAIN, 'pw') });
 
-  dir = mkdtempSync(join(tmpdir(), 'ngcp-sbc-prepaid-'));
   sbcPort = await freePort({ udp: true, host: HOST });
   bPort = await freePort({ udp: true, host: HOST });
   // one port for each A that may run at once; the restarted sbc's call gets one of its own (a late BYE reaches no other test)
@@ -66,7 +74,7 @@ beforeAll(async () => {
     'profiles:',
     '  default: {}',
     '  free: { prepaid: false }',
-    'prepaid: { quota_s: 2 }',
+    'prepaid: { quota_s: 2, stale_after_s: 3 }',
     `db: { host: ${m.host}, port: ${m.port}, user: ${m.user}, password: ${JSON.stringify(m.password)}, database: ${m.database} }`,
     `redis: { host: ${HOST}, port: ${redis.port}, db: 0 }`,
     '',
@@ -90,6 +98,7 @@ beforeEach(async () => {
 });
 
 const setBalance = (cash: number) => db('customer_balances').where('customer_id', customerId).update({ cash_balance: cash, reserved: 0 });
+const reservations = async () => (await db('prepaid_reservations').select('call_id')) as { call_id: string }[];
 const charges = async () => (await db('prepaid_charges').orderBy('created_at').select('seconds', 'amount', 'released')) as { seconds: number; amount: number; released: number }[];
 
 function run(o: Omit<SippOptions, 'scenario'> & { scenario: string }): SippRun {
@@ -230,4 +239,97 @@ describe('prepaid calls through the sbc', () => {
     expect(c.reduce((s, x) => s + x.seconds, 0)).toBe(5);
     expect(await getBalance(db, customerId)).toEqual({ cash: 0, reserved: 0, available: 0 });
   });
+
+  it('a sbc SIGKILLed while a prepaid call rings: after the grace period the sweep of a new process releases the reservation, nothing charged', async () => {
+    await setBalance(1000);
+    const b = run({ scenario: 'uas-sbc-ring-expect-cancel.xml', localPort: bPort, keys: { user: 'bob' } });
+    await bound(bPort);
+    const a = caller('uac-prepaid-call-ringing.xml', '4930123', { pauseMs: 30_000, n: 2 });
+    // ringing: the first quota (2 s = 20 units) reserved, and its row with it
+    const row = await until(async () => (await db('prepaid_reservations').first('call_id', 'held', 'answered_at', 'created_at')) as { call_id: string; held: number; answered_at: Date | null; created_at: Date } | undefined, 10_000, 20);
+    expect(row).toMatchObject({ held: 20, answered_at: null });
+    expect(await getBalance(db, customerId)).toEqual({ cash: 1000, reserved: 20, available: 980 });
+    await new Promise((r) => setTimeout(r, 300)); // B's 180 relayed to A
+    const old = sbc!;
+    old.child.kill('SIGKILL');
+    await old.exited;
+    sbc = startSbc();
+    await healthy();
+    const released = await until(async () => ((await getBalance(db, customerId))!.reserved === 0 ? Date.now() : undefined), 15_000, 50);
+    expect(released, 'the reservation was released').toBeDefined();
+    // not before the grace period (3 s after its last write)
+    expect(released! - row!.created_at.getTime()).toBeGreaterThanOrEqual(3000);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 1000, reserved: 0, available: 1000 });
+    expect(await charges()).toEqual([{ seconds: 0, amount: 0, released: 20 }]);
+    expect(await reservations()).toEqual([]);
+    expect(counter(await metricsText(), 'sbc_prepaid_reservations_swept_total', 'kind="unanswered"')).toBe(1);
+    a.kill();
+    b.kill();
+    await Promise.all([a.done, b.done]);
+  });
+
+  it('an answered call whose Redis state is lost: swept after the grace period and charged from its answer to its last quota granted', async () => {
+    await setBalance(1000);
+    const before = await metricsText();
+    const b = await callee();
+    const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 30_000, n: 2 });
+    // the second quota granted (4 s in all, 40 units held): the call was seen live ≈2 s after its answer
+    type Row = { call_id: string; granted: number; held: number; answered_at: Date | null; updated_at: Date };
+    const row = await until(async () => {
+      const r = (await db('prepaid_reservations').first('call_id', 'granted', 'held', 'answered_at', 'updated_at')) as Row | undefined;
+      return r && r.granted >= 4 ? r : undefined;
+    }, 10_000, 20);
+    expect(row).toMatchObject({ granted: 4, held: 40 });
+    // its state in Redis lost (as when call_ttl_s passes): the call and its legs' keys
+    const listed = (await rpc.call<{ calls: { id: string; a: { call_id: string }; b: { call_id: string } }[] }>('calls.list')).calls;
+    const call = listed.find((c) => c.id === row!.call_id)!;
+    expect(call, 'the call is live in Redis until then').toBeDefined();
+    await redisRaw(HOST, redis.port, [['DEL', `sbc:call:${call.id}`, `sbc:leg:${call.a.call_id}`, `sbc:leg:${call.b.call_id}`]]);
+    a.kill();
+    b.kill();
+    await Promise.all([a.done, b.done]);
+    expect(await until(async () => ((await reservations()).length === 0 ? true : undefined), 15_000, 50), 'swept').toBe(true);
+    // what the row proves: from the answer to the second quota's grant (rating.ts strandedCharge)
+    const proven = Math.round((row!.updated_at.getTime() - row!.answered_at!.getTime()) / 1000);
+    expect(proven).toBeGreaterThanOrEqual(2);
+    expect(proven).toBeLessThan(4);
+    expect(await charges()).toEqual([{ seconds: proven, amount: proven * PER_SECOND, released: 40 }]);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 1000 - proven * PER_SECOND, reserved: 0, available: 1000 - proven * PER_SECOND });
+    const after = await metricsText();
+    expect(counter(after, 'sbc_prepaid_reservations_swept_total', 'kind="answered"') - counter(before, 'sbc_prepaid_reservations_swept_total', 'kind="answered"')).toBe(1);
+    expect(counter(after, 'sbc_prepaid_charged_total') - counter(before, 'sbc_prepaid_charged_total')).toBe(proven * PER_SECOND);
+  });
+
+  it('MariaDB stopped before the call ends: the settlement waits, retried until MariaDB is back, charged once and released', async () => {
+    await setBalance(1000);
+    const before = counter(await metricsText(), 'sbc_prepaid_charged_total');
+    const b = await callee();
+    const a = caller('uac-prepaid-call-expect-200.xml', '4930123', { pauseMs: 3000, n: 2 });
+    const id = await until(async () => (await rpc.call<{ calls: { id: string }[] }>('calls.list')).calls[0]?.id, 10_000, 20);
+    expect(await until(async () => ((await db('prepaid_reservations').where('call_id', id!).whereNotNull('answered_at').first()) ? true : undefined), 5_000, 20)).toBe(true);
+    await db.destroy();
+    await mariadb.stop();
+    // the call goes on and ends normally; its settlement fails and waits for its retry
+    expectOk(await a.done);
+    expectOk(await b.done);
+    const pending = await until(async () => (counter(await metricsText(), 'sbc_prepaid_settlements_pending') === 1 ? true : undefined), 10_000, 100);
+    expect(pending, 'one settlement waiting').toBe(true);
+    mariadb = await startDb();
+    db = createDb({ ...mariadb.connectionConfig(), pool: { max: 3 } });
+    const c = await until(async () => {
+      const rows = await charges();
+      return rows.length > 0 ? rows : undefined;
+    }, 40_000, 200);
+    // talked ≈3 s; granted 2 s (MariaDB was away at the first quota's end) or 4 s: charged 2 or 3 s
+    expect(c).toHaveLength(1);
+    const [{ seconds, amount, released }] = c as [{ seconds: number; amount: number; released: number }];
+    expect([2, 3]).toContain(seconds);
+    expect(amount).toBe(seconds * PER_SECOND);
+    expect([20, 40]).toContain(released);
+    expect(await getBalance(db, customerId)).toEqual({ cash: 1000 - amount, reserved: 0, available: 1000 - amount });
+    expect(await reservations()).toEqual([]);
+    const m = await metricsText();
+    expect(counter(m, 'sbc_prepaid_settlements_pending')).toBe(0);
+    expect(counter(m, 'sbc_prepaid_charged_total') - before).toBe(amount);
+  }, 120_000);
 });

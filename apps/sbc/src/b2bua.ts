@@ -34,8 +34,8 @@ export interface B2buaOptions {
   sip: () => SipStack;
   /** T1 and the longest wait of the 2xx retransmission (RFC 3261 §13.3.1.4); default 500 ms, 32 s */
   t1Ms?: number;
-  /** prepaid (prepaid.ts): the database and the talk time reserved at a time; absent or null: off */
-  prepaid?: { db: Knex; quotaS: number } | null;
+  /** prepaid (prepaid.ts): the database, the talk time reserved at a time, the sweep's grace (s); absent or null: off */
+  prepaid?: { db: Knex; quotaS: number; staleAfterS?: number } | null;
 }
 
 /** An INVITE still unanswered: only in this process. */
@@ -96,7 +96,8 @@ export class B2bua {
     });
     this.prepaid = o.prepaid
       ? new PrepaidControl({
-        db: o.prepaid.db, quotaS: o.prepaid.quotaS, store: o.store, metrics: o.metrics, logger: this.log,
+        db: o.prepaid.db, quotaS: o.prepaid.quotaS, store: o.store, metrics: o.metrics, logger: this.log, node: o.node,
+        ...(o.prepaid.staleAfterS !== undefined ? { staleAfterS: o.prepaid.staleAfterS } : {}),
         locked: (id, fn) => this.locked(id, fn),
         teardown: (id, reason, cause) => this.teardown(id, reason, cause),
       })
@@ -176,7 +177,7 @@ export class B2bua {
     // prepaid (docs/sbc.md): the destination's fee and a first quota reserved, or 402
     let prepaid: PrepaidState | null = null;
     if (this.prepaid) {
-      const auth = await this.prepaid.authorize(req, profile);
+      const auth = await this.prepaid.authorize(req, profile, id);
       if (!auth.ok) return this.reply(tx, req, 402);
       prepaid = auth.state;
       // cancelled while the balance was asked (the transaction answered 487): nothing to set up
@@ -321,6 +322,7 @@ export class B2bua {
       await this.endStrayFork(ec, res);
       return;
     }
+    if (ec.prepaid) this.prepaid?.answered(ec.id, now);
     this.respond(ec.aTx, 'INVITE', aRes);
     this.retransmit2xx(ec.aTx, aRes);
     // the transaction absorbs INVITE retransmissions now; the early entry only guards against a second 2xx
@@ -548,8 +550,22 @@ export class B2bua {
     return ended.filter(Boolean).length;
   }
 
+  /** The sweep of stale prepaid reservations (prepaid.ts): how many were closed; 0 with prepaid off. */
+  async prepaidSweep(nowMs = Date.now()): Promise<number> {
+    if (!this.prepaid) return 0;
+    // the calls ringing here (an answered call stays in `early` for 64×T1 but is in Redis)
+    const ringing = new Set([...this.early.values()].filter((e) => e.answered === null).map((e) => e.id));
+    return this.prepaid.sweep(nowMs, (id) => ringing.has(id));
+  }
+
+  /** Prepaid settlements waiting for their retry. */
+  prepaidPending(): number {
+    return this.prepaid?.pendingSettlements() ?? 0;
+  }
+
   /** Stop retransmitting (a stopping process). */
   close(): void {
+    this.prepaid?.close();
     for (const p of this.pending2xx.values()) clearTimeout(p.timer);
     this.pending2xx.clear();
   }

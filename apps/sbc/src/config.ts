@@ -94,13 +94,14 @@ export interface SbcConfig {
   redis: RedisConnConfig;
   /** The node's MariaDB: prepaid customers, fees and balances. Without it prepaid is off. */
   db?: DbConnConfig;
-  /** Prepaid (docs/sbc.md): `enable` (default true; needs `db`), `quota_s` (default 300): the talk time reserved at a time. */
+  /** Prepaid (docs/sbc.md): `enable` (default true; needs `db`), `quota_s` (default 300): the talk time reserved at a time; `stale_after_s` (default 3600): when a reservation whose call is gone is swept. */
   prepaid?: PrepaidConfig;
 }
 
 export interface PrepaidConfig {
   enable?: boolean;
   quota_s?: number;
+  stale_after_s?: number;
 }
 
 const headerName = { type: 'string', pattern: "^[A-Za-z0-9!%*_+`'~.-]+$" } as const;
@@ -154,7 +155,11 @@ export const sbcSchema: JSONSchemaType<SbcConfig> = {
     prepaid: {
       type: 'object',
       nullable: true,
-      properties: { enable: { type: 'boolean', nullable: true }, quota_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true } },
+      properties: {
+        enable: { type: 'boolean', nullable: true },
+        quota_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true },
+        stale_after_s: { type: 'integer', minimum: 1, maximum: 31_536_000, nullable: true },
+      },
       required: [],
       additionalProperties: false,
     },
@@ -182,9 +187,12 @@ export const sbcDefaults = {
   call_ttl_s: 86_400,
 } as const satisfies Partial<SbcConfig>;
 
-/** Prepaid is on when not disabled and the database is configured; the quota (s) reserved at a time. */
-export function prepaidSettings(c: SbcConfig): { enabled: boolean; quotaS: number } {
-  return { enabled: (c.prepaid?.enable ?? true) && c.db != null, quotaS: c.prepaid?.quota_s ?? 300 };
+/** `prepaid.stale_after_s` by default: far above the longest ringing time (INVITE timeouts are minutes), so only calls that are really gone are swept. */
+export const STALE_AFTER_S = 3600;
+
+/** Prepaid is on when not disabled and the database is configured; the quota (s) reserved at a time; the grace (s) before a reservation whose call is gone is swept. */
+export function prepaidSettings(c: SbcConfig): { enabled: boolean; quotaS: number; staleAfterS: number } {
+  return { enabled: (c.prepaid?.enable ?? true) && c.db != null, quotaS: c.prepaid?.quota_s ?? 300, staleAfterS: c.prepaid?.stale_after_s ?? STALE_AFTER_S };
 }
 
 /** Checks across keys: the default profile must exist; the proxy's port must be a port. */

@@ -12,6 +12,7 @@ import { createSipStack } from '@ngcp/sip';
 import { B2bua } from './b2bua.js';
 import { checkSbcConfig, parseHostPort, prepaidSettings, resolveProfiles, sbcDefaults, sbcSchema, type SbcConfig } from './config.js';
 import { createSbcMetrics } from './metrics.js';
+import { sweepEveryMs } from './prepaid.js';
 import type { LegTimer } from './session-timer.js';
 import { CallStore, type SbcCall } from './store.js';
 
@@ -54,10 +55,13 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
     let sip: SipStack | null = null;
     let self = { address: config.listen.address, port: config.listen.udp_port };
     let b2bua: B2bua | null = null;
-    const metrics = createSbcMetrics(registry, { callsLive: () => store.count(), earlyCalls: () => b2bua?.earlyCount() ?? 0 });
+    const metrics = createSbcMetrics(registry, { callsLive: () => store.count(), earlyCalls: () => b2bua?.earlyCount() ?? 0, prepaidPending: () => b2bua?.prepaidPending() ?? 0 });
     let timer: NodeJS.Timeout | undefined;
     let expiring = false;
     let timing = false;
+    let sweeping = false;
+    let lastSweep = 0;
+    const sweepEvery = sweepEveryMs(prepaid.staleAfterS);
 
     const summary = (c: SbcCall) => ({
       id: c.id, profile: c.profile, node: c.node,
@@ -85,7 +89,7 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
         b2bua = new B2bua({
           node: config.node, self, proxy: { transport: 'udp', ...parseHostPort(config.proxy) }, profiles, defaultProfile: config.default_profile,
           store, logger, metrics, sip: () => sip!,
-          prepaid: db ? { db, quotaS: prepaid.quotaS } : null,
+          prepaid: db ? { db, quotaS: prepaid.quotaS, staleAfterS: prepaid.staleAfterS } : null,
         });
         const [bound] = await sip.start();
         self = { address: config.listen.address, port: bound!.port };
@@ -107,9 +111,15 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
             timing = true;
             b2bua!.sessionTimers().catch(quiet('session timer')).finally(() => (timing = false));
           }
+          // stale prepaid reservations (docs/sbc.md "Reservations that cannot leak"): active node only (a write to Redis first)
+          if (db && !sweeping && Date.now() - lastSweep >= sweepEvery) {
+            sweeping = true;
+            lastSweep = Date.now();
+            b2bua!.prepaidSweep().catch(quiet('prepaid reservation')).finally(() => (sweeping = false));
+          }
         }, EXPIRE_EVERY_MS);
         timer.unref();
-        log.info({ sip: `udp:${self.address}:${self.port}`, proxy: config.proxy, profiles: [...profiles.keys()], prepaid: db ? { quota_s: prepaid.quotaS } : false }, 'sbc started');
+        log.info({ sip: `udp:${self.address}:${self.port}`, proxy: config.proxy, profiles: [...profiles.keys()], prepaid: db ? { quota_s: prepaid.quotaS, stale_after_s: prepaid.staleAfterS } : false }, 'sbc started');
       },
       async stop() {
         if (timer) clearInterval(timer);

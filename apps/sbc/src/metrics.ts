@@ -11,6 +11,8 @@ export interface SbcMetrics {
   prepaidCalls: Counter<'result'>;
   /** units charged to prepaid balances */
   prepaidCharged: Counter;
+  /** stale prepaid reservations closed by the sweep, by kind: unanswered (released), answered (charged what is proven, released) */
+  prepaidSwept: Counter<'kind'>;
 }
 
 export interface SbcGauges {
@@ -18,6 +20,8 @@ export interface SbcGauges {
   callsLive(): Promise<number>;
   /** calls being set up in this process */
   earlyCalls(): number;
+  /** prepaid settlements waiting for their retry (MariaDB was away) */
+  prepaidPending?(): number;
 }
 
 export function createSbcMetrics(registry: Registry, gauges: SbcGauges): SbcMetrics {
@@ -40,11 +44,20 @@ export function createSbcMetrics(registry: Registry, gauges: SbcGauges): SbcMetr
       this.set(2 * ((await gauges.callsLive().catch(() => 0)) + gauges.earlyCalls()));
     },
   });
+  new Gauge({
+    name: 'sbc_prepaid_settlements_pending',
+    help: 'Prepaid settlements that failed (MariaDB unreachable) and wait for their retry in this process',
+    registers,
+    collect() {
+      this.set(gauges.prepaidPending?.() ?? 0);
+    },
+  });
   return {
     requests: new Counter({ name: 'sbc_requests_total', help: 'SIP requests received (ACK and CANCEL excluded), by method', labelNames: ['method'], registers }),
     responses: new Counter({ name: 'sbc_responses_total', help: 'Final responses the sbc sent, by method of the request and status', labelNames: ['method', 'status'], registers }),
     teardowns: new Counter({ name: 'sbc_teardowns_total', help: 'Calls the sbc ended itself with BYE on both legs, by why (call length limit, session timer expired, control request)', labelNames: ['reason'], registers }),
     prepaidCalls: new Counter({ name: 'sbc_prepaid_calls_total', help: 'Prepaid calls by result: allowed (first quota reserved), no_credit and no_fee (answered 402), cut (BYE on both legs when the credit ran out)', labelNames: ['result'], registers }),
+    prepaidSwept: new Counter({ name: 'sbc_prepaid_reservations_swept_total', help: 'Stale prepaid reservations (call gone: sbc died while it rang, Redis state lost) closed by the sweep, by kind: unanswered (released), answered (charged what is proven, released)', labelNames: ['kind'], registers }),
     prepaidCharged: new Counter({ name: 'sbc_prepaid_charged_total', help: 'Amount charged to prepaid balances, in units (1/10000 of the currency)', registers }),
     refreshes: new Counter({ name: 'sbc_session_refresh_total', help: 'Session refreshes (RFC 4028) the sbc sent, by result: ok (2xx), rejected (another final response; retried), failed (timeout, 408, 481: the call is ended)', labelNames: ['result'], registers }),
   };

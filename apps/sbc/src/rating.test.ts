@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSbcConfig, prepaidSettings, resolveProfiles, sbcDefaults, type SbcConfig } from './config.js';
-import { billedSeconds, calleeNumber, chargeOf, costOf, findFee, nextGrant, prefixesOf, secondsFor, talkSeconds, type Fee } from './rating.js';
+import { sweepEveryMs } from './prepaid.js';
+import { billedSeconds, calleeNumber, chargeOf, costOf, findFee, nextGrant, prefixesOf, secondsFor, strandedCharge, talkSeconds, type Fee } from './rating.js';
 
 const perMinute: Fee = { destination: '', price: 1200, first: 60, next: 60 }; // 0.12/min billed by the minute
 const perSecond: Fee = { destination: '49', price: 600, first: 1, next: 1 }; // 10 units a second
@@ -105,9 +106,9 @@ describe('prepaid config', () => {
   const db = { host: '127.0.0.1', port: 3306, user: 'ngcp', password: 'pw', database: 'ngcp' };
   const cfg = (over: Partial<SbcConfig>): SbcConfig => ({ ...sbcDefaults, proxy: '127.0.0.1:5062', ...over } as unknown as SbcConfig);
 
-  it('on by default when the database is configured, with a 300 s quota; off without it or when disabled', () => {
-    expect(prepaidSettings(cfg({ db }))).toEqual({ enabled: true, quotaS: 300 });
-    expect(prepaidSettings(cfg({ db, prepaid: { quota_s: 60 } }))).toEqual({ enabled: true, quotaS: 60 });
+  it('on by default when the database is configured, with a 300 s quota and a 3600 s sweep grace; off without it or when disabled', () => {
+    expect(prepaidSettings(cfg({ db }))).toEqual({ enabled: true, quotaS: 300, staleAfterS: 3600 });
+    expect(prepaidSettings(cfg({ db, prepaid: { quota_s: 60, stale_after_s: 120 } }))).toEqual({ enabled: true, quotaS: 60, staleAfterS: 120 });
     expect(prepaidSettings(cfg({ db, prepaid: { enable: false } })).enabled).toBe(false);
     expect(prepaidSettings(cfg({})).enabled).toBe(false);
   });
@@ -121,5 +122,34 @@ describe('prepaid config', () => {
   it('refuses prepaid.enable: true without a database, naming the key', () => {
     expect(checkSbcConfig(cfg({ prepaid: { enable: true } }))).toEqual([{ path: 'prepaid.enable', message: 'prepaid needs the database (db)' }]);
     expect(checkSbcConfig(cfg({ db, prepaid: { enable: true } }))).toEqual([]);
+  });
+});
+
+describe('a stranded reservation (the sweep)', () => {
+  it('is looked for every quarter of the grace period, between 1 s and 60 s', () => {
+    expect(sweepEveryMs(3600)).toBe(60_000);
+    expect(sweepEveryMs(120)).toBe(30_000);
+    expect(sweepEveryMs(3)).toBe(1000);
+  });
+
+  const t0 = 1_700_000_000_000;
+  it('charges a never answered call nothing, whatever it held', () => {
+    expect(strandedCharge({ fee: perSecond, granted: 300, held: 3000, answeredAt: null, updatedAt: t0 + 60_000 })).toEqual({ seconds: 0, amount: 0 });
+  });
+
+  it('charges an answered call from the answer to the last quota granted, rated with its fee', () => {
+    // answered at t0, the second quota granted 300.2 s later: 300 s proven, 10 units a second
+    expect(strandedCharge({ fee: perSecond, granted: 600, held: 6000, answeredAt: t0, updatedAt: t0 + 300_200 })).toEqual({ seconds: 300, amount: 3000 });
+    // by the minute: 61 s cost two minutes
+    expect(strandedCharge({ fee: perMinute, granted: 120, held: 240, answeredAt: t0, updatedAt: t0 + 61_000 })).toEqual({ seconds: 61, amount: 240 });
+  });
+
+  it('charges nothing for a call lost within its first quota (only its answer was seen)', () => {
+    expect(strandedCharge({ fee: perSecond, granted: 300, held: 3000, answeredAt: t0, updatedAt: t0 })).toEqual({ seconds: 0, amount: 0 });
+  });
+
+  it('never charges more than granted nor than held', () => {
+    expect(strandedCharge({ fee: perSecond, granted: 5, held: 50, answeredAt: t0, updatedAt: t0 + 9_000 })).toEqual({ seconds: 5, amount: 50 });
+    expect(strandedCharge({ fee: perSecond, granted: 10, held: 30, answeredAt: t0, updatedAt: t0 + 9_000 })).toEqual({ seconds: 9, amount: 30 });
   });
 });

@@ -98,3 +98,28 @@ export function talkSeconds(answeredAt: number, endedAt: number): number {
 export function chargeOf(seconds: number, fee: Fee, held: number): number {
   return Math.min(costOf(seconds, fee), held);
 }
+
+/** What the sweep knows of a reservation whose call is gone (ms since the epoch). */
+export interface StrandedCall {
+  fee: Fee;
+  /** talk time granted (s) and units held for it */
+  granted: number;
+  held: number;
+  /** null: never answered */
+  answeredAt: number | null;
+  /** the last time the call was seen live: its answer, or the last quota granted */
+  updatedAt: number;
+}
+
+/**
+ * The charge of a reservation whose call is gone (docs/sbc.md "Reservations that cannot
+ * leak"): only what can be proven. A call never answered: nothing. An answered one: the
+ * talk time from its answer to the last time it was seen live (the answer, or the last quota
+ * granted — a quota is only granted to a call still in Redis at its grant's end), never more
+ * than granted nor than held. What it talked after that is not charged (the customer's favour).
+ */
+export function strandedCharge(r: StrandedCall): { seconds: number; amount: number } {
+  if (r.answeredAt === null) return { seconds: 0, amount: 0 };
+  const seconds = Math.min(talkSeconds(r.answeredAt, r.updatedAt), r.granted);
+  return { seconds, amount: chargeOf(seconds, r.fee, r.held) };
+}

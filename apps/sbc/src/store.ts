@@ -124,6 +124,19 @@ export class CallStore {
     return out;
   }
 
+  /** Whether the call is live (its `sbc:call:<id>` exists). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(redisKeys.sbcCall(id))) === 1;
+  }
+
+  /**
+   * This sbc's turn to sweep stale prepaid reservations, for `ms`: true when it got it (no other
+   * sbc holds it). A write: a standby's read-only Redis throws READONLY.
+   */
+  async claimSweep(node: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(redisKeys.sbcPrepaidSweep(), node || 'sbc', 'PX', Math.max(1, Math.round(ms)), 'NX')) === 'OK';
+  }
+
   count(): Promise<number> {
     return this.redis.scard(redisKeys.sbcCalls());
   }

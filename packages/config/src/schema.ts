@@ -184,7 +184,7 @@ export interface SbcConfig {
   /** seconds a call's state stays in Redis without an in-dialog request (default 86400) */
   call_ttl_s?: number;
   /** prepaid (docs/sbc.md): `enable` (default true), `quota_s` — talk time reserved at a time (default 300) */
-  prepaid?: { enable?: boolean; quota_s?: number };
+  prepaid?: { enable?: boolean; quota_s?: number; stale_after_s?: number };
 }
 
 export interface AppserverConfig {
@@ -490,7 +490,11 @@ export const configSchema: JSONSchemaType<NgcpConfig> = {
         nullable: true,
         additionalProperties: false,
         required: [],
-        properties: { enable: { type: 'boolean', nullable: true }, quota_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true } },
+        properties: {
+          enable: { type: 'boolean', nullable: true },
+          quota_s: { type: 'integer', minimum: 1, maximum: 86_400, nullable: true },
+          stale_after_s: { type: 'integer', minimum: 1, maximum: 31_536_000, nullable: true },
+        },
       },
     }), ['default_profile', 'profiles', 'call_ttl_s', 'min_se_s', 'prepaid']),
     appserver: optional(obj<AppserverConfig>({

@@ -35,8 +35,8 @@ export {
 export type { CallForwardDoc, CallForwardSet, CallForwardDocDestination, CallForwardFieldError, CallForwardCheck } from './repo/call-forwards.js';
 export { insertJournal, publishChange } from './repo/journal.js';
 export type { JournalActor, JournalChange, ChangePublisher } from './repo/journal.js';
-export { findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall } from './repo/prepaid.js';
-export type { PrepaidAccount, BillingFee, PrepaidSettlement } from './repo/prepaid.js';
+export { findPrepaidAccount, findBillingFees, getBalance, reserveCredit, reservePrepaidCall, markPrepaidAnswered, staleReservations, settlePrepaidCall } from './repo/prepaid.js';
+export type { PrepaidAccount, BillingFee, PrepaidSettlement, PrepaidReservation, ReservationFee, StoredReservation } from './repo/prepaid.js';
 
 export { accKind, insertAcc, insertAccs, insertCdr } from './repo/accounting.js';
 export type { NewAcc, NewCdr } from './repo/accounting.js';

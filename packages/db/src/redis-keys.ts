@@ -58,6 +58,8 @@ export const redisKeys = {
   sbcDeadlines: () => 'sbc:deadlines',
   /** SORTED SET: member = sbc call id, score = when its session timers next need the sbc (ms since the epoch: a refresh to send, a leg to give up on). */
   sbcTimers: () => 'sbc:timers',
+  /** STRING: the node whose sbc runs the sweep of stale prepaid reservations now (SET NX PX: one sbc at a time; a read-only replica refuses it). */
+  sbcPrepaidSweep: () => 'sbc:prepaid:sweep',
 } as const;
 
 export const REDIS_PATTERNS = { location: 'location:*', call: 'call:*', ipBan: 'ipban:*', userBan: 'userban:*', apiBan: 'apiban:*', peerReg: 'peerreg:*' } as const;

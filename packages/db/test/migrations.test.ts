@@ -8,7 +8,7 @@ const mariadb = useMariaDb({ grantAll: true });
 const ALL_TABLES = [
   'acc', 'api_tokens', 'api_users', 'billing_fees', 'billing_profiles', 'call_forwards', 'cdrs', 'customer_balances', 'customer_preferences', 'customers',
   'domain_preferences', 'domains', 'journal', 'ncos_levels', 'ncos_patterns', 'numbers', 'peer_preferences', 'peering_groups', 'peering_rules',
-  'peering_servers', 'preference_defs', 'prepaid_charges', 'resellers', 'rewrite_rule_sets', 'rewrite_rules', 'subscriber_preferences',
+  'peering_servers', 'preference_defs', 'prepaid_charges', 'prepaid_reservations', 'resellers', 'rewrite_rule_sets', 'rewrite_rules', 'subscriber_preferences',
   'subscribers', 'voicemail_boxes', 'voicemail_messages',
 ];
 
@@ -44,16 +44,18 @@ describe('migrations', () => {
       seen.push(await tables(db));
     }
     expect(seen.at(-1)).toEqual([]);
-    // the first step (0009) altered a table only; the second (0008) took its tables away
-    expect(ALL_TABLES.filter((t) => !seen[0]!.includes(t))).toEqual([]);
-    expect(seen[0]!.filter((t) => !seen[1]!.includes(t))).toEqual(['billing_fees', 'billing_profiles', 'customer_balances', 'prepaid_charges']);
+    // the first step (0011) took its table away, the second (0009) altered a table only; the third (0008) took its tables away
+    expect(ALL_TABLES.filter((t) => !seen[0]!.includes(t))).toEqual(['prepaid_reservations']);
+    expect(seen[0]!.filter((t) => !seen[1]!.includes(t))).toEqual([]);
+    expect(seen[1]!.filter((t) => !seen[2]!.includes(t))).toEqual(['billing_fees', 'billing_profiles', 'customer_balances', 'prepaid_charges']);
     // each step leaves a subset of the tables before it (0005, 0006, 0007 and 0009 alter tables only)
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1]).toEqual(expect.arrayContaining(seen[i]!));
-    expect(new Set(seen.map((s) => s.length)).size, 'the table-creating migrations each removed theirs (and the first step none)').toBe(6);
+    expect(new Set(seen.map((s) => s.length)).size, 'the table-creating migrations each removed theirs (0009 none)').toBe(6);
   });
 
   it('0005-acc-kind: rows written before get their kind, duplicates of a kind collapse to the first', async () => {
     await migrate.latest(db);
+    expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
@@ -102,6 +104,7 @@ describe('migrations', () => {
     const [sid] = (await db('peering_servers').insert({ group_id: gid, name: 's', host: '192.0.2.1' })) as [number];
     expect(await db('peering_servers').where('id', sid).first('auth_username', 'auth_password', 'auth_realm')).toEqual({ auth_username: null, auth_password: null, auth_realm: null });
     await db('peering_servers').where('id', sid).update({ auth_username: 'trunk1', auth_password: 'pw', auth_realm: 'carrier.example' });
+    expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
@@ -118,6 +121,7 @@ describe('migrations', () => {
     const cols = ['register_enable', 'register_expires_s', 'register_user', 'register_domain', 'register_contact_user'];
     expect(await db('peering_servers').where('id', sid).first(cols)).toEqual({ register_enable: 0, register_expires_s: 600, register_user: null, register_domain: null, register_contact_user: null });
     await db('peering_servers').where('id', sid).update({ register_enable: 1, register_expires_s: 120, register_user: 'trunk1', register_domain: 'carrier.example', register_contact_user: '4930123' });
+    expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     const left = Object.keys((await db('peering_servers').where('id', sid).first()) as Record<string, unknown>);
     expect(left.filter((c) => c.startsWith('register_'))).toEqual([]);
@@ -138,12 +142,29 @@ describe('migrations', () => {
     expect(await db('customer_balances').where('customer_id', cid).first('cash_balance', 'reserved')).toEqual({ cash_balance: 9_007_199_254_740, reserved: 0 });
     await db('customers').where('id', cid).delete();
     expect(await db('customer_balances').where('customer_id', cid).first()).toBeUndefined();
+    expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     const [colRows] = (await db.raw("SELECT COLUMN_NAME c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers'")) as [{ c: string }[]];
     expect(colRows.map((r) => r.c)).not.toContain('prepaid');
     expect(colRows.map((r) => r.c)).not.toContain('billing_profile_id');
     expect(await tables(db)).not.toContain('billing_fees');
+    await migrate.latest(db);
+  });
+
+  it('0011-prepaid-reservations: one row per call id, gone with its customer; down drops the table', async () => {
+    await migrate.latest(db);
+    const [cid] = (await db('customers').insert({ name: 'm11', prepaid: true })) as [number];
+    const row = { call_id: 'm11-call', customer_id: cid, held: 30, granted: 3, destination: '49', price_per_minute: 600, first_interval: 1, next_interval: 1, created_at: new Date(), updated_at: new Date() };
+    await db('prepaid_reservations').insert(row);
+    expect(await db('prepaid_reservations').where('call_id', 'm11-call').first('held', 'granted', 'answered_at')).toEqual({ held: 30, granted: 3, answered_at: null });
+    await expect(db('prepaid_reservations').insert(row)).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+    await expect(db('prepaid_reservations').insert({ ...row, call_id: 'm11-other', customer_id: 999_999 })).rejects.toThrow(/fk_prepaid_reservations_customer_id/);
+    await db('customers').where('id', cid).delete();
+    expect(await db('prepaid_reservations').where('call_id', 'm11-call').first()).toBeUndefined();
+    expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
+    expect(await tables(db)).not.toContain('prepaid_reservations');
+    expect(await tables(db)).toContain('prepaid_charges');
     await migrate.latest(db);
   });
 });

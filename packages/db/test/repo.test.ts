@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRewriteRules, ensureVoicemailBox, findPeeringRoutes, findSubscriberCredentials, getCallForwards,
   getEffectivePreferences, getNcosLevel, getPreferences, getRewriteRules, insertAcc, insertAccs, insertCdr, insertVoicemail,
-  createReader, readerFor, depositVoicemail, voicemailFile, findVoicemailOwner, voicemailCounts, listBoxMessages, voicemailAudio, markVoicemailRead, moveVoicemail, deleteVoicemail, findPrepaidAccount, findBillingFees, getBalance, reserveCredit, settlePrepaidCall, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
+  createReader, readerFor, depositVoicemail, voicemailFile, findVoicemailOwner, voicemailCounts, listBoxMessages, voicemailAudio, markVoicemailRead, moveVoicemail, deleteVoicemail, findPrepaidAccount, findBillingFees, getBalance, reserveCredit, reservePrepaidCall, markPrepaidAnswered, staleReservations, settlePrepaidCall, loadPreferenceDefs, lookupNumber, migrate, ncosAllows, subscriberHa1, subscriberNumbers, domainExists, type Db,
   CALL_FORWARDS_ENTITY, checkCallForwards, publishChange, readCallForwardDocs, replaceCallForwards, updateCallForwards,
 } from '../src/index.js';
 import { freshDb } from './helpers.js';
@@ -326,6 +326,47 @@ describe('prepaid (0008)', () => {
     // an unanswered call releases its reservation and is charged nothing
     expect(await settlePrepaidCall(db, { callId: `pp-${process.pid}-2`, customerId: cid, seconds: 0, amount: 0, released: 20 })).toBe(true);
     expect(await getBalance(db, cid)).toEqual({ cash: 80, reserved: 0, available: 80 });
+  });
+
+  it('a reservation is durable: its row and the balance change together; a duplicate settlement charges once and releases what the row held', async () => {
+    const [cid] = (await db('customers').insert({ name: 'pp-durable', prepaid: true })) as [number];
+    await db('customer_balances').insert({ customer_id: cid, cash_balance: 100 });
+    const fee = { destination: '49', price: 600, first: 1, next: 1 };
+    const callId = `pp-${process.pid}-durable`;
+    const t0 = Date.parse('2026-01-01T10:00:00.000Z');
+    expect(await reservePrepaidCall(db, { callId, customerId: cid, extra: 30, held: 30, granted: 3, first: true, fee, now: t0 })).toBe('ok');
+    // not enough free for another call's first quota: neither its row nor the balance change
+    expect(await reservePrepaidCall(db, { callId: `${callId}-b`, customerId: cid, extra: 80, held: 80, granted: 8, first: true, fee, now: t0 })).toBe('no_credit');
+    expect(await db('prepaid_reservations').where('call_id', `${callId}-b`).first()).toBeUndefined();
+    expect(await getBalance(db, cid)).toEqual({ cash: 100, reserved: 30, available: 70 });
+    expect(await markPrepaidAnswered(db, callId, t0 + 1000)).toBe(true);
+    expect(await markPrepaidAnswered(db, callId, t0 + 5000)).toBe(false); // answered once
+    expect(await reservePrepaidCall(db, { callId, customerId: cid, extra: 30, held: 60, granted: 6, first: false, answeredAt: t0 + 1000, now: t0 + 4000 })).toBe('ok');
+    expect(await reservePrepaidCall(db, { callId, customerId: cid, extra: 50, held: 110, granted: 11, first: false, answeredAt: t0 + 1000, now: t0 + 7000 })).toBe('no_credit');
+    expect(await getBalance(db, cid)).toEqual({ cash: 100, reserved: 60, available: 40 });
+    const stale = await staleReservations(db, t0 + 4001);
+    expect(stale.filter((r) => r.customerId === cid)).toEqual([
+      { callId, customerId: cid, held: 60, granted: 6, fee, createdAt: t0, answeredAt: t0 + 1000, updatedAt: t0 + 4000 },
+    ]);
+    expect((await staleReservations(db, t0 + 4000)).filter((r) => r.customerId === cid)).toEqual([]);
+    // settled twice at once and once more later: charged once; released what the row held (60), not the caller's stale 30
+    const s = { callId, customerId: cid, seconds: 4, amount: 40, released: 30 };
+    const results = await Promise.all([settlePrepaidCall(db, s), settlePrepaidCall(db, s)]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await settlePrepaidCall(db, s)).toBe(false);
+    expect(await getBalance(db, cid)).toEqual({ cash: 60, reserved: 0, available: 60 });
+    expect(await db('prepaid_reservations').where('call_id', callId).first()).toBeUndefined();
+    expect(await db('prepaid_charges').where('call_id', callId).first('seconds', 'amount', 'released')).toEqual({ seconds: 4, amount: 40, released: 60 });
+    // a next quota of a call whose row is gone reserves nothing
+    expect(await reservePrepaidCall(db, { callId, customerId: cid, extra: 10, held: 70, granted: 7, first: false, fee, now: t0 + 9000 })).toBe('gone');
+    expect(await getBalance(db, cid)).toEqual({ cash: 60, reserved: 0, available: 60 });
+    // a call reserved before 0011 (no row, no charge) gets its row at its next quota, holding all it holds
+    await db('customer_balances').where('customer_id', cid).update({ reserved: 20 });
+    const legacy = `${callId}-legacy`;
+    expect(await reservePrepaidCall(db, { callId: legacy, customerId: cid, extra: 10, held: 30, granted: 3, first: false, fee, answeredAt: t0, now: t0 + 2000 })).toBe('ok');
+    expect(await db('prepaid_reservations').where('call_id', legacy).first('held', 'granted', 'answered_at')).toEqual({ held: 30, granted: 3, answered_at: new Date(t0) });
+    expect(await settlePrepaidCall(db, { callId: legacy, customerId: cid, seconds: 2, amount: 20, released: 20 })).toBe(true);
+    expect(await getBalance(db, cid)).toEqual({ cash: 40, reserved: 0, available: 40 });
   });
 });
 
