@@ -255,9 +255,14 @@ export class SipClient {
   }
 }
 
-/** A one-stream PCMU SDP offering/answering `port` on 127.0.0.1 (`version` goes into o=). */
-export function audioSdp(port: number, version = 1): string {
-  return `v=0\r\no=- ${version} ${version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`;
+/**
+ * A one-stream PCMU SDP offering/answering `port` on 127.0.0.1 (`version` goes into o=);
+ * with `telephoneEvent`, RFC 4733 DTMF too (telephone-event/8000 on that payload type).
+ */
+export function audioSdp(port: number, version = 1, o: { telephoneEvent?: number } = {}): string {
+  const te = o.telephoneEvent;
+  const dtmf = te === undefined ? '' : `a=rtpmap:${te} telephone-event/8000\r\na=fmtp:${te} 0-15\r\n`;
+  return `v=0\r\no=- ${version} ${version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0${te === undefined ? '' : ` ${te}`}\r\na=rtpmap:0 PCMU/8000\r\n${dtmf}a=sendrecv\r\n`;
 }
 
 /** The media port of an SDP's first m= line, and its session c= address. */
