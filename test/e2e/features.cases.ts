@@ -454,6 +454,9 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
         expect(read).toMatch(/^Messages-Waiting: no\r?$/m);
         expect(read).toMatch(/^Voice-Message: 0\/1/m);
         expect((await boxOf(subs.bob))[0]).toMatchObject({ id: msg!.id, folder: 'INBOX', is_read: true });
+        // this node's proxy.call_ttl is 10 s (the dead-call case above): a longer call keeps its record
+        // (and so its stop record and CDR) only with in-dialog traffic, as a phone's keep-alive gives it
+        expect((await phone.sendInDialog(call.dialog!, 'OPTIONS')).status).toBe(200);
         // bob hears it out, then presses 7 (delete)
         await sleep((msg!.duration + 1) * 1000);
         expect(rtp.received.packets, 'RTP packets of the prompts and the message').toBeGreaterThanOrEqual(150);
@@ -469,7 +472,7 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
         expect((await node.api.request('GET', `/api/voicemailrecordings/${msg!.id}`)).status).toBe(404);
         // the retrieval's CDR: a call to voicemail too, bob's own box, the number as dialled
         const [ret] = await node.api.awaitCdrs(call.dialog!.callId);
-        expect(ret).toMatchObject({
+        expect(ret, `the CDR of ${call.dialog!.callId}; its acc rows: ${JSON.stringify(await node.acc.byCallId(call.dialog!.callId))}`).toMatchObject({
           call_type: 'voicemail', call_status: 'ok', source_subscriber_id: subs.bob.id,
           destination_subscriber_id: subs.bob.id, destination_user: `vm-retrieve.${subs.bob.id}`, destination_domain: 'voicebox.local', destination_user_in: '2000',
         });

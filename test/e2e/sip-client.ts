@@ -196,12 +196,17 @@ export class SipClient {
     ]);
   }
 
+  /** `method` (no body) inside `dialog` with the next CSeq; resolves with its final response. */
+  sendInDialog(dialog: ClientDialog, method: string): Promise<SipResponse> {
+    dialog.cseq++;
+    const req = this.inDialog(dialog, method, dialog.cseq);
+    const headers = req.headers.filter((h) => !['via', 'max-forwards', 'call-id', 'cseq'].includes(h.key)).map((h): [string, string] => [h.name, h.value]);
+    return this.request(method, dialog.remoteTarget, headers, { callId: dialog.callId, seq: dialog.cseq });
+  }
+
   /** BYE inside `dialog`; resolves with its final response. */
   bye(dialog: ClientDialog): Promise<SipResponse> {
-    dialog.cseq++;
-    const req = this.inDialog(dialog, 'BYE', dialog.cseq);
-    const headers = req.headers.filter((h) => !['via', 'max-forwards', 'call-id', 'cseq'].includes(h.key)).map((h): [string, string] => [h.name, h.value]);
-    return this.request('BYE', dialog.remoteTarget, headers, { callId: dialog.callId, seq: dialog.cseq });
+    return this.sendInDialog(dialog, 'BYE');
   }
 
   /** ACK for a non-2xx final response: hop by hop, the INVITE's Via and branch (§17.1.1.3). */
