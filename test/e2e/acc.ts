@@ -16,7 +16,7 @@ export interface AccRecord {
   dst_user: string | null;
   /** the peer a call went to or came from (peering_servers.id) */
   peering_server_id: number | null;
-  /** 'call', or the forward the call took last (cfu, cfb, cfna, cft) */
+  /** 'call', the forward the call took last (cfu, cfb, cfna, cft), or 'voicemail' (the callee a voicebox) */
   call_type: string;
 }
 

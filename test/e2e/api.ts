@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { until } from '@ngcp/cli/testing';
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -41,6 +42,23 @@ export interface ActiveCall {
   state: string;
   caller_subscriber_id: number | null;
   callee_subscriber_id: number | null;
+}
+/** A CDR as GET /api/cdrs gives it (the mediator's, apps/mediator/README.md). */
+export interface Cdr {
+  call_id: string;
+  call_type: string;
+  call_status: string;
+  call_code: string;
+  duration: number;
+  init_time: string;
+  start_time: string | null;
+  source_subscriber_id: number | null;
+  source_user: string;
+  source_cli: string;
+  destination_subscriber_id: number | null;
+  destination_user: string;
+  destination_domain: string;
+  destination_user_in: string;
 }
 export interface Subscriber {
   id: number;
@@ -119,6 +137,16 @@ export class ApiClient {
 
   async registration(aor: string): Promise<Registration | undefined> {
     return (await this.registrations()).find((r) => r.aor === aor);
+  }
+
+  /** The CDRs of a Call-ID (none until the mediator made one). */
+  async cdrs(callId: string): Promise<Cdr[]> {
+    return (await this.ok<ListPage<Cdr>>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+  }
+
+  /** The CDRs of a Call-ID once there is one (empty after `ms`). */
+  async awaitCdrs(callId: string, ms = 20_000): Promise<Cdr[]> {
+    return (await until(async () => ((await this.cdrs(callId)).length > 0 ? this.cdrs(callId) : undefined), ms, 250)) ?? [];
   }
 
   async calls(): Promise<ActiveCall[]> {

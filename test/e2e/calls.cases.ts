@@ -28,10 +28,9 @@ let subs: Record<SubName, Sub>;
 /** calls the mediator must turn into CDRs: Call-ID → the CDR status expected */
 const mediated = new Map<string, string>();
 
-type Cdr = { call_id: string; call_status: string; call_code: string; duration: number; init_time: string; start_time: string | null; source_subscriber_id: number | null; destination_subscriber_id: number | null; source_user: string };
-const cdrsOf = async (callId: string): Promise<Cdr[]> => (await node.api.ok<{ items: Cdr[] }>('GET', `/api/cdrs?call_id=${encodeURIComponent(callId)}`)).items;
+const cdrsOf = (callId: string) => node.api.cdrs(callId);
 /** The call's CDRs once there is one (empty after 20 s). */
-const awaitCdrs = async (callId: string): Promise<Cdr[]> => (await until(async () => ((await cdrsOf(callId)).length > 0 ? cdrsOf(callId) : undefined), 20_000, 250)) ?? [];
+const awaitCdrs = (callId: string) => node.api.awaitCdrs(callId);
 /** The mediator's control RPC (`mediator.stats`: passes since its start, the last pass). */
 async function mediatorStats(): Promise<{ passes: number; backlog: number }> {
   const r = await fetch(`http://${INTERNAL}:${node.t.ports.mediator_control}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'mediator.stats' }) });

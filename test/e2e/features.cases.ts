@@ -10,7 +10,10 @@
  *  - call forwards provisioned through /api/callforwards: CFU, CFB on 486, CFNA (dave never
  *    registers), CFT after the ring timeout (5 s), a forward loop ended with 482; the acc rows
  *    typed by the forward, the counters back at zero.
+ *  - voicemail (issue #11): a CFU to voicemail recorded by the app-server, MWI, the CDR of call
+ *    type voicemail; the retrieval from the phone, the RFC 4733 menu (7 deletes) through rtpengine.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
@@ -19,7 +22,7 @@ import { expectOk, useProvisionedNode } from './harness.js';
 import { DOMAIN, type Sub, type SubName } from './provision.js';
 import { bound, type SippRun } from './sipp.js';
 import { RtpEndpoint } from './rtp.js';
-import { SipClient } from './sip-client.js';
+import { SipClient, audioSdp, sdpMedia } from './sip-client.js';
 
 /** s a call:<id> lives without in-dialog traffic: a dead call is released after it */
 const CALL_TTL = 10;
@@ -372,12 +375,12 @@ describe('star codes through the app-server (issue #11 "Done when": star codes s
   });
 });
 
-describe('voicemail through the app-server (issue #11 "Done when": voicemail deposit, MWI, retrieval)', { timeout: 180_000 }, () => {
+describe('voicemail through the app-server (issue #11 "Done when": voicemail deposit, MWI, retrieval; the CDR call type voicemail)', { timeout: 180_000 }, () => {
   type Voicemail = { id: number; subscriber_id: number; folder: string; caller: string; duration: number; is_read: boolean };
   const boxOf = async (sub: Sub): Promise<Voicemail[]> => (await node.api.ok<{ items: Voicemail[] }>('GET', `/api/voicemails?subscriber_id=${sub.id}`)).items;
 
-  /** `sub` calls `dialled` (sipp `scenario`) and stays `talkMs`, sending RTP all along; resolves with the RTP packets it heard. */
-  async function talk(sub: Sub, dialled: string, talkMs: number, scenario = 'uac-call-expect-200.xml'): Promise<number> {
+  /** `sub` calls `dialled` (sipp `scenario`) and stays `talkMs`, sending RTP all along; resolves with the RTP packets it heard and the Call-ID. */
+  async function talk(sub: Sub, dialled: string, talkMs: number, scenario: string): Promise<{ packets: number; callId: string }> {
     const rtp = await RtpEndpoint.open();
     try {
       const port = await freePort({ udp: true, tcp: true });
@@ -392,7 +395,7 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
       const towards = Number(answer.split(' ').at(-1));
       await rtp.send('127.0.0.1', towards, Math.floor((talkMs - 500) / 20), 20);
       expectOk(await uac.done); // our BYE after talkMs, answered 200
-      return rtp.received.packets;
+      return { packets: rtp.received.packets, callId: await uac.logged('CALL_ID') };
     } finally {
       await rtp.close();
     }
@@ -406,13 +409,13 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
     return inc.req.body.toString();
   }
 
-  it("bob's CFU to voicemail: alice's call is answered by the app-server and recorded; bob's phone gets MWI (1 new), the message is in /api/voicemails with its WAV; bob calls the voicemail number, hears it, and the MWI says no new message", async () => {
+  it("bob's CFU to voicemail: alice's call is answered by the app-server and recorded, its CDR of call type voicemail names bob's box and bob as dialled; bob's phone gets MWI (1 new), the message is in /api/voicemails with its WAV; bob calls the voicemail number from that phone offering telephone-event, hears the message (MWI 0/1, read), presses 7 (RFC 4733 through rtpengine): the message is gone from the API and the MWI says 0/0; the retrieval's CDR is of type voicemail too", async () => {
     const phone = await SipClient.open('udp', lb());
     try {
       expect((await phone.register({ user: subs.bob.user, password: subs.bob.password, domain: DOMAIN, expires: 300 })).final.status).toBe(200);
       await change('PUT', `/api/callforwards/${subs.bob.id}`, { cfu: { destinations: [{ type: 'voicemail' }] } });
       // the greeting (≈ 5 s) and the tone, then ≈ 3 s of alice's RTP recorded
-      await talk(subs.alice, 'bob', 9_000, 'uac-call-forwarded-expect-200.xml'); // 181 Call Is Being Forwarded first
+      const deposit = await talk(subs.alice, 'bob', 9_000, 'uac-call-forwarded-expect-200.xml'); // 181 Call Is Being Forwarded first
       const mwi = await nextMwi(phone);
       expect(mwi).toMatch(/^Messages-Waiting: yes\r?$/m);
       expect(mwi).toMatch(/^Voice-Message: 1\/0/m);
@@ -426,16 +429,57 @@ describe('voicemail through the app-server (issue #11 "Done when": voicemail dep
       expect(String(wav.body).slice(0, 4)).toBe('RIFF');
       expect(String(wav.body).slice(8, 12)).toBe('WAVE');
 
-      // retrieval: the prompts and the message are heard; playing it marks it read
-      const heard = await talk(subs.bob, '2000', 14_000);
-      expect(heard, 'RTP packets of the prompts and the message').toBeGreaterThanOrEqual(150);
-      expect(await nextMwi(phone)).toMatch(/^Messages-Waiting: no\r?$/m);
-      expect((await boxOf(subs.bob))[0]).toMatchObject({ id: msg!.id, is_read: true });
+      // the deposit's CDR (the mediator's, through the API): a call to voicemail — whose box, whom alice dialled
+      const [cdr, ...moreCdrs] = await node.api.awaitCdrs(deposit.callId);
+      expect(moreCdrs).toEqual([]);
+      expect(cdr, `the CDR of ${deposit.callId}`).toMatchObject({
+        call_type: 'voicemail', call_status: 'ok', call_code: '200',
+        source_subscriber_id: subs.alice.id, source_user: subs.alice.user, source_cli: subs.alice.number,
+        destination_subscriber_id: subs.bob.id, destination_user: `vm-deposit.${subs.bob.id}`, destination_domain: 'voicebox.local', destination_user_in: 'bob',
+      });
+      expect(cdr!.duration, 'the greeting and the message').toBeGreaterThan(5);
 
-      // deleting it through the API leaves the box empty (and tells the phone once more)
-      await node.api.ok('DELETE', `/api/voicemails/${msg!.id}`);
-      expect(await boxOf(subs.bob)).toEqual([]);
-      expect((await node.api.request('GET', `/api/voicemailrecordings/${msg!.id}`)).status).toBe(404);
+      // retrieval from bob's phone: PCMU and telephone-event offered, media through rtpengine
+      const rtp = await RtpEndpoint.open();
+      try {
+        const call = await phone.invite({ user: subs.bob.user, password: subs.bob.password, domain: DOMAIN, to: `sip:2000@${DOMAIN}`, sdp: audioSdp(rtp.port, 1, { telephoneEvent: 101 }) });
+        expect(call.final.status).toBe(200);
+        const answer = call.final.body.toString();
+        expect(answer, 'the app-server takes DTMF (its answer through rtpengine)').toMatch(/^a=rtpmap:101 telephone-event\/8000\r?$/m);
+        const media = sdpMedia(answer);
+        const to = media.address ?? '127.0.0.1';
+        const speaking = rtp.send(to, media.port, 1500, 20); // bob's phone sends RTP all along (≤ 30 s)
+        // the counts, then the message: read as it starts → no new, one old
+        const read = await nextMwi(phone);
+        expect(read).toMatch(/^Messages-Waiting: no\r?$/m);
+        expect(read).toMatch(/^Voice-Message: 0\/1/m);
+        expect((await boxOf(subs.bob))[0]).toMatchObject({ id: msg!.id, folder: 'INBOX', is_read: true });
+        // this node's proxy.call_ttl is 10 s (the dead-call case above): a longer call keeps its record
+        // (and so its stop record and CDR) only with in-dialog traffic, as a phone's keep-alive gives it
+        expect((await phone.sendInDialog(call.dialog!, 'OPTIONS')).status).toBe(200);
+        // bob hears it out, then presses 7 (delete)
+        await sleep((msg!.duration + 1) * 1000);
+        expect(rtp.received.packets, 'RTP packets of the prompts and the message').toBeGreaterThanOrEqual(150);
+        await rtp.digit('7', to, media.port, 101);
+        const deleted = await nextMwi(phone);
+        expect(deleted).toMatch(/^Messages-Waiting: no\r?$/m);
+        expect(deleted).toMatch(/^Voice-Message: 0\/0/m);
+        // bob hangs up ("message deleted" is playing; no message is left)
+        expect((await phone.bye(call.dialog!)).status).toBe(200);
+        rtp.stop();
+        await speaking;
+        expect(await boxOf(subs.bob)).toEqual([]);
+        expect((await node.api.request('GET', `/api/voicemailrecordings/${msg!.id}`)).status).toBe(404);
+        // the retrieval's CDR: a call to voicemail too, bob's own box, the number as dialled
+        const [ret] = await node.api.awaitCdrs(call.dialog!.callId);
+        expect(ret, `the CDR of ${call.dialog!.callId}; its acc rows: ${JSON.stringify(await node.acc.byCallId(call.dialog!.callId))}`).toMatchObject({
+          call_type: 'voicemail', call_status: 'ok', source_subscriber_id: subs.bob.id,
+          destination_subscriber_id: subs.bob.id, destination_user: `vm-retrieve.${subs.bob.id}`, destination_domain: 'voicebox.local', destination_user_in: '2000',
+        });
+      } finally {
+        rtp.stop();
+        await rtp.close();
+      }
     } finally {
       await change('PUT', `/api/callforwards/${subs.bob.id}`, {});
       await phone.register({ user: subs.bob.user, password: subs.bob.password, domain: DOMAIN, expires: 0 }).catch(() => undefined);

@@ -2,10 +2,13 @@
  * A tiny RTP endpoint (RFC 3550 fixed 12-byte header, PCMU payload type 0) on a UDP
  * socket of 127.0.0.1: it sends a bounded burst to where the SDP it received says, and
  * counts what arrives — only packets that are RTP version 2 from the peer's SSRC count,
- * with the address they came from (so a test can check they came from rtpengine).
+ * with the address they came from (so a test can check they came from rtpengine). It also
+ * presses keys: RFC 4733 telephone-events in its own stream (the app-server's
+ * `telephoneEventPackets`, as the app-server's own tests send them).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import { telephoneEventPackets } from '@ngcp/appserver';
 import { freePort } from '@ngcp/testkit';
 
 export interface RtpStats {
@@ -60,12 +63,33 @@ export class RtpEndpoint {
     return b;
   }
 
-  /** Sends `count` packets, `intervalMs` apart, to address:port. */
+  private stopped = false;
+
+  /** Sends `count` packets, `intervalMs` apart, to address:port (fewer after `stop()`). */
   async send(address: string, port: number, count = 25, intervalMs = 20): Promise<void> {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count && !this.stopped; i++) {
       await new Promise<void>((resolve, reject) => this.socket.send(this.packet(), port, address, (e) => (e ? reject(e) : resolve())));
       await new Promise((r) => setTimeout(r, intervalMs));
     }
+  }
+
+  /**
+   * Presses `digit`: its six RFC 4733 packets (payload type `payloadType`, as the SDP offered
+   * it) 20 ms apart, in this endpoint's stream (its SSRC, the next sequence numbers).
+   */
+  async digit(digit: string, address: string, port: number, payloadType = 101): Promise<void> {
+    const packets = telephoneEventPackets(digit, { payloadType, ssrc: this.ssrc, sequence: this.seq, timestamp: this.ts });
+    this.seq = (this.seq + packets.length) & 0xffff;
+    this.ts = (this.ts + 160 * packets.length) >>> 0;
+    for (const p of packets) {
+      await new Promise<void>((resolve, reject) => this.socket.send(p, port, address, (e) => (e ? reject(e) : resolve())));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Ends every `send` under way after its current packet. */
+  stop(): void {
+    this.stopped = true;
   }
 
   close(): Promise<void> {

@@ -196,12 +196,17 @@ export class SipClient {
     ]);
   }
 
+  /** `method` (no body) inside `dialog` with the next CSeq; resolves with its final response. */
+  sendInDialog(dialog: ClientDialog, method: string): Promise<SipResponse> {
+    dialog.cseq++;
+    const req = this.inDialog(dialog, method, dialog.cseq);
+    const headers = req.headers.filter((h) => !['via', 'max-forwards', 'call-id', 'cseq'].includes(h.key)).map((h): [string, string] => [h.name, h.value]);
+    return this.request(method, dialog.remoteTarget, headers, { callId: dialog.callId, seq: dialog.cseq });
+  }
+
   /** BYE inside `dialog`; resolves with its final response. */
   bye(dialog: ClientDialog): Promise<SipResponse> {
-    dialog.cseq++;
-    const req = this.inDialog(dialog, 'BYE', dialog.cseq);
-    const headers = req.headers.filter((h) => !['via', 'max-forwards', 'call-id', 'cseq'].includes(h.key)).map((h): [string, string] => [h.name, h.value]);
-    return this.request('BYE', dialog.remoteTarget, headers, { callId: dialog.callId, seq: dialog.cseq });
+    return this.sendInDialog(dialog, 'BYE');
   }
 
   /** ACK for a non-2xx final response: hop by hop, the INVITE's Via and branch (§17.1.1.3). */
@@ -255,9 +260,14 @@ export class SipClient {
   }
 }
 
-/** A one-stream PCMU SDP offering/answering `port` on 127.0.0.1 (`version` goes into o=). */
-export function audioSdp(port: number, version = 1): string {
-  return `v=0\r\no=- ${version} ${version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`;
+/**
+ * A one-stream PCMU SDP offering/answering `port` on 127.0.0.1 (`version` goes into o=);
+ * with `telephoneEvent`, RFC 4733 DTMF too (telephone-event/8000 on that payload type).
+ */
+export function audioSdp(port: number, version = 1, o: { telephoneEvent?: number } = {}): string {
+  const te = o.telephoneEvent;
+  const dtmf = te === undefined ? '' : `a=rtpmap:${te} telephone-event/8000\r\na=fmtp:${te} 0-15\r\n`;
+  return `v=0\r\no=- ${version} ${version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0${te === undefined ? '' : ` ${te}`}\r\na=rtpmap:0 PCMU/8000\r\n${dtmf}a=sendrecv\r\n`;
 }
 
 /** The media port of an SDP's first m= line, and its session c= address. */

@@ -44,6 +44,25 @@ describe('cdrs', () => {
     expect(badFilter.data.fields.map((f: { field: string }) => f.field)).toEqual(['start']);
   });
 
+  it('call_type=voicemail lists the calls to a voicebox (a deposit names whom the caller dialled); an unknown type is 422 naming the field', async () => {
+    const base = { call_status: 'ok' as const, call_code: '200', source_domain: domain, source_subscriber_id: alice.id, init_time: new Date('2024-04-01T10:00:00Z') };
+    await insertCdr(h().db, { ...base, call_id: 'vm-1', call_type: 'voicemail', destination_user: `vm-deposit.${bob.id}`, destination_domain: 'voicebox.local', destination_subscriber_id: bob.id, destination_user_in: 'bob' });
+    await insertCdr(h().db, { ...base, call_id: 'vm-2', call_type: 'cfu', destination_user: 'carol', destination_domain: domain, destination_user_in: 'bob' });
+    const window = { start: '2024-04-01T00:00:00Z', end: '2024-04-02T00:00:00Z' };
+    const vm = await call(app(), 'GET', '/api/cdrs', { query: { ...window, call_type: 'voicemail' } });
+    expect(vm.statusCode).toBe(200);
+    expect(vm.data.items).toHaveLength(1);
+    expect(vm.data.items[0]).toMatchObject({ call_id: 'vm-1', call_type: 'voicemail', destination_user: `vm-deposit.${bob.id}`, destination_domain: 'voicebox.local', destination_subscriber_id: bob.id, destination_user_in: 'bob' });
+    expect((await call(app(), 'GET', '/api/cdrs', { query: { ...window, call_type: 'cfu' } })).data.items.map((c: { call_id: string }) => c.call_id)).toEqual(['vm-2']);
+    const csv = await call(app(), 'GET', '/api/cdrs/export.csv', { query: { ...window, call_type: 'voicemail' } });
+    expect(csv.statusCode).toBe(200);
+    expect(String(csv.body).trim().split('\r\n')).toHaveLength(2); // the header and vm-1
+    expect(String(csv.body)).toContain('vm-1');
+    const bad = await call(app(), 'GET', '/api/cdrs', { query: { call_type: 'mailbox' } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.data.fields.map((f: { field: string }) => f.field)).toEqual(['call_type']);
+  });
+
   it('export.csv: the same filters and visibility as the list, every page, a header row, RFC 4180 quoting', async () => {
     const base = { call_status: 'ok' as const, call_code: '200', source_domain: domain, destination_domain: domain };
     for (let i = 0; i < 5; i++) {

@@ -4,7 +4,10 @@
  * as several packets of one RTP timestamp (the event's start), the last ones — the end
  * packet, retransmitted, usually three times (§2.5.1.4) — with E set; the digit is
  * reported on the first end packet of a timestamp and the others are dropped.
+ * `telephoneEventPackets` makes the packets of one digit as a phone sends them (the tests of
+ * the app-server and the e2e suite send DTMF with it).
  */
+import { rtpPacket } from './rtp.js';
 
 /** Events 0–15: the digits, `*`, `#`, A–D (§3.2, Table 3). */
 export const DTMF_EVENTS = '0123456789*#ABCD';
@@ -51,4 +54,30 @@ export class DtmfDetector {
     this.onDigit(digit);
     return digit;
   }
+}
+
+/** Where a digit's packets go in the sender's RTP stream. */
+export interface EventStream {
+  /** the telephone-event payload type the SDP named */
+  payloadType: number;
+  ssrc: number;
+  /** the sequence number of the first packet (the others follow, mod 2^16) */
+  sequence: number;
+  /** the event's RTP timestamp (its start): every packet of the event carries it */
+  timestamp: number;
+}
+
+/**
+ * The RTP packets of one digit (`0`–`9`, `*`, `#`, `A`–`D`) as a phone sends them (RFC 4733
+ * §2.5): the first with the marker bit, three packets 20 ms apart while the key is down (the
+ * duration growing by 160), then the end packet three times (§2.5.1.4), 80 ms long. Send them
+ * 20 ms apart; the next packet of the stream takes sequence + 6, the next audio timestamp + 960.
+ */
+export function telephoneEventPackets(digit: string, s: EventStream, volume = 10): Buffer[] {
+  const event = DTMF_EVENTS.indexOf(digit.toUpperCase());
+  if (digit.length !== 1 || event < 0) throw new Error(`not a DTMF digit: ${JSON.stringify(digit)}`);
+  return Array.from({ length: 6 }, (_, i) => rtpPacket(
+    { payloadType: s.payloadType, sequence: (s.sequence + i) & 0xffff, timestamp: s.timestamp, ssrc: s.ssrc, marker: i === 0 },
+    telephoneEventPayload({ event, end: i >= 3, volume, duration: 160 * Math.min(i + 1, 4) }),
+  ));
 }

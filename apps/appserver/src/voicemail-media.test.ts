@@ -2,7 +2,8 @@
 import { parseMessage, type SipRequest } from '@ngcp/sip';
 import { describe, expect, it } from 'vitest';
 import { callerOf } from './announcer.js';
-import { DtmfDetector, parseTelephoneEvent, telephoneEventPayload } from './dtmf.js';
+import { DtmfDetector, parseTelephoneEvent, telephoneEventPackets, telephoneEventPayload } from './dtmf.js';
+import { parseRtpHeader } from './rtp.js';
 import { linearToAlaw, linearToUlaw } from './g711.js';
 import { messageSummary } from './mwi.js';
 import { RtpRecorder } from './recorder.js';
@@ -84,6 +85,21 @@ describe('RFC 4733 telephone-events', () => {
     send(13000, 15, true, 640); // D
     send(17000, 16, true, 640); // not a DTMF event (flash): ignored
     expect(digits).toEqual(['1', '#', '1', 'D']);
+  });
+
+  it('the packets a phone sends for a digit: one timestamp, marker first, durations growing, the end three times; the detector reports it once', () => {
+    const packets = telephoneEventPackets('7', { payloadType: 101, ssrc: 0x5eed, sequence: 0xfffe, timestamp: 8000 });
+    const heads = packets.map((p) => parseRtpHeader(p));
+    expect(heads.map((h) => h.sequence)).toEqual([0xfffe, 0xffff, 0, 1, 2, 3]);
+    expect(heads.map((h) => [h.payloadType, h.timestamp, h.ssrc])).toEqual(Array(6).fill([101, 8000, 0x5eed]));
+    expect(heads.map((h) => h.marker)).toEqual([true, false, false, false, false, false]);
+    expect(heads.map((h) => parseTelephoneEvent(h.payload))).toEqual([160, 320, 480, 640, 640, 640].map((duration, i) => ({ event: 7, end: i >= 3, volume: 10, duration })));
+    const digits: string[] = [];
+    const d = new DtmfDetector((x) => digits.push(x));
+    for (const h of heads) d.push(h.timestamp, h.payload);
+    for (const h of telephoneEventPackets('#', { payloadType: 101, ssrc: 1, sequence: 4, timestamp: 9000 }).map((p) => parseRtpHeader(p))) d.push(h.timestamp, h.payload);
+    expect(digits).toEqual(['7', '#']);
+    expect(() => telephoneEventPackets('x', { payloadType: 101, ssrc: 1, sequence: 0, timestamp: 0 })).toThrow(/not a DTMF digit/);
   });
 });
 

@@ -13,7 +13,7 @@ import { createDb, depositVoicemail, migrate, subscriberHa1, voicemailFile, type
 import { allocatePortRange, freePort, releasePort } from '@ngcp/testkit';
 import { useMariaDb } from '@ngcp/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linearToUlaw, parseRtpHeader, readWav, rtpPacket, telephoneEventPayload, ulawToLinear, writeWav } from '../src/index.js';
+import { linearToUlaw, parseRtpHeader, readWav, rtpPacket, telephoneEventPackets, ulawToLinear, writeWav } from '../src/index.js';
 import { HOST, metric, sleep, startAppserver, type Appserver } from './helpers.js';
 
 const mariadb = useMariaDb();
@@ -168,15 +168,13 @@ class Caller {
 
   /** One RFC 4733 digit: three packets of the event, then three end packets (one RTP timestamp). */
   async digit(d: string): Promise<void> {
-    const event = '0123456789*#'.indexOf(d);
-    const ts = this.ts;
-    for (let i = 0; i < 6; i++) {
-      const end = i >= 3;
-      const p = rtpPacket({ payloadType: 101, sequence: this.seq++ & 0xffff, timestamp: ts, ssrc: this.ssrc, marker: i === 0 }, telephoneEventPayload({ event, end, volume: 10, duration: 160 * Math.min(i + 1, 4) }));
+    const packets = telephoneEventPackets(d, { payloadType: 101, sequence: this.seq, timestamp: this.ts, ssrc: this.ssrc });
+    this.seq += packets.length;
+    for (const p of packets) {
       this.rtpSock.send(p, this.remoteRtp, HOST);
       await sleep(20);
     }
-    this.ts += 160 * 6;
+    this.ts += 160 * packets.length;
   }
 
   /** The audio that arrived since `from` (ms epoch), decoded. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byCall, failureStatus, mediateCall, type AccRecord } from './mediate.js';
+import { byCall, cdrCallType, failureStatus, mediateCall, type AccRecord } from './mediate.js';
 
 const T0 = new Date('2026-12-07T10:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -28,6 +28,25 @@ describe('mediateCall', () => {
     const fw = { call_type: 'cfb' as const, dst_user: 'carol', dst_subscriber_id: 3, dst_ouser: 'bob' };
     const m = mediateCall([rec('start', 0, fw), rec('stop', 1000, fw)], OPTS);
     expect(m?.cdr).toMatchObject({ call_type: 'cfb', call_status: 'ok', destination_user: 'carol', destination_subscriber_id: 3, destination_user_in: 'bob', duration: 1 });
+  });
+
+  it('a forward to voicemail: call type voicemail, the box owner as the destination, the callee as dialled; a retrieval likewise', () => {
+    const dep = { call_type: 'voicemail' as const, dst_user: 'vm-deposit.2', dst_domain: 'voicebox.local', dst_subscriber_id: 2, dst_ouser: 'bob' };
+    const m = mediateCall([rec('start', 0, dep), rec('stop', 4000, dep)], OPTS);
+    expect(m?.cdr).toMatchObject({
+      call_type: 'voicemail', call_status: 'ok', source_user: 'alice', destination_user: 'vm-deposit.2', destination_domain: 'voicebox.local',
+      destination_subscriber_id: 2, destination_user_in: 'bob', duration: 4,
+    });
+    const ret = { call_type: 'voicemail' as const, dst_user: 'vm-retrieve.1', dst_domain: 'voicebox.local', dst_subscriber_id: 1, dst_ouser: '2000' };
+    expect(mediateCall([rec('failure', 0, { ...ret, sip_code: '500' })], OPTS)?.cdr).toMatchObject({ call_type: 'voicemail', call_status: 'other', destination_user_in: '2000' });
+  });
+
+  it('records from before migration 0010 (a voicebox callee, type call or the forward) make a voicemail CDR; other calls keep their type', () => {
+    const old = { dst_user: 'vm-deposit.2', dst_domain: 'voicebox.local', dst_ouser: 'bob' };
+    expect(mediateCall([rec('start', 0, { ...old, call_type: 'cfu' }), rec('stop', 1000, { ...old, call_type: 'cfu' })], OPTS)?.cdr.call_type).toBe('voicemail');
+    expect(cdrCallType({ call_type: 'call', dst_domain: 'voicebox.local' })).toBe('voicemail');
+    expect(cdrCallType({ call_type: 'cfna', dst_domain: 'd.test' })).toBe('cfna');
+    expect(cdrCallType({ call_type: 'call', dst_domain: null })).toBe('call');
   });
 
   it('a failure: not answered, the status from its code, no start time', () => {

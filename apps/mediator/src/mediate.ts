@@ -12,7 +12,7 @@
  *   no start time, duration 0.
  * Otherwise the call is still open: the records wait for the next pass.
  */
-import type { CallStatus, CallType, NewCdr } from '@ngcp/db';
+import { VOICEBOX_DOMAIN, type CallStatus, type CallType, type NewCdr } from '@ngcp/db';
 
 /** The columns of an `acc` row the mediator reads. */
 export interface AccRecord {
@@ -71,6 +71,16 @@ export function failureStatus(code: string): CallStatus {
 
 const ms3 = (ms: number): number => Math.round(Math.max(0, ms)) / 1000;
 
+/**
+ * The CDR's call type of the record naming the parties: the proxy's, but `voicemail` for a call
+ * to a voicebox (`dst_domain` `voicebox.local`) whatever its record says — records written
+ * before migration 0010 (`call` for a retrieval, the forward for a deposit), or by a proxy of
+ * that time during an upgrade.
+ */
+export function cdrCallType(head: Pick<AccRecord, 'call_type' | 'dst_domain'>): CallType {
+  return head.dst_domain === VOICEBOX_DOMAIN ? 'voicemail' : head.call_type;
+}
+
 /** The CDR of one call's records (all of one Call-ID, not yet mediated), or undefined while the call is open. */
 export function mediateCall(rows: readonly AccRecord[], opts: MediateOptions): Mediated | undefined {
   if (rows.length === 0) return undefined;
@@ -95,7 +105,7 @@ export function mediateCall(rows: readonly AccRecord[], opts: MediateOptions): M
     destination_user: head.dst_user ?? '',
     destination_domain: head.dst_domain ?? '',
     destination_user_in: head.dst_ouser ?? head.dst_user ?? '',
-    call_type: head.call_type,
+    call_type: cdrCallType(head),
     call_status: 'ok',
     call_code: head.sip_code,
     init_time: head.init_time ?? head.time,

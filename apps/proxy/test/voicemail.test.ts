@@ -73,7 +73,7 @@ describe('forwards to voicemail', { timeout: 60_000 }, () => {
     ['cfb', 'user-busy'],
     ['cfna', 'unavailable'],
     ['cft', 'no-answer'],
-  ])('%s to voicemail: the app-server gets sip:vm-deposit.<B\'s id> with the caller in From and a Diversion (%s); media offered; acc names the box (voicebox.local, B\'s id) with the forward\'s call type', async (type, reason) => {
+  ])('%s to voicemail: the app-server gets sip:vm-deposit.<B\'s id> with the caller in From and a Diversion (%s); media offered; acc names the box (voicebox.local, B\'s id, B as dialled) with call type voicemail, start and stop', async (type, reason) => {
     const app = await appserver();
     const { domain, p } = await parties(['a', 'b'], type === 'cfna' ? ['b'] : []);
     await forwards(p.b!, { [type]: { destinations: VOICEMAIL, ...(type === 'cft' ? { ringtimeout: 5 } : {}) } });
@@ -95,10 +95,11 @@ describe('forwards to voicemail', { timeout: 60_000 }, () => {
     expect(h().media.of(callId).slice(0, 2)).toEqual(['offer', 'answer']);
     const rows = await accRows(callId, 2);
     const start = rows.find((x) => x.kind === 'start');
+    // the call to the voicebox is marked (whatever forward led there); whose box and whom A dialled stay readable
     expect(start).toMatchObject({
-      call_type: type, dst_user: `vm-deposit.${p.b!.id}`, dst_domain: 'voicebox.local', dst_subscriber_id: p.b!.id, dst_ouser: 'b', src_subscriber_id: p.a!.id,
+      call_type: 'voicemail', dst_user: `vm-deposit.${p.b!.id}`, dst_domain: 'voicebox.local', dst_subscriber_id: p.b!.id, dst_ouser: 'b', src_subscriber_id: p.a!.id,
     });
-    expect(rows.find((x) => x.kind === 'stop')).toBeTruthy();
+    expect(rows.find((x) => x.kind === 'stop')).toMatchObject({ call_type: 'voicemail', dst_domain: 'voicebox.local' });
     expect(await metric('proxy_voicemail_calls_total')).not.toBe(before);
     expect(await metric('proxy_voicemail_calls_total')).toMatch(/kind="deposit"\} [1-9]/);
   });
@@ -122,13 +123,31 @@ describe('forwards to voicemail', { timeout: 60_000 }, () => {
     await forwards(p.b!, { cfu: { destinations: VOICEMAIL } });
     const calling = p.a!.ua.invite(`sip:b@${domain}`);
     app.answer(await app.next('INVITE'), 503);
-    expect((await calling).final.status).toBe(500);
+    const r = await calling;
+    expect(r.final.status).toBe(500);
     expect(p.b!.ua.pending('INVITE')).toBe(0);
+    expect((await accRows(r.req.callId(), 1))[0]).toMatchObject({ kind: 'failure', sip_code: '500', call_type: 'voicemail', dst_user: `vm-deposit.${p.b!.id}`, dst_ouser: 'b' });
+  });
+
+  it('CFU to voicemail then C: the app-server refusing, C rings and answers; acc says cfu with C as the callee, not voicemail', async () => {
+    const app = await appserver();
+    const { domain, p } = await parties(['a', 'b', 'c']);
+    await forwards(p.b!, { cfu: { destinations: [...VOICEMAIL, { type: 'number', destination: p.c!.number }] } });
+    const calling = p.a!.ua.invite(`sip:b@${domain}`);
+    app.answer(await app.next('INVITE'), 503);
+    const inc = await p.c!.ua.next('INVITE');
+    const dialog = p.c!.ua.answer(inc, 200)!;
+    const r = await calling;
+    expect(r.final.status).toBe(200);
+    expect((await p.c!.ua.inDialog(dialog)).status).toBe(200);
+    const rows = await accRows(r.req.callId(), 2);
+    expect(rows.find((x) => x.kind === 'start')).toMatchObject({ call_type: 'cfu', dst_user: 'c', dst_subscriber_id: p.c!.id, dst_ouser: 'b' });
+    expect(rows.find((x) => x.kind === 'stop')).toMatchObject({ call_type: 'cfu' });
   });
 });
 
 describe('the voicemail number', { timeout: 60_000 }, () => {
-  it('2000 dialled by a subscriber reaches its own box, sip:vm-retrieve.<its id>, whoever dials; acc names the box (call type call)', async () => {
+  it('2000 dialled by a subscriber reaches its own box, sip:vm-retrieve.<its id>, whoever dials; acc names the box (call type voicemail)', async () => {
     const app = await appserver();
     const { domain, p } = await parties(['a', 'b']);
     for (const who of [p.a!, p.b!]) {
@@ -137,7 +156,7 @@ describe('the voicemail number', { timeout: 60_000 }, () => {
       expect(inc.req.uri).toBe(`sip:vm-retrieve.${who.id}@${APPSERVER}:${appPort}`);
       const callId = await answerAndHangUp(app, inc, calling, who.ua);
       const start = (await accRows(callId, 2)).find((x) => x.kind === 'start');
-      expect(start).toMatchObject({ call_type: 'call', dst_user: `vm-retrieve.${who.id}`, dst_domain: 'voicebox.local', dst_subscriber_id: who.id, dst_ouser: '2000' });
+      expect(start).toMatchObject({ call_type: 'voicemail', dst_user: `vm-retrieve.${who.id}`, dst_domain: 'voicebox.local', dst_subscriber_id: who.id, dst_ouser: '2000' });
     }
     expect(await metric('proxy_voicemail_calls_total')).toMatch(/kind="retrieve"\} 2/);
   });

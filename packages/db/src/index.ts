@@ -11,7 +11,8 @@ export type { Reader, ReaderConfig } from './reader.js';
 export { migrate, MIGRATIONS } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
 export { BUILTIN_PREFERENCES } from './migrations/0003-preferences.js';
-export { CALL_TYPES, CALL_STATUSES, VOICEMAIL_FOLDERS } from './migrations/0004-accounting.js';
+export { CALL_STATUSES, VOICEMAIL_FOLDERS } from './migrations/0004-accounting.js';
+export { CALL_TYPES, VOICEBOX_DOMAIN } from './migrations/0010-call-type-voicemail.js';
 export { ACC_KINDS } from './migrations/0005-acc-kind.js';
 
 export { subscriberHa1, hashPassword, verifyPassword, newToken, hashToken, randomPassword, DEFAULT_SCRYPT } from './secrets.js';

@@ -2,6 +2,8 @@
  * Row types, exactly as mysql2 returns them (BOOLEAN columns come back as 0/1, DATETIME as Date).
  * The table name of each is in the comment.
  */
+import type { CALL_TYPES } from './migrations/0010-call-type-voicemail.js';
+
 export type Status = 'active' | 'locked' | 'terminated';
 export type Flag = 0 | 1;
 
@@ -111,7 +113,8 @@ export interface PreferenceDefRow {
 /** domain_preferences / customer_preferences / subscriber_preferences / peer_preferences */
 export interface PreferenceValueRow { id: number; attribute_id: number; value: string }
 
-export type CallType = 'call' | 'cfu' | 'cfb' | 'cft' | 'cfna';
+/** acc/cdrs `call_type`: `call`, the forwards (0004), `voicemail` (0010) */
+export type CallType = (typeof CALL_TYPES)[number];
 export type CallStatus = 'ok' | 'busy' | 'noanswer' | 'cancel' | 'offline' | 'timeout' | 'other';
 
 /** acc */

@@ -44,18 +44,20 @@ describe('migrations', () => {
       seen.push(await tables(db));
     }
     expect(seen.at(-1)).toEqual([]);
-    // the first step (0011) took its table away, the second (0009) altered a table only; the third (0008) took its tables away
+    // the first step (0011) took its table away, the next two (0010, 0009) altered tables only; the fourth (0008) took its tables away
     expect(ALL_TABLES.filter((t) => !seen[0]!.includes(t))).toEqual(['prepaid_reservations']);
-    expect(seen[0]!.filter((t) => !seen[1]!.includes(t))).toEqual([]);
-    expect(seen[1]!.filter((t) => !seen[2]!.includes(t))).toEqual(['billing_fees', 'billing_profiles', 'customer_balances', 'prepaid_charges']);
-    // each step leaves a subset of the tables before it (0005, 0006, 0007 and 0009 alter tables only)
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[2]).toEqual(seen[1]);
+    expect(seen[2]!.filter((t) => !seen[3]!.includes(t))).toEqual(['billing_fees', 'billing_profiles', 'customer_balances', 'prepaid_charges']);
+    // each step leaves a subset of the tables before it (0005, 0006, 0007, 0009 and 0010 alter tables only)
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1]).toEqual(expect.arrayContaining(seen[i]!));
-    expect(new Set(seen.map((s) => s.length)).size, 'the table-creating migrations each removed theirs (0009 none)').toBe(6);
+    expect(new Set(seen.map((s) => s.length)).size, 'the table-creating migrations each removed theirs (0010 and 0009 none)').toBe(6);
   });
 
   it('0005-acc-kind: rows written before get their kind, duplicates of a kind collapse to the first', async () => {
     await migrate.latest(db);
     expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
+    expect((await migrate.down(db)).names).toEqual(['0010-call-type-voicemail']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
@@ -105,6 +107,7 @@ describe('migrations', () => {
     expect(await db('peering_servers').where('id', sid).first('auth_username', 'auth_password', 'auth_realm')).toEqual({ auth_username: null, auth_password: null, auth_realm: null });
     await db('peering_servers').where('id', sid).update({ auth_username: 'trunk1', auth_password: 'pw', auth_realm: 'carrier.example' });
     expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
+    expect((await migrate.down(db)).names).toEqual(['0010-call-type-voicemail']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     expect((await migrate.down(db)).names).toEqual(['0007-peer-auth']);
@@ -122,12 +125,36 @@ describe('migrations', () => {
     expect(await db('peering_servers').where('id', sid).first(cols)).toEqual({ register_enable: 0, register_expires_s: 600, register_user: null, register_domain: null, register_contact_user: null });
     await db('peering_servers').where('id', sid).update({ register_enable: 1, register_expires_s: 120, register_user: 'trunk1', register_domain: 'carrier.example', register_contact_user: '4930123' });
     expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
+    expect((await migrate.down(db)).names).toEqual(['0010-call-type-voicemail']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     const left = Object.keys((await db('peering_servers').where('id', sid).first()) as Record<string, unknown>);
     expect(left.filter((c) => c.startsWith('register_'))).toEqual([]);
     expect(left).toContain('auth_username');
     await migrate.latest(db);
     await db('peering_groups').where('id', gid).delete();
+  });
+
+  it('0010-call-type-voicemail: acc and cdrs take call type voicemail; down maps those rows to call and refuses the value again', async () => {
+    await migrate.latest(db);
+    const t = new Date();
+    const cdr = { call_id: 'm10', call_status: 'ok', call_code: '200', init_time: t, destination_domain: 'voicebox.local' };
+    await db('acc').insert([
+      { method: 'INVITE', kind: 'start', callid: 'm10', sip_code: '200', time: t, dst_domain: 'voicebox.local', call_type: 'voicemail' },
+      { method: 'INVITE', kind: 'start', callid: 'm10b', sip_code: '200', time: t, call_type: 'cfb' },
+    ]);
+    await db('cdrs').insert({ ...cdr, call_type: 'voicemail' });
+    expect(await db('acc').whereIn('callid', ['m10', 'm10b']).orderBy('id').pluck('call_type')).toEqual(['voicemail', 'cfb']);
+    expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
+    expect((await migrate.down(db)).names).toEqual(['0010-call-type-voicemail']);
+    // the voicemail rows are still there, as calls (their domain still says voicebox); others untouched
+    expect(await db('acc').whereIn('callid', ['m10', 'm10b']).orderBy('id').select('call_type', 'dst_domain')).toEqual([
+      { call_type: 'call', dst_domain: 'voicebox.local' }, { call_type: 'cfb', dst_domain: null },
+    ]);
+    expect(await db('cdrs').where('call_id', 'm10').select('call_type', 'destination_domain')).toEqual([{ call_type: 'call', destination_domain: 'voicebox.local' }]);
+    await expect(db('cdrs').insert({ ...cdr, call_id: 'm10c', call_type: 'voicemail' })).rejects.toThrow(/call_type/);
+    await migrate.latest(db);
+    await db('acc').whereIn('callid', ['m10', 'm10b']).del();
+    await db('cdrs').where('call_id', 'm10').del();
   });
 
   it('0008-prepaid: profiles, fees, customers prepaid and billing profile, balances, charges; down removes them', async () => {
@@ -143,6 +170,7 @@ describe('migrations', () => {
     await db('customers').where('id', cid).delete();
     expect(await db('customer_balances').where('customer_id', cid).first()).toBeUndefined();
     expect((await migrate.down(db)).names).toEqual(['0011-prepaid-reservations']);
+    expect((await migrate.down(db)).names).toEqual(['0010-call-type-voicemail']);
     expect((await migrate.down(db)).names).toEqual(['0009-peer-register']);
     expect((await migrate.down(db)).names).toEqual(['0008-prepaid']);
     const [colRows] = (await db.raw("SELECT COLUMN_NAME c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers'")) as [{ c: string }[]];

@@ -11,9 +11,10 @@
  *
  * The accounting records of a voicemail call name the box as the callee: `dst_user`
  * `vm-deposit.<id>` / `vm-retrieve.<id>`, `dst_domain` `voicebox.local` (sip:provider's marker of
- * voicemail CDRs), `dst_subscriber_id` the box owner; `call_type` stays the forward that led there
- * (`cfu`, `cfb`, `cft`, `cfna`) or `call` for a retrieval.
+ * voicemail CDRs), `dst_subscriber_id` the box owner, `dst_ouser` the callee as dialled; `call_type`
+ * `voicemail` (migration 0010), for a deposit (whatever forward led there) and a retrieval alike.
  */
+import { VOICEBOX_DOMAIN } from '@ngcp/db';
 import type { SipRequest, Uri } from '@ngcp/sip';
 import { selectBestResponse } from '../routing/best-response.js';
 import { appserverUri } from './announcements.js';
@@ -21,8 +22,8 @@ import { unescapeUser } from './vsc.js';
 
 export type VoicemailKind = 'deposit' | 'retrieve';
 
-/** The callee domain of voicemail calls in `call:<id>` and acc (sip:provider's `voicebox.local`). */
-export const VOICEBOX_DOMAIN = 'voicebox.local';
+/** The callee domain of voicemail calls in `call:<id>` and acc (sip:provider's `voicebox.local`; @ngcp/db's constant). */
+export { VOICEBOX_DOMAIN };
 
 /** The app-server's user part for a box: `vm-deposit.<id>` / `vm-retrieve.<id>`. */
 export function voicemailUser(kind: VoicemailKind, subscriberId: number): string {

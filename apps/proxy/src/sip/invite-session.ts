@@ -335,7 +335,9 @@ export class InviteSession {
   /**
    * A stage to subscriber `box`'s voicemail on the app-server (`vm-deposit.<id>` for a forward,
    * `vm-retrieve.<id>` for the voicemail number): the call's callee becomes the box
-   * (`vm-<kind>.<id>@voicebox.local`, the box owner's subscriber id), media as for any callee.
+   * (`vm-<kind>.<id>@voicebox.local`, the box owner's subscriber id) and the call type
+   * `voicemail` (a deposit's forward type gives way: the acc records and the CDR mark the call
+   * to the voicebox, as sip:provider's do), media as for any callee.
    * A deposit shows the caller as the box owner's phones would see it (its rewrite rules, CLIR).
    */
   private async callVoicemail(kind: VoicemailKind, box: Callee): Promise<void> {
@@ -344,7 +346,7 @@ export class InviteSession {
     ctx.metrics.voicemail.inc({ kind });
     this.log.info({ kind, box: box.subscriberId }, 'call to voicemail');
     const user = voicemailUser(kind, box.subscriberId);
-    Object.assign(this.call, { callee: `${user}@${VOICEBOX_DOMAIN}`, callee_user: user, callee_domain: VOICEBOX_DOMAIN, callee_subscriber_id: String(box.subscriberId) });
+    Object.assign(this.call, { callee: `${user}@${VOICEBOX_DOMAIN}`, callee_user: user, callee_domain: VOICEBOX_DOMAIN, callee_subscriber_id: String(box.subscriberId), call_type: 'voicemail' });
     if (kind === 'deposit') {
       if (this.peerCaller) this.identity = await ctx.features.identityForSubscriber(this.peerCaller.inbound, this.peerCaller.anonymous, box);
       // the box owner's phones no longer ring: its concurrent-call sets let the call go (as for a forward to a peer)
@@ -636,6 +638,8 @@ export class InviteSession {
           this.pending.pop();
           continue;
         }
+        // a destination after a voicemail one (the app-server refused) is the forward's again
+        if (this.call.call_type === 'voicemail') this.call.call_type = top.type;
         if (await this.startDestination(d, top.owner)) return;
       }
     });
