@@ -12,11 +12,8 @@ import * as m0006 from './migrations/0006-mediation.js';
 import * as m0007 from './migrations/0007-peer-auth.js';
 import * as m0008 from './migrations/0008-prepaid.js';
 import * as m0009 from './migrations/0009-peer-register.js';
-<<<<<<< HEAD
-import * as m0011 from './migrations/0011-prepaid-reservations.js';
-=======
 import * as m0010 from './migrations/0010-call-type-voicemail.js';
->>>>>>> s13/cdr-vm
+import * as m0011 from './migrations/0011-prepaid-reservations.js';
 
 export interface Migration {
   name: string;
@@ -25,11 +22,7 @@ export interface Migration {
 }
 
 /** In order. Never edit one that has shipped: add a new one. */
-<<<<<<< HEAD
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0011];
-=======
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010];
->>>>>>> s13/cdr-vm
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009, m0010, m0011];
 
 const source: Knex.MigrationSource<Migration> = {
   getMigrations: async () => [...MIGRATIONS],
