@@ -37,6 +37,8 @@ export interface Registration {
 export interface ActiveCall {
   id: string;
   call_id: string;
+  /** through the sbc: the caller's (A leg's) Call-ID */
+  caller_call_id: string | null;
   caller: string;
   callee: string;
   state: string;

@@ -218,7 +218,7 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
       const m = await mediaBothWays(uac, a, uas, b);
       const callId = (await uac.logged('CALL_ID')).trim();
       const live = await node.api.calls();
-      expect(live.map((c) => c.call_id)).toContain(callId);
+      expect(live.map((c) => c.caller_call_id ?? c.call_id)).toContain(callId);
       expectOk(await uac.done);
       expectOk(await uas.done);
       // SDP rewritten to rtpengine on the node's rtp_ext address, packets counted on both sides
@@ -230,7 +230,7 @@ describe('calls through lb, proxy and mediactl (issue #8 "Done when")', { timeou
       expect([...b.received.sources]).toEqual([`127.0.0.1:${m.towardsB}`]);
       expect([...a.received.sources]).toEqual([`127.0.0.1:${m.towardsA}`]);
       expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
-      expect((await node.api.calls()).map((c) => c.call_id)).not.toContain(callId);
+      expect((await node.api.calls()).map((c) => c.caller_call_id ?? c.call_id)).not.toContain(callId);
       mediated.set(callId, 'ok');
     });
   });
@@ -443,7 +443,7 @@ describe('media beyond the plain call: late offer, re-INVITE, TLS calls', { time
       expectOk(await uac.done);
       expectOk(await uas.done);
       expect(await accKinds(callId, ['start', 'stop'])).toEqual(['start', 'stop']);
-      expect((await node.api.calls()).map((c) => c.call_id)).not.toContain(callId);
+      expect((await node.api.calls()).map((c) => c.caller_call_id ?? c.call_id)).not.toContain(callId);
       mediated.set(callId, 'ok');
     });
   });

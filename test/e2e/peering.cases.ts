@@ -62,7 +62,8 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     expectOk(await uac.done);
     expectOk(await p503.run.done);
     expectOk(await p200.run.done);
-    const rows = await accRows(callId, 2);
+    // accounted under the caller's Call-ID (the same as the peers' without the sbc; with it, the peers see the sbc's)
+    const rows = await accRows((await uac.logged('CALL_ID')).trim(), 2);
     expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id200], ['BYE', '200', id200]]);
     expect(rows[0]!.src_user).toBe('alice');
   });
@@ -81,7 +82,7 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     const callId = (await s3.run.logged('CALL_ID')).trim();
     expect((await s1.run.logged('CALL_ID')).trim()).toBe(callId);
     expect((await s2.run.logged('CALL_ID')).trim()).toBe(callId);
-    expect((await accRows(callId, 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id3], ['BYE', '200', id3]]);
+    expect((await accRows((await uac.logged('CALL_ID')).trim(), 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id3], ['BYE', '200', id3]]);
   });
 
   it('a call from a peer to a subscriber: no digest, the subscriber answers, BYE ok; an unknown source gets the 407 challenge', async () => {
@@ -117,8 +118,7 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     const uac = await callOut(subs.alice, 'bob', 'uac-call-forwarded-expect-200.xml', { pauseMs: 300 });
     expectOk(await uac.done);
     expectOk(await carrier.run.done);
-    const callId = (await carrier.run.logged('CALL_ID')).trim();
-    const rows = await accRows(callId, 2);
+    const rows = await accRows((await uac.logged('CALL_ID')).trim(), 2);
     expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.dst_user, r.call_type])).toEqual([['INVITE', '200', peerId, '3630123456', 'cfu'], ['BYE', '200', peerId, '3630123456', 'cfu']]);
     await node.api.ok('PUT', `/api/callforwards/${subs.bob.id}`, {});
   });
@@ -136,8 +136,7 @@ describe('peering (issue #10 "Done when")', { timeout: 120_000 }, () => {
     const uac = await callOut(subs.alice, '3640123456', 'uac-call-expect-200.xml', { pauseMs: 300 });
     expectOk(await uac.done);
     expectOk(await p.run.done);
-    const callId = (await p.run.logged('CALL_ID')).trim();
-    expect((await accRows(callId, 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id], ['BYE', '200', id]]);
+    expect((await accRows((await uac.logged('CALL_ID')).trim(), 2)).map((r) => [r.method, r.sip_code, r.peering_server_id])).toEqual([['INVITE', '200', id], ['BYE', '200', id]]);
   });
 
   it('outbound registration (issue #11): the platform REGISTERs at a carrier through the lb — Contact at the lb\'s public address, the 401 answered (sipp verifies it), refreshed, un-REGISTERed when disabled', async () => {

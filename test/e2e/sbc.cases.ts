@@ -4,7 +4,8 @@
  * lb → proxy (A leg, authenticated) → sbc → proxy (B leg, trusted: no second challenge)
  * → lb → callee. On the wire: the caller and the callee each see their own leg only (Call-ID,
  * tags), no internal X-NGCP- field; the B leg's SDP goes through mediactl; the call is
- * accounted once (start + stop under the B leg's Call-ID, nothing under the A leg's).
+ * accounted once, under the caller's (A leg's) Call-ID — the one the caller's phone and the
+ * CDR show — and nothing under the B leg's (the sbc's).
  */
 import { describe, expect, it } from 'vitest';
 import { freePort } from '@ngcp/testkit';
@@ -80,13 +81,13 @@ describe.runIf(built)('calls through the sbc (proxy.sbc.enable)', { timeout: 150
     // media through mediactl on the B leg: the port B is offered is rtpengine's, not A's 4000
     expect(Number((await uas.logged('RTP')).split(' ').at(-1))).not.toBe(4000);
     expect(Number((await uac.logged('RTP')).split(' ').at(-1))).not.toBe(4002);
-    // one call in the accounting: start + stop under the B leg's Call-ID, nothing under A's
+    // one call in the accounting: start + stop under the caller's (A leg's) Call-ID, nothing under the sbc's B leg's
     const kinds = await until(async () => {
-      const k = await node.acc.kinds(bCallId);
+      const k = await node.acc.kinds(aCallId);
       return k.length >= 2 ? k : undefined;
     }, 10_000, 200);
     expect(kinds).toEqual(['start', 'stop']);
-    expect(await node.acc.byCallId(aCallId)).toEqual([]);
+    expect(await node.acc.byCallId(bCallId)).toEqual([]);
   });
 
   it('a call to an external number: A leg authenticated, the B leg goes out to the peer, accounted once with the peer', async () => {
@@ -103,9 +104,9 @@ describe.runIf(built)('calls through the sbc (proxy.sbc.enable)', { timeout: 150
     const bCallId = (await p.run.logged('CALL_ID')).trim();
     expect(bCallId).not.toBe(aCallId);
     expect((await p.run.done).messages).not.toMatch(/X-NGCP/i);
-    const rows = await accRows(bCallId, 2);
+    const rows = await accRows(aCallId, 2);
     expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.src_user])).toEqual([['INVITE', '200', peerId, 'alice'], ['BYE', '200', peerId, 'alice']]);
-    expect(await node.acc.byCallId(aCallId)).toEqual([]);
+    expect(await node.acc.byCallId(bCallId)).toEqual([]);
   });
 
   it('a call from a peer to a subscriber: no digest on either leg (X-NGCP-Caller names the peer), accounted once with the peer', async () => {
@@ -124,9 +125,45 @@ describe.runIf(built)('calls through the sbc (proxy.sbc.enable)', { timeout: 150
     const aCallId = (await uac.logged('CALL_ID')).trim();
     const bCallId = (await bob.logged('CALL_ID')).trim();
     expect(bCallId).not.toBe(aCallId);
-    const rows = await accRows(bCallId, 2);
+    const rows = await accRows(aCallId, 2);
     expect(rows.map((r) => [r.method, r.sip_code, r.peering_server_id, r.dst_user])).toEqual([['INVITE', '200', peerId, 'bob'], ['BYE', '200', peerId, 'bob']]);
-    expect(await node.acc.byCallId(aCallId)).toEqual([]);
+    expect(await node.acc.byCallId(bCallId)).toEqual([]);
+  });
+
+  it("the operator ends a call: GET /api/calls/<caller's Call-ID> finds it, DELETE sends BYE to both phones; a second DELETE is 404", async () => {
+    const bPort = await freePort({ udp: true, tcp: true });
+    await register(subs.bob, bPort);
+    const uas = run({ scenario: 'uas-answer-expect-bye.xml', localPort: bPort, keys: { user: subs.bob.user, rtp_port: 4002 }, limitMs: 90_000 });
+    await bound(bPort);
+    const uac = run({
+      scenario: 'uac-call-expect-bye.xml', remote: lb(), localPort: await freePort({ udp: true, tcp: true }), service: 'bob',
+      auth: { user: subs.alice.user, password: subs.alice.password, uri: `bob@${DOMAIN}` }, keys: { user: subs.alice.user, rtp_port: 4000 }, limitMs: 90_000,
+    });
+    try {
+      const aCallId = (await uac.logged('CALL_ID')).trim();
+      // listed under the B leg's Call-ID, with the caller's beside it, once answered
+      const live = await until(async () => (await node.api.calls()).find((c) => c.caller_call_id === aCallId && c.state === 'answered'), 20_000, 100);
+      expect(live?.call_id).not.toBe(aCallId);
+      // found by the Call-ID the caller's phone shows
+      const byA = await node.api.request<{ id: string; caller_call_id: string }>('GET', `/api/calls/${encodeURIComponent(aCallId)}`);
+      expect(byA.status).toBe(200);
+      expect(byA.body).toMatchObject({ id: live!.id, caller_call_id: aCallId });
+      // ended by the operator: both phones get a BYE (each scenario waits for it and answers 200)
+      expect((await node.api.request('DELETE', `/api/calls/${encodeURIComponent(aCallId)}`)).status).toBe(204);
+      expectOk(await uac.done);
+      expectOk(await uas.done);
+      expect((await node.api.request('DELETE', `/api/calls/${encodeURIComponent(aCallId)}`)).status).toBe(404);
+      // accounted as any call: start and stop under the caller's Call-ID
+      const kinds = await until(async () => {
+        const k = await node.acc.kinds(aCallId);
+        return k.length >= 2 ? k : undefined;
+      }, 10_000, 200);
+      expect(kinds).toEqual(['start', 'stop']);
+    } finally {
+      uac.kill();
+      uas.kill();
+      await register(subs.bob, bPort, 0).catch(() => undefined);
+    }
   });
 
   it('B hangs up: the BYE crosses the sbc to A; a CANCEL from A reaches B', async () => {

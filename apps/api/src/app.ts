@@ -18,6 +18,7 @@ import { AJV_OPTIONS, ajvFieldErrors, coerceParams } from './http/validation.js'
 import { createLogger, lazyChildLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MwiTrigger } from './mwi.js';
+import { RpcClient } from '@ngcp/rpc';
 import { Notifier } from './notifier.js';
 import { registerAll } from './resources/index.js';
 import type { Services } from './services.js';
@@ -85,6 +86,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
     notifier: new Notifier(redis, (err, n) => app.log.warn({ err: (err as Error).message, change: n }, 'change notification not published'), now),
     metrics: new Metrics(),
     mwi: new MwiTrigger(config.voicemail.appserver_control, config.voicemail.mwi_timeout_ms, app.log),
+    sbc: config.calls.sbc_control ? new RpcClient(config.calls.sbc_control, { timeoutMs: config.calls.teardown_timeout_ms }) : null,
     log: app.log,
   };
   app.decorate('services', services);
@@ -158,6 +160,7 @@ export function buildApp(config: ApiConfig, opts: BuildOptions = {}): FastifyIns
 
   app.addHook('onClose', async () => {
     services.mwi.close();
+    services.sbc?.close();
     if (ownReader) await reader.close();
     if (ownDb) await db.destroy();
     if (ownRedis) redis.disconnect();

@@ -42,6 +42,12 @@ export interface ApiConfig {
    * changed (null: not asked), within `mwi_timeout_ms`.
    */
   voicemail: { dir: string | null; appserver_control: string | null; mwi_timeout_ms: number };
+  /**
+   * Live calls (resources/live.ts): `sbc_control` the sbc's control endpoint (`http://ip:port/`)
+   * that `DELETE /api/calls/<id>` asks to end a call through the B2BUA (`calls.teardown`; null:
+   * no sbc, DELETE answers 409), within `teardown_timeout_ms`.
+   */
+  calls: { sbc_control: string | null; teardown_timeout_ms: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; requests: boolean };
 }
 
@@ -58,6 +64,7 @@ export const DEFAULT_CONFIG: Readonly<ApiConfig> = {
   paging: { default_rows: 10, max_rows: 1000 },
   body_limit: 262_144,
   voicemail: { dir: null, appserver_control: null, mwi_timeout_ms: 2000 },
+  calls: { sbc_control: null, teardown_timeout_ms: 5000 },
   log: { level: 'info', requests: true },
 };
 
@@ -97,6 +104,10 @@ export const apiConfigSchema: JSONSchemaType<ApiConfig> = section<ApiConfig>({
     dir: { type: 'string', pattern: '^/', nullable: true },
     appserver_control: { type: 'string', pattern: '^http://[^/\\s]+/?$', nullable: true },
     mwi_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
+  }),
+  calls: section<ApiConfig['calls']>({
+    sbc_control: { type: 'string', pattern: '^http://[^/\\s]+/?$', nullable: true },
+    teardown_timeout_ms: { type: 'integer', minimum: 50, maximum: 60_000 },
   }),
   log: section<ApiConfig['log']>({ level: commonSchemas.log.properties.level, requests: bool }),
 });

@@ -8,6 +8,7 @@ import type { BruteForceGuard } from './auth/bruteforce.js';
 import type { Notifier } from './notifier.js';
 import type { Metrics } from './metrics.js';
 import type { MwiTrigger } from './mwi.js';
+import type { RpcClient } from '@ngcp/rpc';
 
 export interface Services {
   config: ApiConfig;
@@ -21,5 +22,7 @@ export interface Services {
   metrics: Metrics;
   /** asks the app-server for an MWI NOTIFY after a voicemail changed */
   mwi: MwiTrigger;
+  /** the sbc's control endpoint (`calls.sbc_control`): DELETE /api/calls ends a call through it; null without an sbc */
+  sbc: RpcClient | null;
   log: FastifyBaseLogger;
 }

@@ -333,6 +333,21 @@ describe('live views from Redis', () => {
     expect((await call(app(), 'GET', '/api/calls', { auth: resellerAuth })).data.items.map((c: { id: string }) => c.id)).toEqual(['call-1@x']);
     expect((await call(app(), 'GET', '/api/calls/call-2%40x', { auth: aliceAuth })).statusCode).toBe(404);
     expect((await call(app(), 'GET', '/api/calls/call-2%40x')).data.peer).toBe('carrier-a');
+    expect(all.data.items[0].caller_call_id).toBeNull();
+    // a call through the sbc: listed under its B leg, found by the caller's Call-ID too (sbc:leg → sbc:call → its B leg)
+    await r.hset(redisKeys.call('b-leg@sbc'), { call_id: 'b-leg@sbc', caller_call_id: 'a-leg@phone', caller: '4930111', callee: '4930222', state: 'answered', start_time: String(now), caller_subscriber_id: String(alice.id) });
+    await r.set(redisKeys.sbcLeg('a-leg@phone'), 'sbc-1');
+    await r.set(redisKeys.sbcCall('sbc-1'), JSON.stringify({ id: 'sbc-1', a: { dialog: { id: { callId: 'a-leg@phone' } } }, b: { dialog: { id: { callId: 'b-leg@sbc' } } } }));
+    expect((await call(app(), 'GET', '/api/calls/a-leg%40phone')).data).toMatchObject({ id: 'b-leg@sbc', call_id: 'b-leg@sbc', caller_call_id: 'a-leg@phone' });
+    expect((await call(app(), 'GET', '/api/calls/a-leg%40phone', { auth: aliceAuth })).statusCode).toBe(200);
+    // DELETE: only a call through the sbc can be ended; this API has no sbc_control → 409 naming why; a subscriber may not
+    const del = await call(app(), 'DELETE', '/api/calls/call-1%40x');
+    expect(del.statusCode).toBe(409);
+    expect(JSON.stringify(del.data)).toMatch(/only an answered call through the sbc/);
+    expect((await call(app(), 'DELETE', '/api/calls/a-leg%40phone')).statusCode).toBe(409);
+    expect((await call(app(), 'DELETE', '/api/calls/call-1%40x', { auth: aliceAuth })).statusCode).toBe(403);
+    expect((await call(app(), 'DELETE', '/api/calls/nope%40x')).statusCode).toBe(404);
+    expect(await r.exists(redisKeys.call('call-1@x'))).toBe(1);
   });
 
   it('banned IPs and users: list with remaining time, DELETE unbans (journaled, announced on ngcp:changes), admin only', async () => {

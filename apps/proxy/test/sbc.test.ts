@@ -55,7 +55,7 @@ describe('proxy with the sbc (sbc.enable)', () => {
     expect(b.pending('INVITE')).toBe(0);
 
     // the B leg: a new call from the sbc's address, not challenged
-    const bCalling = sbc.send(sbc.build('INVITE', `sip:b@${domain}`, `<sip:b@${domain}>`, [['Contact', `<${sbc.contact}>`], ['X-NGCP-Caller', 'sub']], sdp(4000)), { auth: false });
+    const bCalling = sbc.send(sbc.build('INVITE', `sip:b@${domain}`, `<sip:b@${domain}>`, [['Contact', `<${sbc.contact}>`], ['X-NGCP-Caller', 'sub'], ['X-NGCP-A-Call-ID', aCallId]], sdp(4000)), { auth: false });
     const inc = await b.next('INVITE');
     const bCallId = inc.req.callId();
     expect(bCallId).not.toBe(aCallId);
@@ -65,18 +65,23 @@ describe('proxy with the sbc (sbc.enable)', () => {
     const bLeg = await bCalling;
     expect(bLeg.final.status).toBe(200);
     expect(await h().redis.hget(redisKeys.call(bCallId), 'caller')).toBe(`a@${domain}`);
+    // the call is known by the caller's Call-ID too: GET /api/calls shows it beside the B leg's
+    expect(await h().redis.hget(redisKeys.call(bCallId), 'caller_call_id')).toBe(aCallId);
+    const live = (await h().api('GET', '/api/calls')).data.items as Array<{ call_id: string; caller_call_id: string | null }>;
+    expect(live.find((c) => c.call_id === bCallId)?.caller_call_id).toBe(aCallId);
 
     // the sbc answers the A leg
     sbc.answer(aLeg, 200);
     expect((await calling).final.status).toBe(200);
     // B hangs up: the BYE reaches the sbc (its Contact), the call ends
     expect((await b.inDialog(bDialog)).status).toBe(200);
+    // accounted once, under the caller's Call-ID (the one a's phone and the CDR show), nothing under the B leg's
     const rows = await until(async () => {
-      const r = await h().db('acc').where('callid', bCallId).orderBy('id').select('method', 'sip_code', 'src_user');
+      const r = await h().db('acc').where('callid', aCallId).orderBy('id').select('method', 'sip_code', 'src_user');
       return r.length >= 2 ? r : undefined;
-    }, 'acc start + stop of the B leg');
+    }, 'acc start + stop under the A leg\'s Call-ID');
     expect(rows!.map((r: { method: string; sip_code: string; src_user: string }) => [r.method, r.sip_code, r.src_user])).toEqual([['INVITE', '200', 'a'], ['BYE', '200', 'a']]);
-    expect(await h().db('acc').where('callid', aCallId).count({ n: '*' }).first()).toEqual({ n: 0 });
+    expect(await h().db('acc').where('callid', bCallId).count({ n: '*' }).first()).toEqual({ n: 0 });
   });
 
   it('the voicemail number: the A leg goes to the sbc as dialled, its B leg to the caller\'s box (vm-retrieve.<id>)', async () => {

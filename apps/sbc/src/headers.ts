@@ -27,9 +27,16 @@ export const OWN_FIELDS: ReadonlySet<string> = new Set([
  */
 export const CALLER_FIELD = 'X-NGCP-Caller';
 
-/** The A leg INVITE's `X-NGCP-Caller` fields, for the B leg's INVITE. */
+/**
+ * The A leg's Call-ID, on the B leg's INVITE only: the proxy accounts the call (acc, CDR) and
+ * lists it (`caller_call_id`) under the Call-ID the caller's phone knows. The proxy removes it,
+ * as every `X-NGCP-` field, before anything leaves the platform.
+ */
+export const A_CALL_ID_FIELD = 'X-NGCP-A-Call-ID';
+
+/** The A leg INVITE's `X-NGCP-Caller` fields and its Call-ID, for the B leg's INVITE. */
 export function proxyContextFields(a: SipRequest): Array<[string, string]> {
-  return a.getAll(CALLER_FIELD).map((v) => [CALLER_FIELD, v]);
+  return [...a.getAll(CALLER_FIELD).map((v): [string, string] => [CALLER_FIELD, v]), [A_CALL_ID_FIELD, a.callId()]];
 }
 
 /** The platform's own fields (`X-NGCP-…`, `P-NGCP-…`): internal, they never leave through the sbc. */

@@ -60,7 +60,8 @@ export interface BLegOptions extends ProfileOptions {
  * The B leg's INVITE (RFC 3261 §8.1.1, as a UAC of its own): the A leg's Request-URI,
  * From (URI and display name, a new tag, no other parameters) and To; a new Call-ID,
  * CSeq, Via and Contact; Max-Forwards one less; whitelisted fields, the proxy's
- * `X-NGCP-Caller` (the B leg goes back to the proxy) and the body.
+ * `X-NGCP-Caller` and the A leg's Call-ID as `X-NGCP-A-Call-ID` (the B leg goes back to the
+ * proxy, which removes both) and the body.
  */
 export function bLegInvite(a: SipRequest, o: BLegOptions): SipRequest {
   const from = a.from();

@@ -189,6 +189,11 @@ export interface ActiveCall {
   customer_id?: string;
   peer?: string;
   node?: string;
+  /**
+   * The Call-ID the call is accounted (acc, CDR) and known by: the caller's (A leg's) when the
+   * call crosses the sbc — `call_id` is then the B leg's, the sbc's own; absent = `call_id`.
+   */
+  caller_call_id?: string;
   /** JSON `CallFork` (proxy, while the INVITE is unanswered) */
   fork?: string;
   /** JSON `CallBranch[]` */

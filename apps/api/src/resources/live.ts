@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { REDIS_PATTERNS, redisKeys, type BanEntry, type Knex, type LocationBinding } from '@ngcp/db';
+import { RPC_ERRORS, RpcError } from '@ngcp/rpc';
 import { apiError } from '../errors.js';
 import { DATE_TIME, ID, nullable, object } from '../http/schemas.js';
 import type { Services } from '../services.js';
@@ -140,7 +141,7 @@ export const registrations: Resource<Registration> = {
 /* ---- active calls ------------------------------------------------------------------- */
 
 export interface ActiveCallItem extends Item {
-  id: string; call_id: string; caller: string; callee: string; state: string; start_time: string | null; answer_time: string | null;
+  id: string; call_id: string; caller_call_id: string | null; caller: string; callee: string; state: string; start_time: string | null; answer_time: string | null;
   caller_subscriber_id: number | null; callee_subscriber_id: number | null; customer_id: number | null; peer: string | null; node: string | null;
 }
 
@@ -149,7 +150,7 @@ const int = (v: string | undefined): number | null => (v && /^[0-9]+$/.test(v) ?
 
 function callItem(h: Record<string, string>, id: string): ActiveCallItem {
   return {
-    id, call_id: h.call_id ?? id, caller: h.caller ?? '', callee: h.callee ?? '', state: h.state ?? 'init',
+    id, call_id: h.call_id ?? id, caller_call_id: h.caller_call_id ?? null, caller: h.caller ?? '', callee: h.callee ?? '', state: h.state ?? 'init',
     start_time: secs(h.start_time), answer_time: secs(h.answer_time), caller_subscriber_id: int(h.caller_subscriber_id),
     callee_subscriber_id: int(h.callee_subscriber_id), customer_id: int(h.customer_id), peer: h.peer ?? null, node: h.node ?? null,
   };
@@ -167,18 +168,21 @@ export const calls: Resource<ActiveCallItem> = {
   name: 'calls',
   entity: 'call',
   schemaId: 'ActiveCall',
-  description: 'Calls in progress (Redis call:<call-id>, written by the proxy/sbc); id = Call-ID. Read-only.',
+  description:
+    "Calls in progress (Redis call:<call-id>, written by the proxy); id = the Call-ID the proxy routes (through the sbc: the B leg's). " +
+    "GET also finds a call through the sbc by its caller's (A leg's) Call-ID. DELETE ends an answered call through the sbc " +
+    '(BYE on both legs, sbc control calls.teardown); 409 for a call that does not cross the sbc or is not answered yet. Admin and reseller.',
   itemSchema: object(
     {
-      id: S, call_id: S, caller: S, callee: S, state: { type: 'string' }, start_time: nullable(DATE_TIME), answer_time: nullable(DATE_TIME),
+      id: S, call_id: S, caller_call_id: { ...nullable(S), description: "through the sbc: the A leg's Call-ID (the caller's phone's; the CDR's call_id); call_id is then the B leg's" }, caller: S, callee: S, state: { type: 'string' }, start_time: nullable(DATE_TIME), answer_time: nullable(DATE_TIME),
       caller_subscriber_id: nullable(ID), callee_subscriber_id: nullable(ID), customer_id: nullable(ID), peer: nullable(S), node: nullable(S),
     },
-    ['id', 'call_id', 'caller', 'callee', 'state', 'start_time', 'answer_time', 'caller_subscriber_id', 'callee_subscriber_id', 'customer_id', 'peer', 'node'],
+    ['id', 'call_id', 'caller_call_id', 'caller', 'callee', 'state', 'start_time', 'answer_time', 'caller_subscriber_id', 'callee_subscriber_id', 'customer_id', 'peer', 'node'],
   ),
   idSchema: STRING_ID,
   filters: { subscriber_id: { ...ID, description: 'caller or callee' }, customer_id: ID, state: S },
-  roles: { list: ROLES.all, get: ROLES.all },
-  journal: false,
+  roles: { list: ROLES.all, get: ROLES.all, delete: ROLES.adminReseller },
+  // a DELETE (the operator ended a call) is journalled like every write
   async list(c, q) {
     const redis = c.services.redis;
     const keys = await scanKeys(redis, REDIS_PATTERNS.call).catch(redisDown);
@@ -199,12 +203,48 @@ export const calls: Resource<ActiveCallItem> = {
     return page(out, q);
   },
   async get(c, id) {
-    const h = await c.services.redis.hgetall(redisKeys.call(String(id))).catch(redisDown);
-    if (Object.keys(h).length === 0) return undefined;
-    const call = callItem(h, String(id));
+    const redis = c.services.redis;
+    let key = String(id);
+    let h = await redis.hgetall(redisKeys.call(key)).catch(redisDown);
+    if (Object.keys(h).length === 0) {
+      // through the sbc, by the caller's Call-ID: its sbc call names the B leg, whose call:<id> the proxy keeps
+      const bLeg = await bLegOf(redis, key);
+      if (bLeg === null) return undefined;
+      key = bLeg;
+      h = await redis.hgetall(redisKeys.call(key)).catch(redisDown);
+      if (Object.keys(h).length === 0) return undefined;
+    }
+    const call = callItem(h, key);
     return (await visibleCall(c, call)) ? call : undefined;
   },
+  async remove(c, _id, current) {
+    const redis = c.services.redis;
+    const sbcId = (await redis.get(redisKeys.sbcLeg(current.id)).catch(redisDown)) ?? (current.caller_call_id ? await redis.get(redisKeys.sbcLeg(current.caller_call_id)).catch(redisDown) : null);
+    if (sbcId === null || !c.services.sbc) {
+      throw apiError('NGCP_API_CONFLICT', `call ${current.id} cannot be ended by the platform: only an answered call through the sbc (proxy.sbc.enable) can`);
+    }
+    try {
+      await c.services.sbc.call('calls.teardown', { id: sbcId });
+    } catch (err) {
+      if (err instanceof RpcError && err.code === RPC_ERRORS.NOT_FOUND) throw apiError('NGCP_API_NOT_FOUND', `call ${current.id} has ended`);
+      throw apiError('NGCP_API_UNAVAILABLE', `the sbc did not end call ${current.id}: ${(err as Error).message}`);
+    }
+  },
 };
+
+/** The B leg's Call-ID of an sbc call one of whose legs has `callId` (sbc:leg:<call-id> → sbc:call:<id>), or null. */
+async function bLegOf(redis: Redis, callId: string): Promise<string | null> {
+  const sbcId = await redis.get(redisKeys.sbcLeg(callId)).catch(redisDown);
+  if (sbcId === null) return null;
+  const raw = await redis.get(redisKeys.sbcCall(sbcId)).catch(redisDown);
+  if (raw === null) return null;
+  try {
+    const b = (JSON.parse(raw) as { b?: { dialog?: { id?: { callId?: unknown } } } }).b?.dialog?.id?.callId;
+    return typeof b === 'string' ? b : null;
+  } catch {
+    return null;
+  }
+}
 
 /* ---- bans --------------------------------------------------------------------------- */
 

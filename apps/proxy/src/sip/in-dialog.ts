@@ -140,7 +140,7 @@ export async function endCall(ctx: ProxyContext, callId: string, status: number,
     timedMedia(ctx, 'delete', () => ctx.media!.delete({ call_id: callId })).catch((err: Error) => log.warn({ err: err.message }, 'media.delete failed'));
   }
   ctx.acc.write({
-    method: 'BYE', callid: callId, from_tag: call.from_tag ?? '', to_tag: call.to_tag ?? '', sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
+    method: 'BYE', callid: call.caller_call_id || callId, from_tag: call.from_tag ?? '', to_tag: call.to_tag ?? '', sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
     src_user: call.caller_user ?? null, src_domain: call.caller_domain ?? null, src_ip: call.src_ip ?? null,
     dst_user: call.callee_user ?? null, dst_domain: call.callee_domain ?? null, dst_ouser: call.dialled ?? null,
     src_subscriber_id: call.caller_subscriber_id ? Number(call.caller_subscriber_id) : null,

@@ -22,7 +22,7 @@ import {
   clientAddress, copyRequest, decrementMaxForwards, hasSdp, lazyChild, nowS, ourRecordRoute, ourVia, reply, respond, type ProxyContext,
 } from '../context.js';
 import { consumeCredentials, type AuthOutcome } from '../auth.js';
-import { SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
+import { callIdField, SBC_A_CALL_ID_FIELD, SBC_CALLER_FIELD, SBC_PROFILE_FIELD } from './sbc.js';
 import { selectBestResponse } from '../routing/best-response.js';
 import { calleeCandidates } from '../routing/callee.js';
 import { planLooseRoute } from '../routing/loose-route.js';
@@ -115,6 +115,8 @@ export class InviteSession {
   private lateOffer = false;
   private call!: CallRecord;
   private hasCall = false;
+  /** the A leg's Call-ID of a B leg from the sbc (`X-NGCP-A-Call-ID`): the call's accounting key */
+  private callerCallId: string | undefined;
   private answers = new Map<string, Promise<string | undefined>>();
   /** outbound LCR: the attempts left; `searching` until the search ended (answered, a final that stops it, none left, CANCEL) */
   private search: PeerSearch | null = null;
@@ -206,6 +208,8 @@ export class InviteSession {
   private async runFromSbc(fromUser: string, fromHost: string): Promise<void> {
     const { ctx, req, tx } = this;
     const who = req.get(SBC_CALLER_FIELD)?.trim() ?? 'sub';
+    // the call is accounted under the caller's Call-ID (the A leg's), as the phone and the CDR know it
+    this.callerCallId = callIdField(req.get(SBC_A_CALL_ID_FIELD));
     const peerId = /^peer:(\d+)$/.exec(who)?.[1];
     if (peerId !== undefined) {
       const peer = ctx.peering?.allServers().find((s) => s.id === Number(peerId));
@@ -275,6 +279,7 @@ export class InviteSession {
       state: 'init', start_time: String(nowS()), caller_subscriber_id: String(caller.subscriberId), node: ctx.config.node,
       from_tag: req.from().tag ?? '', caller_user: caller.username, caller_domain: caller.domain, dialled, src_ip: this.clientAddress(),
       ...(caller.customerId != null ? { customer_id: String(caller.customerId) } : {}),
+      ...(this.callerCallId ? { caller_call_id: this.callerCallId } : {}),
     };
   }
 
@@ -402,6 +407,7 @@ export class InviteSession {
       call_id: req.callId(), caller: `${fromUser}@${fromHost}`, callee: dialled, state: 'init', start_time: String(nowS()), node: ctx.config.node,
       from_tag: req.from().tag ?? '', caller_user: fromUser, caller_domain: fromHost, dialled, src_ip: this.clientAddress(),
       peer: peer.name, peer_id: String(peer.id),
+      ...(this.callerCallId ? { caller_call_id: this.callerCallId } : {}),
     };
     this.hasCall = true;
     this.log.info({ peer: peer.name, dialled }, 'call from a peer');

@@ -26,7 +26,7 @@ import type { CallRecord } from './call-store.js';
  */
 export function inviteAccRecord(c: CallRecord, status: number, reason: string, toTag: string, initTime?: Date): NewAcc {
   return {
-    method: 'INVITE', callid: c.call_id, from_tag: c.from_tag ?? '', to_tag: toTag, sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
+    method: 'INVITE', callid: c.caller_call_id || c.call_id, from_tag: c.from_tag ?? '', to_tag: toTag, sip_code: String(status), sip_reason: reason.slice(0, 128), time: new Date(),
     init_time: initTime ?? (c.start_time ? new Date(Number(c.start_time) * 1000) : null),
     src_user: c.caller_user ?? null, src_domain: c.caller_domain ?? null, src_ip: c.src_ip ?? null,
     dst_user: c.callee_user ?? null, dst_domain: c.callee_domain ?? null, dst_ouser: c.dialled ?? null,
