@@ -34,9 +34,15 @@ export const CALLER_FIELD = 'X-NGCP-Caller';
  */
 export const A_CALL_ID_FIELD = 'X-NGCP-A-Call-ID';
 
-/** The A leg INVITE's `X-NGCP-Caller` fields and its Call-ID, for the B leg's INVITE. */
+/**
+ * The A leg INVITE's `X-NGCP-Caller` fields and its Call-ID, for the B leg's INVITE — only when
+ * the A leg came from the proxy (it set `X-NGCP-Caller`): the B leg then goes back to it, which
+ * removes them. A B leg that would go anywhere else carries nothing internal.
+ */
 export function proxyContextFields(a: SipRequest): Array<[string, string]> {
-  return [...a.getAll(CALLER_FIELD).map((v): [string, string] => [CALLER_FIELD, v]), [A_CALL_ID_FIELD, a.callId()]];
+  const callers = a.getAll(CALLER_FIELD);
+  if (callers.length === 0) return [];
+  return [...callers.map((v): [string, string] => [CALLER_FIELD, v]), [A_CALL_ID_FIELD, a.callId()]];
 }
 
 /** The platform's own fields (`X-NGCP-…`, `P-NGCP-…`): internal, they never leave through the sbc. */

@@ -107,11 +107,12 @@ export class FeatureStore {
       return hit.value;
     }
     this.stats.misses++;
-    // one load per key at a time (a burst of calls of one subscriber makes one query)
-    const k = `${kind}:${key}`;
+    // one load per key at a time (a burst of calls of one subscriber makes one query) — per generation:
+    // a request after a change must not join a load that started before it (it would get the old value)
+    const gen = this.generation;
+    const k = `${kind}:${key}:${gen}`;
     let p = this.inflight.get(k) as Promise<T> | undefined;
     if (!p) {
-      const gen = this.generation;
       p = load().then((v) => {
         // a change that arrived while loading must not be overwritten by the old value
         if (gen === this.generation) cache.set(key, v, this.now() + this.ttl);

@@ -60,14 +60,22 @@ export class SubscriberDirectory {
       return hit as T;
     }
     this.stats.misses++;
+    const gen = this.generation;
     const v = await load();
-    const found = v !== undefined && (v as unknown) !== false;
-    cache.set(key, v, now + (found ? this.ttl : this.negTtl));
+    // a change that arrived while loading must not be overwritten by what was read before it
+    if (gen === this.generation) {
+      const found = v !== undefined && (v as unknown) !== false;
+      cache.set(key, v, now + (found ? this.ttl : this.negTtl));
+    }
     return v;
   }
 
+  /** Bumped by every change and clear(): a load that began before it is not cached. */
+  private generation = 0;
+
   /** Apply one `ngcp:changes` message. */
   onChange(n: ChangeNotification): void {
+    this.generation++;
     switch (n.entity) {
       case 'subscriber':
         this.stats.invalidations++;
@@ -92,6 +100,7 @@ export class SubscriberDirectory {
 
   /** Forget everything (start, and every (re)connect of the change subscription). */
   clear(): void {
+    this.generation++;
     this.stats.reloads++;
     this.subs.clear();
     this.numbers.clear();
