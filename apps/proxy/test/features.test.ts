@@ -104,7 +104,11 @@ describe('rewrite rules', () => {
 
     const national = `0${p.b!.number.slice(2)}`;
     const calling = p.a!.ua.invite(`sip:${national}@${domain}`);
-    const inc = await p.b!.ua.next('INVITE');
+    // if b gets nothing, say what a got (a 404 would mean the rewrite set did not apply)
+    const inc = await p.b!.ua.next('INVITE').catch(async (err: Error) => {
+      const got = await Promise.race([calling.then((r) => `${r.final.status} ${r.final.reason}`, (e: Error) => e.message), new Promise((r) => setTimeout(() => r('no final yet'), 2000))]);
+      throw new Error(`${err.message}; the caller got: ${String(got)}`);
+    });
     const shown = `0${p.a!.number.slice(2)}`;
     expect(fromUser(inc.req)).toBe(shown);
     expect(inc.req.getAll('p-asserted-identity')).toEqual([`<sip:${shown}@${domain}>`]);
