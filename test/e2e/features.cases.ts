@@ -15,7 +15,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '@ngcp/testkit';
+import { freePort, stillValue } from '@ngcp/testkit';
 import { until } from '@ngcp/cli/testing';
 import { INTERNAL, type E2eNode } from './node.js';
 import { expectOk, useProvisionedNode } from './harness.js';
@@ -104,13 +104,7 @@ const allZero = async (...list: Sub[]): Promise<boolean> => {
 async function change(method: string, path: string, body: unknown): Promise<void> {
   const messages = async (): Promise<number> => (await proxyRpc<{ changes: { messages: number } }>('proxy.stats')).changes.messages;
   // earlier writes' notifications first (a late one would pass for this change's): the count still for 150 ms
-  let before = await messages();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 150));
-    const now = await messages();
-    if (now === before) break;
-    before = now;
-  }
+  const before = await stillValue(messages);
   await node.api.ok(method, path, body);
   expect(await until(async () => ((await messages()) > before ? true : undefined), 10_000, 50)).toBe(true);
 }

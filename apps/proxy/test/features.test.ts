@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
+import { stillValue } from '@ngcp/testkit';
 import { peeringServer, provision, RPC_CTX, uniq, until, useHarness, type Harness } from './harness.js';
 import { Ua } from './ua.js';
 import type { SipResponse, SipRequest } from '@ngcp/sip';
@@ -56,13 +57,7 @@ async function parties(names: string[], opts: { customer?: number } = {}): Promi
 async function change<T>(fn: () => Promise<T>): Promise<T> {
   const messages = async (): Promise<number> => ((await h().proxy.stats()).changes as { messages: number }).messages;
   // earlier writes' notifications first (a late one would pass for this change's): the count still for 150 ms
-  let before = await messages();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 150));
-    const now = await messages();
-    if (now === before) break;
-    before = now;
-  }
+  const before = await stillValue(messages);
   const r = await fn();
   await until(async () => (await messages()) > before, 'change notification at the proxy');
   return r;

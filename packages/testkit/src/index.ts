@@ -13,6 +13,7 @@ export { startRtpengine } from './rtpengine.js';
 export type { RtpengineOptions } from './rtpengine.js';
 export { sweepStaleDirs } from './dirs.js';
 export { lossyRelay } from './lossy-relay.js';
+export { stillValue } from './still.js';
 export type { LossyRelay } from './lossy-relay.js';
 
 // what tests use of the production launchers, from one import
