@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisKeys } from '@ngcp/db';
 import { stillValue } from '@ngcp/testkit';
-import { peeringServer, provision, RPC_CTX, uniq, until, useHarness, type Harness } from './harness.js';
+import { peeringServer, provision, RPC_CTX, testNumber, uniq, until, useHarness, type Harness } from './harness.js';
 import { Ua } from './ua.js';
 import type { SipResponse, SipRequest } from '@ngcp/sip';
 
@@ -29,9 +29,8 @@ afterEach(async () => {
   for (const u of started.splice(0)) await u.stop();
 });
 
-let numSeq = 0;
 /** A fresh E.164 number of "country 43" (unique in this file's database). */
-const num = (): string => `43${String(process.pid % 1000).padStart(3, '0')}${String(++numSeq).padStart(4, '0')}`;
+const num = testNumber;
 
 interface Party { ua: Ua; id: number; number: string }
 
@@ -98,6 +97,7 @@ describe('rewrite rules', () => {
     await setPrefs(h(), 'domain', domainId, { rewrite_rule_set_id: set.data.id });
 
     const national = `0${p.b!.number.slice(2)}`;
+    expect(national, 'a national number the rule can match').toMatch(/^0[1-9][0-9]+$/);
     const calling = p.a!.ua.invite(`sip:${national}@${domain}`);
     // if b gets nothing, say what a got (a 404 would mean the rewrite set did not apply)
     const inc = await p.b!.ua.next('INVITE').catch(async (err: Error) => {

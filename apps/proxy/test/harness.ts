@@ -144,8 +144,13 @@ export async function provision(h: Harness, users: Array<{ username: string; pas
 }
 
 let numberSeq = 0;
-/** A primary number no other test process takes (43 + the pid's last digits + a sequence). */
-export const testNumber = (): string => `43${String(process.pid % 1000).padStart(3, '0')}${String(++numberSeq).padStart(4, '0')}`;
+/**
+ * A primary number no other test process takes: 43, three digits from the pid, a sequence. Its
+ * national significant part never starts with 0, as in a real numbering plan: a national rule
+ * like `^0([1-9][0-9]+)$` must match its national form `0…` (a pid ending in 000–099 once made
+ * "00…", which that rule refuses — a 1-in-10 failure of features.test "rewrite rules").
+ */
+export const testNumber = (): string => `43${100 + (process.pid % 900)}${String(++numberSeq).padStart(4, '0')}`;
 
 export interface Party { ua: Ua; id: number; number: string; user: string }
 
