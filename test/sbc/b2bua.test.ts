@@ -81,14 +81,14 @@ function run(o: Omit<SippOptions, 'scenario'> & { scenario: string }): SippRun {
 }
 
 /** B (callee's side) listening, then A calling through the sbc; both results. */
-async function call(a: string, b: string, o: { pauseMs?: number; bPauseMs?: number; profile?: string; during?: () => Promise<void> } = {}): Promise<[SippResult, SippResult]> {
+async function call(a: string, b: string, o: { pauseMs?: number; bPauseMs?: number; profile?: string; during?: (aRun: SippRun) => Promise<void> } = {}): Promise<[SippResult, SippResult]> {
   const bRun = run({ scenario: b, localPort: bPort, keys: { user: 'bob' }, ...(o.bPauseMs !== undefined ? { pauseMs: o.bPauseMs } : {}), limitMs: 40_000 });
   await new Promise((r) => setTimeout(r, 300));
   const aRun = run({
     scenario: a, remote: { address: HOST, port: sbcPort }, localPort: aPort, service: 'bob', limitMs: 40_000,
     ...(o.pauseMs !== undefined ? { pauseMs: o.pauseMs } : {}), ...(o.profile ? { keys: { profile: o.profile } } : {}),
   });
-  if (o.during) await o.during();
+  if (o.during) await o.during(aRun);
   return Promise.all([aRun.done, bRun.done]);
 }
 
@@ -236,6 +236,51 @@ describe('sbc between two UAs', () => {
     });
     expectOk(a);
     expectOk(b);
+    expect(await listCalls()).toEqual([]);
+  });
+});
+
+describe('a sbc killed while the call rings: the restarted one carries it on from Redis (sbc:early:)', () => {
+  /** Once the call rings (A got the 180 through the sbc): SIGKILL, start again, healthy. */
+  async function killWhileRinging(aRun: SippRun): Promise<void> {
+    await aRun.logged('RINGING', 10_000);
+    expect((await rpc.call<{ early: number }>('stats')).early).toBe(1);
+    const old = sbc!;
+    old.child.kill('SIGKILL');
+    await old.exited;
+    sbc = startSbc();
+    await healthy();
+  }
+  /** The To-tag of A's responses with this status (sipp's trace of what A received). */
+  const toTags = (trace: string, status: number): string[] =>
+    received(trace).split(/^(?=SIP\/2\.0 )/m).filter((m) => m.startsWith(`SIP/2.0 ${status} `)).map((m) => /^To:.*;tag=([^;>\s]+)/im.exec(m)?.[1] ?? '');
+  const takeovers = async (event: string): Promise<number> => Number(new RegExp(`^sbc_takeover_total\\{[^}]*event="${event}"[^}]*\\} (\\d+)$`, 'm').exec(await metricsText())?.[1] ?? 0);
+
+  it('B answers after the restart: A gets the 200 (with the To-tag of the 180 it saw), ACK reaches B, a BYE ends the call on both sides', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-200.xml', 'uas-sbc-ring-then-answer-expect-bye.xml', { bPauseMs: 3000, pauseMs: 1000, during: killWhileRinging });
+    expectOk(a);
+    expectOk(b);
+    const ringing = toTags(a.messages, 180);
+    expect(ringing.length).toBeGreaterThan(0);
+    expect(new Set([...ringing, ...toTags(a.messages, 200)])).toEqual(new Set([ringing[0]]));
+    expect(await takeovers('answered')).toBe(1);
+    expect(await listCalls()).toEqual([]);
+  });
+
+  it('B fails after the restart: B gets its ACK, A gets the failure as the profile translates it (503 → 480) and ACKs it', async () => {
+    const [a, b] = await call('uac-sbc-call-expect-error.xml', 'uas-sbc-ring-then-reject-503.xml', { bPauseMs: 3000, profile: 'translating', during: killWhileRinging });
+    expectOk(a);
+    expectOk(b);
+    expect(received(a.messages)).toMatch(/^SIP\/2\.0 480 Temporarily Unavailable/m);
+    expect(await takeovers('failed')).toBe(1);
+    expect(await listCalls()).toEqual([]);
+  });
+
+  it('A cancels after the restart: 200 for the CANCEL, B sees it, A gets 487 (never translated)', async () => {
+    const [a, b] = await call('uac-sbc-ring-cancel-later-expect-487.xml', 'uas-sbc-ring-expect-cancel.xml', { pauseMs: 3000, profile: 'translating', during: killWhileRinging });
+    expectOk(a);
+    expectOk(b);
+    expect(await takeovers('cancel')).toBe(1);
     expect(await listCalls()).toEqual([]);
   });
 });

@@ -5,12 +5,18 @@
  * on each leg here and run by refresh.ts (legs.ts builds each message, headers.ts
  * decides which fields cross; sdp.ts applies a profile's codec filter, else SDP passes
  * untouched: media stays with the proxy/mediactl). An answered call lives in Redis (store.ts), so in-dialog requests and
- * the end of a call work from any sbc process; an unanswered one lives in this process.
+ * the end of a call work from any sbc process. A ringing call has its transactions in this process
+ * and its state in Redis too (`sbc:early:`): when this process dies, the other node's sbc (or this
+ * one restarted) connects the call when B's answer reaches it, relays B's failure or the
+ * caller's CANCEL ("takeover" below).
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Knex } from '@ngcp/db';
 import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
-import { createResponse, createUacDialog, createUasDialog, newCallId, newTag, receiveInDialog, SipParseError } from '@ngcp/sip';
+import {
+  answerCancel, buildAck, buildCancel, createResponse, createUacDialog, createUasDialog, isRequest, newCallId, newTag, parseMessage, receiveInDialog, SipParseError, viaHop,
+} from '@ngcp/sip';
 import { SessionRefresher, sdpOf } from './refresh.js';
 import { addTimerSupport, arm, negotiateAsUac, negotiateAsUas, requestFields, retryInterval, type UasOutcome } from './session-timer.js';
 import type { ResolvedProfile } from './config.js';
@@ -18,7 +24,7 @@ import { requestedProfile } from './headers.js';
 import { bLegInvite, nextHop, offerUnusable, relayRequest, relayResponse, type Self } from './legs.js';
 import type { SbcMetrics } from './metrics.js';
 import { PrepaidControl, type PrepaidState } from './prepaid.js';
-import { other, type CallStore, type SbcCall, type Side } from './store.js';
+import { other, type CallStore, type SbcCall, type SbcEarlyCall, type Side } from './store.js';
 
 export interface B2buaOptions {
   node: string;
@@ -38,27 +44,45 @@ export interface B2buaOptions {
   prepaid?: { db: Knex; quotaS: number; staleAfterS?: number } | null;
 }
 
-/** An INVITE still unanswered: only in this process. */
-interface EarlyCall {
+/** What connecting a ringing call takes when B answers (here, or in another sbc from `sbc:early:`). */
+interface CallSetup {
   id: string;
   profile: ResolvedProfile;
-  aTx: ServerTransaction;
   aReq: SipRequest;
   bReq: SipRequest;
+  createdAt: number;
+  /** session timers: A's leg as negotiated from its INVITE, what the B INVITE asks for (null: off) */
+  aTimer: Extract<UasOutcome, { ok: true }> | null;
+  bAsked: { interval: number; minSe: number } | null;
+  /** a prepaid call's first quota, reserved at the INVITE (prepaid.ts); released if the call is not answered */
+  prepaid: PrepaidState | null;
+}
+
+/** An INVITE still unanswered, with its transactions in this process. */
+interface EarlyCall extends CallSetup {
+  aTx: ServerTransaction;
   bTx: ClientTransaction | null;
-  /** our To-tag towards A per B To-tag (each early dialog of B is one of A) */
-  aTags: Map<string, string>;
   /** the call once a 2xx came */
   answered: SbcCall | null;
   /** the B INVITE was cancelled (A's CANCEL, a teardown): its 487 is relayed as it is */
   cancelled: boolean;
-  createdAt: number;
-  /** session timers: A's leg as negotiated from its INVITE, what the B INVITE asks for (null: off), 422s retried */
-  aTimer: Extract<UasOutcome, { ok: true }> | null;
-  bAsked: { interval: number; minSe: number } | null;
+  /** 422s retried */
   retried422: number;
-  /** a prepaid call's first quota, reserved at the INVITE (prepaid.ts); released if the call is not answered */
-  prepaid: PrepaidState | null;
+}
+
+/**
+ * Our To-tag towards A for B's To-tag (each early dialog of B is one of A): derived from the
+ * call id, so that an sbc taking the call over gives A the tag of the 180 it saw.
+ */
+export function aLegTag(id: string, bTag: string | undefined): string {
+  return createHash('sha1').update(`${id}\n${bTag ?? ''}`).digest('base64url').slice(0, 16);
+}
+
+/** A message kept in Redis as text, parsed again. */
+function parseStored(text: string): SipRequest {
+  const m = parseMessage(Buffer.from(text, 'utf8'));
+  if (!isRequest(m)) throw new Error('stored message is not a request');
+  return m;
 }
 
 export interface TeardownResult {
@@ -193,7 +217,6 @@ export class B2bua {
       aReq: req,
       bReq: req, // set by sendB
       bTx: null,
-      aTags: new Map(),
       answered: null,
       cancelled: false,
       createdAt: Date.now(),
@@ -204,17 +227,29 @@ export class B2bua {
     };
     this.early.set(req.callId(), ec);
     tx.user = { onCancel: () => this.cancelB(ec, 'CANCEL from the caller') };
-    this.sendB(ec, newCallId(), newTag(), 1);
+    await this.sendB(ec, newCallId(), newTag(), 1);
     this.log.debug({ id: ec.id, a: req.callId(), b: ec.bReq.callId(), profile: profile.name }, 'B leg sent');
   }
 
-  /** The B leg's INVITE (again after a 422: same Call-ID and From-tag, the next CSeq), with the session timer the sbc asks for. */
-  private sendB(ec: EarlyCall, callId: string, fromTag: string, cseq: number): void {
+  /**
+   * The B leg's INVITE (again after a 422: same Call-ID and From-tag, the next CSeq), with the
+   * session timer the sbc asks for; the call's state in Redis before it leaves (takeover).
+   */
+  private async sendB(ec: EarlyCall, callId: string, fromTag: string, cseq: number): Promise<void> {
     const aCallId = ec.aReq.callId();
     ec.bReq = bLegInvite(ec.aReq, { ...this.legOpts(ec.profile), callId, fromTag, cseq });
     if (ec.bAsked) {
       for (const [n, v] of requestFields(ec.bAsked.interval, ec.bAsked.minSe)) ec.bReq.append(n, v);
       addTimerSupport(ec.bReq);
+    }
+    await this.saveEarly(ec);
+    if (ec.cancelled) {
+      // the caller's CANCEL (or a teardown) came while the state was written: nothing goes to B
+      this.early.delete(aCallId);
+      this.releaseUnanswered(ec);
+      this.dropEarly(ec.bReq.callId(), aCallId);
+      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 487, { toTag: aLegTag(ec.id, undefined) }));
+      return;
     }
     const bTx: ClientTransaction = this.o.sip().sendRequest(ec.bReq, this.o.proxy, {
       onProvisional: (res) => this.bProvisional(ec, res),
@@ -233,16 +268,28 @@ export class B2bua {
     ec.bTx?.cancel({ reason: 'SIP;cause=487;text="Request Terminated"' });
   }
 
-  private aTag(ec: EarlyCall, bTag: string | undefined): string {
-    const key = bTag ?? '';
-    let t = ec.aTags.get(key);
-    if (!t) ec.aTags.set(key, (t = newTag()));
-    return t;
+  /** A ringing call's state in Redis (`sbc:early:`); a failure costs only the takeover of this call. */
+  private async saveEarly(ec: EarlyCall): Promise<void> {
+    const rec: SbcEarlyCall = {
+      id: ec.id, node: this.o.node, profile: ec.profile.name, aReq: ec.aReq.toString(), bReq: ec.bReq.toString(),
+      createdAt: ec.createdAt, aTimer: ec.aTimer, bAsked: ec.bAsked, prepaid: ec.prepaid,
+    };
+    try {
+      await this.o.store.saveEarly(rec, ec.bReq.callId(), ec.aReq.callId());
+    } catch (err) {
+      this.o.metrics.takeover.inc({ event: 'state-unsaved' });
+      this.log.warn({ id: ec.id, err: (err as Error).message }, 'ringing call not saved to redis: it cannot be taken over by another sbc');
+    }
+  }
+
+  /** The ringing state of a call whose final answer came (not awaited: it expires anyway). */
+  private dropEarly(bCallId: string, aCallId: string): void {
+    this.o.store.dropEarly(bCallId, aCallId).catch((err: Error) => this.log.debug({ bCallId, err: err.message }, 'ringing state not deleted; it expires'));
   }
 
   private bProvisional(ec: EarlyCall, res: SipResponse): void {
     if (res.status === 100 || ec.answered) return;
-    const toTag = this.aTag(ec, res.to().tag);
+    const toTag = aLegTag(ec.id, res.to().tag);
     this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag, dialogCreating: true }));
   }
 
@@ -255,79 +302,91 @@ export class B2bua {
         ec.retried422++;
         ec.bAsked = { interval: next, minSe: Math.max(ec.bAsked.minSe, next) };
         this.log.debug({ id: ec.id, interval: next }, 'B leg answered 422; INVITE sent again with its Min-SE');
-        this.sendB(ec, ec.bReq.callId(), ec.bReq.from().tag!, ec.bReq.cseq().seq + 1);
+        await this.sendB(ec, ec.bReq.callId(), ec.bReq.from().tag!, ec.bReq.cseq().seq + 1);
         return;
       }
     }
     if (res.status >= 300 || res.status < 200) {
       this.early.delete(aCallId);
       this.releaseUnanswered(ec);
+      this.dropEarly(ec.bReq.callId(), aCallId);
       if (origin !== 'network') this.log.info({ id: ec.id, origin, status: res.status }, 'B leg failed');
       // the profile's reply translation (not of a cancelled INVITE: the canceller gets its 487, RFC 3261 §9.2);
       // the ACK of B's own status is the transaction's (§17.1.1.3)
       const translate = res.status >= 300 && !ec.cancelled ? ec.profile.replyTranslation.get(res.status) : undefined;
       if (translate) this.log.debug({ id: ec.id, status: res.status, to: translate.code }, 'B leg final translated');
-      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag: this.aTag(ec, res.to().tag), ...(translate ? { translate } : {}) }));
+      this.respond(ec.aTx, 'INVITE', relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag: aLegTag(ec.id, res.to().tag), ...(translate ? { translate } : {}) }));
       return;
     }
     const bTag = res.to().tag;
     if (ec.answered) {
       if (bTag === ec.answered.b.dialog.id.remoteTag) return this.resendAck(res);
       // a 2xx of a second fork: ACK and end it (RFC 3261 §13.2.2.4)
-      return this.endStrayFork(ec, res);
+      return this.endB(ec.bReq, res, ec.profile);
     }
-    let bDialog: DialogRecord;
-    let aRes: SipResponse;
-    let aDialog: DialogRecord;
+    const now = Date.now();
+    let built: { call: SbcCall; aRes: SipResponse };
     try {
-      bDialog = createUacDialog(ec.bReq, res);
-      aRes = relayResponse(ec.aReq, res, { ...this.legOpts(ec.profile), toTag: this.aTag(ec, bTag), dialogCreating: true });
-      aDialog = createUasDialog(ec.aReq, aRes);
+      built = this.answeredCall(ec, res, now);
     } catch (err) {
       // a 2xx without a Contact or a tag, or an A leg without one: no dialog to keep
       this.early.delete(aCallId);
       this.releaseUnanswered(ec);
+      this.dropEarly(ec.bReq.callId(), aCallId);
       this.log.warn({ id: ec.id, err: (err as Error).message }, 'answer unusable for a dialog; caller answered 502');
-      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 502, { toTag: this.aTag(ec, bTag) }));
+      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 502, { toTag: aLegTag(ec.id, bTag) }));
       return;
     }
-    const now = Date.now();
-    const limit = ec.profile.maxCallLengthS;
-    const call: SbcCall = {
-      id: ec.id, node: this.o.node, profile: ec.profile.name,
-      a: { dialog: aDialog, inviteSeq: null },
-      b: { dialog: bDialog, inviteSeq: ec.bReq.cseq().seq },
-      createdAt: ec.createdAt, answeredAt: now, deadline: limit > 0 ? now + limit * 1000 : null,
-    };
-    // a prepaid call talks until its first quota runs out (then the sweep reserves the next, or cuts it)
-    if (ec.prepaid) call.prepaid = { ...ec.prepaid, until: now + ec.prepaid.granted * 1000 };
-    if (ec.aTimer && ec.bAsked) {
-      // each leg's timer on its own: A's as its INVITE asked (our 2xx says so), B's as its 2xx says (RFC 4028 §9, §7.2)
-      for (const [n, v] of ec.aTimer.responseFields) aRes.append(n, v);
-      addTimerSupport(aRes);
-      call.a.timer = arm(ec.aTimer.timer, now);
-      call.b.timer = arm(negotiateAsUac(res, ec.bAsked), now);
-      call.a.sdp = sdpOf(aRes);
-      call.b.sdp = sdpOf(ec.bReq);
-    }
+    const { call, aRes } = built;
     ec.answered = call;
     try {
-      await this.o.store.save(call);
+      await this.o.store.save(call, true);
     } catch (err) {
       // a call the platform cannot end later is not connected
       this.log.error({ id: ec.id, err: (err as Error).message }, 'call state not saved to redis; ending the call');
       this.early.delete(aCallId);
       this.releaseUnanswered(ec);
-      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 500, { toTag: this.aTag(ec, bTag), headers: [['Retry-After', '5']] }));
-      await this.endStrayFork(ec, res);
+      this.dropEarly(ec.bReq.callId(), aCallId);
+      this.respond(ec.aTx, 'INVITE', createResponse(ec.aReq, 500, { toTag: aLegTag(ec.id, bTag), headers: [['Retry-After', '5']] }));
+      await this.endB(ec.bReq, res, ec.profile);
       return;
     }
     if (ec.prepaid) this.prepaid?.answered(ec.id, now);
     this.respond(ec.aTx, 'INVITE', aRes);
-    this.retransmit2xx(ec.aTx, aRes);
+    this.retransmitUntilAck(aRes, () => ec.aTx.respond(aRes));
     // the transaction absorbs INVITE retransmissions now; the early entry only guards against a second 2xx
     setTimeout(() => this.early.get(aCallId) === ec && this.early.delete(aCallId), 64 * this.t1).unref();
     this.log.info({ id: ec.id, a: aCallId, b: ec.bReq.callId(), profile: ec.profile.name, deadline: call.deadline }, 'call answered');
+  }
+
+  /**
+   * B's 2xx made into the call: both dialogs (B's from its INVITE and the 2xx, A's from its
+   * INVITE and the 2xx we answer it), the call length limit, the prepaid grant, each leg's
+   * session timer. Throws when the answer or A's INVITE makes no dialog (no Contact, no tag).
+   */
+  private answeredCall(s: CallSetup, res: SipResponse, now: number): { call: SbcCall; aRes: SipResponse } {
+    const bDialog = createUacDialog(s.bReq, res);
+    const aRes = relayResponse(s.aReq, res, { ...this.legOpts(s.profile), toTag: aLegTag(s.id, res.to().tag), dialogCreating: true });
+    const aDialog = createUasDialog(s.aReq, aRes);
+    const limit = s.profile.maxCallLengthS;
+    const call: SbcCall = {
+      id: s.id, node: this.o.node, profile: s.profile.name,
+      a: { dialog: aDialog, inviteSeq: null },
+      b: { dialog: bDialog, inviteSeq: s.bReq.cseq().seq },
+      createdAt: s.createdAt, answeredAt: now, deadline: limit > 0 ? now + limit * 1000 : null,
+    };
+    // a prepaid call talks until its first quota runs out (then the sweep reserves the next, or cuts it)
+    if (s.prepaid) call.prepaid = { ...s.prepaid, until: now + s.prepaid.granted * 1000 };
+    if (s.aTimer && s.bAsked) {
+      // each leg's timer on its own: A's as its INVITE asked (our 2xx says so), B's as its 2xx says (RFC 4028 §9, §7.2)
+      for (const [n, v] of s.aTimer.responseFields) aRes.append(n, v);
+      addTimerSupport(aRes);
+      call.a.timer = arm(s.aTimer.timer, now);
+      call.b.timer = arm(negotiateAsUac(res, s.bAsked), now);
+      call.a.sdp = sdpOf(aRes);
+      call.b.sdp = sdpOf(s.bReq);
+    }
+    return { call, aRes };
   }
 
   /** A prepaid call that was not answered (or not connected): its reservation released, nothing charged. */
@@ -344,23 +403,28 @@ export class B2bua {
     if (sent) void this.o.sip().send(sent.ack, sent.dest).catch(() => undefined);
   }
 
-  private async endStrayFork(ec: EarlyCall, res: SipResponse): Promise<void> {
-    const d = createUacDialog(ec.bReq, res);
-    const ack = relayRequest(d, 'ACK', null, { ...this.legOpts(ec.profile), cseq: ec.bReq.cseq().seq });
+  /** ACK and BYE for a 2xx of B the call will not use. */
+  private async endB(bReq: SipRequest, res: SipResponse, profile: ResolvedProfile): Promise<void> {
+    const d = createUacDialog(bReq, res);
+    const ack = relayRequest(d, 'ACK', null, { ...this.legOpts(profile), cseq: bReq.cseq().seq });
     const dest = nextHop(ack.request);
     if (dest) await this.o.sip().send(ack.request, dest).catch(() => undefined);
-    const bye = relayRequest(ack.dialog, 'BYE', null, this.legOpts(ec.profile));
+    const bye = relayRequest(ack.dialog, 'BYE', null, this.legOpts(profile));
     const byeDest = nextHop(bye.request);
     if (byeDest) this.o.sip().sendRequest(bye.request, byeDest, {});
   }
 
-  /** §13.3.1.4: the UAS core retransmits its 2xx (T1 doubling up to T2) until the ACK, for at most 64·T1. */
-  private retransmit2xx(tx: ServerTransaction, res: SipResponse): void {
+  /**
+   * §13.3.1.4: the UAS core retransmits its 2xx (T1 doubling up to T2) until the ACK, for at most
+   * 64·T1 — by `send` (its server transaction, or to the Via when another sbc's transaction is gone:
+   * then a final non-2xx too, §17.2.1's retransmission done here); `send` false: stop.
+   */
+  private retransmitUntilAck(res: SipResponse, send: () => boolean): void {
     const key = `${res.callId()} ${res.cseq().seq}`;
     const until = Date.now() + 64 * this.t1;
     let interval = this.t1;
     const tick = (): void => {
-      if (Date.now() >= until || !tx.respond(res)) {
+      if (Date.now() >= until || !send()) {
         this.pending2xx.delete(key);
         return;
       }
@@ -404,6 +468,126 @@ export class B2bua {
     this.sentAcks.set(`${leg.dialog.id.callId} ${leg.inviteSeq}`, { ack: built.request, dest, at: now });
     for (const [k, v] of this.sentAcks) if (now - v.at > 64 * this.t1) this.sentAcks.delete(k);
     await this.o.sip().send(built.request, dest);
+  }
+
+  // ---- takeover: a ringing call another sbc process sent on --------------------------
+
+  /**
+   * A CANCEL (RFC 3261 §9.2). Of an INVITE of this process: its transaction's (the B leg is
+   * cancelled by the INVITE's hook). Of an INVITE another sbc process took (it died, we took
+   * over): answered 200 here and sent on as the CANCEL of that call's B INVITE (same branch, from
+   * `sbc:early:`); B's 487 then reaches us as a response without transaction and goes to A.
+   */
+  onCancel(cancel: SipRequest, cancelTx: ServerTransaction, inviteTx: ServerTransaction | undefined): void {
+    if (inviteTx !== undefined) return answerCancel(cancel, cancelTx, inviteTx);
+    this.cancelTakenOver(cancel, cancelTx).catch((err: Error) => {
+      this.log.warn({ callId: safeCallId(cancel), err: err.message }, 'CANCEL of a call another sbc sent on failed; answered 500');
+      if (cancelTx.canRespond(500)) cancelTx.respond(createResponse(cancel, 500, { toTag: newTag(), headers: [['Retry-After', '5']] }));
+    });
+  }
+
+  private async cancelTakenOver(cancel: SipRequest, cancelTx: ServerTransaction): Promise<void> {
+    const bCallId = await this.o.store.earlyBOf(cancel.callId());
+    const rec = bCallId ? await this.o.store.early(bCallId) : null;
+    if (!rec) {
+      cancelTx.respond(createResponse(cancel, 481, { toTag: newTag() }));
+      return;
+    }
+    cancelTx.respond(createResponse(cancel, 200, { toTag: aLegTag(rec.id, undefined) }));
+    this.o.metrics.takeover.inc({ event: 'cancel' });
+    this.log.info({ id: rec.id, node: rec.node }, 'CANCEL of a ringing call another sbc sent on: sent on to B');
+    this.o.sip().sendRequest(buildCancel(parseStored(rec.bReq), { reason: 'SIP;cause=487;text="Request Terminated"' }), this.o.proxy, {});
+  }
+
+  /**
+   * A response that matched no client transaction. B's answer to an INVITE another sbc process
+   * sent (it died, this node took over, B's proxy relayed the answer by its Via): with the call's
+   * `sbc:early:` state, a provisional goes to A as it would have (the same To-tag), a failure is
+   * ACKed and goes to A (translated as the profile says), a 2xx connects the call as `bFinal`
+   * does. A 2xx again of a call already connected: its ACK again. Anything else: dropped.
+   */
+  onStrayResponse(res: SipResponse): void {
+    let bCallId: string;
+    try {
+      if (res.cseq().method !== 'INVITE' || res.status === 100) return;
+      bCallId = res.callId();
+    } catch {
+      return;
+    }
+    // one call's responses one after another (a 2xx and its retransmission must not both connect it)
+    this.locked(`early ${bCallId}`, () => this.takeOver(res, bCallId)).catch((err: Error) => {
+      this.log.warn({ callId: bCallId, status: res.status, err: err.message }, 'answer of a call another sbc sent on not relayed');
+    });
+  }
+
+  private async takeOver(res: SipResponse, bCallId: string): Promise<void> {
+    // a call ringing in this process has its transaction: a response it does not match is a late 2xx again
+    const here = [...this.early.values()].some((e) => e.bReq.callId() === bCallId);
+    const rec = here ? null : await this.o.store.early(bCallId);
+    if (!rec) {
+      if (res.status >= 200 && res.status < 300) this.resendAck(res);
+      return;
+    }
+    const profile = this.o.profiles.get(rec.profile) ?? this.o.profiles.get(this.o.defaultProfile)!;
+    const setup: CallSetup = {
+      id: rec.id, profile, aReq: parseStored(rec.aReq), bReq: parseStored(rec.bReq), createdAt: rec.createdAt,
+      aTimer: rec.aTimer, bAsked: rec.bAsked, prepaid: rec.prepaid,
+    };
+    const aCallId = setup.aReq.callId();
+    const top = setup.aReq.vias()[0];
+    if (!top) throw new Error('stored A INVITE has no Via');
+    const hop = viaHop(top);
+    const toA: Destination = { transport: hop.transport.toLowerCase(), address: hop.address, port: hop.port };
+    const send = (m: SipResponse | SipRequest, dest: Destination): boolean => {
+      this.o.sip().send(m, dest).catch(() => undefined);
+      return true;
+    };
+    const log = this.log.child({ id: rec.id, a: aCallId, b: bCallId, from: rec.node });
+    if (res.status < 200) {
+      send(relayResponse(setup.aReq, res, { ...this.legOpts(profile), toTag: aLegTag(rec.id, res.to().tag), dialogCreating: true }), toA);
+      this.o.metrics.takeover.inc({ event: 'provisional' });
+      return;
+    }
+    if (res.status >= 300) {
+      // the hop-by-hop ACK the dead transaction owed B's side (§17.1.1.3)
+      send(buildAck(setup.bReq, res), this.o.proxy);
+      if (!(await this.o.store.dropEarly(bCallId, aCallId))) return;
+      if (rec.prepaid && this.prepaid) void this.prepaid.settle(rec.id, rec.prepaid, null);
+      // a cancelled INVITE's 487 is never translated (§9.2: the canceller gets its 487)
+      const translate = res.status !== 487 ? profile.replyTranslation.get(res.status) : undefined;
+      const aRes = relayResponse(setup.aReq, res, { ...this.legOpts(profile), toTag: aLegTag(rec.id, res.to().tag), ...(translate ? { translate } : {}) });
+      send(aRes, toA);
+      this.retransmitUntilAck(aRes, () => send(aRes, toA));
+      this.o.metrics.takeover.inc({ event: 'failed' });
+      log.info({ status: res.status }, 'ringing call of another sbc taken over: B failed, relayed to A');
+      return;
+    }
+    const now = Date.now();
+    let built: { call: SbcCall; aRes: SipResponse };
+    try {
+      built = this.answeredCall(setup, res, now);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'answer unusable for a dialog; caller answered 502');
+      await this.o.store.dropEarly(bCallId, aCallId);
+      if (rec.prepaid && this.prepaid) void this.prepaid.settle(rec.id, rec.prepaid, null);
+      send(createResponse(setup.aReq, 502, { toTag: aLegTag(rec.id, res.to().tag) }), toA);
+      return;
+    }
+    try {
+      await this.o.store.save(built.call, true);
+    } catch (err) {
+      // as in bFinal: a call the platform cannot end later is not connected
+      log.error({ err: (err as Error).message }, 'call state not saved to redis; ending the call');
+      if (rec.prepaid && this.prepaid) void this.prepaid.settle(rec.id, rec.prepaid, null);
+      send(createResponse(setup.aReq, 500, { toTag: aLegTag(rec.id, res.to().tag), headers: [['Retry-After', '5']] }), toA);
+      await this.endB(setup.bReq, res, profile);
+      return;
+    }
+    if (rec.prepaid) this.prepaid?.answered(rec.id, now);
+    send(built.aRes, toA);
+    this.retransmitUntilAck(built.aRes, () => send(built.aRes, toA));
+    this.o.metrics.takeover.inc({ event: 'answered' });
+    log.info({ profile: profile.name, deadline: built.call.deadline }, 'ringing call of another sbc taken over: answered');
   }
 
   private profileOf(call: SbcCall): ResolvedProfile {
@@ -482,7 +666,7 @@ export class B2bua {
             void this.refresher.refreshedThrough(id, { side, timer: timed.timer, sdp: sdpOf(answer) }, { res, asked: oTimer, sdp: sdpOf(built.request) });
           }
           this.respond(tx, req.method, answer);
-          if (req.method === 'INVITE' && answer.status >= 200 && answer.status < 300) this.retransmit2xx(tx, answer);
+          if (req.method === 'INVITE' && answer.status >= 200 && answer.status < 300) this.retransmitUntilAck(answer, () => tx.respond(answer));
         },
       });
       // a re-INVITE cancelled by its sender is cancelled on the other leg (its 487 comes back through onFinal)

@@ -85,6 +85,9 @@ export const sbcDaemon: DaemonDefinition<SbcConfig> = {
           transport: { role: 'uas', logger: log },
           onRequest: (tx, req) => b2bua!.onRequest(tx, req),
           onAck: (ack) => b2bua!.onAck(ack),
+          onCancel: (cancel, cancelTx, inviteTx) => b2bua!.onCancel(cancel, cancelTx, inviteTx),
+          // B's answer to an INVITE another sbc process sent (takeover after it died)
+          onStrayResponse: (res) => b2bua!.onStrayResponse(res),
         });
         b2bua = new B2bua({
           node: config.node, self, proxy: { transport: 'udp', ...parseHostPort(config.proxy) }, profiles, defaultProfile: config.default_profile,

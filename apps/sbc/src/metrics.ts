@@ -13,6 +13,8 @@ export interface SbcMetrics {
   prepaidCharged: Counter;
   /** stale prepaid reservations closed by the sweep, by kind: unanswered (released), answered (charged what is proven, released) */
   prepaidSwept: Counter<'kind'>;
+  /** ringing calls another sbc process sent on, carried on here (b2bua.ts "takeover"), by event; state-unsaved: a ringing call whose state Redis refused */
+  takeover: Counter<'event'>;
 }
 
 export interface SbcGauges {
@@ -59,6 +61,12 @@ export function createSbcMetrics(registry: Registry, gauges: SbcGauges): SbcMetr
     prepaidCalls: new Counter({ name: 'sbc_prepaid_calls_total', help: 'Prepaid calls by result: allowed (first quota reserved), no_credit and no_fee (answered 402), cut (BYE on both legs when the credit ran out)', labelNames: ['result'], registers }),
     prepaidSwept: new Counter({ name: 'sbc_prepaid_reservations_swept_total', help: 'Stale prepaid reservations (call gone: sbc died while it rang, Redis state lost) closed by the sweep, by kind: unanswered (released), answered (charged what is proven, released)', labelNames: ['kind'], registers }),
     prepaidCharged: new Counter({ name: 'sbc_prepaid_charged_total', help: 'Amount charged to prepaid balances, in units (1/10000 of the currency)', registers }),
+    takeover: new Counter({
+      name: 'sbc_takeover_total',
+      help: 'Ringing calls another sbc process sent on (it died), carried on here, by event: answered (connected by B\'s 2xx), failed (B\'s failure relayed to A), provisional (relayed to A), cancel (the caller\'s CANCEL sent on); state-unsaved: a ringing call whose state Redis refused (it cannot be taken over)',
+      labelNames: ['event'],
+      registers,
+    }),
     refreshes: new Counter({ name: 'sbc_session_refresh_total', help: 'Session refreshes (RFC 4028) the sbc sent, by result: ok (2xx), rejected (another final response; retried), failed (timeout, 408, 481: the call is ended)', labelNames: ['result'], registers }),
   };
 }

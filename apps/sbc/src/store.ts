@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { redisKeys } from '@ngcp/db';
 import type { DialogRecord } from '@ngcp/sip';
 import type { PrepaidState } from './prepaid.js';
-import { nextDue, type LegTimer } from './session-timer.js';
+import { nextDue, type LegTimer, type UasOutcome } from './session-timer.js';
 
 /** One leg of a call, from the sbc's side. */
 export interface SbcLeg {
@@ -41,6 +41,28 @@ export interface SbcCall {
   prepaid?: PrepaidState | null;
 }
 
+/**
+ * Value of `sbc:early:<B Call-ID>`: a call the sbc sent on and that is not answered yet — all
+ * another sbc needs to connect it (or relay its failure) when B's answer reaches it after this
+ * process died (b2bua.ts "takeover").
+ */
+export interface SbcEarlyCall {
+  id: string;
+  node: string;
+  profile: string;
+  /** the A leg's INVITE as received (its Vias say where A's responses go) and the B leg's as sent */
+  aReq: string;
+  bReq: string;
+  createdAt: number;
+  /** the session timer negotiated with A and the one asked of B (null: off) */
+  aTimer: Extract<UasOutcome, { ok: true }> | null;
+  bAsked: { interval: number; minSe: number } | null;
+  prepaid: PrepaidState | null;
+}
+
+/** How long a ringing call's state stays (s): longer than any call rings (the proxy's own INVITE timeout is 180 s). */
+export const EARLY_TTL_S = 600;
+
 export type Side = 'a' | 'b';
 export const other = (s: Side): Side => (s === 'a' ? 'b' : 'a');
 
@@ -50,8 +72,34 @@ export class CallStore {
     private readonly ttlS: number,
   ) {}
 
-  /** Save (create or update) a call: its value, both legs' index keys, the set of calls and its deadline. */
-  async save(call: SbcCall): Promise<void> {
+  /** Save (create or update) a ringing call (before its B INVITE leaves; again after a 422 retry). */
+  async saveEarly(e: SbcEarlyCall, bCallId: string, aCallId: string): Promise<void> {
+    await exec(this.redis.multi()
+      .set(redisKeys.sbcEarly(bCallId), JSON.stringify(e), 'EX', EARLY_TTL_S)
+      .set(redisKeys.sbcEarlyA(aCallId), bCallId, 'EX', EARLY_TTL_S));
+  }
+
+  /** The ringing call whose B leg has this Call-ID. */
+  async early(bCallId: string): Promise<SbcEarlyCall | null> {
+    return parseJson<SbcEarlyCall>(await this.redis.get(redisKeys.sbcEarly(bCallId)));
+  }
+
+  /** The B leg's Call-ID of the ringing call whose A leg has this Call-ID. */
+  earlyBOf(aCallId: string): Promise<string | null> {
+    return this.redis.get(redisKeys.sbcEarlyA(aCallId));
+  }
+
+  /** Forget a ringing call (its final answer came); true when this call removed it (a second answer finds nothing). */
+  async dropEarly(bCallId: string, aCallId: string): Promise<boolean> {
+    const r = await exec(this.redis.multi().del(redisKeys.sbcEarly(bCallId)).del(redisKeys.sbcEarlyA(aCallId)));
+    return r[0] === 1;
+  }
+
+  /**
+   * Save (create or update) a call: its value, both legs' index keys, the set of calls and its
+   * deadline; `answered` (the first save of a call): its ringing state goes in the same transaction.
+   */
+  async save(call: SbcCall, answered = false): Promise<void> {
     const m = this.redis.multi()
       .set(redisKeys.sbcCall(call.id), JSON.stringify(call), 'EX', this.ttlS)
       .set(redisKeys.sbcLeg(call.a.dialog.id.callId), call.id, 'EX', this.ttlS)
@@ -61,11 +109,12 @@ export class CallStore {
     const due = timerDue(call);
     if (due !== null) m.zadd(redisKeys.sbcTimers(), due, call.id);
     else m.zrem(redisKeys.sbcTimers(), call.id);
+    if (answered) m.del(redisKeys.sbcEarly(call.b.dialog.id.callId), redisKeys.sbcEarlyA(call.a.dialog.id.callId));
     await exec(m);
   }
 
   async get(id: string): Promise<SbcCall | null> {
-    return parse(await this.redis.get(redisKeys.sbcCall(id)));
+    return parseJson<SbcCall>(await this.redis.get(redisKeys.sbcCall(id)));
   }
 
   /** The id of the call a leg's Call-ID belongs to. */
@@ -117,7 +166,7 @@ export class CallStore {
     const values = await this.redis.mget(ids.map((id) => redisKeys.sbcCall(id)));
     const out: SbcCall[] = [];
     for (let i = 0; i < ids.length; i++) {
-      const c = parse(values[i] ?? null);
+      const c = parseJson<SbcCall>(values[i] ?? null);
       if (c) out.push(c);
       else await this.forget(ids[i]!);
     }
@@ -148,10 +197,10 @@ export function timerDue(call: SbcCall): number | null {
   return due.length > 0 ? Math.min(...due) : null;
 }
 
-function parse(v: string | null): SbcCall | null {
+function parseJson<T>(v: string | null): T | null {
   if (!v) return null;
   try {
-    return JSON.parse(v) as SbcCall;
+    return JSON.parse(v) as T;
   } catch {
     return null;
   }

@@ -52,6 +52,15 @@ export const redisKeys = {
   sbcCall: (id: string) => `sbc:call:${id}`,
   /** STRING: the sbc call id a leg's Call-ID belongs to (one key per leg); same TTL as the call. */
   sbcLeg: (callId: string) => `sbc:leg:${callId}`,
+  /**
+   * STRING: JSON `SbcEarlyCall` of apps/sbc — a call still ringing (both INVITEs as sent and
+   * received, profile, session timer asked, prepaid reservation), keyed by the B leg's Call-ID,
+   * so that the other node's sbc (or this one restarted) can connect the call when B's answer
+   * comes there. TTL the longest a call may ring; deleted on the final answer.
+   */
+  sbcEarly: (bCallId: string) => `sbc:early:${bCallId}`,
+  /** STRING: the B leg's Call-ID of the ringing call whose A leg has this Call-ID (a CANCEL from the caller finds the call). */
+  sbcEarlyA: (aCallId: string) => `sbc:early-a:${aCallId}`,
   /** SET: the ids of the sbc's answered calls (members whose `sbc:call:` expired are dropped by the sbc's sweep). */
   sbcCalls: () => 'sbc:calls',
   /** SORTED SET: member = sbc call id, score = when its call length limit ends it (ms since the epoch). */
