@@ -411,7 +411,9 @@ describe.skipIf(skip !== undefined)(`failover in the lab${skip ? ` (skipped: ${s
       if (conc === '') break;
       await sleep(100);
     }
-    expect(conc, `conc:* sets left on ${next} after every call of ${fault} ended`).toBe('');
+    // the calls' own outcomes first: a call that did not end is the usual reason for a set left
+    const failedStages = [...results].filter(([, e]) => e).map(([st, e]) => `${st}: ${String((e as Error).message ?? e).slice(0, 300)}`).join('\n');
+    expect(conc, `conc:* sets left on ${next} after every call of ${fault} ended${failedStages ? `; calls that failed:\n${failedStages}` : ''}`).toBe('');
     if (stages.some((s) => s === 'answered' || s === 'reinvite')) expect(liveCounted, `conc:sub:* sets on ${next} right after ${fault}, calls up`).toBeGreaterThan(0);
 
     // the pair: the new node active once and only once, the old node back as standby and staying so

@@ -240,11 +240,14 @@ describe('sbc between two UAs', () => {
   });
 });
 
-describe('a sbc killed while the call rings: the restarted one carries it on from Redis (sbc:early:)', () => {
+describe('a sbc killed while a call rings or a re-INVITE waits for its answer: the restarted one carries it on from Redis', () => {
   /** Once the call rings (A got the 180 through the sbc): SIGKILL, start again, healthy. */
   async function killWhileRinging(aRun: SippRun): Promise<void> {
     await aRun.logged('RINGING', 10_000);
     expect((await rpc.call<{ early: number }>('stats')).early).toBe(1);
+    await killAndRestart();
+  }
+  async function killAndRestart(): Promise<void> {
     const old = sbc!;
     old.child.kill('SIGKILL');
     await old.exited;
@@ -273,6 +276,21 @@ describe('a sbc killed while the call rings: the restarted one carries it on fro
     expectOk(b);
     expect(received(a.messages)).toMatch(/^SIP\/2\.0 480 Temporarily Unavailable/m);
     expect(await takeovers('failed')).toBe(1);
+    expect(await listCalls()).toEqual([]);
+  });
+
+  it('a re-INVITE relayed to B when the sbc dies: the restarted one relays B\'s 200 to A, A\'s ACK reaches B, a BYE ends the call', async () => {
+    const [a, b] = await call('uac-sbc-reinvite-expect-200.xml', 'uas-sbc-reinvite-late-expect-bye.xml', {
+      bPauseMs: 3000, pauseMs: 500,
+      // A's 100 Trying for the re-INVITE: the sbc has relayed it
+      during: async (aRun) => {
+        await aRun.logged('TRYING', 10_000);
+        await killAndRestart();
+      },
+    });
+    expectOk(a);
+    expectOk(b);
+    expect(await takeovers('reinvite')).toBe(1);
     expect(await listCalls()).toEqual([]);
   });
 

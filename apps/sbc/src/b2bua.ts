@@ -525,8 +525,11 @@ export class B2bua {
     const here = [...this.early.values()].some((e) => e.bReq.callId() === bCallId);
     const rec = here ? null : await this.o.store.early(bCallId);
     if (!rec) {
-      if (res.status >= 200 && res.status < 300) this.resendAck(res);
-      return;
+      if (here) {
+        if (res.status >= 200 && res.status < 300) this.resendAck(res);
+        return;
+      }
+      return this.reInviteAnswered(res);
     }
     const profile = this.o.profiles.get(rec.profile) ?? this.o.profiles.get(this.o.defaultProfile)!;
     const setup: CallSetup = {
@@ -590,6 +593,43 @@ export class B2bua {
     log.info({ profile: profile.name, deadline: built.call.deadline }, 'ringing call of another sbc taken over: answered');
   }
 
+  /**
+   * A final response to a re-INVITE of an answered call, relayed on this leg by an sbc that is
+   * gone (`relaying` of the leg says which request of the other leg it answers): relayed to that
+   * request's sender as `inDialog` would have (a 2xx repeated until its ACK, which goes on as
+   * usual). A 2xx we ACKed already: the ACK again. Anything else: dropped.
+   */
+  private async reInviteAnswered(res: SipResponse): Promise<void> {
+    if (res.status < 200) return;
+    const key = `${res.callId()} ${res.cseq().seq}`;
+    if (this.sentAcks.has(key)) return this.resendAck(res);
+    const found = await this.o.store.byLeg(res.callId());
+    if (!found || found.call[found.side].relaying?.seq !== res.cseq().seq) return;
+    const id = found.call.id;
+    await this.locked(id, async () => {
+      const call = await this.o.store.get(id);
+      const side: Side = found.side;
+      const relaying = call?.[side].relaying;
+      if (!call || !relaying || relaying.seq !== res.cseq().seq) return;
+      const orig = parseStored(relaying.req);
+      const top = orig.vias()[0];
+      if (!top) return;
+      const hop = viaHop(top);
+      const dest: Destination = { transport: hop.transport.toLowerCase(), address: hop.address, port: hop.port };
+      call[side].relaying = null;
+      await this.o.store.save(call);
+      const answer = relayResponse(orig, res, this.legOpts(this.profileOf(call)));
+      const send = (): boolean => {
+        this.o.sip().send(answer, dest).catch(() => undefined);
+        return true;
+      };
+      send();
+      if (res.status < 300) this.retransmitUntilAck(answer, send);
+      this.o.metrics.takeover.inc({ event: 'reinvite' });
+      this.log.info({ id, leg: side, status: res.status }, 're-INVITE relayed by an sbc that is gone: its answer relayed');
+    });
+  }
+
   private profileOf(call: SbcCall): ResolvedProfile {
     return this.o.profiles.get(call.profile) ?? this.o.profiles.get(this.o.defaultProfile)!;
   }
@@ -646,7 +686,10 @@ export class B2bua {
         addTimerSupport(built.request);
       }
       call[o].dialog = built.dialog;
-      if (req.method === 'INVITE') call[o].inviteSeq = built.request.cseq().seq;
+      if (req.method === 'INVITE') {
+        call[o].inviteSeq = built.request.cseq().seq;
+        call[o].relaying = { seq: call[o].inviteSeq, req: req.toString() };
+      }
       const dest = nextHop(built.request);
       if (req.method === 'BYE') {
         // charged before the call leaves Redis: a process that dies in between settles nothing twice (settle is idempotent)

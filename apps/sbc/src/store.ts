@@ -22,6 +22,12 @@ export interface SbcLeg {
   timer?: LegTimer | null;
   /** The last SDP the sbc sent on this leg (offer or answer): the body of its refresh re-INVITEs. */
   sdp?: { body: string; type: string } | null;
+  /**
+   * The re-INVITE received on the other leg and relayed on this one as CSeq `seq` (raw SIP): its
+   * answer goes back to that request's sender. Kept so that another sbc can answer it when the
+   * one relaying it dies before the answer (b2bua.ts "takeover"); absent or null: none.
+   */
+  relaying?: { seq: number; req: string } | null;
 }
 
 /** Value of `sbc:call:<id>`. */
