@@ -4,7 +4,7 @@
  * (one node per test file, shared by the suites the file imports); sipp runs killed at the
  * end of the file; the lb's public address; a sipp result that must have succeeded.
  */
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { PUBLIC, startNode, type E2eNode, type NodeSections } from './node.js';
 import { provision, type Sub, type SubName } from './provision.js';
 import { sipp, type SippOptions, type SippResult, type SippRun } from './sipp.js';
@@ -68,6 +68,10 @@ export function useProvisionedNode(onUp: (node: E2eNode, subs: Record<SubName, S
       const subs = await provision(node.api);
       for (const cb of f.onUp) cb(node, subs);
     }, 240_000);
+    // a failed case: what the daemons warned about (a 500 or 503 a sipp trace shows has its reason there)
+    afterEach((ctx) => {
+      if (ctx.task.result?.state === 'fail' && f.node) console.log(`the node's daemons after the failed test "${ctx.task.name}":\n${f.node.warnings()}`);
+    });
     afterAll(async () => {
       for (const c of f.closers.splice(0).reverse()) await c();
       await f.node?.stop();

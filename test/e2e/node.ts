@@ -45,6 +45,8 @@ export interface E2eNode {
   logTail(name: string, lines?: number): string;
   /** The tail of every log under var/log, each under its name (when `ngcp up` failed: which process and why). */
   logTails(lines?: number): string;
+  /** The last warnings and errors (pino level ≥ 40) of the SIP daemons' logs, each under its name (after a failed test). */
+  warnings(lines?: number): string;
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,13 @@ export async function startNode(sections: NodeSections = {}): Promise<E2eNode> {
         .filter((f) => f.endsWith('.log'))
         .map((f) => `--- ${f}\n${node.logTail(f.slice(0, -'.log'.length), lines)}`)
         .join('\n');
+    },
+    warnings(lines = 20) {
+      return ['lb', 'proxy', 'sbc', 'mediactl', 'appserver'].map((name) => {
+        const f = join(t.root, 'var/log', `${name}.log`);
+        const found = existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => /"level":[4-6]0\b/.test(l)).slice(-lines) : [];
+        return `--- ${name}.log: ${found.length === 0 ? 'no warnings' : `the last ${found.length} warnings/errors\n${found.join('\n')}`}`;
+      }).join('\n');
     },
     async stop() {
       await node.acc.close().catch(() => undefined);
