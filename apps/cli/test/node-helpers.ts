@@ -105,9 +105,13 @@ export async function makeNode(opts: NodeOptions = {}): Promise<TestNode> {
   ports.proxy_sip = await freeConsecutivePorts(PROXY_WORKERS, { tcp: true, udp: true, host: '127.0.0.2' });
   // public (127.0.0.1): the lb's SIP listeners and the API
   for (const k of PUBLIC_PORTS) ports[k] = await freePort({ tcp: true, udp: true, host: '127.0.0.1' });
-  const range = await allocatePortRange(100, { udp: true, host: '127.0.0.1' });
-  const rtpRange = { min: range.min, max: range.max };
   const infra = { mariadb: false, redis: true, rtpengine: false, ...opts.infra };
+  // rtpengine's media ports (4 per call: RTP and RTCP each side). A node running calls gets 400:
+  // a call that dies without BYE keeps its ports until rtpengine's own timeout (60 s without
+  // media), and a suite that leaves 20 such calls, then forwards 20 calls at once, ran out of 100
+  // (a production node has 10,000: rtpproxy.minport..maxport)
+  const range = await allocatePortRange(infra.rtpengine ? 400 : 100, { udp: true, host: '127.0.0.1' });
+  const rtpRange = { min: range.min, max: range.max };
   const io = (): { io: Io; result: () => Result } => {
     let out = '';
     let err = '';
