@@ -86,6 +86,14 @@ export async function startNode(sections: NodeSections = {}): Promise<E2eNode> {
     await t.cleanup();
     throw e;
   }
+  if (up.code !== 0) {
+    // what `up` said and each process's log, before the node goes (its files with it)
+    const logs = existsSync(join(t.root, 'var/log'))
+      ? readdirSync(join(t.root, 'var/log')).filter((f) => f.endsWith('.log')).map((f) => `--- ${f}\n${readFileSync(join(t.root, 'var/log', f), 'utf8').split('\n').slice(-15).join('\n')}`).join('\n')
+      : '(no var/log)';
+    await t.cleanup();
+    throw new Error(`ngcp up failed (${up.code}):\n${up.out}\n${up.err}\n${logs}`);
+  }
   const node: E2eNode = {
     t,
     up,
