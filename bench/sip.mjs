@@ -634,7 +634,7 @@ function accRows(table) {
  * sbc job, after a step: what is left of its calls anywhere (every count must be 0) — our call
  * state (`call:*`, counted by the caller), mediactl's pins (`media:*`) and live sessions, the calls
  * rtpengine itself holds (ng `list`) and wrote to Redis (DB 1), the sbc's keys (`sbc:call:*`,
- * `sbc:leg:*`, the sets `sbc:calls`, `sbc:timers`, `sbc:deadlines`) and its own count (`stats`).
+ * `sbc:leg:*`, the ringing calls' `sbc:early:*` and `sbc:early-a:*`, the sets `sbc:calls`, `sbc:timers`, `sbc:deadlines`) and its own count (`stats`).
  */
 async function leftovers(sut) {
   const left = {
@@ -647,7 +647,7 @@ async function leftovers(sut) {
     const st = await control(SBC_CONTROL, 'stats');
     Object.assign(left, {
       sbc_calls: st.calls, sbc_early: st.early,
-      sbc_keys: redisScanCount('sbc:call:*') + redisScanCount('sbc:leg:*'),
+      sbc_keys: redisScanCount('sbc:call:*') + redisScanCount('sbc:leg:*') + redisScanCount('sbc:early:*') + redisScanCount('sbc:early-a:*'),
       sbc_sets: Number(redisCli('SCARD', 'sbc:calls')) + Number(redisCli('ZCARD', 'sbc:timers')) + Number(redisCli('ZCARD', 'sbc:deadlines')),
     });
   }

@@ -13,12 +13,12 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Knex } from '@ngcp/db';
-import type { ClientTransaction, Destination, DialogRecord, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
+import type { ClientTransaction, Destination, FinalOrigin, ServerTransaction, SipRequest, SipResponse, SipStack } from '@ngcp/sip';
 import {
   answerCancel, buildAck, buildCancel, createResponse, createUacDialog, createUasDialog, isRequest, newCallId, newTag, parseMessage, receiveInDialog, SipParseError, viaHop,
 } from '@ngcp/sip';
 import { SessionRefresher, sdpOf } from './refresh.js';
-import { addTimerSupport, arm, negotiateAsUac, negotiateAsUas, requestFields, retryInterval, type UasOutcome } from './session-timer.js';
+import { addTimerSupport, arm, negotiateAsUac, negotiateAsUas, requestFields, retryInterval } from './session-timer.js';
 import type { ResolvedProfile } from './config.js';
 import { requestedProfile } from './headers.js';
 import { bLegInvite, nextHop, offerUnusable, relayRequest, relayResponse, type Self } from './legs.js';
@@ -44,18 +44,14 @@ export interface B2buaOptions {
   prepaid?: { db: Knex; quotaS: number; staleAfterS?: number } | null;
 }
 
-/** What connecting a ringing call takes when B answers (here, or in another sbc from `sbc:early:`). */
-interface CallSetup {
-  id: string;
+/**
+ * What connecting a ringing call takes when B answers (here, or in another sbc from
+ * `sbc:early:`): the stored `SbcEarlyCall` with its profile resolved and both INVITEs parsed.
+ */
+interface CallSetup extends Omit<SbcEarlyCall, 'node' | 'profile' | 'aReq' | 'bReq'> {
   profile: ResolvedProfile;
   aReq: SipRequest;
   bReq: SipRequest;
-  createdAt: number;
-  /** session timers: A's leg as negotiated from its INVITE, what the B INVITE asks for (null: off) */
-  aTimer: Extract<UasOutcome, { ok: true }> | null;
-  bAsked: { interval: number; minSe: number } | null;
-  /** a prepaid call's first quota, reserved at the INVITE (prepaid.ts); released if the call is not answered */
-  prepaid: PrepaidState | null;
 }
 
 /** An INVITE still unanswered, with its transactions in this process. */
@@ -397,7 +393,14 @@ export class B2bua {
     void this.prepaid.settle(ec.id, p, null);
   }
 
-  /** A 2xx we ACKed already came again: the ACK went missing. */
+  /** An ACK we sent, for 64×T1: sent again when the response it answers comes again. */
+  private keepAck(ack: SipRequest, dest: Destination): void {
+    const now = Date.now();
+    this.sentAcks.set(`${ack.callId()} ${ack.cseq().seq}`, { ack, dest, at: now });
+    for (const [k, v] of this.sentAcks) if (now - v.at > 64 * this.t1) this.sentAcks.delete(k);
+  }
+
+  /** A response we ACKed already came again: the ACK went missing. */
   private resendAck(res: SipResponse): void {
     const sent = this.sentAcks.get(`${res.callId()} ${res.cseq().seq}`);
     if (sent) void this.o.sip().send(sent.ack, sent.dest).catch(() => undefined);
@@ -464,9 +467,7 @@ export class B2bua {
     const dest = nextHop(built.request);
     if (!dest) return;
     if (leg.timer && sdpOf(built.request)) await this.refresher.keepSdp(call.id, other(side), sdpOf(built.request));
-    const now = Date.now();
-    this.sentAcks.set(`${leg.dialog.id.callId} ${leg.inviteSeq}`, { ack: built.request, dest, at: now });
-    for (const [k, v] of this.sentAcks) if (now - v.at > 64 * this.t1) this.sentAcks.delete(k);
+    this.keepAck(built.request, dest);
     await this.o.sip().send(built.request, dest);
   }
 
@@ -552,8 +553,10 @@ export class B2bua {
       return;
     }
     if (res.status >= 300) {
-      // the hop-by-hop ACK the dead transaction owed B's side (§17.1.1.3)
-      send(buildAck(setup.bReq, res), this.o.proxy);
+      // the hop-by-hop ACK the dead transaction owed B's side (§17.1.1.3), kept for B's retransmissions of its failure
+      const ack = buildAck(setup.bReq, res);
+      send(ack, this.o.proxy);
+      this.keepAck(ack, this.o.proxy);
       if (!(await this.o.store.dropEarly(bCallId, aCallId))) return;
       if (rec.prepaid && this.prepaid) void this.prepaid.settle(rec.id, rec.prepaid, null);
       // a cancelled INVITE's 487 is never translated (§9.2: the canceller gets its 487)
